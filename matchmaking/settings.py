@@ -1,0 +1,58 @@
+"""All configuration in one pydantic-settings object, read from `MATCHMAKING_*` variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MATCHMAKING_", env_file=".env", extra="ignore")
+
+    #: "development" allows the built-in secret key; "production" refuses unsafe defaults.
+    environment: Literal["development", "test", "production"] = "development"
+    #: SQLAlchemy URL. SQLite (WAL, foreign keys on) by default; PostgreSQL via psycopg 3:
+    #: postgresql+psycopg://user@host/db
+    database_url: str = "sqlite:///matchmaking.db"
+    #: Connection pool of PostgreSQL (per process).
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
+    db_pool_timeout: float = 10.0
+    #: Celery broker (Redis or RabbitMQ URL). Unset: solves run in an in-process pool.
+    broker_url: str | None = None
+    #: Threads of the in-process solve runner.
+    runner_threads: int = 2
+    #: A running job whose heartbeat is older than this is taken as dead.
+    job_heartbeat_timeout_seconds: float = 60.0
+    #: Solver defaults.
+    solve_time_limit_seconds: float = Field(default=60.0, gt=0, le=3600)
+    solve_workers: int = Field(default=2, ge=1, le=64)
+    #: Secret key for CSRF tokens and signed values. Must be set in production.
+    secret_key: str = "dev-insecure-secret-key-change-me"
+    #: Public base URL used in e-mails and calendar links.
+    base_url: str = "http://127.0.0.1:8000"
+    #: SMTP server for e-mail; unset: e-mails are written to the log.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    mail_from: str = "matchmaking@localhost"
+    #: Largest request body accepted (bytes); larger ones get 413.
+    max_body_bytes: int = 10 * 1024 * 1024
+    log_json: bool = False
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production_defaults(self) -> Settings:
+        if self.environment == "production" and self.secret_key.startswith("dev-insecure"):
+            raise ValueError("MATCHMAKING_SECRET_KEY must be set to a random value in production")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
