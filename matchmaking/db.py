@@ -39,12 +39,13 @@ def make_engine(url: str, **overrides: Any) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    options: dict[str, Any] = {
-        "pool_size": settings.db_pool_size,
-        "max_overflow": settings.db_max_overflow,
-        "pool_timeout": settings.db_pool_timeout,
-        "pool_pre_ping": True,
-    }
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if "poolclass" not in overrides:
+        options.update(
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout,
+        )
     options.update(overrides)
     return create_engine(url, **options)
 

@@ -453,7 +453,7 @@ class SolveJob(Base):
     progress_history: Mapped[list[Any]] = mapped_column(JSON, default=list)
     error: Mapped[str] = mapped_column(Text, default="")
     version_id: Mapped[int | None] = mapped_column(
-        ForeignKey("schedule_versions.id", ondelete="SET NULL", use_alter=True)
+        ForeignKey("schedule_versions.id", ondelete="SET NULL")
     )
 
     event: Mapped[Event] = relationship(back_populates="jobs")

@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Bootstrap and run: the two commands of the README, with nothing but Python 3.11+ needed.
+
+    python3 run.py demo     # set up, build a realistic event, solve it and serve it
+    python3 run.py test     # set up and run the whole test suite
+
+Each call creates `.venv` when it is missing and (re)installs the project into it when
+`pyproject.toml` changed since the last install. Extra arguments go to the command run
+(`python3 run.py test -k solver`, `python3 run.py demo --port 8080`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+STAMP = VENV / ".installed-pyproject.sha256"
+
+
+def _say(message: str) -> None:
+    print(f"[run.py] {message}", flush=True)
+
+
+def ensure_environment() -> None:
+    if sys.version_info < (3, 11):
+        sys.exit(f"Python 3.11 or newer is needed, this is {sys.version.split()[0]}")
+    if not (BIN / "python").exists():
+        _say(f"creating virtual environment in {VENV}")
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text().strip() == digest:
+        return
+    _say("installing the project and its dependencies (first run takes a minute)")
+    pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True)
+    STAMP.write_text(digest)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"demo", "test", "setup"}:
+        print(__doc__)
+        return 2
+    command, rest = argv[0], argv[1:]
+    ensure_environment()
+    if command == "setup":
+        return 0
+    if command == "demo":
+        return subprocess.call([str(BIN / "matchmaking"), "demo", *rest], cwd=ROOT)
+    test_setup = ROOT / "tests" / "setup_services.py"
+    if test_setup.exists():
+        code = subprocess.call([str(BIN / "python"), str(test_setup)], cwd=ROOT)
+        if code:
+            return code
+    return subprocess.call([str(BIN / "python"), "-m", "pytest", *rest], cwd=ROOT)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
