@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -463,7 +464,18 @@ class ScheduleVersion(Base):
     """The result of one solve. Publishing one is an explicit, atomic step."""
 
     __tablename__ = "schedule_versions"
-    __table_args__ = (UniqueConstraint("event_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("event_id", "number"),
+        # At most one current published version per event, enforced by the database too
+        # (publishing also locks the event row, so concurrent publishers queue).
+        Index(
+            "uq_schedule_versions_current_published",
+            "event_id",
+            unique=True,
+            sqlite_where=text("published_at IS NOT NULL AND superseded_at IS NULL"),
+            postgresql_where=text("published_at IS NOT NULL AND superseded_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
@@ -486,6 +498,9 @@ class ScheduleVersion(Base):
     snapshot_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     published_at: Mapped[datetime | None]
+    #: When another version was published in its place; published and not superseded =
+    #: the event's current published version (see `matchmaking.publishing`).
+    superseded_at: Mapped[datetime | None]
 
     event: Mapped[Event] = relationship(back_populates="versions")
     meetings: Mapped[list[Meeting]] = relationship(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 15:18:21.292943
+Create Date: 2026-11-21 15:21:23.403299
 
 """
 
@@ -231,6 +231,7 @@ def upgrade() -> None:
         sa.Column("snapshot_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("superseded_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["based_on_id"],
             ["schedule_versions.id"],
@@ -251,6 +252,13 @@ def upgrade() -> None:
     with op.batch_alter_table("schedule_versions", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_schedule_versions_event_id"), ["event_id"], unique=False
+        )
+        batch_op.create_index(
+            "uq_schedule_versions_current_published",
+            ["event_id"],
+            unique=True,
+            sqlite_where=sa.text("published_at IS NOT NULL AND superseded_at IS NULL"),
+            postgresql_where=sa.text("published_at IS NOT NULL AND superseded_at IS NULL"),
         )
 
     op.create_table(
@@ -645,6 +653,11 @@ def downgrade() -> None:
 
     op.drop_table("sessions")
     with op.batch_alter_table("schedule_versions", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_schedule_versions_current_published",
+            sqlite_where=sa.text("published_at IS NOT NULL AND superseded_at IS NULL"),
+            postgresql_where=sa.text("published_at IS NOT NULL AND superseded_at IS NULL"),
+        )
         batch_op.drop_index(batch_op.f("ix_schedule_versions_event_id"))
 
     op.drop_table("schedule_versions")
