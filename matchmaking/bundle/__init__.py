@@ -1,0 +1,1 @@
+"""The public bundle and schedule formats: models, validation, canonical JSON, conversions."""

@@ -1,0 +1,164 @@
+"""From a bundle to the solver's `Problem`, and from a `Solution` to the schedule document."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Any
+
+from matchmaking.bundle.schemas import SCHEDULE_FORMAT, Bundle, ParticipantIn
+from solver.problem import (
+    DEFAULT_OBJECTIVE,
+    Location,
+    Participant,
+    Problem,
+    Slot,
+    Solution,
+    Wish,
+)
+
+
+def attendance_of(participant: ParticipantIn, bundle: Bundle) -> str:
+    """A participant's attendance; without its own, online events make it online."""
+    if participant.attendance is not None:
+        return participant.attendance
+    return "online" if bundle.event.mode == "online" else "onsite"
+
+
+def _slots(bundle: Bundle) -> tuple[Slot, ...]:
+    session_of = {s.id: session.id for session in bundle.sessions for s in session.slots}
+    ordered = bundle.slots()
+    if not ordered:
+        return ()
+    midnight = datetime.combine(ordered[0].start.date(), time())
+
+    def minutes(moment: datetime) -> int:
+        return int((moment - midnight).total_seconds() // 60)
+
+    return tuple(
+        Slot(
+            id=s.id,
+            session=session_of[s.id],
+            day=s.start.date().isoformat(),
+            start_minute=minutes(s.start),
+            end_minute=minutes(s.end),
+        )
+        for s in ordered
+    )
+
+
+def _participants(bundle: Bundle) -> tuple[Participant, ...]:
+    kind_of = {o.id: o.kind for o in bundle.organisations}
+    return tuple(
+        Participant(
+            id=p.id,
+            organisation=p.organisation,
+            organisation_kind=kind_of[p.organisation],
+            online=attendance_of(p, bundle) == "online",
+            unavailable=frozenset(p.unavailable),
+            max_meetings=p.max_meetings,
+            host_location=p.host_location,
+        )
+        for p in bundle.participants
+    )
+
+
+def _wishes(bundle: Bundle) -> tuple[Wish, ...]:
+    # Only accepted wishes become candidate meetings; `after` may only name those, since a
+    # wish that is not accepted is never held and so puts no order on the others.
+    accepted = [w for w in bundle.wishes if w.status == "accepted"]
+    accepted_ids = {w.id for w in accepted}
+    return tuple(
+        Wish(
+            id=w.id,
+            sender=w.from_,
+            recipient=w.to,
+            recipient_organisation=w.to_organisation,
+            priority=w.priority,
+            required=w.required,
+            session=w.session,
+            fixed_slot=w.fixed_slot,
+            after=tuple(a for a in w.after if a in accepted_ids),
+            separate=w.separate,
+        )
+        for w in accepted
+    )
+
+
+def bundle_to_problem(bundle: Bundle) -> Problem:
+    """The solver's input for a (validated) bundle."""
+    rules = bundle.event.rules
+    return Problem(
+        event=bundle.event.slug,
+        slots=_slots(bundle),
+        locations=tuple(
+            Location(id=loc.id, kind=loc.kind, capacity=loc.capacity) for loc in bundle.locations
+        ),
+        participants=_participants(bundle),
+        wishes=_wishes(bundle),
+        max_meetings_per_participant=rules.max_meetings_per_participant,
+        max_meetings_total=rules.max_meetings_total,
+        max_break_difference=rules.max_break_difference,
+        objective=tuple(rules.objective) if rules.objective else DEFAULT_OBJECTIVE,
+    )
+
+
+def _number(key: str, value: float) -> int | float:
+    # Counts are whole numbers; write them as JSON integers (min_share stays a fraction).
+    if key != "min_share" and float(value).is_integer():
+        return int(value)
+    return value
+
+
+def solution_to_schedule(
+    bundle_or_event_slug: Bundle | str, problem: Problem, solution: Solution
+) -> dict[str, Any]:
+    """The schedule document (format `matchmaking-schedule/1`) of a solution.
+
+    Meetings are ordered by slot (chronological), then location (as listed), then wishes;
+    unscheduled wishes in the order of the problem's wishes. So the same solution always
+    gives the same bytes.
+    """
+    slug = (
+        bundle_or_event_slug.event.slug
+        if isinstance(bundle_or_event_slug, Bundle)
+        else bundle_or_event_slug
+    )
+    slot_rank = {s.id: i for i, s in enumerate(problem.slots)}
+    location_rank = {loc.id: i for i, loc in enumerate(problem.locations)}
+    wish_rank = {w.id: i for i, w in enumerate(problem.wishes)}
+    meetings = sorted(
+        solution.meetings,
+        key=lambda m: (
+            slot_rank.get(m.slot, len(slot_rank)),
+            location_rank.get(m.location, len(location_rank)),
+            [wish_rank.get(w, len(wish_rank)) for w in m.wishes],
+        ),
+    )
+    unscheduled = sorted(solution.unscheduled, key=lambda u: wish_rank.get(u.wish, len(wish_rank)))
+    document: dict[str, Any] = {
+        "format": SCHEDULE_FORMAT,
+        "event": slug,
+        "status": solution.status,
+        "objective": {k: _number(k, v) for k, v in solution.objective.items()},
+        "bound": {k: _number(k, v) for k, v in solution.bound.items()},
+        "solve_seconds": round(solution.solve_seconds, 3),
+        "meetings": [
+            {
+                "wishes": sorted(m.wishes, key=lambda w: wish_rank.get(w, len(wish_rank))),
+                "slot": m.slot,
+                "location": m.location,
+                "participants": list(m.participants),
+                "kind": m.kind,
+            }
+            for m in meetings
+        ],
+        "unscheduled": [
+            {"wish": u.wish, "reason": u.reason, "detail": u.detail} for u in unscheduled
+        ],
+    }
+    if solution.conflicts:
+        document["conflicts"] = [
+            {"wishes": list(c.wishes), "rule": c.rule, "detail": c.detail}
+            for c in solution.conflicts
+        ]
+    return document
