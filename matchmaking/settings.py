@@ -23,6 +23,14 @@ class Settings(BaseSettings):
     db_pool_timeout: float = 10.0
     #: Celery broker (Redis or RabbitMQ URL). Unset: solves run in an in-process pool.
     broker_url: str | None = None
+    #: Broker queue the solve workers take jobs from.
+    solve_queue: str = "solves"
+    #: How often each solve worker looks for jobs whose worker died (seconds).
+    job_reaper_interval_seconds: float = Field(default=10.0, gt=0)
+    #: A job whose worker died this many times is failed instead of queued again.
+    job_max_attempts: int = Field(default=3, ge=1)
+    #: One access log line per HTTP request (method, route, status, duration, request id).
+    log_requests: bool = True
     #: Threads of the in-process solve runner.
     runner_threads: int = 2
     #: A running job whose heartbeat is older than this is taken as dead.
