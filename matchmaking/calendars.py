@@ -1,0 +1,426 @@
+"""iCalendar feeds of published schedules: a participant's agenda, a location's day, the event.
+
+Calendar apps keep what they once imported, so a feed must describe changes in a way they
+understand: each meeting keeps one UID for its whole life (the Meeting row's `uid`, which is the
+same in every version), its SEQUENCE goes up every time its time, place or people change, and a
+meeting that was published and then dropped stays in the feed as STATUS:CANCELLED with a higher
+SEQUENCE for a while, so subscribers see it disappear instead of keeping a stale entry.
+
+The history comes from the published schedule versions themselves (every version with a
+`published_at`, in publication order); nothing extra is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import icalendar
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from matchmaking.models import (
+    Event,
+    Location,
+    LocationKind,
+    Meeting,
+    Organisation,
+    Participant,
+    ScheduleVersion,
+)
+from matchmaking.settings import get_settings
+
+#: How long a published meeting that was dropped stays in feeds as cancelled.
+CANCELLED_RETENTION = timedelta(days=60)
+#: How often subscribed calendar apps should fetch the feed again.
+REFRESH_INTERVAL = timedelta(hours=1)
+PRODID = "-//matchmaking//schedule feed 1.0//EN"
+
+# C0 and C1 control characters, DEL and the Unicode line/paragraph separators: any of them in
+# a user-provided name could end a content line or confuse a parser.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def clean_text(value: str) -> str:
+    """User-provided text made safe for one iCalendar property value: one line, no controls."""
+    return _CONTROL.sub(" ", value).strip()
+
+
+def _clean_param(value: str) -> str:
+    # Parameter values (CN=...) cannot escape a double quote; drop quotes as well.
+    return clean_text(value).replace('"', "'")
+
+
+# --- calendar tokens ---------------------------------------------------------------------
+
+
+def hash_calendar_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_calendar_token(participant: Participant) -> str:
+    """A new secret for the participant's feed URL; only its hash is stored, an old one stops."""
+    token = secrets.token_urlsafe(32)
+    participant.calendar_token_hash = hash_calendar_token(token)
+    return token
+
+
+def participant_by_calendar_token(session: Session, token: str) -> Participant | None:
+    if not token or len(token) > 200:
+        return None
+    return session.scalar(
+        select(Participant).where(Participant.calendar_token_hash == hash_calendar_token(token))
+    )
+
+
+def participant_feed_url(token: str, *, webcal: bool = False) -> str:
+    """The secret feed URL (https for download, webcal:// for a subscription)."""
+    url = f"{get_settings().base_url.rstrip('/')}/calendars/participants/{token}.ics"
+    if webcal:
+        url = "webcal://" + url.split("://", 1)[1]
+    return url
+
+
+def video_link(event: Event, meeting: Meeting) -> str:
+    """The video link of an online meeting: the location's own link, else one per meeting."""
+    if meeting.location.kind != LocationKind.online:
+        return ""
+    if meeting.location.url:
+        return meeting.location.url
+    if event.video_base_url:
+        return f"{event.video_base_url.rstrip('/')}/{event.slug}-{meeting.uid}"
+    return ""
+
+
+# --- history of published versions -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CalendarEntry:
+    """One VEVENT: a meeting as it stands in the latest publication, as seen by one feed."""
+
+    meeting: Meeting
+    sequence: int
+    cancelled: bool
+    #: Publication time of the first version that held the meeting.
+    created_at: datetime
+    #: Publication time of the version that last changed it (or dropped it).
+    changed_at: datetime
+
+
+def published_versions(session: Session, event: Event) -> list[ScheduleVersion]:
+    """The event's published versions, oldest publication first."""
+    versions = session.scalars(
+        select(ScheduleVersion)
+        .where(ScheduleVersion.event_id == event.id, ScheduleVersion.published_at.is_not(None))
+        .order_by(ScheduleVersion.published_at, ScheduleVersion.number)
+    ).all()
+    return list(versions)
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes for timezone-aware columns; they are UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _state(meeting: Meeting) -> tuple[int, int, frozenset[int]]:
+    """What a calendar shows of a meeting: its time, its place and its two people."""
+    return (
+        meeting.slot_id,
+        meeting.location_id,
+        frozenset((meeting.participant_a_id, meeting.participant_b_id)),
+    )
+
+
+MeetingFilter = Callable[[Meeting], bool]
+
+
+def calendar_entries(
+    session: Session,
+    event: Event,
+    shows: MeetingFilter,
+    candidates: Sequence[object] = (),
+    *,
+    now: datetime | None = None,
+) -> list[CalendarEntry]:
+    """The feed's VEVENTs: meetings `shows` accepts, with SEQUENCE and cancellations.
+
+    `candidates` are extra SQL conditions on Meeting that narrow the rows loaded to those the
+    feed can show (a participant's, a location's); `shows` is the exact test in Python.
+    """
+    versions = published_versions(session, event)
+    if not versions:
+        return []
+    version_ids = [v.id for v in versions]
+    relevant_uids = select(Meeting.uid).where(Meeting.version_id.in_(version_ids), *candidates)
+    meetings = session.scalars(
+        select(Meeting)
+        .where(Meeting.version_id.in_(version_ids), Meeting.uid.in_(relevant_uids))
+        .options(
+            selectinload(Meeting.slot),
+            selectinload(Meeting.location),
+            selectinload(Meeting.participant_a).selectinload(Participant.organisation),
+            selectinload(Meeting.participant_b).selectinload(Participant.organisation),
+        )
+    ).all()
+    by_version: dict[int, dict[str, Meeting]] = {v.id: {} for v in versions}
+    for meeting in meetings:
+        by_version[meeting.version_id][meeting.uid] = meeting
+    now = now or datetime.now(UTC)
+    entries = [
+        entry
+        for uid in sorted({m.uid for m in meetings})
+        if (entry := _entry_for(uid, versions, by_version, shows, now)) is not None
+    ]
+    entries.sort(key=lambda e: (e.meeting.slot.start, e.meeting.location.position, e.meeting.uid))
+    return entries
+
+
+def _entry_for(
+    uid: str,
+    versions: list[ScheduleVersion],
+    by_version: dict[int, dict[str, Meeting]],
+    shows: MeetingFilter,
+    now: datetime,
+) -> CalendarEntry | None:
+    sequence = 0
+    previous: tuple[int, int, frozenset[int]] | None = None
+    created_at: datetime | None = None
+    changed_at: datetime | None = None
+    last_shown: Meeting | None = None
+    current: Meeting | None = None
+    for version in versions:
+        published_at = _aware(version.published_at or version.created_at)
+        current = by_version[version.id].get(uid)
+        state = _state(current) if current is not None else None
+        if created_at is None:
+            if current is None:
+                continue
+            created_at = changed_at = published_at
+        elif state != previous:
+            sequence += 1
+            changed_at = published_at
+        previous = state
+        if current is not None and shows(current):
+            last_shown = current
+    if last_shown is None or created_at is None or changed_at is None:
+        return None
+    if current is not None and shows(current):
+        return CalendarEntry(current, sequence, False, created_at, changed_at)
+    if now - changed_at > CANCELLED_RETENTION:
+        return None
+    # Dropped, moved elsewhere or handed to someone else: cancelled for this feed.
+    return CalendarEntry(last_shown, sequence, True, created_at, changed_at)
+
+
+# --- building the iCalendar document -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A rendered feed with what HTTP caching needs."""
+
+    body: bytes
+    etag: str
+    last_modified: datetime | None
+
+
+@lru_cache(maxsize=64)
+def _vtimezone(tzid: str, first: date, last: date) -> bytes:
+    # Building a VTIMEZONE walks the zone's transitions; cache it per event range.
+    return icalendar.Timezone.from_tzid(tzid, first_date=first, last_date=last).to_ical()
+
+
+def vtimezone(event: Event) -> icalendar.Timezone:
+    """The event zone's VTIMEZONE with the transitions around the event's dates."""
+    days = [slot.start.date() for slot in event.slots] or [datetime.now(UTC).date()]
+    first = min(days) - timedelta(days=366)
+    last = max(days) + timedelta(days=366)
+    component = icalendar.Timezone.from_ical(_vtimezone(event.timezone, first, last))
+    assert isinstance(component, icalendar.Timezone)
+    return component
+
+
+def _organisation_line(organisation: Organisation) -> str:
+    parts = [clean_text(organisation.name), organisation.kind.value]
+    if organisation.country:
+        parts.append(clean_text(organisation.country))
+    return f"{parts[0]} ({', '.join(parts[1:])})"
+
+
+def _place(event: Event, meeting: Meeting) -> str:
+    location = meeting.location
+    if location.kind == LocationKind.online:
+        return f"{clean_text(location.name)} (online)"
+    return ", ".join(p for p in (clean_text(location.name), clean_text(event.venue)) if p)
+
+
+def _person(participant: Participant) -> str:
+    return f"{clean_text(participant.name)}, {clean_text(participant.organisation.name)}"
+
+
+def _texts(event: Event, meeting: Meeting, viewer: Participant | None) -> tuple[str, str]:
+    """SUMMARY and DESCRIPTION: counterpart (or both people), organisation, country, kind."""
+    link = video_link(event, meeting)
+    if viewer is not None:
+        other = (
+            meeting.participant_b
+            if meeting.participant_a_id == viewer.id
+            else meeting.participant_a
+        )
+        country = (
+            f", {clean_text(other.organisation.country)}" if other.organisation.country else ""
+        )
+        summary = f"{meeting.kind} meeting with {_person(other)}{country}"
+        people = [
+            f"Counterpart: {clean_text(other.name)}"
+            + (f", {clean_text(other.job_title)}" if other.job_title else ""),
+            f"Organisation: {_organisation_line(other.organisation)}",
+        ]
+    else:
+        a, b = meeting.participant_a, meeting.participant_b
+        summary = f"{meeting.kind} meeting: {_person(a)} – {_person(b)}"
+        people = [
+            f"Participant: {clean_text(p.name)} – {_organisation_line(p.organisation)}"
+            for p in (a, b)
+        ]
+    lines = [*people, f"Meeting kind: {meeting.kind}", f"Where: {_place(event, meeting)}"]
+    if link:
+        lines.append(f"Video link: {link}")
+    lines.append(f"Event: {clean_text(event.name)}")
+    return summary, "\n".join(lines)
+
+
+def _host() -> str:
+    return urlsplit(get_settings().base_url).hostname or "localhost"
+
+
+def meeting_uid(event: Event, meeting: Meeting) -> str:
+    """Globally unique and the same in every version: the meeting's uid within its event."""
+    return f"{meeting.uid}.{event.slug}@{_host()}"
+
+
+def _vevent(event: Event, entry: CalendarEntry, viewer: Participant | None) -> icalendar.Event:
+    meeting, zone = entry.meeting, ZoneInfo(event.timezone)
+    summary, description = _texts(event, meeting, viewer)
+    vevent = icalendar.Event()
+    vevent.add("uid", meeting_uid(event, meeting))
+    vevent.add("dtstamp", entry.changed_at.astimezone(UTC))
+    vevent.add("created", entry.created_at.astimezone(UTC))
+    vevent.add("last-modified", entry.changed_at.astimezone(UTC))
+    vevent.add("sequence", entry.sequence)
+    vevent.add("status", "CANCELLED" if entry.cancelled else "CONFIRMED")
+    vevent.add("dtstart", meeting.slot.start.replace(tzinfo=zone))
+    vevent.add("dtend", meeting.slot.end.replace(tzinfo=zone))
+    vevent.add("summary", ("Cancelled: " if entry.cancelled else "") + summary)
+    vevent.add("description", description)
+    vevent.add("location", _place(event, meeting))
+    vevent.add("categories", [meeting.kind])
+    vevent.add("transp", "TRANSPARENT" if entry.cancelled else "OPAQUE")
+    vevent.add(
+        "organizer",
+        f"mailto:{get_settings().mail_from}",
+        parameters={"CN": _clean_param(event.name)},
+    )
+    link = video_link(event, meeting)
+    if link:
+        vevent.add("url", link)
+    return vevent
+
+
+def build_calendar(
+    event: Event,
+    entries: Iterable[CalendarEntry],
+    *,
+    name: str,
+    viewer: Participant | None = None,
+) -> icalendar.Calendar:
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    calendar.add("x-wr-calname", clean_text(name))
+    calendar.add("x-wr-timezone", event.timezone)
+    calendar.add("refresh-interval", REFRESH_INTERVAL, parameters={"VALUE": "DURATION"})
+    calendar.add("x-published-ttl", REFRESH_INTERVAL)
+    calendar.add_component(vtimezone(event))
+    for entry in entries:
+        calendar.add_component(_vevent(event, entry, viewer))
+    return calendar
+
+
+def _feed(
+    calendar: icalendar.Calendar, entries: list[CalendarEntry], others: Iterable[datetime]
+) -> Feed:
+    body = calendar.to_ical()
+    # The body is deterministic (DTSTAMP is the publication time), so its hash is a true ETag.
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    moments = [e.changed_at for e in entries] + [_aware(m) for m in others]
+    return Feed(body, etag, max(moments) if moments else None)
+
+
+def _latest_publication(session: Session, event: Event) -> list[datetime]:
+    versions = published_versions(session, event)
+    return [_aware(versions[-1].published_at)] if versions and versions[-1].published_at else []
+
+
+def participant_feed(
+    session: Session, participant: Participant, *, now: datetime | None = None
+) -> Feed:
+    """A participant's own meetings (their secret subscription URL)."""
+    event = participant.event
+    entries = calendar_entries(
+        session,
+        event,
+        lambda m: participant.id in (m.participant_a_id, m.participant_b_id),
+        [
+            or_(
+                Meeting.participant_a_id == participant.id,
+                Meeting.participant_b_id == participant.id,
+            )
+        ],
+        now=now,
+    )
+    calendar = build_calendar(
+        event, entries, name=f"{event.name} – {participant.name}", viewer=participant
+    )
+    people = [participant.updated_at, event.updated_at]
+    for entry in entries:
+        people += [entry.meeting.participant_a.updated_at, entry.meeting.participant_b.updated_at]
+    return _feed(calendar, entries, [*people, *_latest_publication(session, event)])
+
+
+def location_feed(
+    session: Session, location: Location, day: date | None = None, *, now: datetime | None = None
+) -> Feed:
+    """A table's or room's meetings, of one day or all days (for table hosts and staff)."""
+    event = location.event
+    slot_ids = {s.id for s in event.slots if day is None or s.start.date() == day}
+
+    def shows(meeting: Meeting) -> bool:
+        return meeting.location_id == location.id and meeting.slot_id in slot_ids
+
+    entries = calendar_entries(session, event, shows, [Meeting.location_id == location.id], now=now)
+    title = f"{event.name} – {location.name}" + (f" – {day.isoformat()}" if day else "")
+    calendar = build_calendar(event, entries, name=title)
+    return _feed(calendar, entries, [event.updated_at, *_latest_publication(session, event)])
+
+
+def event_feed(session: Session, event: Event, *, now: datetime | None = None) -> Feed:
+    """Every meeting of the event (organisers)."""
+    entries = calendar_entries(session, event, lambda m: True, now=now)
+    calendar = build_calendar(event, entries, name=event.name)
+    return _feed(calendar, entries, [event.updated_at, *_latest_publication(session, event)])
+
+
+def slot_days(event: Event) -> list[date]:
+    """The event's days (for choosing a location's day feed)."""
+    return sorted({slot.start.date() for slot in event.slots})
