@@ -1,0 +1,84 @@
+"""The FastAPI application: `create_app()` (a uvicorn factory: `api.app:create_app`)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from sqlalchemy.orm import sessionmaker
+
+from api.problems import BodySizeLimit, document_problems, install_problem_handlers
+from matchmaking.db import make_engine
+from matchmaking.settings import Settings, get_settings
+
+#: Modules whose `router` is included, in this order. Add yours with a one-line edit.
+ROUTER_MODULES: list[str] = [
+    "api.routers.organisers",
+    "api.routers.events",
+    "api.routers.participants",
+    "api.routers.wishes",
+]
+
+API_DESCRIPTION = """
+Schedules pre-arranged one-to-one meetings at matchmaking events.
+
+**Authentication.** Organisers send an API token as `Authorization: Bearer <token>`.
+Participants send their personal link token as `X-Participant-Token: <token>` (or
+`Authorization: Participant <token>`). Every operation says who may call it.
+
+**Errors** are RFC 9457 problem details (`application/problem+json`) with `type`, `title`,
+`status`, `detail`, `instance` and, for input errors, `errors: [{field, message}]`.
+Events that the caller has no access to answer 404, never 403.
+
+**Lists** take `limit` and `offset` and answer `{items, total, limit, offset}`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The application, bound to `settings` (default: from the environment)."""
+    settings = settings or get_settings()
+    engine = make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="matchmaking",
+        version="1.0.0",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False)
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    for module_name in ROUTER_MODULES:
+        app.include_router(importlib.import_module(module_name).router)
+    _document_problems(app)
+    return app
+
+
+def _document_problems(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+                servers=app.servers,
+            )
+            app.openapi_schema = document_problems(schema)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,236 @@
+"""Request dependencies: the database session, settings, and who is calling.
+
+Who may call what, consistently across the API:
+- no credentials (or unknown/revoked ones) where some are needed → 401;
+- credentials that are valid but give no access to the event in the URL → 404, so nobody
+  learns which events exist (an organiser without a role, a participant of another event);
+- access to the event but a role that does not allow the action (staff doing owner things) → 403.
+
+Organisers send `Authorization: Bearer <token>`. Participants send their personal link token as
+`Authorization: Participant <token>`, as `X-Participant-Token: <token>`, or (pages) in the
+`mm_participant` cookie that the magic link sets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from api.problems import ProblemError
+from matchmaking import events as event_service
+from matchmaking.models import ApiToken, Event, EventRoleName, Organiser, Participant, utcnow
+from matchmaking.security import hash_token
+from matchmaking.settings import Settings
+
+#: Cookie holding a participant's token for the HTML pages.
+PARTICIPANT_COOKIE = "mm_participant"
+#: `last_used_at` of a token is written at most this often (saves a write per request).
+_LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="OrganiserToken",
+    description="An organiser's API token: `Authorization: Bearer mmo_...`.",
+)
+_participant_header = APIKeyHeader(
+    name="X-Participant-Token",
+    auto_error=False,
+    scheme_name="ParticipantToken",
+    description="A participant's personal link token (`mmp_...`). "
+    "`Authorization: Participant <token>` is accepted as well.",
+)
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One session per request. Endpoints commit explicitly; anything uncommitted is rolled
+    back when the request ends."""
+    factory = request.app.state.sessionmaker
+    with factory() as session:
+        yield session
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+DbSession = Annotated[Session, Depends(get_db)]
+AppSettings = Annotated[Settings, Depends(get_app_settings)]
+
+
+# --- organisers ----------------------------------------------------------------------------
+
+
+def _unauthenticated(detail: str, scheme: str) -> ProblemError:
+    return ProblemError(401, detail, headers={"WWW-Authenticate": scheme})
+
+
+def optional_organiser(
+    db: DbSession,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+) -> Organiser | None:
+    """The organiser whose token is in the request, None without a Bearer token."""
+    if credentials is None:
+        return None
+    token = db.scalar(
+        select(ApiToken)
+        .options(joinedload(ApiToken.organiser))
+        .where(ApiToken.token_hash == hash_token(credentials.credentials))
+    )
+    if token is None or token.revoked_at is not None:
+        raise _unauthenticated("The API token is unknown or revoked.", "Bearer")
+    now = utcnow()
+    last = event_service.as_utc(token.last_used_at)
+    if last is None or now - last > _LAST_USED_RESOLUTION:
+        token.last_used_at = now
+        db.commit()
+    return token.organiser
+
+
+def current_organiser(
+    organiser: Annotated[Organiser | None, Depends(optional_organiser)],
+) -> Organiser:
+    """The calling organiser; 401 without a valid organiser token."""
+    if organiser is None:
+        raise _unauthenticated(
+            "Send an organiser API token as 'Authorization: Bearer <token>'.", "Bearer"
+        )
+    return organiser
+
+
+CurrentOrganiser = Annotated[Organiser, Depends(current_organiser)]
+
+
+@dataclass(frozen=True)
+class EventAccess:
+    """An organiser's access to one event."""
+
+    event: Event
+    organiser: Organiser
+    role: EventRoleName
+
+
+def require_event_role(
+    minimum: EventRoleName = EventRoleName.staff,
+) -> Callable[..., EventAccess]:
+    """Dependency for `/events/{slug}/...`: the event, if the organiser has at least `minimum`.
+
+    No role at all → 404 (the event's existence is not revealed); staff where owner is
+    needed → 403.
+    """
+
+    def dependency(slug: str, db: DbSession, organiser: CurrentOrganiser) -> EventAccess:
+        event = event_service.find_event(db, slug)
+        role = event_service.role_of(db, event, organiser) if event else None
+        if event is None or role is None:
+            raise ProblemError(404, f"There is no event '{slug}'.", type_="/problems/not-found")
+        if minimum is EventRoleName.owner and role is not EventRoleName.owner:
+            raise ProblemError(
+                403, "Only an owner of the event may do this.", type_="/problems/forbidden"
+            )
+        return EventAccess(event=event, organiser=organiser, role=role)
+
+    return dependency
+
+
+StaffAccess = Annotated[EventAccess, Depends(require_event_role(EventRoleName.staff))]
+OwnerAccess = Annotated[EventAccess, Depends(require_event_role(EventRoleName.owner))]
+
+
+# --- participants --------------------------------------------------------------------------
+
+
+def participant_token_from(request: Request, header_token: str | None) -> str | None:
+    """The participant token of a request: header, `Authorization: Participant`, or cookie."""
+    if header_token:
+        return header_token.strip()
+    authorization = request.headers.get("authorization", "")
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "participant" and value.strip():
+        return value.strip()
+    return request.cookies.get(PARTICIPANT_COOKIE) or None
+
+
+def optional_participant(
+    request: Request,
+    db: DbSession,
+    header_token: Annotated[str | None, Security(_participant_header)],
+) -> Participant | None:
+    """The participant whose token is in the request, None when there is none."""
+    token = participant_token_from(request, header_token)
+    if token is None:
+        return None
+    participant = db.scalar(
+        select(Participant)
+        .options(joinedload(Participant.event))
+        .where(Participant.access_token_hash == hash_token(token))
+    )
+    if participant is None:
+        raise _unauthenticated("The participant token is unknown or was replaced.", "Participant")
+    return participant
+
+
+def current_participant(
+    participant: Annotated[Participant | None, Depends(optional_participant)],
+) -> Participant:
+    """The calling participant (of any event); 401 without a valid participant token."""
+    if participant is None:
+        raise _unauthenticated(
+            "Send your personal token as 'X-Participant-Token: <token>' "
+            "or 'Authorization: Participant <token>'.",
+            "Participant",
+        )
+    return participant
+
+
+CurrentParticipant = Annotated[Participant, Depends(current_participant)]
+
+
+def event_participant(slug: str, participant: CurrentParticipant) -> Participant:
+    """Dependency for `/events/{slug}/me/...`: the caller as a participant of this event.
+
+    A participant of another event gets 404, as if this event did not exist.
+    """
+    if participant.event.slug != slug:
+        raise ProblemError(404, f"There is no event '{slug}'.", type_="/problems/not-found")
+    return participant
+
+
+EventParticipant = Annotated[Participant, Depends(event_participant)]
+
+
+@dataclass(frozen=True)
+class EventViewer:
+    """Someone who may see the event's directory: one of its organisers or participants."""
+
+    event: Event
+    organiser: Organiser | None = None
+    participant: Participant | None = None
+
+
+def event_viewer(
+    slug: str,
+    db: DbSession,
+    organiser: Annotated[Organiser | None, Depends(optional_organiser)],
+    participant: Annotated[Participant | None, Depends(optional_participant)],
+) -> EventViewer:
+    """An organiser with a role in the event or a participant of it; 401/404 otherwise."""
+    if organiser is None and participant is None:
+        raise _unauthenticated("Send a participant token or an organiser API token.", "Participant")
+    event = event_service.find_event(db, slug)
+    if event is not None:
+        if participant is not None and participant.event_id == event.id:
+            return EventViewer(event=event, participant=participant)
+        if organiser is not None and event_service.role_of(db, event, organiser) is not None:
+            return EventViewer(event=event, organiser=organiser)
+    raise ProblemError(404, f"There is no event '{slug}'.", type_="/problems/not-found")
+
+
+Viewer = Annotated[EventViewer, Depends(event_viewer)]

@@ -1,0 +1,375 @@
+"""Errors as RFC 9457 problem details (`application/problem+json`).
+
+Every error the API answers has `type`, `title`, `status`, `detail` and `instance`; input
+errors add `errors: [{"field": "body.email", "message": "..."}]` naming each field at fault.
+Endpoints raise `ProblemError` (or a `matchmaking.errors.DomainError` from a service); the
+handlers here turn every exception, expected or not, into such a document. Unknown errors
+become a 500 problem without a traceback (the traceback goes to the log).
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from matchmaking import errors
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+#: Problem types are relative URIs, resolved against the API's base URL (see docs/api.md).
+TYPE_PREFIX = "/problems/"
+
+
+class FieldError(BaseModel):
+    """One field at fault and what is wrong with it."""
+
+    field: str = Field(examples=["body.email"])
+    message: str = Field(examples=["value is not a valid email address"])
+
+
+class ProblemDetails(BaseModel):
+    """An RFC 9457 problem details document."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(default="about:blank", examples=["/problems/validation-error"])
+    title: str = Field(examples=["Invalid input"])
+    status: int = Field(examples=[422])
+    detail: str = Field(default="", examples=["body.email: value is not a valid email address"])
+    instance: str = Field(default="", examples=["/api/v1/events/eu-canada-2024/registrations"])
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+class ProblemError(Exception):
+    """Raise to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        title: str | None = None,
+        type_: str | None = None,
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.title = title or HTTPStatus(status).phrase
+        self.type = type_ or "about:blank"
+        self.errors = errors or []
+        self.headers = headers
+
+
+def problem_response(
+    request: Request | None,
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    type_: str | None = None,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+    instance: str | None = None,
+) -> JSONResponse:
+    """A problem document response; `instance` defaults to the request's path."""
+    body = ProblemDetails(
+        type=type_ or "about:blank",
+        title=title or HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        instance=instance if instance is not None else (request.url.path if request else ""),
+        errors=errors or [],
+    )
+    return JSONResponse(
+        jsonable_encoder(body),
+        status_code=status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def field_name(loc: tuple[Any, ...] | list[Any]) -> str:
+    """`("body", "wishes", 0, "to")` → `"body.wishes.0.to"`."""
+    return ".".join(str(part) for part in loc) or "body"
+
+
+def _validation_errors(exc: RequestValidationError) -> list[FieldError]:
+    found = []
+    for error in exc.errors():
+        loc = error.get("loc", ())
+        if error.get("type") == "json_invalid":
+            loc = ("body",)
+        found.append(FieldError(field=field_name(loc), message=str(error.get("msg", "invalid"))))
+    return found
+
+
+# --- handlers ------------------------------------------------------------------------------
+
+_DOMAIN_STATUS: dict[type[errors.DomainError], tuple[int, str]] = {
+    errors.NotFound: (404, "not-found"),
+    errors.Conflict: (409, "conflict"),
+    errors.Invalid: (422, "validation-error"),
+    errors.Forbidden: (403, "forbidden"),
+}
+
+
+def _domain_status(exc: errors.DomainError) -> tuple[int, str]:
+    for cls in type(exc).__mro__:
+        if cls in _DOMAIN_STATUS:
+            return _DOMAIN_STATUS[cls]
+    return 400, "bad-request"
+
+
+async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProblemError)
+    return problem_response(
+        request,
+        exc.status,
+        exc.detail,
+        title=exc.title,
+        type_=exc.type,
+        errors=exc.errors,
+        headers=exc.headers,
+    )
+
+
+async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.DomainError)
+    status, slug = _domain_status(exc)
+    field_errors = [FieldError(field=exc.field, message=exc.detail)] if exc.field else []
+    return problem_response(
+        request,
+        status,
+        exc.detail,
+        title=exc.title,
+        type_=TYPE_PREFIX + slug,
+        errors=field_errors,
+    )
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    field_errors = _validation_errors(exc)
+    detail = "; ".join(f"{e.field}: {e.message}" for e in field_errors)
+    return problem_response(
+        request,
+        422,
+        detail or "The request is not valid.",
+        title="Invalid input",
+        type_=TYPE_PREFIX + "validation-error",
+        errors=field_errors,
+    )
+
+
+async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    phrase = HTTPStatus(exc.status_code).phrase
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else ""
+    if exc.status_code == 404 and not detail:
+        detail = f"There is nothing at {request.url.path}."
+    if exc.status_code == 405 and not detail:
+        detail = f"{request.method} is not allowed on {request.url.path}."
+    return problem_response(request, exc.status_code, detail, headers=exc.headers)
+
+
+async def _on_integrity_error(request: Request, exc: Exception) -> JSONResponse:
+    # A unique or foreign key constraint caught what the services did not check first
+    # (usually two requests racing); the database kept its state, so the client may retry.
+    log.info("integrity error on %s %s: %s", request.method, request.url.path, exc)
+    return problem_response(
+        request,
+        409,
+        "The change conflicts with data stored meanwhile (for example a duplicate key). "
+        "Nothing was changed; reload and try again.",
+        title="Conflict with the current state",
+        type_=TYPE_PREFIX + "conflict",
+    )
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(
+        request,
+        500,
+        "An unexpected error occurred. It has been logged; nothing was changed.",
+        type_=TYPE_PREFIX + "internal-error",
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ProblemError, _on_problem)
+    app.add_exception_handler(errors.DomainError, _on_domain_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_exception)
+    app.add_exception_handler(IntegrityError, _on_integrity_error)
+    app.add_exception_handler(Exception, _on_unexpected)
+
+
+# --- request body size limit -----------------------------------------------------------------
+
+
+class BodySizeLimit:
+    """Answers 413 to a request whose body exceeds `max_bytes`, before any endpoint runs.
+
+    A declared Content-Length is checked at once; a body without one (chunked) is read up to
+    the limit and replayed to the application.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None:
+            if length.isdigit() and int(length) > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        if scope.get("method") in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope)
+        response = problem_response(
+            request,
+            413,
+            f"The request body is larger than the limit of {self.max_bytes} bytes.",
+            type_=TYPE_PREFIX + "body-too-large",
+        )
+        await response(scope, receive, send)
+
+
+# --- OpenAPI ---------------------------------------------------------------------------------
+
+_DESCRIPTIONS = {
+    400: "Bad request",
+    401: "Not authenticated: credentials are missing, unknown or revoked.",
+    403: "Authenticated, but the caller's role does not allow this.",
+    404: "Not found, or not visible to the caller (events of others are never revealed).",
+    409: "Conflicts with the current state (lifecycle, caps, cut-off, duplicates).",
+    413: "The request body is too large.",
+    422: "Invalid input; `errors` names each field at fault.",
+    500: "Unexpected error (logged; nothing was changed).",
+}
+
+_EXAMPLES: dict[int, dict[str, Any]] = {
+    401: {
+        "type": "about:blank",
+        "title": "Unauthorized",
+        "status": 401,
+        "detail": "Send an organiser API token as 'Authorization: Bearer <token>'.",
+        "instance": "/api/v1/events",
+        "errors": [],
+    },
+    403: {
+        "type": "/problems/forbidden",
+        "title": "Forbidden",
+        "status": 403,
+        "detail": "Only an owner of the event may do this.",
+        "instance": "/api/v1/events/eu-canada-2024",
+        "errors": [],
+    },
+    404: {
+        "type": "/problems/not-found",
+        "title": "Not found",
+        "status": 404,
+        "detail": "There is no event 'eu-canada-2024'.",
+        "instance": "/api/v1/events/eu-canada-2024",
+        "errors": [],
+    },
+    409: {
+        "type": "/problems/conflict",
+        "title": "Conflict with the current state",
+        "status": 409,
+        "detail": "You have sent 10 wishes, the most this event allows.",
+        "instance": "/api/v1/events/eu-canada-2024/me/wishes",
+        "errors": [],
+    },
+    422: {
+        "type": "/problems/validation-error",
+        "title": "Invalid input",
+        "status": 422,
+        "detail": "body.email: value is not a valid email address",
+        "instance": "/api/v1/events/eu-canada-2024/registrations",
+        "errors": [{"field": "body.email", "message": "value is not a valid email address"}],
+    },
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for the problem statuses an endpoint can answer."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        content: dict[str, Any] = {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}
+        if status in _EXAMPLES:
+            content["example"] = _EXAMPLES[status]
+        responses[status] = {
+            "description": _DESCRIPTIONS.get(status, HTTPStatus(status).phrase),
+            "content": {PROBLEM_MEDIA_TYPE: content},
+        }
+    return responses
+
+
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Put the problem schemas into an OpenAPI document and replace FastAPI's default 422.
+
+    Every operation also gets the 500 problem, which any endpoint can answer.
+    """
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in (ProblemDetails, FieldError):
+        components[model.__name__] = model.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+    components.get(ProblemDetails.__name__, {}).pop("$defs", None)
+    default_422 = "#/components/schemas/HTTPValidationError"
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            for status, response in list(responses.items()):
+                json_schema = response.get("content", {}).get("application/json", {})
+                if json_schema.get("schema", {}).get("$ref") == default_422:
+                    responses[status] = problem_responses(422)[422]
+            responses.setdefault("500", problem_responses(500)[500])
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    return schema

@@ -1,0 +1,46 @@
+"""Organisers and API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, EmailStr, Field
+
+from api.schemas.common import Orm
+
+
+class OrganiserCreate(BaseModel):
+    email: EmailStr = Field(examples=["anna.berg@cluster-events.eu"])
+    name: str = Field(min_length=1, max_length=200, examples=["Anna Berg"])
+
+
+class OrganiserOut(Orm):
+    id: int
+    email: str
+    name: str
+    created_at: datetime
+
+
+class TokenCreate(BaseModel):
+    name: str = Field(default="", max_length=100, examples=["laptop"])
+
+
+class TokenOut(Orm):
+    id: int
+    name: str
+    prefix: str = Field(description="First characters of the token, to tell tokens apart.")
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenIssued(TokenOut):
+    token: str = Field(
+        description="The token itself. Shown only in this response; store it now.",
+        examples=["mmo_9hZq3C5w0kT0b3m1kzqK3a4Yl0F2m9mQv8xK1cQeJbA"],
+    )
+
+
+class OrganiserCreated(BaseModel):
+    organiser: OrganiserOut
+    token: TokenIssued
