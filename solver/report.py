@@ -1,0 +1,126 @@
+"""What a schedule achieves, measured on the meetings themselves (not read from the model).
+
+Used to fill `Solution.objective`, `Solution.moves` and, until model-based explanations are
+available, plain reasons for wishes that are not scheduled.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from solver.candidates import Candidates
+from solver.problem import (
+    PRIORITY_WEIGHT,
+    Meeting,
+    MeetingKind,
+    Move,
+    Participant,
+    Problem,
+    Unscheduled,
+)
+
+
+def meeting_kind(a: Participant, b: Participant) -> MeetingKind:
+    clusters = (a.organisation_kind == "cluster") + (b.organisation_kind == "cluster")
+    return ("B2B", "C2B", "C2C")[clusters]
+
+
+def breaks_per_participant(problem: Problem, meetings: list[Meeting]) -> dict[str, int]:
+    """Runs of free slots between two meetings of a participant on the same day."""
+    position = {s.id: i for i, s in enumerate(problem.slots)}
+    busy: dict[str, set[int]] = defaultdict(set)
+    for meeting in meetings:
+        for person in meeting.participants:
+            busy[person].add(position[meeting.slot])
+    breaks = {}
+    for person, slots in busy.items():
+        count = 0
+        ordered = sorted(slots)
+        for before, after in zip(ordered, ordered[1:], strict=False):
+            same_day = problem.slots[before].day == problem.slots[after].day
+            count += same_day and after > before + 1
+        breaks[person] = count
+    return breaks
+
+
+def min_share(problem: Problem, met: set[str]) -> float:
+    mine: dict[str, list[str]] = defaultdict(list)
+    for wish in problem.wishes:
+        mine[wish.sender].append(wish.id)
+        if wish.recipient is not None and wish.recipient != wish.sender:
+            mine[wish.recipient].append(wish.id)
+    shares = [sum(w in met for w in wishes) / len(wishes) for wishes in mine.values()]
+    return min(shares, default=1.0)
+
+
+def measure_objective(problem: Problem, meetings: list[Meeting]) -> dict[str, float]:
+    met = {w for m in meetings for w in m.wishes}
+    return {
+        "required": sum(1 for w in problem.wishes if w.required and w.id not in met),
+        "scheduled": len(met),
+        "scheduled_weight": sum(
+            PRIORITY_WEIGHT.get(w.priority, 1) for w in problem.wishes if w.id in met
+        ),
+        "min_share": round(min_share(problem, met), 6),
+        "breaks": sum(breaks_per_participant(problem, meetings).values()),
+        "moved": sum(
+            1 for move in moves_against_published(problem, meetings) if move.change != "added"
+        ),
+    }
+
+
+def moves_against_published(problem: Problem, meetings: list[Meeting]) -> list[Move]:
+    """Published meetings that moved or vanished, and meetings that are new.
+
+    A published meeting stays when a meeting of the same two participants shares one of its
+    wishes; it is `moved` when that meeting has another slot or location.
+    """
+    if not problem.published:
+        return []
+    moves = []
+    continued: set[int] = set()
+    for old in problem.published:
+        pair, wishes = frozenset(old.participants), set(old.wishes)
+        same = [
+            (i, m)
+            for i, m in enumerate(meetings)
+            if frozenset(m.participants) == pair and wishes & set(m.wishes)
+        ]
+        if not same:
+            moves.append(Move(old.wishes, "removed", old.slot, old.location))
+            continue
+        i, new = next(((i, m) for i, m in same if m.slot == old.slot), same[0])
+        continued.add(i)
+        if (new.slot, new.location) != (old.slot, old.location):
+            moves.append(Move(new.wishes, "moved", old.slot, old.location, new.slot, new.location))
+    for i, new in enumerate(meetings):
+        if i not in continued:
+            moves.append(Move(new.wishes, "added", new_slot=new.slot, new_location=new.location))
+    return moves
+
+
+REASON_TEXT = {
+    "host_location_conflict": "Both participants host meetings at their own, different locations.",
+    "no_location": "The event has no location where these participants can meet.",
+    "no_common_slot": "The participants share no slot in which both are available.",
+    "wish_rules": "No slot fits the session or fixed slot this wish asks for.",
+    "no_representative": "The organisation has no other representative taking part.",
+    "not_scheduled": "The schedule had no room for this meeting after higher goals were met.",
+}
+
+
+def candidate_reasons(problem: Problem, candidates: Candidates, met: set[str]) -> list[Unscheduled]:
+    """A plain reason per unmet wish, from what the candidate meetings already tell."""
+    reasons = []
+    for wish in problem.wishes:
+        if wish.id in met:
+            continue
+        options = [candidates.meetings[m] for m in candidates.by_wish.get(wish.id, [])]
+        if not options:
+            code = "no_representative"
+        elif all(m.impossible for m in options):
+            code = options[0].impossible or "not_scheduled"
+        else:
+            code = "not_scheduled"
+        reasons.append(Unscheduled(wish.id, code, REASON_TEXT[code]))
+    return reasons

@@ -1,0 +1,362 @@
+"""`solve(problem, params) -> Solution`: the lexicographic CP-SAT solve.
+
+Goals are optimised one after the other in the problem's order. After each goal its value is
+fixed (equal to the proven optimum, or at least as good as the best value found when time ran
+out) and the next goal starts from the previous schedule as a hint. The time limit is shared:
+each goal gets a slice of what is left, and what a goal does not use passes on.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from ortools.sat.python import cp_model
+
+from solver.candidates import Candidates
+from solver.model import TimetableModel, add_goal, build_model, published_candidate
+from solver.problem import (
+    Conflict,
+    Meeting,
+    Problem,
+    Progress,
+    Solution,
+    SolveParameters,
+    SolveStatus,
+    Unscheduled,
+)
+from solver.report import (
+    candidate_reasons,
+    meeting_kind,
+    measure_objective,
+    moves_against_published,
+)
+from solver.tables import assign_locations
+
+#: Schedule-format key under which each goal's value and bound are reported.
+GOAL_KEY = {
+    "required": "required",
+    "scheduled": "scheduled_weight",
+    "fairness": "min_share",
+    "breaks": "breaks",
+    "stability": "moved",
+}
+
+
+def solve(problem: Problem, params: SolveParameters | None = None) -> Solution:
+    params = params or SolveParameters()
+    clock = _Clock(params.time_limit_seconds)
+    tm = build_model(problem)
+    goals = [g for g in problem.objective if g != "required"]
+    for goal in goals:
+        add_goal(tm, goal)
+    hint_published_schedule(tm)
+
+    run = _LexicographicRun(tm, params, clock)
+    for position, goal in enumerate(goals or ["required"]):
+        if not run.optimise(goal, goals_left=len(goals) - position):
+            break
+    return run.solution()
+
+
+class _Clock:
+    def __init__(self, limit: float) -> None:
+        self.started = time.monotonic()
+        self.limit = max(limit, 0.01)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def remaining(self) -> float:
+        return max(self.limit - self.elapsed(), 0.0)
+
+
+class _LexicographicRun:
+    """State of one lexicographic solve: the best schedule so far and what is proven."""
+
+    def __init__(self, tm: TimetableModel, params: SolveParameters, clock: _Clock) -> None:
+        self.tm = tm
+        self.params = params
+        self.clock = clock
+        self.values: list[int] | None = None
+        self.bound: dict[str, float] = {}
+        self.all_proven = True
+        self.infeasible = False
+        self.cancelled = False
+
+    def optimise(self, goal: str, goals_left: int) -> bool:
+        """Optimise one goal and fix it; False when the run must stop here."""
+        if self._cancel_requested():
+            self.cancelled = True
+            return False
+        model = self.tm.model
+        expression, sense = self.tm.goals.get(goal, (0, -1))
+        model.clear_objective()
+        if goal != "required":
+            (model.maximize if sense > 0 else model.minimize)(expression)
+        if self.values is not None:
+            set_hint(model, self.values)
+        budget = self._budget(goals_left)
+        solver = self._solver(budget)
+        scale = self.tm.fairness_scale if goal == "fairness" else 1
+        callback = _ProgressReporter(goal, self.params, self.clock, scale, solver)
+        with _CancelWatcher(self.params.cancel, solver):
+            status = solver.solve(model, callback)
+        self.cancelled = self._cancel_requested()
+        if status == cp_model.INFEASIBLE:
+            self.infeasible = self.values is None
+            self.all_proven = False
+            return False
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            self.all_proven = False
+            if status == cp_model.MODEL_INVALID:
+                raise RuntimeError(f"invalid CP-SAT model: {model.validate()}")
+            return False
+        self.values = list(solver.response_proto.solution)
+        proven = status == cp_model.OPTIMAL
+        self.all_proven &= proven
+        if goal == "required":
+            return not self.cancelled
+        value = round(solver.objective_value)
+        self.bound[GOAL_KEY[goal]] = solver.best_objective_bound / scale
+        fix_goal(model, expression, sense, value, proven)
+        return not self.cancelled
+
+    def _budget(self, goals_left: int) -> float:
+        """Later goals start from a good hint and usually need less: give this goal 1.5x its
+        equal share of what is left."""
+        remaining = self.clock.remaining()
+        if goals_left <= 1:
+            return max(remaining, 0.01)
+        return max(min(remaining, 1.5 * remaining / goals_left), 0.01)
+
+    def _solver(self, budget: float) -> cp_model.CpSolver:
+        solver = cp_model.CpSolver()
+        parameters = solver.parameters
+        parameters.max_time_in_seconds = budget
+        parameters.random_seed = self.params.random_seed
+        parameters.relative_gap_limit = self.params.relative_gap
+        if self.params.deterministic:
+            # One worker with a fixed seed and a deterministic time limit: the same input
+            # gives the same output, whatever the machine's load.
+            parameters.num_workers = 1
+            parameters.max_deterministic_time = budget
+        else:
+            parameters.num_workers = max(self.params.workers, 1)
+        tune_for_timetables(parameters)
+        return solver
+
+    def _cancel_requested(self) -> bool:
+        return self.params.cancel is not None and self.params.cancel.is_set()
+
+    def solution(self) -> Solution:
+        tm, problem = self.tm, self.tm.problem
+        if self.values is None:
+            return self._without_schedule()
+        meetings = extract_meetings(tm, self.values)
+        status: SolveStatus = "optimal" if self.all_proven and not self.cancelled else "feasible"
+        met = {w for m in meetings for w in m.wishes}
+        return Solution(
+            status=status,
+            objective=measure_objective(problem, meetings),
+            bound=dict(self.bound),
+            solve_seconds=round(self.clock.elapsed(), 3),
+            meetings=meetings,
+            unscheduled=explain(problem, tm.candidates, meetings, met),
+            moves=moves_against_published(problem, meetings),
+            cancelled=self.cancelled,
+        )
+
+    def _without_schedule(self) -> Solution:
+        problem = self.tm.problem
+        conflicts: list[Conflict] = []
+        reason = "required_conflict" if self.infeasible else "not_solved"
+        if self.infeasible:
+            conflicts = find_conflicts(problem, max(self.clock.remaining(), 1.0))
+        detail = (
+            "The required meetings of this event cannot all be held together."
+            if self.infeasible
+            else "The solver stopped before it found a schedule."
+        )
+        return Solution(
+            status="infeasible" if self.infeasible else "unknown",
+            solve_seconds=round(self.clock.elapsed(), 3),
+            unscheduled=[Unscheduled(w.id, reason, detail) for w in problem.wishes],
+            conflicts=conflicts,
+            cancelled=self.cancelled,
+        )
+
+
+def tune_for_timetables(parameters: cp_model.SatParameters) -> None:
+    """Solver settings measured on the B2B benchmark (see benchmarks/README.md)."""
+    parameters.linearization_level = 2
+
+
+def set_hint(model: cp_model.CpModel, values: list[int]) -> None:
+    model.clear_hints()
+    hint = model.proto.solution_hint
+    hint.vars.extend(range(len(values)))
+    hint.values.extend(values)
+
+
+def fix_goal(
+    model: cp_model.CpModel, expression: cp_model.LinearExprT, sense: int, value: int, proven: bool
+) -> None:
+    """Keep a goal's value while later goals are optimised."""
+    if proven:
+        model.add(expression == value)
+    elif sense > 0:
+        model.add(expression >= value)
+    else:
+        model.add(expression <= value)
+
+
+def hint_published_schedule(tm: TimetableModel) -> None:
+    """Start from the published schedule: its meetings in their slots."""
+    slot_index = {s.id: i for i, s in enumerate(tm.problem.slots)}
+    for old in tm.problem.published:
+        meeting = published_candidate(tm, old.wishes, old.participants)
+        t = slot_index.get(old.slot, -1)
+        if meeting is not None and (meeting, t) in tm.at:
+            tm.model.add_hint(tm.at[meeting, t], True)
+
+
+def extract_meetings(tm: TimetableModel, values: list[int]) -> list[Meeting]:
+    problem = tm.problem
+    order = {w.id: i for i, w in enumerate(problem.wishes)}
+    sender = {w.id: w.sender for w in problem.wishes}
+    people = {p.id: p for p in problem.participants}
+    chosen: list[tuple[int, int, list[str]]] = []
+    for (m, t), var in tm.at.items():
+        if values[var.Index()]:
+            meeting = tm.candidates.meetings[m]
+            wishes = [
+                w for w in meeting.direct + meeting.optional if values[tm.meets[w, m].Index()]
+            ]
+            chosen.append((m, t, sorted(wishes, key=order.__getitem__)))
+    placed = [(m, t, tm.candidates.meetings[m].location_class) for m, t, _ in chosen]
+    locations = assign_locations(problem, placed, published_locations(tm, chosen))
+    meetings = []
+    for m, t, wishes in sorted(chosen, key=lambda c: (c[1], order[c[2][0]])):
+        first = sender[wishes[0]]
+        pair = tm.candidates.meetings[m].participants
+        other = pair[1] if pair[0] == first else pair[0]
+        meetings.append(
+            Meeting(
+                wishes=tuple(wishes),
+                slot=problem.slots[t].id,
+                location=locations[m],
+                participants=(first, other),
+                kind=meeting_kind(people[first], people[other]),
+            )
+        )
+    return meetings
+
+
+def published_locations(
+    tm: TimetableModel, chosen: list[tuple[int, int, list[str]]]
+) -> dict[int, str]:
+    """Meeting index -> its published location, for meetings kept in their published slot."""
+    old = {}
+    for p in tm.problem.published:
+        for wish in p.wishes:
+            old[wish, p.slot, frozenset(p.participants)] = p.location
+    preferred = {}
+    for m, t, wishes in chosen:
+        pair = frozenset(tm.candidates.meetings[m].participants)
+        for wish in wishes:
+            location = old.get((wish, tm.problem.slots[t].id, pair))
+            if location is not None:
+                preferred[m] = location
+    return preferred
+
+
+def explain(
+    problem: Problem, candidates: Candidates, meetings: list[Meeting], met: set[str]
+) -> list[Unscheduled]:
+    """Reasons for the accepted wishes left out (S2's model-based explanations when present)."""
+    if all(w.id in met for w in problem.wishes):
+        return []
+    try:
+        from solver.explain import explain_unscheduled  # type: ignore[import-not-found]
+    except ImportError:
+        return candidate_reasons(problem, candidates, met)
+    return list(explain_unscheduled(problem, meetings))
+
+
+def find_conflicts(problem: Problem, time_limit: float) -> list[Conflict]:
+    try:
+        from solver.explain import find_conflicts as core  # type: ignore[import-not-found]
+    except ImportError:
+        return []
+    return list(core(problem, time_limit))
+
+
+class _ProgressReporter(cp_model.CpSolverSolutionCallback):
+    """Throttled progress of the current goal; stops the search on cancellation."""
+
+    def __init__(
+        self,
+        goal: str,
+        params: SolveParameters,
+        clock: _Clock,
+        scale: int,
+        solver: cp_model.CpSolver,
+    ) -> None:
+        super().__init__()
+        self.goal = goal
+        self.params = params
+        self.clock = clock
+        self.scale = scale
+        self.last = -float("inf")
+        self.report: Callable[[Progress], None] | None = params.on_progress
+
+    def on_solution_callback(self) -> None:
+        if self.params.cancel is not None and self.params.cancel.is_set():
+            self.stop_search()
+            return
+        if self.report is None:
+            return
+        now = self.clock.elapsed()
+        if now - self.last < self.params.progress_interval_seconds:
+            return
+        self.last = now
+        has_objective = self.goal != "required"
+        self.report(
+            Progress(
+                goal=self.goal,
+                objective=self.objective_value / self.scale if has_objective else None,
+                bound=self.best_objective_bound / self.scale if has_objective else None,
+                elapsed_seconds=now,
+                time_share=min(now / self.clock.limit, 1.0),
+            )
+        )
+
+
+class _CancelWatcher:
+    """Stops the search as soon as the cancel event is set, even between solutions."""
+
+    def __init__(self, cancel: threading.Event | None, solver: cp_model.CpSolver) -> None:
+        self.cancel = cancel
+        self.solver = solver
+        self.done = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def __enter__(self) -> _CancelWatcher:
+        if self.cancel is not None:
+            self.thread = threading.Thread(target=self._watch, daemon=True)
+            self.thread.start()
+        return self
+
+    def _watch(self) -> None:
+        assert self.cancel is not None
+        while not self.done.is_set():
+            if self.cancel.wait(0.05):
+                self.solver.stop_search()
+                return
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        if self.thread is not None:
+            self.thread.join()
