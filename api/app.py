@@ -13,6 +13,7 @@ from sqlalchemy.orm import sessionmaker
 
 from api.problems import BodySizeLimit, document_problems, install_problem_handlers
 from matchmaking.db import make_engine
+from matchmaking.observability import RequestContextMiddleware, configure_logging
 from matchmaking.settings import Settings, get_settings
 
 #: Modules whose `router` is included, in this order. Add yours with a one-line edit.
@@ -21,6 +22,7 @@ ROUTER_MODULES: list[str] = [
     "api.routers.events",
     "api.routers.participants",
     "api.routers.wishes",
+    "api.routers.health",
 ]
 
 API_DESCRIPTION = """
@@ -41,6 +43,7 @@ Events that the caller has no access to answer 404, never 403.
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The application, bound to `settings` (default: from the environment)."""
     settings = settings or get_settings()
+    configure_logging(settings)
     engine = make_engine(settings.database_url)
 
     @asynccontextmanager
@@ -62,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False)
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Outermost: every response (413s included) gets a request id; every request is measured.
+    app.add_middleware(RequestContextMiddleware, log_requests=settings.log_requests)
     for module_name in ROUTER_MODULES:
         app.include_router(importlib.import_module(module_name).router)
     _document_problems(app)
