@@ -28,8 +28,8 @@ from solver.problem import (
 )
 from solver.report import (
     candidate_reasons,
-    meeting_kind,
     measure_objective,
+    meeting_kind,
     moves_against_published,
 )
 from solver.tables import assign_locations
