@@ -22,6 +22,7 @@ ROUTER_MODULES: list[str] = [
     "api.routers.events",
     "api.routers.participants",
     "api.routers.wishes",
+    "api.routers.calendars",
     "api.routers.health",
 ]
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -35,7 +34,8 @@ from matchmaking.models import (
     Participant,
     ScheduleVersion,
 )
-from matchmaking.settings import get_settings
+from matchmaking.security import CALENDAR_TOKEN_PREFIX, hash_token, new_token
+from matchmaking.settings import Settings, get_settings
 
 #: How long a published meeting that was dropped stays in feeds as cancelled.
 CANCELLED_RETENTION = timedelta(days=60)
@@ -61,14 +61,10 @@ def _clean_param(value: str) -> str:
 # --- calendar tokens ---------------------------------------------------------------------
 
 
-def hash_calendar_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def issue_calendar_token(participant: Participant) -> str:
     """A new secret for the participant's feed URL; only its hash is stored, an old one stops."""
-    token = secrets.token_urlsafe(32)
-    participant.calendar_token_hash = hash_calendar_token(token)
+    token = new_token(CALENDAR_TOKEN_PREFIX)
+    participant.calendar_token_hash = hash_token(token)
     return token
 
 
@@ -76,13 +72,16 @@ def participant_by_calendar_token(session: Session, token: str) -> Participant |
     if not token or len(token) > 200:
         return None
     return session.scalar(
-        select(Participant).where(Participant.calendar_token_hash == hash_calendar_token(token))
+        select(Participant).where(Participant.calendar_token_hash == hash_token(token))
     )
 
 
-def participant_feed_url(token: str, *, webcal: bool = False) -> str:
+def participant_feed_url(
+    token: str, *, webcal: bool = False, settings: Settings | None = None
+) -> str:
     """The secret feed URL (https for download, webcal:// for a subscription)."""
-    url = f"{get_settings().base_url.rstrip('/')}/calendars/participants/{token}.ics"
+    base = (settings or get_settings()).base_url.rstrip("/")
+    url = f"{base}/calendars/participants/{token}.ics"
     if webcal:
         url = "webcal://" + url.split("://", 1)[1]
     return url
@@ -95,7 +94,7 @@ def video_link(event: Event, meeting: Meeting) -> str:
     if meeting.location.url:
         return meeting.location.url
     if event.video_base_url:
-        return f"{event.video_base_url.rstrip('/')}/{event.slug}-{meeting.uid}"
+        return f"{event.video_base_url.rstrip('/')}/{meeting.uid}"
     return ""
 
 
@@ -298,20 +297,23 @@ def _texts(event: Event, meeting: Meeting, viewer: Participant | None) -> tuple[
     return summary, "\n".join(lines)
 
 
-def _host() -> str:
-    return urlsplit(get_settings().base_url).hostname or "localhost"
+def _host(settings: Settings) -> str:
+    return urlsplit(settings.base_url).hostname or "localhost"
 
 
-def meeting_uid(event: Event, meeting: Meeting) -> str:
-    """Globally unique and the same in every version: the meeting's uid within its event."""
-    return f"{meeting.uid}.{event.slug}@{_host()}"
+def meeting_uid(event: Event, meeting: Meeting, settings: Settings | None = None) -> str:
+    """Globally unique and the same in every version: the meeting's uid (it holds the event's
+    slug) at this installation's host."""
+    return f"{meeting.uid}@{_host(settings or get_settings())}"
 
 
-def _vevent(event: Event, entry: CalendarEntry, viewer: Participant | None) -> icalendar.Event:
+def _vevent(
+    event: Event, entry: CalendarEntry, viewer: Participant | None, settings: Settings
+) -> icalendar.Event:
     meeting, zone = entry.meeting, ZoneInfo(event.timezone)
     summary, description = _texts(event, meeting, viewer)
     vevent = icalendar.Event()
-    vevent.add("uid", meeting_uid(event, meeting))
+    vevent.add("uid", meeting_uid(event, meeting, settings))
     vevent.add("dtstamp", entry.changed_at.astimezone(UTC))
     vevent.add("created", entry.created_at.astimezone(UTC))
     vevent.add("last-modified", entry.changed_at.astimezone(UTC))
@@ -326,7 +328,7 @@ def _vevent(event: Event, entry: CalendarEntry, viewer: Participant | None) -> i
     vevent.add("transp", "TRANSPARENT" if entry.cancelled else "OPAQUE")
     vevent.add(
         "organizer",
-        f"mailto:{get_settings().mail_from}",
+        f"mailto:{settings.mail_from}",
         parameters={"CN": _clean_param(event.name)},
     )
     link = video_link(event, meeting)
@@ -341,7 +343,9 @@ def build_calendar(
     *,
     name: str,
     viewer: Participant | None = None,
+    settings: Settings | None = None,
 ) -> icalendar.Calendar:
+    settings = settings or get_settings()
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -353,7 +357,7 @@ def build_calendar(
     calendar.add("x-published-ttl", REFRESH_INTERVAL)
     calendar.add_component(vtimezone(event))
     for entry in entries:
-        calendar.add_component(_vevent(event, entry, viewer))
+        calendar.add_component(_vevent(event, entry, viewer, settings))
     return calendar
 
 
@@ -373,7 +377,11 @@ def _latest_publication(session: Session, event: Event) -> list[datetime]:
 
 
 def participant_feed(
-    session: Session, participant: Participant, *, now: datetime | None = None
+    session: Session,
+    participant: Participant,
+    *,
+    settings: Settings | None = None,
+    now: datetime | None = None,
 ) -> Feed:
     """A participant's own meetings (their secret subscription URL)."""
     event = participant.event
@@ -390,7 +398,11 @@ def participant_feed(
         now=now,
     )
     calendar = build_calendar(
-        event, entries, name=f"{event.name} – {participant.name}", viewer=participant
+        event,
+        entries,
+        name=f"{event.name} – {participant.name}",
+        viewer=participant,
+        settings=settings,
     )
     people = [participant.updated_at, event.updated_at]
     for entry in entries:
@@ -399,7 +411,12 @@ def participant_feed(
 
 
 def location_feed(
-    session: Session, location: Location, day: date | None = None, *, now: datetime | None = None
+    session: Session,
+    location: Location,
+    day: date | None = None,
+    *,
+    settings: Settings | None = None,
+    now: datetime | None = None,
 ) -> Feed:
     """A table's or room's meetings, of one day or all days (for table hosts and staff)."""
     event = location.event
@@ -410,14 +427,20 @@ def location_feed(
 
     entries = calendar_entries(session, event, shows, [Meeting.location_id == location.id], now=now)
     title = f"{event.name} – {location.name}" + (f" – {day.isoformat()}" if day else "")
-    calendar = build_calendar(event, entries, name=title)
+    calendar = build_calendar(event, entries, name=title, settings=settings)
     return _feed(calendar, entries, [event.updated_at, *_latest_publication(session, event)])
 
 
-def event_feed(session: Session, event: Event, *, now: datetime | None = None) -> Feed:
+def event_feed(
+    session: Session,
+    event: Event,
+    *,
+    settings: Settings | None = None,
+    now: datetime | None = None,
+) -> Feed:
     """Every meeting of the event (organisers)."""
     entries = calendar_entries(session, event, lambda m: True, now=now)
-    calendar = build_calendar(event, entries, name=event.name)
+    calendar = build_calendar(event, entries, name=event.name, settings=settings)
     return _feed(calendar, entries, [event.updated_at, *_latest_publication(session, event)])
 
 

@@ -1,0 +1,169 @@
+"""Calendar feeds over HTTP: secret participant URLs, a location's day, the whole event.
+
+Calendar apps poll feeds; answers carry an ETag and Last-Modified so that an unchanged feed
+costs a 304 and no body.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from api.deps import AppSettings, DbSession, EventParticipant, StaffAccess
+from api.problems import ProblemError, problem_responses
+from matchmaking import calendars
+from matchmaking.models import Location
+
+router = APIRouter(tags=["calendars"])
+
+ICS_MEDIA_TYPE = "text/calendar; charset=utf-8"
+#: Personal feeds may be kept by the client but never by shared caches; a client revalidates
+#: after five minutes, which an ETag makes cheap.
+PRIVATE_CACHE = "private, max-age=300, must-revalidate"
+_ICS_RESPONSE = {200: {"content": {"text/calendar": {}}, "description": "An iCalendar feed."}}
+
+
+class CalendarLinks(BaseModel):
+    """A participant's new secret feed URLs (shown once; earlier links stop working)."""
+
+    url: str = Field(examples=["https://mm.example.org/calendars/participants/mmc_x.ics"])
+    webcal_url: str = Field(examples=["webcal://mm.example.org/calendars/participants/mmc_x.ics"])
+
+
+def _not_modified(request: Request, feed: calendars.Feed) -> bool:
+    """RFC 9110 conditional GET: If-None-Match wins over If-Modified-Since."""
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None:
+        tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+        return "*" in tags or feed.etag in tags
+    if_modified_since = request.headers.get("if-modified-since")
+    if if_modified_since and feed.last_modified is not None:
+        try:
+            since = parsedate_to_datetime(if_modified_since)
+        except (TypeError, ValueError):
+            return False
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        return feed.last_modified.replace(microsecond=0) <= since
+    return False
+
+
+def feed_response(request: Request, feed: calendars.Feed, filename: str) -> Response:
+    headers = {
+        "ETag": feed.etag,
+        "Cache-Control": PRIVATE_CACHE,
+        "Content-Disposition": f'inline; filename="{filename}"',
+        # Feed URLs are secrets: keep them out of search engines.
+        "X-Robots-Tag": "noindex, nofollow",
+    }
+    if feed.last_modified is not None:
+        headers["Last-Modified"] = format_datetime(feed.last_modified.astimezone(UTC), usegmt=True)
+    if _not_modified(request, feed):
+        return Response(status_code=304, headers=headers)
+    return Response(feed.body, media_type=ICS_MEDIA_TYPE, headers=headers)
+
+
+@router.api_route(
+    "/calendars/participants/{token}.ics",
+    methods=["GET", "HEAD"],
+    summary="A participant's agenda as a calendar feed (secret URL for calendar apps)",
+    response_class=Response,
+    responses={**_ICS_RESPONSE, 304: {"description": "Not modified."}, **problem_responses(404)},
+)
+def participant_calendar(
+    token: str, request: Request, db: DbSession, settings: AppSettings
+) -> Response:
+    participant = calendars.participant_by_calendar_token(db, token)
+    if participant is None:
+        raise ProblemError(
+            404,
+            "This calendar link is unknown or was replaced by a newer one.",
+            type_="/problems/not-found",
+        )
+    feed = calendars.participant_feed(db, participant, settings=settings)
+    return feed_response(request, feed, f"{participant.event.slug}-agenda.ics")
+
+
+@router.get(
+    "/api/v1/events/{slug}/me/calendar.ics",
+    summary="Download your own agenda as an iCalendar file",
+    response_class=Response,
+    responses={
+        **_ICS_RESPONSE,
+        304: {"description": "Not modified."},
+        **problem_responses(401, 404),
+    },
+)
+def own_calendar(
+    request: Request, db: DbSession, settings: AppSettings, participant: EventParticipant
+) -> Response:
+    feed = calendars.participant_feed(db, participant, settings=settings)
+    return feed_response(request, feed, f"{participant.event.slug}-agenda.ics")
+
+
+@router.post(
+    "/api/v1/events/{slug}/me/calendar-links",
+    summary="Make a new secret calendar subscription link (earlier links stop working)",
+    response_model=CalendarLinks,
+    status_code=201,
+    responses=problem_responses(401, 404),
+)
+def new_calendar_links(
+    db: DbSession, settings: AppSettings, participant: EventParticipant
+) -> CalendarLinks:
+    token = calendars.issue_calendar_token(participant)
+    db.commit()
+    return CalendarLinks(
+        url=calendars.participant_feed_url(token, settings=settings),
+        webcal_url=calendars.participant_feed_url(token, webcal=True, settings=settings),
+    )
+
+
+@router.get(
+    "/api/v1/events/{slug}/calendar.ics",
+    summary="Every published meeting of the event as a calendar feed (organisers)",
+    response_class=Response,
+    responses={
+        **_ICS_RESPONSE,
+        304: {"description": "Not modified."},
+        **problem_responses(401, 404),
+    },
+)
+def event_calendar(
+    request: Request, db: DbSession, settings: AppSettings, access: StaffAccess
+) -> Response:
+    feed = calendars.event_feed(db, access.event, settings=settings)
+    return feed_response(request, feed, f"{access.event.slug}.ics")
+
+
+@router.get(
+    "/api/v1/events/{slug}/locations/{key}/calendar.ics",
+    summary="One table's or room's meetings, of one day or all days (table hosts and staff)",
+    response_class=Response,
+    responses={
+        **_ICS_RESPONSE,
+        304: {"description": "Not modified."},
+        **problem_responses(401, 404),
+    },
+)
+def location_calendar(
+    key: str,
+    request: Request,
+    db: DbSession,
+    settings: AppSettings,
+    access: StaffAccess,
+    day: Annotated[date | None, Query(description="Only this day (YYYY-MM-DD).")] = None,
+) -> Response:
+    location = db.scalar(
+        select(Location).where(Location.event_id == access.event.id, Location.key == key)
+    )
+    if location is None:
+        raise ProblemError(404, f"The event has no location '{key}'.", type_="/problems/not-found")
+    feed = calendars.location_feed(db, location, day, settings=settings)
+    suffix = f"-{day.isoformat()}" if day else ""
+    return feed_response(request, feed, f"{access.event.slug}-{key}{suffix}.ics")
