@@ -1,0 +1,233 @@
+"""The `matchmaking` command line (typer). One function per command.
+
+Exit codes of every command: 0 done; 1 the work ran but did not succeed (for `solve-file`: the
+event is infeasible or no schedule was found in time); 2 bad input (a usage error, an
+unreadable file, an invalid bundle — with the list of problems on stderr).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+from matchmaking.bundle.dump import dump_bundle, dump_schedule
+from matchmaking.bundle.json_schema import bundle_json_schema, schedule_json_schema, schema_text
+from matchmaking.bundle.problem import bundle_to_problem, solution_to_schedule
+from matchmaking.bundle.validate import BundleError, parse_bundle
+from matchmaking.dzn import DznError, convert_dzn
+
+if TYPE_CHECKING:
+    from matchmaking.bundle.schemas import Bundle
+    from solver.problem import Progress
+
+app = typer.Typer(
+    name="matchmaking",
+    help="Schedule one-to-one meetings at matchmaking events.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_NOT_SOLVED = 1
+EXIT_BAD_INPUT = 2
+
+InputFile = Annotated[
+    Path,
+    typer.Argument(exists=True, dir_okay=False, readable=True, show_default=False),
+]
+OutputFile = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", dir_okay=False, help="Write here instead of stdout."),
+]
+
+
+# --- helpers shared by the commands ----------------------------------------------------------
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    """Print `message` on stderr and exit with `code` (no traceback)."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def write_output(data: bytes, output: Path | None) -> None:
+    """Write to `output` atomically (a reader never sees half a file), or to stdout."""
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    directory = output.resolve().parent
+    try:
+        handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{output.name}.")
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, output)
+    except OSError as error:
+        fail(f"cannot write {output}: {error.strerror or error}")
+
+
+def read_bundle(path: Path) -> Bundle:
+    """The validated bundle in the file at `path`, or exit 2 listing every problem."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        fail(f"cannot read {path}: {error.strerror or error}")
+    try:
+        return parse_bundle(data)
+    except BundleError as error:
+        count = len(error.problems)
+        lines = "\n".join(f"  {problem}" for problem in error.problems)
+        fail(f"{path} is not a valid bundle ({count} problem{'s' * (count != 1)}):\n{lines}")
+
+
+# --- bundle and schema files -------------------------------------------------------------------
+
+
+@app.command("convert-dzn")
+def convert_dzn_command(file: InputFile, output: OutputFile = None) -> None:
+    """Convert a UdG B2B benchmark file (.dzn) into a bundle."""
+    try:
+        document = convert_dzn(file)
+    except DznError as error:
+        fail(str(error))
+    try:
+        bundle = parse_bundle(document)
+    except BundleError as error:
+        fail(f"{file} converts into an invalid bundle:\n{error}")
+    write_output(dump_bundle(bundle), output)
+
+
+class SchemaKind(StrEnum):
+    bundle = "bundle"
+    schedule = "schedule"
+
+
+@app.command("schema")
+def schema_command(
+    kind: Annotated[SchemaKind, typer.Argument(help="Which format.")],
+    output: OutputFile = None,
+) -> None:
+    """Print the JSON Schema of the bundle or the schedule format."""
+    schema = bundle_json_schema() if kind is SchemaKind.bundle else schedule_json_schema()
+    write_output(schema_text(schema).encode("utf-8"), output)
+
+
+# --- solving a bundle file ---------------------------------------------------------------------
+
+
+@contextmanager
+def cancel_on_interrupt() -> Iterator[threading.Event]:
+    """An event set by Ctrl-C, so the solve stops and returns its best schedule so far."""
+    cancel = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield cancel
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        typer.echo("\ninterrupted: stopping with the best schedule so far", err=True)
+        cancel.set()
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield cancel
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def progress_printer(on_terminal: bool) -> Callable[[Progress], None]:
+    """A progress callback writing `goal: best … bound …` lines on stderr."""
+
+    def show(progress: Progress) -> None:
+        def number(value: float | None) -> str:
+            return "–" if value is None else f"{value:g}"
+
+        line = (
+            f"{progress.goal}: best {number(progress.objective)}, "
+            f"bound {number(progress.bound)}  {progress.elapsed_seconds:.1f} s "
+            f"({progress.time_share:.0%} of the time limit)"
+        )
+        if on_terminal:
+            sys.stderr.write(f"\r\x1b[2K{line}")
+        else:
+            sys.stderr.write(f"{line}\n")
+        sys.stderr.flush()
+
+    return show
+
+
+def summary(schedule: dict[str, Any]) -> str:
+    objective = ", ".join(f"{k} {v}" for k, v in schedule["objective"].items())
+    bound = ", ".join(f"{k} {v}" for k, v in schedule["bound"].items())
+    return (
+        f"{schedule['status']}: {len(schedule['meetings'])} meetings, "
+        f"{len(schedule['unscheduled'])} wishes unscheduled; {objective or 'no objective'}"
+        f"{f' (bound {bound})' if bound else ''}; {schedule['solve_seconds']} s"
+    )
+
+
+@app.command("solve-file")
+def solve_file_command(
+    bundle_file: InputFile,
+    output: OutputFile = None,
+    time_limit: Annotated[
+        float | None,
+        typer.Option("--time-limit", min=0.1, help="Seconds (default from settings)."),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, max=64, help="Solver threads.")
+    ] = None,
+    deterministic: Annotated[
+        bool, typer.Option("--deterministic", help="Same input, same schedule.")
+    ] = False,
+    progress: Annotated[
+        bool | None,
+        typer.Option("--progress/--no-progress", help="Progress on stderr (default: on a TTY)."),
+    ] = None,
+) -> None:
+    """Solve a bundle file and write the schedule JSON; no database.
+
+    Exit 0 when a schedule was found (optimal or feasible), 1 when the event is infeasible or
+    no schedule was found in time (the schedule JSON is written all the same), 2 on bad input.
+    """
+    from matchmaking.settings import get_settings
+    from solver import SolveParameters, solve  # the solver is heavy; load it only to solve
+
+    bundle = read_bundle(bundle_file)
+    problem = bundle_to_problem(bundle)
+    settings = get_settings()
+    on_terminal = sys.stderr.isatty()
+    show_progress = on_terminal if progress is None else progress
+    with cancel_on_interrupt() as cancel:
+        parameters = SolveParameters(
+            time_limit_seconds=time_limit or settings.solve_time_limit_seconds,
+            workers=workers or settings.solve_workers,
+            deterministic=deterministic,
+            on_progress=progress_printer(on_terminal) if show_progress else None,
+            cancel=cancel,
+        )
+        solution = solve(problem, parameters)
+    if show_progress and on_terminal:
+        sys.stderr.write("\n")
+    schedule = solution_to_schedule(bundle, problem, solution)
+    write_output(dump_schedule(schedule), output)
+    typer.echo(summary(schedule), err=True)
+    if schedule["status"] not in ("optimal", "feasible"):
+        raise typer.Exit(EXIT_NOT_SOLVED)
+
+
+def main() -> None:  # pragma: no cover - `python -m matchmaking.cli`
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
