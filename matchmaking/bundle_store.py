@@ -1,0 +1,562 @@
+"""Bundles in and out of the database: `import_bundle`, `export_bundle`, `export_csv`.
+
+Import stores a validated `Bundle` as one event in a savepoint, so nothing of it remains when
+any part fails. Export reads an event back in the order it was imported (sessions and
+locations by position, everything else by insertion id), so export → import → export gives
+the same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from datetime import UTC
+from typing import Literal, TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from matchmaking.bundle.schemas import (
+    BUNDLE_FORMAT,
+    Bundle,
+    EventIn,
+    LocationIn,
+    OrganisationIn,
+    ParticipantIn,
+    Rules,
+    SessionIn,
+    SlotIn,
+    WishIn,
+)
+from matchmaking.bundle.validate import BundleError, BundleProblem
+from matchmaking.errors import NotFound
+from matchmaking.models import (
+    Attendance,
+    Event,
+    EventMode,
+    EventRole,
+    EventRoleName,
+    Location,
+    LocationKind,
+    Meeting,
+    Organisation,
+    OrganisationKind,
+    Organiser,
+    Participant,
+    ScheduleVersion,
+    Slot,
+    Wish,
+    WishStatus,
+)
+from matchmaking.models import Session as EventSession
+from matchmaking.timegrid import SlotTimes, check_event_slots, slot_problems
+
+__all__ = [
+    "CsvContent",
+    "event_by_slug",
+    "export_bundle",
+    "export_csv",
+    "import_bundle",
+]
+
+CsvContent = Literal["timetable", "participants"]
+
+
+def _refused(problems: Iterable[tuple[str, str]]) -> BundleError:
+    return BundleError([BundleProblem(path, message) for path, message in problems])
+
+
+def event_by_slug(session: Session, slug: str) -> Event:
+    """The event called `slug`, or NotFound naming it."""
+    event = session.scalars(select(Event).where(Event.slug == slug)).first()
+    if event is None:
+        raise NotFound(f'no event "{slug}"', field="slug")
+    return event
+
+
+# --- import ---------------------------------------------------------------------------------
+
+
+def import_bundle(session: Session, bundle: Bundle, *, owner: Organiser | None = None) -> Event:
+    """Store `bundle` as a new event (and make `owner` its owner); flushes, caller commits.
+
+    Raises BundleError when the slug is taken or a slot breaks the time grid rules; then
+    nothing of the bundle is left in the session.
+    """
+    _refuse_bad_time_grid(bundle)
+    slug = bundle.event.slug
+    if session.scalar(select(func.count()).select_from(Event).where(Event.slug == slug)):
+        raise _refused([("/event/slug", f'an event "{slug}" already exists')])
+    try:
+        with session.begin_nested():
+            event = _store(session, bundle)
+            if owner is not None:
+                session.add(EventRole(event=event, organiser=owner, role=EventRoleName.owner))
+            # The write path's own check, so no caller can store an overlapping grid.
+            check_event_slots(session, event)
+    except IntegrityError as error:
+        # Another import took the slug between our check and our insert.
+        if session.scalar(select(func.count()).select_from(Event).where(Event.slug == slug)):
+            raise _refused([("/event/slug", f'an event "{slug}" already exists')]) from None
+        raise error
+    return event
+
+
+def _refuse_bad_time_grid(bundle: Bundle) -> None:
+    paths: list[str] = []
+    times: list[SlotTimes] = []
+    for i, block in enumerate(bundle.sessions):
+        for j, slot in enumerate(block.slots):
+            paths.append(f"/sessions/{i}/slots/{j}")
+            times.append(SlotTimes(slot.id, slot.start, slot.end))
+    problems = slot_problems(bundle.event.timezone, times)
+    if problems:
+        raise _refused(
+            [
+                ("/event/timezone" if p.index < 0 else f"{paths[p.index]}/{p.field}", p.message)
+                for p in problems
+            ]
+        )
+
+
+def _store(session: Session, bundle: Bundle) -> Event:
+    event = _new_event(bundle.event)
+    session.add(event)
+    slots: dict[str, Slot] = {}
+    sessions: dict[str, EventSession] = {}
+    for position, block in enumerate(bundle.sessions):
+        row = EventSession(event=event, key=block.id, name=block.name, position=position)
+        sessions[block.id] = row
+        session.add(row)
+        for slot in block.slots:
+            slots[slot.id] = Slot(
+                event=event, session=row, key=slot.id, start=slot.start, end=slot.end
+            )
+            session.add(slots[slot.id])
+    locations = _add_all(
+        session, (_new_location(event, i, loc) for i, loc in enumerate(bundle.locations))
+    )
+    organisations = _add_all(session, (_new_organisation(event, o) for o in bundle.organisations))
+    default_attendance = Attendance.online if event.mode == EventMode.online else Attendance.onsite
+    participants = _add_all(
+        session,
+        (
+            _new_participant(event, p, organisations, locations, slots, default_attendance)
+            for p in bundle.participants
+        ),
+    )
+    wishes = _add_all(
+        session,
+        (_new_wish(event, w, participants, organisations, sessions, slots) for w in bundle.wishes),
+    )
+    for wish in bundle.wishes:
+        wishes[wish.id].after = [wishes[key] for key in wish.after]
+    # One flush in add order: ids grow in bundle order, which is the order export writes.
+    session.flush()
+    return event
+
+
+_Keyed = TypeVar("_Keyed", Location, Organisation, Participant, Wish)
+_Listed = TypeVar("_Listed", Location, Organisation)
+
+
+def _add_all(session: Session, rows: Iterable[_Keyed]) -> dict[str, _Keyed]:
+    stored: dict[str, _Keyed] = {}
+    for row in rows:
+        session.add(row)
+        stored[row.key] = row
+    return stored
+
+
+def _new_event(info: EventIn) -> Event:
+    return Event(
+        slug=info.slug,
+        name=info.name,
+        description=info.description or "",
+        timezone=info.timezone,
+        venue=info.venue or "",
+        mode=EventMode(info.mode),
+        registration_closes=(
+            info.registration_closes.astimezone(UTC) if info.registration_closes else None
+        ),
+        focus_areas=list(info.focus_areas),
+        rules=info.rules.model_dump(mode="json", exclude_none=True),
+        video_base_url=info.video_base_url or "",
+    )
+
+
+def _new_location(event: Event, position: int, location: LocationIn) -> Location:
+    return Location(
+        event=event,
+        key=location.id,
+        name=location.name,
+        kind=LocationKind(location.kind),
+        capacity=location.capacity,
+        url=location.url or "",
+        position=position,
+    )
+
+
+def _new_organisation(event: Event, organisation: OrganisationIn) -> Organisation:
+    return Organisation(
+        event=event,
+        key=organisation.id,
+        name=organisation.name,
+        kind=OrganisationKind(organisation.kind),
+        country=organisation.country or "",
+        sectors=list(organisation.sectors),
+        description=organisation.description or "",
+        website=organisation.website or "",
+    )
+
+
+def _new_participant(
+    event: Event,
+    person: ParticipantIn,
+    organisations: dict[str, Organisation],
+    locations: dict[str, Location],
+    slots: dict[str, Slot],
+    default_attendance: Attendance,
+) -> Participant:
+    return Participant(
+        event=event,
+        key=person.id,
+        name=person.name,
+        organisation=organisations[person.organisation],
+        email=person.email or "",
+        job_title=person.job_title or "",
+        attendance=Attendance(person.attendance) if person.attendance else default_attendance,
+        max_meetings=person.max_meetings,
+        host_location=locations[person.host_location] if person.host_location else None,
+        timezone=person.timezone or "",
+        listed=person.listed,
+        unavailable_slots=[slots[key] for key in dict.fromkeys(person.unavailable)],
+    )
+
+
+def _new_wish(
+    event: Event,
+    wish: WishIn,
+    participants: dict[str, Participant],
+    organisations: dict[str, Organisation],
+    sessions: dict[str, EventSession],
+    slots: dict[str, Slot],
+) -> Wish:
+    return Wish(
+        event=event,
+        key=wish.id,
+        sender=participants[wish.from_],
+        recipient=participants[wish.to] if wish.to else None,
+        recipient_organisation=organisations[wish.to_organisation]
+        if wish.to_organisation
+        else None,
+        priority=wish.priority,
+        status=WishStatus(wish.status),
+        required=wish.required,
+        separate=wish.separate,
+        session=sessions[wish.session] if wish.session else None,
+        fixed_slot=slots[wish.fixed_slot] if wish.fixed_slot else None,
+        message=wish.message or "",
+    )
+
+
+# --- export ---------------------------------------------------------------------------------
+
+
+def export_bundle(session: Session, event: Event) -> Bundle:
+    """The event as a bundle, in the order it was imported or created."""
+    sessions = session.scalars(
+        select(EventSession)
+        .where(EventSession.event_id == event.id)
+        .options(selectinload(EventSession.slots))
+        .order_by(EventSession.position, EventSession.id)
+    ).all()
+    return Bundle(
+        format=BUNDLE_FORMAT,
+        event=_event_out(event),
+        sessions=[
+            SessionIn(
+                id=s.key,
+                name=s.name,
+                slots=[SlotIn(id=slot.key, start=slot.start, end=slot.end) for slot in s.slots],
+            )
+            for s in sessions
+        ],
+        locations=[
+            _location_out(loc) for loc in _rows(session, Location, event, Location.position)
+        ],
+        organisations=[_organisation_out(o) for o in _rows(session, Organisation, event)],
+        participants=[_participant_out(p) for p in _participants(session, event)],
+        wishes=[_wish_out(w) for w in _wishes(session, event)],
+    )
+
+
+def _rows(
+    session: Session, model: type[_Listed], event: Event, *order: object
+) -> Sequence[_Listed]:
+    return session.scalars(
+        select(model).where(model.event_id == event.id).order_by(*order, model.id)  # type: ignore[arg-type]
+    ).all()
+
+
+def _participants(session: Session, event: Event) -> Sequence[Participant]:
+    return session.scalars(
+        select(Participant)
+        .where(Participant.event_id == event.id)
+        .options(
+            selectinload(Participant.organisation),
+            selectinload(Participant.host_location),
+            selectinload(Participant.unavailable_slots),
+        )
+        .order_by(Participant.id)
+    ).all()
+
+
+def _wishes(session: Session, event: Event) -> Sequence[Wish]:
+    return session.scalars(
+        select(Wish)
+        .where(Wish.event_id == event.id)
+        .options(
+            selectinload(Wish.sender),
+            selectinload(Wish.recipient),
+            selectinload(Wish.recipient_organisation),
+            selectinload(Wish.session),
+            selectinload(Wish.fixed_slot),
+            selectinload(Wish.after),
+        )
+        .order_by(Wish.id)
+    ).all()
+
+
+def _event_out(event: Event) -> EventIn:
+    closes = event.registration_closes
+    if closes is not None:
+        # SQLite hands back naive UTC; written in the event's zone, as organisers think of it.
+        closes = (closes if closes.tzinfo else closes.replace(tzinfo=UTC)).astimezone(
+            ZoneInfo(event.timezone)
+        )
+    return EventIn.model_validate(
+        _given(
+            slug=event.slug,
+            name=event.name,
+            timezone=event.timezone,
+            venue=event.venue or None,
+            mode=event.mode.value,
+            registration_closes=closes,
+            focus_areas=list(event.focus_areas),
+            rules=Rules.model_validate(event.rules or {}),
+            description=event.description or None,
+            video_base_url=event.video_base_url or None,
+        )
+    )
+
+
+def _location_out(location: Location) -> LocationIn:
+    return LocationIn.model_validate(
+        _given(
+            id=location.key,
+            name=location.name,
+            kind=location.kind.value,
+            capacity=location.capacity,
+            url=location.url or None,
+        )
+    )
+
+
+def _organisation_out(organisation: Organisation) -> OrganisationIn:
+    return OrganisationIn.model_validate(
+        _given(
+            id=organisation.key,
+            name=organisation.name,
+            kind=organisation.kind.value,
+            country=organisation.country or None,
+            sectors=list(organisation.sectors),
+            description=organisation.description or None,
+            website=organisation.website or None,
+        )
+    )
+
+
+def _participant_out(person: Participant) -> ParticipantIn:
+    return ParticipantIn.model_validate(
+        _given(
+            id=person.key,
+            name=person.name,
+            organisation=person.organisation.key,
+            email=person.email or None,
+            attendance=person.attendance.value,
+            unavailable=[slot.key for slot in person.unavailable_slots],
+            max_meetings=person.max_meetings,
+            host_location=person.host_location.key if person.host_location else None,
+            job_title=person.job_title or None,
+            timezone=person.timezone or None,
+            listed=person.listed,
+        )
+    )
+
+
+def _wish_out(wish: Wish) -> WishIn:
+    return WishIn.model_validate(
+        _given(
+            id=wish.key,
+            **{"from": wish.sender.key},
+            to=wish.recipient.key if wish.recipient else None,
+            to_organisation=wish.recipient_organisation.key
+            if wish.recipient_organisation
+            else None,
+            priority=wish.priority,  # type: ignore[arg-type]
+            status=wish.status.value,
+            required=wish.required,
+            session=wish.session.key if wish.session else None,
+            fixed_slot=wish.fixed_slot.key if wish.fixed_slot else None,
+            after=[w.key for w in wish.after],
+            separate=wish.separate,
+            message=wish.message or None,
+        )
+    )
+
+
+def _given(**fields: object) -> dict[str, object]:
+    # Absent and null mean the same in the format; leaving nulls out keeps dumps canonical.
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+# --- CSV for organisers -----------------------------------------------------------------------
+
+#: A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+TIMETABLE_COLUMNS = [
+    "date", "start", "end", "session", "location", "location_kind",
+    "participant_a", "organisation_a", "country_a",
+    "participant_b", "organisation_b", "country_b",
+    "kind", "wishes", "meeting_uid",
+]  # fmt: skip
+PARTICIPANT_COLUMNS = [
+    "id", "name", "job_title", "organisation", "organisation_kind", "country", "email",
+    "attendance", "host_location", "max_meetings", "wishes_sent", "wishes_received_accepted",
+    "meetings",
+]  # fmt: skip
+
+
+def safe_cell(value: object) -> str:
+    """The cell text, with a leading `'` when a spreadsheet would take it for a formula."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(_FORMULA_START) else text
+
+
+def export_csv(
+    session: Session,
+    event: Event,
+    content: CsvContent = "timetable",
+    version: ScheduleVersion | None = None,
+) -> str:
+    """A CSV of the timetable (one row per meeting) or of the participants.
+
+    The timetable is of `version`, else the published version, else the latest one; NotFound
+    when the event has no version yet. Participants list how many meetings each has in it.
+    """
+    if content == "timetable":
+        chosen = version or _version_to_show(session, event)
+        if chosen is None:
+            raise NotFound(f'event "{event.slug}" has no schedule yet; run a solve first')
+        return _write(TIMETABLE_COLUMNS, _timetable_rows(session, chosen))
+    if content == "participants":
+        chosen = version or _version_to_show(session, event)
+        return _write(PARTICIPANT_COLUMNS, _participant_rows(session, event, chosen))
+    raise ValueError(f'unknown CSV content "{content}"; use "timetable" or "participants"')
+
+
+def _version_to_show(session: Session, event: Event) -> ScheduleVersion | None:
+    from matchmaking.scheduling import current_published_version, latest_version
+
+    return current_published_version(session, event) or latest_version(session, event)
+
+
+def _write(columns: list[str], rows: Iterable[list[object]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([safe_cell(v) for v in row])
+    return out.getvalue()
+
+
+def _timetable_rows(session: Session, version: ScheduleVersion) -> Iterable[list[object]]:
+    meetings = session.scalars(
+        select(Meeting)
+        .join(Meeting.slot)
+        .join(Meeting.location)
+        .where(Meeting.version_id == version.id)
+        .options(
+            selectinload(Meeting.slot).selectinload(Slot.session),
+            selectinload(Meeting.location),
+            selectinload(Meeting.participant_a).selectinload(Participant.organisation),
+            selectinload(Meeting.participant_b).selectinload(Participant.organisation),
+            selectinload(Meeting.wishes),
+        )
+        .order_by(Slot.start, Location.position, Meeting.id)
+    ).all()
+    for m in meetings:
+        a, b = m.participant_a, m.participant_b
+        yield [
+            m.slot.start.date().isoformat(),
+            m.slot.start.strftime("%H:%M"),
+            m.slot.end.strftime("%H:%M"),
+            m.slot.session.name,
+            m.location.name,
+            m.location.kind.value,
+            a.name,
+            a.organisation.name,
+            a.organisation.country,
+            b.name,
+            b.organisation.name,
+            b.organisation.country,
+            m.kind,
+            " ".join(w.key for w in m.wishes),
+            m.uid,
+        ]
+
+
+def _participant_rows(
+    session: Session, event: Event, version: ScheduleVersion | None
+) -> Iterable[list[object]]:
+    sent = _counts(session, select(Wish.sender_id, func.count()).where(Wish.event_id == event.id))
+    received = _counts(
+        session,
+        select(Wish.recipient_id, func.count()).where(
+            Wish.event_id == event.id, Wish.status == WishStatus.accepted
+        ),
+    )
+    meetings: dict[int | None, int] = {}
+    if version is not None:
+        for column in (Meeting.participant_a_id, Meeting.participant_b_id):
+            counts = _counts(
+                session, select(column, func.count()).where(Meeting.version_id == version.id)
+            )
+            for pid, n in counts.items():
+                meetings[pid] = meetings.get(pid, 0) + n
+    for p in _participants(session, event):
+        yield [
+            p.key,
+            p.name,
+            p.job_title,
+            p.organisation.name,
+            p.organisation.kind.value,
+            p.organisation.country,
+            p.email,
+            p.attendance.value,
+            p.host_location.name if p.host_location else "",
+            "" if p.max_meetings is None else p.max_meetings,
+            sent.get(p.id, 0),
+            received.get(p.id, 0),
+            meetings.get(p.id, 0) if version is not None else "",
+        ]
+
+
+def _counts(session: Session, query: object) -> dict[int | None, int]:
+    grouped = query.group_by(query.selected_columns[0])  # type: ignore[attr-defined]
+    return {key: count for key, count in session.execute(grouped).all()}
