@@ -1,0 +1,193 @@
+"""Publishing a schedule version: one atomic step, one current published version per event.
+
+Rules (documented in docs/api.md):
+
+- Only a version that holds a schedule (solver status optimal or feasible) can be published.
+- A version planned from another published version than the current one (or from none while
+  one is published) would silently undo whatever the current one promised; publishing it
+  needs `force=True`. This is also what makes two concurrent publishers safe: the second one
+  to get the event's lock sees the first one's version and is refused, so exactly one wins.
+- A stale version (wishes or registrations changed after its snapshot) needs `force=True`
+  too: the organiser has seen which changes it does not include.
+- The previous published version stays in the history (`published_at` kept, `superseded_at`
+  set). Publishing the current published version again changes nothing.
+
+`publish_version` writes in the caller's transaction and does not commit: the caller commits
+and only then sends the e-mails the result lists (`PublishResult.notifications`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from matchmaking.models import Event, EventStatus, Participant, ScheduleVersion, utcnow
+from matchmaking.versions import (
+    SCHEDULE_STATUSES,
+    MeetingChange,
+    SnapshotChange,
+    VersionDiff,
+    diff_versions,
+    version_staleness,
+)
+
+
+class PublishError(Exception):
+    """A version cannot be published; `code` names the rule, the message says what to do."""
+
+    code = "not_publishable"
+
+
+class VersionHasNoSchedule(PublishError):
+    code = "no_schedule"
+
+
+class PublishedVersionChanged(PublishError):
+    code = "published_version_changed"
+
+
+class VersionIsStale(PublishError):
+    code = "stale"
+
+    def __init__(self, message: str, changes: list[SnapshotChange]) -> None:
+        super().__init__(message)
+        self.changes = changes
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """An e-mail to send after the commit."""
+
+    participant_id: int
+    kind: Literal["schedule_published", "meeting_changed"]
+    changes: tuple[MeetingChange, ...] = ()
+
+
+@dataclass(slots=True)
+class PublishResult:
+    version: ScheduleVersion
+    previous: ScheduleVersion | None
+    diff: VersionDiff | None
+    #: The version was already the current published one: nothing changed.
+    unchanged: bool = False
+    notifications: list[Notification] = field(default_factory=list)
+
+
+def current_published_version(session: Session, event_id: int) -> ScheduleVersion | None:
+    """The event's published version (the one the agendas and calendars show)."""
+    return session.scalars(
+        select(ScheduleVersion)
+        .where(
+            ScheduleVersion.event_id == event_id,
+            ScheduleVersion.published_at.is_not(None),
+            ScheduleVersion.superseded_at.is_(None),
+        )
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def publication_history(session: Session, event_id: int) -> list[ScheduleVersion]:
+    """Every version that was ever published, the earliest first."""
+    return list(
+        session.scalars(
+            select(ScheduleVersion)
+            .where(ScheduleVersion.event_id == event_id, ScheduleVersion.published_at.is_not(None))
+            .order_by(ScheduleVersion.published_at, ScheduleVersion.number)
+        )
+    )
+
+
+def lock_event(session: Session, event_id: int) -> Event:
+    """Serialise publishers of one event: a row lock on PostgreSQL; SQLite's BEGIN IMMEDIATE
+    (see matchmaking.db) already serialises every writer."""
+    return session.scalars(
+        select(Event)
+        .where(Event.id == event_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def publish_version(
+    session: Session, version: ScheduleVersion, *, force: bool = False, now: datetime | None = None
+) -> PublishResult:
+    event = lock_event(session, version.event_id)
+    session.refresh(version)
+    current = current_published_version(session, event.id)
+    if current is not None and current.id == version.id:
+        return PublishResult(version=version, previous=None, diff=None, unchanged=True)
+    _check_publishable(session, version, current, force=force)
+
+    diff = diff_versions(session, current, version)
+    moment = now or utcnow()
+    if current is not None:
+        current.superseded_at = moment
+        # The partial unique index sees the old version superseded before the new one appears.
+        session.flush()
+    version.published_at = moment
+    version.superseded_at = None
+    event.status = EventStatus.published
+    session.flush()
+    return PublishResult(
+        version=version,
+        previous=current,
+        diff=diff,
+        notifications=_notifications(session, event, current, diff),
+    )
+
+
+def _check_publishable(
+    session: Session, version: ScheduleVersion, current: ScheduleVersion | None, *, force: bool
+) -> None:
+    if version.status not in SCHEDULE_STATUSES:
+        raise VersionHasNoSchedule(
+            f"version {version.number} has no schedule to publish (solver status "
+            f"{version.status!r}); only optimal or feasible versions can be published"
+        )
+    if force:
+        return
+    current_id = current.id if current is not None else None
+    if version.based_on_id != current_id:
+        raise PublishedVersionChanged(_basis_message(session, version, current))
+    staleness = version_staleness(session, version)
+    if staleness.stale:
+        raise VersionIsStale(
+            f"version {version.number} is stale: {len(staleness.changes)} change(s) to wishes "
+            "or registrations after its snapshot are not in it; re-plan, or publish with "
+            "force=true to publish it anyway",
+            staleness.changes,
+        )
+
+
+def _basis_message(
+    session: Session, version: ScheduleVersion, current: ScheduleVersion | None
+) -> str:
+    based_on = session.get(ScheduleVersion, version.based_on_id) if version.based_on_id else None
+    planned = f"planned from version {based_on.number}" if based_on else "planned from scratch"
+    now_published = f"version {current.number} is published" if current else "none is published"
+    return (
+        f"version {version.number} was {planned}, but {now_published} now; re-plan from the "
+        "published version, or publish with force=true to replace it anyway"
+    )
+
+
+def _notifications(
+    session: Session, event: Event, previous: ScheduleVersion | None, diff: VersionDiff
+) -> list[Notification]:
+    """First publication: everyone learns the schedule is out. Later ones: only those whose
+    meetings were added, moved or removed."""
+    if previous is None:
+        ids = session.scalars(select(Participant.id).where(Participant.event_id == event.id))
+        return [Notification(pid, "schedule_published") for pid in sorted(ids)]
+    by_participant: dict[int, list[MeetingChange]] = {}
+    for change in diff.changes:
+        for pid in change.participant_ids:
+            by_participant.setdefault(pid, []).append(change)
+    return [
+        Notification(pid, "meeting_changed", tuple(changes))
+        for pid, changes in sorted(by_participant.items())
+    ]

@@ -1,0 +1,416 @@
+"""Schedule versions: the diff of two versions, their statistics, and their staleness.
+
+A version is the result of one solve over a snapshot of the event. Meetings keep their `uid`
+across versions, so two versions are compared meeting by meeting: a uid only in the newer one
+was added, only in the older one was removed, in both with another slot, location or
+counterpart was moved. A version is stale when wishes or registrations changed after its
+snapshot was taken: the organiser sees which changes it does not include before publishing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from matchmaking.models import (
+    Event,
+    Location,
+    Meeting,
+    Participant,
+    ScheduleVersion,
+    Slot,
+    Wish,
+    WishStatus,
+)
+
+#: Solver statuses of a version that holds a schedule (something that can be published).
+SCHEDULE_STATUSES = frozenset({"optimal", "feasible"})
+MEETING_KINDS = ("C2C", "C2B", "B2B")
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored timestamp is UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def load_meetings(session: Session, version: ScheduleVersion) -> list[Meeting]:
+    """The version's meetings with everything a diff, a statistic or an agenda reads."""
+    query = (
+        select(Meeting)
+        .where(Meeting.version_id == version.id)
+        .options(
+            selectinload(Meeting.slot),
+            selectinload(Meeting.location),
+            selectinload(Meeting.participant_a).selectinload(Participant.organisation),
+            selectinload(Meeting.participant_b).selectinload(Participant.organisation),
+            selectinload(Meeting.wishes),
+        )
+        .order_by(Meeting.id)
+    )
+    return list(session.scalars(query))
+
+
+# --- diff -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where and with whom a meeting is held in one version."""
+
+    slot: str
+    location: str
+    participants: tuple[str, str]
+    participant_ids: tuple[int, int]
+
+    @classmethod
+    def of(cls, meeting: Meeting) -> Placement:
+        return cls(
+            slot=meeting.slot.key,
+            location=meeting.location.key,
+            participants=(meeting.participant_a.key, meeting.participant_b.key),
+            participant_ids=(meeting.participant_a_id, meeting.participant_b_id),
+        )
+
+    def same_meeting_as(self, other: Placement) -> bool:
+        return (
+            self.slot == other.slot
+            and self.location == other.location
+            and set(self.participant_ids) == set(other.participant_ids)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingChange:
+    uid: str
+    change: Literal["added", "moved", "removed"]
+    wishes: tuple[str, ...]
+    old: Placement | None
+    new: Placement | None
+
+    @property
+    def participant_ids(self) -> set[int]:
+        ids: set[int] = set()
+        for placement in (self.old, self.new):
+            if placement is not None:
+                ids.update(placement.participant_ids)
+        return ids
+
+
+@dataclass(slots=True)
+class VersionDiff:
+    """How `new` differs from `old` (`old` None: every meeting of `new` is added)."""
+
+    old_number: int | None
+    new_number: int
+    added: list[MeetingChange] = field(default_factory=list)
+    moved: list[MeetingChange] = field(default_factory=list)
+    removed: list[MeetingChange] = field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def changes(self) -> list[MeetingChange]:
+        return [*self.added, *self.moved, *self.removed]
+
+    def affected_participant_ids(self) -> set[int]:
+        """Participants who have a meeting added, moved or removed."""
+        ids: set[int] = set()
+        for change in self.changes:
+            ids |= change.participant_ids
+        return ids
+
+
+def _by_uid(meetings: Iterable[Meeting]) -> dict[str, Meeting]:
+    return {meeting.uid: meeting for meeting in meetings}
+
+
+def _wish_keys(meeting: Meeting) -> tuple[str, ...]:
+    return tuple(wish.key for wish in meeting.wishes)
+
+
+def diff_meetings(
+    old: Sequence[Meeting], new: Sequence[Meeting], *, old_number: int | None, new_number: int
+) -> VersionDiff:
+    before, after = _by_uid(old), _by_uid(new)
+    diff = VersionDiff(old_number=old_number, new_number=new_number)
+    for uid, meeting in after.items():
+        placement = Placement.of(meeting)
+        previous = before.get(uid)
+        if previous is None:
+            diff.added.append(MeetingChange(uid, "added", _wish_keys(meeting), None, placement))
+        elif Placement.of(previous).same_meeting_as(placement):
+            diff.unchanged += 1
+        else:
+            change = MeetingChange(
+                uid, "moved", _wish_keys(meeting), Placement.of(previous), placement
+            )
+            diff.moved.append(change)
+    for uid, meeting in before.items():
+        if uid not in after:
+            removed = MeetingChange(
+                uid, "removed", _wish_keys(meeting), Placement.of(meeting), None
+            )
+            diff.removed.append(removed)
+    return diff
+
+
+def diff_versions(
+    session: Session, old: ScheduleVersion | None, new: ScheduleVersion
+) -> VersionDiff:
+    old_meetings = load_meetings(session, old) if old is not None else []
+    return diff_meetings(
+        old_meetings,
+        load_meetings(session, new),
+        old_number=old.number if old is not None else None,
+        new_number=new.number,
+    )
+
+
+# --- statistics ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SlotUse:
+    slot: str
+    start: datetime
+    end: datetime
+    meetings: int
+    #: Meetings the event's locations hold at once.
+    capacity: int
+    #: Meetings per location key (locations without a meeting are left out).
+    by_location: dict[str, int]
+
+
+@dataclass(slots=True)
+class VersionStatistics:
+    #: Wishes sent before the snapshot (requested, accepted or declined; withdrawn ones not).
+    requested: int
+    #: Accepted wishes the solve had to place (met ones plus unscheduled ones).
+    accepted: int
+    #: Accepted wishes met by a meeting.
+    scheduled: int
+    #: scheduled / accepted (1.0 when nothing was accepted).
+    scheduled_share: float
+    meetings: int
+    kinds: dict[str, int]
+    location_use: list[SlotUse]
+    #: Number of participants (registered at the snapshot) by their number of meetings.
+    meetings_per_participant: dict[int, int]
+    unscheduled_by_reason: dict[str, int]
+
+
+def version_statistics(session: Session, version: ScheduleVersion) -> VersionStatistics:
+    meetings = load_meetings(session, version)
+    met = {key for meeting in meetings for key in _wish_keys(meeting)}
+    accepted = len(met | unscheduled_wish_keys(version))
+    return VersionStatistics(
+        requested=_requested_before(session, version),
+        accepted=accepted,
+        scheduled=len(met),
+        scheduled_share=len(met) / accepted if accepted else 1.0,
+        meetings=len(meetings),
+        kinds={kind: sum(1 for m in meetings if m.kind == kind) for kind in MEETING_KINDS},
+        location_use=_location_use(session, version, meetings),
+        meetings_per_participant=_meetings_histogram(session, version, meetings),
+        unscheduled_by_reason=dict(Counter(u["reason"] for u in version.unscheduled)),
+    )
+
+
+def unscheduled_wish_keys(version: ScheduleVersion) -> set[str]:
+    return {entry["wish"] for entry in version.unscheduled}
+
+
+def _requested_before(session: Session, version: ScheduleVersion) -> int:
+    wishes = session.scalars(
+        select(Wish.created_at).where(
+            Wish.event_id == version.event_id, Wish.status != WishStatus.cancelled
+        )
+    )
+    snapshot = as_utc(version.snapshot_at)
+    return sum(1 for created in wishes if as_utc(created) <= snapshot)
+
+
+def _location_use(
+    session: Session, version: ScheduleVersion, meetings: Sequence[Meeting]
+) -> list[SlotUse]:
+    slots = session.scalars(
+        select(Slot).where(Slot.event_id == version.event_id).order_by(Slot.start, Slot.id)
+    )
+    capacity = sum(
+        session.scalars(select(Location.capacity).where(Location.event_id == version.event_id))
+    )
+    per_slot: dict[int, Counter[str]] = {}
+    for meeting in meetings:
+        per_slot.setdefault(meeting.slot_id, Counter())[meeting.location.key] += 1
+    return [
+        SlotUse(
+            slot=slot.key,
+            start=slot.start,
+            end=slot.end,
+            meetings=sum(per_slot.get(slot.id, Counter()).values()),
+            capacity=capacity,
+            by_location=dict(sorted(per_slot.get(slot.id, Counter()).items())),
+        )
+        for slot in slots
+    ]
+
+
+def _meetings_histogram(
+    session: Session, version: ScheduleVersion, meetings: Sequence[Meeting]
+) -> dict[int, int]:
+    snapshot = as_utc(version.snapshot_at)
+    registered = [
+        pid
+        for pid, created in session.execute(
+            select(Participant.id, Participant.created_at).where(
+                Participant.event_id == version.event_id
+            )
+        )
+        if as_utc(created) <= snapshot
+    ]
+    count: Counter[int] = Counter()
+    for meeting in meetings:
+        count[meeting.participant_a_id] += 1
+        count[meeting.participant_b_id] += 1
+    histogram = Counter(count[pid] for pid in registered)
+    return dict(sorted(histogram.items()))
+
+
+# --- staleness ----------------------------------------------------------------------------
+
+ChangeKind = Literal[
+    "wish_added", "wish_changed", "wish_withdrawn", "participant_registered", "participant_changed"
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotChange:
+    """A change to wishes or registrations after the version's snapshot."""
+
+    kind: ChangeKind
+    #: Key of the wish or participant.
+    key: str
+    at: datetime
+    detail: str
+
+
+@dataclass(slots=True)
+class Staleness:
+    snapshot_at: datetime
+    changes: list[SnapshotChange]
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.changes)
+
+
+def version_staleness(session: Session, version: ScheduleVersion) -> Staleness:
+    """Which wishes and registrations changed after the version's snapshot.
+
+    Timestamps find what changed since; the version's own content (the wishes it met or
+    explained as unscheduled) catches an accepted wish it does not include whatever the
+    timestamps say.
+    """
+    snapshot = as_utc(version.snapshot_at)
+    changes = _wish_changes(session, version, snapshot) + _participant_changes(
+        session, version.event_id, snapshot
+    )
+    changes.sort(key=lambda change: (change.at, change.kind, change.key))
+    return Staleness(snapshot_at=snapshot, changes=changes)
+
+
+def version_wish_keys(session: Session, version: ScheduleVersion) -> set[str]:
+    """Keys of the accepted wishes the version's solve worked on."""
+    met = session.scalars(
+        select(Wish.key).join(Meeting.wishes).where(Meeting.version_id == version.id)
+    )
+    return set(met) | unscheduled_wish_keys(version)
+
+
+def _wish_changes(
+    session: Session, version: ScheduleVersion, snapshot: datetime
+) -> list[SnapshotChange]:
+    included = version_wish_keys(session, version)
+    wishes = session.scalars(
+        select(Wish)
+        .where(Wish.event_id == version.event_id)
+        .where(
+            or_(
+                Wish.status == WishStatus.accepted,
+                Wish.key.in_(included),
+                Wish.updated_at > snapshot,
+                Wish.created_at > snapshot,
+            )
+        )
+        .options(selectinload(Wish.sender), selectinload(Wish.recipient))
+    )
+    changes = []
+    for wish in wishes:
+        change = _wish_change(wish, wish.key in included, snapshot)
+        if change is not None:
+            changes.append(change)
+    return changes
+
+
+def _wish_change(wish: Wish, included: bool, snapshot: datetime) -> SnapshotChange | None:
+    accepted = wish.status == WishStatus.accepted
+    created, updated = as_utc(wish.created_at), as_utc(wish.updated_at)
+    who = f"{wish.sender.name} → {_recipient_name(wish)}"
+    if accepted and not included:
+        return SnapshotChange(
+            "wish_added", wish.key, max(created, updated), f"{who}: accepted, not in this version"
+        )
+    if included and not accepted:
+        return SnapshotChange(
+            "wish_withdrawn", wish.key, updated, f"{who}: now {wish.status.value}, still planned"
+        )
+    if included and updated > snapshot:
+        return SnapshotChange("wish_changed", wish.key, updated, f"{who}: changed after the solve")
+    return None
+
+
+def _recipient_name(wish: Wish) -> str:
+    if wish.recipient is not None:
+        return wish.recipient.name
+    organisation = wish.recipient_organisation
+    return organisation.name if organisation is not None else "?"
+
+
+def _participant_changes(
+    session: Session, event_id: int, snapshot: datetime
+) -> list[SnapshotChange]:
+    participants = session.scalars(
+        select(Participant).where(
+            Participant.event_id == event_id,
+            or_(Participant.created_at > snapshot, Participant.updated_at > snapshot),
+        )
+    )
+    changes = []
+    for participant in participants:
+        created, updated = as_utc(participant.created_at), as_utc(participant.updated_at)
+        if created > snapshot:
+            change = SnapshotChange(
+                "participant_registered", participant.key, created, f"{participant.name} registered"
+            )
+        elif updated > snapshot:
+            change = SnapshotChange(
+                "participant_changed", participant.key, updated, f"{participant.name} changed"
+            )
+        else:  # naive/aware rounding put it on the boundary: not a change
+            continue
+        changes.append(change)
+    return changes
+
+
+def latest_version(session: Session, event: Event) -> ScheduleVersion | None:
+    return session.scalars(
+        select(ScheduleVersion)
+        .where(ScheduleVersion.event_id == event.id)
+        .order_by(ScheduleVersion.number.desc())
+        .limit(1)
+    ).first()
