@@ -296,6 +296,8 @@ class Organisation(Base):
     #: ISO 3166-1 alpha-2 country code.
     country: Mapped[str] = mapped_column(String(2), default="")
     sectors: Mapped[list[str]] = mapped_column(default=list)
+    #: Which of the event's focus areas the organisation works in (directory filter).
+    focus_areas: Mapped[list[str]] = mapped_column(default=list)
     description: Mapped[str] = mapped_column(Text, default="")
     website: Mapped[str] = mapped_column(String(500), default="")
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 15:21:23.403299
+Create Date: 2026-11-21 15:25:25.549277
 
 """
 
@@ -201,6 +201,7 @@ def upgrade() -> None:
         ),
         sa.Column("country", sa.String(length=2), nullable=False),
         sa.Column("sectors", sa.JSON(), nullable=False),
+        sa.Column("focus_areas", sa.JSON(), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("website", sa.String(length=500), nullable=False),
         sa.ForeignKeyConstraint(
