@@ -1,0 +1,443 @@
+"""Between the database and the solver: a snapshot of an event in, a schedule version out.
+
+`problem_from_event` reads what the solver needs at one instant (the snapshot); the solve
+itself runs outside any transaction (it can take minutes, and wishes may keep arriving);
+`save_solution` then stores the result as the event's next `ScheduleVersion`. The CLI's
+`solve` and the job runner both go through these two functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from matchmaking.models import (
+    Attendance,
+    Event,
+    EventStatus,
+    Location,
+    Meeting,
+    Participant,
+    ScheduleVersion,
+    Slot,
+    Wish,
+    WishStatus,
+    utcnow,
+)
+from solver import problem as sp
+
+#: Goal names a stored rules object may list; anything else is ignored with the default order.
+_KNOWN_GOALS = frozenset(sp.GOALS)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What a solve works from: the problem, when it was read, and which rows it contains.
+
+    `wish_keys` are the accepted wishes in the problem and `participant_keys` every
+    participant; the API compares them (and `taken_at`) with the event as it is later to say
+    which changes a version does not include.
+    """
+
+    event_id: int
+    problem: sp.Problem
+    taken_at: datetime
+    wish_keys: frozenset[str]
+    participant_keys: frozenset[str]
+    #: The published version this snapshot re-plans from (its meetings are `problem.published`).
+    based_on_id: int | None = None
+
+
+class SchedulingError(ValueError):
+    """A solution that does not fit the event it is saved to (unknown keys)."""
+
+
+# --- event → problem -----------------------------------------------------------------------
+
+
+def problem_from_event(
+    session: Session, event: Event, *, replan_from: ScheduleVersion | None = None
+) -> Snapshot:
+    """Read the event as the solver's `Problem`; only accepted wishes become candidates.
+
+    With `replan_from` (normally the published version) its meetings become
+    `problem.published`, so the stability goal keeps them where they were.
+    """
+    taken_at = utcnow()
+    slots = _load_slots(session, event)
+    locations = session.scalars(
+        select(Location)
+        .where(Location.event_id == event.id)
+        .order_by(Location.position, Location.id)
+    ).all()
+    participants = session.scalars(
+        select(Participant)
+        .where(Participant.event_id == event.id)
+        .options(
+            selectinload(Participant.organisation),
+            selectinload(Participant.unavailable_slots),
+            selectinload(Participant.host_location),
+        )
+        .order_by(Participant.id)
+    ).all()
+    wishes = session.scalars(
+        select(Wish)
+        .where(Wish.event_id == event.id, Wish.status == WishStatus.accepted)
+        .options(
+            selectinload(Wish.sender),
+            selectinload(Wish.recipient),
+            selectinload(Wish.recipient_organisation),
+            selectinload(Wish.session),
+            selectinload(Wish.fixed_slot),
+            selectinload(Wish.after),
+        )
+        .order_by(Wish.id)
+    ).all()
+    accepted = {w.key for w in wishes}
+    rules = event.rules or {}
+    problem = sp.Problem(
+        event=event.slug,
+        slots=_solver_slots(slots),
+        locations=tuple(_solver_location(loc) for loc in locations),
+        participants=tuple(_solver_participant(p) for p in participants),
+        wishes=tuple(_solver_wish(w, accepted) for w in wishes),
+        max_meetings_per_participant=_optional_int(rules.get("max_meetings_per_participant")),
+        max_meetings_total=_optional_int(rules.get("max_meetings_total")),
+        max_break_difference=_optional_int(rules.get("max_break_difference")),
+        objective=_objective(rules.get("objective"), replanning=replan_from is not None),
+        published=tuple(_published_meetings(session, replan_from)),
+    )
+    return Snapshot(
+        event_id=event.id,
+        problem=problem,
+        taken_at=taken_at,
+        wish_keys=frozenset(accepted),
+        participant_keys=frozenset(p.key for p in participants),
+        based_on_id=replan_from.id if replan_from is not None else None,
+    )
+
+
+def _load_slots(session: Session, event: Event) -> list[Slot]:
+    return list(
+        session.scalars(
+            select(Slot)
+            .where(Slot.event_id == event.id)
+            .options(selectinload(Slot.session))
+            .order_by(Slot.start, Slot.id)
+        ).all()
+    )
+
+
+def _solver_slots(slots: list[Slot]) -> tuple[sp.Slot, ...]:
+    # Minutes are counted from midnight of the first slot's day, so they grow across days.
+    if not slots:
+        return ()
+    first_day = slots[0].start.date()
+
+    def minutes(moment: datetime) -> int:
+        days = (moment.date() - first_day).days
+        return days * 24 * 60 + moment.hour * 60 + moment.minute
+
+    return tuple(
+        sp.Slot(
+            id=s.key,
+            session=s.session.key,
+            day=s.start.date().isoformat(),
+            start_minute=minutes(s.start),
+            end_minute=minutes(s.end),
+        )
+        for s in slots
+    )
+
+
+def _solver_location(location: Location) -> sp.Location:
+    return sp.Location(id=location.key, kind=location.kind.value, capacity=location.capacity)
+
+
+def _solver_participant(participant: Participant) -> sp.Participant:
+    host = participant.host_location
+    return sp.Participant(
+        id=participant.key,
+        organisation=participant.organisation.key,
+        organisation_kind=participant.organisation.kind.value,
+        online=participant.attendance == Attendance.online,
+        unavailable=frozenset(s.key for s in participant.unavailable_slots),
+        max_meetings=participant.max_meetings,
+        host_location=host.key if host is not None else None,
+    )
+
+
+def _solver_wish(wish: Wish, accepted: set[str]) -> sp.Wish:
+    # An `after` wish that is not accepted has no meeting, so its rule has nothing to order.
+    return sp.Wish(
+        id=wish.key,
+        sender=wish.sender.key,
+        recipient=wish.recipient.key if wish.recipient is not None else None,
+        recipient_organisation=(
+            wish.recipient_organisation.key if wish.recipient_organisation is not None else None
+        ),
+        priority=wish.priority,
+        required=wish.required,
+        session=wish.session.key if wish.session is not None else None,
+        fixed_slot=wish.fixed_slot.key if wish.fixed_slot is not None else None,
+        after=tuple(w.key for w in wish.after if w.key in accepted),
+        separate=wish.separate,
+    )
+
+
+def _optional_int(value: Any) -> int | None:
+    return int(value) if value is not None else None
+
+
+def _objective(order: Any, *, replanning: bool) -> tuple[str, ...]:
+    goals = tuple(str(goal) for goal in order or () if goal in _KNOWN_GOALS) or sp.DEFAULT_OBJECTIVE
+    if replanning and "stability" not in goals:
+        # A re-plan exists to keep the published timetable; an order without the goal
+        # (such as the B2B benchmark's) still keeps it, after everything it names.
+        goals = (*goals, "stability")
+    return goals
+
+
+def _published_meetings(session: Session, version: ScheduleVersion | None) -> Iterable[sp.Meeting]:
+    if version is None:
+        return []
+    meetings = session.scalars(
+        select(Meeting)
+        .where(Meeting.version_id == version.id)
+        .options(
+            selectinload(Meeting.slot),
+            selectinload(Meeting.location),
+            selectinload(Meeting.participant_a),
+            selectinload(Meeting.participant_b),
+            selectinload(Meeting.wishes),
+        )
+        .order_by(Meeting.id)
+    ).all()
+    return [
+        sp.Meeting(
+            wishes=tuple(w.key for w in m.wishes),
+            slot=m.slot.key,
+            location=m.location.key,
+            participants=(m.participant_a.key, m.participant_b.key),
+            kind=m.kind,  # type: ignore[arg-type]
+        )
+        for m in meetings
+    ]
+
+
+# --- solution → schedule version ------------------------------------------------------------
+
+
+def save_solution(
+    session: Session,
+    event: Event,
+    snapshot: Snapshot,
+    solution: sp.Solution,
+    parameters: sp.SolveParameters | Mapping[str, Any] | None = None,
+) -> ScheduleVersion:
+    """Store `solution` as the event's next numbered version (not published).
+
+    Meeting `uid`s are the meetings' identity across versions (calendar UIDs): a meeting that
+    holds a wish of a meeting of the published version keeps that meeting's uid; a new one
+    gets `"<event slug>-<first wish key>"`. Flushes; the caller commits.
+    """
+    if snapshot.event_id != event.id:
+        raise SchedulingError(f'the snapshot is of another event than "{event.slug}"')
+    number = _next_number(session, event)
+    version = ScheduleVersion(
+        event_id=event.id,
+        number=number,
+        status=solution.status,
+        objective=dict(solution.objective),
+        bound=dict(solution.bound),
+        parameters=_parameters_record(parameters, snapshot),
+        solve_seconds=float(solution.solve_seconds),
+        unscheduled=[asdict(u) for u in solution.unscheduled],
+        conflicts=[{**asdict(c), "wishes": list(c.wishes)} for c in solution.conflicts],
+        based_on_id=snapshot.based_on_id,
+        snapshot_at=snapshot.taken_at,
+    )
+    session.add(version)
+    session.flush()
+    _add_meetings(session, event, version, solution.meetings)
+    if event.status == EventStatus.closed:
+        event.status = EventStatus.scheduled
+    session.flush()
+    return version
+
+
+def _next_number(session: Session, event: Event) -> int:
+    # Locking the event row makes concurrent saves of one event queue on PostgreSQL (SQLite
+    # already serialises writers), so two versions never get the same number.
+    session.execute(select(Event.id).where(Event.id == event.id).with_for_update())
+    latest = session.scalar(
+        select(func.max(ScheduleVersion.number)).where(ScheduleVersion.event_id == event.id)
+    )
+    return (latest or 0) + 1
+
+
+def _parameters_record(
+    parameters: sp.SolveParameters | Mapping[str, Any] | None, snapshot: Snapshot
+) -> dict[str, Any]:
+    if parameters is None:
+        record: dict[str, Any] = {}
+    elif isinstance(parameters, sp.SolveParameters):
+        record = {
+            "time_limit_seconds": parameters.time_limit_seconds,
+            "workers": parameters.workers,
+            "deterministic": parameters.deterministic,
+            "random_seed": parameters.random_seed,
+            "relative_gap": parameters.relative_gap,
+        }
+    else:
+        record = {k: v for k, v in parameters.items() if _is_json_scalar(v)}
+    record["replan"] = snapshot.based_on_id is not None
+    return record
+
+
+def _is_json_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+def _add_meetings(
+    session: Session, event: Event, version: ScheduleVersion, meetings: list[sp.Meeting]
+) -> None:
+    keys = _KeyIndex(session, event)
+    inherited = _published_uids(session, event)
+    used: set[str] = set()
+    for meeting in meetings:
+        wishes = [keys.wish(k) for k in meeting.wishes]
+        if not wishes:
+            raise SchedulingError(f"a meeting in slot {meeting.slot} meets no wish")
+        wishes.sort(key=lambda w: w.id)
+        row = Meeting(
+            version_id=version.id,
+            slot_id=keys.slot(meeting.slot).id,
+            location_id=keys.location(meeting.location).id,
+            participant_a_id=keys.participant(meeting.participants[0]).id,
+            participant_b_id=keys.participant(meeting.participants[1]).id,
+            kind=meeting.kind,
+            uid=_meeting_uid(event, wishes, inherited, used),
+        )
+        row.wishes = wishes
+        session.add(row)
+
+
+def _meeting_uid(
+    event: Event, wishes: list[Wish], inherited: dict[str, str], used: set[str]
+) -> str:
+    candidates = [inherited[w.key] for w in wishes if w.key in inherited]
+    candidates += [f"{event.slug}-{w.key}" for w in wishes]
+    for uid in candidates:
+        if uid not in used:
+            used.add(uid)
+            return uid
+    # Only reachable when uids of split meetings collide; keep them unique within a version.
+    base, n = candidates[0], 2
+    while f"{base}-{n}" in used:
+        n += 1
+    used.add(f"{base}-{n}")
+    return f"{base}-{n}"
+
+
+def _published_uids(session: Session, event: Event) -> dict[str, str]:
+    """Wish key → uid of the meeting holding it in the event's current published version."""
+    version = current_published_version(session, event)
+    if version is None:
+        return {}
+    rows = session.execute(
+        select(Wish.key, Meeting.uid).join(Meeting.wishes).where(Meeting.version_id == version.id)
+    ).all()
+    return {key: uid for key, uid in rows}
+
+
+def current_published_version(session: Session, event: Event) -> ScheduleVersion | None:
+    """The version participants currently see, if any."""
+    return session.scalars(
+        select(ScheduleVersion)
+        .where(
+            ScheduleVersion.event_id == event.id,
+            ScheduleVersion.published_at.is_not(None),
+            ScheduleVersion.superseded_at.is_(None),
+        )
+        .order_by(ScheduleVersion.published_at.desc())
+        .limit(1)
+    ).first()
+
+
+def latest_version(session: Session, event: Event) -> ScheduleVersion | None:
+    """The most recent version, published or not."""
+    return session.scalars(
+        select(ScheduleVersion)
+        .where(ScheduleVersion.event_id == event.id)
+        .order_by(ScheduleVersion.number.desc())
+        .limit(1)
+    ).first()
+
+
+class _KeyIndex:
+    """Bundle keys of one event → rows, loaded once per save; unknown keys are errors."""
+
+    def __init__(self, session: Session, event: Event) -> None:
+        def by_key(model: Any) -> dict[str, Any]:
+            rows = session.scalars(select(model).where(model.event_id == event.id)).all()
+            return {row.key: row for row in rows}
+
+        self._slots: dict[str, Slot] = by_key(Slot)
+        self._locations: dict[str, Location] = by_key(Location)
+        self._participants: dict[str, Participant] = by_key(Participant)
+        self._wishes: dict[str, Wish] = by_key(Wish)
+
+    def _get(self, table: Mapping[str, Any], what: str, key: str) -> Any:
+        try:
+            return table[key]
+        except KeyError:
+            raise SchedulingError(f'the solution names an unknown {what} "{key}"') from None
+
+    def slot(self, key: str) -> Slot:
+        return self._get(self._slots, "slot", key)  # type: ignore[no-any-return]
+
+    def location(self, key: str) -> Location:
+        return self._get(self._locations, "location", key)  # type: ignore[no-any-return]
+
+    def participant(self, key: str) -> Participant:
+        return self._get(self._participants, "participant", key)  # type: ignore[no-any-return]
+
+    def wish(self, key: str) -> Wish:
+        return self._get(self._wishes, "wish", key)  # type: ignore[no-any-return]
+
+
+# --- the whole round, for the CLI and the demo ------------------------------------------------
+
+
+def solve_event(
+    sessions: sessionmaker[Session],
+    event_id: int,
+    parameters: sp.SolveParameters,
+    *,
+    replan: bool = False,
+) -> ScheduleVersion:
+    """Snapshot, solve and save, with no transaction open while the solver runs.
+
+    With `replan`, the solve starts from the current published version (error if none).
+    """
+    from solver import solve  # the solver is heavy to import; only solving needs it
+
+    with sessions() as session, session.begin():
+        event = session.get_one(Event, event_id)
+        based_on = current_published_version(session, event) if replan else None
+        if replan and based_on is None:
+            raise SchedulingError(f'event "{event.slug}" has no published version to re-plan from')
+        snapshot = problem_from_event(session, event, replan_from=based_on)
+    solution = solve(snapshot.problem, parameters)
+    with sessions() as session, session.begin():
+        event = session.get_one(Event, event_id)
+        version = save_solution(session, event, snapshot, solution, parameters)
+    # The caller's sessionmaker should not expire on commit, so the returned (detached)
+    # version keeps its loaded columns.
+    return version
