@@ -34,6 +34,7 @@ from matchmaking.models import (
     Participant,
     ScheduleVersion,
 )
+from matchmaking.publishing import publication_history
 from matchmaking.security import CALENDAR_TOKEN_PREFIX, hash_token, new_token
 from matchmaking.settings import Settings, get_settings
 
@@ -115,13 +116,8 @@ class CalendarEntry:
 
 
 def published_versions(session: Session, event: Event) -> list[ScheduleVersion]:
-    """The event's published versions, oldest publication first."""
-    versions = session.scalars(
-        select(ScheduleVersion)
-        .where(ScheduleVersion.event_id == event.id, ScheduleVersion.published_at.is_not(None))
-        .order_by(ScheduleVersion.published_at, ScheduleVersion.number)
-    ).all()
-    return list(versions)
+    """The event's published versions, oldest publication first (superseded ones included)."""
+    return publication_history(session, event.id)
 
 
 def _aware(moment: datetime) -> datetime:
