@@ -8,15 +8,16 @@ Unknown fields are ignored and never stored: the format lets newer writers add o
 fields, and an older reader must still read their bundles. Field order in the models is the
 order `dump_bundle` writes, which is the order the format document shows.
 
-Optional fields beyond the format document (additive, all optional): `event.description`,
-`event.video_base_url`, `rules.max_meetings_total`, `sessions[].name` is required as shown,
-`locations[].url`, `organisations[].website`, `participants[].job_title`, `.timezone`,
-`.listed`, `wishes[].message`, wish status `cancelled` (a withdrawn wish, never scheduled), and
+Optional fields beyond the format document (additive; older readers ignore them):
+`event.description`, `event.video_base_url`, `rules.max_meetings_total`, `locations[].url`,
+`organisations[].website`, `participants[].job_title`, `.timezone` and `.listed`,
+`wishes[].message`, the wish status `cancelled` (a withdrawn wish, never scheduled), and
 `conflicts` in the schedule document.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import zoneinfo
 from datetime import datetime
@@ -115,8 +116,8 @@ def _parse_local_time(value: Any) -> Any:
         raise PydanticCustomError(
             "local_time",
             'must be a local time "YYYY-MM-DDTHH:MM" in the event time zone, without offset; '
-            "got {value!r}",
-            {"value": value},
+            "got {value}",
+            {"value": json.dumps(value, default=str)},
         )
     try:
         return datetime.fromisoformat(value)
@@ -139,8 +140,8 @@ def _parse_instant(value: Any) -> Any:
         raise PydanticCustomError(
             "rfc3339",
             'must be an RFC 3339 date-time with offset, like "2024-05-28T23:59:00-04:00"; '
-            "got {value!r}",
-            {"value": value},
+            "got {value}",
+            {"value": json.dumps(value, default=str)},
         )
     try:
         return datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
@@ -154,8 +155,8 @@ def _parse_instant(value: Any) -> Any:
 
 Id = Annotated[
     str,
+    # 1-64 letters, digits, ".", "_", ":" or "-": safe in URLs, file names and calendar UIDs.
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"),
-    Field(description="An id, unique in its collection: 1-64 letters, digits, . _ : -"),
 ]
 Name = Annotated[
     str,
@@ -203,95 +204,147 @@ Tags = Annotated[list[Name], Field(max_length=MAX_TAGS)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=False)
+    # Field docstrings become the descriptions of the published JSON Schemas.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, use_attribute_docstrings=True)
 
 
 # --- the bundle -------------------------------------------------------------------------------
 
 
 class Rules(_Model):
+    """Rules of the solve."""
+
     max_meetings_per_participant: int | None = Field(default=None, ge=0)
+    """Default cap for participants without their own `max_meetings`."""
     max_break_difference: int | None = Field(default=None, ge=0)
+    """Fairness cap d: no participant may have more than d breaks above the participant with
+    the fewest."""
     objective: list[GoalName] | None = Field(default=None, min_length=1, max_length=5)
-    #: Cap on the number of meetings of the whole event (not in the v1 document; optional).
+    """Lexicographic order of the goals; default required, scheduled, fairness, breaks,
+    stability."""
     max_meetings_total: int | None = Field(default=None, ge=0)
+    """Cap on the number of meetings of the whole event (optional addition to v1)."""
 
 
 class EventIn(_Model):
+    """The event."""
+
     slug: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{3,64}$")]
+    """Unique per installation: 3-64 lowercase letters, digits or "-"."""
     name: Name
     timezone: Zone
+    """IANA zone; every slot time is local time in this zone (no offset written)."""
     venue: OptionalName = None
     mode: EventMode = "onsite"
     registration_closes: Instant | None = None
+    """RFC 3339 date-time with offset."""
     focus_areas: Tags = Field(default_factory=list)
     rules: Rules = Field(default_factory=Rules)
     description: Text = None
+    """Optional addition to v1."""
     video_base_url: Url = None
+    """Base URL of video rooms for online meetings (optional addition to v1)."""
 
 
 class SlotIn(_Model):
+    """A meeting slot; slots of an event never overlap."""
+
     id: Id
+    """Unique across all sessions of the event."""
     start: LocalDateTime
     end: LocalDateTime
+    """After `start`."""
 
 
 class SessionIn(_Model):
+    """A named block of consecutive slots, listed in chronological order."""
+
     id: Id
     name: Name
     slots: list[SlotIn] = Field(min_length=1, max_length=MAX_SLOTS)
 
 
 class LocationIn(_Model):
+    """A table, room or online (video) location."""
+
     id: Id
     name: Name
     kind: LocationKind
     capacity: int = Field(default=1, ge=1, le=100_000)
+    """Meetings it holds at once."""
     url: Url = None
+    """Video link of an online location (optional addition to v1)."""
 
 
 class OrganisationIn(_Model):
+    """An organisation: `cluster` (cluster organisation or business network) or another kind."""
+
     id: Id
     name: Name
     kind: OrganisationKind
     country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+    """ISO 3166-1 alpha-2 code."""
     sectors: Tags = Field(default_factory=list)
     description: Text = None
     website: Url = None
+    """Optional addition to v1."""
 
 
 class ParticipantIn(_Model):
+    """A person of an organisation who takes part in the event."""
+
     id: Id
     name: Name
     organisation: Id
     email: Email = None
-    #: Default from the event mode (online → online, onsite and hybrid → onsite); `parse_bundle`
-    #: fills it in, so a parsed bundle always has it.
     attendance: Attendance | None = None
+    """`onsite` or `online`; default from the event mode (online events: online, else
+    onsite). A parsed bundle always has it filled in."""
     unavailable: list[Id] = Field(default_factory=list, max_length=MAX_SLOTS)
+    """Slot ids in which this participant cannot meet."""
     max_meetings: int | None = Field(default=None, ge=0)
+    """This participant's cap."""
     host_location: Id | None = None
+    """The participant stays at this location; all its onsite meetings are held there."""
     job_title: OptionalName = None
+    """Optional addition to v1."""
     timezone: Annotated[Zone | None, BeforeValidator(_empty_to_none)] = None
+    """The participant's own IANA zone for its agenda (optional addition to v1)."""
     listed: bool = False
+    """Consents to be listed in the public directory (optional addition to v1)."""
 
 
 class WishIn(_Model):
+    """A wish of one participant to meet a participant or an organisation."""
+
     id: Id
     from_: Id = Field(alias="from")
+    """The participant who asks."""
     to: Id | None = None
+    """A participant; exactly one of `to` and `to_organisation`."""
     to_organisation: Id | None = None
+    """An organisation whose representatives may any of them take the meeting."""
     priority: Literal[1, 2, 3] = 2
+    """1 must meet, 2 want to meet, 3 nice to meet."""
     status: WishStatus = "accepted"
+    """Only accepted wishes are scheduled (`cancelled` is an optional addition to v1)."""
     required: bool = False
+    """The meeting must take place; a schedule without it is infeasible."""
     session: Id | None = None
+    """The meeting must be held in this session."""
     fixed_slot: Id | None = None
+    """The meeting must be held in this slot."""
     after: list[Id] = Field(default_factory=list, max_length=1_000)
+    """Wish ids whose meetings must be held strictly earlier."""
     separate: bool = False
+    """A meeting of its own even when the same two participants meet for another wish."""
     message: Text = None
+    """The sender's note to the recipient (optional addition to v1)."""
 
 
 class Bundle(_Model):
+    """A whole matchmaking event (format matchmaking-bundle/1)."""
+
     format: Literal["matchmaking-bundle/1"]
     event: EventIn
     sessions: list[SessionIn] = Field(min_length=1, max_length=MAX_SESSIONS)
@@ -302,45 +355,61 @@ class Bundle(_Model):
 
     def slots(self) -> list[SlotIn]:
         """Every slot of the event, in chronological order."""
-        return sorted(
-            (s for session in self.sessions for s in session.slots), key=lambda s: s.start
-        )
+        every = [slot for session in self.sessions for slot in session.slots]
+        return sorted(every, key=lambda slot: slot.start)
 
 
 # --- the schedule -------------------------------------------------------------------------------
 
 
 class MeetingOut(_Model):
+    """A meeting: two participants in one slot at one location."""
+
     wishes: list[str] = Field(min_length=1)
+    """Every wish it meets (two when both sides asked)."""
     slot: str
     location: str
     participants: list[str] = Field(min_length=2, max_length=2)
     kind: MeetingKind
+    """Derived from the organisations' kinds: two clusters C2C, a cluster and another C2B,
+    else B2B."""
 
 
 class UnscheduledOut(_Model):
+    """An accepted wish that is in no meeting, and why."""
+
     wish: str
-    #: A code: no_common_slot, participant_at_cap, required_conflict, ...
     reason: str
+    """A code: no_common_slot, participant_at_cap, lost_to_higher_priority, ..."""
     detail: str
+    """A sentence a participant understands."""
 
 
 class ConflictOut(_Model):
+    """Part of a small set of required wishes and rules that cannot all hold together."""
+
     wishes: list[str]
     rule: str
     detail: str
 
 
 class ScheduleDoc(_Model):
+    """The result of a solve (format matchmaking-schedule/1)."""
+
     format: Literal["matchmaking-schedule/1"]
     event: str
+    """The event's slug."""
     status: SolveStatus
-    #: Achieved value of each goal: required, scheduled, scheduled_weight, min_share, breaks, moved.
+    """optimal (every goal proven), feasible (valid, not proven best), infeasible (the
+    required meetings cannot all be held) or unknown (time ran out before any schedule)."""
     objective: dict[str, int | float] = Field(default_factory=dict)
-    #: Best proven bound for each optimised goal.
+    """Achieved value of each goal: required, scheduled, scheduled_weight, min_share, breaks,
+    moved."""
     bound: dict[str, int | float] = Field(default_factory=dict)
+    """Best proven bound for each goal that was optimised."""
     solve_seconds: float = Field(ge=0)
     meetings: list[MeetingOut] = Field(default_factory=list)
     unscheduled: list[UnscheduledOut] = Field(default_factory=list)
-    #: For an infeasible event: required wishes and rules that cannot all hold together.
     conflicts: list[ConflictOut] = Field(default_factory=list)
+    """For an infeasible event: required wishes and rules that cannot all hold together
+    (optional addition to v1, written only when not empty)."""
