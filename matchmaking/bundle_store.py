@@ -52,7 +52,9 @@ from matchmaking.models import (
     WishStatus,
 )
 from matchmaking.models import Session as EventSession
+from matchmaking.publishing import current_published_version
 from matchmaking.timegrid import SlotTimes, check_event_slots, slot_problems
+from matchmaking.versions import latest_version
 
 __all__ = [
     "CsvContent",
@@ -471,9 +473,7 @@ def export_csv(
 
 
 def _version_to_show(session: Session, event: Event) -> ScheduleVersion | None:
-    from matchmaking.scheduling import current_published_version, latest_version
-
-    return current_published_version(session, event) or latest_version(session, event)
+    return current_published_version(session, event.id) or latest_version(session, event)
 
 
 def _write(columns: list[str], rows: Iterable[list[object]]) -> str:

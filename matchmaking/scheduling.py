@@ -29,6 +29,7 @@ from matchmaking.models import (
     WishStatus,
     utcnow,
 )
+from matchmaking.publishing import current_published_version
 from solver import problem as sp
 
 #: Goal names a stored rules object may list; anything else is ignored with the default order.
@@ -347,37 +348,13 @@ def _meeting_uid(
 
 def _published_uids(session: Session, event: Event) -> dict[str, str]:
     """Wish key → uid of the meeting holding it in the event's current published version."""
-    version = current_published_version(session, event)
+    version = current_published_version(session, event.id)
     if version is None:
         return {}
     rows = session.execute(
         select(Wish.key, Meeting.uid).join(Meeting.wishes).where(Meeting.version_id == version.id)
     ).all()
     return {key: uid for key, uid in rows}
-
-
-def current_published_version(session: Session, event: Event) -> ScheduleVersion | None:
-    """The version participants currently see, if any."""
-    return session.scalars(
-        select(ScheduleVersion)
-        .where(
-            ScheduleVersion.event_id == event.id,
-            ScheduleVersion.published_at.is_not(None),
-            ScheduleVersion.superseded_at.is_(None),
-        )
-        .order_by(ScheduleVersion.published_at.desc())
-        .limit(1)
-    ).first()
-
-
-def latest_version(session: Session, event: Event) -> ScheduleVersion | None:
-    """The most recent version, published or not."""
-    return session.scalars(
-        select(ScheduleVersion)
-        .where(ScheduleVersion.event_id == event.id)
-        .order_by(ScheduleVersion.number.desc())
-        .limit(1)
-    ).first()
 
 
 class _KeyIndex:
@@ -430,7 +407,7 @@ def solve_event(
 
     with sessions() as session, session.begin():
         event = session.get_one(Event, event_id)
-        based_on = current_published_version(session, event) if replan else None
+        based_on = current_published_version(session, event.id) if replan else None
         if replan and based_on is None:
             raise SchedulingError(f'event "{event.slug}" has no published version to re-plan from')
         snapshot = problem_from_event(session, event, replan_from=based_on)
