@@ -20,15 +20,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from matchmaking.models import Event, EventStatus, Participant, ScheduleVersion, utcnow
+from matchmaking.mail import Mail
+from matchmaking.models import (
+    Event,
+    EventStatus,
+    Location,
+    Meeting,
+    Participant,
+    ScheduleVersion,
+    Slot,
+    utcnow,
+)
+from matchmaking.registration import participant_page
 from matchmaking.versions import (
     SCHEDULE_STATUSES,
     MeetingChange,
+    Placement,
     SnapshotChange,
     VersionDiff,
     diff_versions,
@@ -191,3 +204,92 @@ def _notifications(
         Notification(pid, "meeting_changed", tuple(changes))
         for pid, changes in sorted(by_participant.items())
     ]
+
+
+# --- e-mails ------------------------------------------------------------------------------------
+
+
+def publication_mails(
+    session: Session, event: Event, result: PublishResult, base_url: str
+) -> list[Mail]:
+    """The e-mails a publication sends (plain values: build them before the session closes,
+    send them after the commit)."""
+    if not result.notifications:
+        return []
+    wanted = {n.participant_id for n in result.notifications}
+    people = {
+        p.id: p
+        for p in session.scalars(
+            select(Participant)
+            .where(Participant.event_id == event.id)
+            .options(selectinload(Participant.organisation))
+        )
+        if p.id in wanted
+    }
+    texts = _MeetingTexts(session, event)
+    counts = _meetings_per_participant(session, result.version)
+    page = participant_page(base_url, event)
+    mails = []
+    for notification in result.notifications:
+        person = people.get(notification.participant_id)
+        if person is None or not person.email:
+            continue
+        context: dict[str, Any] = {
+            "participant_name": person.name,
+            "event_name": event.name,
+            "version": result.version.number,
+            "meetings": counts.get(person.id, 0),
+            "page_url": page,
+            "changes": [texts.describe(change, person.id) for change in notification.changes],
+        }
+        mails.append(Mail(to=person.email, template=notification.kind, context=context))
+    return mails
+
+
+def _meetings_per_participant(session: Session, version: ScheduleVersion) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    rows = session.execute(
+        select(Meeting.participant_a_id, Meeting.participant_b_id).where(
+            Meeting.version_id == version.id
+        )
+    )
+    for a, b in rows:
+        counts[a] = counts.get(a, 0) + 1
+        counts[b] = counts.get(b, 0) + 1
+    return counts
+
+
+class _MeetingTexts:
+    """Words for a meeting change as one participant sees it (time in the event's zone)."""
+
+    def __init__(self, session: Session, event: Event) -> None:
+        zone = ZoneInfo(event.timezone)
+        self.slots = {
+            s.key: s.start.replace(tzinfo=zone).strftime("%a %d %b %H:%M %Z")
+            for s in session.scalars(select(Slot).where(Slot.event_id == event.id))
+        }
+        self.locations = {
+            loc.key: loc.name
+            for loc in session.scalars(select(Location).where(Location.event_id == event.id))
+        }
+        rows = session.execute(
+            select(Participant.id, Participant.name).where(Participant.event_id == event.id)
+        )
+        self.names = {pid: name for pid, name in rows}
+
+    def describe(self, change: MeetingChange, participant_id: int) -> dict[str, str]:
+        placement = change.new or change.old
+        assert placement is not None
+        others = [pid for pid in placement.participant_ids if pid != participant_id]
+        return {
+            "change": {"added": "new", "moved": "moved", "removed": "cancelled"}[change.change],
+            "with": self.names.get(others[0], "") if others else "",
+            "old": self._where(change.old),
+            "new": self._where(change.new),
+        }
+
+    def _where(self, placement: Placement | None) -> str:
+        if placement is None:
+            return ""
+        slot = self.slots.get(placement.slot, placement.slot)
+        return f"{slot}, {self.locations.get(placement.location, placement.location)}"

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from matchmaking.mail import render
 from matchmaking.models import Event, EventStatus, ScheduleVersion, utcnow
 from matchmaking.publishing import (
     PublishedVersionChanged,
@@ -17,8 +18,10 @@ from matchmaking.publishing import (
     VersionIsStale,
     current_published_version,
     publication_history,
+    publication_mails,
     publish_version,
 )
+from matchmaking.settings import Settings
 from matchmaking.versions import as_utc
 from tests.schedule_factory import add_wish, make_event, make_version
 
@@ -190,3 +193,20 @@ def test_two_concurrent_publishers_exactly_one_wins(session: Session, engine: En
         )
     ).all()
     assert len(current) == 1
+
+
+def test_the_changed_meeting_mail_says_where_the_meeting_moved(session: Session) -> None:
+    event = _event_with_wishes(session)
+    unscheduled = [("w3", "no_common_slot")]
+    first = make_version(session, event, FIRST, unscheduled=unscheduled)
+    publish_version(session, first)
+    moved = [("ev-w1", "s3", "t2", "p1", "p2", ["w1"]), ("ev-w2", "s2", "t1", "p3", "p4", ["w2"])]
+    second = make_version(session, event, moved, based_on=first, unscheduled=unscheduled)
+    result = publish_version(session, second)
+
+    mails = publication_mails(session, event, result, "http://matchmaking.test")
+
+    assert sorted(m.to for m in mails) == ["p1@example.org", "p2@example.org"]
+    text = render(mails[0], Settings(environment="test")).get_body(("plain",)).get_content()
+    assert "moved from Tue 10 Sep 09:00 EDT, Table 1 to Tue 10 Sep 09:50 EDT, Table 2" in text
+    assert "http://matchmaking.test/e/eu-canada-2024/me" in text
