@@ -165,20 +165,21 @@ Name = Annotated[
 ]
 OptionalName = Annotated[Name | None, BeforeValidator(_empty_to_none)]
 Text = Annotated[
-    str | None,
+    Annotated[
+        str,
+        StringConstraints(max_length=MAX_TEXT),
+        AfterValidator(_text_without_control_characters),
+    ]
+    | None,
     BeforeValidator(_empty_to_none),
-    StringConstraints(max_length=MAX_TEXT),
-    AfterValidator(lambda v: None if v is None else _text_without_control_characters(v)),
 ]
 Url = Annotated[
-    str | None,
+    Annotated[str, StringConstraints(max_length=500, pattern=r"^https?://\S+$")] | None,
     BeforeValidator(_empty_to_none),
-    StringConstraints(max_length=500, pattern=r"^https?://\S+$"),
 ]
 Email = Annotated[
-    str | None,
+    Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None,
     BeforeValidator(_empty_to_none),
-    StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
 ]
 Zone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_iana_zone)]
 LocalDateTime = Annotated[
