@@ -12,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from sqlalchemy.orm import sessionmaker
 
 from api.problems import BodySizeLimit, document_problems, install_problem_handlers
+from api.routers.jobs import start_job_runner, stop_job_runner
 from matchmaking.db import make_engine
 from matchmaking.observability import RequestContextMiddleware, configure_logging
 from matchmaking.settings import Settings, get_settings
@@ -24,6 +25,9 @@ ROUTER_MODULES: list[str] = [
     "api.routers.wishes",
     "api.routers.calendars",
     "api.routers.health",
+    "api.routers.jobs",
+    "api.routers.schedules",
+    "api.routers.agenda",
 ]
 
 API_DESCRIPTION = """
@@ -49,7 +53,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Solve jobs: orphaned ones are recovered and queued ones taken up at start-up;
+        # running solves are queued again at shutdown.
+        start_job_runner(app)
         yield
+        stop_job_runner(app)
         engine.dispose()
 
     app = FastAPI(

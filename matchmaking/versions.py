@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -414,3 +414,52 @@ def latest_version(session: Session, event: Event) -> ScheduleVersion | None:
         .order_by(ScheduleVersion.number.desc())
         .limit(1)
     ).first()
+
+
+# --- the schedule document ----------------------------------------------------------------------
+
+SCHEDULE_FORMAT = "matchmaking-schedule/1"
+
+
+def _number(key: str, value: Any) -> Any:
+    # Counts are whole numbers in the document; min_share stays a fraction.
+    if key != "min_share" and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def schedule_document(session: Session, event: Event, version: ScheduleVersion) -> dict[str, Any]:
+    """The version in the public schedule format (docs/bundle-format.md): meetings by slot
+    (chronological), then location (as listed), then wishes."""
+    meetings = sorted(
+        load_meetings(session, version),
+        key=lambda m: (m.slot.start, m.slot.id, m.location.position, m.location.id, m.id),
+    )
+    document: dict[str, Any] = {
+        "format": SCHEDULE_FORMAT,
+        "event": event.slug,
+        "status": version.status,
+        "objective": {k: _number(k, v) for k, v in version.objective.items()},
+        "bound": {k: _number(k, v) for k, v in version.bound.items()},
+        "solve_seconds": round(version.solve_seconds, 3),
+        "meetings": [
+            {
+                "wishes": list(_wish_keys(m)),
+                "slot": m.slot.key,
+                "location": m.location.key,
+                "participants": [m.participant_a.key, m.participant_b.key],
+                "kind": m.kind,
+            }
+            for m in meetings
+        ],
+        "unscheduled": [
+            {"wish": u["wish"], "reason": u["reason"], "detail": u.get("detail", "")}
+            for u in version.unscheduled
+        ],
+    }
+    if version.conflicts:
+        document["conflicts"] = [
+            {"wishes": list(c["wishes"]), "rule": c["rule"], "detail": c["detail"]}
+            for c in version.conflicts
+        ]
+    return document

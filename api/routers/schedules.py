@@ -1,0 +1,358 @@
+"""Schedule versions over HTTP: list, inspect (statistics, unscheduled wishes, staleness),
+diff, publish, and the schedule document of a version."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from api.deps import AppSettings, DbSession, StaffAccess
+from api.problems import PROBLEM_MEDIA_TYPE, ProblemDetails, ProblemError, problem_responses
+from api.routers.jobs import version_url
+from api.schemas.common import Limit, Offset, Page
+from api.schemas.schedules import (
+    ChangeOut,
+    DiffOut,
+    MeetingChangeOut,
+    Person,
+    PlacementOut,
+    PublishOut,
+    PublishRequest,
+    SlotUseOut,
+    StalenessOut,
+    StatisticsOut,
+    UnscheduledWish,
+    VersionDetail,
+    VersionSummary,
+)
+from matchmaking import mail
+from matchmaking import publishing as publishing_service
+from matchmaking import versions as version_service
+from matchmaking.models import Event, Meeting, Participant, ScheduleVersion, Wish
+
+router = APIRouter(prefix="/api/v1/events/{slug}/versions", tags=["schedule versions"])
+
+WHO = "**Who:** owners and staff of the event."
+
+
+# --- lookups and views ---------------------------------------------------------------------------
+
+
+def find_version(db: DbSession, event: Event, number: int) -> ScheduleVersion:
+    version = db.scalar(
+        select(ScheduleVersion).where(
+            ScheduleVersion.event_id == event.id, ScheduleVersion.number == number
+        )
+    )
+    if version is None:
+        raise ProblemError(
+            404, f"The event has no schedule version {number}.", type_="/problems/not-found"
+        )
+    return version
+
+
+def _meeting_counts(db: DbSession, versions: list[ScheduleVersion]) -> dict[int, int]:
+    rows = db.execute(
+        select(Meeting.version_id, func.count())
+        .where(Meeting.version_id.in_([v.id for v in versions]))
+        .group_by(Meeting.version_id)
+    )
+    return {version_id: count for version_id, count in rows}
+
+
+def _numbers(db: DbSession, event: Event) -> dict[int, int]:
+    rows = db.execute(
+        select(ScheduleVersion.id, ScheduleVersion.number).where(
+            ScheduleVersion.event_id == event.id
+        )
+    )
+    return {version_id: number for version_id, number in rows}
+
+
+def summary(
+    version: ScheduleVersion, slug: str, meetings: int, numbers: dict[int, int]
+) -> VersionSummary:
+    return VersionSummary(
+        number=version.number,
+        status=version.status,
+        objective=version.objective,
+        solve_seconds=version.solve_seconds,
+        meetings=meetings,
+        based_on=numbers.get(version.based_on_id) if version.based_on_id else None,
+        snapshot_at=version.snapshot_at,
+        created_at=version.created_at,
+        published_at=version.published_at,
+        superseded_at=version.superseded_at,
+        current=version.published_at is not None and version.superseded_at is None,
+        url=version_url(slug, version.number),
+    )
+
+
+def _person(participant: Participant | None) -> Person | None:
+    if participant is None:
+        return None
+    return Person(
+        key=participant.key, name=participant.name, organisation=participant.organisation.name
+    )
+
+
+def _unscheduled(db: DbSession, event: Event, version: ScheduleVersion) -> list[UnscheduledWish]:
+    keys = [entry["wish"] for entry in version.unscheduled]
+    wishes = {
+        wish.key: wish
+        for wish in db.scalars(
+            select(Wish)
+            .where(Wish.event_id == event.id, Wish.key.in_(keys))
+            .options(
+                selectinload(Wish.sender).selectinload(Participant.organisation),
+                selectinload(Wish.recipient).selectinload(Participant.organisation),
+                selectinload(Wish.recipient_organisation),
+            )
+        )
+    }
+    found = []
+    for entry in version.unscheduled:
+        wish = wishes.get(entry["wish"])
+        found.append(
+            UnscheduledWish(
+                wish=entry["wish"],
+                reason=entry["reason"],
+                detail=entry.get("detail", ""),
+                sender=_person(wish.sender) if wish else None,
+                recipient=_person(wish.recipient) if wish else None,
+                recipient_organisation=(
+                    wish.recipient_organisation.name
+                    if wish is not None and wish.recipient_organisation is not None
+                    else None
+                ),
+            )
+        )
+    return found
+
+
+def _statistics(db: DbSession, version: ScheduleVersion) -> StatisticsOut:
+    stats = version_service.version_statistics(db, version)
+    return StatisticsOut(
+        requested=stats.requested,
+        accepted=stats.accepted,
+        scheduled=stats.scheduled,
+        scheduled_share=stats.scheduled_share,
+        meetings=stats.meetings,
+        kinds=stats.kinds,
+        location_use=[
+            SlotUseOut(
+                slot=use.slot,
+                start=use.start,
+                end=use.end,
+                meetings=use.meetings,
+                capacity=use.capacity,
+                by_location=use.by_location,
+            )
+            for use in stats.location_use
+        ],
+        meetings_per_participant=stats.meetings_per_participant,
+        unscheduled_by_reason=stats.unscheduled_by_reason,
+    )
+
+
+def _change_out(change: version_service.SnapshotChange) -> ChangeOut:
+    return ChangeOut(kind=change.kind, key=change.key, at=change.at, detail=change.detail)
+
+
+def _placement(placement: version_service.Placement | None) -> PlacementOut | None:
+    if placement is None:
+        return None
+    return PlacementOut(
+        slot=placement.slot, location=placement.location, participants=list(placement.participants)
+    )
+
+
+def _changes(changes: list[version_service.MeetingChange]) -> list[MeetingChangeOut]:
+    return [
+        MeetingChangeOut(
+            uid=c.uid,
+            change=c.change,
+            wishes=list(c.wishes),
+            old=_placement(c.old),
+            new=_placement(c.new),
+        )
+        for c in changes
+    ]
+
+
+# --- endpoints -----------------------------------------------------------------------------------
+
+
+@router.get(
+    "",
+    response_model=Page[VersionSummary],
+    responses=problem_responses(401, 403, 404, 422),
+    summary="List the event's schedule versions",
+    description=f"{WHO} Newest first; `current` marks the published one.",
+)
+def list_versions(
+    access: StaffAccess, db: DbSession, limit: Limit = 50, offset: Offset = 0
+) -> Page[VersionSummary]:
+    event = access.event
+    total = db.scalar(select(func.count()).where(ScheduleVersion.event_id == event.id)) or 0
+    versions = list(
+        db.scalars(
+            select(ScheduleVersion)
+            .where(ScheduleVersion.event_id == event.id)
+            .order_by(ScheduleVersion.number.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    )
+    counts, numbers = _meeting_counts(db, versions), _numbers(db, event)
+    items = [summary(v, event.slug, counts.get(v.id, 0), numbers) for v in versions]
+    return Page[VersionSummary](items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get(
+    "/{number}",
+    response_model=VersionDetail,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="A schedule version in full",
+    description=f"{WHO} Statistics, unscheduled wishes with their reasons and the people "
+    "concerned, conflicts of an infeasible event, and staleness: the changes to wishes and "
+    "registrations made after the version's snapshot, which it does not include.",
+)
+def get_version(access: StaffAccess, db: DbSession, number: int) -> VersionDetail:
+    event = access.event
+    version = find_version(db, event, number)
+    staleness = version_service.version_staleness(db, version)
+    base = summary(
+        version, event.slug, _meeting_counts(db, [version]).get(version.id, 0), _numbers(db, event)
+    )
+    return VersionDetail(
+        **base.model_dump(),
+        bound=version.bound,
+        parameters=version.parameters,
+        statistics=_statistics(db, version),
+        unscheduled=_unscheduled(db, event, version),
+        conflicts=version.conflicts,
+        staleness=StalenessOut(
+            stale=staleness.stale,
+            snapshot_at=staleness.snapshot_at,
+            changes=[_change_out(c) for c in staleness.changes],
+        ),
+    )
+
+
+@router.get(
+    "/{number}/diff",
+    response_model=DiffOut,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Compare two versions",
+    description=f"{WHO} Meetings (by their stable uid) added, moved (other slot, location or "
+    "participant) and removed between version `against` and this one. `against=published` "
+    "(default) compares with the current published version (nothing published: every "
+    "meeting is added).",
+)
+def diff_version(
+    access: StaffAccess,
+    db: DbSession,
+    number: int,
+    against: Annotated[
+        str,
+        Query(pattern=r"^(published|[1-9][0-9]{0,8})$", description="`published` or a number."),
+    ] = "published",
+) -> DiffOut:
+    event = access.event
+    version = find_version(db, event, number)
+    if against == "published":
+        old = publishing_service.current_published_version(db, event.id)
+    else:
+        old = find_version(db, event, int(against))
+    diff = version_service.diff_versions(db, old, version)
+    return DiffOut(
+        version=version.number,
+        against=old.number if old is not None else None,
+        added=_changes(diff.added),
+        moved=_changes(diff.moved),
+        removed=_changes(diff.removed),
+        unchanged=diff.unchanged,
+    )
+
+
+@router.post(
+    "/{number}/publish",
+    response_model=PublishOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Publish a version",
+    description=f"{WHO} Makes this version the one participants see, atomically (the previous "
+    "published version stays in the history). Refused with 409: a version without a schedule "
+    "(infeasible, unknown) always; a stale version (the problem lists `changes`) or one not "
+    "planned from the current published version, unless `force` is true. Concurrent "
+    "publications: exactly one wins, the other gets 409. After the commit, participants are "
+    "e-mailed: everyone on the first publication, those whose meetings changed later.",
+)
+def publish(
+    access: StaffAccess,
+    db: DbSession,
+    settings: AppSettings,
+    background: BackgroundTasks,
+    request: Request,
+    number: int,
+    body: PublishRequest | None = None,
+) -> Any:
+    body = body or PublishRequest()
+    event = access.event
+    version = find_version(db, event, number)
+    try:
+        result = publishing_service.publish_version(db, version, force=body.force)
+    except publishing_service.PublishError as refused:
+        db.rollback()
+        return _refusal(request, refused)
+    mails = publishing_service.publication_mails(db, event, result, settings.base_url)
+    db.commit()
+    # After the commit: a mail never announces a schedule that was rolled back.
+    background.add_task(mail.send_all, mails, settings)
+    diff = result.diff
+    return PublishOut(
+        version=summary(
+            version,
+            event.slug,
+            _meeting_counts(db, [version]).get(version.id, 0),
+            _numbers(db, event),
+        ),
+        previous=result.previous.number if result.previous is not None else None,
+        unchanged=result.unchanged,
+        added=len(diff.added) if diff else 0,
+        moved=len(diff.moved) if diff else 0,
+        removed=len(diff.removed) if diff else 0,
+        notified=len(mails),
+    )
+
+
+def _refusal(request: Request, refused: publishing_service.PublishError) -> JSONResponse:
+    extra: dict[str, Any] = {"code": refused.code}
+    if isinstance(refused, publishing_service.VersionIsStale):
+        extra["changes"] = [_change_out(c).model_dump(mode="json") for c in refused.changes]
+    body = ProblemDetails(
+        type="/problems/conflict",
+        title="The version cannot be published",
+        status=409,
+        detail=str(refused),
+        instance=request.url.path,
+        **extra,
+    )
+    return JSONResponse(jsonable_encoder(body), status_code=409, media_type=PROBLEM_MEDIA_TYPE)
+
+
+@router.get(
+    "/{number}/schedule",
+    responses=problem_responses(401, 403, 404, 422),
+    summary="The version as a schedule document",
+    description=f"{WHO} The version in the public `matchmaking-schedule/1` format "
+    "(docs/bundle-format.md): meetings by slot and location, unscheduled wishes with reasons.",
+)
+def schedule_document(access: StaffAccess, db: DbSession, number: int) -> dict[str, Any]:
+    event = access.event
+    return version_service.schedule_document(db, event, find_version(db, event, number))
