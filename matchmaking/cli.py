@@ -20,12 +20,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from matchmaking.bundle.dump import dump_bundle, dump_schedule
-from matchmaking.bundle.json_schema import bundle_json_schema, schedule_json_schema, schema_text
-from matchmaking.bundle.problem import bundle_to_problem, solution_to_schedule
-from matchmaking.bundle.validate import BundleError, parse_bundle
-from matchmaking.dzn import DznError, convert_dzn
-
+# Commands import what they need themselves: the solver (OR-Tools) and the database layer
+# take seconds to load, and `matchmaking --help` or `schema` should not wait for them.
 if TYPE_CHECKING:
     from matchmaking.bundle.schemas import Bundle
     from solver.problem import Progress
@@ -78,6 +74,8 @@ def write_output(data: bytes, output: Path | None) -> None:
 
 def read_bundle(path: Path) -> Bundle:
     """The validated bundle in the file at `path`, or exit 2 listing every problem."""
+    from matchmaking.bundle.validate import BundleError, parse_bundle
+
     try:
         data = path.read_bytes()
     except OSError as error:
@@ -96,6 +94,10 @@ def read_bundle(path: Path) -> Bundle:
 @app.command("convert-dzn")
 def convert_dzn_command(file: InputFile, output: OutputFile = None) -> None:
     """Convert a UdG B2B benchmark file (.dzn) into a bundle."""
+    from matchmaking.bundle.dump import dump_bundle
+    from matchmaking.bundle.validate import BundleError, parse_bundle
+    from matchmaking.dzn import DznError, convert_dzn
+
     try:
         document = convert_dzn(file)
     except DznError as error:
@@ -118,6 +120,12 @@ def schema_command(
     output: OutputFile = None,
 ) -> None:
     """Print the JSON Schema of the bundle or the schedule format."""
+    from matchmaking.bundle.json_schema import (
+        bundle_json_schema,
+        schedule_json_schema,
+        schema_text,
+    )
+
     schema = bundle_json_schema() if kind is SchemaKind.bundle else schedule_json_schema()
     write_output(schema_text(schema).encode("utf-8"), output)
 
@@ -199,8 +207,10 @@ def solve_file_command(
     Exit 0 when a schedule was found (optimal or feasible), 1 when the event is infeasible or
     no schedule was found in time (the schedule JSON is written all the same), 2 on bad input.
     """
+    from matchmaking.bundle.dump import dump_schedule
+    from matchmaking.bundle.problem import bundle_to_problem, solution_to_schedule
     from matchmaking.settings import get_settings
-    from solver import SolveParameters, solve  # the solver is heavy; load it only to solve
+    from solver import SolveParameters, solve
 
     bundle = read_bundle(bundle_file)
     problem = bundle_to_problem(bundle)

@@ -106,7 +106,7 @@ def _number(key: str, value: float) -> int | float:
     # Counts are whole numbers; write them as JSON integers (min_share stays a fraction).
     if key != "min_share" and float(value).is_integer():
         return int(value)
-    return value
+    return value + 0.0  # no "-0.0" in the document
 
 
 def solution_to_schedule(
