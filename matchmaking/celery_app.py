@@ -25,12 +25,11 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
 from celery import Celery, Task, signals
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from matchmaking.models import JobStatus, SolveJob, utcnow
@@ -161,63 +160,73 @@ def revoke_solve(job_id: str, app: Celery = celery_app) -> None:
     app.control.revoke(job_id)
 
 
+# --- the API side: the runner ----------------------------------------------------------------
+
+
+class CeleryRunner:
+    """The `JobRunner` used when a broker is configured: jobs go to the solve workers.
+
+    Nothing runs in the API process, so shutting the API down leaves running solves alone
+    (they belong to the workers) and queued jobs wait in the broker.
+    """
+
+    def __init__(self, settings: Settings, session_factory: Callable[[], Session]) -> None:
+        self.settings = settings
+        self.session_factory = session_factory
+        self.app = create_celery_app(settings)
+
+    def start(self) -> object:
+        """Send every queued job again, in case the process that queued it died between its
+        commit and the send; a duplicate message finds the job taken and does nothing."""
+        from matchmaking.jobs import JobParameters, Recovery
+
+        with self.session_factory() as session:
+            rows = session.execute(
+                select(SolveJob.id, SolveJob.parameters).where(SolveJob.status == JobStatus.queued)
+            ).all()
+        for job_id, parameters in rows:
+            limit = JobParameters.from_record(parameters or {}, self.settings).time_limit_seconds
+            self.submit(job_id, time_limit_seconds=limit)
+        return Recovery()
+
+    def submit(self, job_id: str, *, time_limit_seconds: float) -> None:
+        enqueue_solve(
+            job_id, time_limit_seconds or self.settings.solve_time_limit_seconds, app=self.app
+        )
+
+    def cancel(self, job_id: str) -> None:
+        revoke_solve(job_id, app=self.app)
+
+    def shutdown(self, *, wait: bool = True) -> None:
+        self.app.pool.force_close_all()
+
+
 # --- the reaper: jobs whose worker died ---------------------------------------------------
 
 
-def requeue_dead_jobs(
-    session_factory: sessionmaker[Session],
-    enqueue: Callable[[str], None],
-    *,
-    heartbeat_timeout: float,
-    max_attempts: int,
-) -> list[str]:
-    """Put back in the queue every running job whose heartbeat stopped; fail those that have
-    already been tried `max_attempts` times. Returns the ids of the jobs re-queued.
-
-    Each job is taken with a conditional UPDATE (status still `running`, heartbeat still
-    stale), so when several workers reap at once exactly one of them re-queues a job.
-    """
-    cutoff = utcnow() - timedelta(seconds=heartbeat_timeout)
-    stale = and_(
-        SolveJob.status == JobStatus.running,
-        or_(
-            SolveJob.heartbeat_at < cutoff,
-            and_(SolveJob.heartbeat_at.is_(None), SolveJob.started_at < cutoff),
-        ),
-    )
-    requeued: list[str] = []
-    with session_factory() as session:
-        candidates = session.execute(select(SolveJob.id, SolveJob.attempts).where(stale)).all()
-        for job_id, attempts in candidates:
-            if attempts >= max_attempts:
-                values: dict[str, Any] = {
-                    "status": JobStatus.failed,
-                    "finished_at": utcnow(),
-                    "error": f"the worker running this solve stopped {attempts} times; gave up",
-                }
-            else:
-                values = {"status": JobStatus.queued, "worker": "", "heartbeat_at": None}
-            taken = session.execute(
-                update(SolveJob).where(SolveJob.id == job_id, stale).values(values)
-            )
-            session.commit()
-            if taken.rowcount != 1:  # type: ignore[attr-defined]
-                continue  # another worker got there first
-            if values["status"] == JobStatus.queued:
-                log.warning("solve job %s lost its worker; queued again", job_id)
-                enqueue(job_id)
-                requeued.append(job_id)
-            else:
-                log.error("solve job %s failed: its worker stopped %d times", job_id, attempts)
-                record_solve(JobStatus.failed.value, 0.0)
-    return requeued
-
-
 def _enqueue_from_parameters(job_id: str) -> None:
+    from matchmaking.jobs import JobParameters
+
     with _session_factory()() as session:
-        parameters = session.scalar(select(SolveJob.parameters).where(SolveJob.id == job_id)) or {}
-    limit = float(parameters.get("time_limit_seconds") or get_settings().solve_time_limit_seconds)
-    enqueue_solve(job_id, limit)
+        parameters = session.scalar(select(SolveJob.parameters).where(SolveJob.id == job_id))
+    enqueue_solve(job_id, JobParameters.from_record(parameters or {}).time_limit_seconds)
+
+
+def reap_orphaned_jobs(settings: Settings) -> list[str]:
+    """Queue again (and send to the workers) every running job whose worker stopped beating;
+    returns their ids. Jobs tried `job_max_attempts` times are failed instead."""
+    from matchmaking.jobs import requeue_orphaned_jobs
+
+    recovery = requeue_orphaned_jobs(
+        _session_factory(),
+        heartbeat_timeout_seconds=settings.job_heartbeat_timeout_seconds,
+        max_attempts=settings.job_max_attempts,
+    )
+    for job_id in recovery.requeued:
+        _enqueue_from_parameters(job_id)
+    for _ in recovery.failed:
+        record_solve(JobStatus.failed.value, 0.0)
+    return recovery.requeued
 
 
 class _Reaper:
@@ -231,12 +240,7 @@ class _Reaper:
     def _loop(self) -> None:
         while not self.stopped.wait(self.settings.job_reaper_interval_seconds):
             try:
-                requeue_dead_jobs(
-                    _session_factory(),
-                    _enqueue_from_parameters,
-                    heartbeat_timeout=self.settings.job_heartbeat_timeout_seconds,
-                    max_attempts=self.settings.job_max_attempts,
-                )
+                reap_orphaned_jobs(self.settings)
             except Exception:
                 # A database or broker outage must not kill the thread: try again next round.
                 log.exception("reaping dead solve jobs failed; retrying")

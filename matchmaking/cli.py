@@ -235,6 +235,34 @@ def solve_file_command(
         raise typer.Exit(EXIT_NOT_SOLVED)
 
 
+@app.command("worker")
+def worker_command(
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, help="Solves run at once (processes).")
+    ] = 1,
+    queues: Annotated[
+        str | None,
+        typer.Option("--queues", "-Q", help="Comma-separated queues (default: settings)."),
+    ] = None,
+    hostname: Annotated[
+        str | None, typer.Option("--hostname", "-n", help="Worker name (default: celery@host).")
+    ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option("--metrics-port", help="Serve Prometheus metrics on this port.")
+    ] = None,
+) -> None:
+    """Run a Celery solve worker (needs MATCHMAKING_BROKER_URL)."""
+    from matchmaking.celery_app import WorkerConfigurationError, run_worker
+
+    names = [q.strip() for q in queues.split(",") if q.strip()] if queues is not None else None
+    if names is not None and not names:
+        fail("--queues: name at least one queue")
+    try:
+        run_worker(concurrency, names, hostname=hostname, metrics_port=metrics_port)
+    except WorkerConfigurationError as error:
+        fail(str(error))
+
+
 def main() -> None:  # pragma: no cover - `python -m matchmaking.cli`
     app()
 

@@ -593,6 +593,10 @@ class InProcessRunner:
 
 def make_runner(settings: Settings, session_factory: SessionFactory) -> JobRunner:
     """The runner the settings ask for. Without a broker: the in-process pool."""
+    if settings.broker_url:
+        from matchmaking.celery_app import CeleryRunner  # Celery is heavy to import
+
+        return CeleryRunner(settings, session_factory)
     return InProcessRunner(
         session_factory,
         threads=settings.runner_threads,

@@ -1,0 +1,265 @@
+"""Real `matchmaking worker` processes on the real Redis and PostgreSQL of the machine.
+
+Each test has its own broker queue, so workers of other tests (or leftovers of earlier runs)
+never take its messages.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from matchmaking.bundle.schemas import Bundle
+from matchmaking.bundle_store import import_bundle
+from matchmaking.celery_app import SOLVE_TASK, create_celery_app
+from matchmaking.db import make_engine
+from matchmaking.jobs import create_solve_job, make_runner, request_cancel
+from matchmaking.models import JobStatus, Meeting, ScheduleVersion, SolveJob
+from matchmaking.settings import Settings
+from tests.production.events import busy_event_bundle
+
+pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
+
+REDIS_URL = os.environ.get("MATCHMAKING_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+MATCHMAKING = str(Path(sys.executable).with_name("matchmaking"))
+#: A worker whose heartbeat is older than this is taken as dead (production: a minute).
+HEARTBEAT_TIMEOUT = 3.0
+
+
+@dataclass
+class Worker:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def owns(self, job_worker: str) -> bool:
+        """Whether the job row's `worker` ("host:pid:thread") is one of this worker's
+        processes: the pool processes share the worker's process group."""
+        pid = int(job_worker.split(":")[1])
+        try:
+            return os.getpgid(pid) == self.process.pid
+        except ProcessLookupError:
+            return False
+
+    def kill(self) -> None:
+        """The machine dies: the worker and its pool processes, with no chance to clean up."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+
+@dataclass
+class Cluster:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    env: dict[str, str]
+    workers: list[Worker]
+    tmp_path: Path
+
+    def start_worker(self, name: str) -> Worker:
+        log = self.tmp_path / f"{name}.log"
+        process = subprocess.Popen(
+            [MATCHMAKING, "worker", "--hostname", f"{name}@%h"],
+            env=self.env,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, to kill it whole
+        )
+        worker = Worker(name, process, log)
+        self.workers.append(worker)
+        return worker
+
+    def wait_ready(self, *workers: Worker) -> None:
+        for worker in workers:
+            wait_for(
+                lambda w=worker: "ready." in w.log.read_text(errors="replace"),
+                f"worker {worker.name} to start",
+                timeout=60,
+                on_timeout=lambda w=worker: w.log.read_text(errors="replace"),
+            )
+
+    def job(self, job_id: str) -> SolveJob:
+        with self.sessions() as session:
+            job = session.get(SolveJob, job_id)
+            assert job is not None
+            return job
+
+    def versions_of(self, event_id: int) -> list[ScheduleVersion]:
+        with self.sessions() as session:
+            return list(
+                session.scalars(select(ScheduleVersion).where(ScheduleVersion.event_id == event_id))
+            )
+
+    def new_job(self, time_limit_seconds: float) -> tuple[str, int]:
+        """A busy event and a queued solve job of it (committed, not yet sent)."""
+        with self.sessions() as session:
+            bundle = Bundle.model_validate(busy_event_bundle(f"kill-{uuid.uuid4().hex[:8]}"))
+            event = import_bundle(session, bundle)
+            job = create_solve_job(session, event, time_limit_seconds=time_limit_seconds, workers=2)
+            session.commit()
+            return job.id, event.id
+
+
+def wait_for(
+    condition: Callable[[], Any],
+    what: str,
+    timeout: float,
+    on_timeout: Callable[[], str] | None = None,
+) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    detail = on_timeout() if on_timeout else ""
+    pytest.fail(f"timed out after {timeout} s waiting for {what}\n{detail[-4000:]}")
+
+
+@pytest.fixture
+def cluster(db_url: str, tmp_path: Path) -> Iterator[Cluster]:
+    queue = f"solves-test-{uuid.uuid4().hex[:8]}"
+    settings = Settings(
+        environment="test",
+        database_url=db_url,
+        broker_url=REDIS_URL,
+        solve_queue=queue,
+        job_heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT,
+        job_reaper_interval_seconds=0.5,
+    )
+    env = {
+        **os.environ,
+        "MATCHMAKING_ENVIRONMENT": "test",
+        "MATCHMAKING_DATABASE_URL": db_url,
+        "MATCHMAKING_BROKER_URL": REDIS_URL,
+        "MATCHMAKING_SOLVE_QUEUE": queue,
+        "MATCHMAKING_JOB_HEARTBEAT_TIMEOUT_SECONDS": str(HEARTBEAT_TIMEOUT),
+        "MATCHMAKING_JOB_REAPER_INTERVAL_SECONDS": "0.5",
+        "MATCHMAKING_LOG_JSON": "true",
+    }
+    engine = make_engine(db_url)
+    sessions = sessionmaker(bind=engine, expire_on_commit=False)
+    cluster = Cluster(settings, sessions, env, [], tmp_path)
+    yield cluster
+    for worker in cluster.workers:
+        if worker.process.poll() is None:
+            os.killpg(worker.process.pid, signal.SIGTERM)
+            try:
+                worker.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.process.pid, signal.SIGKILL)
+                worker.process.wait()
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).delete(queue)
+    engine.dispose()
+
+
+POSTGRES_ONLY = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+
+
+@POSTGRES_ONLY
+def test_worker_killed_mid_solve_hands_the_job_to_the_other_worker_and_one_version_results(
+    cluster: Cluster,
+) -> None:
+    workers = cluster.start_worker("first"), cluster.start_worker("second")
+    cluster.wait_ready(*workers)
+    job_id, event_id = cluster.new_job(time_limit_seconds=8)
+    runner = make_runner(cluster.settings, cluster.sessions)
+    runner.submit(job_id, time_limit_seconds=8)
+
+    running = wait_for(
+        lambda: (job := cluster.job(job_id)).status == JobStatus.running and job,
+        "the job to start on a worker",
+        timeout=30,
+    )
+    victim = next(w for w in workers if w.owns(running.worker))
+    survivor = next(w for w in workers if w is not victim)
+    time.sleep(2)  # well into the search
+    assert cluster.job(job_id).status == JobStatus.running
+    assert cluster.versions_of(event_id) == []
+
+    victim.kill()
+
+    done = wait_for(
+        lambda: (
+            (job := cluster.job(job_id)).status
+            in (JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled)
+            and job
+        ),
+        "the job to finish on the surviving worker",
+        timeout=90,
+        on_timeout=lambda: survivor.log.read_text(errors="replace"),
+    )
+    assert done.status == JobStatus.succeeded, done.error
+    assert done.attempts == 2
+    assert survivor.owns(done.worker)
+    versions = cluster.versions_of(event_id)
+    assert len(versions) == 1
+    assert done.version_id == versions[0].id
+    assert versions[0].parameters["job"] == job_id
+    assert versions[0].status in ("feasible", "optimal")
+    with cluster.sessions() as session:
+        meetings = session.scalar(
+            select(func.count()).select_from(Meeting).where(Meeting.version_id == done.version_id)
+        )
+    assert meetings and meetings > 0
+
+
+@POSTGRES_ONLY
+def test_cancelling_a_job_stops_its_solve_on_the_worker(cluster: Cluster) -> None:
+    cluster.wait_ready(cluster.start_worker("only"))
+    job_id, _ = cluster.new_job(time_limit_seconds=60)
+    runner = make_runner(cluster.settings, cluster.sessions)
+    runner.submit(job_id, time_limit_seconds=60)
+    wait_for(
+        lambda: cluster.job(job_id).status == JobStatus.running, "the job to start", timeout=30
+    )
+
+    asked = time.monotonic()
+    with cluster.sessions() as session:
+        job = session.get_one(SolveJob, job_id)
+        assert request_cancel(session, job)
+        session.commit()
+    runner.cancel(job_id)
+
+    wait_for(
+        lambda: cluster.job(job_id).status == JobStatus.cancelled,
+        "the running solve to stop",
+        timeout=20,
+    )
+    assert time.monotonic() - asked < 20  # far from its 60 s time limit
+
+
+@POSTGRES_ONLY
+def test_worker_kills_a_solve_that_overruns_its_time_limit_and_fails_the_job(
+    cluster: Cluster,
+) -> None:
+    worker = cluster.start_worker("strict")
+    cluster.wait_ready(worker)
+    job_id, event_id = cluster.new_job(time_limit_seconds=60)
+    # The worker's limits as the runner would set them for a much shorter solve.
+    create_celery_app(cluster.settings).send_task(
+        SOLVE_TASK, args=[job_id], task_id=job_id, soft_time_limit=3, time_limit=4
+    )
+
+    failed = wait_for(
+        lambda: (job := cluster.job(job_id)).status == JobStatus.failed and job,
+        "the worker to stop the solve at its time limit",
+        timeout=40,
+        on_timeout=lambda: worker.log.read_text(errors="replace"),
+    )
+    assert "time limit" in failed.error.lower() or "TimeLimit" in failed.error
+    assert cluster.versions_of(event_id) == []
+    assert worker.process.poll() is None  # the worker itself lives on
