@@ -116,6 +116,32 @@ def _validation_errors(exc: RequestValidationError) -> list[FieldError]:
     return found
 
 
+def refuse_nulls(changes: dict[str, Any], nullable: frozenset[str] = frozenset()) -> None:
+    """422 naming each field of a partial update that was sent as null but cannot be cleared.
+
+    Nested changes (`{"organisation": {...}}`) are checked too, with dotted names.
+    """
+    bad = _null_fields(changes, nullable, "")
+    if bad:
+        raise ProblemError(
+            422,
+            "These fields cannot be cleared: " + ", ".join(bad) + ".",
+            title="Invalid input",
+            type_=TYPE_PREFIX + "validation-error",
+            errors=[FieldError(field=f"body.{name}", message="may not be null") for name in bad],
+        )
+
+
+def _null_fields(changes: dict[str, Any], nullable: frozenset[str], prefix: str) -> list[str]:
+    bad = []
+    for name, value in changes.items():
+        if isinstance(value, dict):
+            bad += _null_fields(value, nullable, f"{prefix}{name}.")
+        elif value is None and f"{prefix}{name}" not in nullable:
+            bad.append(f"{prefix}{name}")
+    return bad
+
+
 # --- handlers ------------------------------------------------------------------------------
 
 _DOMAIN_STATUS: dict[type[errors.DomainError], tuple[int, str]] = {

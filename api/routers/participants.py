@@ -1,0 +1,294 @@
+"""Participants: self-registration, the personal link, own profile, directory, organisers' view."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Query, status
+
+from api.deps import AppSettings, DbSession, EventParticipant, StaffAccess, Viewer
+from api.problems import ProblemError, problem_responses, refuse_nulls
+from api.schemas.common import Limit, Offset, Page
+from api.schemas.participants import (
+    Accepted,
+    DirectoryEntry,
+    LinkRequest,
+    OrganisationOut,
+    OrganiserParticipantUpdate,
+    ParticipantMe,
+    ParticipantOut,
+    ProfileUpdate,
+    RegistrationIn,
+    RegistrationOut,
+)
+from matchmaking import events as event_service
+from matchmaking import mail
+from matchmaking import registration as service
+from matchmaking.models import (
+    Attendance,
+    Event,
+    EventStatus,
+    Organisation,
+    OrganisationKind,
+    Participant,
+)
+
+router = APIRouter(prefix="/api/v1/events/{slug}", tags=["participants"])
+
+PARTICIPANT = (
+    "**Who:** a participant of this event, with its personal token. Participants of other "
+    "events get 404; anonymous callers and organiser tokens get 401."
+)
+STAFF = "**Who:** owners and staff of the event. Others get 404 (anonymous: 401)."
+
+
+def organisation_out(organisation: Organisation) -> OrganisationOut:
+    return OrganisationOut.model_validate(organisation)
+
+
+def me_out(participant: Participant) -> ParticipantMe:
+    return ParticipantMe(
+        key=participant.key,
+        name=participant.name,
+        email=participant.email,
+        job_title=participant.job_title,
+        attendance=participant.attendance,
+        timezone=participant.timezone,
+        listed=participant.listed,
+        max_meetings=participant.max_meetings,
+        organisation=organisation_out(participant.organisation),
+        unavailable_slots=[s.key for s in participant.unavailable_slots],
+        created_at=participant.created_at,
+        updated_at=participant.updated_at,
+    )
+
+
+def participant_out(participant: Participant) -> ParticipantOut:
+    host = participant.host_location
+    return ParticipantOut(
+        **me_out(participant).model_dump(), host_location=host.key if host else None
+    )
+
+
+def _open_event(db: DbSession, slug: str) -> Event:
+    event = event_service.find_event(db, slug)
+    if event is None or event.status is EventStatus.draft:
+        raise ProblemError(404, f"There is no event '{slug}'.", type_="/problems/not-found")
+    return event
+
+
+def _profile_changes(body: ProfileUpdate) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    changes = body.model_dump(exclude_unset=True)
+    refuse_nulls(changes, frozenset({"max_meetings", "host_location"}))
+    organisation = changes.pop("organisation", None)
+    if "email" in changes:
+        changes["email"] = str(changes["email"])
+    return changes, organisation
+
+
+# --- registration ----------------------------------------------------------------------------
+
+
+@router.post(
+    "/registrations",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RegistrationOut,
+    responses=problem_responses(404, 409, 422),
+    summary="Register for the event",
+    description="**Who:** anyone, while registration is open (else 409; draft events 404). "
+    "Answers the personal token once and e-mails the personal link. An e-mail registered "
+    "already → 409 (ask for a new link instead).",
+)
+def register(
+    slug: str,
+    body: RegistrationIn,
+    db: DbSession,
+    settings: AppSettings,
+    background: BackgroundTasks,
+) -> RegistrationOut:
+    event = _open_event(db, slug)
+    form = service.RegistrationForm(
+        name=body.name,
+        email=str(body.email),
+        organisation=service.OrganisationProfile(**body.organisation.model_dump()),
+        job_title=body.job_title,
+        attendance=body.attendance,
+        timezone=body.timezone,
+        unavailable_slots=body.unavailable_slots,
+        unavailable_sessions=body.unavailable_sessions,
+        listed=body.listed,
+    )
+    registration = service.register(db, event, form, settings.base_url)
+    confirmation = service.registration_mail(event, registration)
+    db.commit()
+    background.add_task(mail.send, confirmation, settings)
+    return RegistrationOut(
+        participant=me_out(registration.participant),
+        access_token=registration.token,
+        link=registration.link,
+    )
+
+
+@router.post(
+    "/registrations/link",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=problem_responses(404, 422),
+    summary="E-mail a new personal link",
+    description="**Who:** anyone. When the address is registered, a new personal link is "
+    "e-mailed to it and the old one stops working. The answer is the same either way, so it "
+    "does not tell who is registered.",
+)
+def renew_link(
+    slug: str,
+    body: LinkRequest,
+    db: DbSession,
+    settings: AppSettings,
+    background: BackgroundTasks,
+) -> Accepted:
+    event = _open_event(db, slug)
+    renewed = service.renew_link(db, event, str(body.email), settings.base_url)
+    if renewed is not None:
+        message = service.registration_mail(event, renewed)
+        db.commit()
+        background.add_task(mail.send, message, settings)
+    return Accepted(detail="If this address is registered, a new personal link is on its way.")
+
+
+# --- own profile -----------------------------------------------------------------------------
+
+
+@router.get(
+    "/me",
+    response_model=ParticipantMe,
+    responses=problem_responses(401, 404, 422),
+    summary="My registration",
+    description=PARTICIPANT,
+)
+def get_me(participant: EventParticipant) -> ParticipantMe:
+    return me_out(participant)
+
+
+@router.patch(
+    "/me",
+    response_model=ParticipantMe,
+    responses=problem_responses(401, 404, 409, 422),
+    summary="Edit my registration and my organisation's profile",
+    description=PARTICIPANT + " Only the fields sent change.",
+)
+def update_me(body: ProfileUpdate, participant: EventParticipant, db: DbSession) -> ParticipantMe:
+    changes, organisation = _profile_changes(body)
+    service.update_profile(db, participant, changes, organisation)
+    db.commit()
+    return me_out(participant)
+
+
+# --- directory -------------------------------------------------------------------------------
+
+
+@router.get(
+    "/directory",
+    response_model=Page[DirectoryEntry],
+    responses=problem_responses(401, 404, 422),
+    summary="The participant directory",
+    description="**Who:** participants of this event and its organisers (others 404, "
+    "anonymous 401). Lists only participants who consented to be listed, without e-mail "
+    "addresses; filters combine (organisation `kind`, `country`, `sector`, `focus_area`, "
+    "`attendance`, and words `q` searched in names, job titles and organisation profiles).",
+)
+def directory(
+    viewer: Viewer,
+    db: DbSession,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    kind: OrganisationKind | None = None,
+    country: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$")] = None,
+    sector: Annotated[str | None, Query(max_length=100)] = None,
+    focus_area: Annotated[str | None, Query(max_length=100)] = None,
+    attendance: Attendance | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+) -> Page[DirectoryEntry]:
+    filters = service.DirectoryFilter(
+        kind=kind,
+        country=country,
+        sector=sector,
+        focus_area=focus_area,
+        attendance=attendance,
+        q=q,
+    )
+    people, total = service.directory(db, viewer.event, filters, limit, offset)
+    items = [
+        DirectoryEntry(
+            key=p.key,
+            name=p.name,
+            job_title=p.job_title,
+            attendance=p.attendance,
+            organisation=organisation_out(p.organisation),
+        )
+        for p in people
+    ]
+    return Page(items=items, total=total, limit=limit, offset=offset)
+
+
+# --- organisers' view ------------------------------------------------------------------------
+
+
+@router.get(
+    "/participants",
+    response_model=Page[ParticipantOut],
+    responses=problem_responses(401, 404, 422),
+    summary="Every participant of the event",
+    description=STAFF + " Listed or not; `q` searches names, e-mails and organisations.",
+)
+def list_participants(
+    access: StaffAccess,
+    db: DbSession,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+) -> Page[ParticipantOut]:
+    people, total = service.all_participants(db, access.event, q, limit, offset)
+    return Page(items=[participant_out(p) for p in people], total=total, limit=limit, offset=offset)
+
+
+@router.get(
+    "/participants/{key}",
+    response_model=ParticipantOut,
+    responses=problem_responses(401, 404, 422),
+    summary="A participant",
+    description=STAFF,
+)
+def get_participant(key: str, access: StaffAccess, db: DbSession) -> ParticipantOut:
+    return participant_out(service.get_participant(db, access.event, key))
+
+
+@router.patch(
+    "/participants/{key}",
+    response_model=ParticipantOut,
+    responses=problem_responses(401, 404, 409, 422),
+    summary="Edit a participant",
+    description=STAFF + " Besides the participant's own fields: its meeting cap "
+    "`max_meetings` and `host_location` (`null` clears them).",
+)
+def update_participant(
+    key: str, body: OrganiserParticipantUpdate, access: StaffAccess, db: DbSession
+) -> ParticipantOut:
+    participant = service.get_participant(db, access.event, key)
+    changes, organisation = _profile_changes(body)
+    service.organiser_update(db, participant, changes, organisation)
+    db.commit()
+    return participant_out(participant)
+
+
+@router.get(
+    "/organisations",
+    response_model=Page[OrganisationOut],
+    responses=problem_responses(401, 404, 422),
+    summary="Every organisation of the event",
+    description=STAFF,
+)
+def list_organisations(
+    access: StaffAccess, db: DbSession, limit: Limit = 50, offset: Offset = 0
+) -> Page[OrganisationOut]:
+    rows, total = service.list_organisations(db, access.event, limit, offset)
+    return Page(items=[organisation_out(o) for o in rows], total=total, limit=limit, offset=offset)

@@ -1,0 +1,263 @@
+"""Meeting wishes: participants send, edit, withdraw and answer them; organisers see and set
+every wish of their event."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, BackgroundTasks, Query, status
+from sqlalchemy.orm import Session
+
+from api.deps import AppSettings, DbSession, EventParticipant, StaffAccess
+from api.problems import problem_responses, refuse_nulls
+from api.schemas.common import Limit, Offset, Page
+from api.schemas.wishes import (
+    OrganisationRef,
+    OrganiserWishUpdate,
+    PersonRef,
+    WishCreate,
+    WishEdit,
+    WishOut,
+)
+from matchmaking import mail
+from matchmaking import wishes as service
+from matchmaking.models import Organisation, Participant, Wish, WishStatus
+
+router = APIRouter(prefix="/api/v1/events/{slug}", tags=["wishes"])
+
+PARTICIPANT = (
+    "**Who:** a participant of this event, with its personal token. Participants of other "
+    "events get 404; anonymous callers and organiser tokens get 401."
+)
+STAFF = "**Who:** owners and staff of the event. Others get 404 (anonymous: 401)."
+WINDOW = " Refused (409) before the event opens and after its `wish_cutoff`."
+
+
+def _organisation_ref(organisation: Organisation) -> OrganisationRef:
+    return OrganisationRef(
+        key=organisation.key,
+        name=organisation.name,
+        kind=organisation.kind,
+        country=organisation.country,
+    )
+
+
+def _person_ref(person: Participant) -> PersonRef:
+    return PersonRef(
+        key=person.key, name=person.name, organisation=_organisation_ref(person.organisation)
+    )
+
+
+def wish_out(wish: Wish, mutual: bool) -> WishOut:
+    return WishOut(
+        key=wish.key,
+        sender=_person_ref(wish.sender),
+        to=_person_ref(wish.recipient) if wish.recipient else None,
+        to_organisation=_organisation_ref(wish.recipient_organisation)
+        if wish.recipient_organisation
+        else None,
+        priority=wish.priority,
+        status=wish.status,
+        message=wish.message,
+        mutual=mutual,
+        required=wish.required,
+        session=wish.session.key if wish.session else None,
+        fixed_slot=wish.fixed_slot.key if wish.fixed_slot else None,
+        created_at=wish.created_at,
+        answered_at=wish.answered_at,
+    )
+
+
+def _outs(db: Session, wishes: list[Wish]) -> list[WishOut]:
+    mutual = service.mutual_keys(db, wishes)
+    return [wish_out(w, w.key in mutual) for w in wishes]
+
+
+# --- participants ----------------------------------------------------------------------------
+
+
+@router.get(
+    "/me/wishes",
+    response_model=Page[WishOut],
+    responses=problem_responses(401, 404, 422),
+    summary="My wishes, sent or received",
+    description=PARTICIPANT + " `direction=received` includes wishes to the participant's "
+    "organisation.",
+)
+def my_wishes(
+    participant: EventParticipant,
+    db: DbSession,
+    direction: Literal["sent", "received"] = "sent",
+    wish_status: Annotated[WishStatus | None, Query(alias="status")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[WishOut]:
+    wishes, total = service.participant_wishes(
+        db, participant, direction, wish_status, limit, offset
+    )
+    return Page(items=_outs(db, wishes), total=total, limit=limit, offset=offset)
+
+
+@router.post(
+    "/me/wishes",
+    status_code=status.HTTP_201_CREATED,
+    response_model=WishOut,
+    responses=problem_responses(401, 404, 409, 422),
+    summary="Send a wish to meet someone",
+    description=PARTICIPANT + WINDOW + " Exactly one of `to` (a listed participant's key) "
+    "and `to_organisation` (an organisation's key). A second open wish to the same recipient "
+    "or one beyond `max_requests_per_participant` → 409. With the `auto_accept` policy the "
+    "wish is accepted at once. The recipient is e-mailed.",
+)
+def send_wish(
+    body: WishCreate,
+    participant: EventParticipant,
+    db: DbSession,
+    settings: AppSettings,
+    background: BackgroundTasks,
+) -> WishOut:
+    request = service.WishRequest(
+        to=body.to,
+        to_organisation=body.to_organisation,
+        priority=body.priority,
+        message=body.message,
+    )
+    wish = service.send_wish(db, participant, request)
+    mails = service.received_mails(db, wish, settings.base_url)
+    db.commit()
+    background.add_task(mail.send_all, mails, settings)
+    return _outs(db, [wish])[0]
+
+
+@router.get(
+    "/me/wishes/{key}",
+    response_model=WishOut,
+    responses=problem_responses(401, 404, 422),
+    summary="One of my wishes",
+    description=PARTICIPANT + " Only wishes the participant sent or received (else 404).",
+)
+def my_wish(key: str, participant: EventParticipant, db: DbSession) -> WishOut:
+    return _outs(db, [service.own_wish(db, participant, key)])[0]
+
+
+@router.patch(
+    "/me/wishes/{key}",
+    response_model=WishOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Change the priority or message of a wish I sent",
+    description=PARTICIPANT + WINDOW + " Only the sender (403 for the recipient), only "
+    "open wishes (409).",
+)
+def edit_wish(key: str, body: WishEdit, participant: EventParticipant, db: DbSession) -> WishOut:
+    wish = service.own_wish(db, participant, key)
+    service.edit_wish(db, participant, wish, body.priority, body.message)
+    db.commit()
+    return _outs(db, [wish])[0]
+
+
+@router.post(
+    "/me/wishes/{key}/withdraw",
+    response_model=WishOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Withdraw a wish I sent",
+    description=PARTICIPANT + WINDOW + " Only the sender (403 for the recipient). The wish "
+    "becomes `cancelled` and no longer counts against the cap.",
+)
+def withdraw_wish(key: str, participant: EventParticipant, db: DbSession) -> WishOut:
+    wish = service.own_wish(db, participant, key)
+    service.withdraw_wish(db, participant, wish)
+    db.commit()
+    return _outs(db, [wish])[0]
+
+
+def _answer(
+    key: str,
+    accept: bool,
+    participant: Participant,
+    db: Session,
+    settings: AppSettings,
+    background: BackgroundTasks,
+) -> WishOut:
+    wish = service.own_wish(db, participant, key)
+    service.answer_wish(db, participant, wish, accept)
+    answered = service.answered_mail(wish, participant, settings.base_url)
+    db.commit()
+    background.add_task(mail.send, answered, settings)
+    return _outs(db, [wish])[0]
+
+
+@router.post(
+    "/me/wishes/{key}/accept",
+    response_model=WishOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Accept a wish I received",
+    description=PARTICIPANT + WINDOW + " Only the recipient (for a wish to an organisation: "
+    "any of its participants; 403 for the sender). A withdrawn wish → 409. A declined wish "
+    "may be accepted after all. The sender is e-mailed.",
+)
+def accept_wish(
+    key: str,
+    participant: EventParticipant,
+    db: DbSession,
+    settings: AppSettings,
+    background: BackgroundTasks,
+) -> WishOut:
+    return _answer(key, True, participant, db, settings, background)
+
+
+@router.post(
+    "/me/wishes/{key}/decline",
+    response_model=WishOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Decline a wish I received",
+    description=PARTICIPANT + WINDOW + " Only the recipient (403 for the sender). A withdrawn "
+    "wish → 409. The sender is e-mailed.",
+)
+def decline_wish(
+    key: str,
+    participant: EventParticipant,
+    db: DbSession,
+    settings: AppSettings,
+    background: BackgroundTasks,
+) -> WishOut:
+    return _answer(key, False, participant, db, settings, background)
+
+
+# --- organisers ------------------------------------------------------------------------------
+
+
+@router.get(
+    "/wishes",
+    response_model=Page[WishOut],
+    responses=problem_responses(401, 404, 422),
+    summary="Every wish of the event",
+    description=STAFF + " Filter by `status` and by `participant` (its key: wishes it sent or "
+    "received).",
+)
+def event_wishes(
+    access: StaffAccess,
+    db: DbSession,
+    wish_status: Annotated[WishStatus | None, Query(alias="status")] = None,
+    participant: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[WishOut]:
+    wishes, total = service.event_wishes(db, access.event, wish_status, participant, limit, offset)
+    return Page(items=_outs(db, wishes), total=total, limit=limit, offset=offset)
+
+
+@router.patch(
+    "/wishes/{key}",
+    response_model=WishOut,
+    responses=problem_responses(401, 404, 422),
+    summary="Set a wish's status or scheduling rules",
+    description=STAFF + " Any status; `priority`, `required`, `separate`; the `session` and "
+    "`fixed_slot` it must be held in (keys; `null` clears). Not bound by the cut-off.",
+)
+def update_wish(key: str, body: OrganiserWishUpdate, access: StaffAccess, db: DbSession) -> WishOut:
+    wish = service.get_wish(db, access.event, key)
+    changes = body.model_dump(exclude_unset=True)
+    refuse_nulls(changes, frozenset({"session", "fixed_slot"}))
+    service.organiser_update(db, access.event, wish, changes)
+    db.commit()
+    return _outs(db, [wish])[0]

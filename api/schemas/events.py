@@ -1,0 +1,273 @@
+"""Events, roles, sessions, slots, locations: what organisers send and get back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NaiveDatetime, model_validator
+
+from api.schemas.common import Orm
+from matchmaking.models import (
+    EventMode,
+    EventRoleName,
+    EventStatus,
+    LocationKind,
+    WishPolicy,
+)
+
+Slug = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z0-9-]{3,64}$", examples=["eu-canada-2024"], description="`[a-z0-9-]{3,64}`"
+    ),
+]
+Key = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        examples=["d1-am"],
+        description="Identifier within the event (the bundle's `id`).",
+    ),
+]
+Goal = Literal["required", "scheduled", "fairness", "breaks", "stability"]
+Text200 = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Rules(BaseModel):
+    """The solver's rules of the event (the bundle's `event.rules`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_meetings_per_participant: int | None = Field(default=None, ge=0, examples=[12])
+    max_break_difference: int | None = Field(default=None, ge=0, examples=[2])
+    objective: list[Goal] | None = Field(
+        default=None,
+        examples=[["required", "scheduled", "fairness", "breaks", "stability"]],
+        description="Lexicographic order of the goals; default: the order shown.",
+    )
+
+    @model_validator(mode="after")
+    def _goals_once(self) -> Rules:
+        if self.objective is not None and len(set(self.objective)) != len(self.objective):
+            raise ValueError("objective names a goal more than once")
+        return self
+
+
+class _EventFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: str = Field(default="", max_length=20000)
+    venue: str = Field(default="", max_length=300, examples=["Palais des congrès, Montréal"])
+    mode: EventMode = EventMode.onsite
+    registration_closes: AwareDatetime | None = Field(
+        default=None, examples=["2030-05-28T23:59:00-04:00"]
+    )
+    focus_areas: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=100, examples=[["Artificial Intelligence"]]
+    )
+    rules: Rules = Field(default_factory=Rules)
+    wish_policy: WishPolicy = Field(
+        default=WishPolicy.recipient_accepts,
+        description="`recipient_accepts`: a wish waits for the recipient's answer; "
+        "`auto_accept`: wishes are accepted when sent.",
+    )
+    max_requests_per_participant: int | None = Field(
+        default=None, ge=0, description="How many open wishes one participant may send."
+    )
+    wish_cutoff: AwareDatetime | None = Field(
+        default=None, description="After this instant no wish may be sent, withdrawn or answered."
+    )
+    video_base_url: str = Field(default="", max_length=500)
+
+
+class EventCreate(_EventFields):
+    slug: Slug
+    name: Text200 = Field(examples=["EU–Canada Cluster Matchmaking"])
+    timezone: str = Field(min_length=1, max_length=64, examples=["America/Toronto"])
+
+
+class EventUpdate(BaseModel):
+    """Only the fields sent are changed; `null` clears an optional field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Text200 | None = None
+    description: str | None = Field(default=None, max_length=20000)
+    timezone: str | None = Field(default=None, min_length=1, max_length=64)
+    venue: str | None = Field(default=None, max_length=300)
+    mode: EventMode | None = None
+    registration_closes: AwareDatetime | None = None
+    focus_areas: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        default=None, max_length=100
+    )
+    rules: Rules | None = None
+    wish_policy: WishPolicy | None = None
+    max_requests_per_participant: int | None = Field(default=None, ge=0)
+    wish_cutoff: AwareDatetime | None = None
+    video_base_url: str | None = Field(default=None, max_length=500)
+
+
+#: Fields of EventUpdate that may be cleared with null; the others only take values.
+EVENT_NULLABLE = frozenset({"registration_closes", "max_requests_per_participant", "wish_cutoff"})
+
+
+class RulesOut(Rules):
+    model_config = ConfigDict(extra="allow")
+
+
+class Counts(BaseModel):
+    sessions: int
+    slots: int
+    locations: int
+    organisations: int
+    participants: int
+    wishes: dict[str, int] = Field(examples=[{"requested": 3, "accepted": 40, "declined": 2}])
+
+
+class EventOut(Orm):
+    slug: str
+    name: str
+    description: str
+    timezone: str
+    venue: str
+    mode: EventMode
+    status: EventStatus
+    registration_closes: datetime | None
+    focus_areas: list[str]
+    rules: RulesOut
+    wish_policy: WishPolicy
+    max_requests_per_participant: int | None
+    wish_cutoff: datetime | None
+    video_base_url: str
+    created_at: datetime
+    updated_at: datetime
+    role: EventRoleName | None = Field(default=None, description="The caller's role.")
+    counts: Counts | None = None
+
+
+class SlotOut(Orm):
+    key: str
+    start: datetime = Field(description="Local time in the event's zone, no offset.")
+    end: datetime
+    session: str = Field(description="Key of the slot's session.")
+
+
+class SessionOut(BaseModel):
+    key: str
+    name: str
+    position: int
+    slots: list[SlotOut]
+
+
+class EventPublic(BaseModel):
+    """What anyone may know about an event that is not a draft: enough to register."""
+
+    slug: str
+    name: str
+    description: str
+    timezone: str
+    venue: str
+    mode: EventMode
+    status: EventStatus
+    registration_open: bool
+    registration_closes: datetime | None
+    wish_cutoff: datetime | None
+    wish_policy: WishPolicy
+    max_requests_per_participant: int | None
+    focus_areas: list[str]
+    sessions: list[SessionOut]
+
+
+class RoleGrant(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=3, max_length=254, examples=["staff@cluster-events.eu"])
+    role: EventRoleName = EventRoleName.staff
+
+
+class RoleOut(BaseModel):
+    organiser_id: int
+    email: str
+    name: str
+    role: EventRoleName
+
+
+class SessionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: Key
+    name: Text200 = Field(examples=["Day 1 morning"])
+    position: int | None = Field(default=None, ge=0)
+
+
+class SessionUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Text200 | None = None
+    position: int | None = Field(default=None, ge=0)
+
+
+class SlotCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: Key | None = Field(default=None, description="Default: the next free `s<n>`.")
+    start: NaiveDatetime = Field(examples=["2030-09-10T09:00"])
+    end: NaiveDatetime = Field(examples=["2030-09-10T09:20"])
+
+
+class SlotUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: NaiveDatetime | None = None
+    end: NaiveDatetime | None = None
+
+
+class SlotGenerate(BaseModel):
+    """Meetings of `meeting_minutes`, each followed by `pause_minutes`, from start to end."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: NaiveDatetime = Field(examples=["2030-09-10T09:00"])
+    end: NaiveDatetime = Field(examples=["2030-09-10T12:30"])
+    meeting_minutes: int = Field(ge=5, le=480, examples=[20])
+    pause_minutes: int = Field(default=0, ge=0, le=240, examples=[5])
+    replace: bool = Field(default=False, description="Remove the session's slots first.")
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> SlotGenerate:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        if (self.end - self.start).days >= 2:
+            raise ValueError("a session lasts at most two days")
+        return self
+
+
+class LocationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: Key = Field(examples=["t1"])
+    name: Text200 = Field(examples=["Table 1"])
+    kind: LocationKind = LocationKind.table
+    capacity: int = Field(default=1, ge=1, le=100000)
+    url: str = Field(default="", max_length=500)
+    position: int | None = Field(default=None, ge=0)
+
+
+class LocationUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Text200 | None = None
+    kind: LocationKind | None = None
+    capacity: int | None = Field(default=None, ge=1, le=100000)
+    url: str | None = Field(default=None, max_length=500)
+    position: int | None = Field(default=None, ge=0)
+
+
+class LocationOut(Orm):
+    key: str
+    name: str
+    kind: LocationKind
+    capacity: int
+    url: str
+    position: int

@@ -1,0 +1,173 @@
+"""Registration, a participant's own profile, the directory, the organisers' view."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+from api.schemas.common import Orm
+from matchmaking.models import Attendance, OrganisationKind
+from matchmaking.timegrid import zone
+
+Country = Annotated[
+    str,
+    Field(
+        pattern=r"^([A-Za-z]{2})?$",
+        examples=["DK"],
+        description="ISO 3166-1 alpha-2 code (stored upper-case).",
+    ),
+]
+Label = Annotated[str, Field(min_length=1, max_length=100)]
+Key = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+def _zone_or_empty(value: str | None) -> str | None:
+    if value:
+        zone(value)  # ValueError names the zone; pydantic reports it on the field
+    return value
+
+
+class OrganisationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=300, examples=["Energy Cluster Denmark"])
+    kind: OrganisationKind = Field(
+        default=OrganisationKind.company,
+        description="`cluster` (cluster organisation or business network), `company`, "
+        "`research`, `public` or `other`.",
+    )
+    country: Country = ""
+    sectors: list[Label] = Field(default_factory=list, max_length=30, examples=[["Energy"]])
+    focus_areas: list[Label] = Field(
+        default_factory=list, max_length=30, description="Among the event's focus areas."
+    )
+    description: str = Field(default="", max_length=5000)
+    website: str = Field(default="", max_length=500)
+
+
+class OrganisationUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=300)
+    kind: OrganisationKind | None = None
+    country: Country | None = None
+    sectors: list[Label] | None = Field(default=None, max_length=30)
+    focus_areas: list[Label] | None = Field(default=None, max_length=30)
+    description: str | None = Field(default=None, max_length=5000)
+    website: str | None = Field(default=None, max_length=500)
+
+
+class RegistrationIn(BaseModel):
+    """A self-registration: the person, its organisation, attendance, availability, consent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200, examples=["Kristina Šermukšnytė"])
+    email: EmailStr = Field(examples=["k@example.org"])
+    job_title: str = Field(default="", max_length=200)
+    organisation: OrganisationIn = Field(
+        description="Joins the event's organisation of the same name, or creates it."
+    )
+    attendance: Attendance | None = Field(
+        default=None, description="`onsite` or `online`; default from the event's mode."
+    )
+    timezone: str = Field(default="", max_length=64, description="Own IANA zone (optional).")
+    unavailable_slots: list[Key] = Field(default_factory=list, description="Slot keys.")
+    unavailable_sessions: list[Key] = Field(
+        default_factory=list, description="Session keys: every slot of them is unavailable."
+    )
+    listed: bool = Field(
+        default=False, description="Consent to be listed in the event's participant directory."
+    )
+
+    _zone = field_validator("timezone")(_zone_or_empty)
+
+
+class ProfileUpdate(BaseModel):
+    """Only the fields sent are changed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    email: EmailStr | None = None
+    job_title: str | None = Field(default=None, max_length=200)
+    attendance: Attendance | None = None
+    timezone: str | None = Field(default=None, max_length=64)
+    listed: bool | None = None
+    unavailable_slots: list[Key] | None = Field(
+        default=None, description="Replaces the list of unavailable slot keys."
+    )
+    organisation: OrganisationUpdate | None = None
+
+    _zone = field_validator("timezone")(_zone_or_empty)
+
+
+class OrganiserParticipantUpdate(ProfileUpdate):
+    """What organisers may change of a participant, besides its own profile fields."""
+
+    max_meetings: int | None = Field(default=None, ge=0, description="`null`: the event's cap.")
+    host_location: Key | None = Field(default=None, description="`null`: no host location.")
+
+
+class OrganisationOut(Orm):
+    key: str
+    name: str
+    kind: OrganisationKind
+    country: str
+    sectors: list[str]
+    focus_areas: list[str]
+    description: str
+    website: str
+
+
+class DirectoryEntry(BaseModel):
+    """A listed participant as other participants see it (no e-mail)."""
+
+    key: str
+    name: str
+    job_title: str
+    attendance: Attendance
+    organisation: OrganisationOut
+
+
+class ParticipantMe(BaseModel):
+    key: str
+    name: str
+    email: str
+    job_title: str
+    attendance: Attendance
+    timezone: str
+    listed: bool
+    max_meetings: int | None
+    organisation: OrganisationOut
+    unavailable_slots: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ParticipantOut(ParticipantMe):
+    """A participant as organisers see it."""
+
+    host_location: str | None
+
+
+class RegistrationOut(BaseModel):
+    participant: ParticipantMe
+    access_token: str = Field(
+        description="The personal token, shown only in this response (and e-mailed as a link). "
+        "Send it as `X-Participant-Token`.",
+        examples=["mmp_Vb0b8o2pL5vXh3D8rJm8Jw1uI3pP0y2kB5nXxZ7cWqE"],
+    )
+    link: str = Field(description="The personal link that signs the participant in on the pages.")
+
+
+class LinkRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+
+
+class Accepted(BaseModel):
+    detail: str

@@ -1,0 +1,437 @@
+"""Meeting wishes between participants: send, edit, withdraw, accept, decline.
+
+Rules (see docs/api.md):
+- Wishes can be sent, withdrawn and answered once the event is no longer a draft, until its
+  `wish_cutoff` (also after registration closes, so late arrivals can still be met).
+- A wish goes to a listed participant or to an organisation with a listed participant; never
+  to oneself or one's own organisation; at most one open wish per sender and recipient.
+- `max_requests_per_participant` caps a sender's open wishes (requested or accepted);
+  declined and withdrawn ones free their place. The cap holds under concurrent requests: the
+  sender's row is locked (PostgreSQL `SELECT … FOR UPDATE`; SQLite's BEGIN IMMEDIATE
+  serialises writers) before counting.
+- With `auto_accept` a wish is accepted when sent; with `recipient_accepts` it waits for the
+  recipient (or, for a wish to an organisation, any of its participants) to answer.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from matchmaking.errors import Conflict, Forbidden, Invalid, NotFound
+from matchmaking.events import as_utc, get_slot
+from matchmaking.events import get_session as get_event_session
+from matchmaking.mail import Mail
+from matchmaking.models import (
+    Event,
+    EventStatus,
+    Organisation,
+    Participant,
+    Wish,
+    WishPolicy,
+    WishStatus,
+    utcnow,
+)
+from matchmaking.registration import participant_page
+
+OPEN_STATUSES = (WishStatus.requested, WishStatus.accepted)
+
+
+@dataclass(frozen=True)
+class WishRequest:
+    to: str | None = None
+    to_organisation: str | None = None
+    priority: int = 2
+    message: str = ""
+
+
+def check_wishes_allowed(event: Event, now: datetime | None = None) -> None:
+    """Refuse wish changes before the event opens and after its cut-off."""
+    if event.status is EventStatus.draft:
+        raise Conflict("The event is not open yet; wishes can be sent once it opens.")
+    cutoff = as_utc(event.wish_cutoff)
+    if cutoff is not None and (now or utcnow()) >= cutoff:
+        raise Conflict(
+            f"The cut-off for wishes was {cutoff.isoformat(timespec='minutes')}; "
+            "wishes can no longer be sent, withdrawn or answered."
+        )
+
+
+def send_wish(
+    session: Session, sender: Participant, request: WishRequest, now: datetime | None = None
+) -> Wish:
+    """A new wish of `sender`; flushes, the caller commits."""
+    event = sender.event
+    check_wishes_allowed(event, now)
+    # Lock the sender first: caps and duplicates are then checked against a stable count.
+    session.execute(select(Participant.id).where(Participant.id == sender.id).with_for_update())
+    recipient, organisation = _recipient(session, sender, request)
+    _refuse_duplicate(session, sender, recipient, organisation)
+    _refuse_over_cap(session, event, sender)
+    accepted = event.wish_policy is WishPolicy.auto_accept
+    wish = Wish(
+        event_id=event.id,
+        key=_new_key(session, event),
+        sender_id=sender.id,
+        recipient_id=recipient.id if recipient else None,
+        recipient_organisation_id=organisation.id if organisation else None,
+        priority=request.priority,
+        status=WishStatus.accepted if accepted else WishStatus.requested,
+        message=request.message.strip(),
+        answered_at=utcnow() if accepted else None,
+    )
+    session.add(wish)
+    session.flush()
+    return wish
+
+
+def _recipient(
+    session: Session, sender: Participant, request: WishRequest
+) -> tuple[Participant | None, Organisation | None]:
+    if (request.to is None) == (request.to_organisation is None):
+        raise Invalid(
+            "Name exactly one of 'to' (a participant) and 'to_organisation'.", field="body.to"
+        )
+    if request.to is not None:
+        recipient = session.scalar(
+            select(Participant).where(
+                Participant.event_id == sender.event_id,
+                Participant.key == request.to,
+                Participant.listed.is_(True),
+            )
+        )
+        if recipient is None:
+            raise Invalid(f"The directory has no participant '{request.to}'.", field="body.to")
+        if recipient.id == sender.id:
+            raise Invalid("You cannot send a wish to yourself.", field="body.to")
+        if recipient.organisation_id == sender.organisation_id:
+            raise Invalid(
+                "You cannot send a wish to someone of your own organisation.", field="body.to"
+            )
+        return recipient, None
+    organisation = session.scalar(
+        select(Organisation).where(
+            Organisation.event_id == sender.event_id, Organisation.key == request.to_organisation
+        )
+    )
+    listed = organisation is not None and session.scalar(
+        select(func.count())
+        .select_from(Participant)
+        .where(Participant.organisation_id == organisation.id, Participant.listed.is_(True))
+    )
+    if organisation is None or not listed:
+        raise Invalid(
+            f"The directory has no organisation '{request.to_organisation}'.",
+            field="body.to_organisation",
+        )
+    if organisation.id == sender.organisation_id:
+        raise Invalid(
+            "You cannot send a wish to your own organisation.", field="body.to_organisation"
+        )
+    return None, organisation
+
+
+def _refuse_duplicate(
+    session: Session,
+    sender: Participant,
+    recipient: Participant | None,
+    organisation: Organisation | None,
+) -> None:
+    query = select(Wish.key, Wish.status).where(
+        Wish.sender_id == sender.id, Wish.status != WishStatus.cancelled
+    )
+    if recipient is not None:
+        query = query.where(Wish.recipient_id == recipient.id)
+    else:
+        assert organisation is not None
+        query = query.where(Wish.recipient_organisation_id == organisation.id)
+    existing = session.execute(query).first()
+    if existing is not None:
+        field = "body.to" if recipient is not None else "body.to_organisation"
+        raise Conflict(
+            f"You have sent this wish already (wish '{existing.key}', {existing.status}).",
+            field=field,
+        )
+
+
+def _refuse_over_cap(session: Session, event: Event, sender: Participant) -> None:
+    cap = event.max_requests_per_participant
+    if cap is None:
+        return
+    sent = session.scalar(
+        select(func.count())
+        .select_from(Wish)
+        .where(Wish.sender_id == sender.id, Wish.status.in_(OPEN_STATUSES))
+    )
+    if (sent or 0) >= cap:
+        raise Conflict(
+            f"You have {sent} open wishes, the most this event allows ({cap}). "
+            "Withdraw one to send another."
+        )
+
+
+def _new_key(session: Session, event: Event) -> str:
+    while True:
+        key = f"w-{secrets.token_hex(4)}"
+        if (
+            session.scalar(select(Wish.id).where(Wish.event_id == event.id, Wish.key == key))
+            is None
+        ):
+            return key
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def get_wish(session: Session, event: Event, key: str) -> Wish:
+    wish = session.scalar(select(Wish).where(Wish.event_id == event.id, Wish.key == key))
+    if wish is None:
+        raise NotFound(f"The event has no wish '{key}'.")
+    return wish
+
+
+def is_recipient(wish: Wish, participant: Participant) -> bool:
+    if wish.recipient_id is not None:
+        return wish.recipient_id == participant.id
+    return wish.recipient_organisation_id == participant.organisation_id
+
+
+def own_wish(session: Session, participant: Participant, key: str) -> Wish:
+    """A wish the participant sent or received; others' wishes are not found (404)."""
+    wish = session.scalar(
+        select(Wish).where(Wish.event_id == participant.event_id, Wish.key == key)
+    )
+    if wish is None or not (wish.sender_id == participant.id or is_recipient(wish, participant)):
+        raise NotFound(f"You have no wish '{key}'.")
+    return wish
+
+
+Direction = Literal["sent", "received"]
+
+
+def participant_wishes(
+    session: Session,
+    participant: Participant,
+    direction: Direction,
+    status: WishStatus | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Wish], int]:
+    if direction == "sent":
+        query = select(Wish).where(Wish.sender_id == participant.id)
+    else:
+        query = select(Wish).where(
+            or_(
+                Wish.recipient_id == participant.id,
+                Wish.recipient_organisation_id == participant.organisation_id,
+            )
+        )
+    return _page(session, query, status, limit, offset)
+
+
+def event_wishes(
+    session: Session,
+    event: Event,
+    status: WishStatus | None,
+    participant_key: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Wish], int]:
+    """Every wish of the event, optionally those a participant sent or received."""
+    query = select(Wish).where(Wish.event_id == event.id)
+    if participant_key:
+        person = session.scalar(
+            select(Participant).where(
+                Participant.event_id == event.id, Participant.key == participant_key
+            )
+        )
+        if person is None:
+            return [], 0
+        query = query.where(
+            or_(
+                Wish.sender_id == person.id,
+                Wish.recipient_id == person.id,
+                Wish.recipient_organisation_id == person.organisation_id,
+            )
+        )
+    return _page(session, query, status, limit, offset)
+
+
+def _page(
+    session: Session, query: object, status: WishStatus | None, limit: int, offset: int
+) -> tuple[list[Wish], int]:
+    assert hasattr(query, "where")
+    if status is not None:
+        query = query.where(Wish.status == status)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.options(
+            selectinload(Wish.sender).selectinload(Participant.organisation),
+            selectinload(Wish.recipient).selectinload(Participant.organisation),
+            selectinload(Wish.recipient_organisation),
+        )
+        .order_by(Wish.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return list(rows), total
+
+
+def mutual_keys(session: Session, wishes: list[Wish]) -> set[str]:
+    """Keys of the wishes whose recipient also wishes to meet the sender (open wishes)."""
+    found = set()
+    for wish in wishes:
+        if wish.recipient_id is None or wish.status not in OPEN_STATUSES:
+            continue
+        back = session.scalar(
+            select(Wish.id).where(
+                Wish.sender_id == wish.recipient_id,
+                or_(
+                    Wish.recipient_id == wish.sender_id,
+                    Wish.recipient_organisation_id == wish.sender.organisation_id,
+                ),
+                Wish.status.in_(OPEN_STATUSES),
+            )
+        )
+        if back is not None:
+            found.add(wish.key)
+    return found
+
+
+# --- changing --------------------------------------------------------------------------------
+
+
+def edit_wish(
+    session: Session,
+    participant: Participant,
+    wish: Wish,
+    priority: int | None,
+    message: str | None,
+    now: datetime | None = None,
+) -> Wish:
+    """The sender changes the priority or message of an open wish."""
+    check_wishes_allowed(participant.event, now)
+    if wish.sender_id != participant.id:
+        raise Forbidden("Only the sender of a wish can change it.")
+    if wish.status not in OPEN_STATUSES:
+        raise Conflict(f"Wish '{wish.key}' is {wish.status}; only open wishes can be changed.")
+    if priority is not None:
+        wish.priority = priority
+    if message is not None:
+        wish.message = message.strip()
+    session.flush()
+    return wish
+
+
+def withdraw_wish(
+    session: Session, participant: Participant, wish: Wish, now: datetime | None = None
+) -> Wish:
+    check_wishes_allowed(participant.event, now)
+    if wish.sender_id != participant.id:
+        raise Forbidden("Only the sender of a wish can withdraw it.")
+    if wish.status is WishStatus.cancelled:
+        raise Conflict(f"Wish '{wish.key}' is withdrawn already.")
+    wish.status = WishStatus.cancelled
+    session.flush()
+    return wish
+
+
+def answer_wish(
+    session: Session,
+    participant: Participant,
+    wish: Wish,
+    accept: bool,
+    now: datetime | None = None,
+) -> Wish:
+    """The recipient accepts or declines; a recipient may change its mind until the cut-off."""
+    check_wishes_allowed(participant.event, now)
+    if not is_recipient(wish, participant):
+        raise Forbidden("Only the recipient of a wish can answer it.")
+    if wish.status is WishStatus.cancelled:
+        raise Conflict(f"Wish '{wish.key}' was withdrawn by its sender.")
+    wish.status = WishStatus.accepted if accept else WishStatus.declined
+    wish.answered_at = utcnow()
+    session.flush()
+    return wish
+
+
+# --- organisers ------------------------------------------------------------------------------
+
+
+def organiser_update(
+    session: Session, event: Event, wish: Wish, changes: dict[str, object]
+) -> Wish:
+    """Organisers may set any status, the priority, and the scheduling rules of a wish."""
+    for name in ("status", "priority", "required", "separate"):
+        if name in changes:
+            setattr(wish, name, changes[name])
+    if "session" in changes:
+        key = changes["session"]
+        wish.session_id = get_event_session(session, event, str(key)).id if key else None
+    if "fixed_slot" in changes:
+        key = changes["fixed_slot"]
+        wish.fixed_slot_id = get_slot(session, event, str(key)).id if key else None
+    if "status" in changes and wish.answered_at is None:
+        wish.answered_at = utcnow()
+    session.flush()
+    return wish
+
+
+# --- e-mails ---------------------------------------------------------------------------------
+
+
+def received_mails(session: Session, wish: Wish, base_url: str) -> list[Mail]:
+    """'Wish received' to the recipient, or to every participant of the recipient organisation."""
+    event = wish.event
+    if wish.recipient is not None:
+        recipients = [wish.recipient]
+    else:
+        recipients = list(
+            session.scalars(
+                select(Participant).where(
+                    Participant.organisation_id == wish.recipient_organisation_id
+                )
+            )
+        )
+    sender = wish.sender
+    return [
+        Mail(
+            to=person.email,
+            template="wish_received",
+            context={
+                "event_name": event.name,
+                "recipient_name": person.name,
+                "sender_name": sender.name,
+                "sender_organisation": sender.organisation.name,
+                "sender_country": sender.organisation.country,
+                "to_organisation": wish.recipient_organisation.name
+                if wish.recipient_organisation
+                else "",
+                "message": wish.message,
+                "accepted": wish.status is WishStatus.accepted,
+                "page_url": participant_page(base_url, event),
+            },
+        )
+        for person in recipients
+        if person.email
+    ]
+
+
+def answered_mail(wish: Wish, answered_by: Participant, base_url: str) -> Mail:
+    return Mail(
+        to=wish.sender.email,
+        template="wish_answered",
+        context={
+            "event_name": wish.event.name,
+            "sender_name": wish.sender.name,
+            "recipient_name": answered_by.name,
+            "recipient_organisation": answered_by.organisation.name,
+            "accepted": wish.status is WishStatus.accepted,
+            "page_url": participant_page(base_url, wish.event),
+        },
+    )
