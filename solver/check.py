@@ -140,9 +140,11 @@ def met_wishes(meetings: Iterable[Meeting]) -> set[str]:
     return {w for m in meetings for w in m.wishes}
 
 
-def breaks_per_participant(problem: Problem, meetings: Iterable[Meeting]) -> dict[str, int]:
+def breaks_per_participant(
+    problem: Problem, meetings: Iterable[Meeting], index: EventIndex | None = None
+) -> dict[str, int]:
     """Number of breaks of every participant holding at least one meeting."""
-    index = EventIndex(problem)
+    index = index or EventIndex(problem)
     busy: dict[str, set[str]] = defaultdict(set)
     for m in meetings:
         for p in m.participants:
@@ -180,7 +182,9 @@ def count_moved(problem: Problem, meetings: Sequence[Meeting]) -> int:
     return moved
 
 
-def evaluate(problem: Problem, meetings: Sequence[Meeting]) -> dict[str, float]:
+def evaluate(
+    problem: Problem, meetings: Sequence[Meeting], index: EventIndex | None = None
+) -> dict[str, float]:
     """The objective values of `meetings` (definitions in the module docstring)."""
     met = met_wishes(meetings)
     held = [w for w in problem.wishes if w.id in met]
@@ -189,7 +193,7 @@ def evaluate(problem: Problem, meetings: Sequence[Meeting]) -> dict[str, float]:
         "scheduled": float(len(held)),
         "scheduled_weight": float(sum(PRIORITY_WEIGHT[w.priority] for w in held)),
         "min_share": min_share(problem, met),
-        "breaks": float(sum(breaks_per_participant(problem, meetings).values())),
+        "breaks": float(sum(breaks_per_participant(problem, meetings, index).values())),
         "moved": float(count_moved(problem, meetings)),
     }
 
@@ -217,7 +221,7 @@ def check(problem: Problem, solution: Solution) -> CheckReport:
             violations += rule(index, meetings)
     violations += _check_wish_accounting(index, solution)
     # `evaluate` only reads ids it knows, so it is safe even when references are broken.
-    report = CheckReport(violations=violations, objective=evaluate(problem, meetings))
+    report = CheckReport(violations=violations, objective=evaluate(problem, meetings, index))
     report.violations += _check_status(index, solution, report.objective)
     return report
 
