@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy.orm import sessionmaker
 
+from api.pages.common import SecurityHeaders
 from api.problems import BodySizeLimit, document_problems, install_problem_handlers
 from api.routers.jobs import start_job_runner, stop_job_runner
 from matchmaking.db import make_engine
@@ -28,6 +29,7 @@ ROUTER_MODULES: list[str] = [
     "api.routers.jobs",
     "api.routers.schedules",
     "api.routers.agenda",
+    "api.pages",
 ]
 
 API_DESCRIPTION = """
@@ -74,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False)
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     # Outermost: every response (413s included) gets a request id; every request is measured.
     app.add_middleware(RequestContextMiddleware, log_requests=settings.log_requests)
     for module_name in ROUTER_MODULES:

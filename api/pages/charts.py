@@ -1,0 +1,137 @@
+"""Small server-side SVG charts (no JavaScript, no external library): bars and lines.
+
+Every label is escaped; each chart carries a <title> and <desc> for screen readers and
+the pages also show the numbers as a table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from markupsafe import Markup, escape
+
+WIDTH, HEIGHT = 640, 220
+LEFT, RIGHT, TOP, BOTTOM = 40, 10, 10, 40
+
+
+def _frame(title: str, description: str, body: str, width: int = WIDTH) -> Markup:
+    return Markup(
+        f'<svg class="chart" role="img" viewBox="0 0 {width} {HEIGHT}" width="{width}" '
+        f'height="{HEIGHT}" xmlns="http://www.w3.org/2000/svg">'
+        f"<title>{escape(title)}</title><desc>{escape(description)}</desc>"
+        f'<line x1="{LEFT}" y1="{HEIGHT - BOTTOM}" x2="{width - RIGHT}" y2="{HEIGHT - BOTTOM}" '
+        f'stroke="#4a5360"/>'
+        f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{HEIGHT - BOTTOM}" stroke="#4a5360"/>'
+        f"{body}</svg>"
+    )
+
+
+def bar_chart(
+    title: str,
+    bars: Sequence[tuple[str, float]],
+    *,
+    maximum: float | None = None,
+    description: str = "",
+) -> Markup:
+    """Vertical bars with a label under each (labels thinned out when there are many)."""
+    if not bars:
+        return Markup("")
+    top = max(maximum or 0, *(v for _, v in bars), 1)
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    step = plot_w / len(bars)
+    every = max(1, len(bars) // 16)
+    parts = [
+        f'<text x="{LEFT - 4}" y="{TOP + 4}" text-anchor="end">{_number(top)}</text>'
+        f'<text x="{LEFT - 4}" y="{HEIGHT - BOTTOM}" text-anchor="end">0</text>'
+    ]
+    if maximum:
+        y = TOP + plot_h * (1 - maximum / top)
+        parts.append(
+            f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" '
+            f'stroke="#a4161a" stroke-dasharray="4 3"/>'
+        )
+    for i, (label, value) in enumerate(bars):
+        h = plot_h * value / top
+        x = LEFT + i * step
+        parts.append(
+            f'<rect x="{x + step * 0.1:.1f}" y="{TOP + plot_h - h:.1f}" width="{step * 0.8:.1f}" '
+            f'height="{h:.1f}" fill="#0b5cad">'
+            f"<title>{escape(label)}: {_number(value)}</title></rect>"
+        )
+        if i % every == 0:
+            parts.append(
+                f'<text x="{x + step / 2:.1f}" y="{HEIGHT - BOTTOM + 14}" '
+                f'text-anchor="middle">{escape(label)}</text>'
+            )
+    return _frame(title, description or title, "".join(parts))
+
+
+def line_chart(
+    title: str,
+    series: Sequence[tuple[str, str, Sequence[tuple[float, float]]]],
+    description: str = "",
+) -> Markup:
+    """Lines over time: (name, colour, [(x, y), ...]) each, with a small legend."""
+    points = [p for _, _, values in series for p in values]
+    if not points:
+        return Markup("")
+    x_max = max(x for x, _ in points) or 1.0
+    y_min = min(y for _, y in points)
+    y_max = max(y for _, y in points)
+    if y_max == y_min:
+        y_max = y_min + 1
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+
+    def xy(x: float, y: float) -> str:
+        px = LEFT + plot_w * x / x_max
+        py = TOP + plot_h * (1 - (y - y_min) / (y_max - y_min))
+        return f"{px:.1f},{py:.1f}"
+
+    parts = [
+        f'<text x="{LEFT - 4}" y="{TOP + 4}" text-anchor="end">{_number(y_max)}</text>',
+        f'<text x="{LEFT - 4}" y="{HEIGHT - BOTTOM}" text-anchor="end">{_number(y_min)}</text>',
+        f'<text x="{WIDTH - RIGHT}" y="{HEIGHT - BOTTOM + 14}" text-anchor="end">'
+        f"{x_max:.1f} s</text>",
+    ]
+    for n, (name, colour, values) in enumerate(series):
+        if values:
+            path = " ".join(xy(x, y) for x, y in values)
+            parts.append(
+                f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>'
+            )
+        parts.append(
+            f'<rect x="{LEFT + 10 + n * 120}" y="{HEIGHT - 14}" width="12" height="4" '
+            f'fill="{colour}"/><text x="{LEFT + 26 + n * 120}" y="{HEIGHT - 10}">'
+            f"{escape(name)}</text>"
+        )
+    return _frame(title, description or title, "".join(parts))
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def progress_series(history: Sequence[Sequence[Any]]) -> list[tuple[float, float, float | None]]:
+    """The latest goal's (elapsed, best, bound) points from a job's progress history."""
+    rows = [r for r in history if len(r) >= 4 and r[2] is not None]
+    if not rows:
+        return []
+    goal = rows[-1][1]
+    return [
+        (float(r[0]), float(r[2]), float(r[3]) if r[3] is not None else None)
+        for r in rows
+        if r[1] == goal
+    ]
+
+
+def progress_chart(history: Sequence[Sequence[Any]]) -> Markup:
+    points = progress_series(history)
+    best = [(t, b) for t, b, _ in points]
+    bound = [(t, d) for t, _, d in points if d is not None]
+    goal = str(history[-1][1]) if history else ""
+    return line_chart(
+        f"Search progress ({goal})",
+        [("best found", "#0b5cad", best), ("bound", "#a4161a", bound)],
+        "Best objective value found and proven bound over the elapsed seconds of the solve.",
+    )

@@ -1,0 +1,249 @@
+"""What every page needs: templates, CSRF tokens, who is looking, security headers.
+
+Pages are server-rendered HTML (Jinja2, autoescaped) that work without JavaScript. Forms
+carry a CSRF token: a random value in an HttpOnly cookie and its HMAC (keyed with the secret
+key) in a hidden field; a POST is accepted only when the two agree, which a page on another
+site can neither read nor forge.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from matchmaking import events as event_service
+from matchmaking.models import ApiToken, Event, EventRoleName, Organiser, Participant
+from matchmaking.security import hash_token
+from matchmaking.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+templates = Jinja2Templates(directory=str(ROOT / "templates"))
+
+CSRF_COOKIE = "mm_csrf"
+CSRF_FIELD = "csrf_token"
+#: The participant cookie is the one the API's dependencies read too (api.deps).
+PARTICIPANT_COOKIE = "mm_participant"
+ORGANISER_COOKIE = "mm_organiser"
+COOKIE_MAX_AGE = 60 * 60 * 24 * 60
+
+
+class PageError(Exception):
+    """Ends a page request with a friendly HTML error page (never a traceback)."""
+
+    def __init__(self, status: int, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+
+
+# --- rendering ---------------------------------------------------------------------------
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def local_time(moment: datetime, zone: str) -> str:
+    return moment.strftime("%H:%M")
+
+
+def in_zone(naive_local: datetime, event_zone: str, viewer_zone: str) -> datetime:
+    """A slot's local wall-clock time in the event zone, seen from another zone."""
+    return naive_local.replace(tzinfo=ZoneInfo(event_zone)).astimezone(ZoneInfo(viewer_zone))
+
+
+def _format_instant(moment: datetime | None, zone: str = "UTC") -> str:
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(ZoneInfo(zone)).strftime("%d %b %Y, %H:%M %Z")
+
+
+templates.env.filters["instant"] = _format_instant
+templates.env.globals["CSRF_FIELD"] = CSRF_FIELD
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status: int = 200,
+) -> HTMLResponse:
+    """Render a page with the CSRF token its forms need (and set the cookie when new)."""
+    nonce = request.cookies.get(CSRF_COOKIE) or ""
+    fresh = not _valid_nonce(nonce)
+    if fresh:
+        nonce = secrets.token_urlsafe(24)
+    values = {"csrf_token": csrf_token_for(settings_of(request), nonce), **(context or {})}
+    response = templates.TemplateResponse(request, template, values, status_code=status)
+    if fresh:
+        set_cookie(request, response, CSRF_COOKIE, nonce, max_age=None)
+    return response
+
+
+def error_page(request: Request, error: PageError) -> HTMLResponse:
+    return render(
+        request,
+        "pages/error.html",
+        {"title": error.title, "detail": error.detail},
+        status=error.status,
+    )
+
+
+def redirect(url: str) -> RedirectResponse:
+    # 303: after a POST the browser fetches the next page with GET.
+    return RedirectResponse(url, status_code=303)
+
+
+def set_cookie(
+    request: Request, response: Any, name: str, value: str, *, max_age: int | None = COOKIE_MAX_AGE
+) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+
+
+# --- CSRF --------------------------------------------------------------------------------
+
+
+def _valid_nonce(nonce: str) -> bool:
+    return 16 <= len(nonce) <= 64
+
+
+def csrf_token_for(settings: Settings, nonce: str) -> str:
+    key = settings.secret_key.encode()
+    return hmac.new(key, f"csrf:{nonce}".encode(), hashlib.sha256).hexdigest()
+
+
+def check_csrf(request: Request, submitted: str | None) -> None:
+    """Refuse a form whose hidden token does not match the visitor's cookie."""
+    nonce = request.cookies.get(CSRF_COOKIE) or ""
+    expected = csrf_token_for(settings_of(request), nonce) if _valid_nonce(nonce) else ""
+    if not expected or not submitted or not hmac.compare_digest(expected, submitted):
+        raise PageError(
+            403,
+            "Form expired",
+            "This form could not be verified (it may be old, or cookies are blocked). "
+            "Go back, reload the page and send it again.",
+        )
+
+
+# --- who is looking ----------------------------------------------------------------------
+
+
+def find_event(db: Session, slug: str) -> Event:
+    event = event_service.find_event(db, slug)
+    if event is None:
+        raise PageError(404, "Event not found", f"There is no event '{slug}'.")
+    return event
+
+
+def participant_from_token(db: Session, token: str) -> Participant | None:
+    if not token or len(token) > 200:
+        return None
+    return db.scalar(
+        select(Participant)
+        .options(joinedload(Participant.event))
+        .where(Participant.access_token_hash == hash_token(token))
+    )
+
+
+def page_participant(request: Request, db: Session, event: Event) -> Participant:
+    """The participant of this event whose personal link set the cookie."""
+    participant = participant_from_token(db, request.cookies.get(PARTICIPANT_COOKIE, ""))
+    if participant is None or participant.event_id != event.id:
+        raise PageError(
+            401,
+            "Open your personal link",
+            "This page belongs to a participant. Open the personal link from your "
+            "registration confirmation or e-mail to sign in.",
+        )
+    return participant
+
+
+def page_organiser(request: Request, db: Session) -> Organiser | None:
+    token = request.cookies.get(ORGANISER_COOKIE, "")
+    if not token or len(token) > 200:
+        return None
+    row = db.scalar(
+        select(ApiToken)
+        .options(joinedload(ApiToken.organiser))
+        .where(ApiToken.token_hash == hash_token(token))
+    )
+    if row is None or row.revoked_at is not None:
+        return None
+    return row.organiser
+
+
+def organiser_event(
+    request: Request, db: Session, slug: str
+) -> tuple[Event, Organiser, EventRoleName]:
+    """The event an organiser manages; unknown events and events of others look alike."""
+    organiser = page_organiser(request, db)
+    if organiser is None:
+        raise PageError(401, "Sign in", "Sign in with your organiser API token to see this page.")
+    event = event_service.find_event(db, slug)
+    role = event_service.role_of(db, event, organiser) if event is not None else None
+    if event is None or role is None:
+        raise PageError(404, "Event not found", f"There is no event '{slug}'.")
+    return event, organiser, role
+
+
+# --- security headers --------------------------------------------------------------------
+
+#: Pages load scripts, styles and images from this site only; nothing may frame them.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+SECURITY_HEADERS = {
+    b"content-security-policy": CONTENT_SECURITY_POLICY.encode(),
+    b"x-content-type-options": b"nosniff",
+    b"x-frame-options": b"DENY",
+    # Personal links carry secrets in their path: never send them on as a Referer.
+    b"referrer-policy": b"no-referrer",
+}
+
+
+class SecurityHeaders:
+    """Adds CSP, nosniff, frame and referrer headers to every page (not to the JSON API,
+    whose interactive docs page loads its own scripts)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in SECURITY_HEADERS.items() if k not in present]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,375 @@
+"""Organiser pages: sign-in with an API token, the dashboard with solving and its live
+progress, reviewing a schedule version (timetable, statistics, unscheduled wishes, diff),
+publishing it, and exports."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Literal
+
+from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from api.deps import DbSession
+from api.pages import charts
+from api.pages.common import (
+    CSRF_FIELD,
+    ORGANISER_COOKIE,
+    PageError,
+    check_csrf,
+    organiser_event,
+    page_organiser,
+    redirect,
+    render,
+    set_cookie,
+    settings_of,
+)
+from api.pages.forms import form_values
+from api.routers.jobs import start_job_runner
+from matchmaking import events as event_service
+from matchmaking import exports, mail, publishing
+from matchmaking import jobs as job_service
+from matchmaking.agenda import participant_agenda
+from matchmaking.models import (
+    ApiToken,
+    Event,
+    EventRole,
+    Participant,
+    ScheduleVersion,
+    SolveJob,
+    Wish,
+)
+from matchmaking.security import hash_token
+from matchmaking.versions import (
+    diff_versions,
+    load_meetings,
+    version_staleness,
+    version_statistics,
+)
+
+router = APIRouter()
+
+# --- signing in --------------------------------------------------------------------------
+
+
+@router.get("/organiser/login", response_class=HTMLResponse, include_in_schema=False)
+def login_form(request: Request) -> HTMLResponse:
+    return render(request, "pages/login.html", {"title": "Organiser sign-in", "errors": {}})
+
+
+@router.post("/organiser/login", include_in_schema=False)
+async def login(request: Request, db: DbSession) -> Response:
+    values = form_values(await request.form())
+    check_csrf(request, str(values.get(CSRF_FIELD, "")))
+    token = str(values.get("token", ""))
+    row = db.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if not token or row is None or row.revoked_at is not None:
+        return render(
+            request,
+            "pages/login.html",
+            {
+                "title": "Organiser sign-in",
+                "errors": {"token": "This API token is unknown or revoked. Paste a valid token."},
+            },
+            status=401,
+        )
+    response = redirect("/organiser")
+    set_cookie(request, response, ORGANISER_COOKIE, token)
+    return response
+
+
+@router.post("/organiser/logout", include_in_schema=False)
+async def logout(request: Request) -> Response:
+    values = form_values(await request.form())
+    check_csrf(request, str(values.get(CSRF_FIELD, "")))
+    response = redirect("/organiser/login")
+    response.delete_cookie(ORGANISER_COOKIE, path="/")
+    return response
+
+
+@router.get("/organiser", response_class=HTMLResponse, include_in_schema=False)
+def my_events(request: Request, db: DbSession) -> Response:
+    organiser = page_organiser(request, db)
+    if organiser is None:
+        return redirect("/organiser/login")
+    roles = db.scalars(
+        select(EventRole)
+        .where(EventRole.organiser_id == organiser.id)
+        .options(selectinload(EventRole.event))
+    ).all()
+    return render(
+        request,
+        "pages/organiser_events.html",
+        {"title": "Your events", "organiser": organiser, "roles": roles},
+    )
+
+
+# --- dashboard and solving ---------------------------------------------------------------
+
+
+def _jobs(db: DbSession, event: Event, limit: int = 5) -> list[SolveJob]:
+    return list(
+        db.scalars(
+            select(SolveJob)
+            .where(SolveJob.event_id == event.id)
+            .order_by(SolveJob.created_at.desc())
+            .limit(limit)
+        )
+    )
+
+
+def job_progress(job: SolveJob) -> dict[str, Any]:
+    """What the progress bar shows (also served as JSON for the polling script)."""
+    limit = float(job.parameters.get("time_limit_seconds") or 0) or None
+    share = job.progress_share
+    if share is None and limit and job.progress_elapsed is not None:
+        share = min(1.0, job.progress_elapsed / limit)
+    if job.status in job_service.FINISHED:
+        share = 1.0
+    return {
+        "id": job.id,
+        "status": job.status.value,
+        "finished": job.status in job_service.FINISHED,
+        "goal": job.progress_goal,
+        "objective": job.progress_objective,
+        "bound": job.progress_bound,
+        "elapsed": round(job.progress_elapsed or 0.0, 1),
+        "share": round(share or 0.0, 3),
+        "error": job.error,
+    }
+
+
+@router.get("/organiser/e/{slug}", response_class=HTMLResponse, include_in_schema=False)
+def dashboard(slug: str, request: Request, db: DbSession) -> HTMLResponse:
+    event, organiser, role = organiser_event(request, db, slug)
+    counts = event_service.event_counts(db, event)
+    jobs = _jobs(db, event)
+    versions = list(
+        db.scalars(
+            select(ScheduleVersion)
+            .where(ScheduleVersion.event_id == event.id)
+            .order_by(ScheduleVersion.number.desc())
+        )
+    )
+    active = [j for j in jobs if j.status not in job_service.FINISHED]
+    published = publishing.current_published_version(db, event.id)
+    return render(
+        request,
+        "pages/dashboard.html",
+        {
+            "title": f"Dashboard · {event.name}",
+            "event": event,
+            "organiser": organiser,
+            "role": role.value,
+            "counts": counts,
+            "registration_open": event_service.registration_is_open(event),
+            "jobs": [
+                (job, job_progress(job), charts.progress_chart(job.progress_history))
+                for job in jobs
+            ],
+            "active": active,
+            "versions": versions,
+            "published": published,
+            "default_time_limit": int(min(60, settings_of(request).solve_time_limit_seconds)),
+            "flash": request.query_params.get("flash", "")[:200],
+        },
+    )
+
+
+def _time_limit(value: object) -> float:
+    try:
+        seconds = float(str(value))
+    except ValueError:
+        seconds = -1
+    if not 1 <= seconds <= 3600:
+        raise PageError(422, "Invalid time limit", "The time limit must be 1 to 3600 seconds.")
+    return seconds
+
+
+@router.post("/organiser/e/{slug}/solve", include_in_schema=False)
+async def solve(slug: str, request: Request, db: DbSession) -> Response:
+    values = form_values(await request.form())
+    check_csrf(request, str(values.get(CSRF_FIELD, "")))
+    event, organiser, _ = organiser_event(request, db, slug)
+    limit = _time_limit(values.get("time_limit", ""))
+    try:
+        job = job_service.create_solve_job(
+            db,
+            event,
+            time_limit_seconds=limit,
+            replan=values.get("replan") == "yes" or None,
+            requested_by=organiser.id,
+            settings=settings_of(request),
+        )
+    except job_service.JobError as error:
+        db.rollback()
+        raise PageError(422, "The solve cannot start", str(error)) from error
+    db.commit()
+    start_job_runner(request.app).submit(job.id, time_limit_seconds=limit)
+    return redirect(f"/organiser/e/{event.slug}#job-{job.id}")
+
+
+@router.get("/organiser/e/{slug}/jobs/{job_id}.json", include_in_schema=False)
+def job_status(slug: str, job_id: str, request: Request, db: DbSession) -> JSONResponse:
+    event, _, _ = organiser_event(request, db, slug)
+    job = db.get(SolveJob, job_id)
+    if job is None or job.event_id != event.id:
+        raise PageError(404, "Job not found", f"The event has no solve job '{job_id}'.")
+    body = job_progress(job)
+    body["chart"] = str(charts.progress_chart(job.progress_history))
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+# --- reviewing a version -----------------------------------------------------------------
+
+
+def _version(db: DbSession, event: Event, number: int) -> ScheduleVersion:
+    version = db.scalar(
+        select(ScheduleVersion).where(
+            ScheduleVersion.event_id == event.id, ScheduleVersion.number == number
+        )
+    )
+    if version is None:
+        raise PageError(404, "Version not found", f"The event has no schedule version {number}.")
+    return version
+
+
+def _grid(
+    db: DbSession, event: Event, version: ScheduleVersion
+) -> dict[tuple[int, int], list[Any]]:
+    cells: dict[tuple[int, int], list[Any]] = defaultdict(list)
+    for meeting in load_meetings(db, version):
+        cells[(meeting.slot_id, meeting.location_id)].append(meeting)
+    return cells
+
+
+def _unscheduled(db: DbSession, event: Event, version: ScheduleVersion) -> list[dict[str, Any]]:
+    keys = [u["wish"] for u in version.unscheduled]
+    wishes = {
+        w.key: w
+        for w in db.scalars(
+            select(Wish)
+            .where(Wish.event_id == event.id, Wish.key.in_(keys))
+            .options(
+                selectinload(Wish.sender).selectinload(Participant.organisation),
+                selectinload(Wish.recipient),
+                selectinload(Wish.recipient_organisation),
+            )
+        )
+    }
+    return [
+        {
+            "key": u["wish"],
+            "wish": wishes.get(u["wish"]),
+            "reason": u.get("reason", ""),
+            "reason_text": str(u.get("reason", "")).replace("_", " "),
+            "detail": u.get("detail", ""),
+        }
+        for u in version.unscheduled
+    ]
+
+
+@router.get(
+    "/organiser/e/{slug}/versions/{number}", response_class=HTMLResponse, include_in_schema=False
+)
+def version_page(slug: str, number: int, request: Request, db: DbSession) -> HTMLResponse:
+    event, organiser, _ = organiser_event(request, db, slug)
+    version = _version(db, event, number)
+    published = publishing.current_published_version(db, event.id)
+    stats = version_statistics(db, version)
+    person_key = request.query_params.get("participant", "")
+    person = (
+        db.scalar(
+            select(Participant).where(
+                Participant.event_id == event.id, Participant.key == person_key
+            )
+        )
+        if person_key
+        else None
+    )
+    return render(
+        request,
+        "pages/version.html",
+        {
+            "title": f"Schedule version {version.number} · {event.name}",
+            "event": event,
+            "organiser": organiser,
+            "version": version,
+            "published": published,
+            "is_published": published is not None and published.id == version.id,
+            "stats": stats,
+            "location_chart": charts.bar_chart(
+                "Meetings per slot",
+                [(u.slot, u.meetings) for u in stats.location_use],
+                maximum=stats.location_use[0].capacity if stats.location_use else None,
+                description="Meetings in each slot; the dashed line is what all locations hold.",
+            ),
+            "histogram": charts.bar_chart(
+                "Participants by number of meetings",
+                [(str(k), v) for k, v in stats.meetings_per_participant.items()],
+                description="How many participants have 0, 1, 2, ... meetings.",
+            ),
+            "grid": _grid(db, event, version),
+            "unscheduled": _unscheduled(db, event, version),
+            "diff": diff_versions(db, published, version)
+            if published and published.id != version.id
+            else None,
+            "staleness": version_staleness(db, version),
+            "participants": sorted(event.participants, key=lambda p: p.name.lower()),
+            "person": person,
+            "person_agenda": participant_agenda(db, person, version) if person else None,
+            "flash": request.query_params.get("flash", "")[:300],
+        },
+    )
+
+
+@router.post("/organiser/e/{slug}/versions/{number}/publish", include_in_schema=False)
+async def publish(
+    slug: str, number: int, request: Request, db: DbSession, background: BackgroundTasks
+) -> Response:
+    values = form_values(await request.form())
+    check_csrf(request, str(values.get(CSRF_FIELD, "")))
+    event, _, _ = organiser_event(request, db, slug)
+    version = _version(db, event, number)
+    try:
+        result = publishing.publish_version(db, version, force=values.get("force") == "yes")
+    except publishing.PublishError as error:
+        db.rollback()
+        raise PageError(409, "Not published", str(error)) from error
+    settings = settings_of(request)
+    mails = publishing.publication_mails(db, event, result, settings.base_url)
+    db.commit()
+    background.add_task(mail.send_all, mails, settings)
+    return redirect(f"/organiser/e/{event.slug}?flash=Version+{version.number}+is+published.")
+
+
+ExportFormat = Literal["csv", "xlsx"]
+MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+@router.get("/organiser/e/{slug}/versions/{number}/{kind}.{fmt}", include_in_schema=False)
+def export(
+    slug: str, number: int, kind: str, fmt: str, request: Request, db: DbSession
+) -> Response:
+    event, _, _ = organiser_event(request, db, slug)
+    if kind not in ("timetable", "agendas") or fmt not in MEDIA_TYPES:
+        raise PageError(
+            404, "No such export", "Exports are timetable or agendas, as .csv or .xlsx."
+        )
+    version = _version(db, event, number)
+    sheet = exports.sheet_for(db, version, kind)  # type: ignore[arg-type]
+    body = exports.to_csv(sheet) if fmt == "csv" else exports.to_xlsx([sheet])
+    filename = f"{event.slug}-v{version.number}-{kind}.{fmt}"
+    return Response(
+        body,
+        media_type=MEDIA_TYPES[fmt],
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "private, no-store",
+        },
+    )

@@ -1,0 +1,144 @@
+"""Pages anyone may see: the event page, the registration form, the personal-link sign-in."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+
+from api.deps import DbSession
+from api.pages.common import (
+    CSRF_FIELD,
+    PARTICIPANT_COOKIE,
+    PageError,
+    check_csrf,
+    find_event,
+    participant_from_token,
+    redirect,
+    render,
+    set_cookie,
+    settings_of,
+)
+from api.pages.forms import ORGANISATION_KINDS, check_registration, field_of, form_values
+from matchmaking import events as event_service
+from matchmaking import mail
+from matchmaking import registration as registration_service
+from matchmaking.errors import DomainError
+from matchmaking.models import Event, EventStatus
+
+router = APIRouter()
+
+
+def visible_event(db: DbSession, slug: str) -> Event:
+    """An event the public may see: anything but a draft."""
+    event = find_event(db, slug)
+    if event.status is EventStatus.draft:
+        raise PageError(404, "Event not found", f"There is no event '{slug}'.")
+    return event
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def home(request: Request, db: DbSession) -> HTMLResponse:
+    events = db.scalars(
+        select(Event).where(Event.status != EventStatus.draft).order_by(Event.name)
+    ).all()
+    return render(request, "pages/home.html", {"title": "Matchmaking events", "events": events})
+
+
+@router.get("/e/{slug}", response_class=HTMLResponse, include_in_schema=False)
+def event_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
+    event = visible_event(db, slug)
+    counts = event_service.event_counts(db, event)
+    days = sorted({slot.start.date() for slot in event.slots})
+    me = participant_from_token(db, request.cookies.get(PARTICIPANT_COOKIE, ""))
+    return render(
+        request,
+        "pages/event.html",
+        {
+            "title": event.name,
+            "event": event,
+            "registered": counts.participants,
+            "organisations": counts.organisations,
+            "days": days,
+            "registration_open": event_service.registration_is_open(event),
+            "me": me if me is not None and me.event_id == event.id else None,
+        },
+    )
+
+
+def _form_page(
+    request: Request, event: Event, values: dict[str, object], errors: dict[str, str], status: int
+) -> HTMLResponse:
+    return render(
+        request,
+        "pages/register.html",
+        {
+            "title": f"Register for {event.name}",
+            "event": event,
+            "values": values,
+            "errors": errors,
+            "kinds": ORGANISATION_KINDS,
+        },
+        status=status,
+    )
+
+
+@router.get("/e/{slug}/register", response_class=HTMLResponse, include_in_schema=False)
+def registration_form(slug: str, request: Request, db: DbSession) -> HTMLResponse:
+    event = visible_event(db, slug)
+    if not event_service.registration_is_open(event):
+        raise PageError(409, "Registration is closed", f"Registration for {event.name} is closed.")
+    defaults = {"sessions": [s.key for s in event.sessions], "listed": "yes"}
+    return _form_page(request, event, defaults, {}, 200)
+
+
+@router.post("/e/{slug}/register", response_class=HTMLResponse, include_in_schema=False)
+async def register(
+    slug: str, request: Request, db: DbSession, background: BackgroundTasks
+) -> Response:
+    values = form_values(await request.form())
+    check_csrf(request, str(values.pop(CSRF_FIELD, "")))
+    event = visible_event(db, slug)
+    form, errors = check_registration(event, values)
+    if form is None:
+        return _form_page(request, event, values, errors, 422)
+    settings = settings_of(request)
+    try:
+        done = registration_service.register(db, event, form, settings.base_url)
+    except DomainError as error:
+        db.rollback()
+        name = field_of(error.field)
+        if not name:
+            raise PageError(409, error.title, error.detail) from error
+        return _form_page(request, event, values, {name: error.detail}, 422)
+    db.commit()
+    background.add_task(mail.send, registration_service.registration_mail(event, done), settings)
+    response = render(
+        request,
+        "pages/registered.html",
+        {
+            "title": "You are registered",
+            "event": event,
+            "link": done.link,
+            "person": done.participant,
+        },
+    )
+    set_cookie(request, response, PARTICIPANT_COOKIE, done.token)
+    return response
+
+
+@router.get("/e/{slug}/login", include_in_schema=False)
+def personal_link(slug: str, request: Request, db: DbSession, token: str = "") -> Response:
+    """The magic link: remember the participant in a cookie and drop the token from the URL."""
+    event = find_event(db, slug)
+    participant = participant_from_token(db, token)
+    if participant is None or participant.event_id != event.id:
+        raise PageError(
+            401,
+            "This link does not work",
+            "This personal link is unknown or was replaced by a newer one. Ask the organisers "
+            "for a new link.",
+        )
+    response = redirect(f"/e/{event.slug}/me")
+    set_cookie(request, response, PARTICIPANT_COOKIE, token)
+    return response
