@@ -359,7 +359,8 @@ def _blocked_sentence(wish: Wish, place: _Placement, what: str) -> str:
         people = sorted(
             {p for m in place.busy for p in m.participants} & {wish.sender, place.partner}
         )
-        return f"{what} is taken: {' and '.join(people)} already meet someone else then"
+        has = "already has a meeting" if len(people) == 1 else "already have meetings"
+        return f"{what} is taken: {' and '.join(people)} {has} then"
     if place.location_full:
         return f"{what} is taken: every suitable table or room is in use then"
     return f"{what} conflicts with the order of meetings this wish must follow"
