@@ -263,6 +263,264 @@ def worker_command(
         fail(str(error))
 
 
+# --- the database: set up, import, export, solve, serve, demo --------------------------------
+
+db_app = typer.Typer(help="Set up and migrate the database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@contextmanager
+def database_errors(url: str) -> Iterator[None]:
+    """Turn database failures into one clear line and exit 1 (no traceback)."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
+
+    from matchmaking.migrate import safe_url
+
+    try:
+        yield
+    except (OperationalError, ProgrammingError) as error:
+        text = str(error.orig or error).strip().splitlines()[0]
+        if "no such table" in text or ("relation" in text and "does not exist" in text):
+            fail(
+                f"the database {safe_url(url)} has no schema yet; run `matchmaking db upgrade`",
+                EXIT_NOT_SOLVED,
+            )
+        fail(f"cannot use the database {safe_url(url)}: {text}", EXIT_NOT_SOLVED)
+    except SQLAlchemyError as error:
+        fail(f"database error on {safe_url(url)}: {error}", EXIT_NOT_SOLVED)
+
+
+def migrate_or_fail(url: str) -> str:
+    from matchmaking.migrate import MigrationsNotFound, upgrade_database
+
+    with database_errors(url):
+        try:
+            return upgrade_database(url)
+        except MigrationsNotFound as error:
+            fail(str(error), EXIT_NOT_SOLVED)
+
+
+@db_app.command("upgrade")
+def db_upgrade_command() -> None:
+    """Create or migrate the database (MATCHMAKING_DATABASE_URL) to the newest schema."""
+    from matchmaking.migrate import safe_url
+    from matchmaking.settings import get_settings
+
+    url = get_settings().database_url
+    revision = migrate_or_fail(url)
+    typer.echo(f"database {safe_url(url)} is at revision {revision} (newest)")
+
+
+@app.command("import")
+def import_command(bundle_file: InputFile) -> None:
+    """Store a bundle file as a new event; nothing is stored when anything is wrong."""
+    from matchmaking.bundle.validate import BundleError
+    from matchmaking.bundle_store import import_bundle
+    from matchmaking.db import session_scope
+    from matchmaking.settings import get_settings
+
+    bundle = read_bundle(bundle_file)
+    with database_errors(get_settings().database_url):
+        try:
+            with session_scope() as session:
+                event = import_bundle(session, bundle)
+                slug = event.slug
+        except BundleError as error:
+            lines = "\n".join(f"  {problem}" for problem in error.problems)
+            fail(f"{bundle_file} cannot be imported:\n{lines}")
+    typer.echo(
+        f'imported event "{slug}": {sum(len(s.slots) for s in bundle.sessions)} slots, '
+        f"{len(bundle.locations)} locations, {len(bundle.participants)} participants, "
+        f"{len(bundle.wishes)} wishes"
+    )
+
+
+class ExportFormat(StrEnum):
+    json = "json"
+    csv = "csv"
+
+
+class CsvContentChoice(StrEnum):
+    timetable = "timetable"
+    participants = "participants"
+
+
+@app.command("export")
+def export_command(
+    slug: Annotated[str, typer.Argument(help="The event's slug.", show_default=False)],
+    format: Annotated[
+        ExportFormat, typer.Option("--format", "-f", help="json: the bundle; csv: a table.")
+    ] = ExportFormat.json,
+    content: Annotated[
+        CsvContentChoice,
+        typer.Option("--content", help="What the CSV lists: meetings or participants."),
+    ] = CsvContentChoice.timetable,
+    output: OutputFile = None,
+) -> None:
+    """Write an event as a bundle (JSON), or its timetable or participants as CSV.
+
+    The CSV timetable is of the published version, or of the latest one when none is.
+    """
+    from matchmaking.bundle.dump import dump_bundle
+    from matchmaking.bundle_store import event_by_slug, export_bundle, export_csv
+    from matchmaking.db import session_scope
+    from matchmaking.errors import NotFound
+    from matchmaking.settings import get_settings
+
+    with database_errors(get_settings().database_url):
+        try:
+            with session_scope() as session:
+                event = event_by_slug(session, slug)
+                if format is ExportFormat.json:
+                    data = dump_bundle(export_bundle(session, event))
+                else:
+                    data = export_csv(session, event, content.value).encode("utf-8")
+        except NotFound as error:
+            fail(error.detail)
+    write_output(data, output)
+
+
+@app.command("solve")
+def solve_command(
+    slug: Annotated[str, typer.Argument(help="The event's slug.", show_default=False)],
+    time_limit: Annotated[
+        float | None,
+        typer.Option("--time-limit", min=0.1, help="Seconds (default from settings)."),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, max=64, help="Solver threads.")
+    ] = None,
+    replan: Annotated[
+        bool,
+        typer.Option("--replan", help="Start from the published version, keeping it stable."),
+    ] = False,
+    deterministic: Annotated[
+        bool, typer.Option("--deterministic", help="Same input, same schedule.")
+    ] = False,
+    progress: Annotated[
+        bool | None,
+        typer.Option("--progress/--no-progress", help="Progress on stderr (default: on a TTY)."),
+    ] = None,
+) -> None:
+    """Solve a stored event in the foreground and store the result as a new version.
+
+    Exit 0 when the version holds a schedule, 1 when the event is infeasible or no schedule
+    was found in time (the version is stored all the same), 2 on bad input.
+    """
+    from matchmaking.bundle_store import event_by_slug
+    from matchmaking.db import get_sessionmaker, session_scope
+    from matchmaking.errors import NotFound
+    from matchmaking.scheduling import SchedulingError, solve_event
+    from matchmaking.settings import get_settings
+    from solver import SolveParameters
+
+    settings = get_settings()
+    on_terminal = sys.stderr.isatty()
+    show_progress = on_terminal if progress is None else progress
+    with database_errors(settings.database_url):
+        try:
+            with session_scope() as session:
+                event_id = event_by_slug(session, slug).id
+            with cancel_on_interrupt() as cancel:
+                parameters = SolveParameters(
+                    time_limit_seconds=time_limit or settings.solve_time_limit_seconds,
+                    workers=workers or settings.solve_workers,
+                    deterministic=deterministic,
+                    on_progress=progress_printer(on_terminal) if show_progress else None,
+                    cancel=cancel,
+                )
+                version = solve_event(get_sessionmaker(), event_id, parameters, replan=replan)
+        except (NotFound, SchedulingError) as error:
+            fail(getattr(error, "detail", str(error)))
+    if show_progress and on_terminal:
+        sys.stderr.write("\n")
+    typer.echo(version_summary(slug, version))
+    if version.status not in ("optimal", "feasible"):
+        raise typer.Exit(EXIT_NOT_SOLVED)
+
+
+def version_summary(slug: str, version: Any) -> str:
+    """One line on a stored version: its number, status, counts and goals."""
+    from sqlalchemy import func, select
+
+    from matchmaking.db import session_scope
+    from matchmaking.models import Meeting
+
+    with session_scope() as session:
+        meetings = session.scalar(
+            select(func.count()).select_from(Meeting).where(Meeting.version_id == version.id)
+        )
+    goals = ", ".join(f"{k} {v:g}" for k, v in version.objective.items())
+    return (
+        f'event "{slug}" version {version.number}: {version.status}, {meetings} meetings, '
+        f"{len(version.unscheduled)} accepted wishes unscheduled; {goals or 'no goal values'}; "
+        f"{version.solve_seconds:.1f} s"
+    )
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8000,
+    reload: Annotated[bool, typer.Option("--reload", help="Restart on code changes.")] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Server processes.")] = 1,
+) -> None:
+    """Serve the web app and API (migrates the database to the newest schema first)."""
+    from matchmaking.settings import get_settings
+
+    migrate_or_fail(get_settings().database_url)
+    run_server(host, port, reload=reload, workers=workers)
+
+
+def run_server(host: str, port: int, *, reload: bool = False, workers: int = 1) -> None:
+    import uvicorn
+
+    # The API is named by its import string: `matchmaking` never imports `api` itself.
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        reload=reload,
+        workers=None if reload else workers,
+        proxy_headers=True,
+    )
+
+
+@app.command("demo")
+def demo_command(
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same event.")] = 7,
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8000,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the event when it is ready.")
+    ] = True,
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", min=0.5, max=600, help="Seconds for the solve.")
+    ] = 25.0,
+    database: Annotated[
+        Path,
+        typer.Option("--database", dir_okay=False, help="SQLite file, recreated on each run."),
+    ] = Path("demo.db"),
+) -> None:
+    """Build a realistic EU–Canada cluster matchmaking, solve it, publish it and serve it."""
+    from matchmaking.demo import DemoError, run_demo
+
+    try:
+        run_demo(
+            seed=seed,
+            database=database,
+            time_limit=time_limit,
+            host=host,
+            port=port,
+            say=typer.echo,
+        )
+    except DemoError as error:
+        fail(str(error), EXIT_NOT_SOLVED)
+    if serve:
+        run_server(host, port)
+
+
 def main() -> None:  # pragma: no cover - `python -m matchmaking.cli`
     app()
 
