@@ -22,7 +22,7 @@ import re
 import zoneinfo
 from datetime import datetime
 from functools import lru_cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     AfterValidator,
@@ -36,8 +36,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-BUNDLE_FORMAT = "matchmaking-bundle/1"
-SCHEDULE_FORMAT = "matchmaking-schedule/1"
+BUNDLE_FORMAT: Final = "matchmaking-bundle/1"
+SCHEDULE_FORMAT: Final = "matchmaking-schedule/1"
 
 #: Sane size limits: far above the largest real events, low enough to refuse runaway input.
 MAX_SLOTS = 10_000

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from matchmaking.bundle.schemas import Bundle
+from matchmaking.bundle.schemas import Attendance, Bundle
 from matchmaking.timegrid import SlotTimes, is_valid_zone, slot_problems
 
 
@@ -63,7 +63,7 @@ def parse_bundle(data: bytes | str | dict[str, Any]) -> Bundle:
 def _fill_attendance(bundle: Bundle) -> None:
     # "default from the event mode": an online event's people attend online; hybrid and
     # onsite events expect them on site unless they say otherwise.
-    default = "online" if bundle.event.mode == "online" else "onsite"
+    default: Attendance = "online" if bundle.event.mode == "online" else "onsite"
     for participant in bundle.participants:
         if participant.attendance is None:
             participant.attendance = default
