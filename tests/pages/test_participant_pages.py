@@ -1,0 +1,178 @@
+"""Participant pages: registration, personal link, directory, wishes, inbox, agenda."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from matchmaking.models import Participant, Wish, WishStatus
+from tests.calendars.builders import add_version, at
+from tests.pages.conftest import Site, csrf_of
+
+GOOD_REGISTRATION = {
+    "organisation_name": "Acme Quantum",
+    "organisation_kind": "company",
+    "country": "de",
+    "sectors": "Quantum, Photonics",
+    "focus_areas": "Quantum Technology",
+    "name": "Ann Example",
+    "email": "ann@example.org",
+    "attendance": "online",
+    "timezone": "America/Vancouver",
+    "sessions": ["d1"],
+    "listed": "yes",
+    "consent": "yes",
+}
+
+
+def _participants(site: Site) -> int:
+    with site.read() as db:
+        return db.scalar(select(func.count()).select_from(Participant)) or 0
+
+
+def test_registration_errors_name_each_field_and_keep_what_was_typed(site: Site) -> None:
+    client = site.client()
+    token = csrf_of(client, f"/e/{site.slug}/register")
+    typed = {**GOOD_REGISTRATION, "email": "not-an-address", "country": "Germany", "consent": ""}
+    response = client.post(f"/e/{site.slug}/register", data={"csrf_token": token, **typed})
+
+    assert response.status_code == 422
+    page = response.text
+    assert 'id="email-error"' in page and "valid e-mail address" in page
+    assert 'id="country-error"' in page and "two-letter country code" in page
+    assert "Agree to the use of your data" in page
+    assert 'value="not-an-address"' in page and 'value="Acme Quantum"' in page
+    assert 'value="Quantum Technology" checked' in page
+    assert 'aria-invalid="true"' in page
+    assert _participants(site) == 6
+
+
+def test_registration_without_the_forms_csrf_token_is_refused_and_stores_nothing(
+    site: Site,
+) -> None:
+    client = site.client()
+    csrf_of(client, f"/e/{site.slug}/register")  # the cookie alone is not enough
+    forged = client.post(f"/e/{site.slug}/register", data=GOOD_REGISTRATION)
+    wrong = client.post(
+        f"/e/{site.slug}/register", data={**GOOD_REGISTRATION, "csrf_token": "0" * 64}
+    )
+    assert forged.status_code == wrong.status_code == 403
+    assert "text/html" in forged.headers["content-type"]
+    assert _participants(site) == 6
+
+
+def test_registration_confirms_with_the_personal_link_which_signs_in(site: Site) -> None:
+    client = site.client()
+    token = csrf_of(client, f"/e/{site.slug}/register")
+    response = client.post(
+        f"/e/{site.slug}/register", data={"csrf_token": token, **GOOD_REGISTRATION}
+    )
+    assert response.status_code == 200
+    assert "You are registered, Ann Example" in response.text
+    link = response.text.split('id="personal-link" href="')[1].split('"')[0]
+    assert link.startswith(f"http://testserver/e/{site.slug}/login?token=mmp_")
+
+    with site.read() as db:
+        ann = db.scalar(select(Participant).where(Participant.email == "ann@example.org"))
+        assert ann is not None and ann.organisation.country == "DE"
+        assert ann.organisation.focus_areas == ["Quantum Technology"]
+        assert {s.key for s in ann.unavailable_slots} == {"s5", "s6", "s7", "s8"}  # day 2 out
+
+    browser = site.client()
+    signed_in = browser.get(link.removeprefix("http://testserver"))
+    assert signed_in.status_code == 303
+    assert signed_in.headers["location"] == f"/e/{site.slug}/me"
+    cookie = signed_in.headers["set-cookie"]
+    assert "mm_participant=mmp_" in cookie
+    assert "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
+    agenda = browser.get(f"/e/{site.slug}/me")
+    assert agenda.status_code == 200 and "Agenda of Ann Example" in agenda.text
+
+
+def test_unknown_personal_link_and_missing_sign_in_get_a_helpful_page(site: Site) -> None:
+    client = site.client()
+    bad = client.get(f"/e/{site.slug}/login", params={"token": "mmp_nope"})
+    assert bad.status_code == 401 and "does not work" in bad.text
+    anonymous = client.get(f"/e/{site.slug}/directory")
+    assert anonymous.status_code == 401 and "personal link" in anonymous.text
+
+
+def test_wish_sent_from_the_directory_is_accepted_in_the_recipients_inbox(site: Site) -> None:
+    sender, recipient = site.client(), site.client()
+    site.sign_in(sender, "p1")
+    site.sign_in(recipient, "p2")
+
+    directory = sender.get(f"/e/{site.slug}/directory", params={"kind": "company"})
+    assert "Person 2" in directory.text and "Person 3" not in directory.text  # p3: a cluster
+    token = csrf_of(sender, f"/e/{site.slug}/directory")
+    sent = sender.post(
+        f"/e/{site.slug}/wishes", data={"csrf_token": token, "to": "p2", "priority": "1"}
+    )
+    assert sent.status_code == 303
+    with site.read() as db:
+        wish = db.scalar(select(Wish))
+        assert wish is not None and (wish.priority, wish.status) == (1, WishStatus.requested)
+    assert "requested" in sender.get(f"/e/{site.slug}/wishes").text
+
+    inbox_token = csrf_of(recipient, f"/e/{site.slug}/inbox")
+    assert "Person 1" in recipient.get(f"/e/{site.slug}/inbox").text
+    answered = recipient.post(
+        f"/e/{site.slug}/wishes/{wish.key}", data={"csrf_token": inbox_token, "action": "accept"}
+    )
+    assert answered.status_code == 303
+    with site.read() as db:
+        assert db.scalar(select(Wish.status)) == WishStatus.accepted
+
+    # The sender cannot answer its own wish; the page says why.
+    refused = sender.post(
+        f"/e/{site.slug}/wishes/{wish.key}", data={"csrf_token": token, "action": "decline"}
+    )
+    assert refused.status_code == 409 and "recipient" in refused.text
+
+
+def test_agenda_lists_published_meetings_with_video_link_and_the_viewers_own_time(
+    site: Site,
+) -> None:
+    online = site.built.participants["p6"]
+    online.timezone = "America/Toronto"
+    add_version(
+        site.session,
+        site.built,
+        [("eu-w1", "s1", "t1", "p6", "p1"), ("eu-w2", "s5", "video", "p6", "p2")],
+        published_at=at(20),
+    )
+    site.session.commit()
+    client = site.client()
+    site.sign_in(client, "p6")
+    page = client.get(f"/e/{site.slug}/me").text
+
+    assert page.index("Person 1") < page.index("Person 2")  # in time order
+    assert "09:00" in page and "03:00–03:20 your time" in page  # Berlin 09:00 = Toronto 03:00
+    assert 'href="https://video.example.org/rooms/eu-w2"' in page
+    assert "Cluster 1 (CA)" in page and "C2B" in page
+    assert f'href="/api/v1/events/{site.slug}/me/calendar.ics"' in page
+    ics = client.get(f"/api/v1/events/{site.slug}/me/calendar.ics")
+    assert ics.status_code == 200 and ics.content.count(b"BEGIN:VEVENT") == 2
+
+    token = csrf_of(client, f"/e/{site.slug}/me")
+    links = client.post(f"/e/{site.slug}/me/calendar", data={"csrf_token": token})
+    assert links.status_code == 200
+    assert "webcal://testserver/calendars/participants/mmc_" in links.text
+
+
+def test_pages_escape_user_text_and_send_security_headers(site: Site) -> None:
+    evil = site.built.participants["p2"]
+    evil.name = '<script>alert("x")</script>'
+    site.session.commit()
+    client = site.client()
+    site.sign_in(client, "p1")
+    page = client.get(f"/e/{site.slug}/directory")
+    assert "<script>alert" not in page.text
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page.text
+    headers = page.headers
+    assert "default-src 'self'" in headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["referrer-policy"] == "no-referrer"
+    assert client.get("/static/style.css").headers["content-type"].startswith("text/css")
+    assert client.get("/static/..%2Fapp.py").status_code == 404
