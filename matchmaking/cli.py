@@ -56,24 +56,42 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     raise typer.Exit(code)
 
 
+def check_output(output: Path | None) -> None:
+    """Exit 2 before any work when `output` cannot be written (its folder is missing)."""
+    if output is not None and not output.resolve().parent.is_dir():
+        fail(f"cannot write {output}: the folder {output.resolve().parent} does not exist")
+
+
 def write_output(data: bytes, output: Path | None) -> None:
     """Write to `output` atomically (a reader never sees half a file), or to stdout."""
     if output is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
-    directory = output.resolve().parent
+    check_output(output)
+    handle, temporary = tempfile.mkstemp(dir=output.resolve().parent, prefix=f".{output.name}.")
     try:
-        handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{output.name}.")
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
         os.replace(temporary, output)
     except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
         fail(f"cannot write {output}: {error.strerror or error}")
 
 
+#: A broken bundle can have thousands of problems; the first ones tell what to fix.
+MAX_PROBLEMS_SHOWN = 50
+
+
+def problem_list(problems: list[Any]) -> str:
+    lines = [f"  {problem}" for problem in problems[:MAX_PROBLEMS_SHOWN]]
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        lines.append(f"  … and {len(problems) - MAX_PROBLEMS_SHOWN} more")
+    return "\n".join(lines)
+
+
 def read_bundle(path: Path) -> Bundle:
-    """The validated bundle in the file at `path`, or exit 2 listing every problem."""
+    """The validated bundle in the file at `path`, or exit 2 listing its problems."""
     from matchmaking.bundle.validate import BundleError, parse_bundle
 
     try:
@@ -84,8 +102,10 @@ def read_bundle(path: Path) -> Bundle:
         return parse_bundle(data)
     except BundleError as error:
         count = len(error.problems)
-        lines = "\n".join(f"  {problem}" for problem in error.problems)
-        fail(f"{path} is not a valid bundle ({count} problem{'s' * (count != 1)}):\n{lines}")
+        fail(
+            f"{path} is not a valid bundle ({count} problem{'s' * (count != 1)}):\n"
+            + problem_list(error.problems)
+        )
 
 
 # --- bundle and schema files -------------------------------------------------------------------
@@ -105,7 +125,7 @@ def convert_dzn_command(file: InputFile, output: OutputFile = None) -> None:
     try:
         bundle = parse_bundle(document)
     except BundleError as error:
-        fail(f"{file} converts into an invalid bundle:\n{error}")
+        fail(f"{file} converts into an invalid bundle:\n{problem_list(error.problems)}")
     write_output(dump_bundle(bundle), output)
 
 
@@ -212,6 +232,7 @@ def solve_file_command(
     from matchmaking.settings import get_settings
     from solver import SolveParameters, solve
 
+    check_output(output)
     bundle = read_bundle(bundle_file)
     problem = bundle_to_problem(bundle)
     settings = get_settings()

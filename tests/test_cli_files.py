@@ -144,3 +144,26 @@ def test_solve_file_solves_a_benchmark_instance_with_progress(tmp_path: Path) ->
     schedule = json.loads(out.read_text(encoding="utf-8"))
     assert len(schedule["meetings"]) == 125 and schedule["unscheduled"] == []
     assert "breaks: best" in result.stderr
+
+
+def test_solve_file_refuses_an_output_in_a_missing_folder_before_solving(tmp_path: Path) -> None:
+    out = tmp_path / "no-such-folder" / "schedule.json"
+    result = runner.invoke(app, ["solve-file", str(EXAMPLE), "-o", str(out)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: cannot write {out}: the folder")
+
+
+def test_a_bundle_with_thousands_of_problems_shows_the_first_fifty(tmp_path: Path) -> None:
+    document = _example()
+    document["wishes"] = [{"id": f"w{i}", "from": "p1", "to": "nobody"} for i in range(400)]
+
+    result = runner.invoke(app, ["solve-file", str(_bundle_file(tmp_path, document))])
+
+    lines = result.stderr.splitlines()
+    assert result.exit_code == 2
+    assert lines[0].endswith("is not a valid bundle (400 problems):")
+    assert lines[1:3] == [
+        '  /wishes/0/to: unknown participant "nobody"',
+        '  /wishes/1/to: unknown participant "nobody"',
+    ]
+    assert lines[-1] == "  … and 350 more"
