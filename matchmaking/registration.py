@@ -427,10 +427,17 @@ def organiser_update(
         participant.max_meetings = changes.pop("max_meetings")
     if "host_location" in changes:
         key = changes.pop("host_location")
-        participant.host_location_id = (
-            get_location(session, participant.event, key).id if key else None
-        )
+        participant.host_location_id = _location_id(session, participant.event, key)
     return update_profile(session, participant, changes, organisation_changes)
+
+
+def _location_id(session: Session, event: Event, key: str | None) -> int | None:
+    if not key:
+        return None
+    try:
+        return get_location(session, event, key).id
+    except NotFound as error:
+        raise Invalid(error.detail, field="body.host_location") from None
 
 
 def list_organisations(

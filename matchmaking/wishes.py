@@ -370,12 +370,16 @@ def organiser_update(
     for name in ("status", "priority", "required", "separate"):
         if name in changes:
             setattr(wish, name, changes[name])
-    if "session" in changes:
-        key = changes["session"]
-        wish.session_id = get_event_session(session, event, str(key)).id if key else None
-    if "fixed_slot" in changes:
-        key = changes["fixed_slot"]
-        wish.fixed_slot_id = get_slot(session, event, str(key)).id if key else None
+    try:
+        if "session" in changes:
+            key = changes["session"]
+            wish.session_id = get_event_session(session, event, str(key)).id if key else None
+        if "fixed_slot" in changes:
+            key = changes["fixed_slot"]
+            wish.fixed_slot_id = get_slot(session, event, str(key)).id if key else None
+    except NotFound as error:
+        field = "body.session" if "session" in error.detail else "body.fixed_slot"
+        raise Invalid(error.detail, field=field) from None
     if "status" in changes and wish.answered_at is None:
         wish.answered_at = utcnow()
     session.flush()

@@ -141,3 +141,57 @@ class Factory:
 @pytest.fixture
 def make(app: FastAPI, client: TestClient) -> Factory:
     return Factory(app, client)
+
+
+@dataclass
+class Mailbox:
+    """Messages received by the local SMTP server."""
+
+    messages: list[Any] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        import email
+        from email import policy
+
+        message = email.message_from_bytes(envelope.content, policy=policy.default)
+        self.messages.append(message)
+        return "250 OK"
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[Any]:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.messages
+
+    @staticmethod
+    def text(message: Any) -> str:
+        return str(message.get_body(("plain",)).get_content())
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Mailbox, int]]:
+    """A real SMTP server (aiosmtpd) on a free local port; yields its mailbox and port."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield mailbox, port
+    controller.stop()
+
+
+@pytest.fixture
+def mail_client(db_url: str, smtp_server: tuple[Mailbox, int]) -> Iterator[TestClient]:
+    """A client of an app that sends its e-mail to the local SMTP server."""
+    _, port = smtp_server
+    application = create_app(make_settings(db_url, smtp_host="127.0.0.1", smtp_port=port))
+    with TestClient(application) as test_client:
+        yield test_client
+    application.state.engine.dispose()
