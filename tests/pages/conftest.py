@@ -57,12 +57,14 @@ class Site:
         assert response.status_code == 303
         return person
 
-    def sign_in_organiser(self, client: TestClient) -> None:
+    def sign_in_organiser(self, client: TestClient) -> str:
+        """Sign in through the form; returns the Set-Cookie header of the answer."""
         token = csrf_of(client, "/organiser/login")
         response = client.post(
             "/organiser/login", data={"csrf_token": token, "token": self.organiser_token}
         )
         assert response.status_code == 303
+        return response.headers["set-cookie"]
 
 
 def csrf_of(client: TestClient, path: str) -> str:
