@@ -136,6 +136,20 @@ def _got(value: Any) -> str:
     return f"; got {text}" if len(text) <= 80 else ""
 
 
+#: Type errors in JSON's words (Pydantic speaks of dictionaries and model classes).
+_TYPE_MESSAGES = {
+    "model_type": "must be a JSON object",
+    "model_attributes_type": "must be a JSON object",
+    "dict_type": "must be a JSON object",
+    "list_type": "must be a JSON array",
+    "string_type": "must be a string",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "bool_type": "must be true or false",
+}
+
+
 def _message(error: Any) -> str:
     kind = error["type"]
     field = next((p for p in reversed(error["loc"]) if isinstance(p, str)), "")
@@ -143,22 +157,14 @@ def _message(error: Any) -> str:
         return "is required"
     if kind == "string_pattern_mismatch":
         return _PATTERN_MESSAGES.get(field, _ID_MESSAGE) + _got(error["input"])
+    if kind in _TYPE_MESSAGES:
+        return _TYPE_MESSAGES[kind] + _got(error["input"])
     message: str = error["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
     for subject in ("Input", "String", "List", "Value", "Dictionary"):
         message = message.replace(f"{subject} should", "must")
-    if kind in {
-        "literal_error",
-        "int_type",
-        "bool_type",
-        "string_type",
-        "list_type",
-        "greater_than_equal",
-        "less_than_equal",
-        "int_parsing",
-        "model_type",
-    }:
+    if kind in {"literal_error", "greater_than_equal", "less_than_equal", "greater_than"}:
         message += _got(error["input"])
     return message
 
