@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from matchmaking.models import (
@@ -138,6 +139,7 @@ def add_wish(
     priority: int = 2,
     required: bool = False,
 ) -> Wish:
+    session.flush()  # refresh cascades to the event's rows: keep no unflushed change
     session.refresh(event)
     wish = Wish(
         event=event,
@@ -169,6 +171,7 @@ def make_version(
     unscheduled: Sequence[tuple[str, str]] = (),
 ) -> ScheduleVersion:
     """A version with meetings given as (uid, slot, location, participant a, b, wish keys)."""
+    session.flush()  # refresh cascades to the event's rows: keep no unflushed change
     session.refresh(event)
     number = 1 + max((v.number for v in event.versions), default=0)
     version = ScheduleVersion(
@@ -184,9 +187,9 @@ def make_version(
     )
     session.add(version)
     session.flush()
-    slots = {s.key: s for s in event.slots}
+    slots = {s.key: s for s in session.scalars(select(Slot).where(Slot.event_id == event.id))}
     locations = {loc.key: loc for loc in event.locations}
-    wishes = {w.key: w for w in event.wishes}
+    wishes = {w.key: w for w in session.scalars(select(Wish).where(Wish.event_id == event.id))}
     for uid, slot, location, a, b, wish_keys in meetings:
         first, second = participant(session, event, a), participant(session, event, b)
         meeting = Meeting(
