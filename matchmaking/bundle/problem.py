@@ -9,6 +9,7 @@ from matchmaking.bundle.schemas import SCHEDULE_FORMAT, Bundle, ParticipantIn
 from solver.problem import (
     DEFAULT_OBJECTIVE,
     Location,
+    Meeting,
     Participant,
     Problem,
     Slot,
@@ -109,6 +110,23 @@ def _number(key: str, value: float) -> int | float:
     return value + 0.0  # no "-0.0" in the document
 
 
+def _meeting(
+    meeting: Meeting, wish_rank: dict[str, int], sender_of: dict[str, str]
+) -> dict[str, Any]:
+    wishes = sorted(meeting.wishes, key=lambda w: wish_rank.get(w, len(wish_rank)))
+    first, second = meeting.participants
+    if sender_of.get(wishes[0]) == second:
+        # The sender of the first listed wish comes first, as in the solver's contract.
+        first, second = second, first
+    return {
+        "wishes": wishes,
+        "slot": meeting.slot,
+        "location": meeting.location,
+        "participants": [first, second],
+        "kind": meeting.kind,
+    }
+
+
 def solution_to_schedule(
     bundle_or_event_slug: Bundle | str, problem: Problem, solution: Solution
 ) -> dict[str, Any]:
@@ -126,12 +144,13 @@ def solution_to_schedule(
     slot_rank = {s.id: i for i, s in enumerate(problem.slots)}
     location_rank = {loc.id: i for i, loc in enumerate(problem.locations)}
     wish_rank = {w.id: i for i, w in enumerate(problem.wishes)}
+    sender_of = {w.id: w.sender for w in problem.wishes}
     meetings = sorted(
         solution.meetings,
         key=lambda m: (
             slot_rank.get(m.slot, len(slot_rank)),
             location_rank.get(m.location, len(location_rank)),
-            [wish_rank.get(w, len(wish_rank)) for w in m.wishes],
+            sorted(wish_rank.get(w, len(wish_rank)) for w in m.wishes),
         ),
     )
     unscheduled = sorted(solution.unscheduled, key=lambda u: wish_rank.get(u.wish, len(wish_rank)))
@@ -142,16 +161,7 @@ def solution_to_schedule(
         "objective": {k: _number(k, v) for k, v in solution.objective.items()},
         "bound": {k: _number(k, v) for k, v in solution.bound.items()},
         "solve_seconds": round(solution.solve_seconds, 3),
-        "meetings": [
-            {
-                "wishes": sorted(m.wishes, key=lambda w: wish_rank.get(w, len(wish_rank))),
-                "slot": m.slot,
-                "location": m.location,
-                "participants": list(m.participants),
-                "kind": m.kind,
-            }
-            for m in meetings
-        ],
+        "meetings": [_meeting(m, wish_rank, sender_of) for m in meetings],
         "unscheduled": [
             {"wish": u.wish, "reason": u.reason, "detail": u.detail} for u in unscheduled
         ],

@@ -63,7 +63,9 @@ def test_rules_become_problem_caps_and_objective(example: dict[str, Any]) -> Non
     assert bundle_to_problem(parse_bundle(example)).objective == DEFAULT_OBJECTIVE
 
 
-def test_schedule_lists_meetings_by_slot_then_location(example: dict[str, Any]) -> None:
+def test_schedule_lists_meetings_by_slot_then_location_and_wishes_in_bundle_order(
+    example: dict[str, Any],
+) -> None:
     bundle = parse_bundle(_two_day_example(example))
     problem = bundle_to_problem(bundle)
     solution = Solution(
@@ -73,7 +75,7 @@ def test_schedule_lists_meetings_by_slot_then_location(example: dict[str, Any]) 
         solve_seconds=1.23456,
         meetings=[
             Meeting(("w2",), "s2", "t1", ("p3", "p1"), "C2B"),
-            Meeting(("w4", "w1"), "s1", "video", ("p1", "p2"), "C2B"),
+            Meeting(("w4", "w1"), "s1", "video", ("p2", "p1"), "C2B"),
         ],
         unscheduled=[],
     )
