@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 15:25:25.549277
+Create Date: 2026-11-21 15:36:16.302591
 
 """
 
@@ -230,6 +230,7 @@ def upgrade() -> None:
         sa.Column("conflicts", sa.JSON(), nullable=False),
         sa.Column("based_on_id", sa.Integer(), nullable=True),
         sa.Column("snapshot_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("snapshot_digest", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("superseded_at", sa.DateTime(timezone=True), nullable=True),
