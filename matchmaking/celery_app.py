@@ -98,12 +98,16 @@ def _job_status(job_id: str) -> str | None:
         return None if status is None else JobStatus(status).value
 
 
-def _mark_failed_if_running(job_id: str, error: str) -> bool:
-    """Fail a job whose solve was killed (hard time limit); a job that ended stays as it is."""
+def _mark_failed_if_running(job_id: str, error: str, worker: str | None = None) -> bool:
+    """Fail a job whose solve was stopped by a time limit; a job that ended, or that another
+    worker has taken over (when `worker` is given), stays as it is."""
+    condition = [SolveJob.id == job_id, SolveJob.status == JobStatus.running]
+    if worker is not None:
+        condition.append(SolveJob.worker == worker[:200])
     with _session_factory()() as session:
         result = session.execute(
             update(SolveJob)
-            .where(SolveJob.id == job_id, SolveJob.status == JobStatus.running)
+            .where(*condition)
             .values(status=JobStatus.failed, error=error, finished_at=utcnow())
         )
         session.commit()
@@ -121,28 +125,44 @@ class SolveTask(Task):  # type: ignore[misc]
         if isinstance(exc, TimeLimitExceeded) and args:
             job_id = str(args[0])
             if _mark_failed_if_running(
-                job_id, f"the solve exceeded the worker's time limit ({exc})"
+                job_id, f"the solve exceeded the worker's hard time limit ({exc.args[0]} s)"
             ):
                 record_solve(JobStatus.failed.value, float(exc.args[0]) if exc.args else 0.0)
                 log.error("solve job %s killed at its hard time limit", job_id)
 
 
+_ENDED = frozenset({"succeeded", "failed", "cancelled"})
+
+
 @celery_app.task(name=SOLVE_TASK, base=SolveTask, acks_late=True, reject_on_worker_lost=True)
 def solve(job_id: str) -> None:
     """Run one solve job. Idempotent: a finished or cancelled job is left as it is."""
-    from matchmaking.jobs import run_solve_job
+    from billiard.exceptions import SoftTimeLimitExceeded
+
+    from matchmaking.jobs import default_worker_name, run_solve_job
 
     started = time.monotonic()
     before = _job_status(job_id)
-    run_solve_job(job_id, session_factory=_session_factory())
+    try:
+        run_solve_job(job_id, session_factory=_session_factory())
+    except SoftTimeLimitExceeded:
+        # Raised outside the job function's own error handling (e.g. while it was writing):
+        # the job must not stay `running` until the reaper finds it.
+        _mark_failed_if_running(
+            job_id, "the solve exceeded the worker's soft time limit", default_worker_name()
+        )
     after = _job_status(job_id)
     # Count only the runs that ended the job here (not a duplicate delivery of a done job).
-    if after in {"succeeded", "failed", "cancelled"} and before not in {
-        "succeeded",
-        "failed",
-        "cancelled",
-    }:
+    if after in _ENDED and before not in _ENDED:
         record_solve(after, time.monotonic() - started)
+
+
+@signals.worker_init.connect
+def _preload_solver(**_: Any) -> None:
+    # Import the solver (OR-Tools, pandas: seconds) once in the main process, before the pool
+    # forks, so that a solve's time limit is not spent importing in a fresh pool process.
+    import matchmaking.jobs  # noqa: F401
+    import matchmaking.scheduling  # noqa: F401
 
 
 # --- the API side: enqueueing and cancelling ---------------------------------------------
