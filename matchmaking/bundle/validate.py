@@ -19,7 +19,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from matchmaking.bundle.schemas import Attendance, Bundle
-from matchmaking.timegrid import SlotTimes, is_valid_zone, slot_problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +296,10 @@ def _local_time(value: Any) -> datetime | None:
 
 
 def _time_grid_problems(raw: dict[str, Any]) -> list[BundleProblem]:
+    # Imported here: the time grid module also serves the database layer (SQLAlchemy), which
+    # file-only commands such as `convert-dzn` need not load.
+    from matchmaking.timegrid import SlotTimes, is_valid_zone, slot_problems
+
     out: list[BundleProblem] = []
     checked: list[tuple[str, SlotTimes]] = []
     for s, session in _items(raw, "sessions"):
