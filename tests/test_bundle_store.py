@@ -260,3 +260,12 @@ def test_unknown_event_slug_is_not_found(session: Session) -> None:
     with pytest.raises(NotFound, match='no event "nope"'):
         event_by_slug(session, "nope")
     assert session.scalar(select(func.count()).select_from(Event)) == 0
+
+
+def test_demo_event_round_trips_byte_identically(engine: Engine, db_url: str) -> None:
+    from datetime import date
+
+    from matchmaking.demo import demo_bundle
+
+    first, second = _export_import_export(engine, db_url, demo_bundle(7, today=date(2026, 11, 21)))
+    assert first == second
