@@ -100,6 +100,10 @@ def line_chart(
             parts.append(
                 f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>'
             )
+            # Dots too: a short search may report a single point.
+            for x, y in values[-50:]:
+                cx, cy = xy(x, y).split(",")
+                parts.append(f'<circle cx="{cx}" cy="{cy}" r="3" fill="{colour}"/>')
         parts.append(
             f'<rect x="{LEFT + 10 + n * 120}" y="{HEIGHT - 14}" width="12" height="4" '
             f'fill="{colour}"/><text x="{LEFT + 26 + n * 120}" y="{HEIGHT - 10}">'
@@ -112,16 +116,26 @@ def _number(value: float) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def progress_series(history: Sequence[Sequence[Any]]) -> list[tuple[float, float, float | None]]:
-    """The latest goal's (elapsed, best, bound) points from a job's progress history."""
+def progress_goal(history: Sequence[Sequence[Any]]) -> str:
+    """The goal the search spent most reports on (a lexicographic solve has several)."""
     rows = [r for r in history if len(r) >= 4 and r[2] is not None]
     if not rows:
-        return []
-    goal = rows[-1][1]
+        return ""
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[str(row[1])] = counts.get(str(row[1]), 0) + 1
+    latest_first = [str(r[1]) for r in reversed(rows)]
+    return max(latest_first, key=lambda goal: counts[goal])
+
+
+def progress_series(history: Sequence[Sequence[Any]]) -> list[tuple[float, float, float | None]]:
+    """That goal's (elapsed, best, bound) points from a job's progress history."""
+    rows = [r for r in history if len(r) >= 4 and r[2] is not None]
+    goal = progress_goal(history)
     return [
         (float(r[0]), float(r[2]), float(r[3]) if r[3] is not None else None)
         for r in rows
-        if r[1] == goal
+        if str(r[1]) == goal
     ]
 
 
@@ -129,7 +143,7 @@ def progress_chart(history: Sequence[Sequence[Any]]) -> Markup:
     points = progress_series(history)
     best = [(t, b) for t, b, _ in points]
     bound = [(t, d) for t, _, d in points if d is not None]
-    goal = str(history[-1][1]) if history else ""
+    goal = progress_goal(history)
     return line_chart(
         f"Search progress ({goal})",
         [("best found", "#0b5cad", best), ("bound", "#a4161a", bound)],
