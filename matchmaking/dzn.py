@@ -311,7 +311,24 @@ def _unavailable(values: dict[str, DznValue], businesses: int, total: int) -> li
     return result
 
 
-def _wishes(values: dict[str, DznValue], meetings: list[_Requested], total: int) -> list[dict]:
+def _participants(unavailable: list[list[str]]) -> list[dict[str, Any]]:
+    """Business i is participant p<i> of its own organisation o<i>."""
+    participants = []
+    for i, slots in enumerate(unavailable, start=1):
+        participant: dict[str, Any] = {
+            "id": f"p{i}",
+            "name": f"Business {i}",
+            "organisation": f"o{i}",
+        }
+        if slots:
+            participant["unavailable"] = slots
+        participants.append(participant)
+    return participants
+
+
+def _wishes(
+    values: dict[str, DznValue], meetings: list[_Requested], total: int
+) -> list[dict[str, Any]]:
     count = len(meetings)
     fixed = _array(values, "fixed", count)
     precedences = _array(values, "precedences", count)
@@ -367,17 +384,6 @@ def convert_values(values: dict[str, DznValue], name: str) -> dict[str, Any]:
     if declared != len(meetings):
         raise DznError(f"nMeetings = {declared}, but requested lists {len(meetings)} meetings")
     _check_meetings_per_business(values, meetings, businesses)
-    unavailable = _unavailable(values, businesses, total)
-    participants = []
-    for i in range(1, businesses + 1):
-        participant: dict[str, Any] = {
-            "id": f"p{i}",
-            "name": f"Business {i}",
-            "organisation": f"o{i}",
-        }
-        if unavailable[i - 1]:
-            participant["unavailable"] = unavailable[i - 1]
-        participants.append(participant)
     return {
         "format": "matchmaking-bundle/1",
         "event": {
@@ -399,7 +405,7 @@ def convert_values(values: dict[str, DznValue], name: str) -> dict[str, Any]:
             {"id": f"o{i}", "name": f"Business {i}", "kind": "company"}
             for i in range(1, businesses + 1)
         ],
-        "participants": participants,
+        "participants": _participants(_unavailable(values, businesses, total)),
         "wishes": _wishes(values, meetings, total),
     }
 
