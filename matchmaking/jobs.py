@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from matchmaking.models import Event, JobStatus, ScheduleVersion, SolveJob, utcnow
 from matchmaking.publishing import current_published_version
 from matchmaking.settings import Settings, get_settings
+from matchmaking.versions import snapshot_digest
 from solver.problem import GOALS, Progress, Solution, SolveParameters
 
 if TYPE_CHECKING:
@@ -322,6 +323,7 @@ def _finish(
             event = session.get_one(Event, job.event_id)
             record = {**parameters.to_record(), "job": job_id}
             version = save_solution(session, event, snapshot, solution, record)
+            version.snapshot_digest = snapshot_digest(snapshot.problem)
             job.version_id = version.id
         job.status = JobStatus.cancelled if solution.cancelled else JobStatus.succeeded
         job.finished_at = utcnow()

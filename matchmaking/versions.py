@@ -9,6 +9,9 @@ snapshot was taken: the organiser sees which changes it does not include before 
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +30,9 @@ from matchmaking.models import (
     Slot,
     Wish,
     WishStatus,
+    utcnow,
 )
+from solver.problem import Problem
 
 #: Solver statuses of a version that holds a schedule (something that can be published).
 SCHEDULE_STATUSES = frozenset({"optimal", "feasible"})
@@ -312,16 +317,134 @@ class Staleness:
 def version_staleness(session: Session, version: ScheduleVersion) -> Staleness:
     """Which wishes and registrations changed after the version's snapshot.
 
-    Timestamps find what changed since; the version's own content (the wishes it met or
-    explained as unscheduled) catches an accepted wish it does not include whatever the
-    timestamps say.
+    A version made by a solve job carries fingerprints of the participants and wishes its
+    snapshot held, so only changes that matter to the schedule count (a participant who asks
+    for a new personal link changes nothing). Without them (versions stored by other means),
+    timestamps find what changed since, and the version's own content (the wishes it met or
+    explained as unscheduled) catches an accepted wish it does not include.
     """
     snapshot = as_utc(version.snapshot_at)
-    changes = _wish_changes(session, version, snapshot) + _participant_changes(
-        session, version.event_id, snapshot
-    )
+    if version.snapshot_digest:
+        changes = _changes_by_content(session, version)
+    else:
+        changes = _wish_changes(session, version, snapshot) + _participant_changes(
+            session, version.event_id, snapshot
+        )
     changes.sort(key=lambda change: (change.at, change.kind, change.key))
     return Staleness(snapshot_at=snapshot, changes=changes)
+
+
+def _canonical(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, set | frozenset):
+        return sorted(_canonical(v) for v in value)
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def _digest(item: Any) -> str:
+    text = json.dumps(_canonical(item), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def snapshot_digest(problem: Problem) -> dict[str, dict[str, str]]:
+    """Fingerprints of what a solve's problem holds, per participant and per wish."""
+    return {
+        "participants": {p.id: _digest(p) for p in problem.participants},
+        "wishes": {w.id: _digest(w) for w in problem.wishes},
+    }
+
+
+def _compare(old: dict[str, str], new: dict[str, str]) -> dict[str, str]:
+    """key → added / removed / changed."""
+    found = {key: "added" for key in new.keys() - old.keys()}
+    found.update({key: "removed" for key in old.keys() - new.keys()})
+    found.update({key: "changed" for key in old.keys() & new.keys() if old[key] != new[key]})
+    return found
+
+
+def _changes_by_content(session: Session, version: ScheduleVersion) -> list[SnapshotChange]:
+    from matchmaking.scheduling import problem_from_event  # it reads the event as a solve does
+
+    event = session.get_one(Event, version.event_id)
+    now = snapshot_digest(problem_from_event(session, event).problem)
+    then = version.snapshot_digest
+    changes = _wish_changes_by_content(
+        session, event, _compare(then.get("wishes", {}), now["wishes"])
+    )
+    changes += _participant_changes_by_content(
+        session, event, _compare(then.get("participants", {}), now["participants"])
+    )
+    return changes
+
+
+def _wish_changes_by_content(
+    session: Session, event: Event, found: dict[str, str]
+) -> list[SnapshotChange]:
+    if not found:
+        return []
+    wishes = {
+        w.key: w
+        for w in session.scalars(
+            select(Wish)
+            .where(Wish.event_id == event.id, Wish.key.in_(found))
+            .options(selectinload(Wish.sender), selectinload(Wish.recipient))
+        )
+    }
+    kinds: dict[str, ChangeKind] = {
+        "added": "wish_added",
+        "removed": "wish_withdrawn",
+        "changed": "wish_changed",
+    }
+    changes = []
+    for key, how in found.items():
+        wish = wishes.get(key)
+        if wish is None:
+            changes.append(SnapshotChange(kinds[how], key, utcnow(), "the wish was deleted"))
+            continue
+        who = f"{wish.sender.name} → {_recipient_name(wish)}"
+        detail = {
+            "added": f"{who}: accepted, not in this version",
+            "removed": f"{who}: now {wish.status.value}, still planned",
+            "changed": f"{who}: changed after the solve",
+        }[how]
+        at = max(as_utc(wish.created_at), as_utc(wish.updated_at))
+        changes.append(SnapshotChange(kinds[how], key, at, detail))
+    return changes
+
+
+def _participant_changes_by_content(
+    session: Session, event: Event, found: dict[str, str]
+) -> list[SnapshotChange]:
+    if not found:
+        return []
+    people = {
+        p.key: p
+        for p in session.scalars(
+            select(Participant).where(Participant.event_id == event.id, Participant.key.in_(found))
+        )
+    }
+    changes = []
+    for key, how in found.items():
+        person = people.get(key)
+        if person is None:
+            changes.append(
+                SnapshotChange("participant_changed", key, utcnow(), f"{key} no longer takes part")
+            )
+        elif how == "added":
+            at = as_utc(person.created_at)
+            changes.append(
+                SnapshotChange("participant_registered", key, at, f"{person.name} registered")
+            )
+        else:
+            at = as_utc(person.updated_at)
+            detail = (
+                f"{person.name}: attendance, availability, cap, host table or organisation changed"
+            )
+            changes.append(SnapshotChange("participant_changed", key, at, detail))
+    return changes
 
 
 def version_wish_keys(session: Session, version: ScheduleVersion) -> set[str]:

@@ -275,3 +275,21 @@ def test_an_unknown_goal_in_the_objective_order_is_refused_by_name(
 ) -> None:
     with pytest.raises(JobError, match="objective: unknown goal 'speed'"):
         create_solve_job(session, event, objective=["required", "speed"])
+
+
+def test_a_new_personal_link_does_not_make_a_version_stale_but_a_new_availability_does(
+    session: Session, event: Event, factory: sessionmaker[Session]
+) -> None:
+    job = _job(session, event)
+    run_solve_job(job.id, session_factory=factory)
+    version = session.get_one(ScheduleVersion, _reload(session, job).version_id)
+    person = next(p for p in event.participants if p.key == "p1")
+
+    person.access_token_hash = "0" * 64
+    session.commit()
+    assert not version_staleness(session, version).stale
+
+    person.unavailable_slots = [event.slots[0]]
+    session.commit()
+    changes = version_staleness(session, version).changes
+    assert [(c.kind, c.key) for c in changes] == [("participant_changed", "p1")]
