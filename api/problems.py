@@ -18,7 +18,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -225,6 +225,29 @@ async def _on_integrity_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+#: PostgreSQL deadlock and serialization failure: the transaction was rolled back and may
+#: simply be retried.
+_RETRYABLE_PGCODES = {"40P01", "40001"}
+
+
+async def _on_operational_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OperationalError)
+    pgcode = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    locked = "database is locked" in str(exc.orig)
+    if pgcode in _RETRYABLE_PGCODES or locked:
+        log.warning(
+            "retryable database conflict on %s %s: %s", request.method, request.url.path, exc.orig
+        )
+        return problem_response(
+            request,
+            503,
+            "The database was busy with a conflicting change; nothing was changed. Try again.",
+            type_=TYPE_PREFIX + "busy",
+            headers={"Retry-After": "1"},
+        )
+    return await _on_unexpected(request, exc)
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(
@@ -241,6 +264,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(IntegrityError, _on_integrity_error)
+    app.add_exception_handler(OperationalError, _on_operational_error)
     app.add_exception_handler(Exception, _on_unexpected)
 
 
@@ -312,6 +336,7 @@ _DESCRIPTIONS = {
     404: "Not found, or not visible to the caller (events of others are never revealed).",
     409: "Conflicts with the current state (lifecycle, caps, cut-off, duplicates).",
     413: "The request body is too large.",
+    503: "The database was busy with a conflicting change; retry (see Retry-After).",
     422: "Invalid input; `errors` names each field at fault.",
     500: "Unexpected error (logged; nothing was changed).",
 }

@@ -60,9 +60,13 @@ def get_event(session: Session, slug: str) -> Event:
 
 
 def lock_event(session: Session, event: Event) -> Event:
-    """Re-read the event row with a write lock (PostgreSQL; SQLite's BEGIN IMMEDIATE already
-    serialises writers), so checks made under it hold until the commit."""
-    session.execute(select(Event.id).where(Event.id == event.id).with_for_update())
+    """Re-read the event row under a lock, so checks made under it hold until the commit.
+
+    PostgreSQL: FOR NO KEY UPDATE serialises the writers that take it (registrations,
+    lifecycle changes) without blocking inserts that merely reference the event (wishes).
+    SQLite: BEGIN IMMEDIATE already serialises all writers.
+    """
+    session.execute(select(Event.id).where(Event.id == event.id).with_for_update(key_share=True))
     session.refresh(event)
     return event
 

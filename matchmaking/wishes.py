@@ -69,7 +69,11 @@ def send_wish(
     event = sender.event
     check_wishes_allowed(event, now)
     # Lock the sender first: caps and duplicates are then checked against a stable count.
-    session.execute(select(Participant.id).where(Participant.id == sender.id).with_for_update())
+    # FOR NO KEY UPDATE, not FOR UPDATE: inserting a wish takes a key-share lock on the
+    # recipient's row, which FOR UPDATE would block, deadlocking two people wishing each other.
+    session.execute(
+        select(Participant.id).where(Participant.id == sender.id).with_for_update(key_share=True)
+    )
     recipient, organisation = _recipient(session, sender, request)
     _refuse_duplicate(session, sender, recipient, organisation)
     _refuse_over_cap(session, event, sender)

@@ -1,0 +1,89 @@
+"""E-mail through a real local SMTP server; a broken mail server never breaks a request."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from fastapi.testclient import TestClient
+
+from matchmaking.mail import Mail, render, send
+from tests.api.conftest import Factory, Mailbox, make_settings
+
+
+def test_registration_mails_the_personal_link(
+    mail_client: TestClient, smtp_server: tuple[Mailbox, int]
+) -> None:
+    mailbox, _ = smtp_server
+    make = Factory(mail_client.app, mail_client)  # type: ignore[arg-type]
+    slug = make.open_event(make.organiser())
+    registered = make.participant(slug, email="kristina@energy.dk", name="Kristina")
+    [message] = mailbox.wait_for(1)
+    assert message["To"] == "kristina@energy.dk"
+    assert "Your registration for" in message["Subject"]
+    assert registered["link"] in mailbox.text(message)
+    html = message.get_body(("html",)).get_content()
+    assert f'href="{registered["link"]}"' in html
+
+
+def test_wish_received_and_answered_are_mailed(
+    mail_client: TestClient, smtp_server: tuple[Mailbox, int]
+) -> None:
+    mailbox, _ = smtp_server
+    make = Factory(mail_client.app, mail_client)  # type: ignore[arg-type]
+    slug = make.open_event(make.organiser())
+    ana = make.participant(slug, email="ana@example.org", name="Ana <Admin>")
+    ben = make.participant(slug, email="ben@example.org", name="Ben")
+    mailbox.wait_for(2)
+    sent = mail_client.post(
+        f"/api/v1/events/{slug}/me/wishes",
+        json={"to": ben["participant"]["key"], "message": "Wind & <b>sun</b>"},
+        headers=ana["headers"],
+    ).json()
+    received = mailbox.wait_for(3)[2]
+    assert received["To"] == "ben@example.org" and "Ana <Admin>" in received["Subject"]
+    assert "Wind & <b>sun</b>" in mailbox.text(received)
+    # The HTML part escapes what participants typed.
+    assert "Wind &amp; &lt;b&gt;sun&lt;/b&gt;" in received.get_body(("html",)).get_content()
+    mail_client.post(
+        f"/api/v1/events/{slug}/me/wishes/{sent['key']}/accept", headers=ben["headers"]
+    )
+    answered = mailbox.wait_for(4)[3]
+    assert answered["To"] == "ana@example.org" and "accepted" in answered["Subject"]
+
+
+def test_registration_succeeds_when_the_mail_server_is_down(
+    db_url: str, make: Factory, client: TestClient
+) -> None:
+    from api.app import create_app
+
+    slug = make.open_event(make.organiser())
+    # Port 9 (discard) on localhost: nothing listens, the connection is refused.
+    app = create_app(make_settings(db_url, smtp_host="127.0.0.1", smtp_port=9))
+    with TestClient(app) as broken_mail:
+        answer = broken_mail.post(
+            f"/api/v1/events/{slug}/registrations",
+            json={"name": "Ana", "email": "ana@example.org", "organisation": {"name": "A"}},
+        )
+    app.state.engine.dispose()
+    assert answer.status_code == 201
+    assert (
+        client.get(
+            f"/api/v1/events/{slug}/me",
+            headers={"X-Participant-Token": answer.json()["access_token"]},
+        ).status_code
+        == 200
+    )
+
+
+def test_without_smtp_the_mail_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    settings = make_settings("sqlite://")
+    mail = Mail(
+        to="a@example.org",
+        template="registration",
+        context={"event_name": "Expo", "venue": "", "participant_name": "A", "link": "http://x/l"},
+    )
+    with caplog.at_level(logging.INFO, logger="matchmaking.mail"):
+        assert send(mail, settings) is True
+    assert "http://x/l" in caplog.text
+    assert render(mail, settings)["Subject"] == "Your registration for Expo"
