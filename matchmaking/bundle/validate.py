@@ -304,7 +304,8 @@ def _time_grid_problems(raw: dict[str, Any]) -> list[BundleProblem]:
     checked: list[tuple[str, SlotTimes]] = []
     for s, session in _items(raw, "sessions"):
         previous: tuple[str, datetime] | None = None
-        for j, slot in enumerate(session.get("slots") or []):
+        slots = session.get("slots")
+        for j, slot in enumerate(slots if isinstance(slots, list) else []):
             if not isinstance(slot, dict):
                 continue
             start, end = _local_time(slot.get("start")), _local_time(slot.get("end"))
@@ -324,7 +325,8 @@ def _time_grid_problems(raw: dict[str, Any]) -> list[BundleProblem]:
     event = raw.get("event")
     timezone = event.get("timezone") if isinstance(event, dict) else None
     if not isinstance(timezone, str) or not is_valid_zone(timezone):
-        return out  # the model reports the zone; without it, instants cannot be compared
+        # The model reports the zone; the slots are still checked, on wall-clock times.
+        timezone = "UTC"
     for problem in slot_problems(timezone, [times for _, times in checked]):
         out.append(BundleProblem(f"{checked[problem.index][0]}/{problem.field}", problem.message))
     return out

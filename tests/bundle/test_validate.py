@@ -295,3 +295,23 @@ def test_problem_prints_as_path_and_message() -> None:
     assert str(BundleProblem("/wishes/17/to", 'unknown participant "p99"')) == (
         '/wishes/17/to: unknown participant "p99"'
     )
+
+
+def test_slots_are_checked_even_when_the_time_zone_is_unknown(example: Doc) -> None:
+    example["event"]["timezone"] = "Moon/Base"
+    example["sessions"][0]["slots"][1]["end"] = "2024-09-10T09:25"
+    assert problems_of(example) == [
+        '/event/timezone: unknown time zone "Moon/Base"; use an IANA name like "Europe/Berlin"',
+        "/sessions/0/slots/1/end: must be after the slot's start",
+    ]
+
+
+def test_slots_that_are_not_a_list_are_reported_with_the_references_they_break(
+    example: Doc,
+) -> None:
+    example["sessions"][0]["slots"] = 5
+    assert problems_of(example) == [
+        '/participants/0/unavailable/0: unknown slot "s2"',
+        "/sessions/0/slots: must be a JSON array; got 5",
+        '/wishes/1/fixed_slot: unknown slot "s1"',
+    ]
