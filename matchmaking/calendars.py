@@ -25,6 +25,7 @@ import icalendar
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from matchmaking.agenda import video_link as agenda_video_link
 from matchmaking.models import (
     Event,
     Location,
@@ -89,14 +90,8 @@ def participant_feed_url(
 
 
 def video_link(event: Event, meeting: Meeting) -> str:
-    """The video link of an online meeting: the location's own link, else one per meeting."""
-    if meeting.location.kind != LocationKind.online:
-        return ""
-    if meeting.location.url:
-        return meeting.location.url
-    if event.video_base_url:
-        return f"{event.video_base_url.rstrip('/')}/{meeting.uid}"
-    return ""
+    """The video link of an online meeting (the same one the agenda shows), else ""."""
+    return agenda_video_link(event, meeting.location, meeting.uid) or ""
 
 
 # --- history of published versions -------------------------------------------------------
