@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import icalendar
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from matchmaking.agenda import video_link as agenda_video_link
@@ -136,7 +136,7 @@ def calendar_entries(
     session: Session,
     event: Event,
     shows: MeetingFilter,
-    candidates: Sequence[object] = (),
+    candidates: Sequence[ColumnElement[bool]] = (),
     *,
     now: datetime | None = None,
 ) -> list[CalendarEntry]:

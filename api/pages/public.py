@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
@@ -67,7 +69,11 @@ def event_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
 
 
 def _form_page(
-    request: Request, event: Event, values: dict[str, object], errors: dict[str, str], status: int
+    request: Request,
+    event: Event,
+    values: Mapping[str, object],
+    errors: dict[str, str],
+    status: int,
 ) -> HTMLResponse:
     return render(
         request,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, date
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
@@ -25,7 +25,9 @@ ICS_MEDIA_TYPE = "text/calendar; charset=utf-8"
 #: Personal feeds may be kept by the client but never by shared caches; a client revalidates
 #: after five minutes, which an ETag makes cheap.
 PRIVATE_CACHE = "private, max-age=300, must-revalidate"
-_ICS_RESPONSE = {200: {"content": {"text/calendar": {}}, "description": "An iCalendar feed."}}
+_ICS_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/calendar": {}}, "description": "An iCalendar feed."}
+}
 
 
 class CalendarLinks(BaseModel):
