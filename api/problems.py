@@ -423,4 +423,20 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
             responses.setdefault("500", problem_responses(500)[500])
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)
+    _unique_operation_ids(schema)
     return schema
+
+
+def _unique_operation_ids(schema: dict[str, Any]) -> None:
+    # FastAPI gives a route serving several methods (GET and HEAD) one operationId for all of
+    # them; OpenAPI wants each unique, so later ones get their method appended.
+    seen: set[str] = set()
+    for path_item in schema.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if not isinstance(operation, dict) or "operationId" not in operation:
+                continue
+            operation_id = operation["operationId"]
+            if operation_id in seen:
+                operation_id = f"{operation_id}_{method}"
+                operation["operationId"] = operation_id
+            seen.add(operation_id)
