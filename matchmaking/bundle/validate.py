@@ -99,6 +99,8 @@ def _load_json(data: bytes | str) -> Any:
         raise BundleError([BundleProblem("/", message)]) from None
     except ValueError as error:
         raise BundleError([BundleProblem("/", f"is not valid JSON: {error}")]) from None
+    except RecursionError:
+        raise BundleError([BundleProblem("/", "is nested too deeply")]) from None
     if duplicates:
         problems = [
             BundleProblem("/", f'the key "{key}" appears twice in one object')

@@ -260,6 +260,12 @@ def test_invalid_utf8_is_refused(example_bytes: bytes) -> None:
     assert problems_of(broken) == ["/: is not valid UTF-8 (byte 0xe9 at offset 203)"]
 
 
+def test_absurdly_deep_nesting_is_refused() -> None:
+    assert problems_of('{"event": ' + "[" * 100_000 + "]" * 100_000 + "}") == [
+        "/: is nested too deeply"
+    ]
+
+
 def test_document_must_be_an_object() -> None:
     assert problems_of("[1, 2]") == ["/: must be a JSON object"]
 
