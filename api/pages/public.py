@@ -133,6 +133,36 @@ async def register(
     return response
 
 
+@router.post("/e/{slug}/link", response_class=HTMLResponse, include_in_schema=False)
+async def new_personal_link(
+    slug: str, request: Request, db: DbSession, background: BackgroundTasks
+) -> HTMLResponse:
+    """E-mail a new personal link. The answer is the same whether or not the address is
+    registered, so the page does not tell who takes part."""
+    values = form_values(await request.form())
+    check_csrf(request, str(values.get(CSRF_FIELD, "")))
+    event = visible_event(db, slug)
+    email = str(values.get("email", ""))[:254]
+    settings = settings_of(request)
+    renewed = (
+        registration_service.renew_link(db, event, email, settings.base_url) if email else None
+    )
+    if renewed is not None:
+        message = registration_service.registration_mail(event, renewed)
+        db.commit()
+        background.add_task(mail.send, message, settings)
+    return render(
+        request,
+        "pages/error.html",
+        {
+            "title": "Check your e-mail",
+            "detail": "If this address is registered for the event, a new personal link is on "
+            "its way to it. Earlier links stop working.",
+            "event": event,
+        },
+    )
+
+
 @router.get("/e/{slug}/login", include_in_schema=False)
 def personal_link(slug: str, request: Request, db: DbSession, token: str = "") -> Response:
     """The magic link: remember the participant in a cookie and drop the token from the URL."""

@@ -176,3 +176,35 @@ def test_pages_escape_user_text_and_send_security_headers(site: Site) -> None:
     assert headers["referrer-policy"] == "no-referrer"
     assert client.get("/static/style.css").headers["content-type"].startswith("text/css")
     assert client.get("/static/..%2Fapp.py").status_code == 404
+
+
+def test_second_registration_with_the_same_address_is_refused_at_the_email_field(
+    site: Site,
+) -> None:
+    client = site.client()
+    token = csrf_of(client, f"/e/{site.slug}/register")
+    taken = {**GOOD_REGISTRATION, "email": "p1@example.org"}
+    response = client.post(f"/e/{site.slug}/register", data={"csrf_token": token, **taken})
+    assert response.status_code == 422
+    assert 'id="email-error"' in response.text and "registered already" in response.text
+    assert _participants(site) == 6
+
+
+def test_lost_link_form_answers_alike_and_replaces_a_known_participants_link(
+    site: Site,
+) -> None:
+    owner = site.client()
+    site.sign_in(owner, "p1")
+    assert owner.get(f"/e/{site.slug}/me").status_code == 200
+
+    client = site.client()
+    token = csrf_of(client, f"/e/{site.slug}")
+    known = client.post(
+        f"/e/{site.slug}/link", data={"csrf_token": token, "email": "p1@example.org"}
+    )
+    unknown = client.post(
+        f"/e/{site.slug}/link", data={"csrf_token": token, "email": "nobody@example.org"}
+    )
+    assert known.status_code == unknown.status_code == 200
+    assert "Check your e-mail" in known.text and "Check your e-mail" in unknown.text
+    assert owner.get(f"/e/{site.slug}/me").status_code == 401  # the old link stopped working
