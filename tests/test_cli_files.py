@@ -136,7 +136,7 @@ def test_solve_file_solves_a_benchmark_instance_with_progress(tmp_path: Path) ->
 
     result = runner.invoke(
         app,
-        ["solve-file", str(bundle), "-o", str(out), "--time-limit", "20", "--workers", "2",
+        ["solve-file", str(bundle), "-o", str(out), "--time-limit", "10", "--workers", "2",
          "--progress"],
     )  # fmt: skip
 

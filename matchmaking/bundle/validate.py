@@ -50,7 +50,8 @@ def parse_bundle(data: bytes | str | dict[str, Any]) -> Bundle:
     problems = document_problems(raw)
     bundle: Bundle | None = None
     try:
-        bundle = Bundle.model_validate(raw, strict=True)
+        # Documents use the format's names only ("from", never the Python name "from_").
+        bundle = Bundle.model_validate(raw, strict=True, by_alias=True, by_name=False)
     except ValidationError as error:
         problems.extend(_translate(error))
     if problems or bundle is None:

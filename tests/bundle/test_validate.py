@@ -54,6 +54,11 @@ def test_defaults_of_the_format_apply(example: Doc) -> None:
     assert (bundle.wishes[0].priority, bundle.wishes[0].status) == (2, "accepted")
 
 
+def test_the_python_name_of_from_is_not_part_of_the_format(example: Doc) -> None:
+    example["wishes"][0]["from_"] = example["wishes"][0].pop("from")
+    assert problems_of(example) == ["/wishes/0/from: is required"]
+
+
 def test_unknown_fields_are_ignored(example: Doc) -> None:
     example["event"]["colour"] = "teal"
     example["wishes"][0]["note_from_other_tool"] = {"x": 1}
