@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -67,9 +66,11 @@ def test_unexpected_error_is_a_500_problem_without_traceback(app: FastAPI) -> No
 
 
 @pytest.fixture
-def bare_client(tmp_path: Path) -> Iterator[TestClient]:
-    """A client for requests that never reach the database (documents, pages of docs)."""
-    app = create_app(make_settings(f"sqlite:///{tmp_path / 'unused.db'}"))
+def bare_client(tmp_path: Path, sqlite_template: Path) -> Iterator[TestClient]:
+    """A client on SQLite only, for documents that do not depend on the database."""
+    path = tmp_path / "docs.db"
+    path.write_bytes(sqlite_template.read_bytes())
+    app = create_app(make_settings(f"sqlite:///{path}"))
     with TestClient(app) as client:
         yield client
     app.state.engine.dispose()
