@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -11,7 +12,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from matchmaking.bundle.validate import parse_bundle
-from matchmaking.demo import demo_bundle, demo_links, event_day, run_demo
+from matchmaking.demo import DemoResult, demo_bundle, demo_links, event_day, run_demo
 from matchmaking.models import Event, EventStatus, Organiser, Participant, ScheduleVersion
 from matchmaking.security import hash_token
 
@@ -72,6 +73,7 @@ def test_demo_builds_solves_and_publishes_into_a_fresh_database(
     lines: list[str] = []
     try:
         result = run_demo(seed=7, database=database, time_limit=10, say=lines.append)
+        _every_printed_link_works(result)
     finally:
         get_engine().dispose()
         get_settings.cache_clear()
@@ -101,9 +103,31 @@ def test_demo_builds_solves_and_publishes_into_a_fresh_database(
     assert result.organiser_token in printed
 
 
-def test_links_point_at_the_pages_of_the_event() -> None:
-    from matchmaking.demo import DemoResult
+def _every_printed_link_works(result: DemoResult) -> None:
+    from fastapi.testclient import TestClient
 
+    from api.app import create_app
+
+    base = "http://testserver"
+    urls = re.findall(rf"{base}/[^\s)']+", "\n".join(demo_links(result, base)))
+    assert len(urls) >= 6
+    with TestClient(create_app(), base_url=base) as client:
+        agenda = client.get(f"{base}/e/{result.slug}/login?token={result.participant_token}")
+        assert agenda.status_code == 200
+        assert result.participant_name in agenda.text
+        for url in urls:
+            if "/login?token=" not in url and "/organiser" not in url and "/events/" not in url:
+                assert client.get(url).status_code == 200, url
+        ics = client.get(f"{base}/calendars/participants/{result.calendar_token}.ics")
+        assert ics.text.count("BEGIN:VEVENT") >= 1
+        api = client.get(
+            f"{base}/api/v1/events/{result.slug}",
+            headers={"Authorization": f"Bearer {result.organiser_token}"},
+        )
+        assert api.status_code == 200
+
+
+def test_links_point_at_the_pages_of_the_event() -> None:
     result = DemoResult(
         slug="eu-canada-montreal", database_url="sqlite://", version_number=1, status="optimal",
         meetings=3, unscheduled=0, organiser_email="o@x.example", organiser_token="mmo_t",
@@ -114,4 +138,6 @@ def test_links_point_at_the_pages_of_the_event() -> None:
     assert "http://127.0.0.1:8000/e/eu-canada-montreal\n" in text
     assert "http://127.0.0.1:8000/e/eu-canada-montreal/login?token=mmp_t" in text
     assert "http://127.0.0.1:8000/calendars/participants/mmc_t.ics" in text
-    assert "http://127.0.0.1:8000/docs" in text
+    assert "http://127.0.0.1:8000/organiser/e/eu-canada-montreal\n" in text
+    assert "http://127.0.0.1:8000/organiser/login" in text
+    assert "http://127.0.0.1:8000/api/v1/docs" in text
