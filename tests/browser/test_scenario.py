@@ -42,13 +42,24 @@ def _prepare(served: Served) -> dict[str, str]:
         return {"slug": built.event.slug, "organiser": organiser_token, "p2": person_token}
 
 
+UNLABELLED_CONTROLS = """() => Array.from(
+  document.querySelectorAll('input:not([type=hidden]), select, textarea, button')
+).filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+  && !(el.tagName === 'BUTTON' && el.textContent.trim())).map(el => el.outerHTML)"""
+
+
 def _shot(page: Any, folder: Path, name: str, *, full_page: bool = True) -> None:
+    """Save the page as a screenshot, and check that every control has a name a screen
+    reader announces."""
+    assert page.evaluate(UNLABELLED_CONTROLS) == [], f"unlabelled controls on {name}"
     page.screenshot(path=str(folder / f"{name}.png"), full_page=full_page)
 
 
 def _register(page: Any, served: Served, slug: str, shots: Path) -> str:
     page.goto(f"{served.url}/e/{slug}")
     _shot(page, shots, "01-event-page")
+    page.keyboard.press("Tab")  # keyboard users reach the skip link first
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
     page.get_by_role("link", name="Register").click()
     # First an incomplete form: the errors name the fields and keep what was typed.
     page.get_by_label("Organisation name").fill("Nordic Quantum AB")
