@@ -122,6 +122,8 @@ def test_solve_file_exits_1_for_an_infeasible_event(tmp_path: Path) -> None:
          "--time-limit", "10", "--workers", "1", "--deterministic"],
     )  # fmt: skip
 
+    crash = result.exception if not isinstance(result.exception, SystemExit) else None
+    assert crash is None, f"solve-file crashed: {crash!r}"
     assert result.exit_code == 1, result.stderr
     schedule = json.loads(out.read_text(encoding="utf-8"))
     assert schedule["status"] == "infeasible"
