@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -45,3 +47,11 @@ def test_out_of_range_solver_default_names_the_setting(monkeypatch: pytest.Monke
     monkeypatch.setenv("MATCHMAKING_SOLVE_WORKERS", "0")
     with pytest.raises(ValidationError, match="solve_workers"):
         Settings()
+
+
+def test_every_setting_is_documented_in_the_configuration_guide() -> None:
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "configuration.md").read_text()
+    missing = [
+        name for name in Settings.model_fields if f"`MATCHMAKING_{name.upper()}`" not in guide
+    ]
+    assert missing == [], f"add these settings to docs/configuration.md: {missing}"
