@@ -542,6 +542,81 @@ def demo_command(
         run_server(host, port)
 
 
+# --- organisers: the first account, and access to events made on the command line -----------
+
+organiser_app = typer.Typer(
+    help="Organiser accounts. The first one is made here; later ones through the API too.",
+    no_args_is_help=True,
+)
+app.add_typer(organiser_app, name="organiser")
+
+
+@organiser_app.command("create")
+def organiser_create_command(
+    email: Annotated[str, typer.Argument(help="The organiser's e-mail address.")],
+    name: Annotated[str, typer.Option("--name", help="Display name.")] = "",
+) -> None:
+    """Create an organiser account and print its first API token (shown only this once)."""
+    from matchmaking.db import session_scope
+    from matchmaking.errors import DomainError
+    from matchmaking.organisers import create_organiser
+    from matchmaking.settings import get_settings
+
+    if "@" not in email or email.strip() != email or len(email) > 254:
+        fail(f'"{email}" is not an e-mail address')
+    with database_errors(get_settings().database_url):
+        try:
+            with session_scope() as session:
+                organiser, _, token = create_organiser(session, email, name or email)
+                shown = organiser.email
+        except DomainError as error:
+            fail(error.detail)
+    typer.echo(f"organiser {shown} created. API token (shown only now, keep it secret):")
+    typer.echo(token)
+
+
+@organiser_app.command("token")
+def organiser_token_command(
+    email: Annotated[str, typer.Argument(help="The organiser's e-mail address.")],
+    name: Annotated[str, typer.Option("--name", help="A name for the token.")] = "cli",
+) -> None:
+    """Issue a new API token for an existing organiser (e.g. one who lost theirs)."""
+    from matchmaking.db import session_scope
+    from matchmaking.organisers import find_organiser, issue_token
+    from matchmaking.settings import get_settings
+
+    with database_errors(get_settings().database_url), session_scope() as session:
+        organiser = find_organiser(session, email)
+        if organiser is None:
+            fail(f"there is no organiser {email}")
+        _, token = issue_token(session, organiser, name)
+    typer.echo(token)
+
+
+@organiser_app.command("grant")
+def organiser_grant_command(
+    email: Annotated[str, typer.Argument(help="The organiser's e-mail address.")],
+    slug: Annotated[str, typer.Argument(help="The event's slug.")],
+    role: Annotated[str, typer.Option("--role", help="owner or staff.")] = "owner",
+) -> None:
+    """Give an organiser a role in an event (events imported here have no owner yet)."""
+    from matchmaking.db import session_scope
+    from matchmaking.errors import DomainError
+    from matchmaking.events import get_event, grant_role
+    from matchmaking.models import EventRoleName
+    from matchmaking.settings import get_settings
+
+    if role not in {r.value for r in EventRoleName}:
+        fail(f'role must be "owner" or "staff", not "{role}"')
+    with database_errors(get_settings().database_url):
+        try:
+            with session_scope() as session:
+                grant_role(session, get_event(session, slug), email, EventRoleName(role))
+        except DomainError as error:
+            fail(error.detail)
+    typer.echo(f"{email} is now {role} of {slug}")
+
+
 def main() -> None:  # pragma: no cover - `python -m matchmaking.cli`
     app()
 
