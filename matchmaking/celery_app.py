@@ -218,7 +218,9 @@ class CeleryRunner:
         revoke_solve(job_id, app=self.app)
 
     def shutdown(self, *, wait: bool = True) -> None:
-        self.app.pool.force_close_all()
+        """Nothing runs here. Broker connections are left to process exit: kombu shares its
+        producer pools between apps of one broker URL, so closing them here would break
+        another app of the same process."""
 
 
 # --- the reaper: jobs whose worker died ---------------------------------------------------
