@@ -10,6 +10,7 @@ become a 500 problem without a traceback (the traceback goes to the log).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -81,7 +82,7 @@ def problem_response(
     title: str | None = None,
     type_: str | None = None,
     errors: list[FieldError] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     instance: str | None = None,
 ) -> JSONResponse:
     """A problem document response; `instance` defaults to the request's path."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from matchmaking.errors import Conflict, Forbidden, Invalid, NotFound
@@ -267,9 +267,8 @@ def event_wishes(
 
 
 def _page(
-    session: Session, query: object, status: WishStatus | None, limit: int, offset: int
+    session: Session, query: Select[tuple[Wish]], status: WishStatus | None, limit: int, offset: int
 ) -> tuple[list[Wish], int]:
-    assert hasattr(query, "where")
     if status is not None:
         query = query.where(Wish.status == status)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
