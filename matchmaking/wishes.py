@@ -287,23 +287,24 @@ def _page(
 
 def mutual_keys(session: Session, wishes: list[Wish]) -> set[str]:
     """Keys of the wishes whose recipient also wishes to meet the sender (open wishes)."""
-    found = set()
-    for wish in wishes:
-        if wish.recipient_id is None or wish.status not in OPEN_STATUSES:
-            continue
-        back = session.scalar(
-            select(Wish.id).where(
-                Wish.sender_id == wish.recipient_id,
-                or_(
-                    Wish.recipient_id == wish.sender_id,
-                    Wish.recipient_organisation_id == wish.sender.organisation_id,
-                ),
-                Wish.status.in_(OPEN_STATUSES),
-            )
+    candidates = [w for w in wishes if w.recipient_id is not None and w.status in OPEN_STATUSES]
+    if not candidates:
+        return set()
+    # One query for the whole page: every open wish sent by one of the recipients.
+    back = session.execute(
+        select(Wish.sender_id, Wish.recipient_id, Wish.recipient_organisation_id).where(
+            Wish.sender_id.in_({w.recipient_id for w in candidates}),
+            Wish.status.in_(OPEN_STATUSES),
         )
-        if back is not None:
-            found.add(wish.key)
-    return found
+    ).all()
+    to_people = {(row.sender_id, row.recipient_id) for row in back}
+    to_organisations = {(row.sender_id, row.recipient_organisation_id) for row in back}
+    return {
+        w.key
+        for w in candidates
+        if (w.recipient_id, w.sender_id) in to_people
+        or (w.recipient_id, w.sender.organisation_id) in to_organisations
+    }
 
 
 # --- changing --------------------------------------------------------------------------------
