@@ -30,6 +30,7 @@ from matchmaking.models import (
     utcnow,
 )
 from matchmaking.publishing import current_published_version
+from matchmaking.versions import snapshot_digest
 from solver import problem as sp
 
 #: Goal names a stored rules object may list; anything else is ignored with the default order.
@@ -262,6 +263,8 @@ def save_solution(
         conflicts=[{**asdict(c), "wishes": list(c.wishes)} for c in solution.conflicts],
         based_on_id=snapshot.based_on_id,
         snapshot_at=snapshot.taken_at,
+        # Fingerprints of what the solve saw, so staleness is judged by content.
+        snapshot_digest=snapshot_digest(snapshot.problem),
     )
     session.add(version)
     session.flush()

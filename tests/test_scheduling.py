@@ -130,6 +130,7 @@ def test_saved_solution_becomes_the_next_numbered_version_with_its_meetings(
     assert first.parameters["time_limit_seconds"] == 10
     assert first.parameters["replan"] is False
     assert first.snapshot_at == snapshot.taken_at
+    assert set(first.snapshot_digest["wishes"]) == {"w1", "w2", "w3", "w4"}
     meetings = session.scalars(
         select(Meeting).where(Meeting.version_id == first.id).order_by(Meeting.id)
     ).all()
