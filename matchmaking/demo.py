@@ -503,11 +503,11 @@ class _Builder:
                 wishes.append(self._wish(len(wishes) + 1, recipient, to=sender))
         # A few people ask for "anyone from" an organisation.
         for person in self.random.sample(people, 10):
-            me = person["organisation"]
-            target = self.random.choice(
-                [o for o in organisations if o.id != me and o.kind != "public"]
+            own = person["organisation"]
+            wanted = self.random.choice(
+                [o for o in organisations if o.id != own and o.kind != "public"]
             )
-            wishes.append(self._wish(len(wishes) + 1, person["id"], to_organisation=target.id))
+            wishes.append(self._wish(len(wishes) + 1, person["id"], to_organisation=wanted.id))
         return wishes
 
     def _appeal(self, me: _Org, other: _Org) -> float:
