@@ -22,11 +22,13 @@ from api.pages.common import (
     organiser_event,
     page_organiser,
     redirect,
+    refuse_guessing,
     render,
     set_cookie,
     settings_of,
 )
 from api.pages.forms import form_values
+from api.ratelimit import ORGANISER_TOKEN, record_failed_guess
 from api.routers.jobs import start_job_runner
 from matchmaking import events as event_service
 from matchmaking import exports, mail, publishing
@@ -64,8 +66,10 @@ async def login(request: Request, db: DbSession) -> Response:
     values = form_values(await request.form())
     check_csrf(request, str(values.get(CSRF_FIELD, "")))
     token = str(values.get("token", ""))
+    refuse_guessing(request, ORGANISER_TOKEN)
     row = db.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
     if not token or row is None or row.revoked_at is not None:
+        record_failed_guess(request, ORGANISER_TOKEN)
         return render(
             request,
             "pages/login.html",
@@ -271,6 +275,12 @@ def _unscheduled(db: DbSession, event: Event, version: ScheduleVersion) -> list[
     ]
 
 
+def _histogram_bars(counts: dict[int, int]) -> list[tuple[str, float]]:
+    """Every number of meetings from 0 to the most, so a gap shows as an empty bar."""
+    most = max(counts, default=0)
+    return [(str(n), counts.get(n, 0)) for n in range(most + 1)]
+
+
 @router.get(
     "/organiser/e/{slug}/versions/{number}", response_class=HTMLResponse, include_in_schema=False
 )
@@ -308,7 +318,7 @@ def version_page(slug: str, number: int, request: Request, db: DbSession) -> HTM
             ),
             "histogram": charts.bar_chart(
                 "Participants by number of meetings",
-                [(str(k), v) for k, v in stats.meetings_per_participant.items()],
+                _histogram_bars(stats.meetings_per_participant),
                 description="How many participants have 0, 1, 2, ... meetings.",
             ),
             "grid": _grid(db, event, version),
