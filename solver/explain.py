@@ -53,9 +53,15 @@ class Timetable:
                 self.before[earlier].append(w.id)
         self.breaks: dict[str, int] = {}
         self.break_counts: Counter[int] = Counter()
-        #: Locations nobody hosts at come first, so greedy placement keeps host tables free.
+        locations = index.problem.locations
+        self.online = [loc for loc in locations if loc.kind == "online"]
+        #: Onsite places nobody hosts at come first, so greedy placement keeps host tables free.
         hosted = {p.host_location for p in index.problem.participants}
-        self.location_order = sorted(index.problem.locations, key=lambda loc: loc.id in hosted)
+        self.onsite = sorted(
+            (loc for loc in locations if loc.kind != "online"), key=lambda loc: loc.id in hosted
+        )
+        #: Per slot, how many of `self.onsite` are known to be full (usage only ever grows).
+        self.onsite_full: Counter[str] = Counter()
         for m in meetings:
             self.add(m)
 
@@ -111,9 +117,29 @@ class Timetable:
         return total is not None and len(self.meetings) >= total
 
     def free_location(self, slot: str, a: str, b: str) -> str | None:
-        for loc in self.location_order:
-            if self.used[(slot, loc.id)] < loc.capacity and self.index.suitable_location(loc, a, b):
+        """A suitable location with room left in `slot`, or None."""
+        index = self.index
+        if index.is_online_pair(a, b):
+            options = self.online
+        else:
+            hosts = {index.participants[p].host_location for p in (a, b)} - {None}
+            if hosts:
+                options = [index.locations[h] for h in hosts if h in index.locations]
+                if len(options) != 1 or options[0].kind == "online":
+                    return None
+            else:
+                return self._free_onsite(slot)
+        for loc in options:
+            if self.used[(slot, loc.id)] < loc.capacity:
                 return loc.id
+        return None
+
+    def _free_onsite(self, slot: str) -> str | None:
+        while self.onsite_full[slot] < len(self.onsite):
+            loc = self.onsite[self.onsite_full[slot]]
+            if self.used[(slot, loc.id)] < loc.capacity:
+                return loc.id
+            self.onsite_full[slot] += 1
         return None
 
     def order_allows(self, wish: Wish, slot: str) -> bool:
@@ -251,11 +277,11 @@ def _already_meeting(index: EventIndex, table: Timetable, wish: Wish) -> tuple[s
     return None
 
 
-def _placements(index: EventIndex, table: Timetable, wish: Wish) -> list[_Placement]:
+def _placements(
+    index: EventIndex, table: Timetable, wish: Wish, partners: list[str]
+) -> list[_Placement]:
     out = []
-    for partner in index.candidates(wish):
-        if not any_suitable_location(index, wish.sender, partner):
-            continue
+    for partner in partners:
         for slot in static_slots(index, wish, partner):
             busy = tuple(
                 m for p in (wish.sender, partner) if (m := table.busy_with(p, slot)) is not None
@@ -266,15 +292,21 @@ def _placements(index: EventIndex, table: Timetable, wish: Wish) -> list[_Placem
 
 
 def _placement_reason(index: EventIndex, table: Timetable, wish: Wish) -> tuple[str, str]:
-    places = _placements(index, table, wish)
+    # A side at its cap could only take this meeting by dropping another, wherever it goes.
+    if table.at_cap(wish.sender):
+        return _at_cap(index, wish.sender)
+    partners = [
+        p
+        for p in index.candidates(wish)
+        if any_suitable_location(index, wish.sender, p) and static_slots(index, wish, p)
+    ]
+    open_partners = [p for p in partners if not table.at_cap(p)]
+    if not open_partners:
+        return _at_cap(index, partners[0])
+    places = _placements(index, table, wish, open_partners)
     free = [pl for pl in places if pl.free]
     if free:
         return _free_but_refused(index, table, wish, free)
-    if table.at_cap(wish.sender):
-        return _at_cap(index, wish.sender)
-    partners = sorted({pl.partner for pl in places})
-    if all(table.at_cap(p) for p in partners):
-        return _at_cap(index, partners[0])
     if wish.fixed_slot is not None:
         return (
             "fixed_slot_taken",
@@ -311,16 +343,11 @@ def _meeting_weight(index: EventIndex, meeting: Meeting) -> int:
 def _free_but_refused(
     index: EventIndex, table: Timetable, wish: Wish, free: list[_Placement]
 ) -> tuple[str, str]:
-    """A free place exists; only the caps, the break limit or the goals can refuse it."""
-    if table.at_cap(wish.sender):
-        return _at_cap(index, wish.sender)
-    uncapped = [pl for pl in free if not table.at_cap(pl.partner)]
-    if not uncapped:
-        return _at_cap(index, free[0].partner)
+    """A free place exists; only the event cap, the break limit or the goals can refuse it."""
     if table.event_full():
         total = index.problem.max_meetings_total
         return ("event_cap", f"the event already holds its maximum of {total} meetings")
-    if not any(table.breaks_allow(wish.sender, pl.partner, pl.slot) for pl in uncapped):
+    if not any(table.breaks_allow(wish.sender, pl.partner, pl.slot) for pl in free):
         return (
             "breaks_limit",
             f"every free time for {_who(index, wish)} would give one of them more breaks "
@@ -333,7 +360,7 @@ def _free_but_refused(
             "a time was free, but adding this meeting would worsen a goal the event ranks "
             f"higher ({', '.join(ahead)})",
         )
-    slots = ", ".join(pl.slot for pl in uncapped[:3])
+    slots = ", ".join(pl.slot for pl in free[:3])
     return (
         "not_found",
         f"{_who(index, wish)} were both free (e.g. {slots}); the scheduler stopped before "
