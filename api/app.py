@@ -13,6 +13,7 @@ from sqlalchemy.orm import sessionmaker
 
 from api.pages.common import SecurityHeaders
 from api.problems import BodySizeLimit, document_problems, install_problem_handlers
+from api.ratelimit import GuessLimiter
 from api.routers.jobs import start_job_runner, stop_job_runner
 from matchmaking.db import make_engine
 from matchmaking.observability import RequestContextMiddleware, configure_logging
@@ -74,6 +75,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False)
+    app.state.guess_limiter = GuessLimiter(
+        settings.guess_limit_failures, settings.guess_limit_window_seconds
+    )
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)

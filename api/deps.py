@@ -24,6 +24,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from api.problems import ProblemError
+from api.ratelimit import (
+    ORGANISER_TOKEN,
+    PARTICIPANT_TOKEN,
+    check_guessing,
+    record_failed_guess,
+)
 from matchmaking import events as event_service
 from matchmaking.models import ApiToken, Event, EventRoleName, Organiser, Participant, utcnow
 from matchmaking.security import hash_token
@@ -73,18 +79,21 @@ def _unauthenticated(detail: str, scheme: str) -> ProblemError:
 
 
 def optional_organiser(
+    request: Request,
     db: DbSession,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> Organiser | None:
     """The organiser whose token is in the request, None without a Bearer token."""
     if credentials is None:
         return None
+    check_guessing(request, ORGANISER_TOKEN)
     token = db.scalar(
         select(ApiToken)
         .options(joinedload(ApiToken.organiser))
         .where(ApiToken.token_hash == hash_token(credentials.credentials))
     )
     if token is None or token.revoked_at is not None:
+        record_failed_guess(request, ORGANISER_TOKEN)
         raise _unauthenticated("The API token is unknown or revoked.", "Bearer")
     now = utcnow()
     last = event_service.as_utc(token.last_used_at)
@@ -167,12 +176,14 @@ def optional_participant(
     token = participant_token_from(request, header_token)
     if token is None:
         return None
+    check_guessing(request, PARTICIPANT_TOKEN)
     participant = db.scalar(
         select(Participant)
         .options(joinedload(Participant.event))
         .where(Participant.access_token_hash == hash_token(token))
     )
     if participant is None:
+        record_failed_guess(request, PARTICIPANT_TOKEN)
         raise _unauthenticated("The participant token is unknown or was replaced.", "Participant")
     return participant
 

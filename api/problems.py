@@ -338,6 +338,7 @@ _DESCRIPTIONS = {
     409: "Conflicts with the current state (lifecycle, caps, cut-off, duplicates).",
     413: "The request body is too large.",
     503: "The database was busy with a conflicting change; retry (see Retry-After).",
+    429: "Too many unknown secrets were sent from this address lately; retry after Retry-After.",
     422: "Invalid input; `errors` names each field at fault.",
     500: "Unexpected error (logged; nothing was changed).",
 }
@@ -422,6 +423,9 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
                 if json_schema.get("schema", {}).get("$ref") == default_422:
                     responses[status] = problem_responses(422)[422]
             responses.setdefault("500", problem_responses(500)[500])
+            if operation.get("security"):
+                # Every credential check is limited against guessing (api.ratelimit).
+                responses.setdefault("429", problem_responses(429)[429])
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)
     _unique_operation_ids(schema)

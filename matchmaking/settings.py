@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     mail_from: str = "matchmaking@localhost"
     #: Largest request body accepted (bytes); larger ones get 413.
     max_body_bytes: int = 10 * 1024 * 1024
+    #: Unknown secrets (tokens, personal links, calendar URLs) one client address may send
+    #: per kind within the window before it is answered 429 (against guessing).
+    guess_limit_failures: int = Field(default=30, ge=1)
+    guess_limit_window_seconds: float = Field(default=60.0, gt=0)
     log_json: bool = False
     log_level: str = "INFO"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.ratelimit import (
+    ORGANISER_TOKEN,
+    PARTICIPANT_TOKEN,
+    client_address,
+    limiter_of,
+    record_failed_guess,
+)
 from matchmaking import events as event_service
 from matchmaking.models import ApiToken, Event, EventRoleName, Organiser, Participant
 from matchmaking.security import hash_token
@@ -170,9 +178,26 @@ def participant_from_token(db: Session, token: str) -> Participant | None:
     )
 
 
+def refuse_guessing(request: Request, scope: str) -> None:
+    """A 429 page when this client sent too many unknown secrets of this kind lately."""
+    wait = limiter_of(request).seconds_blocked(client_address(request), scope)
+    if wait > 0:
+        raise PageError(
+            429,
+            "Too many attempts",
+            "Too many unknown links or tokens were sent from your address. "
+            f"Try again in {math.ceil(wait)} seconds.",
+        )
+
+
 def page_participant(request: Request, db: Session, event: Event) -> Participant:
     """The participant of this event whose personal link set the cookie."""
-    participant = participant_from_token(db, request.cookies.get(PARTICIPANT_COOKIE, ""))
+    token = request.cookies.get(PARTICIPANT_COOKIE, "")
+    if token:
+        refuse_guessing(request, PARTICIPANT_TOKEN)
+    participant = participant_from_token(db, token)
+    if participant is None and token:
+        record_failed_guess(request, PARTICIPANT_TOKEN)
     if participant is None or participant.event_id != event.id:
         raise PageError(
             401,
@@ -185,14 +210,16 @@ def page_participant(request: Request, db: Session, event: Event) -> Participant
 
 def page_organiser(request: Request, db: Session) -> Organiser | None:
     token = request.cookies.get(ORGANISER_COOKIE, "")
-    if not token or len(token) > 200:
+    if not token:
         return None
+    refuse_guessing(request, ORGANISER_TOKEN)
     row = db.scalar(
         select(ApiToken)
         .options(joinedload(ApiToken.organiser))
-        .where(ApiToken.token_hash == hash_token(token))
+        .where(ApiToken.token_hash == hash_token(token[:200]))
     )
     if row is None or row.revoked_at is not None:
+        record_failed_guess(request, ORGANISER_TOKEN)
         return None
     return row.organiser
 

@@ -17,11 +17,13 @@ from api.pages.common import (
     find_event,
     participant_from_token,
     redirect,
+    refuse_guessing,
     render,
     set_cookie,
     settings_of,
 )
 from api.pages.forms import ORGANISATION_KINDS, check_registration, field_of, form_values
+from api.ratelimit import PARTICIPANT_TOKEN, record_failed_guess
 from matchmaking import events as event_service
 from matchmaking import mail
 from matchmaking import registration as registration_service
@@ -167,8 +169,10 @@ async def new_personal_link(
 def personal_link(slug: str, request: Request, db: DbSession, token: str = "") -> Response:
     """The magic link: remember the participant in a cookie and drop the token from the URL."""
     event = find_event(db, slug)
+    refuse_guessing(request, PARTICIPANT_TOKEN)
     participant = participant_from_token(db, token)
     if participant is None or participant.event_id != event.id:
+        record_failed_guess(request, PARTICIPANT_TOKEN)
         raise PageError(
             401,
             "This link does not work",

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from api.deps import AppSettings, DbSession, EventParticipant, StaffAccess
 from api.problems import ProblemError, problem_responses
+from api.ratelimit import CALENDAR_URL, check_guessing, record_failed_guess
 from matchmaking import calendars
 from matchmaking.models import Location
 
@@ -75,13 +76,19 @@ def feed_response(request: Request, feed: calendars.Feed, filename: str) -> Resp
     methods=["GET", "HEAD"],
     summary="A participant's agenda as a calendar feed (secret URL for calendar apps)",
     response_class=Response,
-    responses={**_ICS_RESPONSE, 304: {"description": "Not modified."}, **problem_responses(404)},
+    responses={
+        **_ICS_RESPONSE,
+        304: {"description": "Not modified."},
+        **problem_responses(404, 429),
+    },
 )
 def participant_calendar(
     token: str, request: Request, db: DbSession, settings: AppSettings
 ) -> Response:
+    check_guessing(request, CALENDAR_URL)
     participant = calendars.participant_by_calendar_token(db, token)
     if participant is None:
+        record_failed_guess(request, CALENDAR_URL)
         raise ProblemError(
             404,
             "This calendar link is unknown or was replaced by a newer one.",
