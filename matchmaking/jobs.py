@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FINISHED = frozenset({JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled})
+#: Goal order of a re-plan when the event has no order of its own (see `solve_objective`).
+REPLAN_OBJECTIVE = ("required", "scheduled", "stability", "fairness", "breaks")
 #: Progress history rows kept per job (the first ones and the latest ones are what a chart
 #: of the search needs).
 MAX_HISTORY = 400
@@ -237,8 +239,9 @@ def _run_claimed(
         event = session.get_one(Event, claim.event_id)
         based_on = _replan_basis(session, event, claim.parameters)
         snapshot = problem_from_event(session, event, replan_from=based_on)
-    if claim.parameters.objective is not None:
-        problem = dataclasses.replace(snapshot.problem, objective=claim.parameters.objective)
+        objective = solve_objective(claim.parameters, event.rules or {})
+    if objective is not None:
+        problem = dataclasses.replace(snapshot.problem, objective=objective)
         snapshot = dataclasses.replace(snapshot, problem=problem)
 
     monitor = _JobMonitor(session_factory, job_id, me, heartbeat_seconds, stop)
@@ -251,6 +254,20 @@ def _run_claimed(
         _requeue(session_factory, job_id, me)
     elif not monitor.lost:
         _finish(session_factory, job_id, me, snapshot, solution, claim.parameters, monitor)
+
+
+def solve_objective(parameters: JobParameters, rules: dict[str, Any]) -> tuple[str, ...] | None:
+    """The goal order of a solve when it is not the event's own (None: the event's).
+
+    A job's explicit order wins. A re-plan of an event without its own order puts
+    `stability` right after `scheduled`: published meetings are promises to participants, so
+    no meeting moves just to save a break, while every wish that can still be met is met.
+    """
+    if parameters.objective is not None:
+        return parameters.objective
+    if parameters.replan and not rules.get("objective"):
+        return REPLAN_OBJECTIVE
+    return None
 
 
 def _replan_basis(

@@ -15,10 +15,12 @@ import solver
 from matchmaking.jobs import (
     InProcessRunner,
     JobError,
+    JobParameters,
     create_solve_job,
     request_cancel,
     requeue_orphaned_jobs,
     run_solve_job,
+    solve_objective,
 )
 from matchmaking.models import Event, JobStatus, ScheduleVersion, SolveJob, utcnow
 from matchmaking.publishing import publish_version
@@ -293,3 +295,20 @@ def test_a_new_personal_link_does_not_make_a_version_stale_but_a_new_availabilit
     session.commit()
     changes = version_staleness(session, version).changes
     assert [(c.kind, c.key) for c in changes] == [("participant_changed", "p1")]
+
+
+def test_a_replan_without_an_event_order_keeps_published_meetings_before_saving_breaks() -> None:
+    replan = JobParameters(time_limit_seconds=5, workers=1, replan=True)
+    fresh = JobParameters(time_limit_seconds=5, workers=1, replan=False)
+    explicit = JobParameters(time_limit_seconds=5, workers=1, replan=True, objective=("breaks",))
+
+    assert solve_objective(replan, {}) == (
+        "required",
+        "scheduled",
+        "stability",
+        "fairness",
+        "breaks",
+    )
+    assert solve_objective(replan, {"objective": ["required", "breaks"]}) is None
+    assert solve_objective(fresh, {}) is None
+    assert solve_objective(explicit, {}) == ("breaks",)
