@@ -269,3 +269,23 @@ def test_demo_event_round_trips_byte_identically(engine: Engine, db_url: str) ->
 
     first, second = _export_import_export(engine, db_url, demo_bundle(7, today=date(2026, 11, 21)))
     assert first == second
+
+
+@pytest.mark.slow
+def test_every_converted_benchmark_instance_imports(sqlite_template: Path, tmp_path: Path) -> None:
+    # One backend is enough here: the round trips above cover both with two instances.
+    from matchmaking.db import make_engine
+    from matchmaking.dzn import convert_dzn
+
+    database = tmp_path / "udg.db"
+    database.write_bytes(sqlite_template.read_bytes())
+    engine = make_engine(f"sqlite:///{database}")
+    files = sorted(UDG.glob("*.dzn"))
+    assert len(files) == 20
+    with Session(engine) as session:
+        for path in files:
+            event = import_bundle(session, parse(convert_dzn(path)))
+            assert len(event.wishes) > 0, path.name
+        session.commit()
+        assert session.scalar(select(func.count()).select_from(Event)) == 20
+    engine.dispose()
