@@ -136,16 +136,17 @@ COUNTRIES: tuple[Country, ...] = (
         "sp. z o.o.",
         ("Wrocław", "Kraków", "Gdańsk"),
         ("Lower Silesian", "Małopolska", "Pomeranian"),
-        ("Agnieszka", "Piotr", "Zofia", "Tomasz"),
-        ("Kowalska", "Nowak", "Wiśniewski", "Zieliński"),
+        # Surnames here take the form of the first name's gender, so pick one gender.
+        ("Agnieszka", "Zofia", "Magdalena", "Katarzyna"),
+        ("Kowalska", "Nowak", "Wiśniewska", "Zielińska"),
     ),
     Country(
         "CZ",
         "s.r.o.",
         ("Brno", "Prague", "Ostrava"),
         ("South Moravian", "Prague", "Moravian-Silesian"),
-        ("Tereza", "Jakub", "Lucie", "Ondřej"),
-        ("Novotná", "Dvořák", "Černý", "Procházková"),
+        ("Jakub", "Ondřej", "Tomáš", "Petr"),
+        ("Novotný", "Dvořák", "Černý", "Procházka"),
     ),
     Country(
         "PT",
@@ -168,8 +169,8 @@ COUNTRIES: tuple[Country, ...] = (
         "UAB",
         ("Vilnius", "Kaunas"),
         ("Vilnius", "Kaunas"),
-        ("Kristina", "Mantas", "Eglė", "Darius"),
-        ("Šermukšnytė", "Kazlauskas", "Petrauskaitė", "Jankauskas"),
+        ("Kristina", "Eglė", "Rūta", "Ieva"),
+        ("Šermukšnytė-Alešiūnienė", "Kazlauskienė", "Petrauskaitė", "Jankauskaitė"),
     ),
     Country(
         "CA",
