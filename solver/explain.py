@@ -253,28 +253,44 @@ def _no_location_sentence(index: EventIndex, wish: Wish, partner: str) -> str:
     return f"the event has no table or room where {wish.sender} and {partner} can meet"
 
 
-def _already_meeting(index: EventIndex, table: Timetable, wish: Wish) -> tuple[str, str] | None:
-    """A wish that is not separate cannot add a second meeting between the same two people."""
+def _pair_meeting(table: Timetable, wish: Wish, partner: str) -> Meeting | None:
+    """The meeting the two already hold for wishes that are not separate (the pair rule)."""
     if wish.separate:
         return None
-    for partner in index.candidates(wish):
-        i = table.shared.get(frozenset((wish.sender, partner)))
-        if i is None:
-            continue
-        m = table.meetings[i]
-        if wish.recipient is None:
-            return (
-                "organisation_already_met",
-                f"{wish.sender} already meets {partner} of organisation "
-                f"{wish.recipient_organisation} in slot {m.slot} (wish {', '.join(m.wishes)}), "
-                "at a time this wish does not allow",
-            )
+    i = table.shared.get(frozenset((wish.sender, partner)))
+    return None if i is None else table.meetings[i]
+
+
+def _already_meeting(index: EventIndex, table: Timetable, wish: Wish) -> tuple[str, str] | None:
+    """A wish that is not separate cannot add a second meeting between the same two people;
+    it can only join the meeting they hold, if that meeting's time suits it."""
+    partners = [
+        p
+        for p in index.candidates(wish)
+        if any_suitable_location(index, wish.sender, p) and static_slots(index, wish, p)
+    ]
+    held = [(p, m) for p in partners if (m := _pair_meeting(table, wish, p)) is not None]
+    if not held or len(held) < len(partners):
+        return None
+    partner, m = held[0]
+    if m.slot in index.allowed_slots(wish) and table.order_allows(wish, m.slot):
         return (
-            "already_meeting",
-            f"{wish.sender} and {partner} already meet in slot {m.slot} for wish "
-            f"{', '.join(m.wishes)}, at a time this wish does not allow; a pair meets once",
+            "not_found",
+            f"{wish.sender} and {partner} already meet in slot {m.slot} (wish "
+            f"{', '.join(m.wishes)}); this wish could have joined that meeting",
         )
-    return None
+    if wish.recipient is None:
+        return (
+            "organisation_already_met",
+            f"{wish.sender} already meets {partner} of organisation "
+            f"{wish.recipient_organisation} in slot {m.slot} (wish {', '.join(m.wishes)}), "
+            "at a time this wish does not allow",
+        )
+    return (
+        "already_meeting",
+        f"{wish.sender} and {partner} already meet in slot {m.slot} for wish "
+        f"{', '.join(m.wishes)}, at a time this wish does not allow; a pair meets once",
+    )
 
 
 def _placements(
@@ -298,7 +314,9 @@ def _placement_reason(index: EventIndex, table: Timetable, wish: Wish) -> tuple[
     partners = [
         p
         for p in index.candidates(wish)
-        if any_suitable_location(index, wish.sender, p) and static_slots(index, wish, p)
+        if any_suitable_location(index, wish.sender, p)
+        and static_slots(index, wish, p)
+        and _pair_meeting(table, wish, p) is None
     ]
     open_partners = [p for p in partners if not table.at_cap(p)]
     if not open_partners:

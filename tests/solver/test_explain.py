@@ -94,13 +94,20 @@ def test_pair_already_meeting_for_another_wish_is_already_meeting() -> None:
 
 
 def test_organisation_already_met_by_the_sender() -> None:
-    problem = event(
-        [Wish("w1", "p1", "p2"), Wish("w2", "p1", recipient_organisation="o2", session="pm")],
-        participants={"p3": Participant("p3", "o2")},
-    )
-    code, detail = reason(problem, [meet("w1", "p1", "p2", "s1")], "w2")
+    wishes = [Wish("w1", "p1", "p2"), Wish("w2", "p1", recipient_organisation="o2", session="pm")]
+    code, detail = reason(event(wishes), [meet("w1", "p1", "p2", "s1")], "w2")
     assert code == "organisation_already_met"
     assert "p1 already meets p2 of organisation o2 in slot s1" in detail
+    # Another representative of o2 could still take the meeting: the pair rule is not why.
+    other = event(wishes, participants={"p3": Participant("p3", "o2")})
+    assert reason(other, [meet("w1", "p1", "p2", "s1")], "w2")[0] == "not_found"
+
+
+def test_reply_wish_that_could_have_joined_the_pairs_meeting_is_not_found() -> None:
+    problem = event([Wish("w1", "p1", "p2"), Wish("w2", "p2", "p1")])
+    code, detail = reason(problem, [meet("w1", "p1", "p2", "s1")], "w2")
+    assert code == "not_found"
+    assert "could have joined that meeting" in detail
 
 
 def test_participant_at_its_cap_could_only_meet_by_dropping_a_meeting() -> None:

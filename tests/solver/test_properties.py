@@ -21,6 +21,7 @@ from solver.check import EventIndex, check, evaluate, meeting_kind
 from solver.explain import explain_unscheduled
 from solver.greedy import greedy
 from solver.problem import (
+    GOALS,
     Location,
     Meeting,
     Participant,
@@ -144,6 +145,17 @@ def test_brute_force_optimum_passes_the_checker(problem: Problem) -> None:
     assert report.ok, report.violations
     met = {w for m in solution.meetings for w in m.wishes}
     assert {u.wish for u in solution.unscheduled} == {w.id for w in problem.wishes} - met
+
+
+@FAST
+@given(problems(), st.integers(0, 2))
+def test_optimal_schedule_leaves_no_wish_with_a_free_place(problem: Problem, d: int) -> None:
+    # With `scheduled` first, adding any wish to an optimal schedule would gain, so each unmet
+    # wish must be blocked by a rule, and the explanation must name it (never `not_found`).
+    problem = dataclasses.replace(problem, objective=GOALS, max_break_difference=d)
+    solution = explained(problem, brute_force(problem))
+    if solution.status == "optimal":
+        assert "not_found" not in {u.reason for u in solution.unscheduled}
 
 
 @FAST
