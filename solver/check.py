@@ -149,10 +149,11 @@ def breaks_per_participant(
     for m in meetings:
         for p in m.participants:
             busy[p].add(m.slot)
-    return {p: _count_breaks(index, slots) for p, slots in busy.items()}
+    return {p: count_breaks(index, slots) for p, slots in busy.items()}
 
 
-def _count_breaks(index: EventIndex, busy_slots: set[str]) -> int:
+def count_breaks(index: EventIndex, busy_slots: set[str]) -> int:
+    """Breaks of one participant busy in `busy_slots`."""
     breaks = 0
     for day_slots in index.days.values():
         positions = [i for i, s in enumerate(day_slots) if s in busy_slots]

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 
 from ortools.sat.python import cp_model
 
-from solver.check import EventIndex
+from solver.check import EventIndex, count_breaks
 from solver.problem import PRIORITY_WEIGHT, Conflict, Meeting, Problem, Unscheduled, Wish
 
 #: A required meeting outweighs any number of optional ones when deciding "lost to priority".
@@ -676,24 +676,30 @@ class _RequiredModel:
                 [lit, self.held[w.id], self.held[earlier]]
             )
 
-    def _infeasible_core(self, assumptions: list[int], seconds: float) -> list[int] | None:
-        """The assumptions of a core when infeasible under `assumptions`, else None."""
+    def _solve(self, assumptions: list[int], seconds: float) -> tuple[int, cp_model.CpSolver]:
         self.model.clear_assumptions()
         self.model.add_assumptions([self.literals[a] for a in assumptions])
         solver = cp_model.CpSolver()
         solver.parameters.max_time_in_seconds = max(seconds, 0.01)
         # Cores from assumptions are reported by the sequential search.
         solver.parameters.num_workers = 1
-        status = solver.solve(self.model)
+        return solver.solve(self.model), solver
+
+    def _infeasible_core(self, assumptions: list[int], seconds: float) -> list[int] | None:
+        """The assumptions of a core when infeasible under `assumptions`, else None."""
+        status, solver = self._solve(assumptions, seconds)
         if status != cp_model.INFEASIBLE:
             return None
         return list(solver.sufficient_assumptions_for_infeasibility())
 
     def minimal_conflicts(self, time_limit_seconds: float) -> list[Conflict]:
         deadline = time.monotonic() + time_limit_seconds
-        core = self._infeasible_core(list(self.rules), time_limit_seconds / 2)
-        if core is None:
+        status, solver = self._solve(list(self.rules), time_limit_seconds / 2)
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return self._break_limit_conflict(solver)
+        if status != cp_model.INFEASIBLE:
             return []
+        core = list(solver.sufficient_assumptions_for_infeasibility())
         # Deletion-based minimisation: drop each member whose absence keeps it infeasible.
         kept: list[int] = []
         pending = list(core)
@@ -710,6 +716,30 @@ class _RequiredModel:
                 pending = [a for a in pending if a in smaller]
                 kept = [a for a in kept if a in smaller]
         return self._conflicts(kept)
+
+    def _break_limit_conflict(self, solver: cp_model.CpSolver) -> list[Conflict]:
+        """The required meetings fit together; only the break limit, which this model leaves
+        out (more meetings can even lower a difference), can still stand in the way."""
+        d = self.index.problem.max_break_difference
+        if d is None:
+            return []
+        busy: dict[str, set[str]] = defaultdict(set)
+        for (wid, partner, slot), v in self.x.items():
+            if solver.value(v):
+                busy[self.index.wishes[wid].sender].add(slot)
+                busy[partner].add(slot)
+        breaks = [count_breaks(self.index, slots) for slots in busy.values()]
+        if not breaks or max(breaks) - min(breaks) <= d:
+            return []  # a schedule of the required meetings keeps the limit: no conflict
+        wishes = tuple(w.id for w in self.required)
+        return [
+            Conflict(
+                wishes,
+                "max_break_difference",
+                f"the required meetings ({', '.join(wishes)}) fit together, but no schedule was "
+                f"found that keeps every participant within {d} breaks of the one with fewest",
+            )
+        ]
 
     def _conflicts(self, core: list[int]) -> list[Conflict]:
         rules = [self.rules[a] for a in core]

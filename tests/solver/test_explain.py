@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from solver.explain import explain_unscheduled, find_conflicts
 from solver.problem import GOALS, Location, Meeting, Participant, Problem, Slot, Wish
 
@@ -296,3 +298,18 @@ def test_more_required_meetings_at_once_than_tables() -> None:
     (conflict,) = find_conflicts(problem)
     assert conflict.rule == "location_capacity"
     assert conflict.wishes == ("w1", "w2")
+
+
+def test_required_meetings_that_fit_only_with_too_many_breaks_name_the_break_limit() -> None:
+    # p1 must meet p2 in s1 and p3 in s3: one break for p1, none for the others.
+    problem = event(
+        [
+            Wish("w1", "p1", "p2", required=True, fixed_slot="s1"),
+            Wish("w2", "p1", "p3", required=True, fixed_slot="s3"),
+        ],
+        max_break_difference=0,
+    )
+    (conflict,) = find_conflicts(problem)
+    assert conflict.rule == "max_break_difference"
+    assert conflict.wishes == ("w1", "w2")
+    assert find_conflicts(dataclasses.replace(problem, max_break_difference=1)) == []
