@@ -1,0 +1,517 @@
+#!/usr/bin/env python3
+"""The HTTP load benchmark: a 3,500-participant event served on SQLite and on PostgreSQL.
+
+    .venv/bin/python benchmarks/load/run_load.py                      # both backends
+    .venv/bin/python benchmarks/load/run_load.py --backends postgresql --profile
+
+For each backend: a fresh database migrated to head, the two events of `build_event.py`, the
+API under uvicorn (`--server-workers` processes, production logging: JSON lines with an access
+line per request), then wrk on the loopback for each scenario:
+
+- `calendar`: calendar apps fetching agenda feeds by their secret URL (`.ics`);
+- `agenda`: participants reading their agenda as JSON with their personal token;
+- `wishes`: the rush before the cut-off, every request a new wish; afterwards the keys of all
+  wishes acknowledged with 201 are compared with the rows in the database (lost, duplicated,
+  and stored-but-unacknowledged because the generator stopped while they were in flight).
+
+`--profile` samples the server processes with py-spy during an extra calendar run and writes
+the hottest functions. Results go to `--out` as JSON, and a Markdown table is printed.
+wrk comes from Debian: it is installed with apt-get when missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+sys.path.insert(0, str(ROOT))
+
+import build_event  # noqa: E402
+import httpx  # noqa: E402
+from sqlalchemy import create_engine, func, select, text, update  # noqa: E402
+from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
+
+from matchmaking.db import make_engine  # noqa: E402
+from matchmaking.models import Event, Wish, WishStatus, utcnow  # noqa: E402
+
+PYTHON_BIN = Path(sys.executable).parent
+
+
+@dataclass
+class ScenarioResult:
+    backend: str
+    scenario: str
+    connections: int
+    seconds: float
+    requests: int
+    requests_per_second: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    statuses: dict[str, int]
+    errors: dict[str, int]
+    #: CPU time per request of the API processes and of the database server processes.
+    server_cpu_ms_per_request: float = 0.0
+    database_cpu_ms_per_request: float = 0.0
+    checks: dict[str, Any] = field(default_factory=dict)
+
+
+# --- tools -----------------------------------------------------------------------------------
+
+
+def ensure_wrk() -> str:
+    """wrk from Debian; installed when missing (idempotent)."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("installing wrk (apt-get install -y wrk)", flush=True)
+    install = ["apt-get", "install", "-y", "-q", "wrk"]
+    if subprocess.call(install, stdout=subprocess.DEVNULL) != 0:
+        subprocess.check_call(["apt-get", "update", "-q"], stdout=subprocess.DEVNULL)
+        subprocess.check_call(install, stdout=subprocess.DEVNULL)
+    found = shutil.which("wrk")
+    if not found:
+        sys.exit("error: wrk is not installed and apt-get could not install it")
+    return found
+
+
+def migrate(url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.set_main_option("sqlalchemy.url", url)
+    command.upgrade(config, "head")
+
+
+def fresh_database(backend: str, workdir: Path, postgres_admin_url: str) -> str:
+    if backend == "sqlite":
+        path = workdir / "load.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+    name = "matchmaking_load"
+    admin = create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return f"{postgres_admin_url.rsplit('/', 1)[0]}/{name}"
+
+
+# --- the server ------------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    base_url: str
+    log: Path
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _refuse_busy_port(port: int) -> None:
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            sys.exit(f"error: something already listens on port {port}; choose another --port")
+
+
+def start_server(url: str, args: argparse.Namespace, log: Path) -> Server:
+    _refuse_busy_port(args.port)
+    env = {
+        **os.environ,
+        "MATCHMAKING_DATABASE_URL": url,
+        "MATCHMAKING_ENVIRONMENT": "production",
+        "MATCHMAKING_SECRET_KEY": "load-benchmark-" + os.urandom(16).hex(),
+        "MATCHMAKING_LOG_JSON": "true",
+        "MATCHMAKING_LOG_LEVEL": "INFO",
+        "MATCHMAKING_DB_POOL_SIZE": str(args.pool_size),
+    }
+    env.pop("MATCHMAKING_BROKER_URL", None)
+    command = [
+        str(PYTHON_BIN / "uvicorn"),
+        "api.app:create_app",
+        "--factory",
+        "--host=127.0.0.1",
+        f"--port={args.port}",
+        f"--workers={args.server_workers}",
+        "--no-access-log",  # the app writes its own access line (route, request id)
+        "--backlog=4096",
+    ]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+    server = Server(process, f"http://127.0.0.1:{args.port}", log)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"error: the server exited; see {log}")
+        try:
+            if httpx.get(f"{server.base_url}/readyz", timeout=2).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    server.stop()
+    sys.exit(f"error: the server did not become ready in 60 s; see {log}")
+
+
+# --- CPU accounting --------------------------------------------------------------------------
+# The machine may be shared (other jobs, the load generator itself): requests/s then depend on
+# what else runs. CPU time per request does not, and tells what the service costs.
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces; fields after it are plain.
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def _cpu_of(pid: int) -> float:
+    fields = _stat(pid)
+    return (int(fields[11]) + int(fields[12])) / _TICKS if fields else 0.0
+
+
+def _all_pids() -> list[int]:
+    return [int(d) for d in os.listdir("/proc") if d.isdigit()]
+
+
+def server_cpu(server_pid: int) -> float:
+    pids = [server_pid] + [p for p in _all_pids() if (f := _stat(p)) and int(f[1]) == server_pid]
+    return sum(_cpu_of(p) for p in pids)
+
+
+def database_cpu(url: str) -> float:
+    """CPU time of the PostgreSQL backends serving the benchmark's database (other databases
+    of the same server are not counted); 0 for SQLite, which runs inside the API processes."""
+    if not url.startswith("postgresql"):
+        return 0.0
+    engine = create_engine(url)
+    database = url.rsplit("/", 1)[1]
+    with engine.connect() as conn:
+        pids = conn.scalars(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()"),
+            {"d": database},
+        ).all()
+    engine.dispose()
+    return sum(_cpu_of(pid) for pid in pids)
+
+
+# --- wrk -------------------------------------------------------------------------------------
+
+
+def run_wrk(
+    wrk: str,
+    database_url: str,
+    server_pid: int,
+    base_url: str,
+    script: str,
+    script_args: list[str],
+    args: argparse.Namespace,
+    duration: float,
+) -> dict[str, Any]:
+    command = [
+        wrk,
+        f"--threads={args.wrk_threads}",
+        f"--connections={args.connections}",
+        f"--duration={int(duration)}s",
+        "--timeout=10s",
+        f"--script={HERE / script}",
+        base_url,
+        "--",
+        *script_args,
+    ]
+    server_before, database_before = server_cpu(server_pid), database_cpu(database_url)
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    server_used, database_used = (
+        server_cpu(server_pid) - server_before,
+        database_cpu(database_url) - database_before,
+    )
+    match = re.search(r"^RESULT (\{.*\})$", output, re.MULTILINE)
+    if match is None:
+        sys.exit(f"error: no RESULT line from wrk:\n{output}")
+    result: dict[str, Any] = json.loads(match.group(1))
+    requests = max(result["requests"], 1)
+    result["server_cpu_ms_per_request"] = round(1000 * server_used / requests, 2)
+    result["database_cpu_ms_per_request"] = round(1000 * database_used / requests, 2)
+    return result
+
+
+def as_result(backend: str, scenario: str, raw: dict[str, Any], connections: int) -> ScenarioResult:
+    return ScenarioResult(
+        backend=backend,
+        scenario=scenario,
+        connections=connections,
+        seconds=raw["seconds"],
+        requests=raw["requests"],
+        requests_per_second=round(raw["requests"] / raw["seconds"], 1),
+        p50_ms=raw["p50_ms"],
+        p90_ms=raw["p90_ms"],
+        p99_ms=raw["p99_ms"],
+        max_ms=raw["max_ms"],
+        statuses=raw["statuses"],
+        errors=raw["errors"],
+        server_cpu_ms_per_request=raw["server_cpu_ms_per_request"],
+        database_cpu_ms_per_request=raw["database_cpu_ms_per_request"],
+    )
+
+
+# --- the wish rush and its accounting ---------------------------------------------------------
+
+
+def open_wishes_until_soon(sessions: sessionmaker[Session], slug: str) -> None:
+    """Put the cut-off a few minutes ahead: the rush is the last minutes before it."""
+    with sessions() as session:
+        session.execute(
+            update(Event)
+            .where(Event.slug == slug)
+            .values(wish_cutoff=utcnow() + timedelta(minutes=5))
+        )
+        session.commit()
+
+
+def wish_keys(sessions: sessionmaker[Session], slug: str) -> set[str]:
+    with sessions() as session:
+        return set(session.scalars(select(Wish.key).join(Event).where(Event.slug == slug)))
+
+
+def duplicate_open_pairs(sessions: sessionmaker[Session], slug: str) -> int:
+    with sessions() as session:
+        groups = (
+            select(Wish.sender_id, Wish.recipient_id)
+            .join(Event)
+            .where(Event.slug == slug, Wish.status.in_([WishStatus.requested, WishStatus.accepted]))
+            .group_by(Wish.sender_id, Wish.recipient_id)
+            .having(func.count() > 1)
+            .subquery()
+        )
+        return session.scalar(select(func.count()).select_from(groups)) or 0
+
+
+def account_for_wishes(
+    sessions: sessionmaker[Session], slug: str, before: set[str], keys_prefix: Path
+) -> dict[str, Any]:
+    acknowledged: list[str] = []
+    for keys_file in keys_prefix.parent.glob(f"{keys_prefix.name}*.keys"):
+        acknowledged += [line for line in keys_file.read_text().splitlines() if line]
+    stored = wish_keys(sessions, slug) - before
+    acknowledged_set = set(acknowledged)
+    return {
+        "acknowledged_201": len(acknowledged),
+        "new_rows": len(stored),
+        "lost": len(acknowledged_set - stored),
+        "acknowledged_twice": len(acknowledged) - len(acknowledged_set),
+        "duplicate_open_pairs": duplicate_open_pairs(sessions, slug),
+        "stored_unacknowledged_in_flight_at_stop": len(stored - acknowledged_set),
+    }
+
+
+# --- profiling -------------------------------------------------------------------------------
+
+
+def profile_server(server: Server, seconds: int, out: Path) -> list[tuple[str, float]]:
+    """Sample every server process with py-spy; returns the functions with the largest share
+    of samples (inclusive), ours and the libraries'."""
+    py_spy = PYTHON_BIN / "py-spy"
+    command = [
+        str(py_spy),
+        "record",
+        "--subprocesses",
+        "--nonblocking",
+        f"--pid={server.process.pid}",
+        f"--duration={seconds}",
+        "--rate=200",
+        "--format=raw",
+        f"--output={out}",
+    ]
+    subprocess.run(command, check=True, capture_output=True)
+    totals: collections.Counter[str] = collections.Counter()
+    samples = 0
+    for line in out.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        n = int(count)
+        samples += n
+        frames = {re.sub(r" \(.*?\)$", "", f) for f in stack.split(";")}
+        for frame in frames:
+            totals[frame] += n
+    return [(frame, round(100 * n / samples, 1)) for frame, n in totals.most_common(40)]
+
+
+# --- one backend -----------------------------------------------------------------------------
+
+
+def bench_backend(backend: str, args: argparse.Namespace, wrk: str) -> list[ScenarioResult]:
+    workdir = Path(tempfile.mkdtemp(prefix=f"mm-load-{backend}-"))
+    url = fresh_database(backend, workdir, args.postgres_url)
+    migrate(url)
+    engine = make_engine(url)
+    sessions = sessionmaker(bind=engine, expire_on_commit=False)
+    started = time.monotonic()
+    agenda, wishes = build_event.build(sessions, "load", args.participants, workdir)
+    print(
+        f"[{backend}] built {agenda.participants} participants, {agenda.wishes} wishes, "
+        f"{agenda.meetings} meetings in {time.monotonic() - started:.0f} s",
+        flush=True,
+    )
+    pairs_file = workdir / "existing-pairs.txt"
+    build_event.write_wish_pairs(sessions, wishes.slug, pairs_file)
+    server = start_server(url, args, workdir / "server.log")
+    results: list[ScenarioResult] = []
+    try:
+        pid, base = server.process.pid, server.base_url
+        run_wrk(wrk, url, pid, base, "calendar.lua", [str(agenda.tokens_file)], args, 5)  # warm-up
+        scenarios = [
+            ("calendar", "calendar.lua", [str(agenda.tokens_file)]),
+            ("agenda", "agenda.lua", [str(agenda.tokens_file), agenda.slug]),
+        ]
+        for name, script, script_args in scenarios:
+            raw = run_wrk(wrk, url, pid, base, script, script_args, args, args.duration)
+            results.append(as_result(backend, name, raw, args.connections))
+            print(f"[{backend}] {name}: {json.dumps(raw)}", flush=True)
+
+        open_wishes_until_soon(sessions, wishes.slug)
+        before = wish_keys(sessions, wishes.slug)
+        keys_prefix = workdir / "acknowledged-"
+        raw = run_wrk(
+            wrk,
+            url,
+            server.process.pid,
+            server.base_url,
+            "wishes.lua",
+            [
+                str(wishes.tokens_file),
+                wishes.slug,
+                str(pairs_file),
+                str(args.wrk_threads),
+                str(keys_prefix),
+            ],
+            args,
+            args.duration,
+        )
+        time.sleep(2)  # let requests in flight when wrk stopped finish
+        result = as_result(backend, "wishes", raw, args.connections)
+        result.checks = account_for_wishes(sessions, wishes.slug, before, keys_prefix)
+        results.append(result)
+        print(f"[{backend}] wishes: {json.dumps(raw)} {json.dumps(result.checks)}", flush=True)
+
+        if args.profile:
+            profile_out = args.out / f"profile-calendar-{backend}.txt"
+            with subprocess.Popen(
+                [
+                    wrk,
+                    f"--threads={args.wrk_threads}",
+                    f"--connections={args.connections}",
+                    "--duration=20s",
+                    f"--script={HERE / 'calendar.lua'}",
+                    server.base_url,
+                    "--",
+                    str(agenda.tokens_file),
+                ],
+                stdout=subprocess.DEVNULL,
+            ) as load:
+                time.sleep(3)
+                top = profile_server(server, 12, workdir / "profile.raw")
+                load.wait()
+            profile_out.write_text("".join(f"{share:5.1f}%  {frame}\n" for frame, share in top))
+            print(f"[{backend}] profile written to {profile_out}", flush=True)
+    finally:
+        server.stop()
+        engine.dispose()
+    return results
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average_at_start": os.getloadavg(),
+    }
+
+
+def markdown(results: list[ScenarioResult]) -> str:
+    lines = [
+        "| backend | scenario | req/s | p50 ms | p99 ms | max ms | API CPU ms/req "
+        "| DB CPU ms/req | statuses | errors |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for r in results:
+        errors = {k: v for k, v in r.errors.items() if v}
+        lines.append(
+            f"| {r.backend} | {r.scenario} | {r.requests_per_second:,.0f} | {r.p50_ms:.1f} | "
+            f"{r.p99_ms:.1f} | {r.max_ms:.0f} | {r.server_cpu_ms_per_request:.1f} | "
+            f"{r.database_cpu_ms_per_request:.1f} | {r.statuses} | {errors or 0} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--participants", type=int, default=3500)
+    parser.add_argument("--duration", type=float, default=20, help="seconds per scenario")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument("--server-workers", type=int, default=2)
+    parser.add_argument("--pool-size", type=int, default=10)
+    parser.add_argument("--port", type=int, default=18765)
+    parser.add_argument("--profile", action="store_true", help="py-spy the calendar scenario")
+    parser.add_argument(
+        "--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
+    parser.add_argument("--out", type=Path, default=HERE / "results")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    wrk = ensure_wrk()
+    info = {"machine": machine(), "settings": {k: str(v) for k, v in vars(args).items()}}
+    results: list[ScenarioResult] = []
+    for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
+        if backend not in ("sqlite", "postgresql"):
+            parser.error(f"--backends: unknown backend {backend!r} (sqlite, postgresql)")
+        results += bench_backend(backend, args, wrk)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    (args.out / f"load-{stamp}.json").write_text(
+        json.dumps({**info, "results": [asdict(r) for r in results]}, indent=2)
+    )
+    print(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
