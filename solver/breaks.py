@@ -19,8 +19,19 @@ from typing import TYPE_CHECKING
 
 from ortools.sat.python import cp_model
 
+from solver.bounds import fixed_meetings_of, least_breaks
+
 if TYPE_CHECKING:
     from solver.model import TimetableModel
+
+
+#: "span" (break starts with a monotone 'meets later' literal) or "runs" (runs of meetings
+#: minus one); see benchmarks/README.md for the measured difference.
+ENCODING = "flow"
+#: Add the implied counting constraints (see `add_implied_counts`).
+IMPLIED = True
+#: Add per-participant lower bounds (see solver/bounds.py).
+LOWER_BOUNDS = True
 
 
 @dataclass
@@ -28,6 +39,8 @@ class BreakTerms:
     total: cp_model.LinearExprT
     #: participant id -> its number of breaks.
     per_participant: dict[str, cp_model.LinearExprT] = field(default_factory=dict)
+    #: A proven lower bound on `total` (from each participant alone, see solver/bounds.py).
+    lower_bound: int = 0
 
 
 def slots_by_day(tm: TimetableModel) -> list[list[int]]:
@@ -42,17 +55,23 @@ def add_break_terms(tm: TimetableModel, max_difference: int | None) -> BreakTerm
     per_participant: dict[str, cp_model.LinearExprT] = {}
     has_meeting: dict[str, cp_model.IntVar] = {}
     days = slots_by_day(tm)
+    busy_of: dict[str, dict[int, cp_model.IntVar]] = {}
     for person, by_slot in tm.busy_terms.items():
         busy = {t: _busy_literal(model, literals) for t, literals in by_slot.items()}
+        busy_of[person] = busy
         count: list[cp_model.LinearExprT] = []
-        meets_on: list[cp_model.IntVar] = []
         for day in days:
             day_busy = [(t, busy.get(t)) for t in day]
             if sum(1 for _, b in day_busy if b is not None) < 2:
                 continue  # at most one possible meeting that day: never a break
-            runs, meets_today = _runs_of_meetings(model, day_busy)
-            count.append(sum(runs) - meets_today)
-            meets_on.append(meets_today)
+            if ENCODING == "span":
+                count.append(sum(_break_starts(model, day_busy)))
+            elif ENCODING == "flow":
+                runs, meets_today = _runs_as_flow(model, day_busy)
+                count.append(sum(runs) - meets_today)
+            else:
+                runs, meets_today = _runs_of_meetings(model, day_busy)
+                count.append(sum(runs) - meets_today)
         has_meeting[person] = _has_meeting(model, tm, person)
         if not count:
             per_participant[person] = 0
@@ -60,12 +79,49 @@ def add_break_terms(tm: TimetableModel, max_difference: int | None) -> BreakTerm
         breaks = model.new_int_var(0, len(tm.problem.slots), f"breaks[{person}]")
         model.add(breaks == sum(count))
         per_participant[person] = breaks
+    if IMPLIED:
+        add_implied_counts(tm, busy_of)
+    lower_bound = bound_breaks_from_below(tm, per_participant) if LOWER_BOUNDS else 0
     total = sum(per_participant.values())
     if max_difference is not None and per_participant:
         cap_break_difference(
             model, per_participant, has_meeting, max_difference, len(tm.problem.slots)
         )
-    return BreakTerms(total, per_participant)
+    return BreakTerms(total, per_participant, lower_bound)
+
+
+def bound_breaks_from_below(
+    tm: TimetableModel, per_participant: dict[str, cp_model.LinearExprT]
+) -> int:
+    """Cut each participant's breaks by what its own fixed meetings force; return the sum."""
+    total = 0
+    for person, meetings in fixed_meetings_of(tm.problem, tm.candidates.meetings).items():
+        least = least_breaks(tm.problem, meetings)
+        if least > 0 and person in per_participant:
+            tm.model.add(per_participant[person] >= least)
+            total += least
+    return total
+
+
+def add_implied_counts(tm: TimetableModel, busy_of: dict[str, dict[int, cp_model.IntVar]]) -> None:
+    """Counts the search can use directly on the busy literals: a participant is busy in as many
+    slots as it has meetings, and a slot has twice as many busy participants as meetings."""
+    model = tm.model
+    held_by: dict[str, list[cp_model.IntVar]] = defaultdict(list)
+    at_slot: dict[int, list[cp_model.IntVar]] = defaultdict(list)
+    busy_at: dict[int, list[cp_model.IntVar]] = defaultdict(list)
+    for meeting in tm.candidates.meetings:
+        if not meeting.impossible:
+            for person in meeting.participants:
+                held_by[person].append(tm.held[meeting.index])
+    for (_, t), var in tm.at.items():
+        at_slot[t].append(var)
+    for person, busy in busy_of.items():
+        model.add(sum(busy.values()) == sum(held_by[person]))
+        for t, literal in busy.items():
+            busy_at[t].append(literal)
+    for t, literals in busy_at.items():
+        model.add(sum(literals) == 2 * sum(at_slot[t]))
 
 
 def _busy_literal(model: cp_model.CpModel, literals: list[cp_model.IntVar]) -> cp_model.IntVar:
@@ -95,6 +151,76 @@ def _runs_of_meetings(
     meets_today = model.new_bool_var("meets_today")
     model.add_max_equality(meets_today, [b for _, b in day_busy if b is not None])
     return starts, meets_today
+
+
+def _runs_as_flow(
+    model: cp_model.CpModel, day_busy: list[tuple[int, cp_model.IntVar | None]]
+) -> tuple[list[cp_model.IntVar], cp_model.IntVar]:
+    """Runs of meetings as a flow: busy[t] - busy[t-1] = starts[t] - ends[t].
+
+    The equality (rather than starts[t] >= busy[t] - busy[t-1]) makes one participant's busy
+    pattern an interval-matrix system: its LP relaxation with one run is the hull of the
+    intervals, which the search and the bound both feel.
+    """
+    busy = [b for _, b in day_busy] + [None]
+    starts: list[cp_model.IntVar] = []
+    ends: list[cp_model.IntVar] = []
+    previous: cp_model.IntVar | None = None
+    for now in busy:
+        if now is None and previous is None:
+            continue
+        start = model.new_bool_var("run_start") if now is not None else None
+        end = model.new_bool_var("run_end") if previous is not None else None
+        model.add(
+            (now if now is not None else 0) - (previous if previous is not None else 0)
+            == (start if start is not None else 0) - (end if end is not None else 0)
+        )
+        if start is not None and end is not None:
+            model.add_at_most_one([start, end])
+        if start is not None:
+            model.add_implication(start, now)
+            starts.append(start)
+        if end is not None:
+            model.add_implication(end, previous)
+            ends.append(end)
+        previous = now
+    meets_today = model.new_bool_var("meets_today")
+    model.add(sum(starts) == sum(ends))
+    model.add_max_equality(meets_today, [b for b in busy if b is not None])
+    for start in starts:
+        model.add_implication(start, meets_today)
+    return starts, meets_today
+
+
+def _break_starts(
+    model: cp_model.CpModel, day_busy: list[tuple[int, cp_model.IntVar | None]]
+) -> list[cp_model.IntVar]:
+    """Literals 'a break starts at t': busy before t, free at t, and a meeting later that day.
+
+    `later[t]` (some meeting at t or after) is monotone, which lets a zero-break bound
+    propagate strongly: once a participant is free after a meeting, all later slots of the
+    day are free too.
+    """
+    busy = [b for _, b in day_busy]
+    later: list[cp_model.IntVar | None] = [None] * (len(busy) + 1)
+    for i in range(len(busy) - 1, -1, -1):
+        options = [x for x in (busy[i], later[i + 1]) if x is not None]
+        if len(options) == 1:
+            later[i] = options[0]
+        elif options:
+            later[i] = model.new_bool_var("later")
+            model.add_max_equality(later[i], options)
+    starts = []
+    for i in range(1, len(busy) - 1):
+        before, now, after = busy[i - 1], busy[i], later[i + 1]
+        if before is None or after is None:
+            continue
+        start = model.new_bool_var("break_start")
+        conditions = [before, after] + ([now.Not()] if now is not None else [])
+        model.add_bool_and(conditions).only_enforce_if(start)
+        model.add_bool_or([c.Not() for c in conditions] + [start])
+        starts.append(start)
+    return starts
 
 
 def _has_meeting(model: cp_model.CpModel, tm: TimetableModel, person: str) -> cp_model.IntVar:

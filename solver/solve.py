@@ -90,6 +90,10 @@ class _LexicographicRun:
         if self._cancel_requested():
             self.cancelled = True
             return False
+        if goal == "breaks" and self.tm.breaks is not None and not self.params.relative_gap:
+            settled = self._climb_from_lower_bound(goals_left)
+            if settled is not None:
+                return settled
         model = self.tm.model
         expression, sense = self.tm.goals.get(goal, (0, -1))
         model.clear_objective()
@@ -123,6 +127,42 @@ class _LexicographicRun:
         fix_goal(model, expression, sense, value, proven)
         return not self.cancelled
 
+    def _climb_from_lower_bound(self, goals_left: int) -> bool | None:
+        """Breaks, from below: ask for a schedule with no more breaks than the proven lower
+        bound; if there is none, the bound rises by one and we ask again. The first schedule
+        found is optimal. Few breaks make a tightly constrained, quickly decided problem,
+        where minimising from above wanders through poor schedules. Returns None (to fall
+        back to plain minimisation) when a step runs out of its share of the time.
+        """
+        assert self.tm.breaks is not None
+        total = self.tm.breaks.total
+        bound = self.tm.breaks.lower_bound
+        budget_end = self.clock.elapsed() + self._budget(goals_left)
+        while True:
+            left = budget_end - self.clock.elapsed()
+            if left <= 0.05 or self._cancel_requested():
+                return None
+            step = self.tm.model.clone()
+            step.clear_objective()
+            step.add(total <= bound)
+            if self.values is not None:
+                set_hint(step, self.values)
+            solver = self._solver(0.6 * left, search_only=True)
+            callback = _ProgressReporter("breaks", self.params, self.clock, 1, solver)
+            with _CancelWatcher(self.params.cancel, solver):
+                status = solver.solve(step, callback)
+            if status == cp_model.INFEASIBLE:
+                bound += 1
+                self.tm.model.add(total >= bound)
+                continue
+            if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                self.cancelled = self._cancel_requested()
+                return False if self.cancelled and self.values is not None else None
+            self.values = list(solver.response_proto.solution)
+            self.bound["breaks"] = bound
+            self.tm.model.add(total == bound)
+            return True
+
     def _budget(self, goals_left: int) -> float:
         """Later goals start from a good hint and usually need less: give this goal 1.5x its
         equal share of what is left."""
@@ -131,7 +171,7 @@ class _LexicographicRun:
             return max(remaining, 0.01)
         return max(min(remaining, 1.5 * remaining / goals_left), 0.01)
 
-    def _solver(self, budget: float) -> cp_model.CpSolver:
+    def _solver(self, budget: float, search_only: bool = False) -> cp_model.CpSolver:
         solver = cp_model.CpSolver()
         parameters = solver.parameters
         parameters.max_time_in_seconds = budget
@@ -144,7 +184,8 @@ class _LexicographicRun:
             parameters.max_deterministic_time = budget
         else:
             parameters.num_workers = max(self.params.workers, 1)
-        tune_for_timetables(parameters)
+        if search_only:
+            search_without_lp(parameters)
         return solver
 
     def _cancel_requested(self) -> bool:
@@ -188,9 +229,16 @@ class _LexicographicRun:
         )
 
 
-def tune_for_timetables(parameters: cp_model.SatParameters) -> None:
-    """Solver settings measured on the B2B benchmark (see benchmarks/README.md)."""
-    parameters.linearization_level = 2
+def search_without_lp(parameters: cp_model.SatParameters) -> None:
+    """For yes/no questions (is there a schedule with at most k breaks?) plain clause learning
+    is what decides them; the LP only slows each worker down (measured on the B2B benchmark,
+    see benchmarks/README.md). Two different restart policies share the clauses they learn.
+    """
+    parameters.linearization_level = 0
+    if parameters.num_workers >= 2:
+        parameters.subsolvers.extend(["no_lp", "quick_restart_no_lp"])
+        parameters.num_full_subsolvers = parameters.num_workers
+        parameters.use_feasibility_jump = False
 
 
 def set_hint(model: cp_model.CpModel, values: list[int]) -> None:
