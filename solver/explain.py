@@ -335,7 +335,9 @@ def _placement_reason(index: EventIndex, table: Timetable, wish: Wish) -> tuple[
         return ("precedence", _order_sentence(wish))
     only_location = [pl for pl in places if pl.location_full and not pl.busy]
     if only_location:
-        slots = ", ".join(sorted({pl.slot for pl in only_location}, key=index.slot_position.get))
+        slots = ", ".join(
+            sorted({pl.slot for pl in only_location}, key=index.slot_position.__getitem__)
+        )
         return (
             "location_capacity",
             f"{_who(index, wish)} are both free in {slots}, but every suitable "
@@ -676,7 +678,9 @@ class _RequiredModel:
                 [lit, self.held[w.id], self.held[earlier]]
             )
 
-    def _solve(self, assumptions: list[int], seconds: float) -> tuple[int, cp_model.CpSolver]:
+    def _solve(
+        self, assumptions: list[int], seconds: float
+    ) -> tuple[cp_model.CpSolverStatus, cp_model.CpSolver]:
         self.model.clear_assumptions()
         self.model.add_assumptions([self.literals[a] for a in assumptions])
         solver = cp_model.CpSolver()

@@ -42,7 +42,7 @@ OBJECTIVES = [
 ]
 
 
-def rarely(strategy: st.SearchStrategy[T], otherwise: object = None) -> st.SearchStrategy[T]:
+def rarely(strategy: st.SearchStrategy[T], otherwise: T) -> st.SearchStrategy[T]:
     """`strategy` one time in four, else `otherwise`: most wishes and people are plain, so
     that the rules which do apply still bind often enough to matter."""
     return st.integers(0, 3).flatmap(lambda n: strategy if n == 0 else st.just(otherwise))
@@ -83,8 +83,8 @@ def problems(
                 org_kinds[org],  # type: ignore[arg-type]
                 online=draw(rarely(st.just(True), False)),
                 unavailable=frozenset(draw(rarely(st.sets(st.sampled_from(slot_ids)), set()))),
-                max_meetings=draw(rarely(st.integers(1, 3))),
-                host_location=draw(rarely(st.sampled_from(onsite))) if onsite else None,
+                max_meetings=draw(rarely(st.integers(1, 3), None)),
+                host_location=draw(rarely(st.sampled_from(onsite), None)) if onsite else None,
             )
         )
     people = [p.id for p in participants]
@@ -102,8 +102,8 @@ def problems(
                 recipient_organisation=draw(st.sampled_from(orgs)) if to_org else None,
                 priority=draw(st.integers(1, 3)),
                 required=draw(rarely(st.just(True), False)),
-                session=draw(rarely(st.sampled_from(["am", "pm"]))),
-                fixed_slot=draw(rarely(st.sampled_from(slot_ids))),
+                session=draw(rarely(st.sampled_from(["am", "pm"]), None)),
+                fixed_slot=draw(rarely(st.sampled_from(slot_ids), None)),
                 after=draw(rarely(st.sampled_from([(w.id,) for w in wishes]), ()))
                 if wishes
                 else (),
@@ -116,9 +116,9 @@ def problems(
         locations=locations,
         participants=tuple(participants),
         wishes=tuple(wishes),
-        max_meetings_per_participant=draw(rarely(st.integers(1, 3))),
-        max_meetings_total=draw(rarely(st.integers(1, 4))),
-        max_break_difference=draw(rarely(st.integers(0, 1))),
+        max_meetings_per_participant=draw(rarely(st.integers(1, 3), None)),
+        max_meetings_total=draw(rarely(st.integers(1, 4), None)),
+        max_break_difference=draw(rarely(st.integers(0, 1), None)),
         objective=draw(st.sampled_from(OBJECTIVES)),
     )
     if draw(st.booleans()):
