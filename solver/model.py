@@ -44,7 +44,15 @@ class TimetableModel:
     fairness_scale: int = 1
 
     def wish_met(self, wish: str) -> cp_model.LinearExprT:
-        return sum(self.meets[wish, m] for m in self.candidates.by_wish.get(wish, []))
+        return sum(self.ways_to_meet(wish))
+
+    def ways_to_meet(self, wish: str) -> list[Literal]:
+        """Literals 'this meeting meets the wish', one per possible candidate meeting."""
+        return [
+            self.meets[wish, m]
+            for m in self.candidates.by_wish.get(wish, [])
+            if (wish, m) in self.meets
+        ]
 
 
 def build_model(problem: Problem, candidates: Candidates | None = None) -> TimetableModel:
@@ -168,7 +176,8 @@ def respect_after_rules(tm: TimetableModel) -> None:
 def require_required_wishes(tm: TimetableModel) -> None:
     for wish in tm.problem.wishes:
         if wish.required:
-            tm.model.add(tm.wish_met(wish.id) == 1)
+            # An empty clause when no meeting can meet it: the event is infeasible.
+            tm.model.add_bool_or(tm.ways_to_meet(wish.id))
 
 
 # ---------------------------------------------------------------- goals
