@@ -590,6 +590,7 @@ class _RequiredModel:
         for (key, s), m in held.items():
             for p in people[key]:
                 busy[p][s].append(m)
+        self.busy = busy
         involved = self._wishes_of_person()
         for p, by_slot in busy.items():
             for ms in by_slot.values():
@@ -699,51 +700,85 @@ class _RequiredModel:
     def minimal_conflicts(self, time_limit_seconds: float) -> list[Conflict]:
         deadline = time.monotonic() + time_limit_seconds
         status, solver = self._solve(list(self.rules), time_limit_seconds / 2)
-        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            return self._break_limit_conflict(solver)
+        d = self.index.problem.max_break_difference
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) and d is not None:
+            if self._breaks_within(solver, d):
+                return []
+            # The required meetings fit, just not this way: bring in the break limit.
+            self._add_break_limit(d)
+            left = max(deadline - time.monotonic(), 0.01)
+            status, solver = self._solve(list(self.rules), left / 2)
         if status != cp_model.INFEASIBLE:
             return []
         core = list(solver.sufficient_assumptions_for_infeasibility())
-        # Deletion-based minimisation: drop each member whose absence keeps it infeasible.
+        return self._conflicts(self._minimise(core, deadline))
+
+    def _minimise(self, core: list[int], deadline: float) -> list[int]:
+        """Deletion-based minimisation: drop each member whose absence keeps it infeasible."""
         kept: list[int] = []
         pending = list(core)
         while pending:
             candidate = pending.pop()
             left = deadline - time.monotonic()
             if left <= 0:
-                kept += [candidate, *pending]
-                break
+                return kept + [candidate, *pending]
             smaller = self._infeasible_core(kept + pending, min(left, 1.0))
             if smaller is None:
                 kept.append(candidate)
             else:
                 pending = [a for a in pending if a in smaller]
                 kept = [a for a in kept if a in smaller]
-        return self._conflicts(kept)
+        return kept
 
-    def _break_limit_conflict(self, solver: cp_model.CpSolver) -> list[Conflict]:
-        """The required meetings fit together; only the break limit, which this model leaves
-        out (more meetings can even lower a difference), can still stand in the way."""
-        d = self.index.problem.max_break_difference
-        if d is None:
-            return []
+    def _breaks_within(self, solver: cp_model.CpSolver, d: int) -> bool:
         busy: dict[str, set[str]] = defaultdict(set)
         for (wid, partner, slot), v in self.x.items():
             if solver.value(v):
                 busy[self.index.wishes[wid].sender].add(slot)
                 busy[partner].add(slot)
         breaks = [count_breaks(self.index, slots) for slots in busy.values()]
-        if not breaks or max(breaks) - min(breaks) <= d:
-            return []  # a schedule of the required meetings keeps the limit: no conflict
-        wishes = tuple(w.id for w in self.required)
-        return [
-            Conflict(
-                wishes,
+        return not breaks or max(breaks) - min(breaks) <= d
+
+    def _add_break_limit(self, d: int) -> None:
+        """Breaks per participant (runs of meetings per day minus one on days it meets) and
+        the limit: over participants with a meeting, most breaks minus fewest is at most d."""
+        model, n = self.model, len(self.index.problem.slots)
+        most = model.new_int_var(0, n, "most_breaks")
+        fewest = model.new_int_var(0, n, "fewest_breaks")
+        for person, by_slot in self.busy.items():
+            runs: list[cp_model.IntVar] = []
+            days_met: list[cp_model.IntVar] = []
+            for day in self.index.days.values():
+                busy = [self._busy_literal(by_slot.get(s, [])) for s in day]
+                met = model.new_bool_var(f"meets_{person}")
+                model.add_max_equality(met, busy)
+                days_met.append(met)
+                for t, now in enumerate(busy):
+                    start = model.new_bool_var(f"run_{person}")
+                    before = busy[t - 1] if t else 0
+                    model.add(start >= now - before)
+                    model.add(start <= now)
+                    if t:
+                        model.add(start <= 1 - busy[t - 1])
+                    runs.append(start)
+            breaks = sum(runs) - sum(days_met)
+            has_meeting = model.new_bool_var(f"has_{person}")
+            model.add_max_equality(has_meeting, days_met)
+            model.add(most >= breaks)
+            model.add(fewest <= breaks).only_enforce_if(has_meeting)
+        lit = self._assumption(
+            _Rule(
                 "max_break_difference",
-                f"the required meetings ({', '.join(wishes)}) fit together, but no schedule was "
-                f"found that keeps every participant within {d} breaks of the one with fewest",
+                (),
+                f"no participant may have more than {d} breaks above the one with fewest",
             )
-        ]
+        )
+        model.add(most - fewest <= d).only_enforce_if(lit)
+
+    def _busy_literal(self, meetings: list[cp_model.IntVar]) -> cp_model.IntVar:
+        busy = self.model.new_bool_var("busy")
+        self.model.add(sum(meetings) == busy)
+        return busy
 
     def _conflicts(self, core: list[int]) -> list[Conflict]:
         rules = [self.rules[a] for a in core]
