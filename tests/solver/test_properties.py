@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from solver.brute import all_schedules, brute_force, objective_key
 from solver.check import EventIndex, check, evaluate, meeting_kind
-from solver.explain import explain_unscheduled
+from solver.explain import explain_unscheduled, find_conflicts
 from solver.greedy import greedy
 from solver.problem import (
     GOALS,
@@ -286,3 +286,24 @@ def test_larger_sweep_of_greedy_brute_force_and_optimiser(problem: Problem) -> N
         if best.status == "optimal":
             achieved = evaluate(problem, found.meetings)
             assert objective_key(problem, achieved) == objective_key(problem, best.objective)
+
+
+@FAST
+@given(problems())
+def test_conflicts_are_found_exactly_when_required_wishes_cannot_all_be_met(
+    problem: Problem,
+) -> None:
+    # The break limit is left out: more optional meetings can lower a break difference, so
+    # whether required wishes alone conflict with it is not monotone.
+    problem = dataclasses.replace(problem, max_break_difference=None)
+    required = [w for w in problem.wishes if w.required]
+    conflicts = find_conflicts(problem)
+    if brute_force(problem).status == "optimal":
+        assert conflicts == []
+        return
+    assert conflicts
+    named = {w for c in conflicts for w in c.wishes}
+    assert named <= {w.id for w in required}
+    # The core is sufficient: with every other wish optional, the event is still infeasible.
+    relaxed = tuple(dataclasses.replace(w, required=w.id in named) for w in problem.wishes)
+    assert brute_force(dataclasses.replace(problem, wishes=relaxed)).status == "infeasible"
