@@ -393,10 +393,14 @@ def _goals_ranked_above_scheduled(problem: Problem) -> list[str]:
     return goals[: goals.index("scheduled")] if "scheduled" in goals else goals
 
 
+def _meetings(n: int | None) -> str:
+    return "1 meeting" if n == 1 else f"{n} meetings"
+
+
 def _at_cap(index: EventIndex, person: str) -> tuple[str, str]:
     return (
         "participant_at_cap",
-        f"{person} already has {index.cap(person)} meetings, the most allowed, so this one "
+        f"{person} already has {_meetings(index.cap(person))}, the most allowed, so this one "
         "could only be added by dropping one of them",
     )
 

@@ -119,7 +119,7 @@ def test_participant_at_its_cap_could_only_meet_by_dropping_a_meeting() -> None:
     )
     assert reason(problem, [meet("w1", "p1", "p2", "s1")], "w2") == (
         "participant_at_cap",
-        "p1 already has 1 meetings, the most allowed, so this one could only be added by "
+        "p1 already has 1 meeting, the most allowed, so this one could only be added by "
         "dropping one of them",
     )
 
