@@ -340,12 +340,10 @@ def account_for_wishes(
 # --- profiling -------------------------------------------------------------------------------
 
 
-def profile_server(server: Server, seconds: int, out: Path) -> list[tuple[str, float]]:
-    """Sample every server process with py-spy; returns the functions with the largest share
-    of samples (inclusive), ours and the libraries'."""
-    py_spy = PYTHON_BIN / "py-spy"
+def profile_server(server: Server, seconds: int, raw: Path) -> str:
+    """Sample every server process with py-spy for `seconds`; returns a summary of `raw`."""
     command = [
-        str(py_spy),
+        str(PYTHON_BIN / "py-spy"),
         "record",
         "--subprocesses",
         "--nonblocking",
@@ -353,19 +351,32 @@ def profile_server(server: Server, seconds: int, out: Path) -> list[tuple[str, f
         f"--duration={seconds}",
         "--rate=200",
         "--format=raw",
-        f"--output={out}",
+        f"--output={raw}",
     ]
     subprocess.run(command, check=True, capture_output=True)
-    totals: collections.Counter[str] = collections.Counter()
+    return summarise_profile(raw)
+
+
+def summarise_profile(raw: Path, top: int = 45) -> str:
+    """The functions with the largest share of samples: inclusive (the function or anything
+    it calls) and self (the function itself, the innermost frame)."""
+    inclusive: collections.Counter[str] = collections.Counter()
+    own: collections.Counter[str] = collections.Counter()
     samples = 0
-    for line in out.read_text().splitlines():
+    for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         n = int(count)
         samples += n
-        frames = {re.sub(r" \(.*?\)$", "", f) for f in stack.split(";")}
-        for frame in frames:
-            totals[frame] += n
-    return [(frame, round(100 * n / samples, 1)) for frame, n in totals.most_common(40)]
+        frames = [f for f in stack.split(";") if not f.startswith("process ")]
+        for frame in set(frames):
+            inclusive[frame] += n
+        if frames:
+            own[frames[-1]] += n
+    lines = [f"{samples} samples\n\ninclusive:\n"]
+    lines += [f"{100 * n / samples:5.1f}%  {f}\n" for f, n in inclusive.most_common(top)]
+    lines.append("\nself:\n")
+    lines += [f"{100 * n / samples:5.1f}%  {f}\n" for f, n in own.most_common(top // 2)]
+    return "".join(lines)
 
 
 # --- one backend -----------------------------------------------------------------------------
@@ -441,9 +452,9 @@ def bench_backend(backend: str, args: argparse.Namespace, wrk: str) -> list[Scen
                 stdout=subprocess.DEVNULL,
             ) as load:
                 time.sleep(3)
-                top = profile_server(server, 12, workdir / "profile.raw")
+                summary = profile_server(server, 12, workdir / "profile.raw")
                 load.wait()
-            profile_out.write_text("".join(f"{share:5.1f}%  {frame}\n" for frame, share in top))
+            profile_out.write_text(summary)
             print(f"[{backend}] profile written to {profile_out}", flush=True)
     finally:
         server.stop()
