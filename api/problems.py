@@ -10,6 +10,7 @@ become a 500 problem without a traceback (the traceback goes to the log).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -207,9 +208,34 @@ async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else ""
     if exc.status_code == 404 and not detail:
         detail = f"There is nothing at {request.url.path}."
-    if exc.status_code == 405 and not detail:
-        detail = f"{request.method} is not allowed on {request.url.path}."
-    return problem_response(request, exc.status_code, detail, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
+        if not detail:
+            detail = f"{request.method} is not allowed on {request.url.path}."
+    return problem_response(request, exc.status_code, detail, headers=headers or None)
+
+
+def _allowed_methods(request: Request) -> str:
+    # Starlette's Allow names only the methods of the first route whose path matched; a path
+    # served by several routes (GET and POST endpoints) needs them all. The OpenAPI document
+    # knows every operation of every path.
+    paths = request.app.openapi().get("paths", {})
+    path = request.url.path
+    # A literal path (`/events/import`) is the resource meant, not the template it also fits.
+    if path in paths:
+        matching = [paths[path]]
+    else:
+        matching = [
+            item
+            for template, item in paths.items()
+            if re.fullmatch(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)), path)
+        ]
+    methods = {m.upper() for item in matching for m in item if m in _HTTP_METHODS}
+    return ", ".join(sorted(methods))
+
+
+_HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
 async def _on_integrity_error(request: Request, exc: Exception) -> JSONResponse:
@@ -331,7 +357,7 @@ class BodySizeLimit:
 # --- OpenAPI ---------------------------------------------------------------------------------
 
 _DESCRIPTIONS = {
-    400: "Bad request",
+    400: "The body could not be read (not UTF-8, or not the declared content type).",
     401: "Not authenticated: credentials are missing, unknown or revoked.",
     403: "Authenticated, but the caller's role does not allow this.",
     404: "Not found, or not visible to the caller (events of others are never revealed).",
@@ -422,6 +448,9 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
                 json_schema = response.get("content", {}).get("application/json", {})
                 if json_schema.get("schema", {}).get("$ref") == default_422:
                     responses[status] = problem_responses(422)[422]
+            if "requestBody" in operation:
+                # A body that is not valid UTF-8 or JSON framing fails before validation.
+                responses.setdefault("400", problem_responses(400)[400])
             responses.setdefault("500", problem_responses(500)[500])
             if operation.get("security"):
                 # Every credential check is limited against guessing (api.ratelimit).

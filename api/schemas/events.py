@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NaiveDatetime, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    model_validator,
+)
 
-from api.schemas.common import Orm
+from api.schemas.common import Instant, LocalTime, Orm
 from matchmaking.models import (
     EventMode,
     EventRoleName,
@@ -39,8 +46,8 @@ class Rules(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_meetings_per_participant: int | None = Field(default=None, ge=0, examples=[12])
-    max_break_difference: int | None = Field(default=None, ge=0, examples=[2])
+    max_meetings_per_participant: StrictInt | None = Field(default=None, ge=0, examples=[12])
+    max_break_difference: StrictInt | None = Field(default=None, ge=0, examples=[2])
     objective: list[Goal] | None = Field(
         default=None,
         examples=[["required", "scheduled", "fairness", "breaks", "stability"]],
@@ -72,7 +79,7 @@ class _EventFields(BaseModel):
         description="`recipient_accepts`: a wish waits for the recipient's answer; "
         "`auto_accept`: wishes are accepted when sent.",
     )
-    max_requests_per_participant: int | None = Field(
+    max_requests_per_participant: StrictInt | None = Field(
         default=None, ge=0, description="How many open wishes one participant may send."
     )
     wish_cutoff: AwareDatetime | None = Field(
@@ -103,7 +110,7 @@ class EventUpdate(BaseModel):
     )
     rules: Rules | None = None
     wish_policy: WishPolicy | None = None
-    max_requests_per_participant: int | None = Field(default=None, ge=0)
+    max_requests_per_participant: StrictInt | None = Field(default=None, ge=0)
     wish_cutoff: AwareDatetime | None = None
     video_base_url: str | None = Field(default=None, max_length=500)
 
@@ -117,11 +124,11 @@ class RulesOut(Rules):
 
 
 class Counts(BaseModel):
-    sessions: int
-    slots: int
-    locations: int
-    organisations: int
-    participants: int
+    sessions: StrictInt
+    slots: StrictInt
+    locations: StrictInt
+    organisations: StrictInt
+    participants: StrictInt
     wishes: dict[str, int] = Field(examples=[{"requested": 3, "accepted": 40, "declined": 2}])
 
 
@@ -133,30 +140,30 @@ class EventOut(Orm):
     venue: str
     mode: EventMode
     status: EventStatus
-    registration_closes: datetime | None
+    registration_closes: Instant | None
     focus_areas: list[str]
     rules: RulesOut
     wish_policy: WishPolicy
-    max_requests_per_participant: int | None
-    wish_cutoff: datetime | None
+    max_requests_per_participant: StrictInt | None
+    wish_cutoff: Instant | None
     video_base_url: str
-    created_at: datetime
-    updated_at: datetime
+    created_at: Instant
+    updated_at: Instant
     role: EventRoleName | None = Field(default=None, description="The caller's role.")
     counts: Counts | None = None
 
 
 class SlotOut(Orm):
     key: str
-    start: datetime = Field(description="Local time in the event's zone, no offset.")
-    end: datetime
+    start: LocalTime
+    end: LocalTime
     session: str = Field(description="Key of the slot's session.")
 
 
 class SessionOut(BaseModel):
     key: str
     name: str
-    position: int
+    position: StrictInt
     slots: list[SlotOut]
 
 
@@ -170,11 +177,11 @@ class EventPublic(BaseModel):
     venue: str
     mode: EventMode
     status: EventStatus
-    registration_open: bool
-    registration_closes: datetime | None
-    wish_cutoff: datetime | None
+    registration_open: StrictBool
+    registration_closes: Instant | None
+    wish_cutoff: Instant | None
     wish_policy: WishPolicy
-    max_requests_per_participant: int | None
+    max_requests_per_participant: StrictInt | None
     focus_areas: list[str]
     sessions: list[SessionOut]
 
@@ -187,7 +194,7 @@ class RoleGrant(BaseModel):
 
 
 class RoleOut(BaseModel):
-    organiser_id: int
+    organiser_id: StrictInt
     email: str
     name: str
     role: EventRoleName
@@ -198,29 +205,29 @@ class SessionCreate(BaseModel):
 
     key: Key
     name: Text200 = Field(examples=["Day 1 morning"])
-    position: int | None = Field(default=None, ge=0)
+    position: StrictInt | None = Field(default=None, ge=0)
 
 
 class SessionUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Text200 | None = None
-    position: int | None = Field(default=None, ge=0)
+    position: StrictInt | None = Field(default=None, ge=0)
 
 
 class SlotCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     key: Key | None = Field(default=None, description="Default: the next free `s<n>`.")
-    start: NaiveDatetime = Field(examples=["2030-09-10T09:00"])
-    end: NaiveDatetime = Field(examples=["2030-09-10T09:20"])
+    start: LocalTime = Field(examples=["2030-09-10T09:00"])
+    end: LocalTime = Field(examples=["2030-09-10T09:20"])
 
 
 class SlotUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    start: NaiveDatetime | None = None
-    end: NaiveDatetime | None = None
+    start: LocalTime | None = None
+    end: LocalTime | None = None
 
 
 class SlotGenerate(BaseModel):
@@ -228,11 +235,11 @@ class SlotGenerate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    start: NaiveDatetime = Field(examples=["2030-09-10T09:00"])
-    end: NaiveDatetime = Field(examples=["2030-09-10T12:30"])
-    meeting_minutes: int = Field(ge=5, le=480, examples=[20])
-    pause_minutes: int = Field(default=0, ge=0, le=240, examples=[5])
-    replace: bool = Field(default=False, description="Remove the session's slots first.")
+    start: LocalTime = Field(examples=["2030-09-10T09:00"])
+    end: LocalTime = Field(examples=["2030-09-10T12:30"])
+    meeting_minutes: StrictInt = Field(ge=5, le=480, examples=[20])
+    pause_minutes: StrictInt = Field(default=0, ge=0, le=240, examples=[5])
+    replace: StrictBool = Field(default=False, description="Remove the session's slots first.")
 
     @model_validator(mode="after")
     def _end_after_start(self) -> SlotGenerate:
@@ -249,9 +256,9 @@ class LocationCreate(BaseModel):
     key: Key = Field(examples=["t1"])
     name: Text200 = Field(examples=["Table 1"])
     kind: LocationKind = LocationKind.table
-    capacity: int = Field(default=1, ge=1, le=100000)
+    capacity: StrictInt = Field(default=1, ge=1, le=100000)
     url: str = Field(default="", max_length=500)
-    position: int | None = Field(default=None, ge=0)
+    position: StrictInt | None = Field(default=None, ge=0)
 
 
 class LocationUpdate(BaseModel):
@@ -259,15 +266,15 @@ class LocationUpdate(BaseModel):
 
     name: Text200 | None = None
     kind: LocationKind | None = None
-    capacity: int | None = Field(default=None, ge=1, le=100000)
+    capacity: StrictInt | None = Field(default=None, ge=1, le=100000)
     url: str | None = Field(default=None, max_length=500)
-    position: int | None = Field(default=None, ge=0)
+    position: StrictInt | None = Field(default=None, ge=0)
 
 
 class LocationOut(Orm):
     key: str
     name: str
     kind: LocationKind
-    capacity: int
+    capacity: StrictInt
     url: str
-    position: int
+    position: StrictInt

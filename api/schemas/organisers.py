@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, EmailStr, Field
 
-from api.schemas.common import Orm
+from api.schemas.common import Instant, Orm
 
 
 class OrganiserCreate(BaseModel):
@@ -18,7 +16,7 @@ class OrganiserOut(Orm):
     id: int
     email: str
     name: str
-    created_at: datetime
+    created_at: Instant
 
 
 class TokenCreate(BaseModel):
@@ -29,9 +27,9 @@ class TokenOut(Orm):
     id: int
     name: str
     prefix: str = Field(description="First characters of the token, to tell tokens apart.")
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
+    created_at: Instant
+    last_used_at: Instant | None
+    revoked_at: Instant | None
 
 
 class TokenIssued(TokenOut):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, StrictInt, field_validator
 
-from api.schemas.common import Orm
+from api.schemas.common import Instant, Orm
 from matchmaking.models import Attendance, OrganisationKind
 from matchmaking.timegrid import zone
 
@@ -78,7 +77,7 @@ class RegistrationIn(BaseModel):
     unavailable_sessions: list[Key] = Field(
         default_factory=list, description="Session keys: every slot of them is unavailable."
     )
-    listed: bool = Field(
+    listed: StrictBool = Field(
         default=False, description="Consent to be listed in the event's participant directory."
     )
 
@@ -95,7 +94,7 @@ class ProfileUpdate(BaseModel):
     job_title: str | None = Field(default=None, max_length=200)
     attendance: Attendance | None = None
     timezone: str | None = Field(default=None, max_length=64)
-    listed: bool | None = None
+    listed: StrictBool | None = None
     unavailable_slots: list[Key] | None = Field(
         default=None, description="Replaces the list of unavailable slot keys."
     )
@@ -107,7 +106,9 @@ class ProfileUpdate(BaseModel):
 class OrganiserParticipantUpdate(ProfileUpdate):
     """What organisers may change of a participant, besides its own profile fields."""
 
-    max_meetings: int | None = Field(default=None, ge=0, description="`null`: the event's cap.")
+    max_meetings: StrictInt | None = Field(
+        default=None, ge=0, description="`null`: the event's cap."
+    )
     host_location: Key | None = Field(default=None, description="`null`: no host location.")
 
 
@@ -139,12 +140,12 @@ class ParticipantMe(BaseModel):
     job_title: str
     attendance: Attendance
     timezone: str
-    listed: bool
-    max_meetings: int | None
+    listed: StrictBool
+    max_meetings: StrictInt | None
     organisation: OrganisationOut
     unavailable_slots: list[str]
-    created_at: datetime
-    updated_at: datetime
+    created_at: Instant
+    updated_at: Instant
 
 
 class ParticipantOut(ParticipantMe):

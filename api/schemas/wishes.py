@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
+from api.schemas.common import Instant
 from matchmaking.models import OrganisationKind, WishStatus
 
 Priority = Annotated[
-    int, Field(ge=1, le=3, description="1 must meet, 2 want to meet (default), 3 nice to meet.")
+    StrictInt,
+    Field(ge=1, le=3, description="1 must meet, 2 want to meet (default), 3 nice to meet."),
 ]
 
 
@@ -39,8 +40,8 @@ class OrganiserWishUpdate(BaseModel):
 
     status: WishStatus | None = None
     priority: Priority | None = None
-    required: bool | None = None
-    separate: bool | None = None
+    required: StrictBool | None = None
+    separate: StrictBool | None = None
     session: str | None = Field(default=None, max_length=64, description="`null` clears it.")
     fixed_slot: str | None = Field(default=None, max_length=64, description="`null` clears it.")
 
@@ -65,12 +66,12 @@ class WishOut(BaseModel):
     sender: PersonRef = Field(serialization_alias="from")
     to: PersonRef | None
     to_organisation: OrganisationRef | None
-    priority: int
+    priority: StrictInt
     status: WishStatus
     message: str
-    mutual: bool = Field(description="The recipient wishes to meet the sender as well.")
-    required: bool
+    mutual: StrictBool = Field(description="The recipient wishes to meet the sender as well.")
+    required: StrictBool
     session: str | None
     fixed_slot: str | None
-    created_at: datetime
-    answered_at: datetime | None
+    created_at: Instant
+    answered_at: Instant | None

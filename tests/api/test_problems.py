@@ -105,3 +105,32 @@ def test_openapi_document_is_valid_and_documents_problems_and_callers(
 def test_docs_page_is_served(bare_client: TestClient) -> None:
     answer = bare_client.get("/api/v1/docs")
     assert answer.status_code == 200 and "openapi.json" in answer.text
+
+
+def test_405_lists_every_method_of_the_path(client: TestClient) -> None:
+    answer = client.put("/api/v1/events")
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "GET, POST"
+    literal = client.options("/api/v1/events/import")
+    assert literal.headers["allow"] == "POST"
+
+
+def test_instants_in_answers_carry_their_offset(client: TestClient, make: Factory) -> None:
+    owner = make.organiser()
+    slug = make.event(owner, wish_cutoff="2030-06-01T12:00:00+02:00")
+    event = client.get(f"/api/v1/events/{slug}", headers=owner).json()
+    assert event["wish_cutoff"] == "2030-06-01T10:00:00Z"
+    assert event["created_at"].endswith("Z")
+    slot = client.get(f"/api/v1/events/{slug}/slots", headers=owner).json()[0]
+    assert slot["start"] == "2030-09-10T09:00:00"  # local wall-clock time, no offset
+
+
+def test_booleans_and_numbers_are_not_guessed_from_other_types(
+    client: TestClient, make: Factory
+) -> None:
+    slug = make.open_event(make.organiser())
+    answer = client.post(
+        f"/api/v1/events/{slug}/registrations",
+        json={"name": "A", "email": "a@example.org", "organisation": {"name": "A"}, "listed": 0},
+    )
+    assert answer.status_code == 422 and answer.json()["errors"][0]["field"] == "body.listed"
