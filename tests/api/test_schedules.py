@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
 from matchmaking.bundle.schemas import ScheduleDoc
 from tests.api.conftest import Factory
 from tests.api.solving import World, send_wish, small_event, solve, solve_and_publish
+from tests.api.test_concurrency import server  # noqa: F401 (the app served by uvicorn)
 
 
 def _publish(client: TestClient, world: World, number: int, **body: object) -> Response:
@@ -143,3 +149,27 @@ def test_who_may_not_see_or_publish_versions(make: Factory, client: TestClient) 
         assert call(world.url(path), headers=stranger).status_code == 404, path
     version = client.get(world.url("/versions/1"), headers=world.owner).json()
     assert version["published_at"] is None
+
+
+def test_two_versions_published_at_once_by_parallel_clients_exactly_one_wins(
+    make: Factory, client: TestClient, request: pytest.FixtureRequest
+) -> None:
+    base_url: str = request.getfixturevalue("server")
+    world = small_event(make, client)
+    solve(client, world)
+    solve(client, world)
+    start = threading.Barrier(2)
+
+    def publish(number: int) -> httpx.Response:
+        with httpx.Client(base_url=base_url, headers=world.owner, timeout=60) as own:
+            start.wait()
+            return own.post(world.url(f"/versions/{number}/publish"))
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(publish, [1, 2]))
+
+    assert sorted(a.status_code for a in answers) == [200, 409]
+    refused = next(a for a in answers if a.status_code == 409).json()
+    assert refused["code"] == "published_version_changed"
+    versions = client.get(world.url("/versions"), headers=world.owner).json()["items"]
+    assert sum(v["current"] for v in versions) == 1
