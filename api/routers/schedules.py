@@ -33,6 +33,7 @@ from api.schemas.schedules import (
 from matchmaking import mail
 from matchmaking import publishing as publishing_service
 from matchmaking import versions as version_service
+from matchmaking.bundle.schemas import ScheduleDoc
 from matchmaking.models import Event, Meeting, Participant, ScheduleVersion, Wish
 
 router = APIRouter(prefix="/api/v1/events/{slug}/versions", tags=["schedule versions"])
@@ -348,6 +349,9 @@ def _refusal(request: Request, refused: publishing_service.PublishError) -> JSON
 
 @router.get(
     "/{number}/schedule",
+    response_model=ScheduleDoc,
+    # Only the fields the document has: `conflicts` is written only when there are some.
+    response_model_exclude_unset=True,
     responses=problem_responses(401, 403, 404, 422),
     summary="The version as a schedule document",
     description=f"{WHO} The version in the public `matchmaking-schedule/1` format "
