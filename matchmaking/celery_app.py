@@ -215,7 +215,13 @@ class CeleryRunner:
         )
 
     def cancel(self, job_id: str) -> None:
-        revoke_solve(job_id, app=self.app)
+        """Revoke the message of a job cancelled while queued. A running job is not revoked:
+        it stops by its `cancel_requested` flag, and a revoke would also drop the message of
+        a re-run should its worker die meanwhile, leaving the job queued for ever."""
+        with self.session_factory() as session:
+            status = session.scalar(select(SolveJob.status).where(SolveJob.id == job_id))
+        if status == JobStatus.cancelled:
+            revoke_solve(job_id, app=self.app)
 
     def shutdown(self, *, wait: bool = True) -> None:
         """Nothing runs here. Broker connections are left to process exit: kombu shares its

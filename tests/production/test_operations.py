@@ -12,11 +12,13 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
 
 from api.app import create_app
 from matchmaking.models import Event, JobStatus, SolveJob
 from matchmaking.observability import configure_logging
 from matchmaking.settings import Settings
+from tests.conftest import POSTGRES_ADMIN_URL, upgrade_to_head
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 #: Nothing listens on port 1: connections are refused at once.
@@ -69,13 +71,32 @@ def test_not_ready_names_the_unreachable_broker(db_url: str) -> None:
     assert body["detail"] == "Not ready: broker unreachable."
 
 
-def test_not_ready_names_the_unreachable_database() -> None:
-    app = _app("postgresql+psycopg://postgres@127.0.0.1:1/nothing")
-    with TestClient(app) as client:
-        response = client.get("/readyz")
-        assert client.get("/healthz").status_code == 200  # liveness does not depend on it
+@pytest.mark.postgres
+def test_not_ready_once_the_database_goes_away_while_liveness_holds(
+    postgres_database_url: str,
+) -> None:
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"mm_ready_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = f"{postgres_database_url.rsplit('/', 1)[0]}/{name}"
+    try:
+        upgrade_to_head(url)
+        app = _app(url)
+        with TestClient(app) as client:
+            assert client.get("/readyz").status_code == 200
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+            response = client.get("/readyz")
+            assert client.get("/healthz").status_code == 200  # liveness does not depend on it
+        app.state.engine.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
     assert response.status_code == 503
     assert response.json()["checks"]["database"].startswith("unreachable")
+    assert response.json()["detail"] == "Not ready: database unreachable."
 
 
 def test_every_response_has_a_request_id_and_a_callers_plain_id_is_kept(
