@@ -10,7 +10,8 @@ CP-SAT model only holds variables for feasible (meeting, slot) pairs:
   model picks at most one of them.
 * Each candidate belongs to a location class (online pool, onsite pool, or one host location);
   tables in a class are interchangeable, so the model only counts meetings per class and slot
-  and concrete tables are assigned afterwards (see `solver/tables.py`).
+  (host meetings also count in the onsite pool) and concrete tables are assigned afterwards
+  (see `solver/tables.py`).
 """
 
 from __future__ import annotations
@@ -55,16 +56,24 @@ class Candidates:
 
 
 def location_capacities(problem: Problem) -> dict[str, int]:
-    """Meetings each location class holds at once; host locations are kept for their hosts."""
-    host_locations = {p.host_location for p in problem.participants if p.host_location}
+    """Meetings each location class holds at once.
+
+    `onsite` counts every table and room, host locations included: a host's meetings must be
+    at its location, but when the host is not meeting there, others may use it. A host class
+    counts its own location; the model caps both, which is exact (a meeting without a host
+    location fits any free table or room).
+    """
     capacity: dict[str, int] = {ONLINE: 0, ONSITE: 0}
+    kinds = {location.id: location.kind for location in problem.locations}
     for location in problem.locations:
-        if location.id in host_locations:
-            capacity[HOST_PREFIX + location.id] = location.capacity
-        elif location.kind == "online":
-            capacity[ONLINE] += location.capacity
-        else:
-            capacity[ONSITE] += location.capacity
+        capacity[ONLINE if location.kind == "online" else ONSITE] += location.capacity
+    for person in problem.participants:
+        where = person.host_location
+        if where is not None:
+            onsite = kinds.get(where, "online") != "online"
+            capacity[HOST_PREFIX + where] = next(
+                (loc.capacity for loc in problem.locations if loc.id == where and onsite), 0
+            )
     return capacity
 
 

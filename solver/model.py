@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from ortools.sat.python import cp_model
 
 from solver.breaks import BreakTerms, add_break_terms
-from solver.candidates import Candidates, build_candidates
+from solver.candidates import HOST_PREFIX, ONSITE, Candidates, build_candidates
 from solver.problem import PRIORITY_WEIGHT, Problem
 
 #: Fairness is optimised as an integer: min share scaled by this (or by the lcm of the wish
@@ -141,9 +141,14 @@ def respect_meeting_caps(tm: TimetableModel) -> None:
 
 
 def respect_location_capacity(tm: TimetableModel) -> None:
+    """Per slot: each host location holds its capacity, all tables and rooms together hold
+    the onsite meetings (host ones included), video rooms the online ones."""
     per_class_slot: dict[tuple[str, int], list[Literal]] = defaultdict(list)
     for (m, t), var in tm.at.items():
-        per_class_slot[tm.candidates.meetings[m].location_class, t].append(var)
+        where = tm.candidates.meetings[m].location_class
+        per_class_slot[where, t].append(var)
+        if where.startswith(HOST_PREFIX):
+            per_class_slot[ONSITE, t].append(var)
     for (where, _), literals in per_class_slot.items():
         if len(literals) > tm.candidates.capacity[where]:
             tm.model.add(sum(literals) <= tm.candidates.capacity[where])

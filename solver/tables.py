@@ -1,7 +1,8 @@
 """Concrete tables, rooms and video rooms for meetings whose slots are chosen.
 
-The model only counts meetings per location class and slot, which is exact: within a class any
-free location will do. So after the slot choice each slot's meetings are dealt out to the
+The model only counts meetings per location class and slot, which is exact: a host meeting
+needs its host's location, any other onsite meeting any free table or room, an online one any
+video room. So after the slot choice each slot's meetings are dealt out to the
 locations of their class, giving a re-planned meeting its published location first so that
 kept meetings stay where participants expect them.
 """
@@ -10,23 +11,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from solver.candidates import HOST_PREFIX, ONLINE, ONSITE
+from solver.candidates import HOST_PREFIX, ONLINE
 from solver.problem import Problem
-
-
-def locations_by_class(problem: Problem) -> dict[str, list[tuple[str, int]]]:
-    """Location class -> [(location id, capacity)], in the problem's order."""
-    hosts = {p.host_location for p in problem.participants if p.host_location}
-    classes: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    for location in problem.locations:
-        if location.id in hosts:
-            where = HOST_PREFIX + location.id
-        elif location.kind == "online":
-            where = ONLINE
-        else:
-            where = ONSITE
-        classes[where].append((location.id, location.capacity))
-    return classes
 
 
 def assign_locations(
@@ -37,28 +23,38 @@ def assign_locations(
     """Location id for each placed meeting.
 
     `placed` holds (meeting key, slot index, location class); `preferred` maps a meeting key to
-    the location it had in the published schedule. Raises ValueError if a class is over
-    capacity in a slot (the model forbids that, so it means a bug upstream).
+    the location it had in the published schedule. Host meetings are seated first (they have
+    one place only), then the others in any free table or room. Raises ValueError when a slot
+    is over capacity (the model forbids that, so it means a bug upstream).
     """
     preferred = preferred or {}
-    classes = locations_by_class(problem)
-    by_slot_class: dict[tuple[int, str], list[int]] = defaultdict(list)
-    where_of = {}
+    by_slot: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for key, slot, where in placed:
-        by_slot_class[slot, where].append(key)
-        where_of[key] = where
+        by_slot[slot].append((key, where))
     assigned: dict[int, str] = {}
-    for (slot, where), keys in by_slot_class.items():
-        free = {loc: cap for loc, cap in classes.get(where, [])}
-        # Published locations first, so kept meetings keep their table.
-        for key in sorted(keys, key=lambda k: k not in preferred):
-            wanted = preferred.get(key)
-            if wanted is not None and free.get(wanted, 0) > 0:
-                location = wanted
-            else:
-                location = next((loc for loc, cap in free.items() if cap > 0), "")
-            if not location:
-                raise ValueError(f"location class {where} over capacity in slot {slot}")
+    for slot, meetings in by_slot.items():
+        free = {location.id: location.capacity for location in problem.locations}
+        # Host meetings first, then published places, so kept meetings keep their table.
+        order = sorted(
+            meetings, key=lambda m: (not m[1].startswith(HOST_PREFIX), m[0] not in preferred)
+        )
+        for key, where in order:
+            location = _free_location(problem, free, where, preferred.get(key))
+            if location is None:
+                raise ValueError(f"no free location of class {where} in slot {slot}")
             free[location] -= 1
             assigned[key] = location
     return assigned
+
+
+def _free_location(
+    problem: Problem, free: dict[str, int], where: str, wanted: str | None
+) -> str | None:
+    if where.startswith(HOST_PREFIX):
+        options = [where.removeprefix(HOST_PREFIX)]
+    else:
+        online = where == ONLINE
+        options = [loc.id for loc in problem.locations if (loc.kind == "online") == online]
+    if wanted in options and free.get(wanted, 0) > 0:
+        return wanted
+    return next((loc for loc in options if free.get(loc, 0) > 0), None)

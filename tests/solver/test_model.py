@@ -115,14 +115,17 @@ def test_host_meets_at_own_location_and_two_hosts_of_different_tables_cannot_mee
     assert "w2" not in met(solution)
 
 
-def test_host_stand_is_not_given_to_other_meetings() -> None:
+def test_others_may_use_a_host_location_while_the_host_is_not_meeting_there() -> None:
     host = Participant("h", "org-h", host_location="stand")
     problem = event(
-        [Wish("w1", "a", "b")],
-        participants=(host, *people("a", "b")),
+        [Wish("w1", "a", "h"), Wish("w2", "b", "c")],
+        participants=(host, *people("a", "b", "c")),
+        time_grid=slots("am", "am"),
         locations=(Location("stand"),),
     )
-    assert solved(problem).meetings == []
+    solution = solved(problem)
+    assert [m.location for m in solution.meetings] == ["stand", "stand"]
+    assert meeting_of(solution, "w1").slot != meeting_of(solution, "w2").slot
 
 
 def test_online_participant_meets_in_online_location() -> None:
