@@ -212,11 +212,12 @@ def server_cpu(server_pid: int) -> float:
     return sum(_cpu_of(p) for p in pids)
 
 
-def database_cpu(url: str) -> float:
-    """CPU time of the PostgreSQL backends serving the benchmark's database (other databases
-    of the same server are not counted); 0 for SQLite, which runs inside the API processes."""
+def database_cpu(url: str) -> dict[int, float]:
+    """CPU time of each PostgreSQL backend serving the benchmark's database (other databases
+    of the same server are not counted); none for SQLite, which runs inside the API processes.
+    """
     if not url.startswith("postgresql"):
-        return 0.0
+        return {}
     engine = create_engine(url)
     database = url.rsplit("/", 1)[1]
     with engine.connect() as conn:
@@ -225,7 +226,7 @@ def database_cpu(url: str) -> float:
             {"d": database},
         ).all()
     engine.dispose()
-    return sum(_cpu_of(pid) for pid in pids)
+    return {pid: _cpu_of(pid) for pid in pids}
 
 
 # --- wrk -------------------------------------------------------------------------------------
@@ -254,10 +255,11 @@ def run_wrk(
     ]
     server_before, database_before = server_cpu(server_pid), database_cpu(database_url)
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    server_used, database_used = (
-        server_cpu(server_pid) - server_before,
-        database_cpu(database_url) - database_before,
-    )
+    server_used = server_cpu(server_pid) - server_before
+    # Backends that started during the run count whole; those that ended are lost (a few
+    # pool overflow connections at most), so the figure is a slight underestimate.
+    database_after = database_cpu(database_url)
+    database_used = sum(cpu - database_before.get(pid, 0.0) for pid, cpu in database_after.items())
     match = re.search(r"^RESULT (\{.*\})$", output, re.MULTILINE)
     if match is None:
         sys.exit(f"error: no RESULT line from wrk:\n{output}")
@@ -379,6 +381,36 @@ def summarise_profile(raw: Path, top: int = 45) -> str:
     return "".join(lines)
 
 
+def profile_scenario(
+    wrk: str,
+    server: Server,
+    name: str,
+    script: str,
+    script_args: list[str],
+    backend: str,
+    workdir: Path,
+    args: argparse.Namespace,
+) -> None:
+    """Run `script` for 20 s and sample the server with py-spy in the middle of it."""
+    command = [
+        wrk,
+        f"--threads={args.wrk_threads}",
+        f"--connections={args.connections}",
+        "--duration=20s",
+        f"--script={HERE / script}",
+        server.base_url,
+        "--",
+        *script_args,
+    ]
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL) as load:
+        time.sleep(3)
+        summary = profile_server(server, 12, workdir / f"profile-{name}.raw")
+        load.wait()
+    out = args.out / f"profile-{name}-{backend}.txt"
+    out.write_text(summary)
+    print(f"[{backend}] profile of {name} written to {out}", flush=True)
+
+
 # --- one backend -----------------------------------------------------------------------------
 
 
@@ -406,7 +438,7 @@ def bench_backend(backend: str, args: argparse.Namespace, wrk: str) -> list[Scen
             ("calendar", "calendar.lua", [str(agenda.tokens_file)]),
             ("agenda", "agenda.lua", [str(agenda.tokens_file), agenda.slug]),
         ]
-        for name, script, script_args in scenarios:
+        for name, script, script_args in [*scenarios, ("floor", "floor.lua", [])]:
             raw = run_wrk(wrk, url, pid, base, script, script_args, args, args.duration)
             results.append(as_result(backend, name, raw, args.connections))
             print(f"[{backend}] {name}: {json.dumps(raw)}", flush=True)
@@ -437,25 +469,15 @@ def bench_backend(backend: str, args: argparse.Namespace, wrk: str) -> list[Scen
         print(f"[{backend}] wishes: {json.dumps(raw)} {json.dumps(result.checks)}", flush=True)
 
         if args.profile:
-            profile_out = args.out / f"profile-calendar-{backend}.txt"
-            with subprocess.Popen(
-                [
-                    wrk,
-                    f"--threads={args.wrk_threads}",
-                    f"--connections={args.connections}",
-                    "--duration=20s",
-                    f"--script={HERE / 'calendar.lua'}",
-                    server.base_url,
-                    "--",
-                    str(agenda.tokens_file),
-                ],
-                stdout=subprocess.DEVNULL,
-            ) as load:
-                time.sleep(3)
-                summary = profile_server(server, 12, workdir / "profile.raw")
-                load.wait()
-            profile_out.write_text(summary)
-            print(f"[{backend}] profile written to {profile_out}", flush=True)
+            wish_args = [
+                str(wishes.tokens_file),
+                wishes.slug,
+                str(pairs_file),
+                str(args.wrk_threads),
+                str(workdir / "profile-keys-"),
+            ]
+            for name, script, script_args in [*scenarios, ("wishes", "wishes.lua", wish_args)]:
+                profile_scenario(wrk, server, name, script, script_args, backend, workdir, args)
     finally:
         server.stop()
         engine.dispose()
