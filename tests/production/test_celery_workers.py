@@ -36,6 +36,9 @@ from tests.production.events import busy_event_bundle
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
 REDIS_URL = os.environ.get("MATCHMAKING_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+RABBITMQ_URL = os.environ.get(
+    "MATCHMAKING_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//"
+)
 MATCHMAKING = str(Path(sys.executable).with_name("matchmaking"))
 #: A worker whose heartbeat is older than this is taken as dead (production: a minute).
 HEARTBEAT_TIMEOUT = 3.0
@@ -142,12 +145,17 @@ def wait_for(
 
 
 @pytest.fixture
-def cluster(db_url: str, tmp_path: Path) -> Iterator[Cluster]:
+def broker_url() -> str:
+    return REDIS_URL
+
+
+@pytest.fixture
+def cluster(db_url: str, broker_url: str, tmp_path: Path) -> Iterator[Cluster]:
     queue = f"solves-test-{uuid.uuid4().hex[:8]}"
     settings = Settings(
         environment="test",
         database_url=db_url,
-        broker_url=REDIS_URL,
+        broker_url=broker_url,
         solve_queue=queue,
         job_heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT,
         job_reaper_interval_seconds=0.5,
@@ -156,7 +164,7 @@ def cluster(db_url: str, tmp_path: Path) -> Iterator[Cluster]:
         **os.environ,
         "MATCHMAKING_ENVIRONMENT": "test",
         "MATCHMAKING_DATABASE_URL": db_url,
-        "MATCHMAKING_BROKER_URL": REDIS_URL,
+        "MATCHMAKING_BROKER_URL": broker_url,
         "MATCHMAKING_SOLVE_QUEUE": queue,
         "MATCHMAKING_JOB_HEARTBEAT_TIMEOUT_SECONDS": str(HEARTBEAT_TIMEOUT),
         "MATCHMAKING_JOB_REAPER_INTERVAL_SECONDS": "0.5",
@@ -174,10 +182,18 @@ def cluster(db_url: str, tmp_path: Path) -> Iterator[Cluster]:
             except subprocess.TimeoutExpired:
                 os.killpg(worker.process.pid, signal.SIGKILL)
                 worker.process.wait()
-    import redis
-
-    redis.Redis.from_url(REDIS_URL).delete(queue)
+    _delete_queue(broker_url, queue)
     engine.dispose()
+
+
+def _delete_queue(broker_url: str, queue: str) -> None:
+    from kombu import Connection
+
+    with Connection(broker_url) as connection:
+        if broker_url.startswith("redis"):
+            connection.default_channel.client.delete(queue)
+        else:
+            connection.default_channel.queue_delete(queue)
 
 
 POSTGRES_ONLY = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
@@ -296,3 +312,23 @@ def test_worker_kills_a_solve_that_overruns_its_time_limit_and_fails_the_job(
     assert "time limit" in failed.error.lower() or "TimeLimit" in failed.error
     assert cluster.versions_of(event_id) == []
     assert worker.process.poll() is None  # the worker itself lives on
+
+
+@POSTGRES_ONLY
+@pytest.mark.parametrize("broker_url", [RABBITMQ_URL])
+def test_rabbitmq_broker_works_by_url_alone(cluster: Cluster, api: TestClient) -> None:
+    cluster.wait_ready(cluster.start_worker("rabbit"))
+    slug, event_id, owner = cluster.new_event()
+    started = api.post(
+        f"/api/v1/events/{slug}/solves", json={"time_limit_seconds": 2}, headers=owner
+    )
+    assert started.status_code == 202, started.text
+    url = started.headers["location"]
+
+    done = wait_for(
+        lambda: (job := job_status(api, url, owner))["status"] in ("succeeded", "failed") and job,
+        "the solve to finish on the RabbitMQ worker",
+        timeout=60,
+    )
+    assert done["status"] == "succeeded", done["error"]
+    assert len(cluster.versions_of(event_id)) == 1
