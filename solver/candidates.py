@@ -167,11 +167,8 @@ def _restrict_slots(
     if not allowed:
         meeting.impossible = "no_common_slot"
         return
-    for wish in meeting.direct:
-        allowed &= wish_slots[wish]
-    if not meeting.direct:
-        # Only wishes to an organisation: the meeting must suit at least one of them.
-        allowed &= set().union(*(wish_slots[w] for w in meeting.optional))
+    # Held in a slot that suits at least one of its wishes; the model decides which it meets.
+    allowed &= set().union(*(wish_slots[w] for w in meeting.direct + meeting.optional))
     if not allowed:
         meeting.impossible = "wish_rules"
         return

@@ -87,17 +87,19 @@ def make_meeting_variables(tm: TimetableModel) -> None:
 
 
 def link_wishes_to_meetings(tm: TimetableModel) -> None:
-    """A direct wish is met when its meeting is held; a wish to an organisation by at most one
-    of its representatives' meetings, and only in slots its own rules allow."""
+    """Which wishes a held meeting meets. A meeting for one wish meets it; otherwise each wish
+    is met only in slots its own rules allow, a wish to an organisation by at most one of its
+    representatives' meetings, and a meeting is held only when it meets some wish."""
     model = tm.model
-    chosen_by: dict[int, list[Literal]] = defaultdict(list)
     for meeting in tm.candidates.meetings:
         if meeting.impossible:
             continue
         held = tm.held[meeting.index]
-        for wish in meeting.direct:
-            tm.meets[wish, meeting.index] = held
-        for wish in meeting.optional:
+        wishes = meeting.direct + meeting.optional
+        if len(wishes) == 1 and meeting.direct:
+            tm.meets[wishes[0], meeting.index] = held
+            continue
+        for wish in wishes:
             meets = model.new_bool_var(f"meets[{wish},{meeting.index}]")
             model.add_implication(meets, held)
             allowed = tm.candidates.wish_slots[wish]
@@ -105,15 +107,11 @@ def link_wishes_to_meetings(tm: TimetableModel) -> None:
                 if t not in allowed:
                     model.add_implication(meets, tm.at[meeting.index, t].Not())
             tm.meets[wish, meeting.index] = meets
-            chosen_by[meeting.index].append(meets)
+        model.add_bool_or([tm.meets[w, meeting.index] for w in wishes]).only_enforce_if(held)
     for wish, options in tm.candidates.by_wish.items():
         literals = [tm.meets[wish, m] for m in options if (wish, m) in tm.meets]
         if len(literals) > 1:
             model.add_at_most_one(literals)
-    for meeting in tm.candidates.meetings:
-        if not meeting.impossible and not meeting.direct:
-            # Nobody asked for this pair except through an organisation: hold it only for one.
-            model.add_bool_or(chosen_by[meeting.index]).only_enforce_if(tm.held[meeting.index])
 
 
 def forbid_double_booking(tm: TimetableModel) -> None:
