@@ -44,12 +44,13 @@ def least_breaks(problem: Problem, meetings: list[Candidate], time_limit: float 
 
 def _fits_one_block(meetings: list[Candidate], horizon: int) -> bool:
     """Whether some window of consecutive slots holds all meetings, one per slot."""
-    size = len(meetings)
-    for first in range(horizon - size + 1):
-        window = range(first, first + size)
-        if _perfect_matching([set(m.slots).intersection(window) for m in meetings]):
-            return True
-    return False
+    return any(fits_block(meetings, first) for first in range(horizon - len(meetings) + 1))
+
+
+def fits_block(meetings: list[Candidate], first: int) -> bool:
+    """Whether the slots first, first+1, ... hold all meetings, one per slot."""
+    window = range(first, first + len(meetings))
+    return _perfect_matching([set(m.slots).intersection(window) for m in meetings])
 
 
 def _perfect_matching(options: list[set[int]]) -> bool:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from ortools.sat.python import cp_model
 
-from solver.bounds import fixed_meetings_of, least_breaks
+from solver.bounds import fits_block, fixed_meetings_of, least_breaks
 
 if TYPE_CHECKING:
     from solver.model import TimetableModel
@@ -32,6 +32,8 @@ ENCODING = "flow"
 IMPLIED = True
 #: Add per-participant lower bounds (see solver/bounds.py).
 LOWER_BOUNDS = True
+#: One literal per possible meeting block of a participant (see `add_block_windows`).
+WINDOWS = True
 
 
 @dataclass
@@ -82,6 +84,8 @@ def add_break_terms(tm: TimetableModel, max_difference: int | None) -> BreakTerm
     if IMPLIED:
         add_implied_counts(tm, busy_of)
     lower_bound = bound_breaks_from_below(tm, per_participant) if LOWER_BOUNDS else 0
+    if WINDOWS and len(days) == 1:
+        add_block_windows(tm, per_participant, busy_of)
     total = sum(per_participant.values())
     if max_difference is not None and per_participant:
         cap_break_difference(
@@ -101,6 +105,37 @@ def bound_breaks_from_below(
             tm.model.add(per_participant[person] >= least)
             total += least
     return total
+
+
+def add_block_windows(
+    tm: TimetableModel,
+    per_participant: dict[str, cp_model.LinearExprT],
+    busy_of: dict[str, dict[int, cp_model.IntVar]],
+) -> None:
+    """A participant without breaks meets in one block of consecutive slots. For participants
+    whose meetings are all certain, list the blocks that can hold them (a matching check) and
+    let one block literal decide the whole busy pattern: a far stronger statement than the
+    slot-by-slot break literals when the break budget is tight.
+    """
+    model = tm.model
+    horizon = len(tm.problem.slots)
+    for person, meetings in fixed_meetings_of(tm.problem, tm.candidates.meetings).items():
+        size = len(meetings)
+        if size < 2 or person not in busy_of or isinstance(per_participant[person], int):
+            continue
+        busy = busy_of[person]
+        blocks = [first for first in range(horizon - size + 1) if fits_block(meetings, first)]
+        no_break = model.new_bool_var(f"one_block[{person}]")
+        model.add(per_participant[person] >= 1).only_enforce_if(no_break.Not())
+        chosen = []
+        for first in blocks:
+            block = model.new_bool_var(f"block[{person},{first}]")
+            for t, literal in busy.items():
+                model.add_implication(
+                    block, literal if first <= t < first + size else literal.Not()
+                )
+            chosen.append(block)
+        model.add(sum(chosen) == no_break)
 
 
 def add_implied_counts(tm: TimetableModel, busy_of: dict[str, dict[int, cp_model.IntVar]]) -> None:
