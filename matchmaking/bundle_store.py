@@ -12,12 +12,12 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from datetime import UTC
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from matchmaking.bundle.schemas import (
     BUNDLE_FORMAT,
@@ -46,9 +46,11 @@ from matchmaking.models import (
     OrganisationKind,
     Organiser,
     Participant,
+    ParticipantUnavailableSlot,
     ScheduleVersion,
     Slot,
     Wish,
+    WishPrecedence,
     WishStatus,
 )
 from matchmaking.models import Session as EventSession
@@ -125,52 +127,81 @@ def _refuse_bad_time_grid(bundle: Bundle) -> None:
 
 
 def _store(session: Session, bundle: Bundle) -> Event:
+    # Rows go in with bulk INSERT ... RETURNING in bundle order (ids then grow in the order
+    # export writes); the ORM's unit of work would take a minute for a 25,000-wish fair.
     event = _new_event(bundle.event)
     session.add(event)
-    slots: dict[str, Slot] = {}
-    sessions: dict[str, EventSession] = {}
-    for position, block in enumerate(bundle.sessions):
-        row = EventSession(event=event, key=block.id, name=block.name, position=position)
-        sessions[block.id] = row
-        session.add(row)
-        for slot in block.slots:
-            slots[slot.id] = Slot(
-                event=event, session=row, key=slot.id, start=slot.start, end=slot.end
-            )
-            session.add(slots[slot.id])
-    locations = _add_all(
-        session, (_new_location(event, i, loc) for i, loc in enumerate(bundle.locations))
-    )
-    organisations = _add_all(session, (_new_organisation(event, o) for o in bundle.organisations))
-    default_attendance = Attendance.online if event.mode == EventMode.online else Attendance.onsite
-    participants = _add_all(
-        session,
-        (
-            _new_participant(event, p, organisations, locations, slots, default_attendance)
-            for p in bundle.participants
-        ),
-    )
-    wishes = _add_all(
-        session,
-        (_new_wish(event, w, participants, organisations, sessions, slots) for w in bundle.wishes),
-    )
-    for wish in bundle.wishes:
-        wishes[wish.id].after = [wishes[key] for key in wish.after]
-    # One flush in add order: ids grow in bundle order, which is the order export writes.
     session.flush()
+    sessions = _insert(
+        session,
+        EventSession,
+        [
+            {"event_id": event.id, "key": block.id, "name": block.name, "position": position}
+            for position, block in enumerate(bundle.sessions)
+        ],
+    )
+    slots = _insert(
+        session,
+        Slot,
+        [
+            {"event_id": event.id, "session_id": sessions[block.id], "key": slot.id,
+             "start": slot.start, "end": slot.end}
+            for block in bundle.sessions
+            for slot in block.slots
+        ],
+    )  # fmt: skip
+    locations = _insert(
+        session, Location, [_location_row(event, i, loc) for i, loc in enumerate(bundle.locations)]
+    )
+    organisations = _insert(
+        session, Organisation, [_organisation_row(event, o) for o in bundle.organisations]
+    )
+    default_attendance = Attendance.online if event.mode == EventMode.online else Attendance.onsite
+    participants = _insert(
+        session,
+        Participant,
+        [
+            _participant_row(event, p, organisations, locations, default_attendance)
+            for p in bundle.participants
+        ],
+    )
+    _insert_links(
+        session,
+        ParticipantUnavailableSlot,
+        [
+            {"participant_id": participants[p.id], "slot_id": slots[key]}
+            for p in bundle.participants
+            for key in dict.fromkeys(p.unavailable)
+        ],
+    )
+    wishes = _insert(
+        session,
+        Wish,
+        [_wish_row(event, w, participants, organisations, sessions, slots) for w in bundle.wishes],
+    )
+    _insert_links(
+        session,
+        WishPrecedence,
+        [
+            {"wish_id": wishes[w.id], "before_id": wishes[key]}
+            for w in bundle.wishes
+            for key in dict.fromkeys(w.after)
+        ],
+    )
     return event
 
 
-_Keyed = TypeVar("_Keyed", Location, Organisation, Participant, Wish)
-_Listed = TypeVar("_Listed", Location, Organisation)
+def _insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert `rows` in order; key → new id."""
+    if not rows:
+        return {}
+    statement = insert(model).returning(model.id, model.key, sort_by_parameter_order=True)
+    return {key: row_id for row_id, key in session.execute(statement, rows)}
 
 
-def _add_all(session: Session, rows: Iterable[_Keyed]) -> dict[str, _Keyed]:
-    stored: dict[str, _Keyed] = {}
-    for row in rows:
-        session.add(row)
-        stored[row.key] = row
-    return stored
+def _insert_links(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(model), rows)
 
 
 def _new_event(info: EventIn) -> Event:
@@ -190,79 +221,77 @@ def _new_event(info: EventIn) -> Event:
     )
 
 
-def _new_location(event: Event, position: int, location: LocationIn) -> Location:
-    return Location(
-        event=event,
-        key=location.id,
-        name=location.name,
-        kind=LocationKind(location.kind),
-        capacity=location.capacity,
-        url=location.url or "",
-        position=position,
-    )
+def _location_row(event: Event, position: int, location: LocationIn) -> dict[str, Any]:
+    return {
+        "event_id": event.id,
+        "key": location.id,
+        "name": location.name,
+        "kind": LocationKind(location.kind),
+        "capacity": location.capacity,
+        "url": location.url or "",
+        "position": position,
+    }
 
 
-def _new_organisation(event: Event, organisation: OrganisationIn) -> Organisation:
-    return Organisation(
-        event=event,
-        key=organisation.id,
-        name=organisation.name,
-        kind=OrganisationKind(organisation.kind),
-        country=organisation.country or "",
-        sectors=list(organisation.sectors),
-        description=organisation.description or "",
-        website=organisation.website or "",
-    )
+def _organisation_row(event: Event, organisation: OrganisationIn) -> dict[str, Any]:
+    return {
+        "event_id": event.id,
+        "key": organisation.id,
+        "name": organisation.name,
+        "kind": OrganisationKind(organisation.kind),
+        "country": organisation.country or "",
+        "sectors": list(organisation.sectors),
+        "description": organisation.description or "",
+        "website": organisation.website or "",
+    }
 
 
-def _new_participant(
+def _participant_row(
     event: Event,
     person: ParticipantIn,
-    organisations: dict[str, Organisation],
-    locations: dict[str, Location],
-    slots: dict[str, Slot],
+    organisations: dict[str, int],
+    locations: dict[str, int],
     default_attendance: Attendance,
-) -> Participant:
-    return Participant(
-        event=event,
-        key=person.id,
-        name=person.name,
-        organisation=organisations[person.organisation],
-        email=person.email or "",
-        job_title=person.job_title or "",
-        attendance=Attendance(person.attendance) if person.attendance else default_attendance,
-        max_meetings=person.max_meetings,
-        host_location=locations[person.host_location] if person.host_location else None,
-        timezone=person.timezone or "",
-        listed=person.listed,
-        unavailable_slots=[slots[key] for key in dict.fromkeys(person.unavailable)],
-    )
+) -> dict[str, Any]:
+    return {
+        "event_id": event.id,
+        "key": person.id,
+        "name": person.name,
+        "organisation_id": organisations[person.organisation],
+        "email": person.email or "",
+        "job_title": person.job_title or "",
+        "attendance": Attendance(person.attendance) if person.attendance else default_attendance,
+        "max_meetings": person.max_meetings,
+        "host_location_id": locations[person.host_location] if person.host_location else None,
+        "timezone": person.timezone or "",
+        "listed": person.listed,
+    }
 
 
-def _new_wish(
+def _wish_row(
     event: Event,
     wish: WishIn,
-    participants: dict[str, Participant],
-    organisations: dict[str, Organisation],
-    sessions: dict[str, EventSession],
-    slots: dict[str, Slot],
-) -> Wish:
-    return Wish(
-        event=event,
-        key=wish.id,
-        sender=participants[wish.from_],
-        recipient=participants[wish.to] if wish.to else None,
-        recipient_organisation=organisations[wish.to_organisation]
-        if wish.to_organisation
-        else None,
-        priority=wish.priority,
-        status=WishStatus(wish.status),
-        required=wish.required,
-        separate=wish.separate,
-        session=sessions[wish.session] if wish.session else None,
-        fixed_slot=slots[wish.fixed_slot] if wish.fixed_slot else None,
-        message=wish.message or "",
-    )
+    participants: dict[str, int],
+    organisations: dict[str, int],
+    sessions: dict[str, int],
+    slots: dict[str, int],
+) -> dict[str, Any]:
+    return {
+        "event_id": event.id,
+        "key": wish.id,
+        "sender_id": participants[wish.from_],
+        "recipient_id": participants[wish.to] if wish.to else None,
+        "recipient_organisation_id": (
+            organisations[wish.to_organisation] if wish.to_organisation else None
+        ),
+        "priority": wish.priority,
+        "status": WishStatus(wish.status),
+        "required": wish.required,
+        "separate": wish.separate,
+        "session_id": sessions[wish.session] if wish.session else None,
+        "fixed_slot_id": slots[wish.fixed_slot] if wish.fixed_slot else None,
+        "message": wish.message or "",
+    }
 
 
 # --- export ---------------------------------------------------------------------------------
@@ -292,8 +321,11 @@ def export_bundle(session: Session, event: Event) -> Bundle:
         ],
         organisations=[_organisation_out(o) for o in _rows(session, Organisation, event)],
         participants=[_participant_out(p) for p in _participants(session, event)],
-        wishes=[_wish_out(w) for w in _wishes(session, event)],
+        wishes=_wishes_out(session, event),
     )
+
+
+_Listed = TypeVar("_Listed", Location, Organisation)
 
 
 def _rows(
@@ -317,20 +349,72 @@ def _participants(session: Session, event: Event) -> Sequence[Participant]:
     ).all()
 
 
-def _wishes(session: Session, event: Event) -> Sequence[Wish]:
-    return session.scalars(
-        select(Wish)
+def _wishes_out(session: Session, event: Event) -> list[WishIn]:
+    # Plain joined rows: loading 25,000 Wish objects with six relationships takes seconds.
+    sender, recipient, before = aliased(Participant), aliased(Participant), aliased(Wish)
+    rows = session.execute(
+        select(
+            Wish.id,
+            Wish.key,
+            sender.key,
+            recipient.key,
+            Organisation.key,
+            Wish.priority,
+            Wish.status,
+            Wish.required,
+            EventSession.key,
+            Slot.key,
+            Wish.separate,
+            Wish.message,
+        )  # fmt: skip
+        .join(sender, Wish.sender_id == sender.id)
+        .outerjoin(recipient, Wish.recipient_id == recipient.id)
+        .outerjoin(Organisation, Wish.recipient_organisation_id == Organisation.id)
+        .outerjoin(EventSession, Wish.session_id == EventSession.id)
+        .outerjoin(Slot, Wish.fixed_slot_id == Slot.id)
         .where(Wish.event_id == event.id)
-        .options(
-            selectinload(Wish.sender),
-            selectinload(Wish.recipient),
-            selectinload(Wish.recipient_organisation),
-            selectinload(Wish.session),
-            selectinload(Wish.fixed_slot),
-            selectinload(Wish.after),
-        )
         .order_by(Wish.id)
     ).all()
+    after: dict[int, list[str]] = {}
+    for wish_id, key in session.execute(
+        select(WishPrecedence.wish_id, before.key)
+        .join(before, WishPrecedence.before_id == before.id)
+        .where(before.event_id == event.id)
+        .order_by(WishPrecedence.wish_id, before.id)
+    ):
+        after.setdefault(wish_id, []).append(key)
+    return [
+        WishIn.model_validate(
+            _given(
+                id=key,
+                **{"from": sender_key},
+                to=recipient_key,
+                to_organisation=organisation_key,
+                priority=priority,
+                status=WishStatus(status).value,
+                required=required,
+                session=session_key,
+                fixed_slot=slot_key,
+                after=after.get(wish_id, []),
+                separate=separate,
+                message=message or None,
+            )  # fmt: skip
+        )
+        for (
+            wish_id,
+            key,
+            sender_key,
+            recipient_key,
+            organisation_key,
+            priority,
+            status,
+            required,
+            session_key,
+            slot_key,
+            separate,
+            message,
+        ) in rows  # fmt: skip
+    ]
 
 
 def _event_out(event: Event) -> EventIn:
@@ -396,27 +480,6 @@ def _participant_out(person: Participant) -> ParticipantIn:
             job_title=person.job_title or None,
             timezone=person.timezone or None,
             listed=person.listed,
-        )
-    )
-
-
-def _wish_out(wish: Wish) -> WishIn:
-    return WishIn.model_validate(
-        _given(
-            id=wish.key,
-            **{"from": wish.sender.key},
-            to=wish.recipient.key if wish.recipient else None,
-            to_organisation=wish.recipient_organisation.key
-            if wish.recipient_organisation
-            else None,
-            priority=wish.priority,  # type: ignore[arg-type]
-            status=wish.status.value,
-            required=wish.required,
-            session=wish.session.key if wish.session else None,
-            fixed_slot=wish.fixed_slot.key if wish.fixed_slot else None,
-            after=[w.key for w in wish.after],
-            separate=wish.separate,
-            message=wish.message or None,
         )
     )
 
