@@ -20,7 +20,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -261,6 +261,16 @@ async def _on_operational_error(request: Request, exc: Exception) -> JSONRespons
     assert isinstance(exc, OperationalError)
     pgcode = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
     locked = "database is locked" in str(exc.orig)
+    if _database_unreachable(exc, pgcode):
+        log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc.orig)
+        return problem_response(
+            request,
+            503,
+            "The database cannot be reached at the moment; nothing was changed. Try again shortly.",
+            title="Service unavailable",
+            type_=TYPE_PREFIX + "database-unavailable",
+            headers={"Retry-After": "5"},
+        )
     if pgcode in _RETRYABLE_PGCODES or locked:
         log.warning(
             "retryable database conflict on %s %s: %s", request.method, request.url.path, exc.orig
@@ -273,6 +283,31 @@ async def _on_operational_error(request: Request, exc: Exception) -> JSONRespons
             headers={"Retry-After": "1"},
         )
     return await _on_unexpected(request, exc)
+
+
+def _database_unreachable(exc: OperationalError, pgcode: str | None) -> bool:
+    # A lost or refused connection (server down, restarted, backend terminated) carries no
+    # SQLSTATE or one of class 08 (connection exception) or 57 (operator intervention).
+    if exc.connection_invalidated:
+        return True
+    if type(exc.orig).__module__.startswith("psycopg"):
+        return pgcode is None or pgcode.startswith(("08", "57"))
+    return False
+
+
+async def _on_data_error(request: Request, exc: Exception) -> JSONResponse:
+    # A value that passed the input checks but that the database cannot hold (a NUL
+    # character, a number beyond the column's range): the statement failed, nothing was stored.
+    log.warning("data error on %s %s: %s", request.method, request.url.path, exc)
+    return problem_response(
+        request,
+        422,
+        "A value cannot be stored: it holds a character or a number out of the range the "
+        "database accepts (for example a NUL character or a number beyond 2147483647). "
+        "Nothing was changed.",
+        title="Invalid input",
+        type_=TYPE_PREFIX + "validation-error",
+    )
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -292,6 +327,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(IntegrityError, _on_integrity_error)
     app.add_exception_handler(OperationalError, _on_operational_error)
+    app.add_exception_handler(DataError, _on_data_error)
     app.add_exception_handler(Exception, _on_unexpected)
 
 
@@ -363,7 +399,8 @@ _DESCRIPTIONS = {
     404: "Not found, or not visible to the caller (events of others are never revealed).",
     409: "Conflicts with the current state (lifecycle, caps, cut-off, duplicates).",
     413: "The request body is too large.",
-    503: "The database was busy with a conflicting change; retry (see Retry-After).",
+    503: "The database was busy with a conflicting change or cannot be reached at the moment; "
+    "nothing was changed. Retry (see Retry-After).",
     429: "Too many unknown secrets were sent from this address lately; retry after Retry-After.",
     422: "Invalid input; `errors` names each field at fault.",
     500: "Unexpected error (logged; nothing was changed).",
@@ -439,10 +476,13 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
         )
     components.get(ProblemDetails.__name__, {}).pop("$defs", None)
     default_422 = "#/components/schemas/HTTPValidationError"
-    for path_item in schema.get("paths", {}).values():
+    for path, path_item in schema.get("paths", {}).items():
         for operation in path_item.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
+            if path.startswith(("/api/", "/calendars/")):
+                # Every operation of these reads the database, which may be unreachable.
+                operation["responses"].setdefault("503", problem_responses(503)[503])
             responses = operation["responses"]
             for status, response in list(responses.items()):
                 json_schema = response.get("content", {}).get("application/json", {})

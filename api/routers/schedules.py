@@ -44,11 +44,20 @@ WHO = "**Who:** owners and staff of the event."
 # --- lookups and views ---------------------------------------------------------------------------
 
 
+#: Version numbers are stored in a 32-bit column; larger ones cannot exist (and PostgreSQL
+#: would refuse to compare with them).
+_LARGEST_NUMBER = 2**31 - 1
+
+
 def find_version(db: DbSession, event: Event, number: int) -> ScheduleVersion:
-    version = db.scalar(
-        select(ScheduleVersion).where(
-            ScheduleVersion.event_id == event.id, ScheduleVersion.number == number
+    version = (
+        db.scalar(
+            select(ScheduleVersion).where(
+                ScheduleVersion.event_id == event.id, ScheduleVersion.number == number
+            )
         )
+        if 1 <= number <= _LARGEST_NUMBER
+        else None
     )
     if version is None:
         raise ProblemError(

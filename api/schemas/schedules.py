@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.common import Instant, LocalTime
 from solver.problem import GOALS
 
 # --- solve jobs --------------------------------------------------------------------------------
@@ -69,9 +69,9 @@ class JobOut(BaseModel):
     event: str
     status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
     parameters: dict[str, Any]
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: Instant
+    started_at: Instant | None
+    finished_at: Instant | None
     attempts: int
     cancel_requested: bool
     error: str = Field(description="Why the job failed (empty otherwise).")
@@ -93,10 +93,10 @@ class VersionSummary(BaseModel):
     solve_seconds: float
     meetings: int
     based_on: int | None = Field(description="Number of the published version it re-planned.")
-    snapshot_at: datetime
-    created_at: datetime
-    published_at: datetime | None
-    superseded_at: datetime | None
+    snapshot_at: Instant
+    created_at: Instant
+    published_at: Instant | None
+    superseded_at: Instant | None
     current: bool = Field(description="True for the event's current published version.")
     url: str
 
@@ -118,8 +118,8 @@ class UnscheduledWish(BaseModel):
 
 class SlotUseOut(BaseModel):
     slot: str
-    start: datetime
-    end: datetime
+    start: LocalTime
+    end: LocalTime
     meetings: int
     capacity: int
     by_location: dict[str, int]
@@ -148,13 +148,13 @@ class ChangeOut(BaseModel):
         "participant_changed",
     ]
     key: str
-    at: datetime
+    at: Instant
     detail: str
 
 
 class StalenessOut(BaseModel):
     stale: bool
-    snapshot_at: datetime
+    snapshot_at: Instant
     changes: list[ChangeOut] = Field(description="Changes after the snapshot it does not include.")
 
 
@@ -249,5 +249,5 @@ class AgendaOut(BaseModel):
     participant: str
     participant_name: str
     version: int | None = Field(description="The version shown (None: nothing published).")
-    published_at: datetime | None
+    published_at: Instant | None
     meetings: list[AgendaItemOut]
