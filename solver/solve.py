@@ -34,6 +34,9 @@ from solver.report import (
 )
 from solver.tables import assign_locations
 
+#: Above this many (meeting, slot) variables, presolve is kept short.
+LARGE_MODEL = 20_000
+
 #: Schedule-format key under which each goal's value and bound are reported.
 GOAL_KEY = {
     "required": "required",
@@ -52,6 +55,8 @@ def solve(problem: Problem, params: SolveParameters | None = None) -> Solution:
     for goal in goals:
         add_goal(tm, goal)
     hint_published_schedule(tm)
+    if not problem.published and "scheduled" in goals:
+        hint_greedy_schedule(tm)
 
     run = _LexicographicRun(tm, params, clock)
     for position, goal in enumerate(goals or ["required"]):
@@ -188,6 +193,10 @@ class _LexicographicRun:
             parameters.num_workers = max(self.params.workers, 1)
         if search_only:
             search_without_lp(parameters)
+        if len(self.tm.at) > LARGE_MODEL:
+            # Probing a model this size takes longer than it saves: search sooner.
+            parameters.cp_model_probing_level = 0
+            parameters.max_presolve_iterations = 1
         return solver
 
     def _cancel_requested(self) -> bool:
@@ -270,6 +279,28 @@ def hint_published_schedule(tm: TimetableModel) -> None:
         t = slot_index.get(old.slot, -1)
         if meeting is not None and (meeting, t) in tm.at:
             tm.model.add_hint(tm.at[meeting, t], True)
+
+
+def hint_greedy_schedule(tm: TimetableModel) -> None:
+    """Start from the first-come-first-served schedule, hinted completely (every meeting
+    variable, held or not): on large events CP-SAT then improves a full timetable from its
+    first second instead of searching for one."""
+    from solver.greedy import greedy
+
+    slot_index = {s.id: i for i, s in enumerate(tm.problem.slots)}
+    chosen: dict[int, tuple[int, tuple[str, ...]]] = {}
+    for meeting in greedy(tm.problem).meetings:
+        m = published_candidate(tm, meeting.wishes, meeting.participants)
+        t = slot_index[meeting.slot]
+        if m is not None and (m, t) in tm.at:
+            chosen[m] = (t, meeting.wishes)
+    for (m, t), var in tm.at.items():
+        tm.model.add_hint(var, chosen.get(m, (-1,))[0] == t)
+    for m, held in tm.held.items():
+        tm.model.add_hint(held, m in chosen)
+    for (wish, m), literal in tm.meets.items():
+        if literal.Index() != tm.held[m].Index():
+            tm.model.add_hint(literal, m in chosen and wish in chosen[m][1])
 
 
 def extract_meetings(tm: TimetableModel, values: list[int]) -> list[Meeting]:
