@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import CurrentOrganiser, DbSession, EventAccess, OwnerAccess, StaffAccess
 from api.problems import FieldError, ProblemError, problem_responses, refuse_nulls
-from api.schemas.common import Limit, Offset, Page
+from api.schemas.common import Limit, Offset, Page, RowId
 from api.schemas.events import (
     EVENT_NULLABLE,
     Counts,
@@ -334,7 +334,7 @@ def grant_role(body: RoleGrant, access: OwnerAccess, db: DbSession) -> list[Role
     summary="Take an organiser's role away",
     description=OWNER + " The last owner cannot be removed (409).",
 )
-def remove_role(organiser_id: int, access: OwnerAccess, db: DbSession) -> list[RoleOut]:
+def remove_role(organiser_id: RowId, access: OwnerAccess, db: DbSession) -> list[RoleOut]:
     service.remove_role(db, access.event, organiser_id)
     db.commit()
     return _roles(db, access)

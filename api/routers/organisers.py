@@ -10,6 +10,7 @@ from fastapi import APIRouter, status
 
 from api.deps import CurrentOrganiser, DbSession
 from api.problems import problem_responses
+from api.schemas.common import RowId
 from api.schemas.organisers import (
     OrganiserCreate,
     OrganiserCreated,
@@ -92,7 +93,7 @@ def create_token(body: TokenCreate, organiser: CurrentOrganiser, db: DbSession) 
     description="**Who:** the organiser owning the token. A revoked token is refused at once "
     "(401). Revoking the token used for this very request is allowed.",
 )
-def revoke_token(token_id: int, organiser: CurrentOrganiser, db: DbSession) -> TokenOut:
+def revoke_token(token_id: RowId, organiser: CurrentOrganiser, db: DbSession) -> TokenOut:
     token = service.revoke_token(db, organiser, token_id)
     db.commit()
     return TokenOut.model_validate(token)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Generic, TypeVar
 
-from fastapi import Query
+from fastapi import Path, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, NaiveDatetime, WithJsonSchema
 
 T = TypeVar("T")
 
 #: Query parameters of every list.
 Limit = Annotated[int, Query(ge=1, le=500, description="Largest number of items to return.")]
-Offset = Annotated[int, Query(ge=0, description="Number of items to skip.")]
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="Number of items to skip.")]
+#: A database row id in a path (organisers, tokens); bounded like the columns that hold it.
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def _utc(moment: datetime) -> datetime:
@@ -31,6 +34,32 @@ _LOCAL_TIME_SCHEMA = {
 }
 #: A slot time: local wall-clock time in the event's zone, no offset (as in bundles).
 LocalTime = Annotated[NaiveDatetime, WithJsonSchema(_LOCAL_TIME_SCHEMA)]
+
+
+# Text rules shared with the bundle format (matchmaking/bundle/schemas.py), so that whatever
+# the API stores can be exported as a valid bundle.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_EXCEPT_NEWLINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _single_line(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters (tabs, line breaks, ...)")
+    return value
+
+
+def _paragraphs(value: str) -> str:
+    if _CONTROL_EXCEPT_NEWLINES.search(value):
+        raise ValueError("must not contain control characters other than line breaks")
+    return value
+
+
+#: One line of text: names, titles, venues (combine with Field(max_length=...)).
+Line = Annotated[str, AfterValidator(_single_line)]
+#: Free text that may hold line breaks: descriptions, messages.
+Paragraphs = Annotated[str, AfterValidator(_paragraphs)]
+#: An http(s) link, or "" for none.
+WebUrl = Annotated[str, Field(max_length=500, pattern=r"^(https?://\S+)?$")]
 
 
 class Page(BaseModel, Generic[T]):

@@ -14,7 +14,7 @@ from pydantic import (
     model_validator,
 )
 
-from api.schemas.common import Instant, LocalTime, Orm
+from api.schemas.common import Instant, Line, LocalTime, Orm, Paragraphs, WebUrl
 from matchmaking.models import (
     EventMode,
     EventRoleName,
@@ -38,7 +38,8 @@ Key = Annotated[
     ),
 ]
 Goal = Literal["required", "scheduled", "fairness", "breaks", "stability"]
-Text200 = Annotated[str, Field(min_length=1, max_length=200)]
+Text200 = Annotated[Line, Field(min_length=1, max_length=200)]
+Tag = Annotated[Line, Field(min_length=1, max_length=100)]
 
 
 class Rules(BaseModel):
@@ -46,8 +47,10 @@ class Rules(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_meetings_per_participant: StrictInt | None = Field(default=None, ge=0, examples=[12])
-    max_break_difference: StrictInt | None = Field(default=None, ge=0, examples=[2])
+    max_meetings_per_participant: StrictInt | None = Field(
+        default=None, ge=0, le=10_000, examples=[12]
+    )
+    max_break_difference: StrictInt | None = Field(default=None, ge=0, le=10_000, examples=[2])
     objective: list[Goal] | None = Field(
         default=None,
         examples=[["required", "scheduled", "fairness", "breaks", "stability"]],
@@ -64,13 +67,13 @@ class Rules(BaseModel):
 class _EventFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    description: str = Field(default="", max_length=20000)
-    venue: str = Field(default="", max_length=300, examples=["Palais des congrès, Montréal"])
+    description: Paragraphs = Field(default="", max_length=20000)
+    venue: Line = Field(default="", max_length=300, examples=["Palais des congrès, Montréal"])
     mode: EventMode = EventMode.onsite
     registration_closes: AwareDatetime | None = Field(
         default=None, examples=["2030-05-28T23:59:00-04:00"]
     )
-    focus_areas: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+    focus_areas: list[Tag] = Field(
         default_factory=list, max_length=100, examples=[["Artificial Intelligence"]]
     )
     rules: Rules = Field(default_factory=Rules)
@@ -80,12 +83,12 @@ class _EventFields(BaseModel):
         "`auto_accept`: wishes are accepted when sent.",
     )
     max_requests_per_participant: StrictInt | None = Field(
-        default=None, ge=0, description="How many open wishes one participant may send."
+        default=None, ge=0, le=100_000, description="How many open wishes one participant may send."
     )
     wish_cutoff: AwareDatetime | None = Field(
         default=None, description="After this instant no wish may be sent, withdrawn or answered."
     )
-    video_base_url: str = Field(default="", max_length=500)
+    video_base_url: WebUrl = ""
 
 
 class EventCreate(_EventFields):
@@ -100,19 +103,17 @@ class EventUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Text200 | None = None
-    description: str | None = Field(default=None, max_length=20000)
+    description: Paragraphs | None = Field(default=None, max_length=20000)
     timezone: str | None = Field(default=None, min_length=1, max_length=64)
-    venue: str | None = Field(default=None, max_length=300)
+    venue: Line | None = Field(default=None, max_length=300)
     mode: EventMode | None = None
     registration_closes: AwareDatetime | None = None
-    focus_areas: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
-        default=None, max_length=100
-    )
+    focus_areas: list[Tag] | None = Field(default=None, max_length=100)
     rules: Rules | None = None
     wish_policy: WishPolicy | None = None
-    max_requests_per_participant: StrictInt | None = Field(default=None, ge=0)
+    max_requests_per_participant: StrictInt | None = Field(default=None, ge=0, le=100_000)
     wish_cutoff: AwareDatetime | None = None
-    video_base_url: str | None = Field(default=None, max_length=500)
+    video_base_url: WebUrl | None = None
 
 
 #: Fields of EventUpdate that may be cleared with null; the others only take values.
@@ -205,14 +206,14 @@ class SessionCreate(BaseModel):
 
     key: Key
     name: Text200 = Field(examples=["Day 1 morning"])
-    position: StrictInt | None = Field(default=None, ge=0)
+    position: StrictInt | None = Field(default=None, ge=0, le=1_000_000)
 
 
 class SessionUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Text200 | None = None
-    position: StrictInt | None = Field(default=None, ge=0)
+    position: StrictInt | None = Field(default=None, ge=0, le=1_000_000)
 
 
 class SlotCreate(BaseModel):
@@ -257,8 +258,8 @@ class LocationCreate(BaseModel):
     name: Text200 = Field(examples=["Table 1"])
     kind: LocationKind = LocationKind.table
     capacity: StrictInt = Field(default=1, ge=1, le=100000)
-    url: str = Field(default="", max_length=500)
-    position: StrictInt | None = Field(default=None, ge=0)
+    url: WebUrl = ""
+    position: StrictInt | None = Field(default=None, ge=0, le=1_000_000)
 
 
 class LocationUpdate(BaseModel):
@@ -267,8 +268,8 @@ class LocationUpdate(BaseModel):
     name: Text200 | None = None
     kind: LocationKind | None = None
     capacity: StrictInt | None = Field(default=None, ge=1, le=100000)
-    url: str | None = Field(default=None, max_length=500)
-    position: StrictInt | None = Field(default=None, ge=0)
+    url: WebUrl | None = None
+    position: StrictInt | None = Field(default=None, ge=0, le=1_000_000)
 
 
 class LocationOut(Orm):

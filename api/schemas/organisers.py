@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, EmailStr, Field
 
-from api.schemas.common import Instant, Orm
+from api.schemas.common import Instant, Line, Orm
 
 
 class OrganiserCreate(BaseModel):
     email: EmailStr = Field(examples=["anna.berg@cluster-events.eu"])
-    name: str = Field(min_length=1, max_length=200, examples=["Anna Berg"])
+    name: Line = Field(min_length=1, max_length=200, examples=["Anna Berg"])
 
 
 class OrganiserOut(Orm):
@@ -20,7 +20,7 @@ class OrganiserOut(Orm):
 
 
 class TokenCreate(BaseModel):
-    name: str = Field(default="", max_length=100, examples=["laptop"])
+    name: Line = Field(default="", max_length=100, examples=["laptop"])
 
 
 class TokenOut(Orm):

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, StrictInt, field_validator
 
-from api.schemas.common import Instant, Orm
+from api.schemas.common import Instant, Line, Orm, Paragraphs, WebUrl
 from matchmaking.models import Attendance, OrganisationKind
 from matchmaking.timegrid import zone
 
@@ -18,7 +18,7 @@ Country = Annotated[
         description="ISO 3166-1 alpha-2 code (stored upper-case).",
     ),
 ]
-Label = Annotated[str, Field(min_length=1, max_length=100)]
+Label = Annotated[Line, Field(min_length=1, max_length=100)]
 Key = Annotated[str, Field(min_length=1, max_length=64)]
 
 
@@ -31,7 +31,7 @@ def _zone_or_empty(value: str | None) -> str | None:
 class OrganisationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=300, examples=["Energy Cluster Denmark"])
+    name: Line = Field(min_length=1, max_length=300, examples=["Energy Cluster Denmark"])
     kind: OrganisationKind = Field(
         default=OrganisationKind.company,
         description="`cluster` (cluster organisation or business network), `company`, "
@@ -42,20 +42,20 @@ class OrganisationIn(BaseModel):
     focus_areas: list[Label] = Field(
         default_factory=list, max_length=30, description="Among the event's focus areas."
     )
-    description: str = Field(default="", max_length=5000)
-    website: str = Field(default="", max_length=500)
+    description: Paragraphs = Field(default="", max_length=5000)
+    website: WebUrl = ""
 
 
 class OrganisationUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=300)
+    name: Line | None = Field(default=None, min_length=1, max_length=300)
     kind: OrganisationKind | None = None
     country: Country | None = None
     sectors: list[Label] | None = Field(default=None, max_length=30)
     focus_areas: list[Label] | None = Field(default=None, max_length=30)
-    description: str | None = Field(default=None, max_length=5000)
-    website: str | None = Field(default=None, max_length=500)
+    description: Paragraphs | None = Field(default=None, max_length=5000)
+    website: WebUrl | None = None
 
 
 class RegistrationIn(BaseModel):
@@ -63,9 +63,9 @@ class RegistrationIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200, examples=["Kristina Šermukšnytė"])
+    name: Line = Field(min_length=1, max_length=200, examples=["Kristina Šermukšnytė"])
     email: EmailStr = Field(examples=["k@example.org"])
-    job_title: str = Field(default="", max_length=200)
+    job_title: Line = Field(default="", max_length=200)
     organisation: OrganisationIn = Field(
         description="Joins the event's organisation of the same name, or creates it."
     )
@@ -89,9 +89,9 @@ class ProfileUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Line | None = Field(default=None, min_length=1, max_length=200)
     email: EmailStr | None = None
-    job_title: str | None = Field(default=None, max_length=200)
+    job_title: Line | None = Field(default=None, max_length=200)
     attendance: Attendance | None = None
     timezone: str | None = Field(default=None, max_length=64)
     listed: StrictBool | None = None
@@ -107,7 +107,7 @@ class OrganiserParticipantUpdate(ProfileUpdate):
     """What organisers may change of a participant, besides its own profile fields."""
 
     max_meetings: StrictInt | None = Field(
-        default=None, ge=0, description="`null`: the event's cap."
+        default=None, ge=0, le=10_000, description="`null`: the event's cap."
     )
     host_location: Key | None = Field(default=None, description="`null`: no host location.")
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-from api.schemas.common import Instant
+from api.schemas.common import Instant, Paragraphs
 from matchmaking.models import OrganisationKind, WishStatus
 
 Priority = Annotated[
@@ -23,14 +23,14 @@ class WishCreate(BaseModel):
     to: str | None = Field(default=None, max_length=64, examples=["p-3fa91c02"])
     to_organisation: str | None = Field(default=None, max_length=64)
     priority: Priority = 2
-    message: str = Field(default="", max_length=2000)
+    message: Paragraphs = Field(default="", max_length=2000)
 
 
 class WishEdit(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     priority: Priority | None = None
-    message: str | None = Field(default=None, max_length=2000)
+    message: Paragraphs | None = Field(default=None, max_length=2000)
 
 
 class OrganiserWishUpdate(BaseModel):

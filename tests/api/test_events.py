@@ -312,3 +312,36 @@ def test_public_event_page_hides_drafts(client: TestClient, make: Factory) -> No
     public = client.get(f"/api/v1/events/{draft}/public").json()
     assert public["registration_open"] is True
     assert [s["key"] for s in public["sessions"][0]["slots"]] == ["s1", "s2", "s3"]
+
+
+def test_text_the_bundle_format_refuses_is_refused_on_input(
+    client: TestClient, make: Factory
+) -> None:
+    owner = make.organiser()
+    slug = make.event(owner)
+    answer = client.patch(
+        f"/api/v1/events/{slug}",
+        json={"venue": "Hall\tA", "video_base_url": "ftp://rooms", "name": "Expo\x00"},
+        headers=owner,
+    )
+    assert answer.status_code == 422
+    fields = {e["field"] for e in answer.json()["errors"]}
+    assert fields == {"body.venue", "body.video_base_url", "body.name"}
+    kept = client.patch(
+        f"/api/v1/events/{slug}", json={"description": "Line one\nLine two"}, headers=owner
+    )
+    assert kept.status_code == 200
+    assert client.get(f"/api/v1/events/{slug}/bundle", headers=owner).status_code == 200
+
+
+def test_numbers_beyond_what_is_stored_are_refused(client: TestClient, make: Factory) -> None:
+    owner = make.organiser()
+    slug = make.event(owner)
+    too_big = client.delete(f"/api/v1/events/{slug}/roles/{2**63}", headers=owner)
+    assert (
+        too_big.status_code == 422 and too_big.json()["errors"][0]["field"] == "path.organiser_id"
+    )
+    position = client.patch(
+        f"/api/v1/events/{slug}/locations/t1", json={"position": 2**40}, headers=owner
+    )
+    assert position.status_code == 422
