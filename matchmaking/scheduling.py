@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, aliased, selectinload, sessionmaker
 
 from matchmaking.models import (
     Attendance,
@@ -22,13 +22,18 @@ from matchmaking.models import (
     EventStatus,
     Location,
     Meeting,
+    Organisation,
+    OrganisationKind,
     Participant,
+    ParticipantUnavailableSlot,
     ScheduleVersion,
     Slot,
     Wish,
+    WishPrecedence,
     WishStatus,
     utcnow,
 )
+from matchmaking.models import Session as EventSession
 from matchmaking.publishing import current_published_version
 from matchmaking.versions import snapshot_digest
 from solver import problem as sp
@@ -77,37 +82,16 @@ def problem_from_event(
         .where(Location.event_id == event.id)
         .order_by(Location.position, Location.id)
     ).all()
-    participants = session.scalars(
-        select(Participant)
-        .where(Participant.event_id == event.id)
-        .options(
-            selectinload(Participant.organisation),
-            selectinload(Participant.unavailable_slots),
-            selectinload(Participant.host_location),
-        )
-        .order_by(Participant.id)
-    ).all()
-    wishes = session.scalars(
-        select(Wish)
-        .where(Wish.event_id == event.id, Wish.status == WishStatus.accepted)
-        .options(
-            selectinload(Wish.sender),
-            selectinload(Wish.recipient),
-            selectinload(Wish.recipient_organisation),
-            selectinload(Wish.session),
-            selectinload(Wish.fixed_slot),
-            selectinload(Wish.after),
-        )
-        .order_by(Wish.id)
-    ).all()
-    accepted = {w.key for w in wishes}
+    participants = _solver_participants(session, event)
+    wishes = _solver_wishes(session, event)
+    accepted = frozenset(w.id for w in wishes)
     rules = event.rules or {}
     problem = sp.Problem(
         event=event.slug,
         slots=_solver_slots(slots),
         locations=tuple(_solver_location(loc) for loc in locations),
-        participants=tuple(_solver_participant(p) for p in participants),
-        wishes=tuple(_solver_wish(w, accepted) for w in wishes),
+        participants=participants,
+        wishes=wishes,
         max_meetings_per_participant=_optional_int(rules.get("max_meetings_per_participant")),
         max_meetings_total=_optional_int(rules.get("max_meetings_total")),
         max_break_difference=_optional_int(rules.get("max_break_difference")),
@@ -118,8 +102,8 @@ def problem_from_event(
         event_id=event.id,
         problem=problem,
         taken_at=taken_at,
-        wish_keys=frozenset(accepted),
-        participant_keys=frozenset(p.key for p in participants),
+        wish_keys=accepted,
+        participant_keys=frozenset(p.id for p in participants),
         based_on_id=replan_from.id if replan_from is not None else None,
     )
 
@@ -161,34 +145,106 @@ def _solver_location(location: Location) -> sp.Location:
     return sp.Location(id=location.key, kind=location.kind.value, capacity=location.capacity)
 
 
-def _solver_participant(participant: Participant) -> sp.Participant:
-    host = participant.host_location
-    return sp.Participant(
-        id=participant.key,
-        organisation=participant.organisation.key,
-        organisation_kind=participant.organisation.kind.value,
-        online=participant.attendance == Attendance.online,
-        unavailable=frozenset(s.key for s in participant.unavailable_slots),
-        max_meetings=participant.max_meetings,
-        host_location=host.key if host is not None else None,
+# Participants and wishes are read as plain joined rows: loading tens of thousands of ORM
+# objects with their relationships would take seconds, and staleness checks read this too.
+
+
+def _solver_participants(session: Session, event: Event) -> tuple[sp.Participant, ...]:
+    host = aliased(Location)
+    unavailable: dict[int, set[str]] = {}
+    for participant_id, slot_key in session.execute(
+        select(ParticipantUnavailableSlot.participant_id, Slot.key)
+        .join(Slot, ParticipantUnavailableSlot.slot_id == Slot.id)
+        .where(Slot.event_id == event.id)
+    ):
+        unavailable.setdefault(participant_id, set()).add(slot_key)
+    rows = session.execute(
+        select(
+            Participant.id,
+            Participant.key,
+            Organisation.key,
+            Organisation.kind,
+            Participant.attendance,
+            Participant.max_meetings,
+            host.key,
+        )  # fmt: skip
+        .join(Organisation, Participant.organisation_id == Organisation.id)
+        .outerjoin(host, Participant.host_location_id == host.id)
+        .where(Participant.event_id == event.id)
+        .order_by(Participant.id)
+    )
+    return tuple(
+        sp.Participant(
+            id=key,
+            organisation=organisation,
+            organisation_kind=OrganisationKind(kind).value,  # type: ignore[arg-type]
+            online=attendance == Attendance.online,
+            unavailable=frozenset(unavailable.get(row_id, ())),
+            max_meetings=max_meetings,
+            host_location=host_key,
+        )
+        for row_id, key, organisation, kind, attendance, max_meetings, host_key in rows
     )
 
 
-def _solver_wish(wish: Wish, accepted: set[str]) -> sp.Wish:
-    # An `after` wish that is not accepted has no meeting, so its rule has nothing to order.
-    return sp.Wish(
-        id=wish.key,
-        sender=wish.sender.key,
-        recipient=wish.recipient.key if wish.recipient is not None else None,
-        recipient_organisation=(
-            wish.recipient_organisation.key if wish.recipient_organisation is not None else None
-        ),
-        priority=wish.priority,
-        required=wish.required,
-        session=wish.session.key if wish.session is not None else None,
-        fixed_slot=wish.fixed_slot.key if wish.fixed_slot is not None else None,
-        after=tuple(w.key for w in wish.after if w.key in accepted),
-        separate=wish.separate,
+def _solver_wishes(session: Session, event: Event) -> tuple[sp.Wish, ...]:
+    """The accepted wishes; an `after` naming a wish that is not accepted is left out, since
+    that wish has no meeting for the rule to order."""
+    sender, recipient, before = aliased(Participant), aliased(Participant), aliased(Wish)
+    after: dict[int, list[str]] = {}
+    for wish_id, before_key in session.execute(
+        select(WishPrecedence.wish_id, before.key)
+        .join(before, WishPrecedence.before_id == before.id)
+        .where(before.event_id == event.id, before.status == WishStatus.accepted)
+        .order_by(WishPrecedence.wish_id, before.id)
+    ):
+        after.setdefault(wish_id, []).append(before_key)
+    rows = session.execute(
+        select(
+            Wish.id,
+            Wish.key,
+            sender.key,
+            recipient.key,
+            Organisation.key,
+            Wish.priority,
+            Wish.required,
+            EventSession.key,
+            Slot.key,
+            Wish.separate,
+        )  # fmt: skip
+        .join(sender, Wish.sender_id == sender.id)
+        .outerjoin(recipient, Wish.recipient_id == recipient.id)
+        .outerjoin(Organisation, Wish.recipient_organisation_id == Organisation.id)
+        .outerjoin(EventSession, Wish.session_id == EventSession.id)
+        .outerjoin(Slot, Wish.fixed_slot_id == Slot.id)
+        .where(Wish.event_id == event.id, Wish.status == WishStatus.accepted)
+        .order_by(Wish.id)
+    )
+    return tuple(
+        sp.Wish(
+            id=key,
+            sender=sender_key,
+            recipient=recipient_key,
+            recipient_organisation=organisation_key,
+            priority=priority,
+            required=required,
+            session=session_key,
+            fixed_slot=slot_key,
+            after=tuple(after.get(wish_id, ())),
+            separate=separate,
+        )  # fmt: skip
+        for (
+            wish_id,
+            key,
+            sender_key,
+            recipient_key,
+            organisation_key,
+            priority,
+            required,
+            session_key,
+            slot_key,
+            separate,
+        ) in rows  # fmt: skip
     )
 
 
