@@ -25,7 +25,7 @@ def busy_event_bundle(
         for i in range(12)
     ]
     people = [f"p{i + 1}" for i in range(participants)]
-    wishes = []
+    wishes: list[dict[str, Any]] = []
     for sender in people:
         for recipient in rng.sample([p for p in people if p != sender], 7):
             wishes.append(

@@ -88,12 +88,14 @@ class Cluster:
 
     def wait_ready(self, *workers: Worker) -> None:
         for worker in workers:
-            wait_for(
-                lambda w=worker: "ready." in w.log.read_text(errors="replace"),
-                f"worker {worker.name} to start",
-                timeout=60,
-                on_timeout=lambda w=worker: w.log.read_text(errors="replace"),
-            )
+
+            def output(log: Path = worker.log) -> str:
+                return log.read_text(errors="replace")
+
+            def started(log: Path = worker.log) -> bool:
+                return "ready." in log.read_text(errors="replace")
+
+            wait_for(started, f"worker {worker.name} to start", timeout=60, on_timeout=output)
 
     def job(self, job_id: str) -> SolveJob:
         with self.sessions() as session:
