@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, aliased, selectinload, sessionmaker
 
 from matchmaking.models import (
@@ -22,6 +22,7 @@ from matchmaking.models import (
     EventStatus,
     Location,
     Meeting,
+    MeetingWish,
     Organisation,
     OrganisationKind,
     Participant,
@@ -367,32 +368,48 @@ def _is_json_scalar(value: Any) -> bool:
 def _add_meetings(
     session: Session, event: Event, version: ScheduleVersion, meetings: list[sp.Meeting]
 ) -> None:
+    # Bulk INSERT ... RETURNING: a partnering fair's version holds thousands of meetings.
     keys = _KeyIndex(session, event)
     inherited = _published_uids(session, event)
     used: set[str] = set()
+    rows: list[dict[str, Any]] = []
+    met: list[list[int]] = []
     for meeting in meetings:
-        wishes = [keys.wish(k) for k in meeting.wishes]
+        # (id, key) pairs in import order, so "first wish" means the same in every version.
+        wishes = sorted((keys.wish(key), key) for key in meeting.wishes)
         if not wishes:
             raise SchedulingError(f"a meeting in slot {meeting.slot} meets no wish")
-        wishes.sort(key=lambda w: w.id)
-        row = Meeting(
-            version_id=version.id,
-            slot_id=keys.slot(meeting.slot).id,
-            location_id=keys.location(meeting.location).id,
-            participant_a_id=keys.participant(meeting.participants[0]).id,
-            participant_b_id=keys.participant(meeting.participants[1]).id,
-            kind=meeting.kind,
-            uid=_meeting_uid(event, wishes, inherited, used),
+        rows.append(
+            {
+                "version_id": version.id,
+                "slot_id": keys.slot(meeting.slot),
+                "location_id": keys.location(meeting.location),
+                "participant_a_id": keys.participant(meeting.participants[0]),
+                "participant_b_id": keys.participant(meeting.participants[1]),
+                "kind": meeting.kind,
+                "uid": _meeting_uid(event, [key for _, key in wishes], inherited, used),
+            }
         )
-        row.wishes = wishes
-        session.add(row)
+        met.append([wish_id for wish_id, _ in wishes])
+    if not rows:
+        return
+    statement = insert(Meeting).returning(Meeting.id, sort_by_parameter_order=True)
+    meeting_ids = session.scalars(statement, rows).all()
+    session.execute(
+        insert(MeetingWish),
+        [
+            {"meeting_id": meeting_id, "wish_id": wish_id}
+            for meeting_id, wish_ids in zip(meeting_ids, met, strict=True)
+            for wish_id in wish_ids
+        ],
+    )
 
 
 def _meeting_uid(
-    event: Event, wishes: list[Wish], inherited: dict[str, str], used: set[str]
+    event: Event, wish_keys: list[str], inherited: dict[str, str], used: set[str]
 ) -> str:
-    candidates = [inherited[w.key] for w in wishes if w.key in inherited]
-    candidates += [f"{event.slug}-{w.key}" for w in wishes]
+    candidates = [inherited[key] for key in wish_keys if key in inherited]
+    candidates += [f"{event.slug}-{key}" for key in wish_keys]
     for uid in candidates:
         if uid not in used:
             used.add(uid)
@@ -417,35 +434,37 @@ def _published_uids(session: Session, event: Event) -> dict[str, str]:
 
 
 class _KeyIndex:
-    """Bundle keys of one event → rows, loaded once per save; unknown keys are errors."""
+    """Keys of one event's rows → their ids, loaded once per save; unknown keys are errors."""
 
     def __init__(self, session: Session, event: Event) -> None:
-        def by_key(model: Any) -> dict[str, Any]:
-            rows = session.scalars(select(model).where(model.event_id == event.id)).all()
-            return {row.key: row for row in rows}
+        def ids(model: Any) -> dict[str, int]:
+            rows = session.execute(select(model.key, model.id).where(model.event_id == event.id))
+            return {key: row_id for key, row_id in rows}
 
-        self._slots: dict[str, Slot] = by_key(Slot)
-        self._locations: dict[str, Location] = by_key(Location)
-        self._participants: dict[str, Participant] = by_key(Participant)
-        self._wishes: dict[str, Wish] = by_key(Wish)
+        self._ids = {
+            "slot": ids(Slot),
+            "location": ids(Location),
+            "participant": ids(Participant),
+            "wish": ids(Wish),
+        }
 
-    def _get(self, table: Mapping[str, Any], what: str, key: str) -> Any:
+    def _get(self, what: str, key: str) -> int:
         try:
-            return table[key]
+            return self._ids[what][key]
         except KeyError:
             raise SchedulingError(f'the solution names an unknown {what} "{key}"') from None
 
-    def slot(self, key: str) -> Slot:
-        return self._get(self._slots, "slot", key)  # type: ignore[no-any-return]
+    def slot(self, key: str) -> int:
+        return self._get("slot", key)
 
-    def location(self, key: str) -> Location:
-        return self._get(self._locations, "location", key)  # type: ignore[no-any-return]
+    def location(self, key: str) -> int:
+        return self._get("location", key)
 
-    def participant(self, key: str) -> Participant:
-        return self._get(self._participants, "participant", key)  # type: ignore[no-any-return]
+    def participant(self, key: str) -> int:
+        return self._get("participant", key)
 
-    def wish(self, key: str) -> Wish:
-        return self._get(self._wishes, "wish", key)  # type: ignore[no-any-return]
+    def wish(self, key: str) -> int:
+        return self._get("wish", key)
 
 
 # --- the whole round, for the CLI and the demo ------------------------------------------------
