@@ -338,12 +338,15 @@ def _serve_worker_metrics(port: int) -> None:
     """
     import tempfile
 
-    from prometheus_client import start_http_server
+    from prometheus_client import start_http_server, values
 
     from matchmaking.observability import process_registry
 
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="matchmaking-metrics-")
+        # prometheus_client chose single-process storage when it was imported; choose again.
+        # Our metrics are made on first use (in the pool processes), so they get the files.
+        values.ValueClass = values.get_value_class()
     start_http_server(port, registry=process_registry())
 
 

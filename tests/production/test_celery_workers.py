@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -73,10 +75,10 @@ class Cluster:
     workers: list[Worker]
     tmp_path: Path
 
-    def start_worker(self, name: str) -> Worker:
+    def start_worker(self, name: str, *options: str) -> Worker:
         log = self.tmp_path / f"{name}.log"
         process = subprocess.Popen(
-            [MATCHMAKING, "worker", "--hostname", f"{name}@%h"],
+            [MATCHMAKING, "worker", "--hostname", f"{name}@%h", *options],
             env=self.env,
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
@@ -128,6 +130,12 @@ class Cluster:
             job = create_solve_job(session, event, time_limit_seconds=time_limit_seconds, workers=2)
             session.commit()
             return job.id, event.id
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def wait_for(
@@ -271,7 +279,8 @@ def test_worker_killed_mid_solve_hands_the_job_to_the_other_worker_and_one_versi
 def test_cancelling_a_job_through_the_api_stops_its_solve_on_the_worker(
     cluster: Cluster, api: TestClient
 ) -> None:
-    cluster.wait_ready(cluster.start_worker("only"))
+    metrics_port = free_port()
+    cluster.wait_ready(cluster.start_worker("only", f"--metrics-port={metrics_port}"))
     slug, _, owner = cluster.new_event()
     started = api.post(
         f"/api/v1/events/{slug}/solves", json={"time_limit_seconds": 60}, headers=owner
@@ -291,6 +300,15 @@ def test_cancelling_a_job_through_the_api_stops_its_solve_on_the_worker(
         timeout=20,
     )
     assert time.monotonic() - asked < 20  # far from its 60 s time limit
+    # The solve ran in a pool process; the worker's metrics port counts it all the same.
+    wait_for(
+        lambda: (
+            'matchmaking_solves_total{status="cancelled"} 1.0'
+            in httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+        ),
+        "the worker's metrics to count the cancelled solve",
+        timeout=10,
+    )
 
 
 @POSTGRES_ONLY
