@@ -68,7 +68,7 @@ def partnering_fair(participants: int, wishes: int, seed: int) -> Problem:
     # Popularity skew: recipient i is drawn with weight 1 / (i + 1) ** 0.8.
     weights = [1 / (i + 1) ** 0.8 for i in range(participants)]
     pairs: set[tuple[int, int]] = set()
-    out = []
+    out: list[Wish] = []
     while len(out) < wishes:
         sender = rng.randrange(participants)
         recipient = rng.choices(range(participants), weights)[0]

@@ -4,9 +4,9 @@ A break of a participant is a maximal run of free slots between two of its meeti
 day (slots are consecutive when they are chronological neighbours on that day, so a lunch pause
 between sessions is no break by itself, and different days never join).
 
-Encoding, per participant and day: `busy[t]` (in a meeting at slot t) and
-`starts[t] = busy[t] and not busy[t-1]` (a run of meetings starts at t). A participant's breaks
-on a day are its runs minus one when it meets that day at all. The fairness cap `d` bounds the
+Encoding, per participant and day: `busy[t]` (in a meeting at slot t) and runs of meetings as a
+flow, `busy[t] - busy[t-1] = starts[t] - ends[t]`. A participant's breaks on a day are its runs
+minus one when it meets that day at all. The fairness cap `d` bounds the
 breaks of every participant with a meeting by the fewest such breaks plus d (Bofill et al.,
 JAIR 2022: fairness over the businesses that have meetings).
 """
@@ -25,9 +25,6 @@ if TYPE_CHECKING:
     from solver.model import TimetableModel
 
 
-#: "span" (break starts with a monotone 'meets later' literal) or "runs" (runs of meetings
-#: minus one); see benchmarks/README.md for the measured difference.
-ENCODING = "flow"
 #: Add the implied counting constraints (see `add_implied_counts`).
 IMPLIED = True
 #: Add per-participant lower bounds (see solver/bounds.py).
@@ -66,14 +63,8 @@ def add_break_terms(tm: TimetableModel, max_difference: int | None) -> BreakTerm
             day_busy = [(t, busy.get(t)) for t in day]
             if sum(1 for _, b in day_busy if b is not None) < 2:
                 continue  # at most one possible meeting that day: never a break
-            if ENCODING == "span":
-                count.append(sum(_break_starts(model, day_busy)))
-            elif ENCODING == "flow":
-                runs, meets_today = _runs_as_flow(model, day_busy)
-                count.append(sum(runs) - meets_today)
-            else:
-                runs, meets_today = _runs_of_meetings(model, day_busy)
-                count.append(sum(runs) - meets_today)
+            runs, meets_today = _runs_as_flow(model, [b for _, b in day_busy])
+            count.append(sum(runs) - meets_today)
         has_meeting[person] = _has_meeting(model, tm, person)
         if not count:
             per_participant[person] = 0
@@ -167,95 +158,41 @@ def _busy_literal(model: cp_model.CpModel, literals: list[cp_model.IntVar]) -> c
     return busy
 
 
-def _runs_of_meetings(
-    model: cp_model.CpModel, day_busy: list[tuple[int, cp_model.IntVar | None]]
-) -> tuple[list[cp_model.IntVar], cp_model.IntVar]:
-    """Literals for 'a run of meetings starts here' and 'meets at all' on one day."""
-    starts: list[cp_model.IntVar] = []
-    previous: cp_model.IntVar | None = None
-    for _, busy in day_busy:
-        if busy is not None:
-            if previous is None:
-                starts.append(busy)
-            else:
-                start = model.new_bool_var("start")
-                model.add_bool_and([busy, previous.Not()]).only_enforce_if(start)
-                model.add_bool_or([busy.Not(), previous, start])
-                starts.append(start)
-        previous = busy
-    meets_today = model.new_bool_var("meets_today")
-    model.add_max_equality(meets_today, [b for _, b in day_busy if b is not None])
-    return starts, meets_today
-
-
 def _runs_as_flow(
-    model: cp_model.CpModel, day_busy: list[tuple[int, cp_model.IntVar | None]]
+    model: cp_model.CpModel, day_busy: list[cp_model.IntVar | None]
 ) -> tuple[list[cp_model.IntVar], cp_model.IntVar]:
-    """Runs of meetings as a flow: busy[t] - busy[t-1] = starts[t] - ends[t].
+    """Runs of meetings on one day as a flow: busy[t] - busy[t-1] = starts[t] - ends[t].
 
     The equality (rather than starts[t] >= busy[t] - busy[t-1]) makes one participant's busy
-    pattern an interval-matrix system: its LP relaxation with one run is the hull of the
-    intervals, which the search and the bound both feel.
+    pattern an interval-matrix system: with one run its LP relaxation is the hull of the
+    blocks, and clause learning sees starts and ends both ways. None = cannot meet then.
     """
-    busy = [b for _, b in day_busy] + [None]
     starts: list[cp_model.IntVar] = []
     ends: list[cp_model.IntVar] = []
     previous: cp_model.IntVar | None = None
-    for now in busy:
-        if now is None and previous is None:
-            continue
-        start = model.new_bool_var("run_start") if now is not None else None
-        end = model.new_bool_var("run_end") if previous is not None else None
-        model.add(
-            (now if now is not None else 0) - (previous if previous is not None else 0)
-            == (start if start is not None else 0) - (end if end is not None else 0)
-        )
-        if start is not None and end is not None:
-            model.add_at_most_one([start, end])
-        if start is not None:
+    for now in [*day_busy, None]:
+        change: list[cp_model.LinearExprT] = []
+        if now is not None:
+            start = model.new_bool_var("run_start")
             model.add_implication(start, now)
             starts.append(start)
-        if end is not None:
+            change += [now, -start]
+        if previous is not None:
+            end = model.new_bool_var("run_end")
             model.add_implication(end, previous)
             ends.append(end)
+            change += [-previous, end]
+        if now is not None and previous is not None:
+            model.add_at_most_one([starts[-1], ends[-1]])
+        if change:
+            model.add(sum(change) == 0)
         previous = now
     meets_today = model.new_bool_var("meets_today")
     model.add(sum(starts) == sum(ends))
-    model.add_max_equality(meets_today, [b for b in busy if b is not None])
+    model.add_max_equality(meets_today, [b for b in day_busy if b is not None])
     for start in starts:
         model.add_implication(start, meets_today)
     return starts, meets_today
-
-
-def _break_starts(
-    model: cp_model.CpModel, day_busy: list[tuple[int, cp_model.IntVar | None]]
-) -> list[cp_model.IntVar]:
-    """Literals 'a break starts at t': busy before t, free at t, and a meeting later that day.
-
-    `later[t]` (some meeting at t or after) is monotone, which lets a zero-break bound
-    propagate strongly: once a participant is free after a meeting, all later slots of the
-    day are free too.
-    """
-    busy = [b for _, b in day_busy]
-    later: list[cp_model.IntVar | None] = [None] * (len(busy) + 1)
-    for i in range(len(busy) - 1, -1, -1):
-        options = [x for x in (busy[i], later[i + 1]) if x is not None]
-        if len(options) == 1:
-            later[i] = options[0]
-        elif options:
-            later[i] = model.new_bool_var("later")
-            model.add_max_equality(later[i], options)
-    starts = []
-    for i in range(1, len(busy) - 1):
-        before, now, after = busy[i - 1], busy[i], later[i + 1]
-        if before is None or after is None:
-            continue
-        start = model.new_bool_var("break_start")
-        conditions = [before, after] + ([now.Not()] if now is not None else [])
-        model.add_bool_and(conditions).only_enforce_if(start)
-        model.add_bool_or([c.Not() for c in conditions] + [start])
-        starts.append(start)
-    return starts
 
 
 def _has_meeting(model: cp_model.CpModel, tm: TimetableModel, person: str) -> cp_model.IntVar:

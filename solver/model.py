@@ -128,12 +128,12 @@ def respect_meeting_caps(tm: TimetableModel) -> None:
         if not meeting.impossible:
             for person in meeting.participants:
                 held_by[person].append(tm.held[meeting.index])
-    for person in problem.participants:
-        cap = person.max_meetings
+    for participant in problem.participants:
+        cap = participant.max_meetings
         if cap is None:
             cap = problem.max_meetings_per_participant
-        if cap is not None and len(held_by[person.id]) > cap:
-            tm.model.add(sum(held_by[person.id]) <= cap)
+        if cap is not None and len(held_by[participant.id]) > cap:
+            tm.model.add(sum(held_by[participant.id]) <= cap)
     if problem.max_meetings_total is not None:
         tm.model.add(sum(tm.held.values()) <= problem.max_meetings_total)
 
