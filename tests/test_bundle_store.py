@@ -43,6 +43,7 @@ def every_field_bundle() -> dict[str, Any]:
                 "max_meetings_per_participant": 12,
                 "max_break_difference": 2,
                 "objective": ["required", "scheduled", "fairness", "breaks", "stability"],
+                "max_meetings_total": 300,
             },
             "description": "Two days of pre-arranged meetings.",
             "video_base_url": "https://video.example.org/eu-canada",
@@ -289,3 +290,26 @@ def test_every_converted_benchmark_instance_imports(sqlite_template: Path, tmp_p
         session.commit()
         assert session.scalar(select(func.count()).select_from(Event)) == 20
     engine.dispose()
+
+
+def test_the_round_trip_bundle_uses_every_field_of_the_format() -> None:
+    """A field added to the bundle models must be added above, so the round trip covers it."""
+    from matchmaking.bundle import schemas
+
+    document = every_field_bundle()
+
+    def used(items: list[dict[str, Any]]) -> set[str]:
+        return {name for item in items for name in item}
+
+    def fields(model: type) -> set[str]:
+        return {f.alias or name for name, f in model.model_fields.items()}  # type: ignore[attr-defined]
+
+    slots = [slot for block in document["sessions"] for slot in block["slots"]]
+    assert used([document["event"]]) == fields(schemas.EventIn)
+    assert used([document["event"]["rules"]]) == fields(schemas.Rules)
+    assert used(document["sessions"]) == fields(schemas.SessionIn)
+    assert used(slots) == fields(schemas.SlotIn)
+    assert used(document["locations"]) == fields(schemas.LocationIn)
+    assert used(document["organisations"]) == fields(schemas.OrganisationIn)
+    assert used(document["participants"]) == fields(schemas.ParticipantIn)
+    assert used(document["wishes"]) == fields(schemas.WishIn)
