@@ -493,6 +493,19 @@ def serve_command(
     run_server(host, port, reload=reload, workers=workers)
 
 
+def refuse_busy_port(host: str, port: int) -> None:
+    """Fail at once when the server could not listen, rather than after building a demo."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            # As uvicorn does, so a port left in TIME_WAIT by the last run counts as free.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as error:
+        fail(f"cannot listen on {host}:{port} ({error.strerror}); choose another --port")
+
+
 def run_server(host: str, port: int, *, reload: bool = False, workers: int = 1) -> None:
     import uvicorn
 
@@ -527,6 +540,8 @@ def demo_command(
     """Build a realistic EU–Canada cluster matchmaking, solve it, publish it and serve it."""
     from matchmaking.demo import DemoError, run_demo
 
+    if serve:
+        refuse_busy_port(host, port)
     try:
         run_demo(
             seed=seed,

@@ -193,6 +193,18 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def test_demo_refuses_a_busy_port_before_building_anything(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        database = tmp_path / "demo.db"
+        result = CliRunner().invoke(app, ["demo", "--port", str(port), "--database", str(database)])
+    assert result.exit_code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
+    assert not database.exists()
+
+
 @pytest.mark.slow
 def test_serve_migrates_a_new_database_and_answers_http(tmp_path: Path) -> None:
     port = _free_port()
