@@ -60,7 +60,6 @@ from matchmaking.versions import latest_version
 
 __all__ = [
     "CsvContent",
-    "event_by_slug",
     "export_bundle",
     "export_csv",
     "import_bundle",
@@ -71,14 +70,6 @@ CsvContent = Literal["timetable", "participants"]
 
 def _refused(problems: Iterable[tuple[str, str]]) -> BundleError:
     return BundleError([BundleProblem(path, message) for path, message in problems])
-
-
-def event_by_slug(session: Session, slug: str) -> Event:
-    """The event called `slug`, or NotFound naming it."""
-    event = session.scalars(select(Event).where(Event.slug == slug)).first()
-    if event is None:
-        raise NotFound(f'no event "{slug}"', field="slug")
-    return event
 
 
 # --- import ---------------------------------------------------------------------------------

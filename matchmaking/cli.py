@@ -383,15 +383,16 @@ def export_command(
     The CSV timetable is of the published version, or of the latest one when none is.
     """
     from matchmaking.bundle.dump import dump_bundle
-    from matchmaking.bundle_store import event_by_slug, export_bundle, export_csv
+    from matchmaking.bundle_store import export_bundle, export_csv
     from matchmaking.db import session_scope
     from matchmaking.errors import NotFound
+    from matchmaking.events import get_event
     from matchmaking.settings import get_settings
 
     with database_errors(get_settings().database_url):
         try:
             with session_scope() as session:
-                event = event_by_slug(session, slug)
+                event = get_event(session, slug)
                 if format is ExportFormat.json:
                     data = dump_bundle(export_bundle(session, event))
                 else:
@@ -428,9 +429,9 @@ def solve_command(
     Exit 0 when the version holds a schedule, 1 when the event is infeasible or no schedule
     was found in time (the version is stored all the same), 2 on bad input.
     """
-    from matchmaking.bundle_store import event_by_slug
     from matchmaking.db import get_sessionmaker, session_scope
     from matchmaking.errors import NotFound
+    from matchmaking.events import get_event
     from matchmaking.scheduling import SchedulingError, solve_event
     from matchmaking.settings import get_settings
     from solver import SolveParameters
@@ -441,7 +442,7 @@ def solve_command(
     with database_errors(settings.database_url):
         try:
             with session_scope() as session:
-                event_id = event_by_slug(session, slug).id
+                event_id = get_event(session, slug).id
             with cancel_on_interrupt() as cancel:
                 parameters = SolveParameters(
                     time_limit_seconds=time_limit or settings.solve_time_limit_seconds,

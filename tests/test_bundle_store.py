@@ -15,13 +15,13 @@ from matchmaking.bundle.dump import dump_bundle
 from matchmaking.bundle.schemas import Bundle
 from matchmaking.bundle.validate import BundleError, parse_bundle
 from matchmaking.bundle_store import (
-    event_by_slug,
     export_bundle,
     export_csv,
     import_bundle,
     safe_cell,
 )
 from matchmaking.errors import NotFound
+from matchmaking.events import get_event
 from matchmaking.models import Base, Event, Meeting, ScheduleVersion, Wish
 
 UDG = Path("/work/shared/data/b2b-udg")
@@ -125,7 +125,7 @@ def _export_import_export(engine: Engine, db_url: str, data: dict[str, Any]) -> 
         first = dump(export_bundle(session, event))
     # Into a fresh database: the same backend, emptied.
     with sessions() as session, session.begin():
-        session.delete(event_by_slug(session, data["event"]["slug"]))
+        session.delete(get_event(session, data["event"]["slug"]))
     with sessions() as session, session.begin():
         assert _count_rows(session) == 0
         event = import_bundle(session, parse(json.loads(first)))
@@ -255,12 +255,6 @@ def test_timetable_csv_has_a_row_per_meeting_and_defuses_formulas(session: Sessi
 @pytest.mark.parametrize("text", ["=1+1", "+33 1 23", "-2", "@SUM(A1)", "\tx", "\rx"])
 def test_cells_a_spreadsheet_would_run_as_formulas_are_quoted(text: str) -> None:
     assert safe_cell(text) == "'" + text
-
-
-def test_unknown_event_slug_is_not_found(session: Session) -> None:
-    with pytest.raises(NotFound, match='no event "nope"'):
-        event_by_slug(session, "nope")
-    assert session.scalar(select(func.count()).select_from(Event)) == 0
 
 
 def test_demo_event_round_trips_byte_identically(engine: Engine, db_url: str) -> None:

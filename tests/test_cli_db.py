@@ -163,7 +163,7 @@ def test_export_writes_the_bundle_as_imported_and_csv_tables(
     assert 'event "tiny-fair" has no schedule yet' in no_schedule.output
     unknown = cli.invoke(app, ["export", "no-such-event"])
     assert unknown.exit_code == 2
-    assert 'no event "no-such-event"' in unknown.output
+    assert "There is no event 'no-such-event'." in unknown.output
 
 
 def test_solve_stores_a_numbered_version_and_prints_its_summary(
@@ -184,7 +184,7 @@ def test_solve_stores_a_numbered_version_and_prints_its_summary(
     assert 'event "tiny-fair" has no published version to re-plan from' in replan.output
     assert count(db_url, ScheduleVersion) == 1
     unknown = cli.invoke(app, ["solve", "nope"])
-    assert (unknown.exit_code, 'no event "nope"' in unknown.output) == (2, True)
+    assert (unknown.exit_code, "There is no event 'nope'." in unknown.output) == (2, True)
 
 
 def _free_port() -> int:
