@@ -6,12 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Query, status
 
-from api.deps import AppSettings, DbSession, EventParticipant, StaffAccess, Viewer
+from api.deps import AppSettings, DbSession, EventParticipant, OwnerAccess, StaffAccess, Viewer
 from api.problems import ProblemError, problem_responses, refuse_nulls
 from api.schemas.common import Limit, Offset, Page
 from api.schemas.participants import (
     Accepted,
     DirectoryEntry,
+    ErasureOut,
     LinkRequest,
     OrganisationOut,
     OrganiserParticipantUpdate,
@@ -22,7 +23,7 @@ from api.schemas.participants import (
     RegistrationOut,
 )
 from matchmaking import events as event_service
-from matchmaking import mail
+from matchmaking import mail, privacy
 from matchmaking import registration as service
 from matchmaking.models import (
     Attendance,
@@ -292,3 +293,26 @@ def list_organisations(
 ) -> Page[OrganisationOut]:
     rows, total = service.list_organisations(db, access.event, limit, offset)
     return Page(items=[organisation_out(o) for o in rows], total=total, limit=limit, offset=offset)
+
+
+@router.delete(
+    "/participants/{key}",
+    response_model=ErasureOut,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Erase a participant's personal data (GDPR request)",
+    description="**Who:** owners of the event; staff get 403, others 404 (anonymous: 401). "
+    "Removes the person's name, e-mail, job title, time zone, directory listing, personal link "
+    "and calendar feed, and the messages of their wishes, everywhere and at once; the "
+    "organisation is emptied too when nobody else represents it. The participant stays as an "
+    "anonymous placeholder so that meetings, wishes and statistics stay consistent.",
+)
+def erase_participant(key: str, access: OwnerAccess, db: DbSession) -> ErasureOut:
+    participant = service.get_participant(db, access.event, key)
+    erasure = privacy.erase_participant(db, participant)
+    db.commit()
+    return ErasureOut(
+        participant=erasure.participant,
+        wishes_kept=erasure.wishes_kept,
+        meetings_kept=erasure.meetings_kept,
+        organisation_erased=erasure.organisation_erased,
+    )

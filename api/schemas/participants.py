@@ -172,3 +172,14 @@ class LinkRequest(BaseModel):
 
 class Accepted(BaseModel):
     detail: str
+
+
+class ErasureOut(BaseModel):
+    """What erasing a participant's personal data did."""
+
+    participant: str = Field(description="Key of the erased participant (kept, not personal).")
+    wishes_kept: int = Field(description="Wishes of or to the person, kept without messages.")
+    meetings_kept: int = Field(description="Meetings in schedule versions, kept anonymously.")
+    organisation_erased: bool = Field(
+        description="Whether the organisation was emptied too (nobody else represents it)."
+    )

@@ -327,6 +327,17 @@ def a_new_wish(ctx: Context, role: str) -> Request:
     return Request("", {"to": answer.json()["participant"]["key"], "priority": 2})
 
 
+def a_newcomer(ctx: Context, role: str) -> Request:
+    """A newly registered participant (whose personal data the owner may erase)."""
+    answer = ctx.client.post(
+        f"/api/v1/events/{ctx.world.slug}/registrations", json=registration(ctx, role).body
+    )
+    assert answer.status_code == 201, answer.text
+    return Request(
+        f"/api/v1/events/{ctx.world.slug}/participants/{answer.json()['participant']['key']}"
+    )
+
+
 def registration(ctx: Context, role: str) -> Request:
     n = ctx.n()
     return Request(
@@ -474,6 +485,7 @@ OPERATIONS: list[Operation] = [
         lambda c, r: Request(fill(E + "/participants/p3", c.world), {"job_title": "CTO"}),
     ),
     Operation("GET", E + "/organisations", "staff", 200),
+    Operation("DELETE", E + "/participants/{key}", "owner", 200, a_newcomer),
     # wishes
     Operation("GET", E + "/me/wishes", "participant", 200),
     Operation("POST", E + "/me/wishes", "participant", 201, a_new_wish),

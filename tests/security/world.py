@@ -155,6 +155,9 @@ def build_world(session: Session) -> World:
     other = build_event(session, slug=OTHER_SLUG, participants=1)
     other.event.status = EventStatus.open
     other.participants["q1"] = other.participants.pop("p1")
+    other.participants["q1"].name = "Quentin of another event"
+    other.participants["q1"].email = "q1@example.org"
+    other.participants["q1"].organisation.name = "Other cluster"
     session.add(EventRole(event=other.event, organiser=other_owner, role=EventRoleName.owner))
     _give_tokens(world, other)
     other_job = _job(other, JobStatus.succeeded)
