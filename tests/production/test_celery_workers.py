@@ -33,6 +33,7 @@ from matchmaking.db import make_engine
 from matchmaking.jobs import create_solve_job
 from matchmaking.models import JobStatus, Meeting, ScheduleVersion, SolveJob
 from matchmaking.settings import Settings
+from tests.production.conftest import require_broker
 from tests.production.events import busy_event_bundle
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
@@ -161,6 +162,7 @@ def broker_url() -> str:
 
 @pytest.fixture
 def cluster(db_url: str, broker_url: str, tmp_path: Path) -> Iterator[Cluster]:
+    require_broker(broker_url)
     queue = f"solves-test-{uuid.uuid4().hex[:8]}"
     settings = Settings(
         environment="test",

@@ -19,6 +19,7 @@ from matchmaking.models import Event, JobStatus, SolveJob
 from matchmaking.observability import configure_logging
 from matchmaking.settings import Settings
 from tests.conftest import POSTGRES_ADMIN_URL, upgrade_to_head
+from tests.production.conftest import require_broker
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 #: Nothing listens on port 1: connections are refused at once.
@@ -46,6 +47,7 @@ def test_liveness_answers_anonymously(client: TestClient) -> None:
 
 @pytest.mark.redis
 def test_ready_when_database_and_broker_answer(db_url: str) -> None:
+    require_broker(REDIS_URL)
     app = _app(db_url, broker_url=REDIS_URL)
     with TestClient(app) as client:
         response = client.get("/readyz")
