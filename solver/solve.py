@@ -17,6 +17,7 @@ from ortools.sat.python import cp_model
 from solver.candidates import Candidates
 from solver.model import TimetableModel, add_goal, build_model, published_candidate
 from solver.problem import (
+    PRIORITY_WEIGHT,
     Conflict,
     Meeting,
     Problem,
@@ -55,10 +56,11 @@ def solve(problem: Problem, params: SolveParameters | None = None) -> Solution:
     for goal in goals:
         add_goal(tm, goal)
     hint_published_schedule(tm)
+    baseline = None
     if not problem.published and "scheduled" in goals:
-        hint_greedy_schedule(tm)
+        baseline = hint_greedy_schedule(tm)
 
-    run = _LexicographicRun(tm, params, clock)
+    run = _LexicographicRun(tm, params, clock, baseline)
     for position, goal in enumerate(goals or ["required"]):
         if not run.optimise(goal, goals_left=len(goals) - position):
             break
@@ -80,8 +82,16 @@ class _Clock:
 class _LexicographicRun:
     """State of one lexicographic solve: the best schedule so far and what is proven."""
 
-    def __init__(self, tm: TimetableModel, params: SolveParameters, clock: _Clock) -> None:
+    def __init__(
+        self,
+        tm: TimetableModel,
+        params: SolveParameters,
+        clock: _Clock,
+        baseline: list[Meeting] | None = None,
+    ) -> None:
         self.tm = tm
+        #: A valid first-come-first-served schedule, returned if CP-SAT finds none in time.
+        self.baseline = baseline
         self.params = params
         self.clock = clock
         self.values: list[int] | None = None
@@ -130,9 +140,23 @@ class _LexicographicRun:
         if goal == "required":
             return not self.cancelled
         value = round(solver.objective_value)
-        self.bound[GOAL_KEY[goal]] = solver.best_objective_bound / scale
+        self.bound[GOAL_KEY[goal]] = self._tightened(goal, solver.best_objective_bound / scale)
         fix_goal(model, expression, sense, value, proven)
         return not self.cancelled
+
+    def _tightened(self, goal: str, bound: float) -> float:
+        """CP-SAT's bound, cut to what the goal can reach at all (before search starts on a big
+        model its bound is only the objective's domain)."""
+        if goal == "scheduled":
+            weights = (
+                PRIORITY_WEIGHT.get(w.priority, 1)
+                for w in self.tm.problem.wishes
+                if self.tm.ways_to_meet(w.id)
+            )
+            return min(bound, sum(weights))
+        if goal == "fairness":
+            return min(bound, 1.0)
+        return max(bound, 0.0)
 
     def _climb_from_lower_bound(self, goals_left: int) -> bool | None:
         """Breaks, from below: ask for a schedule with no more breaks than the proven lower
@@ -194,9 +218,11 @@ class _LexicographicRun:
         if search_only:
             search_without_lp(parameters)
         if len(self.tm.at) > LARGE_MODEL:
-            # Probing a model this size takes longer than it saves: search sooner.
+            # Probing and symmetry detection on a model this size take longer than they save:
+            # search sooner (from the greedy hint).
             parameters.cp_model_probing_level = 0
             parameters.max_presolve_iterations = 1
+            parameters.symmetry_level = 0
         return solver
 
     def _cancel_requested(self) -> bool:
@@ -204,9 +230,12 @@ class _LexicographicRun:
 
     def solution(self) -> Solution:
         tm, problem = self.tm, self.tm.problem
-        if self.values is None:
+        if self.values is not None:
+            meetings = extract_meetings(tm, self.values)
+        elif self.baseline is not None and not self.infeasible:
+            meetings, self.all_proven, self.bound = self.baseline, False, {}
+        else:
             return self._without_schedule()
-        meetings = extract_meetings(tm, self.values)
         status: SolveStatus = "optimal" if self.all_proven and not self.cancelled else "feasible"
         met = {w for m in meetings for w in m.wishes}
         return Solution(
@@ -281,15 +310,18 @@ def hint_published_schedule(tm: TimetableModel) -> None:
             tm.model.add_hint(tm.at[meeting, t], True)
 
 
-def hint_greedy_schedule(tm: TimetableModel) -> None:
+def hint_greedy_schedule(tm: TimetableModel) -> list[Meeting] | None:
     """Start from the first-come-first-served schedule, hinted completely (every meeting
     variable, held or not): on large events CP-SAT then improves a full timetable from its
-    first second instead of searching for one."""
+    first second instead of searching for one. Returns that schedule when it keeps every
+    rule, as the answer of last resort if CP-SAT finds nothing in time."""
+    from solver.check import check
     from solver.greedy import greedy
 
+    baseline = greedy(tm.problem)
     slot_index = {s.id: i for i, s in enumerate(tm.problem.slots)}
     chosen: dict[int, tuple[int, tuple[str, ...]]] = {}
-    for meeting in greedy(tm.problem).meetings:
+    for meeting in baseline.meetings:
         m = published_candidate(tm, meeting.wishes, meeting.participants)
         t = slot_index[meeting.slot]
         if m is not None and (m, t) in tm.at:
@@ -301,6 +333,8 @@ def hint_greedy_schedule(tm: TimetableModel) -> None:
     for (wish, m), literal in tm.meets.items():
         if literal.Index() != tm.held[m].Index():
             tm.model.add_hint(literal, m in chosen and wish in chosen[m][1])
+    valid = baseline.status == "feasible" and not check(tm.problem, baseline).violations
+    return baseline.meetings if valid else None
 
 
 def extract_meetings(tm: TimetableModel, values: list[int]) -> list[Meeting]:

@@ -319,12 +319,16 @@ def test_cancel_stops_the_solve_and_returns_the_best_schedule_so_far() -> None:
         assert check(crowded_event(), solution).violations == []
 
 
-def test_cancel_before_start_returns_without_a_schedule() -> None:
+def test_cancel_before_start_returns_the_greedy_schedule_or_none() -> None:
     cancel = threading.Event()
     cancel.set()
-    solution = solve(event([Wish("w1", "a", "b")]), SolveParameters(cancel=cancel))
-    assert solution.cancelled and solution.status == "unknown"
-    assert [u.wish for u in solution.unscheduled] == ["w1"]
+    params = SolveParameters(cancel=cancel)
+    with_greedy = solve(event([Wish("w1", "a", "b")]), params)
+    assert with_greedy.cancelled and with_greedy.status == "feasible"
+    assert met(with_greedy) == {"w1"}
+    breaks_only = solve(event([Wish("w1", "a", "b")], objective=("required", "breaks")), params)
+    assert breaks_only.cancelled and breaks_only.status == "unknown"
+    assert [u.wish for u in breaks_only.unscheduled] == ["w1"]
 
 
 def test_deterministic_mode_gives_the_same_schedule_twice() -> None:
