@@ -76,8 +76,9 @@ def create_celery_app(settings: Settings | None = None) -> Celery:
         worker_hijack_root_logger=False,
         worker_max_tasks_per_child=50,
         worker_send_task_events=False,
-        # A worker that lost its broker connection cannot acknowledge anyway: its job will be
-        # redelivered, so stop working on it.
+        # A worker that lost its broker connection cannot acknowledge anyway: the message comes
+        # back (RabbitMQ at once, Redis after the visibility timeout) and the reaper re-queues
+        # the job once its heartbeat stops, so stop working on it.
         worker_cancel_long_running_tasks_on_connection_loss=True,
     )
     return app
