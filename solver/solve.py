@@ -185,6 +185,7 @@ class _LexicographicRun:
             if status == cp_model.INFEASIBLE:
                 bound += 1
                 self.tm.model.add(total >= bound)
+                self.bound["breaks"] = bound
                 continue
             if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                 self.cancelled = self._cancel_requested()
@@ -262,6 +263,7 @@ class _LexicographicRun:
         )
         return Solution(
             status="infeasible" if self.infeasible else "unknown",
+            bound={} if self.infeasible else dict(self.bound),
             solve_seconds=round(self.clock.elapsed(), 3),
             unscheduled=[Unscheduled(w.id, reason, detail) for w in problem.wishes],
             conflicts=conflicts,
