@@ -288,7 +288,8 @@ async def _on_operational_error(request: Request, exc: Exception) -> JSONRespons
 def _database_unreachable(exc: OperationalError, pgcode: str | None) -> bool:
     # A lost or refused connection (server down, restarted, backend terminated) carries no
     # SQLSTATE or one of class 08 (connection exception) or 57 (operator intervention).
-    if exc.connection_invalidated:
+    if exc.connection_invalidated or exc.statement is None:
+        # No statement: the error came while connecting, before any SQL was sent.
         return True
     if type(exc.orig).__module__.startswith("psycopg"):
         return pgcode is None or pgcode.startswith(("08", "57"))
