@@ -221,6 +221,9 @@ def test_staff_manage_the_event_but_not_roles_or_deletion(
         ).status_code
         == 403
     )
+    staff_id = granted.json()[1]["organiser_id"]
+    leaving = client.delete(f"/api/v1/events/{slug}/roles/{staff_id}", headers=staff)
+    assert leaving.status_code == 403
     assert client.delete(f"/api/v1/events/{slug}", headers=owner).status_code == 204
     assert client.get(f"/api/v1/events/{slug}", headers=owner).status_code == 404
 
