@@ -144,6 +144,20 @@ class _LexicographicRun:
         fix_goal(model, expression, sense, value, proven)
         return not self.cancelled
 
+    def _has_any_schedule(self, budget: float) -> bool:
+        """Whether the rules allow any schedule (then kept as the best so far). Asked once,
+        when the first climbing step says no: that 'no' may be about the rules, not breaks."""
+        solver = self._solver(budget, search_only=True)
+        self.tm.model.clear_objective()
+        status = solver.solve(self.tm.model)
+        if status == cp_model.INFEASIBLE:
+            self.infeasible = True
+            self.all_proven = False
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            self.values = list(solver.response_proto.solution)
+            return True
+        return False
+
     def _tightened(self, goal: str, bound: float) -> float:
         """CP-SAT's bound, cut to what the goal can reach at all (before search starts on a big
         model its bound is only the objective's domain)."""
@@ -183,6 +197,9 @@ class _LexicographicRun:
             with _CancelWatcher(self.params.cancel, solver):
                 status = solver.solve(step, callback)
             if status == cp_model.INFEASIBLE:
+                if self.values is None and not self._has_any_schedule(0.3 * left):
+                    # Infeasible whatever the breaks, or no answer in time (then minimise).
+                    return False if self.infeasible else None
                 bound += 1
                 self.tm.model.add(total >= bound)
                 self.bound["breaks"] = bound

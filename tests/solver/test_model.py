@@ -354,3 +354,11 @@ def test_b2b_instance_tic_12_reaches_its_proven_optimum() -> None:
     assert solution.status == "optimal"
     assert solution.objective["breaks"] == 0  # reference-optima-d2.csv
     assert len(solution.meetings) == 125
+
+
+def test_required_meetings_that_cannot_fit_are_infeasible_when_only_breaks_count() -> None:
+    wishes = [Wish(f"w{i}", "a", f"b{i}", required=True) for i in range(4)]
+    problem = event(wishes, objective=("required", "breaks"), max_break_difference=2)
+    solution = solve(problem, QUICK)
+    assert solution.status == "infeasible"
+    assert solution.bound == {}
