@@ -429,6 +429,11 @@ def test_server_killed_during_registrations_loses_none_it_confirmed(
             # Unconfirmed ones are either whole (participant with its organisation) or absent.
             assert set(confirmed) <= set(stored) <= set(attempted)
             assert all(p.organisation is not None and p.access_token_hash for p in stored.values())
+        print(
+            f"registrations: {len(attempted)} sent, {len(confirmed)} confirmed before the kill, "
+            f"{len(stored)} stored, {len(set(attempted) - set(stored))} never stored "
+            "(none of them confirmed)"
+        )
         again = httpx.post(
             f"{server.base}/api/v1/events/{slug}/registrations", json=_newcomer(999_999), timeout=10
         )
