@@ -15,6 +15,7 @@ The number of cases is printed at the end of the run ("schema-driven fuzzing").
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -52,7 +53,8 @@ CHECKS = [
 ]
 #: Cases per role and operation: the default run, and the slow sweep.
 QUICK_EXAMPLES = 2
-SWEEP_EXAMPLES = 40
+#: A deeper local run: MATCHMAKING_FUZZ_EXAMPLES=100 pytest -m slow tests/fuzz
+SWEEP_EXAMPLES = int(os.environ.get("MATCHMAKING_FUZZ_EXAMPLES", "6"))
 
 
 def _fuzz_app(db_url: str) -> FastAPI:
