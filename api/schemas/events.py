@@ -51,6 +51,9 @@ class Rules(BaseModel):
         default=None, ge=0, le=10_000, examples=[12]
     )
     max_break_difference: StrictInt | None = Field(default=None, ge=0, le=10_000, examples=[2])
+    max_meetings_total: StrictInt | None = Field(
+        default=None, ge=0, le=10_000_000, description="Cap on the meetings of the whole event."
+    )
     objective: list[Goal] | None = Field(
         default=None,
         examples=[["required", "scheduled", "fairness", "breaks", "stability"]],

@@ -28,6 +28,7 @@ def test_creator_owns_the_new_draft_event(client: TestClient, make: Factory) -> 
     assert event["rules"] == {
         "max_meetings_per_participant": 12,
         "max_break_difference": None,
+        "max_meetings_total": None,
         "objective": ["required", "breaks"],
     }
     listed = client.get("/api/v1/events", headers=owner).json()
