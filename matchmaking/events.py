@@ -7,7 +7,7 @@ Services flush and leave the commit to the caller (one request, one transaction)
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from matchmaking.errors import Conflict, Forbidden, Invalid, NotFound
+from matchmaking.errors import Conflict, Invalid, NotFound
 from matchmaking.models import (
     Event,
     EventRole,
@@ -511,12 +511,3 @@ def delete_location(session: Session, location: Location) -> None:
 def _next_position(session: Session, model: Any, event: Event) -> int:
     highest = session.scalar(select(func.max(model.position)).where(model.event_id == event.id))
     return 0 if highest is None else highest + 1
-
-
-def require_owner(role: EventRoleName) -> None:
-    if role is not EventRoleName.owner:
-        raise Forbidden("Only an owner of the event may do this.")
-
-
-def keys_of(slots: Sequence[Slot]) -> list[str]:
-    return [slot.key for slot in slots]
