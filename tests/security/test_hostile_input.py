@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
 
 from api.app import create_app
 from matchmaking.models import Organiser, Participant
@@ -332,3 +333,46 @@ def test_a_bundle_with_problems_is_refused_whole(site: Any) -> None:
     problem = refused(client.post("/api/v1/events/import", json=bundle, headers=owner), 422)
     assert len(problem["errors"]) >= 2
     assert client.get("/api/v1/events/hostile-import", headers=owner).status_code == 404
+
+
+# --- spreadsheet formulas in exports ----------------------------------------------------------
+
+FORMULAS = ["=cmd|' /C calc'!A0", "+SUM(A1:A9)", "-2+3", '@HYPERLINK("http://evil")']
+
+
+def test_names_that_look_like_formulas_stay_text_in_csv_and_xlsx_exports(db_url: str) -> None:
+    import csv
+    import io
+
+    import openpyxl
+
+    from tests.security.world import build_world
+
+    app = create_app(make_settings(db_url, log_requests=False))
+    with sessionmaker(bind=app.state.engine, expire_on_commit=False)() as db:
+        world = build_world(db)
+    with TestClient(app) as client:
+        # Formulas come in through the API like any name: they are legal text.
+        for key, formula in zip(("p1", "p2", "p3", "p4"), FORMULAS, strict=True):
+            answer = client.patch(
+                f"/api/v1/events/{world.slug}/participants/{key}",
+                json={"name": formula, "organisation": {"name": formula}},
+                headers=world.headers("owner"),
+            )
+            assert answer.status_code == 200, answer.text
+        browser = TestClient(app)
+        browser.cookies.set("mm_organiser", world.organiser_tokens["owner"])
+        for kind in ("timetable", "agendas"):
+            page = browser.get(f"/organiser/e/{world.slug}/versions/1/{kind}.csv")
+            assert page.status_code == 200
+            cells = [cell for row in csv.reader(io.StringIO(page.text)) for cell in row]
+            assert any("calc" in cell for cell in cells)
+            assert not [c for c in cells if c[:1] in ("=", "+", "-", "@")], kind
+            book = openpyxl.load_workbook(
+                io.BytesIO(browser.get(f"/organiser/e/{world.slug}/versions/1/{kind}.xlsx").content)
+            )
+            for sheet in book.worksheets:
+                for row in sheet.iter_rows():
+                    for cell in row:
+                        assert cell.data_type != "f", (kind, cell.value)
+    app.state.engine.dispose()
