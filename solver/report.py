@@ -1,14 +1,13 @@
 """What a schedule achieves, measured on the meetings themselves (not read from the model).
 
-Used to fill `Solution.objective`, `Solution.moves` and, until model-based explanations are
-available, plain reasons for wishes that are not scheduled.
+Used to fill `Solution.objective` and `Solution.moves`; `solver/check.py` recomputes the same
+values independently.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from solver.candidates import Candidates
 from solver.problem import (
     PRIORITY_WEIGHT,
     Meeting,
@@ -16,7 +15,6 @@ from solver.problem import (
     Move,
     Participant,
     Problem,
-    Unscheduled,
 )
 
 
@@ -97,30 +95,3 @@ def moves_against_published(problem: Problem, meetings: list[Meeting]) -> list[M
         if i not in continued:
             moves.append(Move(new.wishes, "added", new_slot=new.slot, new_location=new.location))
     return moves
-
-
-REASON_TEXT = {
-    "host_location_conflict": "Both participants host meetings at their own, different locations.",
-    "no_location": "The event has no location where these participants can meet.",
-    "no_common_slot": "The participants share no slot in which both are available.",
-    "wish_rules": "No slot fits the session or fixed slot this wish asks for.",
-    "no_representative": "The organisation has no other representative taking part.",
-    "not_scheduled": "The schedule had no room for this meeting after higher goals were met.",
-}
-
-
-def candidate_reasons(problem: Problem, candidates: Candidates, met: set[str]) -> list[Unscheduled]:
-    """A plain reason per unmet wish, from what the candidate meetings already tell."""
-    reasons = []
-    for wish in problem.wishes:
-        if wish.id in met:
-            continue
-        options = [candidates.meetings[m] for m in candidates.by_wish.get(wish.id, [])]
-        if not options:
-            code = "no_representative"
-        elif all(m.impossible for m in options):
-            code = options[0].impossible or "not_scheduled"
-        else:
-            code = "not_scheduled"
-        reasons.append(Unscheduled(wish.id, code, REASON_TEXT[code]))
-    return reasons

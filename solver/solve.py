@@ -14,7 +14,6 @@ from collections.abc import Callable
 
 from ortools.sat.python import cp_model
 
-from solver.candidates import Candidates
 from solver.model import TimetableModel, add_goal, build_model, published_candidate
 from solver.problem import (
     PRIORITY_WEIGHT,
@@ -27,12 +26,7 @@ from solver.problem import (
     SolveStatus,
     Unscheduled,
 )
-from solver.report import (
-    candidate_reasons,
-    measure_objective,
-    meeting_kind,
-    moves_against_published,
-)
+from solver.report import measure_objective, meeting_kind, moves_against_published
 from solver.tables import assign_locations
 
 #: Above this many (meeting, slot) variables, presolve is kept short.
@@ -262,7 +256,7 @@ class _LexicographicRun:
             bound=dict(self.bound),
             solve_seconds=round(self.clock.elapsed(), 3),
             meetings=meetings,
-            unscheduled=explain(problem, tm.candidates, meetings, met),
+            unscheduled=explain(problem, meetings, met),
             moves=moves_against_published(problem, meetings),
             cancelled=self.cancelled,
         )
@@ -406,25 +400,20 @@ def published_locations(
     return preferred
 
 
-def explain(
-    problem: Problem, candidates: Candidates, meetings: list[Meeting], met: set[str]
-) -> list[Unscheduled]:
-    """Reasons for the accepted wishes left out (S2's model-based explanations when present)."""
+def explain(problem: Problem, meetings: list[Meeting], met: set[str]) -> list[Unscheduled]:
+    """Model-based reasons for the accepted wishes left out (solver/explain.py)."""
     if all(w.id in met for w in problem.wishes):
         return []
-    try:
-        from solver.explain import explain_unscheduled  # type: ignore[import-not-found]
-    except ImportError:
-        return candidate_reasons(problem, candidates, met)
+    from solver.explain import explain_unscheduled
+
     return list(explain_unscheduled(problem, meetings))
 
 
 def find_conflicts(problem: Problem, time_limit: float) -> list[Conflict]:
-    try:
-        from solver.explain import find_conflicts as core  # type: ignore[import-not-found]
-    except ImportError:
-        return []
-    return list(core(problem, time_limit))
+    """A small set of required wishes and rules that cannot all hold (solver/explain.py)."""
+    from solver.explain import find_conflicts as conflicting_core
+
+    return list(conflicting_core(problem, time_limit))
 
 
 class _ProgressReporter(cp_model.CpSolverSolutionCallback):
