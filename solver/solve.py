@@ -93,6 +93,8 @@ class _LexicographicRun:
         self.all_proven = True
         self.infeasible = False
         self.cancelled = False
+        #: CP-SAT deterministic time used so far.
+        self.work_done = 0.0
 
     def optimise(self, goal: str, goals_left: int) -> bool:
         """Optimise one goal and fix it; False when the run must stop here."""
@@ -116,8 +118,7 @@ class _LexicographicRun:
         solver = self._solver(budget, search_only=goal == "breaks")
         scale = self.tm.fairness_scale if goal == "fairness" else 1
         callback = _ProgressReporter(goal, self.params, self.clock, scale, solver)
-        with _CancelWatcher(self.params.cancel, solver):
-            status = solver.solve(model, callback)
+        status = self._run(solver, model, callback)
         self.cancelled = self._cancel_requested()
         if status == cp_model.INFEASIBLE:
             self.infeasible = self.values is None
@@ -138,12 +139,28 @@ class _LexicographicRun:
         fix_goal(model, expression, sense, value, proven)
         return not self.cancelled
 
+    def _run(
+        self,
+        solver: cp_model.CpSolver,
+        model: cp_model.CpModel,
+        callback: cp_model.CpSolverSolutionCallback | None = None,
+    ) -> cp_model.CpSolverStatus:
+        with _CancelWatcher(self.params.cancel, solver):
+            status = solver.solve(model, callback)
+        self.work_done += solver.deterministic_time
+        return status
+
+    def _spent(self) -> float:
+        """Time used so far: in deterministic mode CP-SAT's deterministic time, so that the
+        split of the time limit between goals, and thus the result, is the same every run."""
+        return self.work_done if self.params.deterministic else self.clock.elapsed()
+
     def _has_any_schedule(self, budget: float) -> bool:
         """Whether the rules allow any schedule (then kept as the best so far). Asked once,
         when the first climbing step says no: that 'no' may be about the rules, not breaks."""
         solver = self._solver(budget, search_only=True)
         self.tm.model.clear_objective()
-        status = solver.solve(self.tm.model)
+        status = self._run(solver, self.tm.model)
         if status == cp_model.INFEASIBLE:
             self.infeasible = True
             self.all_proven = False
@@ -176,9 +193,9 @@ class _LexicographicRun:
         assert self.tm.breaks is not None
         total = self.tm.breaks.total
         bound = self.tm.breaks.lower_bound
-        budget_end = self.clock.elapsed() + self._budget(goals_left)
+        budget_end = self._spent() + self._budget(goals_left)
         while True:
-            left = budget_end - self.clock.elapsed()
+            left = budget_end - self._spent()
             if left <= 0.05 or self._cancel_requested():
                 return None
             step = self.tm.model.clone()
@@ -188,8 +205,7 @@ class _LexicographicRun:
                 set_hint(step, self.values)
             solver = self._solver(0.6 * left, search_only=True)
             callback = _ProgressReporter("breaks", self.params, self.clock, 1, solver)
-            with _CancelWatcher(self.params.cancel, solver):
-                status = solver.solve(step, callback)
+            status = self._run(solver, step, callback)
             if status == cp_model.INFEASIBLE:
                 if self.values is None and not self._has_any_schedule(0.3 * left):
                     # Infeasible whatever the breaks, or no answer in time (then minimise).
@@ -209,7 +225,7 @@ class _LexicographicRun:
     def _budget(self, goals_left: int) -> float:
         """Later goals start from a good hint and usually need less: give this goal 1.5x its
         equal share of what is left."""
-        remaining = self.clock.remaining()
+        remaining = max(self.clock.limit - self._spent(), 0.0)
         if goals_left <= 1:
             return max(remaining, 0.01)
         return max(min(remaining, 1.5 * remaining / goals_left), 0.01)
