@@ -54,7 +54,7 @@ CHECKS = [
 #: Cases per role and operation: the default run, and the slow sweep.
 QUICK_EXAMPLES = 2
 #: A deeper local run: MATCHMAKING_FUZZ_EXAMPLES=100 pytest -m slow tests/fuzz
-SWEEP_EXAMPLES = int(os.environ.get("MATCHMAKING_FUZZ_EXAMPLES", "6"))
+SWEEP_EXAMPLES = int(os.environ.get("MATCHMAKING_FUZZ_EXAMPLES", "4"))
 
 
 def _fuzz_app(db_url: str) -> FastAPI:
