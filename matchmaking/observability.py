@@ -126,13 +126,21 @@ class SolveJobCollector(Collector):
             labels=["status"],
         )
         counts = dict.fromkeys((s.value for s in JobStatus), 0)
-        with self._session_factory() as session:
-            rows = session.execute(select(SolveJob.status, func.count()).group_by(SolveJob.status))
+        try:
+            with self._session_factory() as session:
+                rows = session.execute(
+                    select(SolveJob.status, func.count()).group_by(SolveJob.status)
+                ).all()
+        except Exception as exc:
+            # The rest of the scrape (latencies, solves) stays useful while the database is
+            # away; the missing series tell the outage, and /readyz names it.
+            logging.getLogger(__name__).warning("metrics: job counts unavailable: %s", exc)
+        else:
             for status, count in rows:
                 counts[JobStatus(status).value] = count
-        for status, count in counts.items():
-            jobs.add_metric([status], count)
-        yield jobs
+            for status, count in counts.items():
+                jobs.add_metric([status], count)
+            yield jobs
         if self._broker_queue_length is not None:
             length = self._broker_queue_length()
             if length is not None:

@@ -91,6 +91,10 @@ def test_not_ready_once_the_database_goes_away_while_liveness_holds(
                 conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
             response = client.get("/readyz")
             assert client.get("/healthz").status_code == 200  # liveness does not depend on it
+            scraped = client.get("/metrics")  # still scrapable, without the job counts
+            assert scraped.status_code == 200
+            assert "matchmaking_http_request_duration_seconds" in scraped.text
+            assert "matchmaking_solve_jobs{" not in scraped.text
         app.state.engine.dispose()
     finally:
         with admin.connect() as conn:
