@@ -95,8 +95,9 @@ def _event_fields(values: dict[str, Any]) -> dict[str, Any]:
 def create_event(body: EventCreate, organiser: CurrentOrganiser, db: DbSession) -> EventOut:
     fields = _event_fields(body.model_dump(exclude={"slug"}))
     event = service.create_event(db, organiser, body.slug, fields)
+    answer = event_out(db, event, EventRoleName.owner)
     db.commit()
-    return event_out(db, event, EventRoleName.owner)
+    return answer
 
 
 @router.get(
@@ -144,8 +145,9 @@ def import_event(
         problems = [(p.path, p.message) for p in error.problems]
         taken = any(path == "/event/slug" and "exists" in msg for path, msg in problems)
         raise _bundle_problem(409 if taken else 422, problems) from None
+    answer = event_out(db, event, EventRoleName.owner)
     db.commit()
-    return event_out(db, event, EventRoleName.owner)
+    return answer
 
 
 def _bundle_problem(status_code: int, problems: list[tuple[str, str]]) -> ProblemError:
@@ -182,8 +184,9 @@ def update_event(body: EventUpdate, access: StaffAccess, db: DbSession) -> Event
     changes = body.model_dump(exclude_unset=True)
     refuse_nulls(changes, EVENT_NULLABLE)
     service.update_event(db, access.event, _event_fields(changes))
+    answer = event_out(db, access.event, access.role)
     db.commit()
-    return event_out(db, access.event, access.role)
+    return answer
 
 
 @router.delete(
@@ -257,8 +260,9 @@ def export_event(access: StaffAccess, db: DbSession) -> JSONResponse:
 )
 def open_event(access: StaffAccess, db: DbSession) -> EventOut:
     service.open_registration(db, access.event)
+    answer = event_out(db, access.event, access.role)
     db.commit()
-    return event_out(db, access.event, access.role)
+    return answer
 
 
 @router.post(
@@ -270,8 +274,9 @@ def open_event(access: StaffAccess, db: DbSession) -> EventOut:
 )
 def close_event(access: StaffAccess, db: DbSession) -> EventOut:
     service.close_registration(db, access.event)
+    answer = event_out(db, access.event, access.role)
     db.commit()
-    return event_out(db, access.event, access.role)
+    return answer
 
 
 @router.put(
@@ -283,8 +288,9 @@ def close_event(access: StaffAccess, db: DbSession) -> EventOut:
 )
 def set_rules(body: Rules, access: StaffAccess, db: DbSession) -> EventOut:
     service.update_event(db, access.event, _event_fields({"rules": body.model_dump()}))
+    answer = event_out(db, access.event, access.role)
     db.commit()
-    return event_out(db, access.event, access.role)
+    return answer
 
 
 # --- roles -----------------------------------------------------------------------------------
@@ -323,8 +329,9 @@ def list_roles(access: StaffAccess, db: DbSession) -> list[RoleOut]:
 )
 def grant_role(body: RoleGrant, access: OwnerAccess, db: DbSession) -> list[RoleOut]:
     service.grant_role(db, access.event, body.email, body.role)
+    answer = _roles(db, access)
     db.commit()
-    return _roles(db, access)
+    return answer
 
 
 @router.delete(
@@ -336,8 +343,9 @@ def grant_role(body: RoleGrant, access: OwnerAccess, db: DbSession) -> list[Role
 )
 def remove_role(organiser_id: RowId, access: OwnerAccess, db: DbSession) -> list[RoleOut]:
     service.remove_role(db, access.event, organiser_id)
+    answer = _roles(db, access)
     db.commit()
-    return _roles(db, access)
+    return answer
 
 
 # --- sessions and slots ----------------------------------------------------------------------
@@ -364,8 +372,9 @@ def list_sessions(access: StaffAccess) -> list[SessionOut]:
 )
 def add_session(body: SessionCreate, access: StaffAccess, db: DbSession) -> SessionOut:
     row = service.add_session(db, access.event, body.key, body.name, body.position)
+    answer = session_out(row)
     db.commit()
-    return session_out(row)
+    return answer
 
 
 @router.get(
@@ -390,8 +399,9 @@ def update_session(key: str, body: SessionUpdate, access: StaffAccess, db: DbSes
     changes = body.model_dump(exclude_unset=True)
     refuse_nulls(changes)
     row = service.update_session(db, service.get_session(db, access.event, key), changes)
+    answer = session_out(row)
     db.commit()
-    return session_out(row)
+    return answer
 
 
 @router.delete(
@@ -419,8 +429,9 @@ def delete_session(key: str, access: StaffAccess, db: DbSession) -> Response:
 def add_slot(key: str, body: SlotCreate, access: StaffAccess, db: DbSession) -> SlotOut:
     row = service.get_session(db, access.event, key)
     slot = service.add_slot(db, access.event, row, body.start, body.end, body.key)
+    answer = slot_out(slot)
     db.commit()
-    return slot_out(slot)
+    return answer
 
 
 @router.post(
@@ -447,8 +458,9 @@ def generate_slots(
         pause_minutes=body.pause_minutes,
         replace=body.replace,
     )
+    answer = [slot_out(s) for s in slots]
     db.commit()
-    return [slot_out(s) for s in slots]
+    return answer
 
 
 @router.get(
@@ -477,8 +489,9 @@ def update_slot(key: str, body: SlotUpdate, access: StaffAccess, db: DbSession) 
     changes = body.model_dump(exclude_unset=True)
     refuse_nulls(changes)
     slot = service.update_slot(db, access.event, service.get_slot(db, access.event, key), changes)
+    answer = slot_out(slot)
     db.commit()
-    return slot_out(slot)
+    return answer
 
 
 @router.delete(
@@ -518,8 +531,9 @@ def list_locations(access: StaffAccess, db: DbSession) -> list[LocationOut]:
 )
 def add_location(body: LocationCreate, access: StaffAccess, db: DbSession) -> LocationOut:
     location = service.add_location(db, access.event, body.model_dump())
+    answer = LocationOut.model_validate(location)
     db.commit()
-    return LocationOut.model_validate(location)
+    return answer
 
 
 @router.get(
@@ -546,8 +560,9 @@ def update_location(
     changes = body.model_dump(exclude_unset=True)
     refuse_nulls(changes)
     location = service.update_location(db, service.get_location(db, access.event, key), changes)
+    answer = LocationOut.model_validate(location)
     db.commit()
-    return LocationOut.model_validate(location)
+    return answer
 
 
 @router.delete(

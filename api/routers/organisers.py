@@ -37,13 +37,14 @@ def create_organiser(
     body: OrganiserCreate, db: DbSession, _caller: CurrentOrganiser
 ) -> OrganiserCreated:
     organiser, token, secret = service.create_organiser(db, str(body.email), body.name)
-    db.commit()
-    return OrganiserCreated(
+    answer = OrganiserCreated(
         organiser=OrganiserOut.model_validate(organiser),
         token=TokenIssued.model_validate(
             {**TokenOut.model_validate(token).model_dump(), "token": secret}
         ),
     )
+    db.commit()
+    return answer
 
 
 @router.get(
@@ -79,10 +80,11 @@ def list_tokens(organiser: CurrentOrganiser, db: DbSession) -> list[TokenOut]:
 )
 def create_token(body: TokenCreate, organiser: CurrentOrganiser, db: DbSession) -> TokenIssued:
     token, secret = service.issue_token(db, organiser, body.name)
-    db.commit()
-    return TokenIssued.model_validate(
+    answer = TokenIssued.model_validate(
         {**TokenOut.model_validate(token).model_dump(), "token": secret}
     )
+    db.commit()
+    return answer
 
 
 @router.delete(
@@ -95,5 +97,6 @@ def create_token(body: TokenCreate, organiser: CurrentOrganiser, db: DbSession) 
 )
 def revoke_token(token_id: RowId, organiser: CurrentOrganiser, db: DbSession) -> TokenOut:
     token = service.revoke_token(db, organiser, token_id)
+    answer = TokenOut.model_validate(token)
     db.commit()
-    return TokenOut.model_validate(token)
+    return answer

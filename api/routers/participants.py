@@ -121,13 +121,14 @@ def register(
     )
     registration = service.register(db, event, form, settings.base_url)
     confirmation = service.registration_mail(event, registration)
-    db.commit()
-    background.add_task(mail.send, confirmation, settings)
-    return RegistrationOut(
+    answer = RegistrationOut(
         participant=me_out(registration.participant),
         access_token=registration.token,
         link=registration.link,
     )
+    db.commit()
+    background.add_task(mail.send, confirmation, settings)
+    return answer
 
 
 @router.post(
@@ -180,8 +181,9 @@ def get_me(participant: EventParticipant) -> ParticipantMe:
 def update_me(body: ProfileUpdate, participant: EventParticipant, db: DbSession) -> ParticipantMe:
     changes, organisation = _profile_changes(body)
     service.update_profile(db, participant, changes, organisation)
+    answer = me_out(participant)
     db.commit()
-    return me_out(participant)
+    return answer
 
 
 # --- directory -------------------------------------------------------------------------------
@@ -277,8 +279,9 @@ def update_participant(
     participant = service.get_participant(db, access.event, key)
     changes, organisation = _profile_changes(body)
     service.organiser_update(db, participant, changes, organisation)
+    answer = participant_out(participant)
     db.commit()
-    return participant_out(participant)
+    return answer
 
 
 @router.get(
@@ -309,10 +312,11 @@ def list_organisations(
 def erase_participant(key: str, access: OwnerAccess, db: DbSession) -> ErasureOut:
     participant = service.get_participant(db, access.event, key)
     erasure = privacy.erase_participant(db, participant)
-    db.commit()
-    return ErasureOut(
+    answer = ErasureOut(
         participant=erasure.participant,
         wishes_kept=erasure.wishes_kept,
         meetings_kept=erasure.meetings_kept,
         organisation_erased=erasure.organisation_erased,
     )
+    db.commit()
+    return answer

@@ -124,9 +124,10 @@ def send_wish(
     )
     wish = service.send_wish(db, participant, request)
     mails = service.received_mails(db, wish, settings.base_url)
+    answer = _outs(db, [wish])[0]
     db.commit()
     background.add_task(mail.send_all, mails, settings)
-    return _outs(db, [wish])[0]
+    return answer
 
 
 @router.get(
@@ -151,8 +152,9 @@ def my_wish(key: str, participant: EventParticipant, db: DbSession) -> WishOut:
 def edit_wish(key: str, body: WishEdit, participant: EventParticipant, db: DbSession) -> WishOut:
     wish = service.own_wish(db, participant, key)
     service.edit_wish(db, participant, wish, body.priority, body.message)
+    answer = _outs(db, [wish])[0]
     db.commit()
-    return _outs(db, [wish])[0]
+    return answer
 
 
 @router.post(
@@ -166,8 +168,9 @@ def edit_wish(key: str, body: WishEdit, participant: EventParticipant, db: DbSes
 def withdraw_wish(key: str, participant: EventParticipant, db: DbSession) -> WishOut:
     wish = service.own_wish(db, participant, key)
     service.withdraw_wish(db, participant, wish)
+    answer = _outs(db, [wish])[0]
     db.commit()
-    return _outs(db, [wish])[0]
+    return answer
 
 
 def _answer(
@@ -181,9 +184,10 @@ def _answer(
     wish = service.own_wish(db, participant, key)
     service.answer_wish(db, participant, wish, accept)
     answered = service.answered_mail(wish, participant, settings.base_url)
+    answer = _outs(db, [wish])[0]
     db.commit()
     background.add_task(mail.send, answered, settings)
-    return _outs(db, [wish])[0]
+    return answer
 
 
 @router.post(
@@ -259,5 +263,6 @@ def update_wish(key: str, body: OrganiserWishUpdate, access: StaffAccess, db: Db
     changes = body.model_dump(exclude_unset=True)
     refuse_nulls(changes, frozenset({"session", "fixed_slot"}))
     service.organiser_update(db, access.event, wish, changes)
+    answer = _outs(db, [wish])[0]
     db.commit()
-    return _outs(db, [wish])[0]
+    return answer
