@@ -135,9 +135,8 @@ def explained(problem: Problem, solution: Solution) -> Solution:
 FAST = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
 )
-#: Every example of these runs the CP-SAT solver (about a second each, even for tiny events):
-#: few examples, and no shrinking, which could take many minutes; the failing event is printed
-#: whole instead (see `note`).
+#: Every example of these runs the CP-SAT solver: fewer examples, and no shrinking, which could
+#: take many minutes on a loaded machine; the failing event is printed whole instead (`note`).
 WITH_SOLVER = settings(FAST, phases=[Phase.explicit, Phase.reuse, Phase.generate])
 
 
@@ -250,7 +249,7 @@ def _optimiser():  # type: ignore[no-untyped-def]
     return solve
 
 
-@settings(WITH_SOLVER, max_examples=40)
+@settings(WITH_SOLVER, max_examples=100)
 @given(problems())
 def test_optimiser_reaches_the_brute_force_optimum(problem: Problem) -> None:
     solve = _optimiser()
@@ -271,7 +270,7 @@ def test_optimiser_reaches_the_brute_force_optimum(problem: Problem) -> None:
 
 
 @pytest.mark.slow
-@settings(WITH_SOLVER, max_examples=80)
+@settings(WITH_SOLVER, max_examples=200)
 @given(problems(max_participants=6, max_slots=5, max_wishes=7))
 def test_larger_sweep_of_greedy_brute_force_and_optimiser(problem: Problem) -> None:
     note(repr(problem))
