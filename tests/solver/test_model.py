@@ -292,7 +292,7 @@ def test_replan_reports_a_published_meeting_that_had_to_move() -> None:
 # ---------------------------------------------------------------- running a solve
 
 
-def crowded_event(n: int = 24) -> Problem:
+def crowded_event(n: int = 16) -> Problem:
     """A round robin among n participants over n - 1 slots: big enough to take a while."""
     wishes = [Wish(f"w{i}-{j}", f"p{i}", f"p{j}") for i in range(n) for j in range(i + 1, n)]
     grid = slots(*["am"] * (n - 1))
