@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from ortools.sat.python import cp_model
 
+from solver.large import head_start
 from solver.model import TimetableModel, add_goal, build_model, published_candidate
 from solver.problem import (
     PRIORITY_WEIGHT,
@@ -31,6 +32,9 @@ from solver.tables import assign_locations
 
 #: Above this many (meeting, slot) variables, presolve is kept short.
 LARGE_MODEL = 20_000
+
+#: Share of the time limit spent on the timeless bound of the scheduled goal.
+HEAD_START_SHARE = 0.1
 
 #: Schedule-format key under which each goal's value and bound are reported.
 GOAL_KEY = {
@@ -51,10 +55,23 @@ def solve(problem: Problem, params: SolveParameters | None = None) -> Solution:
         add_goal(tm, goal)
     hint_published_schedule(tm)
     baseline = None
+    scheduled_bound = None
     if not problem.published and "scheduled" in goals:
-        baseline = hint_greedy_schedule(tm)
+        head = head_start(
+            problem,
+            tm.candidates,
+            HEAD_START_SHARE * params.time_limit_seconds,
+            params.workers,
+            params.random_seed,
+            params.deterministic,
+        )
+        baseline = hint_greedy_schedule(tm, head.start)
+        scheduled_bound = head.bound.bound
+        # Implied by every timetable; lets CP-SAT stop as optimal when it reaches the bound.
+        tm.model.add(tm.goals["scheduled"][0] <= scheduled_bound)
 
     run = _LexicographicRun(tm, params, clock, baseline)
+    run.scheduled_bound = scheduled_bound
     for position, goal in enumerate(goals or ["required"]):
         if not run.optimise(goal, goals_left=len(goals) - position):
             break
@@ -95,6 +112,8 @@ class _LexicographicRun:
         self.cancelled = False
         #: CP-SAT deterministic time used so far.
         self.work_done = 0.0
+        #: Proven bound on scheduled_weight from the timeless relaxation, if computed.
+        self.scheduled_bound: int | None = None
 
     def optimise(self, goal: str, goals_left: int) -> bool:
         """Optimise one goal and fix it; False when the run must stop here."""
@@ -105,6 +124,8 @@ class _LexicographicRun:
             settled = self._climb_from_lower_bound(goals_left)
             if settled is not None:
                 return settled
+        if goal == "scheduled" and self.values is None and self.baseline is not None:
+            self._complete_hint(0.2 * self._budget(goals_left))
         model = self.tm.model
         expression, sense = self.tm.goals.get(goal, (0, -1))
         model.clear_objective()
@@ -155,6 +176,21 @@ class _LexicographicRun:
         split of the time limit between goals, and thus the result, is the same every run."""
         return self.work_done if self.params.deterministic else self.clock.elapsed()
 
+    def _complete_hint(self, budget: float) -> None:
+        """Turn the hinted meetings into a complete solution (later goals' variables too).
+
+        CP-SAT does not always complete a partial hint on a large model with break and fairness
+        variables: it then starts from scratch, far below the hint (measured on the cluster
+        size of benchmarks/scale.py). With the meetings fixed, the rest is found at once.
+        """
+        step = self.tm.model.clone()
+        step.clear_objective()
+        solver = self._solver(max(budget, 0.05), search_only=True)
+        solver.parameters.fix_variables_to_their_hinted_value = True
+        status = self._run(solver, step)
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            self.values = list(solver.response_proto.solution)
+
     def _has_any_schedule(self, budget: float) -> bool:
         """Whether the rules allow any schedule (then kept as the best so far). Asked once,
         when the first climbing step says no: that 'no' may be about the rules, not breaks."""
@@ -178,6 +214,8 @@ class _LexicographicRun:
                 for w in self.tm.problem.wishes
                 if self.tm.ways_to_meet(w.id)
             )
+            if self.scheduled_bound is not None:
+                bound = min(bound, self.scheduled_bound)
             return min(bound, sum(weights))
         if goal == "fairness":
             return min(bound, 1.0)
@@ -261,7 +299,11 @@ class _LexicographicRun:
         if self.values is not None:
             meetings = extract_meetings(tm, self.values)
         elif self.baseline is not None and not self.infeasible:
-            meetings, self.all_proven, self.bound = self.baseline, False, {}
+            meetings, self.all_proven = self.baseline, False
+            # Only a bound proven before the search still holds for this schedule.
+            self.bound = (
+                {} if self.scheduled_bound is None else {"scheduled_weight": self.scheduled_bound}
+            )
         else:
             return self._without_schedule()
         status: SolveStatus = "optimal" if self.all_proven and not self.cancelled else "feasible"
@@ -339,7 +381,7 @@ def hint_published_schedule(tm: TimetableModel) -> None:
             tm.model.add_hint(tm.at[meeting, t], True)
 
 
-def hint_greedy_schedule(tm: TimetableModel) -> list[Meeting] | None:
+def hint_greedy_schedule(tm: TimetableModel, start: Solution | None = None) -> list[Meeting] | None:
     """Start from the first-come-first-served schedule, hinted completely (every meeting
     variable, held or not): on large events CP-SAT then improves a full timetable from its
     first second instead of searching for one. Returns that schedule when it keeps every
@@ -347,7 +389,7 @@ def hint_greedy_schedule(tm: TimetableModel) -> list[Meeting] | None:
     from solver.check import check
     from solver.greedy import greedy
 
-    baseline = greedy(tm.problem)
+    baseline = start if start is not None else greedy(tm.problem)
     slot_index = {s.id: i for i, s in enumerate(tm.problem.slots)}
     chosen: dict[int, tuple[int, tuple[str, ...]]] = {}
     for meeting in baseline.meetings:

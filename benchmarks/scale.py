@@ -1,0 +1,306 @@
+"""Scale targets of the solver (issue 3, target 2): seeded realistic events at three sizes.
+
+Each event has sectors and countries (wishes mostly go to complementary sectors and abroad),
+popularity skew (a few organisations receive many wishes), organisations with several
+representatives and wishes to an organisation, availability gaps (half days, single slots),
+host stands and online participants. Every run solves in a child process (so its peak memory
+is its own), is verified by the independent checker (`solver/check.py`) and compared with the
+first-come-first-served baseline (`solver/greedy.py`) and with the proven bound.
+
+    .venv/bin/python benchmarks/scale.py [--size cluster trade-fair partnering-fair]
+        [--time-limit SECONDS] [--seed 1] [--workers 2]
+
+Results are written to `benchmarks/results/scale.{md,json}`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import random
+import resource
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from solver import SolveParameters, solve  # noqa: E402
+from solver.check import check  # noqa: E402
+from solver.greedy import greedy  # noqa: E402
+from solver.problem import Location, Participant, Problem, Slot, Wish  # noqa: E402
+
+SECTORS = ("health", "energy", "agrifood", "ict", "mobility", "textile", "space", "water")
+COUNTRIES = ("CA", "DE", "FR", "ES", "IT", "PL", "NL", "SE", "PT", "BE")
+KINDS = ("company", "company", "company", "research", "cluster", "public")
+
+
+@dataclass(frozen=True)
+class Size:
+    participants: int
+    wishes: int
+    days: int
+    slots_per_day: int
+    tables: int
+    stands: int
+    video: int
+    #: Default time limit of the issue's target for this size.
+    time_limit: float
+    #: Share of the bound the issue asks for.
+    target: float
+
+
+SIZES: dict[str, Size] = {
+    "cluster": Size(150, 600, 1, 12, 45, 6, 10, 60.0, 0.995),
+    "trade-fair": Size(800, 4_000, 2, 12, 220, 30, 40, 60.0, 0.995),
+    "partnering-fair": Size(3_500, 25_000, 3, 12, 900, 120, 160, 300.0, 0.98),
+}
+
+
+def generate(name: str, seed: int) -> Problem:
+    """A realistic event of the named size; the same seed gives the same event."""
+    size = SIZES[name]
+    rng = random.Random(f"{name}:{seed}")
+    slots = _slots(size)
+    people, sector, country = _participants(size, slots, rng)
+    wishes = _wishes(size, people, sector, country, rng)
+    locations = (
+        *(Location(f"table{i}") for i in range(size.tables)),
+        *(Location(f"stand{i}") for i in range(size.stands)),
+        Location("video", kind="online", capacity=size.video),
+    )
+    return Problem(
+        event=f"{name}-{seed}",
+        slots=slots,
+        locations=locations,
+        participants=tuple(people),
+        wishes=tuple(wishes),
+        max_meetings_per_participant=size.slots_per_day * size.days * 2 // 3,
+        objective=("required", "scheduled", "fairness", "breaks"),
+    )
+
+
+def _slots(size: Size) -> tuple[Slot, ...]:
+    half = size.slots_per_day // 2
+    return tuple(
+        Slot(
+            id=f"d{d + 1}s{i + 1}",
+            session=f"d{d + 1}-{'am' if i < half else 'pm'}",
+            day=f"2026-05-{d + 12:02d}",
+            # 20-minute meetings with a lunch pause between the sessions.
+            start_minute=d * 1440 + 540 + 20 * i + (90 if i >= half else 0),
+            end_minute=d * 1440 + 560 + 20 * i + (90 if i >= half else 0),
+        )
+        for d in range(size.days)
+        for i in range(size.slots_per_day)
+    )
+
+
+def _participants(
+    size: Size, slots: tuple[Slot, ...], rng: random.Random
+) -> tuple[list[Participant], list[str], list[str]]:
+    sessions = sorted({s.session for s in slots})
+    people: list[Participant] = []
+    sector: list[str] = []
+    country: list[str] = []
+    organisation = 0
+    while len(people) < size.participants:
+        # About one organisation in six sends two or three representatives.
+        reps = min(rng.choice((1, 1, 1, 1, 1, 2, 2, 3)), size.participants - len(people))
+        kind = rng.choice(KINDS)
+        org_sector, org_country = rng.choice(SECTORS), rng.choice(COUNTRIES)
+        for _ in range(reps):
+            i = len(people)
+            host = f"stand{i}" if i < size.stands else None
+            people.append(
+                Participant(
+                    id=f"p{i}",
+                    organisation=f"o{organisation}",
+                    organisation_kind=kind,  # type: ignore[arg-type]
+                    online=host is None and rng.random() < 0.08,
+                    unavailable=_gaps(slots, sessions, rng),
+                    max_meetings=rng.choice((None, None, 6, 10)),
+                    host_location=host,
+                )
+            )
+            sector.append(org_sector)
+            country.append(org_country)
+        organisation += 1
+    return people, sector, country
+
+
+def _gaps(slots: tuple[Slot, ...], sessions: list[str], rng: random.Random) -> frozenset[str]:
+    """A quarter miss a whole session; some more are away for a few single slots."""
+    away: set[str] = set()
+    if rng.random() < 0.25:
+        gone = rng.choice(sessions)
+        away |= {s.id for s in slots if s.session == gone}
+    if rng.random() < 0.2:
+        away |= {s.id for s in rng.sample(slots, k=min(3, len(slots)))}
+    return frozenset(away)
+
+
+def _wishes(
+    size: Size,
+    people: list[Participant],
+    sector: list[str],
+    country: list[str],
+    rng: random.Random,
+) -> list[Wish]:
+    n = len(people)
+    # Popularity skew: a Zipf-like attraction, shuffled so popular ones are not the hosts.
+    order = list(range(n))
+    rng.shuffle(order)
+    attraction = [0.0] * n
+    for rank, i in enumerate(order):
+        attraction[i] = 1 / (rank + 1) ** 0.75
+    partner_sector = {s: rng.sample(SECTORS, 3) for s in SECTORS}
+    by_sector: dict[str, list[int]] = {s: [] for s in SECTORS}
+    for i, s in enumerate(sector):
+        by_sector[s].append(i)
+    weights_in = {s: [attraction[i] for i in by_sector[s]] for s in SECTORS}
+    everyone = list(range(n))
+    org_size: dict[str, int] = {}
+    for p in people:
+        org_size[p.organisation] = org_size.get(p.organisation, 0) + 1
+
+    seen: set[tuple[int, str]] = set()
+    out: list[Wish] = []
+    while len(out) < size.wishes:
+        sender = rng.randrange(n)
+        wanted = rng.choice(partner_sector[sector[sender]] + [sector[sender]])
+        pool = by_sector[wanted] if rng.random() < 0.8 and by_sector[wanted] else everyone
+        weights = weights_in[wanted] if pool is not everyone else attraction
+        recipient = rng.choices(pool, weights)[0]
+        if sender == recipient or people[sender].organisation == people[recipient].organisation:
+            continue
+        if country[sender] == country[recipient] and rng.random() < 0.6:
+            continue  # Matchmaking events are mostly about meeting abroad.
+        target_org = people[recipient].organisation
+        to_org = org_size[target_org] > 1 and rng.random() < 0.5
+        key = (sender, target_org if to_org else people[recipient].id)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(
+            Wish(
+                id=f"w{len(out)}",
+                sender=people[sender].id,
+                recipient=None if to_org else people[recipient].id,
+                recipient_organisation=target_org if to_org else None,
+                priority=rng.choice((1, 2, 2, 2, 3, 3)),
+            )
+        )
+    return out
+
+
+# ---------------------------------------------------------------- running
+
+
+def run_one(name: str, seed: int, time_limit: float, workers: int) -> dict[str, Any]:
+    """Generate, solve and check one event; runs inside its own child process."""
+    problem = generate(name, seed)
+    started = time.perf_counter()
+    baseline = greedy(problem)
+    greedy_seconds = time.perf_counter() - started
+    cpu_before = time.process_time()
+    started = time.perf_counter()
+    solution = solve(problem, SolveParameters(time_limit_seconds=time_limit, workers=workers))
+    seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu_before
+    violations = check(problem, solution).violations
+    weight = solution.objective.get("scheduled_weight", 0)
+    bound = solution.bound.get("scheduled_weight")
+    return {
+        "size": name,
+        "seed": seed,
+        "participants": len(problem.participants),
+        "wishes": len(problem.wishes),
+        "slots": len(problem.slots),
+        "time_limit": time_limit,
+        "workers": workers,
+        "status": solution.status,
+        "scheduled_weight": weight,
+        "bound": bound,
+        "share_of_bound": round(weight / bound, 4) if bound else None,
+        "target": SIZES[name].target,
+        "scheduled": solution.objective.get("scheduled"),
+        "greedy_weight": baseline.objective["scheduled_weight"],
+        "greedy_scheduled": baseline.objective["scheduled"],
+        "greedy_seconds": round(greedy_seconds, 1),
+        "solve_seconds": round(seconds, 1),
+        "solve_cpu_seconds": round(cpu, 1),
+        "min_share": solution.objective.get("min_share"),
+        "breaks": solution.objective.get("breaks"),
+        "other_bounds": {k: v for k, v in solution.bound.items() if k != "scheduled_weight"},
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "checker_violations": len(violations),
+        "load_average_at_start": None,
+    }
+
+
+def _child(name: str, seed: int, time_limit: float, workers: int, queue: Any) -> None:
+    queue.put(run_one(name, seed, time_limit, workers))
+
+
+def run_in_child(name: str, seed: int, time_limit: float, workers: int) -> dict[str, Any]:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    load = os.getloadavg()[0]
+    process = context.Process(target=_child, args=(name, seed, time_limit, workers, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    result["load_average_at_start"] = round(load, 1)
+    return result
+
+
+def markdown(results: list[dict[str, Any]]) -> str:
+    lines = [
+        "| size | participants / wishes / slots | weight | bound | % of bound | target "
+        "| greedy weight | status | time (s) | CPU (s) | peak memory (MiB) | load | checker |",
+        "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        share = f"{100 * r['share_of_bound']:.2f} %" if r["share_of_bound"] else "–"
+        lines.append(
+            f"| {r['size']} | {r['participants']} / {r['wishes']} / {r['slots']} "
+            f"| {r['scheduled_weight']} | {r['bound']} | {share} | {100 * r['target']:.1f} % "
+            f"| {r['greedy_weight']} | {r['status']} | {r['solve_seconds']} "
+            f"| {r['solve_cpu_seconds']} | {r['peak_rss_mib']} | {r['load_average_at_start']} "
+            f"| {'ok' if not r['checker_violations'] else r['checker_violations']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", nargs="+", choices=sorted(SIZES), default=list(SIZES))
+    parser.add_argument(
+        "--time-limit", type=float, default=None, help="seconds (default: the target's)"
+    )
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    args = parser.parse_args()
+
+    results = []
+    for name in args.size:
+        limit = args.time_limit if args.time_limit is not None else SIZES[name].time_limit
+        result = run_in_child(name, args.seed, limit, args.workers)
+        print(json.dumps(result), flush=True)
+        results.append(result)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "scale.json").write_text(json.dumps(results, indent=2) + "\n")
+    (args.out / "scale.md").write_text(markdown(results))
+    print(markdown(results))
+    return 0 if all(not r["checker_violations"] for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""An upper bound on the `scheduled` goal from a relaxation without time.
+
+Forget *when* meetings are held and keep only *which* meetings are held: a weighted
+b-matching. Each participant holds at most min(cap, slots it can meet in) meetings, a wish to an
+organisation is met by at most one representative, a wish only through a meeting that has a slot
+its own rules allow, each location class holds at most (its capacity x slots it can be used in)
+meetings, and the event cap holds. Every timetable gives such a matching with the same weight,
+so the matching's optimum (or any proven bound on it) bounds `scheduled_weight`.
+
+On big events CP-SAT's own bound on the full timetable model stays at the sum of all weights
+(its LP is too large to solve in time), while this model has one Boolean per candidate meeting
+and its LP bound is tight within seconds (benchmarks/README.md, "Scale").
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from ortools.sat.python import cp_model
+
+from solver.candidates import HOST_PREFIX, ONSITE, Candidates
+from solver.problem import PRIORITY_WEIGHT, Problem
+
+
+@dataclass(frozen=True, slots=True)
+class MatchingBound:
+    #: Proven upper bound on scheduled_weight.
+    bound: int
+    #: Best matching found (candidate meeting indices): a good choice of meetings to place.
+    chosen: frozenset[int]
+    proven_optimal: bool
+
+
+def matching_bound(
+    problem: Problem,
+    candidates: Candidates,
+    time_limit: float,
+    workers: int = 2,
+    seed: int = 0,
+    deterministic: bool = False,
+) -> MatchingBound:
+    """Solve the timeless relaxation within `time_limit` seconds; its bound is always valid."""
+    model = cp_model.CpModel()
+    weight = {w.id: PRIORITY_WEIGHT.get(w.priority, 1) for w in problem.wishes}
+    held: dict[int, cp_model.IntVar] = {}
+    terms: list[cp_model.LinearExprT] = []
+    met_by: dict[str, list[cp_model.IntVar]] = defaultdict(list)
+    for meeting in candidates.meetings:
+        if meeting.impossible:
+            continue
+        slots = set(meeting.slots)
+        held[meeting.index] = h = model.new_bool_var(f"held[{meeting.index}]")
+        useful = []
+        for wish in meeting.direct + meeting.optional:
+            if not slots & candidates.wish_slots[wish]:
+                continue
+            met = model.new_bool_var(f"met[{wish},{meeting.index}]")
+            model.add_implication(met, h)
+            met_by[wish].append(met)
+            terms.append(weight[wish] * met)
+            useful.append(met)
+        # A meeting is held only for a wish it meets.
+        model.add_bool_or(useful).only_enforce_if(h) if useful else model.add(h == 0)
+    for literals in met_by.values():
+        if len(literals) > 1:
+            model.add_at_most_one(literals)
+    _degrees(problem, candidates, model, held)
+    _location_classes(problem, candidates, model, held)
+    if problem.max_meetings_total is not None:
+        model.add(sum(held.values()) <= problem.max_meetings_total)
+    model.maximize(sum(terms))
+
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(time_limit, 0.01)
+    solver.parameters.num_workers = max(workers, 1)
+    solver.parameters.random_seed = seed
+    if deterministic:
+        solver.parameters.num_workers = 1
+        solver.parameters.max_deterministic_time = max(time_limit, 0.01)
+    status = solver.solve(model)
+    total = sum(weight.values())
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        # Without a solution CP-SAT's bound is not reliable: only the sum of weights is proven.
+        return MatchingBound(total, frozenset(), False)
+    chosen = frozenset(m for m, h in held.items() if solver.boolean_value(h))
+    # The objective is integral, so the bound rounds down.
+    bound = int(solver.best_objective_bound + 1e-6)
+    return MatchingBound(min(bound, total), chosen, status == cp_model.OPTIMAL)
+
+
+def _degrees(
+    problem: Problem,
+    candidates: Candidates,
+    model: cp_model.CpModel,
+    held: dict[int, cp_model.IntVar],
+) -> None:
+    """No participant holds more meetings than its cap or the slots it can meet in."""
+    mine: dict[str, list[int]] = defaultdict(list)
+    for m in held:
+        for person in candidates.meetings[m].participants:
+            mine[person].append(m)
+    for person in problem.participants:
+        meetings = mine.get(person.id, [])
+        cap = person.max_meetings
+        if cap is None:
+            cap = problem.max_meetings_per_participant
+        usable = len({t for m in meetings for t in candidates.meetings[m].slots})
+        limit = usable if cap is None else min(cap, usable)
+        if len(meetings) > limit:
+            model.add(sum(held[m] for m in meetings) <= limit)
+
+
+def _location_classes(
+    problem: Problem,
+    candidates: Candidates,
+    model: cp_model.CpModel,
+    held: dict[int, cp_model.IntVar],
+) -> None:
+    """A location class holds at most its capacity in each slot any of its meetings can use."""
+    per_class: dict[str, list[int]] = defaultdict(list)
+    for m in held:
+        where = candidates.meetings[m].location_class
+        per_class[where].append(m)
+        if where.startswith(HOST_PREFIX):
+            per_class[ONSITE].append(m)
+    for where, meetings in per_class.items():
+        slots = len({t for m in meetings for t in candidates.meetings[m].slots})
+        limit = candidates.capacity.get(where, 0) * slots
+        if len(meetings) > limit:
+            model.add(sum(held[m] for m in meetings) <= limit)
