@@ -254,12 +254,12 @@ def test_two_publishers_at_once_exactly_one_wins(
     start = threading.Barrier(2)
 
     def publish(number: int) -> int:
-        with TestClient(app, raise_server_exceptions=False) as own:
-            start.wait()
-            return own.post(
-                f"/api/v1/events/{world.slug}/versions/{number}/publish",
-                headers=world.headers("owner" if number == 2 else "staff"),
-            ).status_code
+        own = TestClient(app, raise_server_exceptions=False)  # the app is started already
+        start.wait()
+        return own.post(
+            f"/api/v1/events/{world.slug}/versions/{number}/publish",
+            headers=world.headers("owner" if number == 2 else "staff"),
+        ).status_code
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         statuses = dict(zip((2, 3), pool.map(publish, (2, 3)), strict=True))
