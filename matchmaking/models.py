@@ -179,7 +179,9 @@ class Event(Base):
     #: IANA time zone; slot times are local times in it.
     timezone: Mapped[str] = mapped_column(String(64))
     venue: Mapped[str] = mapped_column(String(300), default="")
-    mode: Mapped[EventMode] = mapped_column(_enum(EventMode, "event_mode"), default=EventMode.onsite)
+    mode: Mapped[EventMode] = mapped_column(
+        _enum(EventMode, "event_mode"), default=EventMode.onsite
+    )
     registration_closes: Mapped[datetime | None]
     focus_areas: Mapped[list[str]] = mapped_column(default=list)
     #: The bundle's `event.rules` object (caps, max_break_difference, objective order).
@@ -199,7 +201,9 @@ class Event(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    roles: Mapped[list[EventRole]] = relationship(back_populates="event", cascade="all, delete-orphan")
+    roles: Mapped[list[EventRole]] = relationship(
+        back_populates="event", cascade="all, delete-orphan"
+    )
     sessions: Mapped[list[Session]] = relationship(
         back_populates="event", cascade="all, delete-orphan", order_by="Session.position"
     )
@@ -221,7 +225,9 @@ class Event(Base):
     versions: Mapped[list[ScheduleVersion]] = relationship(
         back_populates="event", cascade="all, delete-orphan", order_by="ScheduleVersion.number"
     )
-    jobs: Mapped[list[SolveJob]] = relationship(back_populates="event", cascade="all, delete-orphan")
+    jobs: Mapped[list[SolveJob]] = relationship(
+        back_populates="event", cascade="all, delete-orphan"
+    )
 
 
 class Session(Base):
@@ -251,7 +257,9 @@ class Slot(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
-    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
     key: Mapped[str] = mapped_column(String(64))
     #: Local wall-clock time in the event's time zone (naive).
     start: Mapped[datetime] = mapped_column("start_time", DateTime(timezone=False))
@@ -313,7 +321,9 @@ class ParticipantUnavailableSlot(Base):
     participant_id: Mapped[int] = mapped_column(
         ForeignKey("participants.id", ondelete="CASCADE"), primary_key=True
     )
-    slot_id: Mapped[int] = mapped_column(ForeignKey("slots.id", ondelete="CASCADE"), primary_key=True)
+    slot_id: Mapped[int] = mapped_column(
+        ForeignKey("slots.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 class Participant(Base):
@@ -365,7 +375,9 @@ class WishPrecedence(Base):
 
     __tablename__ = "wish_precedences"
 
-    wish_id: Mapped[int] = mapped_column(ForeignKey("wishes.id", ondelete="CASCADE"), primary_key=True)
+    wish_id: Mapped[int] = mapped_column(
+        ForeignKey("wishes.id", ondelete="CASCADE"), primary_key=True
+    )
     before_id: Mapped[int] = mapped_column(
         ForeignKey("wishes.id", ondelete="CASCADE"), primary_key=True
     )
@@ -438,7 +450,9 @@ class SolveJob(Base):
     )
     #: Solve parameters (time limit, workers, re-plan from published, ...).
     parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    requested_by: Mapped[int | None] = mapped_column(ForeignKey("organisers.id", ondelete="SET NULL"))
+    requested_by: Mapped[int | None] = mapped_column(
+        ForeignKey("organisers.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
@@ -519,7 +533,9 @@ class MeetingWish(Base):
     meeting_id: Mapped[int] = mapped_column(
         ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True
     )
-    wish_id: Mapped[int] = mapped_column(ForeignKey("wishes.id", ondelete="CASCADE"), primary_key=True)
+    wish_id: Mapped[int] = mapped_column(
+        ForeignKey("wishes.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 class Meeting(Base):

@@ -9,7 +9,9 @@ from sqlalchemy import Engine, inspect
 from matchmaking.models import Base
 
 
-def test_migrated_database_matches_the_orm_with_no_pending_autogenerate_diff(engine: Engine) -> None:
+def test_migrated_database_matches_the_orm_with_no_pending_autogenerate_diff(
+    engine: Engine,
+) -> None:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         diff = compare_metadata(context, Base.metadata)
