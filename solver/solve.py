@@ -406,10 +406,10 @@ def hint_published_schedule(tm: TimetableModel) -> None:
 
 
 def hint_greedy_schedule(tm: TimetableModel, start: Solution | None = None) -> list[Meeting] | None:
-    """Start from the first-come-first-served schedule, hinted completely (every meeting
-    variable, held or not): on large events CP-SAT then improves a full timetable from its
-    first second instead of searching for one. Returns that schedule when it keeps every
-    rule, as the answer of last resort if CP-SAT finds nothing in time."""
+    """Start from `start` (by default the first-come-first-served schedule), hinted completely
+    (every meeting variable, held or not): on large events CP-SAT then improves a full
+    timetable from its first second instead of searching for one. Returns that schedule when
+    it keeps every rule, as the answer of last resort if CP-SAT finds nothing in time."""
     from solver.check import check
     from solver.greedy import greedy
 
