@@ -513,8 +513,10 @@ class ScheduleVersion(Base):
     #: When the solve's snapshot of wishes and registrations was taken.
     snapshot_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: Fingerprints of what the snapshot held, {"participants": {key: digest}, "wishes":
-    #: {key: digest}}, to tell later which changes a version does not include.
-    snapshot_digest: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: {key: digest}}, to tell later which changes a version does not include. Deferred:
+    #: it is large (hundreds of KB at fair size) and only staleness checks read it, while
+    #: every agenda and feed request loads the published version.
+    snapshot_digest: Mapped[dict[str, Any]] = mapped_column(default=dict, deferred=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     published_at: Mapped[datetime | None]
     #: When another version was published in its place; published and not superseded =

@@ -166,6 +166,7 @@ def start_solve(
             replan=body.replan,
             objective=body.objective,
             relative_gap=body.relative_gap,
+            deterministic=body.deterministic,
             requested_by=access.organiser.id,
             settings=settings,
         )

@@ -41,6 +41,12 @@ class SolveRequest(BaseModel):
     relative_gap: float = Field(
         default=0.0, ge=0, le=1, description="Stop each goal at this relative gap (0 = prove)."
     )
+    deterministic: bool = Field(
+        default=False,
+        description="Reproducible search: the same event gives the same schedule whatever "
+        "the machine's load (one search worker; the time limit is counted in the solver's "
+        "deterministic time).",
+    )
 
 
 class ProgressPoint(BaseModel):
