@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from matchmaking.events import lock_event
 from matchmaking.mail import Mail
 from matchmaking.models import (
     Event,
@@ -114,21 +115,11 @@ def publication_history(session: Session, event_id: int) -> list[ScheduleVersion
     )
 
 
-def lock_event(session: Session, event_id: int) -> Event:
-    """Serialise publishers of one event: a row lock on PostgreSQL; SQLite's BEGIN IMMEDIATE
-    (see matchmaking.db) already serialises every writer."""
-    return session.scalars(
-        select(Event)
-        .where(Event.id == event_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
-
-
 def publish_version(
     session: Session, version: ScheduleVersion, *, force: bool = False, now: datetime | None = None
 ) -> PublishResult:
-    event = lock_event(session, version.event_id)
+    # One publisher at a time per event (the same event-row lock registrations take).
+    event = lock_event(session, version.event)
     session.refresh(version)
     current = current_published_version(session, event.id)
     if current is not None and current.id == version.id:
