@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from matchmaking.bundle.schemas import (
     BUNDLE_FORMAT,
@@ -55,6 +55,7 @@ from matchmaking.models import (
 )
 from matchmaking.models import Session as EventSession
 from matchmaking.publishing import current_published_version
+from matchmaking.scheduling import wish_rows
 from matchmaking.timegrid import SlotTimes, check_event_slots, slot_problems
 from matchmaking.versions import latest_version
 
@@ -341,70 +342,25 @@ def _participants(session: Session, event: Event) -> Sequence[Participant]:
 
 
 def _wishes_out(session: Session, event: Event) -> list[WishIn]:
-    # Plain joined rows: loading 25,000 Wish objects with six relationships takes seconds.
-    sender, recipient, before = aliased(Participant), aliased(Participant), aliased(Wish)
-    rows = session.execute(
-        select(
-            Wish.id,
-            Wish.key,
-            sender.key,
-            recipient.key,
-            Organisation.key,
-            Wish.priority,
-            Wish.status,
-            Wish.required,
-            EventSession.key,
-            Slot.key,
-            Wish.separate,
-            Wish.message,
-        )  # fmt: skip
-        .join(sender, Wish.sender_id == sender.id)
-        .outerjoin(recipient, Wish.recipient_id == recipient.id)
-        .outerjoin(Organisation, Wish.recipient_organisation_id == Organisation.id)
-        .outerjoin(EventSession, Wish.session_id == EventSession.id)
-        .outerjoin(Slot, Wish.fixed_slot_id == Slot.id)
-        .where(Wish.event_id == event.id)
-        .order_by(Wish.id)
-    ).all()
-    after: dict[int, list[str]] = {}
-    for wish_id, key in session.execute(
-        select(WishPrecedence.wish_id, before.key)
-        .join(before, WishPrecedence.before_id == before.id)
-        .where(before.event_id == event.id)
-        .order_by(WishPrecedence.wish_id, before.id)
-    ):
-        after.setdefault(wish_id, []).append(key)
+    rows, after = wish_rows(session, event)
     return [
         WishIn.model_validate(
             _given(
-                id=key,
-                **{"from": sender_key},
-                to=recipient_key,
-                to_organisation=organisation_key,
-                priority=priority,
-                status=WishStatus(status).value,
-                required=required,
-                session=session_key,
-                fixed_slot=slot_key,
-                after=after.get(wish_id, []),
-                separate=separate,
-                message=message or None,
-            )  # fmt: skip
+                id=row.key,
+                **{"from": row.sender_key},
+                to=row.recipient_key,
+                to_organisation=row.organisation_key,
+                priority=row.priority,
+                status=WishStatus(row.status).value,
+                required=row.required,
+                session=row.session_key,
+                fixed_slot=row.slot_key,
+                after=after.get(row.id, []),
+                separate=row.separate,
+                message=row.message or None,
+            )
         )
-        for (
-            wish_id,
-            key,
-            sender_key,
-            recipient_key,
-            organisation_key,
-            priority,
-            status,
-            required,
-            session_key,
-            slot_key,
-            separate,
-            message,
-        ) in rows  # fmt: skip
+        for row in rows
     ]
 
 
