@@ -104,8 +104,8 @@ def _degrees(
     """No participant holds more meetings than its cap or the slots it can meet in."""
     mine: dict[str, list[int]] = defaultdict(list)
     for m in held:
-        for person in candidates.meetings[m].participants:
-            mine[person].append(m)
+        for person_id in candidates.meetings[m].participants:
+            mine[person_id].append(m)
     for person in problem.participants:
         meetings = mine.get(person.id, [])
         cap = person.max_meetings
