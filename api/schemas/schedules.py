@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from api.schemas.common import Instant, LocalTime
 from solver.problem import GOALS
@@ -41,7 +41,7 @@ class SolveRequest(BaseModel):
     relative_gap: float = Field(
         default=0.0, ge=0, le=1, description="Stop each goal at this relative gap (0 = prove)."
     )
-    deterministic: bool = Field(
+    deterministic: StrictBool = Field(
         default=False,
         description="Reproducible search: the same event gives the same schedule whatever "
         "the machine's load (one search worker; the time limit is counted in the solver's "

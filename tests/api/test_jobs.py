@@ -55,6 +55,7 @@ def test_solve_parameters_are_checked_and_the_field_at_fault_named(
         ({"objective": ["required", "speed"]}, "body.objective"),
         ({"replan": True}, "body.replan"),
         ({"colour": "blue"}, "body.colour"),
+        ({"deterministic": "yes"}, "body.deterministic"),
     ]
     for body, field in cases:
         response = client.post(world.url("/solves"), json=body, headers=world.owner)
