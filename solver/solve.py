@@ -14,7 +14,9 @@ from collections.abc import Callable
 
 from ortools.sat.python import cp_model
 
+from solver.candidates import build_candidates
 from solver.large import head_start
+from solver.lns import improve as improve_by_lns
 from solver.model import TimetableModel, add_goal, build_model, published_candidate
 from solver.problem import (
     PRIORITY_WEIGHT,
@@ -27,8 +29,9 @@ from solver.problem import (
     SolveStatus,
     Unscheduled,
 )
-from solver.report import measure_objective, meeting_kind, moves_against_published
-from solver.tables import assign_locations
+from solver.report import measure_objective, moves_against_published
+from solver.retime import fixed_meeting_set, retime_model
+from solver.tables import placed_meetings
 
 #: Above this many (meeting, slot) variables, presolve is kept short.
 LARGE_MODEL = 20_000
@@ -38,6 +41,17 @@ HUGE_MODEL = 200_000
 
 #: Share of the time limit spent on the timeless bound of the scheduled goal.
 HEAD_START_SHARE = 0.1
+
+#: From this many (meeting, slot) pairs, the scheduled goal starts with our own LNS
+#: (solver/lns.py) around the first schedule, until this share of the time limit is used.
+LNS_MODEL = 2_000
+LNS_END = 0.7
+#: Above this many pairs the LNS takes the whole time and its schedule is the answer: at
+#: trade-fair size the full model's steps after the LNS found nothing better in the time left
+#: and ran 13 s past the limit; at partnering-fair size the model alone takes a minute to build
+#: (benchmarks/README.md, "Scale").
+LNS_ONLY_MODEL = LARGE_MODEL
+LNS_END_HUGE = 0.93
 
 #: Schedule-format key under which each goal's value and bound are reported.
 GOAL_KEY = {
@@ -52,33 +66,82 @@ GOAL_KEY = {
 def solve(problem: Problem, params: SolveParameters | None = None) -> Solution:
     params = params or SolveParameters()
     clock = _Clock(params.time_limit_seconds)
-    tm = build_model(problem)
+    candidates = build_candidates(problem)
     goals = [g for g in problem.objective if g != "required"]
-    for goal in goals:
-        add_goal(tm, goal)
-    hint_published_schedule(tm)
-    baseline = None
     head = None
+    start: Solution | None = None
+    lns_work = 0.0
     if not problem.published and "scheduled" in goals:
         head = head_start(
             problem,
-            tm.candidates,
+            candidates,
             HEAD_START_SHARE * params.time_limit_seconds,
             params.workers,
             params.random_seed,
             params.deterministic,
         )
-        baseline = hint_greedy_schedule(tm, head.start)
+        start = head.start
+        size = sum(len(m.slots) for m in candidates.meetings)
+        if size >= LNS_MODEL:
+            # Before the full model is built: on the largest events building it takes a
+            # minute (benchmarks/README.md, "Scale"), which the LNS uses better.
+            only_lns = size > LNS_ONLY_MODEL and start.status == "feasible"
+            share = LNS_END_HUGE if only_lns else LNS_END
+            start, lns = improve_by_lns(
+                problem,
+                candidates,
+                head.start,
+                _lns_time(params, clock, share),
+                params.workers,
+                params.random_seed,
+                params.deterministic,
+                head.bound.bound,
+                head.bound.chosen,
+            )
+            lns_work = lns.work
+            if only_lns:
+                return _lns_answer(problem, start, head.bound.bound, clock)
+    tm = build_model(problem, candidates)
+    for goal in goals:
+        add_goal(tm, goal)
+    hint_published_schedule(tm)
+    baseline = None
+    if head is not None:
+        baseline = hint_greedy_schedule(tm, start)
         # Implied by every timetable; lets CP-SAT stop as optimal when it reaches the bound.
         tm.model.add(tm.goals["scheduled"][0] <= head.bound.bound)
 
     run = _LexicographicRun(tm, params, clock, baseline)
     if head is not None:
         run.scheduled_bound, run.chosen = head.bound.bound, head.bound.chosen
+        run.work_done += lns_work
     for position, goal in enumerate(goals or ["required"]):
         if not run.optimise(goal, goals_left=len(goals) - position):
             break
     return run.solution()
+
+
+def _lns_time(params: SolveParameters, clock: _Clock, share: float) -> float:
+    """Time for the LNS so that it ends at `share` of the time limit. In deterministic mode
+    the bound's deterministic time limit stands for the time used so far."""
+    limit = params.time_limit_seconds
+    used = HEAD_START_SHARE * limit if params.deterministic else clock.elapsed()
+    return max(share * limit - used, 0.0)
+
+
+def _lns_answer(problem: Problem, start: Solution, bound: int, clock: _Clock) -> Solution:
+    """The LNS schedule as the answer, with the proven bound of the scheduled goal only (the
+    goals after it are measured, not optimised)."""
+    return Solution(
+        status="feasible",
+        objective=measure_objective(problem, start.meetings),
+        bound={"scheduled_weight": bound},
+        solve_seconds=round(clock.elapsed(), 3),
+        meetings=list(start.meetings),
+        # Explained already (the head start and the LNS give checked schedules).
+        unscheduled=list(start.unscheduled),
+        moves=moves_against_published(problem, start.meetings),
+    )
 
 
 class _Clock:
@@ -119,6 +182,8 @@ class _LexicographicRun:
         self.scheduled_bound: int | None = None
         #: Candidate meetings the relaxation chose: placed first (`_place_chosen`).
         self.chosen: frozenset[int] = frozenset()
+        #: When every meeting must be held: those meetings, for the re-timing climb.
+        self.fixed_meetings = fixed_meeting_set(tm.problem, tm.candidates)
 
     def optimise(self, goal: str, goals_left: int) -> bool:
         """Optimise one goal and fix it; False when the run must stop here."""
@@ -271,11 +336,34 @@ class _LexicographicRun:
             step.add(total <= bound)
             if self.values is not None:
                 set_hint(step, self.values)
-            solver = self._solver(0.6 * left, search_only=True)
+            # Every meeting must be held: the compact re-timing model answers the same
+            # question in a thread beside the full model (solver/retime.py); each is faster
+            # on different instances (benchmarks/README.md).
+            racing = (
+                self.fixed_meetings is not None
+                and not self.params.deterministic
+                and self.params.workers >= 2
+            )
+            workers = self.params.workers // 2 if racing else None
+            solver = self._solver(0.6 * left, search_only=True, workers=workers)
+            rival = _Retimer(self, bound, 0.6 * left, solver) if racing else None
             callback = _ProgressReporter("breaks", self.params, self.clock, 1, solver)
             status = self._run(solver, step, callback)
+            #: The answer came from the re-timing model (which already checked the rules alone
+            #: and, on "yes", set `self.values`).
+            by_rival = False
+            if rival is not None:
+                rival.finish()
+                if status not in (cp_model.INFEASIBLE, cp_model.OPTIMAL, cp_model.FEASIBLE):
+                    answer = self._retime_answer(rival, bound, left)
+                    if answer is False and self.infeasible:
+                        return False
+                    if answer is not None:
+                        status = cp_model.FEASIBLE if answer else cp_model.INFEASIBLE
+                        by_rival = True
             if status == cp_model.INFEASIBLE:
-                if self.values is None and not self._has_any_schedule(0.3 * left):
+                checked = by_rival or self.values is not None
+                if not checked and not self._has_any_schedule(0.3 * left):
                     # Infeasible whatever the breaks, or no answer in time (then minimise).
                     return False if self.infeasible else None
                 bound += 1
@@ -285,10 +373,53 @@ class _LexicographicRun:
             if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                 self.cancelled = self._cancel_requested()
                 return False if self.cancelled and self.values is not None else None
-            self.values = list(solver.response_proto.solution)
+            if not by_rival:
+                self.values = list(solver.response_proto.solution)
             self.bound["breaks"] = bound
             self.tm.model.add(total == bound)
             return True
+
+    def _retime_answer(self, rival: _Retimer, bound: int, left: float) -> bool | None:
+        """What the re-timing model decided: True when its schedule (at most `bound` breaks)
+        was completed in the full model (now `self.values`), False when there is none (a
+        proof: the compact model is a relaxation of the full one), None when undecided."""
+        assert self.tm.breaks is not None
+        if rival.status == cp_model.INFEASIBLE:
+            if self.values is None and not self._retime_rules_allow(0.3 * left):
+                self.infeasible = True
+                self.all_proven = False
+            return False
+        if not rival.slots:
+            return None
+        step = self.tm.model.clone()
+        step.clear_objective()
+        step.add(self.tm.breaks.total <= bound)
+        step.clear_hints()
+        for (m, t), literal in self.tm.at.items():
+            step.add_hint(literal, rival.slots.get(m) == t)
+        completion = self._solver(max(0.1 * left, 1.0), search_only=True)
+        completion.parameters.fix_variables_to_their_hinted_value = True
+        status = self._run(completion, step)
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return None
+        self.values = list(completion.response_proto.solution)
+        return True
+
+    def _retime_rules_allow(self, budget: float) -> bool:
+        """Whether the compact model has any schedule at all, whatever the breaks."""
+        assert self.fixed_meetings is not None
+        problem = self.tm.problem
+        unlimited = len(problem.slots) * len(problem.participants)
+        question = retime_model(
+            problem, self.fixed_meetings, self.tm.candidates.capacity, unlimited, None
+        )
+        status = self._run(self._solver(budget), question.model)
+        return status != cp_model.INFEASIBLE
+
+    def slots_of(self, values: list[int] | None) -> dict[int, int] | None:
+        if values is None:
+            return None
+        return {m: t for (m, t), literal in self.tm.at.items() if values[literal.Index()]}
 
     def _budget(self, goals_left: int) -> float:
         """Later goals start from a good hint and usually need less: give this goal 1.5x its
@@ -298,7 +429,9 @@ class _LexicographicRun:
             return max(remaining, 0.01)
         return max(min(remaining, 1.5 * remaining / goals_left), 0.01)
 
-    def _solver(self, budget: float, search_only: bool = False) -> cp_model.CpSolver:
+    def _solver(
+        self, budget: float, search_only: bool = False, workers: int | None = None
+    ) -> cp_model.CpSolver:
         solver = cp_model.CpSolver()
         parameters = solver.parameters
         parameters.max_time_in_seconds = budget
@@ -310,7 +443,7 @@ class _LexicographicRun:
             parameters.num_workers = 1
             parameters.max_deterministic_time = budget
         else:
-            parameters.num_workers = max(self.params.workers, 1)
+            parameters.num_workers = max(workers or self.params.workers, 1)
         if search_only:
             search_without_lp(parameters)
         if len(self.tm.at) > LARGE_MODEL:
@@ -446,10 +579,6 @@ def hint_greedy_schedule(tm: TimetableModel, start: Solution | None = None) -> l
 
 
 def extract_meetings(tm: TimetableModel, values: list[int]) -> list[Meeting]:
-    problem = tm.problem
-    order = {w.id: i for i, w in enumerate(problem.wishes)}
-    sender = {w.id: w.sender for w in problem.wishes}
-    people = {p.id: p for p in problem.participants}
     chosen: list[tuple[int, int, list[str]]] = []
     for (m, t), var in tm.at.items():
         if values[var.Index()]:
@@ -457,24 +586,8 @@ def extract_meetings(tm: TimetableModel, values: list[int]) -> list[Meeting]:
             wishes = [
                 w for w in meeting.direct + meeting.optional if values[tm.meets[w, m].Index()]
             ]
-            chosen.append((m, t, sorted(wishes, key=order.__getitem__)))
-    placed = [(m, t, tm.candidates.meetings[m].location_class) for m, t, _ in chosen]
-    locations = assign_locations(problem, placed, published_locations(tm, chosen))
-    meetings = []
-    for m, t, wishes in sorted(chosen, key=lambda c: (c[1], order[c[2][0]])):
-        first = sender[wishes[0]]
-        pair = tm.candidates.meetings[m].participants
-        other = pair[1] if pair[0] == first else pair[0]
-        meetings.append(
-            Meeting(
-                wishes=tuple(wishes),
-                slot=problem.slots[t].id,
-                location=locations[m],
-                participants=(first, other),
-                kind=meeting_kind(people[first], people[other]),
-            )
-        )
-    return meetings
+            chosen.append((m, t, wishes))
+    return placed_meetings(tm.problem, tm.candidates, chosen, published_locations(tm, chosen))
 
 
 def published_locations(
@@ -550,6 +663,49 @@ class _ProgressReporter(cp_model.CpSolverSolutionCallback):
                 time_share=min(now / self.clock.limit, 1.0),
             )
         )
+
+
+class _Retimer:
+    """The climbing step's question on the compact re-timing model, in a thread. Whichever of
+    the two models answers first stops the other."""
+
+    def __init__(
+        self, run: _LexicographicRun, bound: int, budget: float, rival: cp_model.CpSolver
+    ) -> None:
+        assert run.fixed_meetings is not None
+        problem = run.tm.problem
+        self.question = retime_model(
+            problem,
+            run.fixed_meetings,
+            run.tm.candidates.capacity,
+            bound,
+            problem.max_break_difference,
+            run.slots_of(run.values),
+        )
+        self.solver = run._solver(budget, workers=max(run.params.workers // 2, 1))
+        self.status: cp_model.CpSolverStatus = cp_model.UNKNOWN
+        self.slots: dict[int, int] = {}
+        self._owner = run
+        self._rival = rival
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._solve, name="retime", daemon=True)
+        self._thread.start()
+
+    def _solve(self) -> None:
+        if self._done.is_set():
+            return
+        self.status = self._owner._run(self.solver, self.question.model)
+        if self.status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            self.slots = self.question.slots(self.solver)
+        if self.status in (cp_model.OPTIMAL, cp_model.FEASIBLE, cp_model.INFEASIBLE):
+            self._rival.stop_search()
+
+    def finish(self) -> None:
+        """Stop the search if it is still running and wait for the thread."""
+        self._done.set()
+        while self._thread.is_alive():
+            self.solver.stop_search()
+            self._thread.join(0.05)
 
 
 class _CancelWatcher:

@@ -11,8 +11,41 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from solver.candidates import HOST_PREFIX, ONLINE
-from solver.problem import Problem
+from solver.candidates import HOST_PREFIX, ONLINE, Candidates
+from solver.problem import Meeting, Problem
+from solver.report import meeting_kind
+
+
+def placed_meetings(
+    problem: Problem,
+    candidates: Candidates,
+    chosen: list[tuple[int, int, list[str]]],
+    preferred: dict[int, str] | None = None,
+) -> list[Meeting]:
+    """The schedule's meetings from (candidate meeting, slot index, wishes it meets): each gets
+    a location (`assign_locations`), the sender of its first wish (in request order) comes
+    first, and meetings are listed by slot, then by their first wish."""
+    order = {w.id: i for i, w in enumerate(problem.wishes)}
+    sender = {w.id: w.sender for w in problem.wishes}
+    people = {p.id: p for p in problem.participants}
+    ranked = [(m, t, sorted(wishes, key=order.__getitem__)) for m, t, wishes in chosen]
+    placed = [(m, t, candidates.meetings[m].location_class) for m, t, _ in ranked]
+    locations = assign_locations(problem, placed, preferred)
+    meetings = []
+    for m, t, wishes in sorted(ranked, key=lambda c: (c[1], order[c[2][0]])):
+        first = sender[wishes[0]]
+        pair = candidates.meetings[m].participants
+        other = pair[1] if pair[0] == first else pair[0]
+        meetings.append(
+            Meeting(
+                wishes=tuple(wishes),
+                slot=problem.slots[t].id,
+                location=locations[m],
+                participants=(first, other),
+                kind=meeting_kind(people[first], people[other]),
+            )
+        )
+    return meetings
 
 
 def assign_locations(

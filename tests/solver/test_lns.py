@@ -1,0 +1,169 @@
+"""The LNS of the scheduled goal (solver/lns.py): never worse, always valid, deterministic."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+
+import pytest
+from hypothesis import given, note, settings
+
+from solver import solve
+from solver.brute import brute_force, objective_key
+from solver.candidates import build_candidates
+from solver.check import check, evaluate
+from solver.greedy import greedy
+from solver.lns import improve
+from solver.problem import Location, Participant, Problem, Slot, SolveParameters, Wish
+from tests.solver.test_properties import WITH_SOLVER, problems
+
+#: The module (`solver.solve` the attribute is the function of the same name).
+solve_module = importlib.import_module("solver.solve")
+
+
+def scheduled_only(problem: Problem) -> Problem:
+    """The same event with the rules the LNS keeps and the scheduled goal alone, so that brute
+    force gives the optimum of the weight."""
+    return dataclasses.replace(
+        problem, objective=("required", "scheduled"), max_break_difference=None, published=()
+    )
+
+
+def weight(solution: object) -> float:
+    return solution.objective["scheduled_weight"]  # type: ignore[attr-defined, no-any-return]
+
+
+@settings(WITH_SOLVER, max_examples=60)
+@given(problems())
+def test_lns_keeps_every_rule_never_loses_weight_and_stays_below_the_optimum(
+    problem: Problem,
+) -> None:
+    problem = scheduled_only(problem)
+    note(repr(problem))
+    start = greedy(problem)
+    if start.status != "feasible":
+        return  # the LNS starts from a schedule that meets every required wish
+    better, stats = improve(problem, build_candidates(problem), start, 0.05, deterministic=True)
+    report = check(problem, better)
+    assert report.ok, report.violations
+    assert weight(better) >= weight(start)
+    assert weight(better) == stats.weight or better is start
+    assert weight(better) <= weight(brute_force(problem))
+
+
+def two_slot_event() -> Problem:
+    """c can only meet in s1; the first come, first served order gives s1 to a and b."""
+    return Problem(
+        event="lns",
+        slots=(Slot("s1", "am", "2026-05-12"), Slot("s2", "am", "2026-05-12")),
+        locations=(Location("t1"), Location("t2")),
+        participants=(
+            Participant("a", "oa"),
+            Participant("b", "ob"),
+            Participant("c", "oc", unavailable=frozenset({"s2"})),
+        ),
+        wishes=(Wish("ab", "a", "b", priority=2), Wish("ac", "a", "c", priority=1)),
+        objective=("required", "scheduled"),
+    )
+
+
+def test_lns_moves_a_meeting_to_make_room_for_a_heavier_one() -> None:
+    problem = two_slot_event()
+    start = greedy(problem)
+    assert weight(start) == 2  # a-b in s1 blocks a-c
+    better, stats = improve(problem, build_candidates(problem), start, 1.0, deterministic=True)
+    assert check(problem, better).ok
+    assert weight(better) == 5
+    assert {(m.participants, m.slot) for m in better.meetings} == {
+        (("a", "b"), "s2"),
+        (("a", "c"), "s1"),
+    }
+    assert stats.improved >= 1
+
+
+def test_lns_stops_at_the_bound() -> None:
+    problem = two_slot_event()
+    _, stats = improve(
+        problem, build_candidates(problem), greedy(problem), 10.0, deterministic=True, bound=5
+    )
+    assert stats.weight == 5
+    assert stats.steps <= 3
+
+
+def test_lns_leaves_events_with_a_break_cap_alone() -> None:
+    problem = dataclasses.replace(two_slot_event(), max_break_difference=1)
+    start = greedy(problem)
+    better, stats = improve(problem, build_candidates(problem), start, 1.0, deterministic=True)
+    assert better is start
+    assert stats.steps == 0
+
+
+def test_lns_never_moves_meetings_of_ordered_wishes() -> None:
+    # `after` rules are not in the sub-model: a-b and a-c keep their places (and the order).
+    problem = dataclasses.replace(
+        two_slot_event(),
+        wishes=(
+            Wish("ab", "a", "b", priority=2),
+            Wish("ac", "a", "c", priority=1, after=("ab",)),
+        ),
+    )
+    start = greedy(problem)
+    better, _ = improve(problem, build_candidates(problem), start, 0.5, deterministic=True)
+    assert check(problem, better).ok
+    assert better is start
+
+
+def test_deterministic_lns_gives_the_same_schedule_twice() -> None:
+    problem = scheduled_only(
+        Problem(
+            event="lns-det",
+            slots=tuple(Slot(f"s{i}", "am", "2026-05-12") for i in range(4)),
+            locations=(Location("t1", capacity=3),),
+            participants=tuple(Participant(f"p{i}", f"o{i}") for i in range(8)),
+            wishes=tuple(
+                Wish(f"w{i}{j}", f"p{i}", f"p{j}", priority=1 + (i + j) % 3)
+                for i in range(8)
+                for j in range(8)
+                if i < j and (i * j) % 3 != 1
+            ),
+        )
+    )
+    candidates = build_candidates(problem)
+    runs = [
+        improve(problem, candidates, greedy(problem), 0.5, deterministic=True, seed=3)[0]
+        for _ in range(2)
+    ]
+    assert runs[0].meetings == runs[1].meetings
+    assert check(problem, runs[0]).ok
+
+
+@settings(WITH_SOLVER, max_examples=40)
+@given(problems())
+def test_solve_with_the_lns_first_still_reaches_the_brute_force_optimum(problem: Problem) -> None:
+    note(repr(problem))
+    best = brute_force(problem)
+    with pytest.MonkeyPatch.context() as patch:
+        # Small events take the large-event path: the LNS before the full model.
+        patch.setattr(solve_module, "LNS_MODEL", 0)
+        found = solve(
+            problem, SolveParameters(time_limit_seconds=20, deterministic=True, workers=1)
+        )
+    report = check(problem, found)
+    assert report.ok, report.violations
+    assert found.status == best.status
+    if best.status == "optimal":
+        achieved = evaluate(problem, found.meetings)
+        assert objective_key(problem, achieved) == objective_key(problem, best.objective)
+
+
+def test_on_the_largest_events_the_lns_schedule_is_the_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(solve_module, "LNS_MODEL", 0)
+    monkeypatch.setattr(solve_module, "LNS_ONLY_MODEL", 0)
+    problem = dataclasses.replace(two_slot_event(), objective=("required", "scheduled", "breaks"))
+    found = solve(problem, SolveParameters(time_limit_seconds=5, deterministic=True, workers=1))
+    assert check(problem, found).ok
+    assert found.status == "feasible"  # the later goals are measured, not optimised
+    assert found.objective["scheduled_weight"] == 5
+    assert found.bound == {"scheduled_weight": 5}
