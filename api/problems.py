@@ -151,6 +151,7 @@ _DOMAIN_STATUS: dict[type[errors.DomainError], tuple[int, str]] = {
     errors.Conflict: (409, "conflict"),
     errors.Invalid: (422, "validation-error"),
     errors.Forbidden: (403, "forbidden"),
+    errors.Unavailable: (503, "service-unavailable"),
 }
 
 
@@ -185,6 +186,7 @@ async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
         title=exc.title,
         type_=TYPE_PREFIX + slug,
         errors=field_errors,
+        headers={"Retry-After": "10"} if status == 503 else None,
     )
 
 

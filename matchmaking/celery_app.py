@@ -29,9 +29,11 @@ from functools import lru_cache
 from typing import Any
 
 from celery import Celery, Task, signals
+from kombu.exceptions import OperationalError as KombuOperationalError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from matchmaking.errors import Unavailable
 from matchmaking.models import JobStatus, SolveJob, utcnow
 from matchmaking.observability import configure_logging, record_solve
 from matchmaking.settings import Settings, get_settings
@@ -207,13 +209,32 @@ class CeleryRunner:
             ).all()
         for job_id, parameters in rows:
             limit = JobParameters.from_record(parameters or {}, self.settings).time_limit_seconds
-            self.submit(job_id, time_limit_seconds=limit)
+            try:
+                enqueue_solve(job_id, limit or self.settings.solve_time_limit_seconds, app=self.app)
+            except (KombuOperationalError, OSError) as lost:
+                # Left queued: the next start sends it again (/readyz names the broker).
+                log.error("queued solve job %s not sent again: %s", job_id, lost)
         return Recovery()
 
     def submit(self, job_id: str, *, time_limit_seconds: float) -> None:
-        enqueue_solve(
-            job_id, time_limit_seconds or self.settings.solve_time_limit_seconds, app=self.app
-        )
+        """Send the job to the workers; when the broker cannot be reached, the job is marked
+        failed (so that the organiser can simply start the solve again) and `Unavailable`
+        is raised."""
+        try:
+            enqueue_solve(
+                job_id, time_limit_seconds or self.settings.solve_time_limit_seconds, app=self.app
+            )
+        except (KombuOperationalError, OSError) as lost:
+            log.error("solve job %s could not be sent to the broker: %s", job_id, lost)
+            with self.session_factory() as session, session.begin():
+                job = session.get(SolveJob, job_id)
+                if job is not None and job.status == JobStatus.queued:
+                    job.status, job.finished_at = JobStatus.failed, utcnow()
+                    job.error = "the solve queue could not be reached; nothing was solved"
+            raise Unavailable(
+                "The solve queue cannot be reached at the moment, so the solve was not "
+                "started. Try again shortly."
+            ) from None
 
     def cancel(self, job_id: str) -> None:
         """Revoke the message of a job cancelled while queued. A running job is not revoked:

@@ -40,3 +40,10 @@ class Forbidden(DomainError):
     """The caller is known but its role does not allow this."""
 
     title = "Forbidden"
+
+
+class Unavailable(DomainError):
+    """A service the request needs (the solve queue's broker) cannot be reached; nothing was
+    done and the same request may be sent again shortly."""
+
+    title = "Service unavailable"
