@@ -27,7 +27,7 @@ class SolveRequest(BaseModel):
     workers: int | None = Field(
         default=None, ge=1, le=64, description="CP-SAT search workers (threads)."
     )
-    replan: bool | None = Field(
+    replan: StrictBool | None = Field(
         default=None,
         description="Start from the published version and keep its meetings in place (the "
         "stability goal). Default: true when a version is published.",

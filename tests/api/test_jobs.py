@@ -56,6 +56,8 @@ def test_solve_parameters_are_checked_and_the_field_at_fault_named(
         ({"replan": True}, "body.replan"),
         ({"colour": "blue"}, "body.colour"),
         ({"deterministic": "yes"}, "body.deterministic"),
+        ({"replan": "yes"}, "body.replan"),
+        ({"replan": 1}, "body.replan"),
     ]
     for body, field in cases:
         response = client.post(world.url("/solves"), json=body, headers=world.owner)
