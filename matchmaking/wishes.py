@@ -18,10 +18,11 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Select, func, literal, or_, select
+from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from matchmaking.errors import Conflict, Forbidden, Invalid, NotFound
 from matchmaking.events import as_utc, get_slot
@@ -62,25 +63,62 @@ def check_wishes_allowed(event: Event, now: datetime | None = None) -> None:
         )
 
 
+@dataclass(frozen=True)
+class SentWish:
+    wish: Wish
+    #: The recipient has an open wish to the sender (or the sender's organisation) as well.
+    mutual: bool
+
+
 def send_wish(
     session: Session, sender: Participant, request: WishRequest, now: datetime | None = None
 ) -> Wish:
     """A new wish of `sender`; flushes, the caller commits."""
+    return send(session, sender, request, now).wish
+
+
+def send(
+    session: Session, sender: Participant, request: WishRequest, now: datetime | None = None
+) -> SentWish:
+    """A new wish of `sender` and whether it is mutual; flushes, the caller commits.
+
+    Four statements: the sender's lock, one query for everything the rules check (recipient,
+    their organisation, an open wish to them already, the sender's open wishes, whether the
+    new key is free, a wish back), the insert, and the caller's commit."""
     event = sender.event
     check_wishes_allowed(event, now)
-    # Lock the sender first: caps and duplicates are then checked against a stable count.
-    # FOR NO KEY UPDATE, not FOR UPDATE: inserting a wish takes a key-share lock on the
-    # recipient's row, which FOR UPDATE would block, deadlocking two people wishing each other.
+    if (request.to is None) == (request.to_organisation is None):
+        raise Invalid(
+            "Name exactly one of 'to' (a participant) and 'to_organisation'.", field="body.to"
+        )
+    # Lock the sender first: caps and duplicates are then checked against a stable count (on
+    # PostgreSQL every later statement of the transaction sees what committed before the
+    # lock was granted). FOR NO KEY UPDATE, not FOR UPDATE: inserting a wish takes a key-share
+    # lock on the recipient's row, which FOR UPDATE would block, deadlocking two people
+    # wishing each other.
     session.execute(
         select(Participant.id).where(Participant.id == sender.id).with_for_update(key_share=True)
     )
-    recipient, organisation = _recipient(session, sender, request)
-    _refuse_duplicate(session, sender, recipient, organisation)
-    _refuse_over_cap(session, event, sender)
+    key = f"w-{secrets.token_hex(4)}"
+    checks = _checks(session, event, sender, request, key)
+    recipient, organisation = _recipient(checks, sender, request)
+    if checks.duplicate_key is not None:
+        field = "body.to" if recipient is not None else "body.to_organisation"
+        raise Conflict(
+            f"You have sent this wish already (wish '{checks.duplicate_key}', "
+            f"{checks.duplicate_status}).",
+            field=field,
+        )
+    cap = event.max_requests_per_participant
+    if cap is not None and checks.open_sent >= cap:
+        raise Conflict(
+            f"You have {checks.open_sent} open wishes, the most this event allows ({cap}). "
+            "Withdraw one to send another."
+        )
     accepted = event.wish_policy is WishPolicy.auto_accept
     wish = Wish(
         event_id=event.id,
-        key=_new_key(session, event),
+        key=_new_key(session, event) if checks.key_taken else key,
         sender_id=sender.id,
         recipient_id=recipient.id if recipient else None,
         recipient_organisation_id=organisation.id if organisation else None,
@@ -91,24 +129,117 @@ def send_wish(
     )
     session.add(wish)
     session.flush()
-    return wish
+    # Hand the rows the checks loaded to the wish, so that the e-mail and the answer need no
+    # further query (the session itself keeps only weak references to unchanged rows).
+    if checks.sender_organisation is not None:
+        set_committed_value(sender, "organisation", checks.sender_organisation)
+    for name, value in (
+        ("sender", sender),
+        ("recipient", recipient),
+        ("recipient_organisation", organisation),
+    ):
+        set_committed_value(wish, name, value)
+    return SentWish(wish, mutual=recipient is not None and checks.wished_back)
 
 
-def _recipient(
-    session: Session, sender: Participant, request: WishRequest
-) -> tuple[Participant | None, Organisation | None]:
-    if (request.to is None) == (request.to_organisation is None):
-        raise Invalid(
-            "Name exactly one of 'to' (a participant) and 'to_organisation'.", field="body.to"
-        )
+@dataclass(frozen=True)
+class _Checks:
+    recipient: Participant | None
+    organisation: Organisation | None
+    sender_organisation: Organisation | None
+    #: Listed participants of the recipient organisation (organisation wishes only).
+    listed: int
+    duplicate_key: str | None
+    duplicate_status: WishStatus | None
+    open_sent: int
+    key_taken: bool
+    wished_back: bool
+
+
+def _checks(
+    session: Session, event: Event, sender: Participant, request: WishRequest, key: str
+) -> _Checks:
+    """One query for every rule of a new wish. The sender's organisation comes along (into
+    the session) for the e-mail and the answer."""
+    sender_organisation = aliased(Organisation)
+    own = Wish.sender_id == sender.id
+    open_sent = select(func.count()).where(own, Wish.status.in_(OPEN_STATUSES)).scalar_subquery()
+    key_taken = select(Wish.id).where(Wish.event_id == event.id, Wish.key == key).exists()
+    back: Any
+    target: Select[Any]
     if request.to is not None:
-        recipient = session.scalar(
-            select(Participant).where(
+        to = Wish.recipient_id == Participant.id
+        back = (
+            select(Wish.id)
+            .where(
+                Wish.sender_id == Participant.id,
+                Wish.status.in_(OPEN_STATUSES),
+                or_(
+                    Wish.recipient_id == sender.id,
+                    Wish.recipient_organisation_id == sender.organisation_id,
+                ),
+            )
+            .exists()
+        )
+        target = (
+            select(Participant, Organisation)
+            .join(Organisation, Organisation.id == Participant.organisation_id)
+            .where(
                 Participant.event_id == sender.event_id,
                 Participant.key == request.to,
                 Participant.listed.is_(True),
             )
         )
+        listed: Any = literal(0)
+    else:
+        to = Wish.recipient_organisation_id == Organisation.id
+        back = literal(False)
+        target = select(literal(None), Organisation).where(
+            Organisation.event_id == sender.event_id,
+            Organisation.key == request.to_organisation,
+        )
+        listed = (
+            select(func.count())
+            .select_from(Participant)
+            .where(Participant.organisation_id == Organisation.id, Participant.listed.is_(True))
+            .scalar_subquery()
+        )
+    duplicate = select(Wish.key, Wish.status).where(own, to, Wish.status != WishStatus.cancelled)
+    query = target.join(
+        sender_organisation, sender_organisation.id == sender.organisation_id
+    ).add_columns(
+        listed,
+        duplicate.with_only_columns(Wish.key).limit(1).scalar_subquery(),
+        duplicate.with_only_columns(Wish.status).limit(1).scalar_subquery(),
+        open_sent,
+        key_taken,
+        back,
+        sender_organisation,
+    )
+    row = session.execute(query).first()
+    if row is None:
+        # No such recipient: the sender's own facts still decide nothing, the recipient does.
+        return _Checks(None, None, None, 0, None, None, 0, False, False)
+    if row[0] is not None:
+        set_committed_value(row[0], "organisation", row[1])
+    return _Checks(
+        recipient=row[0],
+        organisation=row[1],
+        sender_organisation=row[8],
+        listed=int(row[2] or 0),
+        duplicate_key=row[3],
+        duplicate_status=row[4],
+        open_sent=int(row[5] or 0),
+        key_taken=bool(row[6]),
+        wished_back=bool(row[7]),
+    )
+
+
+def _recipient(
+    checks: _Checks, sender: Participant, request: WishRequest
+) -> tuple[Participant | None, Organisation | None]:
+    if request.to is not None:
+        recipient = checks.recipient
         if recipient is None:
             raise Invalid(f"The directory has no participant '{request.to}'.", field="body.to")
         if recipient.id == sender.id:
@@ -118,17 +249,8 @@ def _recipient(
                 "You cannot send a wish to someone of your own organisation.", field="body.to"
             )
         return recipient, None
-    organisation = session.scalar(
-        select(Organisation).where(
-            Organisation.event_id == sender.event_id, Organisation.key == request.to_organisation
-        )
-    )
-    listed = organisation is not None and session.scalar(
-        select(func.count())
-        .select_from(Participant)
-        .where(Participant.organisation_id == organisation.id, Participant.listed.is_(True))
-    )
-    if organisation is None or not listed:
+    organisation = checks.organisation
+    if organisation is None or not checks.listed:
         raise Invalid(
             f"The directory has no organisation '{request.to_organisation}'.",
             field="body.to_organisation",
@@ -138,45 +260,6 @@ def _recipient(
             "You cannot send a wish to your own organisation.", field="body.to_organisation"
         )
     return None, organisation
-
-
-def _refuse_duplicate(
-    session: Session,
-    sender: Participant,
-    recipient: Participant | None,
-    organisation: Organisation | None,
-) -> None:
-    query = select(Wish.key, Wish.status).where(
-        Wish.sender_id == sender.id, Wish.status != WishStatus.cancelled
-    )
-    if recipient is not None:
-        query = query.where(Wish.recipient_id == recipient.id)
-    else:
-        assert organisation is not None
-        query = query.where(Wish.recipient_organisation_id == organisation.id)
-    existing = session.execute(query).first()
-    if existing is not None:
-        field = "body.to" if recipient is not None else "body.to_organisation"
-        raise Conflict(
-            f"You have sent this wish already (wish '{existing.key}', {existing.status}).",
-            field=field,
-        )
-
-
-def _refuse_over_cap(session: Session, event: Event, sender: Participant) -> None:
-    cap = event.max_requests_per_participant
-    if cap is None:
-        return
-    sent = session.scalar(
-        select(func.count())
-        .select_from(Wish)
-        .where(Wish.sender_id == sender.id, Wish.status.in_(OPEN_STATUSES))
-    )
-    if (sent or 0) >= cap:
-        raise Conflict(
-            f"You have {sent} open wishes, the most this event allows ({cap}). "
-            "Withdraw one to send another."
-        )
 
 
 def _new_key(session: Session, event: Event) -> str:

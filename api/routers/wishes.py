@@ -122,9 +122,9 @@ def send_wish(
         priority=body.priority,
         message=body.message,
     )
-    wish = service.send_wish(db, participant, request)
-    mails = service.received_mails(db, wish, settings.base_url)
-    answer = _outs(db, [wish])[0]
+    sent = service.send(db, participant, request)
+    mails = service.received_mails(db, sent.wish, settings.base_url)
+    answer = wish_out(sent.wish, sent.mutual)
     db.commit()
     background.add_task(mail.send_all, mails, settings)
     return answer

@@ -1,0 +1,58 @@
+"""How many SQL statements the hot participant requests cost, on both backends.
+
+The load targets (benchmarks/LOAD.md) depend on these counts: a wish is a handful of round
+trips, and a repeated agenda or calendar download is one query (the credentials and the
+event's serving generation) while nothing it shows has changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+
+from tests.api.conftest import Factory
+
+
+@contextmanager
+def statements(app: FastAPI) -> Iterator[list[str]]:
+    """The first word of each SQL statement the app's engines (that of the ORM sessions and
+    the lean one of the hot reads) run inside the block, BEGIN and COMMIT left out
+    (PostgreSQL's BEGIN is implicit, SQLite's is a statement)."""
+    seen: list[str] = []
+    engines = [app.state.engine, app.state.lean_engine]
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        verb = statement.split(None, 1)[0].upper()
+        if verb not in ("BEGIN", "COMMIT", "ROLLBACK"):
+            seen.append(verb)
+
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
+
+
+def test_sending_a_wish_takes_the_lock_one_check_query_and_the_insert(
+    make: Factory, client: TestClient, app: FastAPI
+) -> None:
+    owner = make.organiser()
+    slug = make.open_event(owner, max_requests_per_participant=5)
+    sender, recipient = make.participant(slug), make.participant(slug)
+    with statements(app) as seen:
+        response = client.post(
+            f"/api/v1/events/{slug}/me/wishes",
+            json={"to": recipient["participant"]["key"], "priority": 1, "message": "Hello"},
+            headers=sender["headers"],
+        )
+    assert response.status_code == 201, response.text
+    # Token lookup, the sender's lock, the rule checks, the insert (12 statements before).
+    assert seen == ["SELECT", "SELECT", "SELECT", "INSERT"]
+    assert response.json()["mutual"] is False
