@@ -15,8 +15,9 @@ from api.pages.common import SecurityHeaders
 from api.problems import BodySizeLimit, document_problems, install_problem_handlers
 from api.ratelimit import GuessLimiter
 from api.routers.jobs import start_job_runner, stop_job_runner
-from matchmaking.db import make_engine
+from matchmaking.db import make_engine, make_lean_engine, read_only_sessionmaker
 from matchmaking.observability import RequestContextMiddleware, configure_logging
+from matchmaking.serving import ServingCache
 from matchmaking.settings import Settings, get_settings
 
 #: Modules whose `router` is included, in this order. Add yours with a one-line edit.
@@ -74,7 +75,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    # One-statement reads of the hot paths (calendar feeds, agendas), without an ORM session.
+    app.state.lean_engine = make_lean_engine(engine)
     app.state.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False)
+    app.state.read_sessionmaker = read_only_sessionmaker(engine)
+    app.state.serving_cache = ServingCache(settings.serving_cache_entries)
     app.state.guess_limiter = GuessLimiter(
         settings.guess_limit_failures, settings.guess_limit_window_seconds
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -34,6 +34,8 @@ from matchmaking import events as event_service
 from matchmaking.models import ApiToken, Event, EventRoleName, Organiser, Participant, utcnow
 from matchmaking.security import hash_token
 from matchmaking.settings import Settings
+
+EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
 
 #: Cookie holding a participant's token for the HTML pages.
 PARTICIPANT_COOKIE = "mm_participant"
@@ -54,10 +56,26 @@ _participant_header = APIKeyHeader(
 )
 
 
+_READ_ONLY_ENDPOINT = "_matchmaking_read_only"
+
+
+def read_only(endpoint: EndpointT) -> EndpointT:
+    """Marks an endpoint that only reads: its request's session (that of every dependency
+    too) is a read-only one (`matchmaking.db.read_only_sessionmaker`), whose transactions run
+    in parallel on SQLite. Writing in it raises; endpoints that may write (organiser tokens
+    record their last use) must not be marked."""
+    setattr(endpoint, _READ_ONLY_ENDPOINT, True)
+    return endpoint
+
+
 def get_db(request: Request) -> Iterator[Session]:
     """One session per request. Endpoints commit explicitly; anything uncommitted is rolled
     back when the request ends."""
-    factory = request.app.state.sessionmaker
+    route = request.scope.get("route")
+    if getattr(getattr(route, "endpoint", None), _READ_ONLY_ENDPOINT, False):
+        factory = request.app.state.read_sessionmaker
+    else:
+        factory = request.app.state.sessionmaker
     with factory() as session:
         yield session
 
@@ -167,6 +185,24 @@ def participant_token_from(request: Request, header_token: str | None) -> str | 
     return request.cookies.get(PARTICIPANT_COOKIE) or None
 
 
+#: The personal-token header as a dependency that needs no database session (lean paths).
+ParticipantTokenHeader = Annotated[str | None, Security(_participant_header)]
+
+
+def no_participant_token() -> ProblemError:
+    """401 for a request without a participant token where one is needed."""
+    return _unauthenticated(
+        "Send your personal token as 'X-Participant-Token: <token>' "
+        "or 'Authorization: Participant <token>'.",
+        "Participant",
+    )
+
+
+def unknown_participant_token() -> ProblemError:
+    """401 for a participant token that is unknown, or replaced by a newer one."""
+    return _unauthenticated("The participant token is unknown or was replaced.", "Participant")
+
+
 def optional_participant(
     request: Request,
     db: DbSession,
@@ -184,7 +220,7 @@ def optional_participant(
     )
     if participant is None:
         record_failed_guess(request, PARTICIPANT_TOKEN)
-        raise _unauthenticated("The participant token is unknown or was replaced.", "Participant")
+        raise unknown_participant_token()
     return participant
 
 
@@ -193,11 +229,7 @@ def current_participant(
 ) -> Participant:
     """The calling participant (of any event); 401 without a valid participant token."""
     if participant is None:
-        raise _unauthenticated(
-            "Send your personal token as 'X-Participant-Token: <token>' "
-            "or 'Authorization: Participant <token>'.",
-            "Participant",
-        )
+        raise no_participant_token()
     return participant
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from matchmaking.models import (
     Event,
@@ -134,10 +134,15 @@ def _participant_meetings(
             ),
         )
         .options(
-            selectinload(Meeting.slot).selectinload(Slot.session),
-            selectinload(Meeting.location),
-            selectinload(Meeting.participant_a).selectinload(Participant.organisation),
-            selectinload(Meeting.participant_b).selectinload(Participant.organisation),
+            # One joined statement for what each meeting has one of, one for the wishes.
+            joinedload(Meeting.slot, innerjoin=True).joinedload(Slot.session, innerjoin=True),
+            joinedload(Meeting.location, innerjoin=True),
+            joinedload(Meeting.participant_a, innerjoin=True).joinedload(
+                Participant.organisation, innerjoin=True
+            ),
+            joinedload(Meeting.participant_b, innerjoin=True).joinedload(
+                Participant.organisation, innerjoin=True
+            ),
             selectinload(Meeting.wishes),
         )
         .order_by(Slot.start, Meeting.id)

@@ -12,10 +12,9 @@ The history comes from the published schedule versions themselves (every version
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -23,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 from sqlalchemy import ColumnElement, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from matchmaking.agenda import video_link as agenda_video_link
 from matchmaking.models import (
@@ -37,6 +36,7 @@ from matchmaking.models import (
 )
 from matchmaking.publishing import publication_history
 from matchmaking.security import CALENDAR_TOKEN_PREFIX, hash_token, new_token
+from matchmaking.serving import strong_etag
 from matchmaking.settings import Settings, get_settings
 
 #: How long a published meeting that was dropped stays in feeds as cancelled.
@@ -139,13 +139,15 @@ def calendar_entries(
     candidates: Sequence[ColumnElement[bool]] = (),
     *,
     now: datetime | None = None,
+    versions: list[ScheduleVersion] | None = None,
 ) -> list[CalendarEntry]:
     """The feed's VEVENTs: meetings `shows` accepts, with SEQUENCE and cancellations.
 
     `candidates` are extra SQL conditions on Meeting that narrow the rows loaded to those the
     feed can show (a participant's, a location's); `shows` is the exact test in Python.
     """
-    versions = published_versions(session, event)
+    if versions is None:
+        versions = published_versions(session, event)
     if not versions:
         return []
     version_ids = [v.id for v in versions]
@@ -154,10 +156,15 @@ def calendar_entries(
         select(Meeting)
         .where(Meeting.version_id.in_(version_ids), Meeting.uid.in_(relevant_uids))
         .options(
-            selectinload(Meeting.slot),
-            selectinload(Meeting.location),
-            selectinload(Meeting.participant_a).selectinload(Participant.organisation),
-            selectinload(Meeting.participant_b).selectinload(Participant.organisation),
+            # Each meeting has one of each: one joined statement, not one per relation.
+            joinedload(Meeting.slot, innerjoin=True),
+            joinedload(Meeting.location, innerjoin=True),
+            joinedload(Meeting.participant_a, innerjoin=True).joinedload(
+                Participant.organisation, innerjoin=True
+            ),
+            joinedload(Meeting.participant_b, innerjoin=True).joinedload(
+                Participant.organisation, innerjoin=True
+            ),
         )
     ).all()
     by_version: dict[int, dict[str, Meeting]] = {v.id: {} for v in versions}
@@ -220,6 +227,8 @@ class Feed:
     body: bytes
     etag: str
     last_modified: datetime | None
+    #: When the feed changes by itself (a cancelled meeting leaves it); None: never.
+    valid_until: datetime | None = None
 
 
 @lru_cache(maxsize=64)
@@ -357,13 +366,16 @@ def _feed(
 ) -> Feed:
     body = calendar.to_ical()
     # The body is deterministic (DTSTAMP is the publication time), so its hash is a true ETag.
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    etag = strong_etag(body)
     moments = [e.changed_at for e in entries] + [_aware(m) for m in others]
     return Feed(body, etag, max(moments) if moments else None)
 
 
-def _latest_publication(session: Session, event: Event) -> list[datetime]:
-    versions = published_versions(session, event)
+def _latest_publication(
+    session: Session, event: Event, versions: list[ScheduleVersion] | None = None
+) -> list[datetime]:
+    if versions is None:
+        versions = published_versions(session, event)
     return [_aware(versions[-1].published_at)] if versions and versions[-1].published_at else []
 
 
@@ -376,6 +388,7 @@ def participant_feed(
 ) -> Feed:
     """A participant's own meetings (their secret subscription URL)."""
     event = participant.event
+    versions = published_versions(session, event)
     entries = calendar_entries(
         session,
         event,
@@ -387,6 +400,7 @@ def participant_feed(
             )
         ],
         now=now,
+        versions=versions,
     )
     calendar = build_calendar(
         event,
@@ -398,7 +412,9 @@ def participant_feed(
     people = [participant.updated_at, event.updated_at]
     for entry in entries:
         people += [entry.meeting.participant_a.updated_at, entry.meeting.participant_b.updated_at]
-    return _feed(calendar, entries, [*people, *_latest_publication(session, event)])
+    feed = _feed(calendar, entries, [*people, *_latest_publication(session, event, versions)])
+    leaving = [e.changed_at + CANCELLED_RETENTION for e in entries if e.cancelled]
+    return replace(feed, valid_until=min(leaving)) if leaving else feed
 
 
 def location_feed(

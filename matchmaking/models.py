@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -23,11 +23,15 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
+    update,
 )
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Session as OrmSession
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -200,6 +204,9 @@ class Event(Base):
     video_base_url: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    #: Raised in the same transaction as every change to what agendas and calendar feeds
+    #: show (see `bump_serving_generations` below); their caches are keyed by it.
+    serving_generation: Mapped[int] = mapped_column(default=0)
 
     roles: Mapped[list[EventRole]] = relationship(
         back_populates="event", cascade="all, delete-orphan"
@@ -569,3 +576,51 @@ class Meeting(Base):
     participant_a: Mapped[Participant] = relationship(foreign_keys=[participant_a_id])
     participant_b: Mapped[Participant] = relationship(foreign_keys=[participant_b_id])
     wishes: Mapped[list[Wish]] = relationship(secondary="meeting_wishes", order_by="Wish.id")
+
+
+# --- serving generation --------------------------------------------------------------------
+
+#: Rows whose changes show in agendas and calendar feeds: the event itself (name, venue, time
+#: zone, video base URL), its time grid and locations, people and organisations (names,
+#: countries, time zones, erasure, tokens), and publication (`published_at`/`superseded_at` of
+#: a version). Wishes are not among them (an agenda shows only the keys of a published
+#: meeting's wishes, which never change), nor are meetings: they are written once, with their
+#: unpublished version, and never changed.
+_SERVED = (Event, Session, Slot, Location, Organisation, Participant, ScheduleVersion)
+#: New rows of these change nothing that is served yet: a new participant or organisation has
+#: no meetings, a new version is not published (unless it arrives published).
+_SERVED_WHEN_NEW = (Event, Session, Slot, Location)
+
+
+def _served_event_id(row: Any) -> int | None:
+    return row.id if isinstance(row, Event) else row.event_id  # type: ignore[no-any-return]
+
+
+@sa_event.listens_for(OrmSession, "after_flush")
+def bump_serving_generations(session: OrmSession, _context: Any) -> None:
+    """Raise `Event.serving_generation` of every event whose served rows this flush changed,
+    in the flush's own transaction: a cache entry keyed by the old value is never used again
+    once the change commits, by any process. Bulk `update()` statements bypass this hook;
+    the code that serves participants writes through the ORM only."""
+    event_ids: set[int] = set()
+    for row in session.dirty:
+        if isinstance(row, _SERVED) and session.is_modified(row, include_collections=False):
+            event_ids.add(_served_event_id(row))  # type: ignore[arg-type]
+    for row in session.deleted:
+        if isinstance(row, _SERVED):
+            event_ids.add(_served_event_id(row))  # type: ignore[arg-type]
+    for row in session.new:
+        if isinstance(row, _SERVED_WHEN_NEW) and not isinstance(row, Event):
+            event_ids.add(_served_event_id(row))  # type: ignore[arg-type]
+        elif isinstance(row, ScheduleVersion) and row.published_at is not None:
+            event_ids.add(row.event_id)
+    event_ids.discard(None)  # type: ignore[arg-type]
+    # A brand-new event has no cache entries yet.
+    event_ids -= {row.id for row in session.new if isinstance(row, Event)}
+    if event_ids:
+        table = cast(Table, Event.__table__)
+        session.connection().execute(
+            update(table)
+            .where(table.c.id.in_(sorted(event_ids)))
+            .values(serving_generation=table.c.serving_generation + 1)
+        )

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     mail_from: str = "matchmaking@localhost"
+    #: Rendered agendas and calendar feeds each API process keeps (least recently used go
+    #: first); 0 turns the cache off. A feed is about 5 KB, an agenda 4 KB, at fair size.
+    serving_cache_entries: int = Field(default=20_000, ge=0)
     #: Largest request body accepted (bytes); larger ones get 413.
     max_body_bytes: int = 10 * 1024 * 1024
     #: Unknown secrets (tokens, personal links, calendar URLs) one client address may send

@@ -4,15 +4,30 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+from starlette.concurrency import run_in_threadpool
 
-from api.deps import DbSession, EventParticipant, StaffAccess
+from api.deps import (
+    DbSession,
+    ParticipantTokenHeader,
+    StaffAccess,
+    no_participant_token,
+    participant_token_from,
+    unknown_participant_token,
+)
 from api.problems import ProblemError, problem_responses
+from api.ratelimit import PARTICIPANT_TOKEN, check_guessing, record_failed_guess
+from api.routers.calendars import etag_matches
 from api.routers.schedules import find_version
 from api.schemas.schedules import AgendaItemOut, AgendaOut, CounterpartOut
 from matchmaking.agenda import Agenda, participant_agenda
 from matchmaking.models import Participant
+from matchmaking.serving import Owner, Served, ServingCache, agenda_owner, strong_etag
+
+#: A personal document: never kept by shared caches; clients revalidate with the ETag.
+PRIVATE_REVALIDATE = "private, no-cache"
 
 router = APIRouter(prefix="/api/v1/events/{slug}", tags=["agendas"])
 
@@ -61,7 +76,7 @@ def agenda_out(agenda: Agenda) -> AgendaOut:
 @router.get(
     "/me/agenda",
     response_model=AgendaOut,
-    responses=problem_responses(401, 404),
+    responses={304: {"description": "Not modified."}, **problem_responses(401, 404)},
     summary="My agenda",
     description="**Who:** a participant of the event, with their personal token. Their "
     "meetings in the published version, in time order: counterpart, organisation, country, "
@@ -69,8 +84,41 @@ def agenda_out(agenda: Agenda) -> AgendaOut:
     "zone when set, table or room, video link. Empty (`version` null) until a schedule is "
     "published.",
 )
-def my_agenda(db: DbSession, participant: EventParticipant) -> AgendaOut:
-    return agenda_out(participant_agenda(db, participant))
+async def my_agenda(slug: str, request: Request, header_token: ParticipantTokenHeader) -> Response:
+    # As the calendar feed: the token and the event's serving generation in one statement
+    # on a pooled connection, on the event loop; only a miss renders, in a worker thread.
+    token = participant_token_from(request, header_token)
+    if token is None:
+        raise no_participant_token()
+    check_guessing(request, PARTICIPANT_TOKEN)
+    owner = agenda_owner(request.app.state.lean_engine, token)
+    if owner is None:
+        record_failed_guess(request, PARTICIPANT_TOKEN)
+        raise unknown_participant_token()
+    if owner.event_slug != slug:
+        raise ProblemError(404, f"There is no event '{slug}'.", type_="/problems/not-found")
+    cache: ServingCache = request.app.state.serving_cache
+    served = cache.get("agenda", owner.participant_id, owner.generation)
+    if served is None:
+        served = await run_in_threadpool(_render_agenda, request, owner)
+    headers = {"ETag": served.etag, "Cache-Control": PRIVATE_REVALIDATE}
+    if etag_matches(request, served.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(served.body, media_type="application/json", headers=headers)
+
+
+def _render_agenda(request: Request, owner: Owner) -> Served:
+    """Render and keep an agenda in a read-only session of its own, under the generation read
+    before (the data it reads are at least that new)."""
+    with request.app.state.read_sessionmaker() as db:
+        participant = db.get_one(
+            Participant, owner.participant_id, options=[joinedload(Participant.event)]
+        )
+        body = agenda_out(participant_agenda(db, participant)).model_dump_json().encode()
+    served = Served(body, strong_etag(body))
+    cache: ServingCache = request.app.state.serving_cache
+    cache.put("agenda", owner.participant_id, owner.generation, served)
+    return served
 
 
 @router.get(

@@ -13,12 +13,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from api.deps import AppSettings, DbSession, EventParticipant, StaffAccess
+from api.deps import AppSettings, DbSession, EventParticipant, StaffAccess, read_only
 from api.problems import ProblemError, problem_responses
 from api.ratelimit import CALENDAR_URL, check_guessing, record_failed_guess
-from matchmaking import calendars
-from matchmaking.models import Location
+from matchmaking import calendars, serving
+from matchmaking.models import Location, Participant
+from matchmaking.serving import Served
+from matchmaking.settings import Settings
 
 router = APIRouter(tags=["calendars"])
 
@@ -38,12 +42,20 @@ class CalendarLinks(BaseModel):
     webcal_url: str = Field(examples=["webcal://mm.example.org/calendars/participants/mmc_x.ics"])
 
 
-def _not_modified(request: Request, feed: calendars.Feed) -> bool:
-    """RFC 9110 conditional GET: If-None-Match wins over If-Modified-Since."""
+def etag_matches(request: Request, etag: str) -> bool | None:
+    """RFC 9110 If-None-Match (weak comparison); None when the request has none."""
     if_none_match = request.headers.get("if-none-match")
-    if if_none_match is not None:
-        tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-        return "*" in tags or feed.etag in tags
+    if if_none_match is None:
+        return None
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag in tags
+
+
+def _not_modified(request: Request, feed: calendars.Feed | Served) -> bool:
+    """RFC 9110 conditional GET: If-None-Match wins over If-Modified-Since."""
+    matches = etag_matches(request, feed.etag)
+    if matches is not None:
+        return matches
     if_modified_since = request.headers.get("if-modified-since")
     if if_modified_since and feed.last_modified is not None:
         try:
@@ -56,7 +68,7 @@ def _not_modified(request: Request, feed: calendars.Feed) -> bool:
     return False
 
 
-def feed_response(request: Request, feed: calendars.Feed, filename: str) -> Response:
+def feed_response(request: Request, feed: calendars.Feed | Served, filename: str) -> Response:
     headers = {
         "ETag": feed.etag,
         "Cache-Control": PRIVATE_CACHE,
@@ -82,20 +94,58 @@ def feed_response(request: Request, feed: calendars.Feed, filename: str) -> Resp
         **problem_responses(404, 429),
     },
 )
-def participant_calendar(
-    token: str, request: Request, db: DbSession, settings: AppSettings
-) -> Response:
+async def participant_calendar(token: str, request: Request) -> Response:
+    # The hot path of calendar apps: the token and the event's serving generation in one
+    # statement on a pooled connection, no ORM session, no worker thread (the statement is a
+    # short indexed read, run on the event loop); a cached feed is then a dictionary look-up.
+    # Only a feed this process does not hold yet is rendered, in a worker thread.
     check_guessing(request, CALENDAR_URL)
-    participant = calendars.participant_by_calendar_token(db, token)
-    if participant is None:
+    # The token is checked in the database on every request; only the rendered feed is kept.
+    owner = serving.feed_owner(request.app.state.lean_engine, token)
+    if owner is None:
         record_failed_guess(request, CALENDAR_URL)
         raise ProblemError(
             404,
             "This calendar link is unknown or was replaced by a newer one.",
             type_="/problems/not-found",
         )
+    cache: serving.ServingCache = request.app.state.serving_cache
+    served = cache.get("calendar", owner.participant_id, owner.generation)
+    if served is None:
+        served = await run_in_threadpool(render_feed_apart, request, owner)
+    return feed_response(request, served, f"{owner.event_slug}-agenda.ics")
+
+
+def render_feed_apart(request: Request, owner: serving.Owner) -> Served:
+    """Render and keep a feed in a read-only session of its own (the lean path has none)."""
+    settings: Settings = request.app.state.settings
+    with request.app.state.read_sessionmaker() as db:
+        return render_feed(request, db, settings, owner.participant_id, owner.generation)
+
+
+def cached_feed(
+    request: Request, db: Session, settings: Settings, participant_id: int, generation: int
+) -> Served:
+    """The participant's feed from this process's cache, rendered when it holds none for the
+    event's current serving generation."""
+    cache: serving.ServingCache = request.app.state.serving_cache
+    served = cache.get("calendar", participant_id, generation)
+    if served is None:
+        served = render_feed(request, db, settings, participant_id, generation)
+    return served
+
+
+def render_feed(
+    request: Request, db: Session, settings: Settings, participant_id: int, generation: int
+) -> Served:
+    """Render the participant's feed and keep it under the generation read before: rendering
+    reads data at least as new as that generation, so a kept feed is never older than its key."""
+    cache: serving.ServingCache = request.app.state.serving_cache
+    participant = db.get_one(Participant, participant_id)
     feed = calendars.participant_feed(db, participant, settings=settings)
-    return feed_response(request, feed, f"{participant.event.slug}-agenda.ics")
+    served = Served(feed.body, feed.etag, feed.last_modified, feed.valid_until)
+    cache.put("calendar", participant_id, generation, served)
+    return served
 
 
 @router.get(
@@ -108,11 +158,13 @@ def participant_calendar(
         **problem_responses(401, 404),
     },
 )
+@read_only
 def own_calendar(
     request: Request, db: DbSession, settings: AppSettings, participant: EventParticipant
 ) -> Response:
-    feed = calendars.participant_feed(db, participant, settings=settings)
-    return feed_response(request, feed, f"{participant.event.slug}-agenda.ics")
+    generation = participant.event.serving_generation
+    served = cached_feed(request, db, settings, participant.id, generation)
+    return feed_response(request, served, f"{participant.event.slug}-agenda.ics")
 
 
 @router.post(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 15:36:16.302591
+Create Date: 2026-11-21 18:07:02.431160
 
 """
 
@@ -78,6 +78,7 @@ def upgrade() -> None:
         sa.Column("video_base_url", sa.String(length=500), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("serving_generation", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
         sa.UniqueConstraint("slug", name=op.f("uq_events_slug")),
     )
