@@ -6,7 +6,7 @@ costs a 304 and no body.
 
 from __future__ import annotations
 
-from datetime import UTC, date
+from datetime import UTC
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any
 
@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import AppSettings, DbSession, EventParticipant, StaffAccess, read_only
 from api.problems import ProblemError, problem_responses
 from api.ratelimit import CALENDAR_URL, check_guessing, record_failed_guess
+from api.schemas.common import IsoDay
 from matchmaking import calendars, serving
 from matchmaking.models import Location, Participant
 from matchmaking.serving import Served
@@ -218,7 +219,7 @@ def location_calendar(
     db: DbSession,
     settings: AppSettings,
     access: StaffAccess,
-    day: Annotated[date | None, Query(description="Only this day (YYYY-MM-DD).")] = None,
+    day: Annotated[IsoDay | None, Query(description="Only this day (YYYY-MM-DD).")] = None,
 ) -> Response:
     location = db.scalar(
         select(Location).where(Location.event_id == access.event.id, Location.key == key)

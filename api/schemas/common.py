@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Path, Query
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, NaiveDatetime, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    NaiveDatetime,
+    WithJsonSchema,
+)
 
 T = TypeVar("T")
 
@@ -26,14 +34,41 @@ def _utc(moment: datetime) -> datetime:
 #: An instant in answers: UTC with offset, e.g. `2030-05-29T03:59:00Z`.
 Instant = Annotated[datetime, AfterValidator(_utc)]
 
+_LOCAL_TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$"
 _LOCAL_TIME_SCHEMA = {
     "type": "string",
-    "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$",
+    "pattern": _LOCAL_TIME,
     "description": "Local wall-clock time in the event's time zone, without offset.",
     "examples": ["2030-09-10T09:00"],
 }
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_day(value: object) -> object:
+    # Pydantic's lax mode reads a number such as "1.5e9" as a Unix time; a day in a URL is
+    # only ever written as YYYY-MM-DD.
+    if not isinstance(value, date) and not (isinstance(value, str) and _ISO_DAY.fullmatch(value)):
+        raise ValueError("must be a day written as YYYY-MM-DD")
+    return value
+
+
+#: A calendar day in a query string, only as `YYYY-MM-DD`.
+IsoDay = Annotated[date, BeforeValidator(_iso_day)]
+
+
+def _local_time(value: object) -> object:
+    # Held to the published pattern: no date alone, no space for "T", no Unix time.
+    if not isinstance(value, datetime) and not (
+        isinstance(value, str) and re.fullmatch(_LOCAL_TIME, value)
+    ):
+        raise ValueError("must be a local time written as YYYY-MM-DDTHH:MM")
+    return value
+
+
 #: A slot time: local wall-clock time in the event's zone, no offset (as in bundles).
-LocalTime = Annotated[NaiveDatetime, WithJsonSchema(_LOCAL_TIME_SCHEMA)]
+LocalTime = Annotated[
+    NaiveDatetime, BeforeValidator(_local_time), WithJsonSchema(_LOCAL_TIME_SCHEMA)
+]
 
 
 # Text rules shared with the bundle format (matchmaking/bundle/schemas.py), so that whatever

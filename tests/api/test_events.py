@@ -126,6 +126,20 @@ def test_slot_in_a_daylight_saving_gap_is_refused(client: TestClient, make: Fact
     assert answer.status_code == 422 and "does not exist" in answer.json()["detail"]
 
 
+def test_slot_times_are_only_accepted_as_published(client: TestClient, make: Factory) -> None:
+    owner = make.organiser()
+    slug = make.event(owner)
+    for start in ("2030-09-11 09:00", "2030-09-11", 1915340400, "2030-09-11T09:00\n"):
+        answer = client.post(
+            f"/api/v1/events/{slug}/sessions/am/slots",
+            json={"start": start, "end": "2030-09-11T09:20"},
+            headers=owner,
+        )
+        assert answer.status_code == 422, start
+        assert "start" in answer.text and "YYYY-MM-DDTHH:MM" in answer.text
+    assert len(client.get(f"/api/v1/events/{slug}/slots", headers=owner).json()) == 3
+
+
 def test_opening_needs_slots_and_locations_and_follows_the_lifecycle(
     client: TestClient, make: Factory
 ) -> None:

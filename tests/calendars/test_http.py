@@ -174,11 +174,13 @@ def test_event_and_location_feeds_are_for_the_events_organisers_only(world: Worl
         ).status_code
         == 404
     )
-    bad_day = world.client.get(
-        f"/api/v1/events/{slug}/locations/t1/calendar.ics?day=26.10.2024", headers=staff
-    )
-    assert bad_day.status_code == 422
-    assert "day" in bad_day.text
+    # A number is not a day, even though Pydantic would read it as a Unix time (found by fuzzing).
+    for bad in ("26.10.2024", "2.040600790821383e-300", "1729900800", "2024-10-26T00:00"):
+        bad_day = world.client.get(
+            f"/api/v1/events/{slug}/locations/t1/calendar.ics?day={bad}", headers=staff
+        )
+        assert bad_day.status_code == 422, bad
+        assert "day" in bad_day.text and "YYYY-MM-DD" in bad_day.text
 
     outsider = {"Authorization": f"Bearer {world.outsider_token}"}
     assert (
