@@ -9,11 +9,6 @@ ended with SIGKILL.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -42,25 +37,16 @@ from matchmaking.models import (
     Organisation,
     Participant,
     ScheduleVersion,
-    SolveJob,
 )
 from matchmaking.scheduling import problem_from_event
 from matchmaking.versions import snapshot_digest
 from tests.api.conftest import make_settings
 from tests.conftest import POSTGRES_ADMIN_URL
+from tests.processes import ApiServer, free_port, start_solve, wait_finished, wait_for
 from tests.production.events import busy_event_bundle
 from tests.security.world import World, build_world
 
-MATCHMAKING = str(Path(sys.executable).with_name("matchmaking"))
-
-
 # --- helpers -----------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def cut_connection_at(engine: Engine, statement_start: str) -> Callable[[], int]:
@@ -117,7 +103,7 @@ def _unavailable(problem: httpx.Response) -> None:
 
 
 def test_an_unreachable_database_is_a_503_problem_while_liveness_holds() -> None:
-    closed = _free_port()  # nothing listens there
+    closed = free_port()  # nothing listens there
     app = create_app(
         make_settings(
             f"postgresql+psycopg://postgres@127.0.0.1:{closed}/matchmaking",
@@ -271,49 +257,6 @@ def test_two_publishers_at_once_exactly_one_wins(
 # --- the server is killed ------------------------------------------------------------------------
 
 
-class Server:
-    """`matchmaking serve` as a real process, ended with SIGKILL (a crash, not a shutdown)."""
-
-    def __init__(self, db_url: str, log: Path) -> None:
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = {
-            **os.environ,
-            "MATCHMAKING_DATABASE_URL": db_url,
-            "MATCHMAKING_ENVIRONMENT": "test",
-            "MATCHMAKING_LOG_REQUESTS": "false",
-        }
-        env.pop("MATCHMAKING_BROKER_URL", None)
-        self.process = subprocess.Popen(
-            [MATCHMAKING, "serve", "--port", str(self.port)],
-            env=env,
-            stdout=log.open("ab"),
-            stderr=subprocess.STDOUT,
-        )
-        self.log = log
-        wait_for(self._ready, "the server to start", 60, log)
-
-    def _ready(self) -> bool:
-        try:
-            return httpx.get(f"{self.base}/readyz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-
-def wait_for(condition: Callable[[], Any], what: str, timeout: float, log: Path) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}\n{log.read_text(errors='replace')[-3000:]}")
-
-
 @pytest.fixture
 def busy_event(db_url: str) -> Iterator[tuple[str, dict[str, str], sessionmaker[Any]]]:
     engine = make_engine(db_url)
@@ -338,35 +281,17 @@ def test_a_solve_killed_with_its_server_is_run_again_after_the_restart(
 ) -> None:
     slug, owner, sessions = busy_event
     log = tmp_path / "server.log"
-    server = Server(db_url, log)
-    started = httpx.post(
-        f"{server.base}/api/v1/events/{slug}/solves",
-        json={"time_limit_seconds": 5},
-        headers=owner,
-        timeout=10,
-    )
-    assert started.status_code == 202, started.text
-    job_id = started.json()["id"]
-
-    def job() -> SolveJob:
-        with sessions() as session:
-            return session.get_one(SolveJob, job_id)
-
-    wait_for(lambda: job().status == JobStatus.running, "the solve to start", 30, log)
+    server = ApiServer(db_url, log, MATCHMAKING_LOG_REQUESTS="false")
+    job = start_solve(server, slug, owner, 5, sessions)
     time.sleep(1)  # well into the search
     server.kill()
     assert job().status == JobStatus.running  # nobody could say otherwise: the process died
     with sessions() as session:
         assert session.scalars(select(ScheduleVersion)).all() == []  # nothing half-written
 
-    server = Server(db_url, log)
+    server = ApiServer(db_url, log, MATCHMAKING_LOG_REQUESTS="false")
     try:
-        finished = wait_for(
-            lambda: (j := job()).status in (JobStatus.succeeded, JobStatus.failed) and j,
-            "the restarted server to finish the job",
-            90,
-            log,
-        )
+        finished = wait_finished(job, "the restarted server to finish the job", 90, log)
     finally:
         server.kill()
     assert finished.status == JobStatus.succeeded, finished.error
@@ -383,7 +308,7 @@ def test_server_killed_during_registrations_loses_none_it_confirmed(
 ) -> None:
     slug, owner, sessions = busy_event
     log = tmp_path / "server.log"
-    server = Server(db_url, log)
+    server = ApiServer(db_url, log, MATCHMAKING_LOG_REQUESTS="false")
     confirmed: dict[str, str] = {}  # e-mail → personal token, for every 201
     attempted: list[str] = []
     stop = threading.Event()
@@ -410,7 +335,7 @@ def test_server_killed_during_registrations_loses_none_it_confirmed(
         server.kill()
         stop.set()
 
-    server = Server(db_url, log)
+    server = ApiServer(db_url, log, MATCHMAKING_LOG_REQUESTS="false")
     try:
         for email, token in confirmed.items():
             me = httpx.get(

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ from matchmaking.db import make_engine
 from matchmaking.jobs import create_solve_job
 from matchmaking.models import JobStatus, Meeting, ScheduleVersion, SolveJob
 from matchmaking.settings import Settings
+from tests.processes import MATCHMAKING, free_port, wait_for
 from tests.production.conftest import require_broker
 from tests.production.events import busy_event_bundle
 
@@ -42,7 +41,6 @@ REDIS_URL = os.environ.get("MATCHMAKING_TEST_REDIS_URL", "redis://127.0.0.1:6379
 RABBITMQ_URL = os.environ.get(
     "MATCHMAKING_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//"
 )
-MATCHMAKING = str(Path(sys.executable).with_name("matchmaking"))
 #: A worker whose heartbeat is older than this is taken as dead (production: a minute).
 HEARTBEAT_TIMEOUT = 3.0
 
@@ -131,28 +129,6 @@ class Cluster:
             job = create_solve_job(session, event, time_limit_seconds=time_limit_seconds, workers=2)
             session.commit()
             return job.id, event.id
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_for(
-    condition: Callable[[], Any],
-    what: str,
-    timeout: float,
-    on_timeout: Callable[[], str] | None = None,
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    detail = on_timeout() if on_timeout else ""
-    pytest.fail(f"timed out after {timeout} s waiting for {what}\n{detail[-4000:]}")
 
 
 @pytest.fixture
