@@ -8,12 +8,19 @@ For each backend: a fresh database migrated to head, the two events of `build_ev
 API under uvicorn (`--server-workers` processes, production logging: JSON lines with an access
 line per request), then wrk on the loopback for each scenario:
 
-- `calendar`: calendar apps fetching agenda feeds by their secret URL (`.ics`);
-- `agenda`: participants reading their agenda as JSON with their personal token;
+- `calendar-first`, `calendar`: calendar apps fetching agenda feeds by their secret URL
+  (`.ics`), first right after the server started (every feed rendered and cached as it is
+  first asked for, as after a publication), then again with what the first run cached;
+- `agenda-first`, `agenda`: participants reading their agenda as JSON with their personal
+  token, the same two ways;
+- `calendar-warm`, `agenda-warm`: the same for `--warm-participants` participants whose
+  documents every API process already holds (what a repeated download costs);
+- `calendar-304`: those feeds with `If-None-Match` and their ETag (an unchanged feed);
 - `wishes`: the rush before the cut-off, every request a new wish; afterwards the keys of all
   wishes acknowledged with 201 are compared with the rows in the database (lost, duplicated,
   and stored-but-unacknowledged because the generator stopped while they were in flight).
 
+`--scenarios calendar-warm,floor` runs only those (one backend with `--backends`).
 `--profile` samples the server processes with py-spy during an extra calendar run and writes
 the hottest functions. Results go to `--out` as JSON, and a Markdown table is printed.
 wrk comes from Debian: it is installed with apt-get when missing.
@@ -292,6 +299,18 @@ def as_result(backend: str, scenario: str, raw: dict[str, Any], connections: int
 # --- the wish rush and its accounting ---------------------------------------------------------
 
 
+def write_etags(base_url: str, tokens_file: Path, out: Path) -> None:
+    """Every participant's feed ETag, as a calendar app holding the feed knows it."""
+    lines = []
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        for line in tokens_file.read_text().splitlines():
+            calendar_token = line.split()[3]
+            response = client.get(f"/calendars/participants/{calendar_token}.ics")
+            response.raise_for_status()
+            lines.append(f"{calendar_token} {response.headers['etag']}\n")
+    out.write_text("".join(lines))
+
+
 def open_wishes_until_soon(sessions: sessionmaker[Session], slug: str) -> None:
     """Put the cut-off a few minutes ahead: the rush is the last minutes before it."""
     with sessions() as session:
@@ -414,6 +433,22 @@ def profile_scenario(
 # --- one backend -----------------------------------------------------------------------------
 
 
+#: Every scenario, in the order they run.
+SCENARIOS = (
+    "calendar-first",
+    "calendar",
+    "agenda-first",
+    "agenda",
+    "calendar-warm",
+    "agenda-warm",
+    "calendar-304",
+    "floor",
+    "wishes",
+)
+#: Scenarios over the warm participants; the first of them that runs fills the caches.
+WARM_SCENARIOS = ("calendar-warm", "agenda-warm", "calendar-304")
+
+
 def bench_backend(backend: str, args: argparse.Namespace, wrk: str) -> list[ScenarioResult]:
     workdir = Path(tempfile.mkdtemp(prefix=f"mm-load-{backend}-"))
     url = fresh_database(backend, workdir, args.postgres_url)
@@ -427,22 +462,60 @@ def bench_backend(backend: str, args: argparse.Namespace, wrk: str) -> list[Scen
         f"{agenda.meetings} meetings in {time.monotonic() - started:.0f} s",
         flush=True,
     )
+    # The planner's statistics as a running database has them (autovacuum analyses new
+    # tables only after a while): without them the first minutes measure poor query plans.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("ANALYZE")
     pairs_file = workdir / "existing-pairs.txt"
     build_event.write_wish_pairs(sessions, wishes.slug, pairs_file)
     server = start_server(url, args, workdir / "server.log")
     results: list[ScenarioResult] = []
     try:
         pid, base = server.process.pid, server.base_url
-        run_wrk(wrk, url, pid, base, "calendar.lua", [str(agenda.tokens_file)], args, 5)  # warm-up
+        # Warm-up of the stack only: the first calendar and agenda runs start with empty
+        # caches, as right after a publication (which makes every cached document unusable).
+        run_wrk(wrk, url, pid, base, "floor.lua", [], args, 5)
         scenarios = [
             ("calendar", "calendar.lua", [str(agenda.tokens_file)]),
             ("agenda", "agenda.lua", [str(agenda.tokens_file), agenda.slug]),
         ]
-        for name, script, script_args in [*scenarios, ("floor", "floor.lua", [])]:
+        calendar, agenda_json = scenarios[0][1:], scenarios[1][1:]
+        # Then for a set of participants whose documents every API process already holds:
+        # what a repeated download costs. (Each process renders each participant's feed and
+        # agenda once; for 3,500 participants and two processes that takes longer than the
+        # runs above.)
+        warm_tokens = workdir / "warm.tokens"
+        lines = agenda.tokens_file.read_text().splitlines(keepends=True)
+        warm_tokens.write_text("".join(lines[: args.warm_participants]))
+        warm_calendar = ("calendar.lua", [str(warm_tokens)])
+        warm_agenda = ("agenda.lua", [str(warm_tokens), agenda.slug])
+        etags = workdir / "etags.txt"
+        runs = [
+            ("calendar-first", *calendar),
+            ("calendar", *calendar),
+            ("agenda-first", *agenda_json),
+            ("agenda", *agenda_json),
+            ("calendar-warm", *warm_calendar),
+            ("agenda-warm", *warm_agenda),
+            ("calendar-304", "calendar_304.lua", [str(etags)]),
+            ("floor", "floor.lua", []),
+        ]
+        filled = False
+        for name, script, script_args in runs:
+            if args.scenarios is not None and name not in args.scenarios:
+                continue
+            if name in WARM_SCENARIOS and not filled:
+                for fill in (warm_calendar, warm_agenda):
+                    run_wrk(wrk, url, pid, base, *fill, args, 10)  # fills the caches
+                filled = True
+            if name == "calendar-304":
+                write_etags(base, warm_tokens, etags)
             raw = run_wrk(wrk, url, pid, base, script, script_args, args, args.duration)
             results.append(as_result(backend, name, raw, args.connections))
             print(f"[{backend}] {name}: {json.dumps(raw)}", flush=True)
 
+        if args.scenarios is not None and "wishes" not in args.scenarios:
+            return results
         open_wishes_until_soon(sessions, wishes.slug)
         before = wish_keys(sessions, wishes.slug)
         keys_prefix = workdir / "acknowledged-"
@@ -524,12 +597,27 @@ def main() -> int:
     parser.add_argument("--server-workers", type=int, default=2)
     parser.add_argument("--pool-size", type=int, default=10)
     parser.add_argument("--port", type=int, default=18765)
+    parser.add_argument(
+        "--warm-participants",
+        type=int,
+        default=500,
+        help="participants of the calendar-warm, agenda-warm and calendar-304 runs",
+    )
+    parser.add_argument(
+        "--scenarios",
+        help="only these scenarios, comma-separated (default: all): " + ", ".join(SCENARIOS),
+    )
     parser.add_argument("--profile", action="store_true", help="py-spy the calendar scenario")
     parser.add_argument(
         "--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args()
+    if args.scenarios is not None:
+        args.scenarios = {name.strip() for name in args.scenarios.split(",") if name.strip()}
+        unknown = args.scenarios - set(SCENARIOS)
+        if unknown:
+            parser.error(f"--scenarios: unknown {', '.join(sorted(unknown))}")
     args.out.mkdir(parents=True, exist_ok=True)
     wrk = ensure_wrk()
     info = {"machine": machine(), "settings": {k: str(v) for k, v in vars(args).items()}}
