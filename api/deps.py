@@ -20,7 +20,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from api.problems import ProblemError
@@ -203,6 +203,14 @@ def unknown_participant_token() -> ProblemError:
     return _unauthenticated("The participant token is unknown or was replaced.", "Participant")
 
 
+#: Built once: every participant request runs it.
+_PARTICIPANT_BY_TOKEN = (
+    select(Participant)
+    .options(joinedload(Participant.event))
+    .where(Participant.access_token_hash == bindparam("token_hash"))
+)
+
+
 def optional_participant(
     request: Request,
     db: DbSession,
@@ -213,11 +221,7 @@ def optional_participant(
     if token is None:
         return None
     check_guessing(request, PARTICIPANT_TOKEN)
-    participant = db.scalar(
-        select(Participant)
-        .options(joinedload(Participant.event))
-        .where(Participant.access_token_hash == hash_token(token))
-    )
+    participant = db.scalar(_PARTICIPANT_BY_TOKEN, {"token_hash": hash_token(token)})
     if participant is None:
         record_failed_guess(request, PARTICIPANT_TOKEN)
         raise unknown_participant_token()

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Select, func, literal, or_, select
+from sqlalchemy import Select, bindparam, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -96,9 +96,7 @@ def send(
     # lock was granted). FOR NO KEY UPDATE, not FOR UPDATE: inserting a wish takes a key-share
     # lock on the recipient's row, which FOR UPDATE would block, deadlocking two people
     # wishing each other.
-    session.execute(
-        select(Participant.id).where(Participant.id == sender.id).with_for_update(key_share=True)
-    )
+    session.execute(_LOCK_SENDER, {"sender_id": sender.id})
     key = f"w-{secrets.token_hex(4)}"
     checks = _checks(session, event, sender, request, key)
     recipient, organisation = _recipient(checks, sender, request)
@@ -156,18 +154,20 @@ class _Checks:
     wished_back: bool
 
 
-def _checks(
-    session: Session, event: Event, sender: Participant, request: WishRequest, key: str
-) -> _Checks:
-    """One query for every rule of a new wish. The sender's organisation comes along (into
-    the session) for the e-mail and the answer."""
+def _check_statement(to_participant: bool) -> Select[Any]:
+    """The one query of `_checks`, built once per kind of recipient: its parameters are
+    bound per request (`sender_id`, `sender_organisation_id`, `event_id`, `to`, `key`), so a
+    request neither builds nor compiles SQL."""
     sender_organisation = aliased(Organisation)
-    own = Wish.sender_id == sender.id
+    sender_id = bindparam("sender_id")
+    sender_organisation_id = bindparam("sender_organisation_id")
+    event_id = bindparam("event_id")
+    own = Wish.sender_id == sender_id
     open_sent = select(func.count()).where(own, Wish.status.in_(OPEN_STATUSES)).scalar_subquery()
-    key_taken = select(Wish.id).where(Wish.event_id == event.id, Wish.key == key).exists()
+    key_taken = select(Wish.id).where(Wish.event_id == event_id, Wish.key == bindparam("key"))
     back: Any
     target: Select[Any]
-    if request.to is not None:
+    if to_participant:
         to = Wish.recipient_id == Participant.id
         back = (
             select(Wish.id)
@@ -175,8 +175,8 @@ def _checks(
                 Wish.sender_id == Participant.id,
                 Wish.status.in_(OPEN_STATUSES),
                 or_(
-                    Wish.recipient_id == sender.id,
-                    Wish.recipient_organisation_id == sender.organisation_id,
+                    Wish.recipient_id == sender_id,
+                    Wish.recipient_organisation_id == sender_organisation_id,
                 ),
             )
             .exists()
@@ -185,8 +185,8 @@ def _checks(
             select(Participant, Organisation)
             .join(Organisation, Organisation.id == Participant.organisation_id)
             .where(
-                Participant.event_id == sender.event_id,
-                Participant.key == request.to,
+                Participant.event_id == event_id,
+                Participant.key == bindparam("to"),
                 Participant.listed.is_(True),
             )
         )
@@ -195,8 +195,8 @@ def _checks(
         to = Wish.recipient_organisation_id == Organisation.id
         back = literal(False)
         target = select(literal(None), Organisation).where(
-            Organisation.event_id == sender.event_id,
-            Organisation.key == request.to_organisation,
+            Organisation.event_id == event_id,
+            Organisation.key == bindparam("to"),
         )
         listed = (
             select(func.count())
@@ -205,18 +205,44 @@ def _checks(
             .scalar_subquery()
         )
     duplicate = select(Wish.key, Wish.status).where(own, to, Wish.status != WishStatus.cancelled)
-    query = target.join(
-        sender_organisation, sender_organisation.id == sender.organisation_id
+    return target.join(
+        sender_organisation, sender_organisation.id == sender_organisation_id
     ).add_columns(
         listed,
         duplicate.with_only_columns(Wish.key).limit(1).scalar_subquery(),
         duplicate.with_only_columns(Wish.status).limit(1).scalar_subquery(),
         open_sent,
-        key_taken,
+        key_taken.exists(),
         back,
         sender_organisation,
     )
-    row = session.execute(query).first()
+
+
+_CHECKS = {True: _check_statement(True), False: _check_statement(False)}
+#: The sender's row lock (see `send`).
+_LOCK_SENDER = (
+    select(Participant.id)
+    .where(Participant.id == bindparam("sender_id"))
+    .with_for_update(key_share=True)
+)
+
+
+def _checks(
+    session: Session, event: Event, sender: Participant, request: WishRequest, key: str
+) -> _Checks:
+    """One query for every rule of a new wish. The sender's organisation comes along (into
+    the session) for the e-mail and the answer."""
+    to_participant = request.to is not None
+    row = session.execute(
+        _CHECKS[to_participant],
+        {
+            "sender_id": sender.id,
+            "sender_organisation_id": sender.organisation_id,
+            "event_id": event.id,
+            "to": request.to if to_participant else request.to_organisation,
+            "key": key,
+        },
+    ).first()
     if row is None:
         # No such recipient: the sender's own facts still decide nothing, the recipient does.
         return _Checks(None, None, None, 0, None, None, 0, False, False)
