@@ -1,4 +1,5 @@
-"""E-mail: templates in `templates/email/`, sent through SMTP when configured, else logged.
+"""E-mail: templates in `templates/email/`, sent through SMTP when configured, else logged
+(in production only that a mail was not sent: mails hold personal links).
 
 A `Mail` holds plain values only (no ORM objects), so it can be sent after the request's
 transaction has committed and its session is closed: endpoints hand mails to FastAPI's
@@ -66,8 +67,16 @@ def render(mail: Mail, settings: Settings) -> EmailMessage:
 
 
 def send(mail: Mail, settings: Settings) -> bool:
-    """Render and deliver one mail; True when delivered (or logged), False on failure."""
+    """Render and deliver one mail; True when delivered (or logged in development and
+    tests), False on failure or when production has no SMTP server."""
     try:
+        if not settings.smtp_host and settings.environment == "production":
+            # Mails carry personal links, which are secrets: a production log never holds
+            # them. Nothing is rendered; the log says which mail was not sent.
+            log.warning(
+                "e-mail '%s' to %s not sent: no SMTP server configured", mail.template, mail.to
+            )
+            return False
         message = render(mail, settings)
         if not settings.smtp_host:
             log.info(

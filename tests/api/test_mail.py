@@ -87,3 +87,26 @@ def test_without_smtp_the_mail_is_logged(caplog: pytest.LogCaptureFixture) -> No
         assert send(mail, settings) is True
     assert "http://x/l" in caplog.text
     assert render(mail, settings)["Subject"] == "Your registration for Expo"
+
+
+def test_production_without_smtp_never_logs_the_personal_link(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = make_settings(
+        "sqlite://", environment="production", secret_key="a-production-key-" + "x" * 40
+    )
+    mail = Mail(
+        to="a@example.org",
+        template="registration",
+        context={
+            "event_name": "Expo",
+            "venue": "",
+            "participant_name": "A",
+            "link": "http://x/p/secret-token",
+        },
+    )
+    with caplog.at_level(logging.DEBUG, logger="matchmaking.mail"):
+        assert send(mail, settings) is False
+    assert "secret-token" not in caplog.text
+    assert "registration" in caplog.text and "a@example.org" in caplog.text
+    assert "no SMTP server" in caplog.text
