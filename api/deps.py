@@ -209,6 +209,8 @@ _PARTICIPANT_BY_TOKEN = (
     .options(joinedload(Participant.event))
     .where(Participant.access_token_hash == bindparam("token_hash"))
 )
+#: The same, taking the row lock a new wish needs (`matchmaking.wishes.send`).
+_PARTICIPANT_BY_TOKEN_LOCKED = _PARTICIPANT_BY_TOKEN.with_for_update(key_share=True, of=Participant)
 
 
 def optional_participant(
@@ -220,8 +222,18 @@ def optional_participant(
     token = participant_token_from(request, header_token)
     if token is None:
         return None
+    return participant_by_token(request, db, token)
+
+
+def participant_by_token(
+    request: Request, db: Session, token: str, *, lock: bool = False
+) -> Participant:
+    """The participant (with its event) whose token this is; 401 for an unknown or replaced
+    token, which counts as a failed guess (429 after too many). `lock`: also take the lock
+    of the participant's row that sending a wish needs, in the same statement."""
     check_guessing(request, PARTICIPANT_TOKEN)
-    participant = db.scalar(_PARTICIPANT_BY_TOKEN, {"token_hash": hash_token(token)})
+    query = _PARTICIPANT_BY_TOKEN_LOCKED if lock else _PARTICIPANT_BY_TOKEN
+    participant = db.scalar(query, {"token_hash": hash_token(token)})
     if participant is None:
         record_failed_guess(request, PARTICIPANT_TOKEN)
         raise unknown_participant_token()
@@ -245,6 +257,11 @@ def event_participant(slug: str, participant: CurrentParticipant) -> Participant
 
     A participant of another event gets 404, as if this event did not exist.
     """
+    return of_event(participant, slug)
+
+
+def of_event(participant: Participant, slug: str) -> Participant:
+    """The participant, when it belongs to event `slug`; else 404 as if there were no event."""
     if participant.event.slug != slug:
         raise ProblemError(404, f"There is no event '{slug}'.", type_="/problems/not-found")
     return participant

@@ -78,13 +78,19 @@ def send_wish(
 
 
 def send(
-    session: Session, sender: Participant, request: WishRequest, now: datetime | None = None
+    session: Session,
+    sender: Participant,
+    request: WishRequest,
+    now: datetime | None = None,
+    *,
+    sender_locked: bool = False,
 ) -> SentWish:
     """A new wish of `sender` and whether it is mutual; flushes, the caller commits.
 
-    Four statements: the sender's lock, one query for everything the rules check (recipient,
-    their organisation, an open wish to them already, the sender's open wishes, whether the
-    new key is free, a wish back), the insert, and the caller's commit."""
+    Four statements: the sender's lock (none when the caller took it: `sender_locked`), one
+    query for everything the rules check (recipient, their organisation, an open wish to them
+    already, the sender's open wishes, whether the new key is free, a wish back), the insert,
+    and the caller's commit."""
     event = sender.event
     check_wishes_allowed(event, now)
     if (request.to is None) == (request.to_organisation is None):
@@ -96,7 +102,10 @@ def send(
     # lock was granted). FOR NO KEY UPDATE, not FOR UPDATE: inserting a wish takes a key-share
     # lock on the recipient's row, which FOR UPDATE would block, deadlocking two people
     # wishing each other.
-    session.execute(_LOCK_SENDER, {"sender_id": sender.id})
+    # `sender_locked`: the caller took this lock already, in this transaction, when it read
+    # the sender (the API's wish endpoint does, with the token lookup).
+    if not sender_locked:
+        session.execute(_LOCK_SENDER, {"sender_id": sender.id})
     key = f"w-{secrets.token_hex(4)}"
     checks = _checks(session, event, sender, request, key)
     recipient, organisation = _recipient(checks, sender, request)
