@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Select, bindparam, func, literal, or_, select
+from sqlalchemy import BindParameter, Select, bindparam, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -168,9 +168,9 @@ def _check_statement(to_participant: bool) -> Select[Any]:
     bound per request (`sender_id`, `sender_organisation_id`, `event_id`, `to`, `key`), so a
     request neither builds nor compiles SQL."""
     sender_organisation = aliased(Organisation)
-    sender_id = bindparam("sender_id")
-    sender_organisation_id = bindparam("sender_organisation_id")
-    event_id = bindparam("event_id")
+    sender_id: BindParameter[int] = bindparam("sender_id")
+    sender_organisation_id: BindParameter[int] = bindparam("sender_organisation_id")
+    event_id: BindParameter[int] = bindparam("event_id")
     own = Wish.sender_id == sender_id
     open_sent = select(func.count()).where(own, Wish.status.in_(OPEN_STATUSES)).scalar_subquery()
     key_taken = select(Wish.id).where(Wish.event_id == event_id, Wish.key == bindparam("key"))
