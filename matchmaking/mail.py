@@ -19,16 +19,16 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import make_msgid
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from matchmaking import resources
 from matchmaking.settings import Settings
 
 log = logging.getLogger(__name__)
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "email"
+TEMPLATES = resources.TEMPLATES / "email"
 SMTP_TIMEOUT_SECONDS = 15.0
 
 

@@ -1,12 +1,11 @@
 """Bringing a database to the schema of this code: Alembic's `upgrade head`, from anywhere.
 
 The Alembic configuration is built in code, so it works from any working directory and
-without `alembic.ini`: the revisions are the `migrations/` folder beside the package.
+without `alembic.ini`: the revisions are the project's `migrations/` folder
+(`matchmaking.resources`).
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
@@ -15,8 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import make_url
 
 from matchmaking.db import make_engine
-
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+from matchmaking.resources import MIGRATIONS
 
 
 class MigrationsNotFound(RuntimeError):
@@ -26,8 +24,8 @@ class MigrationsNotFound(RuntimeError):
 def alembic_config(url: str) -> Config:
     if not (MIGRATIONS / "env.py").is_file():
         raise MigrationsNotFound(
-            f"the database migrations are missing: expected them in {MIGRATIONS}; install the "
-            "project from its source tree (pip install -e .)"
+            f"the database migrations are missing: expected them in {MIGRATIONS}; reinstall "
+            "the project (pip install . or pip install -e .)"
         )
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))

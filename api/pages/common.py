@@ -13,7 +13,6 @@ import hmac
 import math
 import secrets
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,11 +32,11 @@ from api.ratelimit import (
 )
 from matchmaking import events as event_service
 from matchmaking.models import ApiToken, Event, EventRoleName, Organiser, Participant
+from matchmaking.resources import TEMPLATES
 from matchmaking.security import hash_token
 from matchmaking.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-templates = Jinja2Templates(directory=str(ROOT / "templates"))
+templates = Jinja2Templates(directory=str(TEMPLATES))
 
 CSRF_COOKIE = "mm_csrf"
 CSRF_FIELD = "csrf_token"

@@ -1,0 +1,34 @@
+"""A wheel (`pip install .`, not editable) carries everything the service needs at run time:
+the page and e-mail templates and the database migrations, inside the package."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_the_wheel_holds_the_templates_and_the_migrations(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("matchmaking-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for folder, pattern in (("templates", "*"), ("migrations", "*")):
+        expected = {
+            f"matchmaking/{folder}/{path.relative_to(ROOT / folder).as_posix()}"
+            for path in (ROOT / folder).rglob(pattern)
+            if path.is_file() and "__pycache__" not in path.parts
+        }
+        assert expected, folder
+        assert expected <= names, sorted(expected - names)
+    # Nothing lands at the top level of site-packages under a generic name.
+    assert not any(name.startswith(("templates/", "migrations/")) for name in names)
