@@ -232,19 +232,19 @@ class Feed:
 
 
 @lru_cache(maxsize=64)
-def _vtimezone(tzid: str, first: date, last: date) -> bytes:
-    # Building a VTIMEZONE walks the zone's transitions; cache it per event range.
-    return icalendar.Timezone.from_tzid(tzid, first_date=first, last_date=last).to_ical()
+def _vtimezone(tzid: str, first: date, last: date) -> icalendar.Timezone:
+    # Building a VTIMEZONE walks the zone's transitions; built once per zone and event range
+    # and shared by every feed of the event: feeds only serialise it, never change it.
+    return icalendar.Timezone.from_tzid(tzid, first_date=first, last_date=last)
 
 
 def vtimezone(event: Event) -> icalendar.Timezone:
-    """The event zone's VTIMEZONE with the transitions around the event's dates."""
+    """The event zone's VTIMEZONE with the transitions around the event's dates (a shared
+    component: add it to calendars, do not modify it)."""
     days = [slot.start.date() for slot in event.slots] or [datetime.now(UTC).date()]
     first = min(days) - timedelta(days=366)
     last = max(days) + timedelta(days=366)
-    component = icalendar.Timezone.from_ical(_vtimezone(event.timezone, first, last))
-    assert isinstance(component, icalendar.Timezone)
-    return component
+    return _vtimezone(event.timezone, first, last)
 
 
 def _organisation_line(organisation: Organisation) -> str:
