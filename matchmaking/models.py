@@ -551,7 +551,11 @@ class Meeting(Base):
     """A meeting of a schedule version: two participants, a slot, a location."""
 
     __tablename__ = "meetings"
-    __table_args__ = (Index("ix_meetings_version_slot", "version_id", "slot_id"),)
+    __table_args__ = (
+        Index("ix_meetings_version_slot", "version_id", "slot_id"),
+        # A calendar feed loads a meeting's rows across versions by its uid.
+        Index("ix_meetings_version_uid", "version_id", "uid"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version_id: Mapped[int] = mapped_column(

@@ -480,6 +480,7 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_meetings_version_id"), ["version_id"], unique=False)
         batch_op.create_index("ix_meetings_version_slot", ["version_id", "slot_id"], unique=False)
+        batch_op.create_index("ix_meetings_version_uid", ["version_id", "uid"], unique=False)
 
     op.create_table(
         "participant_unavailable_slots",
@@ -630,6 +631,7 @@ def downgrade() -> None:
     op.drop_table("wishes")
     op.drop_table("participant_unavailable_slots")
     with op.batch_alter_table("meetings", schema=None) as batch_op:
+        batch_op.drop_index("ix_meetings_version_uid")
         batch_op.drop_index("ix_meetings_version_slot")
         batch_op.drop_index(batch_op.f("ix_meetings_version_id"))
         batch_op.drop_index(batch_op.f("ix_meetings_participant_b_id"))
