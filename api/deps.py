@@ -20,8 +20,9 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import bindparam, select
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session, joinedload
+from starlette.concurrency import run_in_threadpool
 
 from api.problems import ProblemError
 from api.ratelimit import (
@@ -33,6 +34,7 @@ from api.ratelimit import (
 from matchmaking import events as event_service
 from matchmaking.models import ApiToken, Event, EventRoleName, Organiser, Participant, utcnow
 from matchmaking.security import hash_token
+from matchmaking.serving import Owner, must_connect
 from matchmaking.settings import Settings
 
 EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
@@ -187,6 +189,17 @@ def participant_token_from(request: Request, header_token: str | None) -> str | 
 
 #: The personal-token header as a dependency that needs no database session (lean paths).
 ParticipantTokenHeader = Annotated[str | None, Security(_participant_header)]
+
+
+async def lean_owner(
+    request: Request, find: Callable[[Engine, str | None], Owner | None], token: str | None
+) -> Owner | None:
+    """`find` (`matchmaking.serving.feed_owner` or `agenda_owner`) on the app's lean engine:
+    on the event loop, or in a worker thread when a connection must be opened first."""
+    engine: Engine = request.app.state.lean_engine
+    if must_connect(engine):
+        return await run_in_threadpool(find, engine, token)
+    return find(engine, token)
 
 
 def no_participant_token() -> ProblemError:

@@ -106,6 +106,9 @@ def make_lean_engine(engine: Engine) -> Engine:
             pool_timeout=settings.db_pool_timeout,
             connect_args={
                 "connect_timeout": 5,
+                # Unacknowledged data on a dead network fails the connection after 5 s
+                # instead of the kernel's minutes of retransmissions.
+                "tcp_user_timeout": 5000,
                 "options": f"-c statement_timeout={LEAN_STATEMENT_TIMEOUT_MS}",
             },
         )

@@ -98,6 +98,17 @@ def lean_read(engine: Engine, statement: Executable, params: dict[str, Any]) -> 
     raise AssertionError("unreachable")
 
 
+def must_connect(engine: Engine) -> bool:
+    """Whether a lean read on `engine` would first open a connection over the network (no
+    idle one in its pool). Opening one can wait for the network (up to the connect timeout),
+    so callers on an event loop run such a read in a worker thread; the reads after it find
+    the connection in the pool. SQLite files open locally: never."""
+    if engine.dialect.name == "sqlite":
+        return False
+    idle = getattr(engine.pool, "checkedin", None)
+    return idle is None or idle() == 0
+
+
 def _owner(engine: Engine, statement: Executable, token: str | None) -> Owner | None:
     if not token or len(token) > 200:
         return None

@@ -13,6 +13,7 @@ from api.deps import (
     DbSession,
     ParticipantTokenHeader,
     StaffAccess,
+    lean_owner,
     no_participant_token,
     participant_token_from,
     unknown_participant_token,
@@ -91,7 +92,7 @@ async def my_agenda(slug: str, request: Request, header_token: ParticipantTokenH
     if token is None:
         raise no_participant_token()
     check_guessing(request, PARTICIPANT_TOKEN)
-    owner = agenda_owner(request.app.state.lean_engine, token)
+    owner = await lean_owner(request, agenda_owner, token)
     if owner is None:
         record_failed_guess(request, PARTICIPANT_TOKEN)
         raise unknown_participant_token()

@@ -16,7 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AppSettings, DbSession, EventParticipant, StaffAccess, read_only
+from api.deps import (
+    AppSettings,
+    DbSession,
+    EventParticipant,
+    StaffAccess,
+    lean_owner,
+    read_only,
+)
 from api.problems import ProblemError, problem_responses
 from api.ratelimit import CALENDAR_URL, check_guessing, record_failed_guess
 from api.schemas.common import IsoDay
@@ -98,11 +105,12 @@ def feed_response(request: Request, feed: calendars.Feed | Served, filename: str
 async def participant_calendar(token: str, request: Request) -> Response:
     # The hot path of calendar apps: the token and the event's serving generation in one
     # statement on a pooled connection, no ORM session, no worker thread (the statement is a
-    # short indexed read, run on the event loop); a cached feed is then a dictionary look-up.
+    # short indexed read, run on the event loop unless a connection must be opened first); a
+    # cached feed is then a dictionary look-up.
     # Only a feed this process does not hold yet is rendered, in a worker thread.
     check_guessing(request, CALENDAR_URL)
     # The token is checked in the database on every request; only the rendered feed is kept.
-    owner = serving.feed_owner(request.app.state.lean_engine, token)
+    owner = await lean_owner(request, serving.feed_owner, token)
     if owner is None:
         record_failed_guess(request, CALENDAR_URL)
         raise ProblemError(

@@ -6,6 +6,7 @@ is replaced without an error; a database that cannot be reached is a 503 problem
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from api.app import create_app
 from api.deps import PARTICIPANT_COOKIE
 from matchmaking.db import LEAN_STATEMENT_TIMEOUT_MS
 from matchmaking.security import PARTICIPANT_TOKEN_PREFIX, hash_token, new_token
+from matchmaking.serving import must_connect
 from tests.api.conftest import make_settings
 from tests.api.test_request_statements import statements
 from tests.calendars.test_http import World
@@ -211,3 +213,31 @@ def test_an_unreachable_database_on_the_lean_paths_is_a_503_problem(
         assert client.get("/healthz").status_code == 200
     finally:
         app.state.engine.dispose()
+
+
+def test_a_lean_read_that_must_connect_first_does_so_off_the_event_loop(world: World) -> None:
+    lean: Engine = _app(world).state.lean_engine
+    if lean.dialect.name == "sqlite":
+        assert not must_connect(lean)  # a local file: opening it never waits for a network
+        return
+    lean.dispose()  # no idle connection left, as right after start or after a failure
+    assert must_connect(lean)
+    connected_on_loop: list[bool] = []
+
+    def record(*_args: Any) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            connected_on_loop.append(False)
+        else:
+            connected_on_loop.append(True)
+
+    event.listen(lean, "connect", record)
+    try:
+        assert _feed(world).status_code == 200
+        assert _agenda(world, world.participant_token).status_code == 200
+    finally:
+        event.remove(lean, "connect", record)
+    # One connection was opened, in a worker thread; the agenda found it idle in the pool.
+    assert connected_on_loop == [False]
+    assert not must_connect(lean)
