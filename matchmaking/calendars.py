@@ -238,13 +238,30 @@ def _vtimezone(tzid: str, first: date, last: date) -> icalendar.Timezone:
     return icalendar.Timezone.from_tzid(tzid, first_date=first, last_date=last)
 
 
+#: (event id, serving generation) → the first and last day of the event's slots. Slots are
+#: among what raises the generation, so an entry never goes stale; it saves loading every
+#: slot of the event for each feed rendered.
+_EVENT_DAYS: dict[tuple[int, int], tuple[date, date]] = {}
+
+
+def _event_days(event: Event) -> tuple[date, date]:
+    key = (event.id, event.serving_generation)
+    known = _EVENT_DAYS.get(key) if None not in key else None
+    if known is None:
+        days = [slot.start.date() for slot in event.slots] or [datetime.now(UTC).date()]
+        known = (min(days), max(days))
+        if None not in key:  # a stored event (not one being built)
+            if len(_EVENT_DAYS) >= 1024:
+                _EVENT_DAYS.clear()
+            _EVENT_DAYS[key] = known
+    return known
+
+
 def vtimezone(event: Event) -> icalendar.Timezone:
     """The event zone's VTIMEZONE with the transitions around the event's dates (a shared
     component: add it to calendars, do not modify it)."""
-    days = [slot.start.date() for slot in event.slots] or [datetime.now(UTC).date()]
-    first = min(days) - timedelta(days=366)
-    last = max(days) + timedelta(days=366)
-    return _vtimezone(event.timezone, first, last)
+    first, last = _event_days(event)
+    return _vtimezone(event.timezone, first - timedelta(days=366), last + timedelta(days=366))
 
 
 def _organisation_line(organisation: Organisation) -> str:
