@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 
 from ortools.sat.python import cp_model
 
-from solver.bounds import fits_block, fixed_meetings_of, least_breaks
+from solver.bounds import fits_block, fixed_meetings_of, least_breaks, slot_counting_bound
+from solver.retime import fixed_meeting_set
 
 if TYPE_CHECKING:
     from solver.model import TimetableModel
@@ -31,6 +32,9 @@ IMPLIED = True
 LOWER_BOUNDS = True
 #: One literal per possible meeting block of a participant (see `add_block_windows`).
 WINDOWS = True
+#: When every meeting must be held, raise the lower bound by counting busy participants per
+#: slot (see `solver.bounds.slot_counting_bound`).
+SLOT_COUNTING = True
 
 
 @dataclass
@@ -38,7 +42,8 @@ class BreakTerms:
     total: cp_model.LinearExprT
     #: participant id -> its number of breaks.
     per_participant: dict[str, cp_model.LinearExprT] = field(default_factory=dict)
-    #: A proven lower bound on `total` (from each participant alone, see solver/bounds.py).
+    #: A proven lower bound on `total` (from each participant alone, and from the capacity of
+    #: each slot when every meeting must be held; see solver/bounds.py).
     lower_bound: int = 0
 
 
@@ -75,6 +80,12 @@ def add_break_terms(tm: TimetableModel, max_difference: int | None) -> BreakTerm
     if IMPLIED:
         add_implied_counts(tm, busy_of)
     lower_bound = bound_breaks_from_below(tm, per_participant) if LOWER_BOUNDS else 0
+    if SLOT_COUNTING:
+        fixed = fixed_meeting_set(tm.problem, tm.candidates)
+        if fixed is not None:
+            lower_bound = slot_counting_bound(
+                tm.problem, fixed, tm.candidates.capacity, max_difference, lower_bound
+            )
     if WINDOWS and len(days) == 1:
         add_block_windows(tm, per_participant, busy_of)
     total = sum(per_participant.values())

@@ -314,6 +314,10 @@ class _LexicographicRun:
             return min(bound, sum(weights))
         if goal == "fairness":
             return min(bound, 1.0)
+        if goal == "breaks":
+            # What the climb proved (its levels are constraints of the model, but CP-SAT's
+            # bound at a time-out need not show them).
+            return max(bound, self.bound.get("breaks", 0.0))
         return max(bound, 0.0)
 
     def _climb_from_lower_bound(self, goals_left: int) -> bool | None:
@@ -326,6 +330,11 @@ class _LexicographicRun:
         assert self.tm.breaks is not None
         total = self.tm.breaks.total
         bound = self.tm.breaks.lower_bound
+        if bound > 0:
+            # Proven before the search (solver/bounds.py): kept when a step runs out of time,
+            # so that minimising afterwards stops as soon as it reaches the bound.
+            self.tm.model.add(total >= bound)
+            self.bound["breaks"] = bound
         budget_end = self._spent() + self._budget(goals_left)
         while True:
             left = budget_end - self._spent()
