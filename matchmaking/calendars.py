@@ -36,7 +36,7 @@ from matchmaking.models import (
 )
 from matchmaking.publishing import publication_history
 from matchmaking.security import CALENDAR_TOKEN_PREFIX, hash_token, new_token
-from matchmaking.serving import strong_etag
+from matchmaking.serving import Served, strong_etag
 from matchmaking.settings import Settings, get_settings
 
 #: How long a published meeting that was dropped stays in feeds as cancelled.
@@ -220,17 +220,6 @@ def _entry_for(
 # --- building the iCalendar document -----------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Feed:
-    """A rendered feed with what HTTP caching needs."""
-
-    body: bytes
-    etag: str
-    last_modified: datetime | None
-    #: When the feed changes by itself (a cancelled meeting leaves it); None: never.
-    valid_until: datetime | None = None
-
-
 @lru_cache(maxsize=64)
 def _vtimezone(tzid: str, first: date, last: date) -> icalendar.Timezone:
     # Building a VTIMEZONE walks the zone's transitions; built once per zone and event range
@@ -380,12 +369,12 @@ def build_calendar(
 
 def _feed(
     calendar: icalendar.Calendar, entries: list[CalendarEntry], others: Iterable[datetime]
-) -> Feed:
+) -> Served:
     body = calendar.to_ical()
     # The body is deterministic (DTSTAMP is the publication time), so its hash is a true ETag.
     etag = strong_etag(body)
     moments = [e.changed_at for e in entries] + [_aware(m) for m in others]
-    return Feed(body, etag, max(moments) if moments else None)
+    return Served(body, etag, max(moments) if moments else None)
 
 
 def _latest_publication(
@@ -402,7 +391,7 @@ def participant_feed(
     *,
     settings: Settings | None = None,
     now: datetime | None = None,
-) -> Feed:
+) -> Served:
     """A participant's own meetings (their secret subscription URL)."""
     event = participant.event
     versions = published_versions(session, event)
@@ -441,7 +430,7 @@ def location_feed(
     *,
     settings: Settings | None = None,
     now: datetime | None = None,
-) -> Feed:
+) -> Served:
     """A table's or room's meetings, of one day or all days (for table hosts and staff)."""
     event = location.event
     slot_ids = {s.id for s in event.slots if day is None or s.start.date() == day}
@@ -461,7 +450,7 @@ def event_feed(
     *,
     settings: Settings | None = None,
     now: datetime | None = None,
-) -> Feed:
+) -> Served:
     """Every meeting of the event (organisers)."""
     entries = calendar_entries(session, event, lambda m: True, now=now)
     calendar = build_calendar(event, entries, name=event.name, settings=settings)

@@ -59,7 +59,7 @@ def etag_matches(request: Request, etag: str) -> bool | None:
     return "*" in tags or etag in tags
 
 
-def _not_modified(request: Request, feed: calendars.Feed | Served) -> bool:
+def _not_modified(request: Request, feed: Served) -> bool:
     """RFC 9110 conditional GET: If-None-Match wins over If-Modified-Since."""
     matches = etag_matches(request, feed.etag)
     if matches is not None:
@@ -76,7 +76,7 @@ def _not_modified(request: Request, feed: calendars.Feed | Served) -> bool:
     return False
 
 
-def feed_response(request: Request, feed: calendars.Feed | Served, filename: str) -> Response:
+def feed_response(request: Request, feed: Served, filename: str) -> Response:
     headers = {
         "ETag": feed.etag,
         "Cache-Control": PRIVATE_CACHE,
@@ -151,8 +151,7 @@ def render_feed(
     reads data at least as new as that generation, so a kept feed is never older than its key."""
     cache: serving.ServingCache = request.app.state.serving_cache
     participant = db.get_one(Participant, participant_id)
-    feed = calendars.participant_feed(db, participant, settings=settings)
-    served = Served(feed.body, feed.etag, feed.last_modified, feed.valid_until)
+    served = calendars.participant_feed(db, participant, settings=settings)
     cache.put("calendar", participant_id, generation, served)
     return served
 

@@ -234,7 +234,7 @@ def test_a_cancelled_meeting_leaves_the_cached_feed_when_its_retention_ends(worl
     assert b"STATUS:CANCELLED" in feed.body
     assert feed.valid_until == at(22) + CANCELLED_RETENTION
     cache = ServingCache(10)
-    cache.put("calendar", 1, 7, Served(feed.body, feed.etag, feed.last_modified, feed.valid_until))
+    cache.put("calendar", 1, 7, feed)
     assert cache.get("calendar", 1, 7, now=at(22) + timedelta(days=59)) is not None
     assert cache.get("calendar", 1, 7, now=at(22) + CANCELLED_RETENTION) is None
     assert len(cache) == 0
