@@ -31,8 +31,10 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from matchmaking.errors import Conflict
 from matchmaking.models import Event, JobStatus, ScheduleVersion, SolveJob, utcnow
 from matchmaking.publishing import current_published_version
 from matchmaking.settings import Settings, get_settings
@@ -61,6 +63,27 @@ class JobError(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class SolveUnderWay(Conflict):
+    """A solve of the event is queued or running already: one at a time (409)."""
+
+    def __init__(self, job_id: str | None) -> None:
+        super().__init__(
+            f"A solve of this event is already under way (job {job_id}); "
+            "wait for it or cancel it first."
+        )
+        self.job_id = job_id
+
+
+ACTIVE = (JobStatus.queued, JobStatus.running)
+
+
+def active_job_id(session: Session, event_id: int) -> str | None:
+    """The event's queued or running solve, if any."""
+    return session.scalars(
+        select(SolveJob.id).where(SolveJob.event_id == event_id, SolveJob.status.in_(ACTIVE))
+    ).first()
 
 
 # --- parameters -------------------------------------------------------------------------------
@@ -142,8 +165,16 @@ def create_solve_job(
     (never before the commit, or a worker might look for a row that is not there yet).
 
     `replan` defaults to True when the event has a published version.
+
+    One solve of an event at a time: `SolveUnderWay` (a `Conflict`) while another is queued or
+    running. The database holds the rule under concurrent starts too: a partial unique index
+    (`uq_solve_jobs_one_active_per_event`) refuses a second active job of the event, the
+    insert of a concurrent start waiting for the first one's transaction to end.
     """
     settings = settings or get_settings()
+    under_way = active_job_id(session, event.id)
+    if under_way is not None:
+        raise SolveUnderWay(under_way)
     published = current_published_version(session, event.id)
     if replan is None:
         replan = published is not None
@@ -168,8 +199,16 @@ def create_solve_job(
         progress_history=[],
         created_at=utcnow(),
     )
-    session.add(job)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(job)
+            session.flush()
+    except IntegrityError:
+        # Another start committed its job between the check above and this insert.
+        under_way = active_job_id(session, event.id)
+        if under_way is None:
+            raise
+        raise SolveUnderWay(under_way) from None
     return job
 
 

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     text,
+    true,
     update,
 )
 from sqlalchemy import event as sa_event
@@ -315,6 +316,9 @@ class Organisation(Base):
     focus_areas: Mapped[list[str]] = mapped_column(default=list)
     description: Mapped[str] = mapped_column(Text, default="")
     website: Mapped[str] = mapped_column(String(500), default="")
+    #: SHA-256 of the organisation's invitation link token (made by a confirmed member; a
+    #: new one replaces it). Registering with it joins as a confirmed member.
+    invitation_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
 
     event: Mapped[Event] = relationship(back_populates="organisations")
     participants: Mapped[list[Participant]] = relationship(
@@ -362,6 +366,10 @@ class Participant(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="")
     #: Consent to be listed in the public directory of the event.
     listed: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: False while a registrant who named an existing organisation waits for a confirmed
+    #: member or an organiser to confirm it (`matchmaking.registration`); only confirmed
+    #: members edit the organisation's profile and answer its wishes.
+    membership_confirmed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     #: SHA-256 of the personal secret link token (magic link).
     access_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     #: SHA-256 of the calendar feed token.
@@ -449,6 +457,17 @@ class SolveJob(Base):
     """A solve, queued or run by the in-process runner or a Celery worker."""
 
     __tablename__ = "solve_jobs"
+    __table_args__ = (
+        # One active (queued or running) solve per event, held by the database under
+        # concurrent starts (see `matchmaking.jobs.create_solve_job`).
+        Index(
+            "uq_solve_jobs_one_active_per_event",
+            "event_id",
+            unique=True,
+            sqlite_where=text("status IN ('queued', 'running')"),
+            postgresql_where=text("status IN ('queued', 'running')"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # uuid4 hex with dashes
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)

@@ -426,6 +426,38 @@ def mutual_keys(session: Session, wishes: list[Wish]) -> set[str]:
 
 
 # --- changing --------------------------------------------------------------------------------
+#
+# Every change of a wish starts by taking the wish's row lock and reading the row again under
+# it (`_lock`): PostgreSQL `SELECT … FOR NO KEY UPDATE`; SQLite's writers hold the database's
+# write lock from their first statement (BEGIN IMMEDIATE, see `matchmaking.db`). The state the
+# change starts from is then checked on what is stored now, not on what the request read
+# before another change committed, so of two changes at once the second sees the first, and
+# is refused (409, naming the state the wish is in now) when it no longer applies.
+
+#: How a state reads in a sentence.
+_STATE_WORDS = {
+    WishStatus.requested: "waiting for an answer",
+    WishStatus.accepted: "accepted",
+    WishStatus.declined: "declined",
+    WishStatus.cancelled: "withdrawn",
+}
+
+
+def state_words(status: WishStatus) -> str:
+    return _STATE_WORDS[status]
+
+
+def lock_wish(session: Session, wish: Wish) -> Wish:
+    """Take the wish's row lock and refresh it from the database (see above)."""
+    locked = session.scalar(
+        select(Wish)
+        .where(Wish.id == wish.id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
+    if locked is None:  # deleted meanwhile (the sender's erasure)
+        raise NotFound(f"There is no wish '{wish.key}' any more.")
+    return locked
 
 
 def edit_wish(
@@ -440,8 +472,11 @@ def edit_wish(
     check_wishes_allowed(participant.event, now)
     if wish.sender_id != participant.id:
         raise Forbidden("Only the sender of a wish can change it.")
+    wish = lock_wish(session, wish)
     if wish.status not in OPEN_STATUSES:
-        raise Conflict(f"Wish '{wish.key}' is {wish.status}; only open wishes can be changed.")
+        raise Conflict(
+            f"Wish '{wish.key}' is {state_words(wish.status)} now; only open wishes can be changed."
+        )
     if priority is not None:
         wish.priority = priority
     if message is not None:
@@ -456,6 +491,7 @@ def withdraw_wish(
     check_wishes_allowed(participant.event, now)
     if wish.sender_id != participant.id:
         raise Forbidden("Only the sender of a wish can withdraw it.")
+    wish = lock_wish(session, wish)
     if wish.status is WishStatus.cancelled:
         raise Conflict(f"Wish '{wish.key}' is withdrawn already.")
     wish.status = WishStatus.cancelled
@@ -470,16 +506,47 @@ def answer_wish(
     accept: bool,
     now: datetime | None = None,
 ) -> Wish:
-    """The recipient accepts or declines; a recipient may change its mind until the cut-off."""
+    """The recipient accepts or declines; a recipient may change its mind until the cut-off.
+    Accepting a declined wish opens it again, which the sender's cap must allow."""
     check_wishes_allowed(participant.event, now)
     if not is_recipient(wish, participant):
         raise Forbidden("Only the recipient of a wish can answer it.")
+    check_may_answer(participant, wish)
+    wish = lock_wish(session, wish)
     if wish.status is WishStatus.cancelled:
-        raise Conflict(f"Wish '{wish.key}' was withdrawn by its sender.")
+        raise Conflict(f"Wish '{wish.key}' is withdrawn now: its sender withdrew it.")
+    if accept and wish.status is WishStatus.declined:
+        _check_cap_to_reopen(session, participant.event, wish)
     wish.status = WishStatus.accepted if accept else WishStatus.declined
     wish.answered_at = utcnow()
     session.flush()
     return wish
+
+
+def check_may_answer(participant: Participant, wish: Wish) -> None:
+    """A wish to an organisation is answered by its confirmed members only."""
+    if wish.recipient_organisation_id is not None and not participant.membership_confirmed:
+        raise Forbidden(
+            "Only confirmed members of the organisation can answer its wishes; a member of "
+            "the organisation or an organiser has not confirmed your membership yet."
+        )
+
+
+def _check_cap_to_reopen(session: Session, event: Event, wish: Wish) -> None:
+    cap = event.max_requests_per_participant
+    if cap is None:
+        return
+    # The sender's lock, as sending takes it: the count is then stable (see `send`).
+    session.execute(_LOCK_SENDER, {"sender_id": wish.sender_id})
+    open_sent = session.scalar(
+        select(func.count()).where(Wish.sender_id == wish.sender_id, Wish.status.in_(OPEN_STATUSES))
+    )
+    if (open_sent or 0) >= cap:
+        raise Conflict(
+            f"Wish '{wish.key}' is declined now, and its sender has {open_sent} open wishes, "
+            f"the most this event allows ({cap}); it cannot be accepted unless the sender "
+            "withdraws one."
+        )
 
 
 # --- organisers ------------------------------------------------------------------------------
@@ -489,6 +556,7 @@ def organiser_update(
     session: Session, event: Event, wish: Wish, changes: dict[str, object]
 ) -> Wish:
     """Organisers may set any status, the priority, and the scheduling rules of a wish."""
+    wish = lock_wish(session, wish)
     for name in ("status", "priority", "required", "separate"):
         if name in changes:
             setattr(wish, name, changes[name])

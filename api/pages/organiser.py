@@ -10,7 +10,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import DbSession
 from api.pages import charts
@@ -195,6 +196,12 @@ def _time_limit(value: object) -> float:
 @router.post("/organiser/e/{slug}/solve", include_in_schema=False)
 async def solve(slug: str, request: Request, db: DbSession) -> Response:
     values = form_values(await request.form())
+    # The database work in a worker thread: on SQLite a start waits for the write lock, and
+    # waiting on the event loop would stall the requests that hold it.
+    return await run_in_threadpool(_start_solve, slug, request, db, values)
+
+
+def _start_solve(slug: str, request: Request, db: Session, values: dict[str, Any]) -> Response:
     check_csrf(request, str(values.get(CSRF_FIELD, "")))
     event, organiser, _ = organiser_event(request, db, slug)
     limit = _time_limit(values.get("time_limit", ""))
@@ -207,6 +214,14 @@ async def solve(slug: str, request: Request, db: DbSession) -> Response:
             requested_by=organiser.id,
             settings=settings_of(request),
         )
+    except job_service.SolveUnderWay:
+        db.rollback()
+        raise PageError(
+            409,
+            "A solve is under way",
+            "A solve of this event is already under way; wait for it to finish (its progress "
+            "is on the event's page) or cancel it, then start a new one.",
+        ) from None
     except job_service.JobError as error:
         db.rollback()
         raise PageError(422, "The solve cannot start", str(error)) from error

@@ -24,7 +24,7 @@ from api.schemas.schedules import (
 )
 from matchmaking import events as event_service
 from matchmaking import jobs as job_service
-from matchmaking.models import Event, JobStatus, ScheduleVersion, SolveJob
+from matchmaking.models import Event, ScheduleVersion, SolveJob
 from matchmaking.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["solve jobs"])
@@ -156,7 +156,6 @@ def start_solve(
 ) -> JobOut:
     body = body or SolveRequest()
     event = access.event
-    _refuse_second_solve(db, event)
     try:
         job = job_service.create_solve_job(
             db,
@@ -170,6 +169,15 @@ def start_solve(
             requested_by=access.organiser.id,
             settings=settings,
         )
+    except job_service.SolveUnderWay as busy:
+        under_way = job_url(event.slug, busy.job_id or "")
+        raise ProblemError(
+            409,
+            f"A solve of this event is already under way ({under_way}); "
+            "wait for it or cancel it first.",
+            title="Conflict with the current state",
+            type_="/problems/conflict",
+        ) from None
     except job_service.JobError as refused:
         raise ProblemError(
             422,
@@ -183,23 +191,6 @@ def start_solve(
     runner.submit(job.id, time_limit_seconds=job.parameters["time_limit_seconds"])
     response.headers["Location"] = job_url(event.slug, job.id)
     return job_out(db, job, event.slug)
-
-
-def _refuse_second_solve(db: DbSession, event: Event) -> None:
-    active = db.scalars(
-        select(SolveJob.id).where(
-            SolveJob.event_id == event.id,
-            SolveJob.status.in_([JobStatus.queued, JobStatus.running]),
-        )
-    ).first()
-    if active is not None:
-        raise ProblemError(
-            409,
-            f"A solve of this event is already under way ({job_url(event.slug, active)}); "
-            "wait for it or cancel it first.",
-            title="Conflict with the current state",
-            type_="/problems/conflict",
-        )
 
 
 @router.get(

@@ -156,11 +156,13 @@ def test_metrics_show_latency_by_route_template_and_jobs_by_status(
 ) -> None:
     factory = client.app.state.sessionmaker  # type: ignore[attr-defined]
     with factory() as session:
-        event = Event(slug=f"metrics-{uuid.uuid4().hex[:6]}", name="Metrics", timezone="UTC")
-        session.add(event)
-        session.flush()
-        for status in (JobStatus.queued, JobStatus.queued, JobStatus.succeeded):
-            session.add(SolveJob(id=str(uuid.uuid4()), event_id=event.id, status=status))
+        # Two events, each with a queued solve (one active solve per event), one finished.
+        for statuses in ((JobStatus.queued, JobStatus.succeeded), (JobStatus.queued,)):
+            event = Event(slug=f"metrics-{uuid.uuid4().hex[:6]}", name="Metrics", timezone="UTC")
+            session.add(event)
+            session.flush()
+            for status in statuses:
+                session.add(SolveJob(id=str(uuid.uuid4()), event_id=event.id, status=status))
         session.commit()
 
     before = _sample(

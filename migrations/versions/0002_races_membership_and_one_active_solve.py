@@ -1,0 +1,88 @@
+"""Confirmed organisation membership, invitation links, one active solve per event
+
+- `participants.membership_confirmed`: everyone present now is a confirmed member.
+- `organisations.invitation_token_hash`: the hash of an organisation's invitation link.
+- `uq_solve_jobs_one_active_per_event`: at most one queued or running solve per event. Should
+  an event have several now, the oldest running one (else the oldest queued one) is kept and
+  the others are cancelled first.
+
+Revision ID: 0002_races
+Revises: 0001
+"""
+
+from typing import Sequence, Union
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0002_races"
+down_revision: Union[str, Sequence[str], None] = "0001"
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+ACTIVE = "status IN ('queued', 'running')"
+
+
+def _cancel_extra_active_jobs() -> None:
+    bind = op.get_bind()
+    rows = bind.execute(
+        sa.text(
+            f"SELECT id, event_id, status, created_at FROM solve_jobs WHERE {ACTIVE} "
+            "ORDER BY event_id, CASE status WHEN 'running' THEN 0 ELSE 1 END, created_at, id"
+        )
+    ).all()
+    kept: set[int] = set()
+    extra: list[str] = []
+    for job_id, event_id, _status, _created in rows:
+        if event_id in kept:
+            extra.append(job_id)
+        else:
+            kept.add(event_id)
+    for job_id in extra:
+        bind.execute(
+            sa.text(
+                "UPDATE solve_jobs SET status = 'cancelled', cancel_requested = :yes, "
+                "finished_at = CURRENT_TIMESTAMP, error = 'cancelled: another solve of the "
+                "event was under way' WHERE id = :id"
+            ),
+            {"id": job_id, "yes": True},
+        )
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("participants", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "membership_confirmed", sa.Boolean(), server_default=sa.true(), nullable=False
+            )
+        )
+    with op.batch_alter_table("organisations", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("invitation_token_hash", sa.String(length=64), nullable=True))
+        batch_op.create_index(
+            batch_op.f("ix_organisations_invitation_token_hash"),
+            ["invitation_token_hash"],
+            unique=True,
+        )
+    _cancel_extra_active_jobs()
+    with op.batch_alter_table("solve_jobs", schema=None) as batch_op:
+        batch_op.create_index(
+            "uq_solve_jobs_one_active_per_event",
+            ["event_id"],
+            unique=True,
+            sqlite_where=sa.text(ACTIVE),
+            postgresql_where=sa.text(ACTIVE),
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("solve_jobs", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_solve_jobs_one_active_per_event",
+            sqlite_where=sa.text(ACTIVE),
+            postgresql_where=sa.text(ACTIVE),
+        )
+    with op.batch_alter_table("organisations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_organisations_invitation_token_hash"))
+        batch_op.drop_column("invitation_token_hash")
+    with op.batch_alter_table("participants", schema=None) as batch_op:
+        batch_op.drop_column("membership_confirmed")
