@@ -2,8 +2,13 @@
 
 Decisions (see docs/api.md):
 - A registrant names its organisation; an organisation of the event with the same name (case
-  and surrounding spaces ignored) is joined, otherwise a new one is made from the profile
-  given. Joining keeps the existing organisation's profile.
+  and spaces ignored) is joined, otherwise a new one is made from the profile given. Joining
+  keeps the existing organisation's profile, and is only *pending* (`membership_confirmed`
+  false) until a confirmed member of the organisation or an organiser of the event confirms
+  it: typing a name must not hand out the organisation's rights. A registrant with the
+  organisation's invitation link (made by a confirmed member) joins confirmed. Only confirmed
+  members edit the organisation's profile and answer wishes addressed to it; the organiser-run
+  imports make confirmed members. Who creates an organisation is its first confirmed member.
 - One registration per e-mail address and event.
 - The personal link token is returned once and e-mailed; only its SHA-256 is stored. Asking
   for a new link replaces the token, so an old link stops working.
@@ -21,7 +26,7 @@ from urllib.parse import quote
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from matchmaking.errors import Conflict, Invalid, NotFound
+from matchmaking.errors import Conflict, Forbidden, Invalid, NotFound
 from matchmaking.events import get_location, lock_event, registration_is_open
 from matchmaking.mail import Mail
 from matchmaking.models import (
@@ -36,6 +41,9 @@ from matchmaking.models import (
 )
 from matchmaking.models import Session as EventSession
 from matchmaking.security import PARTICIPANT_TOKEN_PREFIX, hash_token, new_token
+
+#: Prefix of organisation invitation tokens (like `mmp_` for personal links).
+INVITATION_TOKEN_PREFIX = "mmi"
 
 
 @dataclass
@@ -60,6 +68,8 @@ class RegistrationForm:
     unavailable_slots: list[str] = field(default_factory=list)
     unavailable_sessions: list[str] = field(default_factory=list)
     listed: bool = False
+    #: The token of an organisation's invitation link: joins that organisation, confirmed.
+    invitation: str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,7 +112,10 @@ def register(
     unavailable = unavailable_slots(
         session, event, form.unavailable_slots, form.unavailable_sessions
     )
-    organisation = _join_or_create_organisation(session, event, form.organisation)
+    if form.invitation:
+        organisation, confirmed = _invited_organisation(session, event, form.invitation), True
+    else:
+        organisation, confirmed = _join_or_create_organisation(session, event, form.organisation)
     token = new_token(PARTICIPANT_TOKEN_PREFIX)
     participant = Participant(
         event_id=event.id,
@@ -114,6 +127,7 @@ def register(
         attendance=attendance,
         timezone=form.timezone,
         listed=form.listed,
+        membership_confirmed=confirmed,
         access_token_hash=hash_token(token),
         unavailable_slots=unavailable,
     )
@@ -201,9 +215,27 @@ def unavailable_slots(
     return sorted(chosen.values(), key=lambda s: (s.start, s.id))
 
 
+def _invited_organisation(session: Session, event: Event, token: str) -> Organisation:
+    organisation = session.scalar(
+        select(Organisation).where(
+            Organisation.event_id == event.id,
+            Organisation.invitation_token_hash == hash_token(token.strip()),
+        )
+    )
+    if organisation is None:
+        raise Invalid(
+            "This invitation link is unknown or was replaced by a newer one; ask the member "
+            "who sent it for a new link, or register without it.",
+            field="body.invitation",
+        )
+    return organisation
+
+
 def _join_or_create_organisation(
     session: Session, event: Event, profile: OrganisationProfile
-) -> Organisation:
+) -> tuple[Organisation, bool]:
+    """The organisation of that name and a pending membership, or a new organisation and a
+    confirmed one."""
     name = " ".join(profile.name.split())
     existing = session.scalar(
         select(Organisation).where(
@@ -211,7 +243,7 @@ def _join_or_create_organisation(
         )
     )
     if existing is not None:
-        return existing
+        return existing, False
     check_focus_areas(event, profile.focus_areas, "body.organisation.focus_areas")
     organisation = Organisation(
         event_id=event.id,
@@ -226,7 +258,87 @@ def _join_or_create_organisation(
     )
     session.add(organisation)
     session.flush()
-    return organisation
+    return organisation, True
+
+
+# --- organisation membership -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Invitation:
+    #: The token in clear text, this once; only its SHA-256 is stored.
+    token: str
+    link: str
+
+
+def invitation_link(base_url: str, event: Event, token: str) -> str:
+    return f"{base_url.rstrip('/')}/e/{quote(event.slug)}/register?invitation={quote(token)}"
+
+
+def check_confirmed_member(participant: Participant, action: str) -> None:
+    if not participant.membership_confirmed:
+        raise Forbidden(
+            f"Only confirmed members of {participant.organisation.name} can {action}; a "
+            "member of the organisation or an organiser has not confirmed your membership yet."
+        )
+
+
+def new_invitation(session: Session, participant: Participant, base_url: str) -> Invitation:
+    """A new invitation link to the participant's organisation (the previous one stops
+    working). Confirmed members only."""
+    check_confirmed_member(participant, "invite people to join it")
+    token = new_token(INVITATION_TOKEN_PREFIX)
+    participant.organisation.invitation_token_hash = hash_token(token)
+    session.flush()
+    return Invitation(token, invitation_link(base_url, participant.event, token))
+
+
+def organisation_members(session: Session, organisation: Organisation) -> list[Participant]:
+    """Every member, the pending ones first."""
+    return list(
+        session.scalars(
+            select(Participant)
+            .where(Participant.organisation_id == organisation.id)
+            .order_by(Participant.membership_confirmed, Participant.id)
+        )
+    )
+
+
+def confirm_membership(
+    session: Session, member: Participant, confirmed_by: Participant | None
+) -> Participant:
+    """Confirm `member`'s pending membership: by a confirmed member of the same organisation,
+    or by an organiser of the event (`confirmed_by` None; the caller checked the role)."""
+    if confirmed_by is not None:
+        check_confirmed_member(confirmed_by, "confirm new members")
+        if confirmed_by.organisation_id != member.organisation_id:
+            raise NotFound(f"Your organisation has no member '{member.key}'.")
+    locked = session.scalar(
+        select(Participant)
+        .where(Participant.id == member.id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
+    if locked is None:
+        raise NotFound(f"There is no participant '{member.key}' any more.")
+    if locked.membership_confirmed:
+        raise Conflict(f"{locked.name} is a confirmed member of the organisation already.")
+    locked.membership_confirmed = True
+    locked.updated_at = utcnow()
+    session.flush()
+    return locked
+
+
+def find_member(session: Session, participant: Participant, key: str) -> Participant:
+    """A participant of the caller's own organisation (others: 404)."""
+    found = session.scalar(
+        select(Participant).where(
+            Participant.organisation_id == participant.organisation_id, Participant.key == key
+        )
+    )
+    if found is None:
+        raise NotFound(f"Your organisation has no member '{key}'.")
+    return found
 
 
 def check_focus_areas(event: Event, chosen: Sequence[str], field_name: str) -> None:
@@ -269,9 +381,14 @@ def update_profile(
     participant: Participant,
     changes: dict[str, Any],
     organisation_changes: dict[str, Any] | None = None,
+    *,
+    by_organiser: bool = False,
 ) -> Participant:
-    """Apply a participant's changes to its own record and its organisation's profile."""
+    """Apply a participant's changes to its own record and its organisation's profile (the
+    latter: confirmed members and organisers only)."""
     event = participant.event
+    if organisation_changes and not by_organiser:
+        check_confirmed_member(participant, "edit its profile")
     if "email" in changes:
         other = find_by_email(session, event, changes["email"])
         if other is not None and other.id != participant.id:
@@ -428,7 +545,7 @@ def organiser_update(
     if "host_location" in changes:
         key = changes.pop("host_location")
         participant.host_location_id = _location_id(session, participant.event, key)
-    return update_profile(session, participant, changes, organisation_changes)
+    return update_profile(session, participant, changes, organisation_changes, by_organiser=True)
 
 
 def _location_id(session: Session, event: Event, key: str | None) -> int | None:

@@ -580,7 +580,8 @@ def organiser_update(
 
 
 def received_mails(session: Session, wish: Wish, base_url: str) -> list[Mail]:
-    """'Wish received' to the recipient, or to every participant of the recipient organisation."""
+    """'Wish received' to the recipient, or to every confirmed member of the recipient
+    organisation."""
     event = wish.event
     if wish.recipient is not None:
         recipients = [wish.recipient]
@@ -588,7 +589,9 @@ def received_mails(session: Session, wish: Wish, base_url: str) -> list[Mail]:
         recipients = list(
             session.scalars(
                 select(Participant).where(
-                    Participant.organisation_id == wish.recipient_organisation_id
+                    Participant.organisation_id == wish.recipient_organisation_id,
+                    # Those who may answer it: not registrants still waiting to be confirmed.
+                    Participant.membership_confirmed.is_(True),
                 )
             )
         )

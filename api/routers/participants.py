@@ -13,7 +13,9 @@ from api.schemas.participants import (
     Accepted,
     DirectoryEntry,
     ErasureOut,
+    InvitationOut,
     LinkRequest,
+    MemberOut,
     OrganisationOut,
     OrganiserParticipantUpdate,
     ParticipantMe,
@@ -58,6 +60,7 @@ def me_out(participant: Participant) -> ParticipantMe:
         listed=participant.listed,
         max_meetings=participant.max_meetings,
         organisation=organisation_out(participant.organisation),
+        membership_confirmed=participant.membership_confirmed,
         unavailable_slots=[s.key for s in participant.unavailable_slots],
         created_at=participant.created_at,
         updated_at=participant.updated_at,
@@ -98,7 +101,10 @@ def _profile_changes(body: ProfileUpdate) -> tuple[dict[str, Any], dict[str, Any
     summary="Register for the event",
     description="**Who:** anyone, while registration is open (else 409; draft events 404). "
     "Answers the personal token once and e-mails the personal link. An e-mail registered "
-    "already → 409 (ask for a new link instead).",
+    "already → 409 (ask for a new link instead). Naming an existing organisation (case and "
+    "spaces ignored) joins it as a pending member (`membership_confirmed` false) until a "
+    "confirmed member or an organiser confirms; an `invitation` token from one of its "
+    "confirmed members joins it confirmed.",
 )
 def register(
     slug: str,
@@ -118,6 +124,7 @@ def register(
         unavailable_slots=body.unavailable_slots,
         unavailable_sessions=body.unavailable_sessions,
         listed=body.listed,
+        invitation=body.invitation,
     )
     registration = service.register(db, event, form, settings.base_url)
     confirmation = service.registration_mail(event, registration)
@@ -176,7 +183,8 @@ def get_me(participant: EventParticipant) -> ParticipantMe:
     response_model=ParticipantMe,
     responses=problem_responses(401, 404, 409, 422),
     summary="Edit my registration and my organisation's profile",
-    description=PARTICIPANT + " Only the fields sent change.",
+    description=PARTICIPANT + " Only the fields sent change. `organisation` fields: confirmed "
+    "members only (403 while the membership is pending).",
 )
 def update_me(body: ProfileUpdate, participant: EventParticipant, db: DbSession) -> ParticipantMe:
     changes, organisation = _profile_changes(body)
@@ -184,6 +192,65 @@ def update_me(body: ProfileUpdate, participant: EventParticipant, db: DbSession)
     answer = me_out(participant)
     db.commit()
     return answer
+
+
+# --- organisation membership -----------------------------------------------------------------
+
+MEMBER = PARTICIPANT + " Confirmed members of the organisation only (403 while pending)."
+
+
+def member_out(member: Participant) -> MemberOut:
+    return MemberOut(
+        key=member.key,
+        name=member.name,
+        job_title=member.job_title,
+        membership_confirmed=member.membership_confirmed,
+    )
+
+
+@router.get(
+    "/me/organisation/members",
+    response_model=list[MemberOut],
+    responses=problem_responses(401, 403, 404, 422),
+    summary="The members of my organisation, confirmed or waiting",
+    description=MEMBER,
+)
+def my_organisation_members(participant: EventParticipant, db: DbSession) -> list[MemberOut]:
+    service.check_confirmed_member(participant, "see who asks to join it")
+    return [member_out(p) for p in service.organisation_members(db, participant.organisation)]
+
+
+@router.post(
+    "/me/organisation/members/{key}/confirm",
+    response_model=MemberOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Confirm someone who registered with my organisation's name",
+    description=MEMBER + " The person must be a pending member of the caller's organisation "
+    "(else 404); confirmed already → 409.",
+)
+def confirm_member(key: str, participant: EventParticipant, db: DbSession) -> MemberOut:
+    service.check_confirmed_member(participant, "confirm new members")
+    member = service.find_member(db, participant, key)
+    answer = member_out(service.confirm_membership(db, member, participant))
+    db.commit()
+    return answer
+
+
+@router.post(
+    "/me/organisation/invitation",
+    status_code=status.HTTP_201_CREATED,
+    response_model=InvitationOut,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="A new invitation link to my organisation",
+    description=MEMBER + " Whoever registers with the link joins the organisation as a "
+    "confirmed member. A new link replaces the previous one. Only its SHA-256 is stored.",
+)
+def new_invitation(
+    participant: EventParticipant, db: DbSession, settings: AppSettings
+) -> InvitationOut:
+    invitation = service.new_invitation(db, participant, settings.base_url)
+    db.commit()
+    return InvitationOut(token=invitation.token, link=invitation.link)
 
 
 # --- directory -------------------------------------------------------------------------------
@@ -280,6 +347,22 @@ def update_participant(
     changes, organisation = _profile_changes(body)
     service.organiser_update(db, participant, changes, organisation)
     answer = participant_out(participant)
+    db.commit()
+    return answer
+
+
+@router.post(
+    "/participants/{key}/confirm-membership",
+    response_model=ParticipantOut,
+    responses=problem_responses(401, 404, 409, 422),
+    summary="Confirm a participant's membership of its organisation",
+    description=STAFF + " For someone who registered with an existing organisation's name; "
+    "confirmed already → 409.",
+)
+def confirm_membership(key: str, access: StaffAccess, db: DbSession) -> ParticipantOut:
+    participant = service.get_participant(db, access.event, key)
+    confirmed = service.confirm_membership(db, participant, None)
+    answer = participant_out(confirmed)
     db.commit()
     return answer
 

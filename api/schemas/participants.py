@@ -67,7 +67,16 @@ class RegistrationIn(BaseModel):
     email: EmailStr = Field(examples=["k@example.org"])
     job_title: Line = Field(default="", max_length=200)
     organisation: OrganisationIn = Field(
-        description="Joins the event's organisation of the same name, or creates it."
+        description="Creates the organisation, or joins the event's organisation of the same "
+        "name (case and spaces ignored) as a pending member until a confirmed member or an "
+        "organiser confirms."
+    )
+    invitation: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="The token of an organisation's invitation link: joins that organisation "
+        "as a confirmed member (`organisation` is then only used for its name check).",
     )
     attendance: Attendance | None = Field(
         default=None, description="`onsite` or `online`; default from the event's mode."
@@ -143,6 +152,10 @@ class ParticipantMe(BaseModel):
     listed: StrictBool
     max_meetings: StrictInt | None
     organisation: OrganisationOut
+    membership_confirmed: StrictBool = Field(
+        description="False while a member of the organisation or an organiser has not "
+        "confirmed the membership yet: no profile edits or answers for the organisation."
+    )
     unavailable_slots: list[str]
     created_at: Instant
     updated_at: Instant
@@ -162,6 +175,20 @@ class RegistrationOut(BaseModel):
         examples=["mmp_Vb0b8o2pL5vXh3D8rJm8Jw1uI3pP0y2kB5nXxZ7cWqE"],
     )
     link: str = Field(description="The personal link that signs the participant in on the pages.")
+
+
+class InvitationOut(BaseModel):
+    token: str = Field(description="Shown only in this response; a new one replaces it.")
+    link: str = Field(description="The registration page with the invitation filled in.")
+
+
+class MemberOut(BaseModel):
+    """A member of one's own organisation."""
+
+    key: str
+    name: str
+    job_title: str
+    membership_confirmed: StrictBool
 
 
 class LinkRequest(BaseModel):

@@ -250,6 +250,14 @@ def own_fresh_token(ctx: Context, role: str) -> Request:
 def queued_job(template: str) -> Prepare:
     def prepare(ctx: Context, role: str) -> Request:
         db, event = ctx.event()
+        # One active solve per event: the job a refused role left queued makes way.
+        for earlier in db.scalars(
+            select(SolveJob).where(
+                SolveJob.event == event, SolveJob.status.in_([JobStatus.queued, JobStatus.running])
+            )
+        ):
+            earlier.status = JobStatus.cancelled
+        db.flush()
         job = SolveJob(id=str(uuid.uuid4()), event=event, status=JobStatus.queued)
         db.add(job)
         db.commit()
@@ -336,6 +344,28 @@ def a_newcomer(ctx: Context, role: str) -> Request:
     return Request(
         f"/api/v1/events/{ctx.world.slug}/participants/{answer.json()['participant']['key']}"
     )
+
+
+def pending_member(path: str) -> Prepare:
+    """Someone registered just now with the name of p1's organisation (so a pending member of
+    it), then `path` with its key."""
+
+    def prepare(ctx: Context, role: str) -> Request:
+        db, event = ctx.event()
+        p1 = db.scalar(
+            select(Participant).where(Participant.event == event, Participant.key == "p1")
+        )
+        assert p1 is not None
+        request = registration(ctx, role).body
+        request["organisation"] = {"name": f"  {p1.organisation.name.upper()} "}
+        db.close()
+        answer = ctx.client.post(f"/api/v1/events/{ctx.world.slug}/registrations", json=request)
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["participant"]["membership_confirmed"] is False
+        key = answer.json()["participant"]["key"]
+        return Request(f"/api/v1/events/{ctx.world.slug}{path.format(key=key)}")
+
+    return prepare
 
 
 def registration(ctx: Context, role: str) -> Request:
@@ -485,6 +515,22 @@ OPERATIONS: list[Operation] = [
         lambda c, r: Request(fill(E + "/participants/p3", c.world), {"job_title": "CTO"}),
     ),
     Operation("GET", E + "/organisations", "staff", 200),
+    Operation(
+        "POST",
+        E + "/participants/{key}/confirm-membership",
+        "staff",
+        200,
+        pending_member("/participants/{key}/confirm-membership"),
+    ),
+    Operation("GET", E + "/me/organisation/members", "participant", 200),
+    Operation(
+        "POST",
+        E + "/me/organisation/members/{key}/confirm",
+        "participant",
+        200,
+        pending_member("/me/organisation/members/{key}/confirm"),
+    ),
+    Operation("POST", E + "/me/organisation/invitation", "participant", 201),
     Operation("DELETE", E + "/participants/{key}", "owner", 200, a_newcomer),
     # wishes
     Operation("GET", E + "/me/wishes", "participant", 200),
