@@ -50,39 +50,35 @@ def _cancel_extra_active_jobs() -> None:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("participants", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column(
-                "membership_confirmed", sa.Boolean(), server_default=sa.true(), nullable=False
-            )
-        )
-    with op.batch_alter_table("organisations", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("invitation_token_hash", sa.String(length=64), nullable=True))
-        batch_op.create_index(
-            batch_op.f("ix_organisations_invitation_token_hash"),
-            ["invitation_token_hash"],
-            unique=True,
-        )
+    # Plain ALTER TABLE … ADD COLUMN on both databases (no batch copy of the tables).
+    op.add_column(
+        "participants",
+        sa.Column("membership_confirmed", sa.Boolean(), server_default=sa.true(), nullable=False),
+    )
+    op.add_column(
+        "organisations", sa.Column("invitation_token_hash", sa.String(length=64), nullable=True)
+    )
+    op.create_index(
+        op.f("ix_organisations_invitation_token_hash"),
+        "organisations",
+        ["invitation_token_hash"],
+        unique=True,
+    )
     _cancel_extra_active_jobs()
-    with op.batch_alter_table("solve_jobs", schema=None) as batch_op:
-        batch_op.create_index(
-            "uq_solve_jobs_one_active_per_event",
-            ["event_id"],
-            unique=True,
-            sqlite_where=sa.text(ACTIVE),
-            postgresql_where=sa.text(ACTIVE),
-        )
+    op.create_index(
+        "uq_solve_jobs_one_active_per_event",
+        "solve_jobs",
+        ["event_id"],
+        unique=True,
+        sqlite_where=sa.text(ACTIVE),
+        postgresql_where=sa.text(ACTIVE),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("solve_jobs", schema=None) as batch_op:
-        batch_op.drop_index(
-            "uq_solve_jobs_one_active_per_event",
-            sqlite_where=sa.text(ACTIVE),
-            postgresql_where=sa.text(ACTIVE),
-        )
-    with op.batch_alter_table("organisations", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_organisations_invitation_token_hash"))
-        batch_op.drop_column("invitation_token_hash")
-    with op.batch_alter_table("participants", schema=None) as batch_op:
-        batch_op.drop_column("membership_confirmed")
+    op.drop_index("uq_solve_jobs_one_active_per_event", table_name="solve_jobs")
+    # Plain ALTER TABLE … DROP COLUMN (SQLite 3.35+), not a batch copy of the tables: on SQLite
+    # with foreign keys on, dropping the old table would cascade to wishes and meetings.
+    op.drop_index(op.f("ix_organisations_invitation_token_hash"), table_name="organisations")
+    op.execute("ALTER TABLE organisations DROP COLUMN invitation_token_hash")
+    op.execute("ALTER TABLE participants DROP COLUMN membership_confirmed")
