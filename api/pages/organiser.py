@@ -34,7 +34,9 @@ from api.routers.jobs import start_job_runner
 from matchmaking import events as event_service
 from matchmaking import exports, mail, publishing
 from matchmaking import jobs as job_service
+from matchmaking import registration as registration_service
 from matchmaking.agenda import participant_agenda
+from matchmaking.errors import Conflict, NotFound
 from matchmaking.models import (
     ApiToken,
     Event,
@@ -160,6 +162,14 @@ def dashboard(slug: str, request: Request, db: DbSession) -> HTMLResponse:
     )
     active = [j for j in jobs if j.status not in job_service.FINISHED]
     published = publishing.current_published_version(db, event.id)
+    waiting = list(
+        db.scalars(
+            select(Participant)
+            .where(Participant.event_id == event.id, Participant.membership_confirmed.is_(False))
+            .options(selectinload(Participant.organisation))
+            .order_by(Participant.id)
+        )
+    )
     return render(
         request,
         "pages/dashboard.html",
@@ -177,6 +187,7 @@ def dashboard(slug: str, request: Request, db: DbSession) -> HTMLResponse:
             "active": active,
             "versions": versions,
             "published": published,
+            "waiting_members": waiting,
             "default_time_limit": int(min(60, settings_of(request).solve_time_limit_seconds)),
             "flash": request.query_params.get("flash", "")[:200],
         },
@@ -228,6 +239,29 @@ def _start_solve(slug: str, request: Request, db: Session, values: dict[str, Any
     db.commit()
     start_job_runner(request.app).submit(job.id, time_limit_seconds=limit)
     return redirect(f"/organiser/e/{event.slug}#job-{job.id}")
+
+
+@router.post("/organiser/e/{slug}/participants/{key}/confirm-membership", include_in_schema=False)
+async def confirm_membership(slug: str, key: str, request: Request, db: DbSession) -> Response:
+    values = form_values(await request.form())
+    return await run_in_threadpool(_confirm_membership, slug, key, request, db, values)
+
+
+def _confirm_membership(
+    slug: str, key: str, request: Request, db: Session, values: dict[str, Any]
+) -> Response:
+    check_csrf(request, str(values.get(CSRF_FIELD, "")))
+    event, _, _ = organiser_event(request, db, slug)
+    try:
+        member = registration_service.get_participant(db, event, key)
+        registration_service.confirm_membership(db, member, None)
+    except NotFound as error:
+        raise PageError(404, error.title, error.detail) from error
+    except Conflict as error:
+        db.rollback()
+        raise PageError(409, error.title, error.detail) from error
+    db.commit()
+    return redirect(f"/organiser/e/{event.slug}#waiting-members")
 
 
 @router.get("/organiser/e/{slug}/jobs/{job_id}.json", include_in_schema=False)

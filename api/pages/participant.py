@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import DbSession
 from api.pages.common import (
@@ -66,6 +69,15 @@ def agenda_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
     me = page_participant(request, db, event)
     agenda = participant_agenda(db, me)
     _, received = wish_service.participant_wishes(db, me, "received", WishStatus.requested, 1, 0)
+    waiting = (
+        [
+            p
+            for p in registration_service.organisation_members(db, me.organisation)
+            if not p.membership_confirmed
+        ]
+        if me.membership_confirmed
+        else []
+    )
     return render(
         request,
         "pages/agenda.html",
@@ -77,6 +89,7 @@ def agenda_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
             "rows": _agenda_rows(agenda.meetings),
             "days": sorted({row.start.date() for row in _agenda_rows(agenda.meetings)}),
             "open_requests": received,
+            "waiting_members": waiting,
             "own_zone": me.timezone if me.timezone and me.timezone != event.timezone else "",
         },
     )
@@ -102,6 +115,30 @@ async def calendar_links(slug: str, request: Request, db: DbSession) -> HTMLResp
             "webcal": calendars.participant_feed_url(token, webcal=True, settings=settings),
         },
     )
+
+
+@router.post("/e/{slug}/me/organisation/members/{key}/confirm", include_in_schema=False)
+async def confirm_member(slug: str, key: str, request: Request, db: DbSession) -> Response:
+    values = form_values(await request.form())
+    return await run_in_threadpool(_confirm_member, slug, key, request, db, values)
+
+
+def _confirm_member(
+    slug: str, key: str, request: Request, db: Session, values: dict[str, Any]
+) -> Response:
+    check_csrf(request, str(values.get(CSRF_FIELD, "")))
+    event = find_event(db, slug)
+    me = page_participant(request, db, event)
+    try:
+        registration_service.check_confirmed_member(me, "confirm new members")
+        member = registration_service.find_member(db, me, key)
+        registration_service.confirm_membership(db, member, me)
+    except DomainError as error:
+        db.rollback()
+        status = 403 if error.title == "Forbidden" else 404 if error.title == "Not found" else 409
+        raise PageError(status, error.title, error.detail) from error
+    db.commit()
+    return redirect(f"/e/{event.slug}/me")
 
 
 # --- directory and wishes ----------------------------------------------------------------

@@ -96,7 +96,10 @@ def registration_form(slug: str, request: Request, db: DbSession) -> HTMLRespons
     event = visible_event(db, slug)
     if not event_service.registration_is_open(event):
         raise PageError(409, "Registration is closed", f"Registration for {event.name} is closed.")
-    defaults = {"sessions": [s.key for s in event.sessions], "listed": "yes"}
+    defaults: dict[str, object] = {"sessions": [s.key for s in event.sessions], "listed": "yes"}
+    invitation = request.query_params.get("invitation", "").strip()[:200]
+    if invitation:
+        defaults["invitation"] = invitation
     return _form_page(request, event, defaults, {}, 200)
 
 
@@ -110,6 +113,7 @@ async def register(
     form, errors = check_registration(event, values)
     if form is None:
         return _form_page(request, event, values, errors, 422)
+    form.invitation = str(values.get("invitation") or "")[:200] or None
     settings = settings_of(request)
     try:
         done = registration_service.register(db, event, form, settings.base_url)

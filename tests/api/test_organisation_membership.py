@@ -5,6 +5,7 @@ wishes, and who may not (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -203,3 +204,65 @@ def test_members_present_when_the_migration_runs_are_confirmed(db_url: str) -> N
             assert len(people) == 2 and all(p.membership_confirmed for p in people)
     finally:
         engine.dispose()
+
+
+def _browser(make: Factory, person: dict[str, Any], slug: str) -> TestClient:
+    browser = TestClient(make.app, follow_redirects=False)
+    signed_in = browser.get(f"/e/{slug}/login", params={"token": person["access_token"]})
+    assert signed_in.status_code == 303
+    return browser
+
+
+def _csrf(browser: TestClient, path: str) -> tuple[str, str]:
+    page = browser.get(path)
+    assert page.status_code == 200, page.text
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found
+    return page.text, found.group(1)
+
+
+def test_a_member_confirms_a_newcomer_with_the_button_on_its_page(make: Factory) -> None:
+    _, slug, founder, stranger = _org_event(make)
+    key = stranger["participant"]["key"]
+    confirm = f"/e/{slug}/me/organisation/members/{key}/confirm"
+    pending = _browser(make, stranger, slug)
+    page, csrf = _csrf(pending, f"/e/{slug}/me")
+    assert "waits for a member of it or an organiser to confirm it" in page
+    assert pending.post(confirm, data={"csrf_token": csrf}).status_code == 403
+
+    member = _browser(make, founder, slug)
+    page, csrf = _csrf(member, f"/e/{slug}/me")
+    assert "People asking to join Org evt-c 3" in page and confirm in page
+    assert member.post(confirm, data={"csrf_token": csrf}).status_code == 303
+    page, _ = _csrf(pending, f"/e/{slug}/me")
+    assert "waits for a member" not in page
+
+
+def test_an_organiser_confirms_a_newcomer_from_the_dashboard(make: Factory) -> None:
+    owner, slug, _, stranger = _org_event(make)
+    browser = TestClient(make.app, follow_redirects=False)
+    _, csrf = _csrf(browser, "/organiser/login")
+    token = owner["Authorization"].removeprefix("Bearer ")
+    signed_in = browser.post("/organiser/login", data={"csrf_token": csrf, "token": token})
+    assert signed_in.status_code == 303
+    page, csrf = _csrf(browser, f"/organiser/e/{slug}")
+    key = stranger["participant"]["key"]
+    button = f"/organiser/e/{slug}/participants/{key}/confirm-membership"
+    assert button in page
+    assert browser.post(button, data={"csrf_token": csrf}).status_code == 303
+    page, _ = _csrf(browser, f"/organiser/e/{slug}")
+    assert button not in page
+    me = make.client.get(f"/api/v1/events/{slug}/me", headers=stranger["headers"]).json()
+    assert me["membership_confirmed"] is True
+
+
+def test_the_invitation_link_opens_the_registration_form_with_the_invitation(
+    make: Factory, client: TestClient
+) -> None:
+    _, slug, founder, _ = _org_event(make)
+    link = client.post(
+        f"/api/v1/events/{slug}/me/organisation/invitation", headers=founder["headers"]
+    ).json()["link"]
+    page = client.get(link.removeprefix("http://matchmaking.test"))
+    assert page.status_code == 200
+    assert 'name="invitation"' in page.text and "confirmed member" in page.text
