@@ -279,6 +279,19 @@ async def change_wish(
 ) -> Response:
     """One form target for the wish buttons: accept, decline, withdraw, priority."""
     values = form_values(await request.form())
+    # The database work in a worker thread: a change waits for the wish's lock (on SQLite the
+    # write lock), which must not stall the event loop.
+    return await run_in_threadpool(_change_wish, slug, key, request, db, background, values)
+
+
+def _change_wish(
+    slug: str,
+    key: str,
+    request: Request,
+    db: Session,
+    background: BackgroundTasks,
+    values: dict[str, Any],
+) -> Response:
     check_csrf(request, str(values.get(CSRF_FIELD, "")))
     event = find_event(db, slug)
     me = page_participant(request, db, event)
