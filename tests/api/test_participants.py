@@ -47,7 +47,7 @@ def test_registration_returns_the_token_once_and_it_opens_the_profile(
     assert "access_token" not in also.json()
 
 
-def test_second_registrant_joins_the_organisation_of_the_same_name(
+def test_second_registrant_joins_the_organisation_of_the_same_name_pending(
     client: TestClient, make: Factory
 ) -> None:
     slug = make.open_event(make.organiser())
@@ -63,6 +63,8 @@ def test_second_registrant_joins_the_organisation_of_the_same_name(
         first["participant"]["organisation"]["key"] == second["participant"]["organisation"]["key"]
     )
     assert second["participant"]["organisation"]["kind"] == "cluster"
+    assert first["participant"]["membership_confirmed"] is True
+    assert second["participant"]["membership_confirmed"] is False
 
 
 def test_an_email_registers_once_per_event(client: TestClient, make: Factory) -> None:

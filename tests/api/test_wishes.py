@@ -47,7 +47,7 @@ def test_auto_accept_policy_accepts_wishes_when_sent(client: TestClient, make: F
     assert sent.json()["status"] == "accepted" and sent.json()["answered_at"] is not None
 
 
-def test_wish_to_an_organisation_is_answered_by_any_of_its_people(
+def test_wish_to_an_organisation_is_answered_by_any_of_its_confirmed_people(
     client: TestClient, make: Factory
 ) -> None:
     slug = make.open_event(make.organiser())
@@ -55,6 +55,11 @@ def test_wish_to_an_organisation_is_answered_by_any_of_its_people(
     ben = make.participant(slug, organisation={"name": "Wind Co", "kind": "company"})
     cleo = make.participant(slug, organisation={"name": "Wind Co"})
     organisation = ben["participant"]["organisation"]["key"]
+    confirmed = client.post(
+        f"/api/v1/events/{slug}/me/organisation/members/{key_of(cleo)}/confirm",
+        headers=ben["headers"],
+    )
+    assert confirmed.status_code == 200, confirmed.text
     sent = wish(client, slug, ana, to_organisation=organisation)
     assert sent.status_code == 201 and sent.json()["to_organisation"]["name"] == "Wind Co"
     declined = client.post(
