@@ -59,9 +59,18 @@ def signed_in_participant(app: FastAPI, world: World) -> TestClient:
     return client
 
 
-def signed_in_organiser(app: FastAPI, world: World) -> TestClient:
+def sign_in_organiser(client: TestClient, api_token: str) -> str:
+    """Sign in through the form, as a browser does; returns the session cookie's value."""
+    csrf = CSRF.search(client.get("/organiser/login").text)
+    assert csrf
+    answer = client.post("/organiser/login", data={"csrf_token": csrf.group(1), "token": api_token})
+    assert answer.status_code == 303, answer.text
+    return str(answer.cookies.get("mm_organiser") or client.cookies.get("mm_organiser"))
+
+
+def signed_in_organiser(app: FastAPI, world: World, role: str = "owner") -> TestClient:
     client = browser(app)
-    client.cookies.set("mm_organiser", world.organiser_tokens["owner"])
+    sign_in_organiser(client, world.organiser_tokens[role])
     return client
 
 
@@ -121,10 +130,7 @@ def test_cookies_are_http_only_same_site_and_secure_over_https(
 ) -> None:
     app, world = pages
     client = browser(app, https=True)
-    answers = [
-        client.get("/organiser/login"),  # CSRF cookie
-        client.get(f"/e/{world.slug}/login", params={"token": world.participant_tokens["p1"]}),
-    ]
+    answers = [client.get("/organiser/login")]  # CSRF cookie
     csrf = CSRF.search(answers[0].text)
     assert csrf
     answers.append(
@@ -132,6 +138,9 @@ def test_cookies_are_http_only_same_site_and_secure_over_https(
             "/organiser/login",
             data={"csrf_token": csrf.group(1), "token": world.organiser_tokens["owner"]},
         )
+    )
+    answers.append(
+        client.get(f"/e/{world.slug}/login", params={"token": world.participant_tokens["p1"]})
     )
     cookies = [value for a in answers for value in a.headers.get_list("set-cookie")]
     assert {c.split("=")[0] for c in cookies} >= {"mm_csrf", "mm_participant", "mm_organiser"}
@@ -234,7 +243,7 @@ def test_other_events_pages_are_not_reachable_with_a_participant_cookie(
 ) -> None:
     app, world = pages
     client = browser(app)
-    client.cookies.set("mm_participant", world.participant_tokens["q1"])
+    assert client.get(f"/e/{world.other_slug}/login", params={"token": world.participant_tokens["q1"]})
     for path in ("me", "directory", "wishes", "inbox"):
         assert client.get(f"/e/{world.slug}/{path}").status_code == 401, path
 
@@ -243,8 +252,7 @@ def test_organiser_pages_of_other_events_look_like_missing_ones(
     pages: tuple[FastAPI, World],
 ) -> None:
     app, world = pages
-    stranger = browser(app)
-    stranger.cookies.set("mm_organiser", world.organiser_tokens["other_owner"])
+    stranger = signed_in_organiser(app, world, "other_owner")
     for path in ("", "/versions/1", "/versions/1/timetable.csv"):
         assert stranger.get(f"/organiser/e/{world.slug}{path}").status_code == 404, path
     assert stranger.get(f"/organiser/e/{world.slug}/jobs/{world.job_id}.json").status_code == 404
