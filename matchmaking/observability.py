@@ -210,6 +210,8 @@ def redact(text: str) -> str:
 
 
 def _redacted(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, tuple):
@@ -218,7 +220,8 @@ def _redacted(value: Any) -> Any:
         return [_redacted(item) for item in value]
     if isinstance(value, dict):
         return {key: _redacted(item) for key, item in value.items()}
-    return value
+    # Anything else (a URL object, an exception, a request) is logged as its text: redact that.
+    return redact(str(value))
 
 
 class SecretRedactor(logging.Filter):
@@ -238,9 +241,11 @@ class SecretRedactor(logging.Filter):
             record.msg = redact(record.msg)
         if record.args:
             record.args = _redacted(record.args)
+        if record.exc_info and not record.exc_text:
+            # Formatters print `exc_text` when it is set: the traceback, redacted once.
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         for key, value in list(vars(record).items()):
-            extra = key not in _STANDARD_RECORD_FIELDS or key == "color_message"
-            if extra and isinstance(value, (str, tuple, list, dict)):
+            if key not in _STANDARD_RECORD_FIELDS or key == "color_message":
                 setattr(record, key, _redacted(value))
         return True
 
@@ -271,7 +276,7 @@ class JsonFormatter(logging.Formatter):
             if key not in _STANDARD_RECORD_FIELDS and not key.startswith("_"):
                 entry[key] = value
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
