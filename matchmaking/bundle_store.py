@@ -439,7 +439,7 @@ def _exportable_name(value: str | None, fallback: str) -> str:
     stored before those checks (or written to the database directly) must still export:
     control characters become spaces, and a name with nothing visible becomes `fallback`
     (the row's id), so the export never fails on stored data."""
-    text = one_line(value or "").strip()[:MAX_NAME]
+    text = one_line(value or "")[:MAX_NAME]
     return text if has_visible_character(text) else fallback
 
 

@@ -577,9 +577,14 @@ def organiser_create_command(
     from matchmaking.errors import DomainError
     from matchmaking.organisers import create_organiser
     from matchmaking.settings import get_settings
+    from matchmaking.text import ONE_LINE_FORBIDDEN, has_visible_character
 
     if "@" not in email or email.strip() != email or len(email) > 254:
         fail(f'"{email}" is not an e-mail address')
+    if name and (
+        not has_visible_character(name) or ONE_LINE_FORBIDDEN.search(name) or len(name) > 200
+    ):
+        fail("--name: a name is one line of at most 200 characters with a visible character")
     with database_errors(get_settings().database_url):
         try:
             with session_scope() as session:

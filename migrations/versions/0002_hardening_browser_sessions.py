@@ -44,9 +44,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_browser_sessions")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_browser_sessions_token_hash")),
     )
-    op.create_index(
-        op.f("ix_browser_sessions_api_token_id"), "browser_sessions", ["api_token_id"]
-    )
+    op.create_index(op.f("ix_browser_sessions_api_token_id"), "browser_sessions", ["api_token_id"])
     op.create_index(
         op.f("ix_browser_sessions_participant_id"), "browser_sessions", ["participant_id"]
     )
