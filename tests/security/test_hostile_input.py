@@ -361,7 +361,7 @@ def test_names_that_look_like_formulas_stay_text_in_csv_and_xlsx_exports(db_url:
                 headers=world.headers("owner"),
             )
             assert answer.status_code == 200, answer.text
-        browser = TestClient(app)
+        browser = TestClient(app, follow_redirects=False)
         sign_in_organiser(browser, world.organiser_tokens["owner"])
         for kind in ("timetable", "agendas"):
             page = browser.get(f"/organiser/e/{world.slug}/versions/1/{kind}.csv")
@@ -614,3 +614,53 @@ def test_feeds_answer_on_slots_stored_at_the_ends_of_the_calendar(
         assert answer.status_code < 500, (path, answer.text[:300])
     # The connection still serves the next request.
     assert client.get(f"/api/v1/events/{slug}", headers=owner).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("0001-01-01 00:10:00", "0001-01-01 00:30:00"),
+        ("9999-12-31 23:00:00", "9999-12-31 23:40:00"),
+    ],
+)
+def test_published_meetings_in_slots_at_the_ends_of_the_calendar_never_answer_500(
+    db_url: str, start: str, end: str
+) -> None:
+    from tests.security.test_pages import sign_in_organiser
+    from tests.security.world import build_world
+
+    app = create_app(make_settings(db_url, log_requests=False))
+    with sessionmaker(bind=app.state.engine, expire_on_commit=False)() as db:
+        world = build_world(db)
+    # Every slot of the event that holds a meeting moved to the edge, behind the API's back.
+    _store_directly(
+        app,
+        "UPDATE slots SET start_time = :start, end_time = :end WHERE id IN "
+        "(SELECT slot_id FROM meetings)",
+        start=start,
+        end=end,
+    )
+    with TestClient(app, raise_server_exceptions=False) as client:
+        person = world.headers("participant")
+        owner = world.headers("owner")
+        answers = {
+            "agenda": client.get(f"/api/v1/events/{world.slug}/me/agenda", headers=person),
+            "own feed": client.get(f"/api/v1/events/{world.slug}/me/calendar.ics", headers=person),
+            "event feed": client.get(f"/api/v1/events/{world.slug}/calendar.ics", headers=owner),
+            "location feed": client.get(
+                f"/api/v1/events/{world.slug}/locations/t1/calendar.ics", headers=owner
+            ),
+            "version": client.get(f"/api/v1/events/{world.slug}/versions/1", headers=owner),
+            "bundle": client.get(f"/api/v1/events/{world.slug}/bundle", headers=owner),
+        }
+        browser = TestClient(app, raise_server_exceptions=False, follow_redirects=False)
+        sign_in_organiser(browser, world.organiser_tokens["owner"])
+        for kind in ("timetable.csv", "agendas.xlsx"):
+            answers[kind] = browser.get(f"/organiser/e/{world.slug}/versions/1/{kind}")
+        answers["version page"] = browser.get(f"/organiser/e/{world.slug}/versions/1")
+        participant = TestClient(app, raise_server_exceptions=False)
+        participant.get(f"/e/{world.slug}/login", params={"token": world.participant_tokens["p1"]})
+        answers["agenda page"] = participant.get(f"/e/{world.slug}/me")
+        failed = {name: a.status_code for name, a in answers.items() if a.status_code >= 500}
+        assert failed == {}
+    app.state.engine.dispose()
