@@ -2,7 +2,9 @@
 
 A request with a method other than GET, HEAD or OPTIONS is refused with 403 when the browser
 says it comes from elsewhere: `Sec-Fetch-Site: cross-site`, or an `Origin` that is neither
-this server's own (scheme and host of the request) nor that of the public base URL. Requests
+this server's own (scheme and host of the request) nor that of the public base URL
+(`Origin: null` counts as no Origin: browsers send it for same-site forms of pages whose
+Referrer-Policy is no-referrer). Requests
 without these headers (API clients, curl, older browsers) are judged by their credentials as
 usual: the JSON API only takes credentials from headers (`api.deps`), and page forms carry
 CSRF tokens bound to the session (`api.pages.common`). This is the second, independent line.
@@ -43,7 +45,9 @@ class CrossSiteRefusal:
             own.lower(),
             self.public_origin,
         )
-        if site == "cross-site" or foreign_origin or origin == "null":
+        # `Origin: null` says nothing: browsers send it for the site's own forms too when the
+        # page's Referrer-Policy is no-referrer (as ours is); Sec-Fetch-Site then tells.
+        if site == "cross-site" or foreign_origin:
             response = problem_response(
                 None,
                 403,

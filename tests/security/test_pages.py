@@ -460,3 +460,27 @@ def test_cookies_are_host_prefixed_when_the_site_is_https(db_url: str) -> None:
     bare.cookies.set("mm_organiser", str(client.cookies.get("__Host-mm_organiser")))
     assert bare.get(f"/organiser/e/{world.slug}").status_code == 401
     app.state.engine.dispose()
+
+
+def test_a_form_of_the_site_itself_with_origin_null_is_accepted(
+    pages: tuple[FastAPI, World],
+) -> None:
+    # Browsers send `Origin: null` for a page's own forms when its Referrer-Policy is
+    # no-referrer (ours is); Sec-Fetch-Site tells where it came from.
+    app, world = pages
+    client = signed_in_participant(app, world)
+    csrf = CSRF.search(client.get(f"/e/{world.slug}/inbox").text)
+    assert csrf
+    form = {"csrf_token": csrf.group(1), "action": "decline"}
+    refused = client.post(
+        f"/e/{world.slug}/wishes/w2",
+        data=form,
+        headers={"Origin": "null", "Sec-Fetch-Site": "cross-site"},
+    )
+    assert refused.status_code == 403 and _wish_status(app, "w2") == "requested"
+    answer = client.post(
+        f"/e/{world.slug}/wishes/w2",
+        data=form,
+        headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"},
+    )
+    assert answer.status_code in (200, 303) and _wish_status(app, "w2") == "declined"
