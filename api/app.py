@@ -11,9 +11,10 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy.orm import sessionmaker
 
-from api.pages.common import SecurityHeaders
+from api.origin import CrossSiteRefusal
+from api.pages.common import NoStoreByDefault, SecurityHeaders
 from api.problems import BodySizeLimit, document_problems, install_problem_handlers
-from api.ratelimit import GuessLimiter
+from api.ratelimit import GuessLimiter, parse_networks
 from api.routers.jobs import start_job_runner, stop_job_runner
 from matchmaking.db import make_engine, make_lean_engine, read_only_sessionmaker
 from matchmaking.observability import RequestContextMiddleware, configure_logging
@@ -83,9 +84,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.guess_limiter = GuessLimiter(
         settings.guess_limit_failures, settings.guess_limit_window_seconds
     )
+    app.state.trusted_proxies = parse_networks(settings.trusted_proxies)
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(NoStoreByDefault)
+    app.add_middleware(CrossSiteRefusal, base_url=settings.base_url)
     # Outermost: every response (413s included) gets a request id; every request is measured.
     app.add_middleware(RequestContextMiddleware, log_requests=settings.log_requests)
     for module_name in ROUTER_MODULES:

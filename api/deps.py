@@ -7,8 +7,11 @@ Who may call what, consistently across the API:
 - access to the event but a role that does not allow the action (staff doing owner things) → 403.
 
 Organisers send `Authorization: Bearer <token>`. Participants send their personal link token as
-`Authorization: Participant <token>`, as `X-Participant-Token: <token>`, or (pages) in the
-`mm_participant` cookie that the magic link sets.
+`Authorization: Participant <token>` or as `X-Participant-Token: <token>`. Requests that change
+something take credentials from these headers only, never from a cookie: a browser adds
+cookies to requests that other sites make it send, headers it does not. Reading requests
+(GET, HEAD) also accept the pages' participant sign-in session cookie (the agenda page links
+the calendar download).
 """
 
 from __future__ import annotations
@@ -24,13 +27,15 @@ from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session, joinedload
 from starlette.concurrency import run_in_threadpool
 
+from api.cookies import PARTICIPANT_COOKIE, cookie
 from api.problems import ProblemError
 from api.ratelimit import (
     ORGANISER_TOKEN,
     PARTICIPANT_TOKEN,
-    check_guessing,
+    SESSION_TOKEN,
     record_failed_guess,
 )
+from matchmaking import browser_sessions
 from matchmaking import events as event_service
 from matchmaking.models import ApiToken, Event, EventRoleName, Organiser, Participant, utcnow
 from matchmaking.security import hash_token
@@ -39,8 +44,6 @@ from matchmaking.settings import Settings
 
 EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
 
-#: Cookie holding a participant's token for the HTML pages.
-PARTICIPANT_COOKIE = "mm_participant"
 #: `last_used_at` of a token is written at most this often (saves a write per request).
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -106,7 +109,6 @@ def optional_organiser(
     """The organiser whose token is in the request, None without a Bearer token."""
     if credentials is None:
         return None
-    check_guessing(request, ORGANISER_TOKEN)
     token = db.scalar(
         select(ApiToken)
         .options(joinedload(ApiToken.organiser))
@@ -177,14 +179,15 @@ OwnerAccess = Annotated[EventAccess, Depends(require_event_role(EventRoleName.ow
 
 
 def participant_token_from(request: Request, header_token: str | None) -> str | None:
-    """The participant token of a request: header, `Authorization: Participant`, or cookie."""
+    """The participant token of a request: `X-Participant-Token` or `Authorization:
+    Participant` (never a cookie)."""
     if header_token:
         return header_token.strip()
     authorization = request.headers.get("authorization", "")
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() == "participant" and value.strip():
         return value.strip()
-    return request.cookies.get(PARTICIPANT_COOKIE) or None
+    return None
 
 
 #: The personal-token header as a dependency that needs no database session (lean paths).
@@ -234,8 +237,22 @@ def optional_participant(
     """The participant whose token is in the request, None when there is none."""
     token = participant_token_from(request, header_token)
     if token is None:
-        return None
+        return participant_by_cookie(request, db)
     return participant_by_token(request, db, token)
+
+
+def participant_by_cookie(request: Request, db: Session) -> Participant | None:
+    """The participant signed in on the pages, for reading requests only (GET, HEAD: the
+    agenda page's calendar download). A request that changes something needs the token in a
+    header, which another site cannot make a browser send."""
+    session_token = cookie(request, PARTICIPANT_COOKIE)
+    if not session_token or request.method not in ("GET", "HEAD"):
+        return None
+    participant = browser_sessions.participant_of(db, session_token)
+    if participant is None:
+        record_failed_guess(request, SESSION_TOKEN)
+        raise unknown_participant_token()
+    return participant
 
 
 def participant_by_token(
@@ -244,7 +261,6 @@ def participant_by_token(
     """The participant (with its event) whose token this is; 401 for an unknown or replaced
     token, which counts as a failed guess (429 after too many). `lock`: also take the lock
     of the participant's row that sending a wish needs, in the same statement."""
-    check_guessing(request, PARTICIPANT_TOKEN)
     query = _PARTICIPANT_BY_TOKEN_LOCKED if lock else _PARTICIPANT_BY_TOKEN
     participant = db.scalar(query, {"token_hash": hash_token(token)})
     if participant is None:

@@ -1,9 +1,16 @@
 """A small in-process limiter against guessing secrets (tokens, personal links, feed URLs).
 
-Only failed attempts count: a client (by IP address) that presented `max_failures` unknown
-secrets of one scope within `window_seconds` is answered 429 for that scope until the oldest
-failure leaves the window. Valid secrets never count, so people who use their own links are
-never slowed down, while a guesser gets a few dozen tries a minute against 2^256 tokens.
+Only failed attempts count, per client address *and* kind of secret (scope): a client that
+presented `max_failures` unknown secrets of one scope within `window_seconds` is answered 429
+for further unknown secrets of that scope until the oldest failure leaves the window. A valid
+secret is looked up first and never refused, even from a blocked address (many participants
+share one address on a venue's Wi-Fi), while a guesser gets a few dozen tries a minute
+against 2^256 tokens.
+
+The client address is the connection's peer, unless the peer is one of the configured trusted
+proxies (`MATCHMAKING_TRUSTED_PROXIES`): then it is the rightmost address of
+`X-Forwarded-For` that is not a trusted proxy (what the proxy nearest to the client saw), so
+addresses a client writes into the header itself change nothing.
 
 The counts live in this process only (several workers each keep their own), which is enough
 to make guessing pointless; it is not meant as an exact quota.
@@ -11,6 +18,7 @@ to make guessing pointless; it is not meant as an exact quota.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import threading
 import time
@@ -25,6 +33,10 @@ from api.problems import TYPE_PREFIX, ProblemError
 ORGANISER_TOKEN = "organiser-token"
 PARTICIPANT_TOKEN = "participant-token"
 CALENDAR_URL = "calendar-url"
+#: The pages' sign-in session cookies.
+SESSION_TOKEN = "session-token"
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 #: Clients remembered at most; the least recently failing ones are forgotten first.
 _MAX_CLIENTS = 50_000
@@ -86,8 +98,43 @@ class GuessLimiter:
         return recent
 
 
+def parse_networks(value: str) -> tuple[Network, ...]:
+    """Comma-separated addresses or networks (`10.0.0.1, 192.168.0.0/16, ::1`).
+    ValueError names an entry that is neither."""
+    networks = []
+    for entry in (e.strip() for e in value.split(",")):
+        if entry:
+            try:
+                networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                raise ValueError(f'"{entry}" is not an IP address or network') from None
+    return tuple(networks)
+
+
+def _trusted(address: str, proxies: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in proxies)
+
+
+def forwarded_client(peer: str, forwarded_for: list[str], proxies: tuple[Network, ...]) -> str:
+    """The client's address: `peer`, or behind trusted `proxies` the rightmost untrusted
+    address of the `X-Forwarded-For` values (each proxy appends the address it saw)."""
+    if not proxies or not _trusted(peer, proxies):
+        return peer
+    hops = [hop.strip() for value in forwarded_for for hop in value.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, proxies):
+            return hop[:64]
+    return hops[0][:64] if hops else peer
+
+
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    peer = request.client.host if request.client else "unknown"
+    proxies: tuple[Network, ...] = getattr(request.app.state, "trusted_proxies", ())
+    return forwarded_client(peer, request.headers.getlist("x-forwarded-for"), proxies)
 
 
 def limiter_of(request: Request) -> GuessLimiter:
@@ -95,10 +142,11 @@ def limiter_of(request: Request) -> GuessLimiter:
     return limiter
 
 
-def check_guessing(request: Request, scope: str) -> None:
-    """429 when the caller has guessed too often; call before looking a secret up."""
-    limiter_of(request).check(client_address(request), scope)
-
-
 def record_failed_guess(request: Request, scope: str) -> None:
-    limiter_of(request).failed(client_address(request), scope)
+    """Count an unknown secret of `scope`: a 429 problem when the caller has already sent
+    too many. Called only after the secret was looked up and found unknown, so a valid
+    secret is never refused."""
+    limiter = limiter_of(request)
+    client = client_address(request)
+    limiter.check(client, scope)
+    limiter.failed(client, scope)

@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from matchmaking.bundle.schemas import (
     BUNDLE_FORMAT,
+    MAX_NAME,
+    MAX_TEXT,
     Bundle,
     EventIn,
     LocationIn,
@@ -56,6 +58,7 @@ from matchmaking.models import (
 from matchmaking.models import Session as EventSession
 from matchmaking.publishing import current_published_version
 from matchmaking.scheduling import wish_rows
+from matchmaking.text import TEXT_FORBIDDEN, has_visible_character, one_line
 from matchmaking.timegrid import SlotTimes, check_event_slots, slot_problems
 from matchmaking.versions import latest_version
 
@@ -303,7 +306,7 @@ def export_bundle(session: Session, event: Event) -> Bundle:
         sessions=[
             SessionIn(
                 id=s.key,
-                name=s.name,
+                name=_exportable_name(s.name, s.key),
                 slots=[SlotIn(id=slot.key, start=slot.start, end=slot.end) for slot in s.slots],
             )
             for s in sessions
@@ -357,7 +360,7 @@ def _wishes_out(session: Session, event: Event) -> list[WishIn]:
                 fixed_slot=row.slot_key,
                 after=after.get(row.id, []),
                 separate=row.separate,
-                message=row.message or None,
+                message=_exportable_text(row.message),
             )
         )
         for row in rows
@@ -374,14 +377,14 @@ def _event_out(event: Event) -> EventIn:
     return EventIn.model_validate(
         _given(
             slug=event.slug,
-            name=event.name,
+            name=_exportable_name(event.name, event.slug),
             timezone=event.timezone,
-            venue=event.venue or None,
+            venue=_exportable_name(event.venue or "", "") or None,
             mode=event.mode.value,
             registration_closes=closes,
             focus_areas=list(event.focus_areas),
             rules=Rules.model_validate(event.rules or {}),
-            description=event.description or None,
+            description=_exportable_text(event.description),
             video_base_url=event.video_base_url or None,
         )
     )
@@ -391,7 +394,7 @@ def _location_out(location: Location) -> LocationIn:
     return LocationIn.model_validate(
         _given(
             id=location.key,
-            name=location.name,
+            name=_exportable_name(location.name, location.key),
             kind=location.kind.value,
             capacity=location.capacity,
             url=location.url or None,
@@ -403,11 +406,11 @@ def _organisation_out(organisation: Organisation) -> OrganisationIn:
     return OrganisationIn.model_validate(
         _given(
             id=organisation.key,
-            name=organisation.name,
+            name=_exportable_name(organisation.name, organisation.key),
             kind=organisation.kind.value,
             country=organisation.country or None,
             sectors=list(organisation.sectors),
-            description=organisation.description or None,
+            description=_exportable_text(organisation.description),
             website=organisation.website or None,
         )
     )
@@ -417,18 +420,34 @@ def _participant_out(person: Participant) -> ParticipantIn:
     return ParticipantIn.model_validate(
         _given(
             id=person.key,
-            name=person.name,
+            name=_exportable_name(person.name, person.key),
             organisation=person.organisation.key,
             email=person.email or None,
             attendance=person.attendance.value,
             unavailable=[slot.key for slot in person.unavailable_slots],
             max_meetings=person.max_meetings,
             host_location=person.host_location.key if person.host_location else None,
-            job_title=person.job_title or None,
+            job_title=_exportable_name(person.job_title or "", "") or None,
             timezone=person.timezone or None,
             listed=person.listed,
         )
     )
+
+
+def _exportable_name(value: str | None, fallback: str) -> str:
+    """A stored name as the bundle format takes it. The API refuses bad names, but rows
+    stored before those checks (or written to the database directly) must still export:
+    control characters become spaces, and a name with nothing visible becomes `fallback`
+    (the row's id), so the export never fails on stored data."""
+    text = one_line(value or "")[:MAX_NAME]
+    return text if has_visible_character(text) else fallback
+
+
+def _exportable_text(value: str | None) -> str | None:
+    """Stored free text as the bundle format takes it (control characters other than line
+    breaks become spaces); None for none."""
+    text = TEXT_FORBIDDEN.sub(" ", value or "")[:MAX_TEXT]
+    return text or None
 
 
 def _given(**fields: object) -> dict[str, object]:
@@ -455,8 +474,9 @@ PARTICIPANT_COLUMNS = [
 
 
 def safe_cell(value: object) -> str:
-    """The cell text, with a leading `'` when a spreadsheet would take it for a formula."""
-    text = "" if value is None else str(value)
+    """The cell text on one line (control characters and U+2028/U+2029 become spaces), with
+    a leading `'` when a spreadsheet would take it for a formula."""
+    text = "" if value is None else one_line(str(value))
     return f"'{text}" if text.startswith(_FORMULA_START) else text
 
 

@@ -38,6 +38,7 @@ from matchmaking.publishing import publication_history
 from matchmaking.security import CALENDAR_TOKEN_PREFIX, hash_token, new_token
 from matchmaking.serving import Served, strong_etag
 from matchmaking.settings import Settings, get_settings
+from matchmaking.timegrid import SLOT_YEARS
 
 #: How long a published meeting that was dropped stays in feeds as cancelled.
 CANCELLED_RETENTION = timedelta(days=60)
@@ -237,7 +238,13 @@ def _event_days(event: Event) -> tuple[date, date]:
     key = (event.id, event.serving_generation)
     known = _EVENT_DAYS.get(key) if None not in key else None
     if known is None:
-        days = [slot.start.date() for slot in event.slots] or [datetime.now(UTC).date()]
+        # Days outside SLOT_YEARS (odd rows stored before the API refused them) are left out:
+        # the zone's transitions around year 1 or 9999 overflow date arithmetic.
+        days = [
+            slot.start.date()
+            for slot in event.slots
+            if SLOT_YEARS[0] <= slot.start.year <= SLOT_YEARS[1]
+        ] or [datetime.now(UTC).date()]
         known = (min(days), max(days))
         if None not in key:  # a stored event (not one being built)
             if len(_EVENT_DAYS) >= 1024:

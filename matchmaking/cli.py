@@ -510,6 +510,11 @@ def refuse_busy_port(host: str, port: int) -> None:
 def run_server(host: str, port: int, *, reload: bool = False, workers: int = 1) -> None:
     import uvicorn
 
+    from matchmaking.settings import get_settings
+
+    # uvicorn believes X-Forwarded-For/-Proto from the same proxies as the guessing limiter
+    # (unset: its default, 127.0.0.1).
+    trusted = get_settings().trusted_proxies.replace(" ", "") or None
     # The API is named by its import string: `matchmaking` never imports `api` itself.
     uvicorn.run(
         "api.app:create_app",
@@ -519,6 +524,7 @@ def run_server(host: str, port: int, *, reload: bool = False, workers: int = 1) 
         reload=reload,
         workers=None if reload else workers,
         proxy_headers=True,
+        forwarded_allow_ips=trusted,
     )
 
 
@@ -577,9 +583,14 @@ def organiser_create_command(
     from matchmaking.errors import DomainError
     from matchmaking.organisers import create_organiser
     from matchmaking.settings import get_settings
+    from matchmaking.text import ONE_LINE_FORBIDDEN, has_visible_character
 
     if "@" not in email or email.strip() != email or len(email) > 254:
         fail(f'"{email}" is not an e-mail address')
+    if name and (
+        not has_visible_character(name) or ONE_LINE_FORBIDDEN.search(name) or len(name) > 200
+    ):
+        fail("--name: a name is one line of at most 200 characters with a visible character")
     with database_errors(get_settings().database_url):
         try:
             with session_scope() as session:

@@ -353,6 +353,7 @@ def add_slot(
     key = key or _next_slot_keys(session, event, 1)[0]
     if session.scalar(select(Slot.id).where(Slot.event_id == event.id, Slot.key == key)):
         raise Conflict(f"The event has a slot '{key}' already.", field="body.key")
+    _refuse_empty_slot(start, end)
     slot = Slot(event_id=event.id, session_id=row.id, key=key, start=start, end=end)
     session.add(slot)
     _check_grid(session, event, "body.start")
@@ -363,6 +364,7 @@ def update_slot(session: Session, event: Event, slot: Slot, changes: Mapping[str
     for name in ("start", "end"):
         if name in changes:
             setattr(slot, name, changes[name])
+    _refuse_empty_slot(slot.start, slot.end)
     _check_grid(session, event, "body.start")
     return slot
 
@@ -430,6 +432,15 @@ def _next_slot_keys(session: Session, event: Event, count: int) -> list[str]:
     numbers = [int(m.group(1)) for k in keys if (m := _SLOT_KEY.match(k))]
     first = max(numbers, default=0) + 1
     return [f"s{n}" for n in range(first, first + count)]
+
+
+def _refuse_empty_slot(start: datetime, end: datetime) -> None:
+    # Checked before anything is written: the database's own check would only say 409.
+    if end <= start:
+        raise Invalid(
+            f"The slot must end after it starts ({start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}).",
+            field="body.end",
+        )
 
 
 def _check_grid(session: Session, event: Event, field: str) -> None:

@@ -92,7 +92,10 @@ def send(mail: Mail, settings: Settings) -> bool:
             if settings.smtp_starttls:
                 smtp.starttls()
             if settings.smtp_user:
-                smtp.login(settings.smtp_user, settings.smtp_password or "")
+                smtp.login(
+                    settings.smtp_user,
+                    settings.smtp_password.get_secret_value() if settings.smtp_password else "",
+                )
             smtp.send_message(message)
         log.info("e-mail sent to %s: %s", mail.to, message["Subject"])
         return True

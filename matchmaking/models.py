@@ -647,3 +647,32 @@ def bump_serving_generations(session: OrmSession, _context: Any) -> None:
             .where(table.c.id.in_(sorted(event_ids)))
             .values(serving_generation=table.c.serving_generation + 1)
         )
+
+
+# --- browser sign-ins --------------------------------------------------------------------
+
+
+class BrowserSession(Base):
+    """One sign-in of a browser (the pages' cookie), for an organiser or a participant.
+
+    The cookie carries a fresh session token (`mms_...`), never the API token or the personal
+    link; only its SHA-256 hash is stored. A session ends at `expires_at`, at sign-out
+    (`revoked_at`), when the organiser's API token it was opened with is revoked, or when the
+    participant's personal link is replaced (`participant_token_hash` no longer matches).
+    """
+
+    __tablename__ = "browser_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    api_token_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_tokens.id", ondelete="CASCADE"), index=True
+    )
+    participant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), index=True
+    )
+    #: The personal link's hash when the participant signed in with it.
+    participant_token_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

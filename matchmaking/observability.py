@@ -182,6 +182,85 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+#: Secrets that may appear in log lines: tokens by their prefix (organiser `mmo_`, personal
+#: link `mmp_`, calendar feed `mmc_`, browser session `mms_`), secret query parameters, and
+#: credentials of HTTP headers.
+_SECRET_PATTERNS = (
+    (re.compile(r"\b(mm[opcs]_)[A-Za-z0-9_-]{8,}"), r"\1[redacted]"),
+    (
+        re.compile(r"([?&](?:token|access_token|api_key|key|secret|password)=)[^&\s\"'#]+", re.I),
+        r"\1[redacted]",
+    ),
+    (
+        re.compile(
+            r"((?:authorization|x-participant-token|cookie)[\"']?\s*[:=,]\s*[\"']?"
+            r"(?:bearer |participant |basic )?)[^\s\"',;]+",
+            re.I,
+        ),
+        r"\1[redacted]",
+    ),
+)
+
+
+def redact(text: str) -> str:
+    """`text` with every secret the service knows the shape of replaced by `[redacted]`."""
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _redacted(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, tuple):
+        return tuple(_redacted(item) for item in value)
+    if isinstance(value, list):
+        return [_redacted(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    # Anything else (a URL object, an exception, a request) is logged as its text: redact that.
+    return redact(str(value))
+
+
+class SecretRedactor(logging.Filter):
+    """Redacts secrets (tokens in URLs and messages, credentials) from every log record: its
+    message, its arguments (in place, so formatters such as uvicorn's access formatter that
+    unpack them still work) and its extra fields. Records of `exempt` loggers are left as
+    they are (development only: the mail log showing the personal links it would send)."""
+
+    def __init__(self, exempt: frozenset[str] = frozenset()) -> None:
+        super().__init__()
+        self.exempt = exempt
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name in self.exempt:
+            return True
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if record.args:
+            record.args = _redacted(record.args)
+        if record.exc_info and not record.exc_text:
+            # Formatters print `exc_text` when it is set: the traceback, redacted once.
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        for key, value in list(vars(record).items()):
+            if key not in _STANDARD_RECORD_FIELDS or key == "color_message":
+                setattr(record, key, _redacted(value))
+        return True
+
+
+#: Loggers that also get the redactor on themselves, for handlers a server attaches to them
+#: directly (uvicorn's or gunicorn's own logging configuration).
+_SERVER_LOGGERS = (
+    "uvicorn",
+    "uvicorn.error",
+    "uvicorn.access",
+    "gunicorn.access",
+    "gunicorn.error",
+)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, request_id, extra fields."""
 
@@ -197,7 +276,7 @@ class JsonFormatter(logging.Formatter):
             if key not in _STANDARD_RECORD_FIELDS and not key.startswith("_"):
                 entry[key] = value
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
@@ -209,6 +288,13 @@ def configure_logging(settings: Settings, stream: Any = None) -> None:
     """
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(RequestIdFilter())
+    # Every line is redacted, production or not; only development keeps the mail log whole
+    # (it shows the personal links a mail server would have delivered).
+    exempt = (
+        frozenset() if settings.environment == "production" else frozenset({"matchmaking.mail"})
+    )
+    redactor = SecretRedactor(exempt)
+    handler.addFilter(redactor)
     if settings.log_json:
         handler.setFormatter(JsonFormatter())
     else:
@@ -226,6 +312,11 @@ def configure_logging(settings: Settings, stream: Any = None) -> None:
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+    for name in (*_SERVER_LOGGERS, access_log.name):
+        server_logger = logging.getLogger(name)
+        for old_filter in [f for f in server_logger.filters if isinstance(f, SecretRedactor)]:
+            server_logger.removeFilter(old_filter)
+        server_logger.addFilter(redactor)
 
 
 # --- the middleware ----------------------------------------------------------------------

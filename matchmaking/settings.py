@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -39,14 +40,14 @@ class Settings(BaseSettings):
     solve_time_limit_seconds: float = Field(default=60.0, gt=0, le=3600)
     solve_workers: int = Field(default=2, ge=1, le=64)
     #: Secret key for CSRF tokens and signed values. Must be set in production.
-    secret_key: str = "dev-insecure-secret-key-change-me"
+    secret_key: SecretStr = SecretStr("dev-insecure-secret-key-change-me")
     #: Public base URL used in e-mails and calendar links.
     base_url: str = "http://127.0.0.1:8000"
     #: SMTP server for e-mail; unset: e-mails are written to the log.
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_user: str | None = None
-    smtp_password: str | None = None
+    smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
     mail_from: str = "matchmaking@localhost"
     #: Rendered agendas and calendar feeds each API process keeps (least recently used go
@@ -58,12 +59,29 @@ class Settings(BaseSettings):
     #: per kind within the window before it is answered 429 (against guessing).
     guess_limit_failures: int = Field(default=30, ge=1)
     guess_limit_window_seconds: float = Field(default=60.0, gt=0)
+    #: Reverse proxies whose `X-Forwarded-For` is believed, comma-separated addresses or
+    #: networks ("127.0.0.1, 10.0.0.0/8"). Empty: the header is ignored and the client is the
+    #: connection's peer. Behind them the client is the rightmost untrusted address.
+    trusted_proxies: str = ""
     log_json: bool = False
     log_level: str = "INFO"
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for entry in (e.strip() for e in value.split(",")):
+            if entry:
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError(f'"{entry}" is not an IP address or network') from None
+        return value
+
     @model_validator(mode="after")
     def _refuse_unsafe_production_defaults(self) -> Settings:
-        if self.environment == "production" and self.secret_key.startswith("dev-insecure"):
+        if self.environment == "production" and self.secret_key.get_secret_value().startswith(
+            "dev-insecure"
+        ):
             raise ValueError("MATCHMAKING_SECRET_KEY must be set to a random value in production")
         return self
 

@@ -19,6 +19,10 @@ from sqlalchemy.orm import Session
 
 from matchmaking.models import Event, Slot
 
+#: The years slot times may fall in. Far from the ends of date arithmetic (years 1 and 9999),
+#: so converting a slot with any zone's offset never overflows.
+SLOT_YEARS = (2000, 2100)
+
 
 @dataclass(frozen=True, slots=True)
 class SlotTimes:
@@ -107,7 +111,13 @@ def check_slots(timezone: str, slots: Sequence[SlotTimes]) -> None:
 def _own_problems(index: int, slot: SlotTimes, tz: ZoneInfo) -> list[SlotProblem]:
     problems = []
     for field, value in (("start", slot.start), ("end", slot.end)):
-        if value.tzinfo is not None:
+        if not SLOT_YEARS[0] <= value.year <= SLOT_YEARS[1]:
+            problems.append(
+                SlotProblem(
+                    index, field, f"must be in the years {SLOT_YEARS[0]} to {SLOT_YEARS[1]}"
+                )
+            )
+        elif value.tzinfo is not None:
             problems.append(SlotProblem(index, field, "must be a local time without an offset"))
         elif not local_time_exists(value, tz):
             problems.append(

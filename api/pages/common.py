@@ -1,9 +1,15 @@
 """What every page needs: templates, CSRF tokens, who is looking, security headers.
 
 Pages are server-rendered HTML (Jinja2, autoescaped) that work without JavaScript. Forms
-carry a CSRF token: a random value in an HttpOnly cookie and its HMAC (keyed with the secret
-key) in a hidden field; a POST is accepted only when the two agree, which a page on another
-site can neither read nor forge.
+carry a CSRF token: the HMAC (keyed with the secret key) of a random value in an HttpOnly
+cookie *and of the browser's sign-in sessions* (organiser, participant), in a hidden field; a
+POST is accepted only when it matches the cookies it comes with, which a page on another site
+can neither read nor forge, and a token of one session does not work with another.
+
+Signing in opens a server-side session (`matchmaking.browser_sessions`): the cookies carry
+session tokens, never an API token or a personal link. When the public base URL is https the
+cookies are named with the `__Host-` prefix (Secure, Path=/, no Domain: no other host or
+plain-http page can set or overwrite them).
 """
 
 from __future__ import annotations
@@ -23,26 +29,30 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.cookies import (
+    CSRF_COOKIE,
+    ORGANISER_COOKIE,
+    PARTICIPANT_COOKIE,
+    cookie,
+    cookie_name,
+    https_site,
+)
 from api.ratelimit import (
-    ORGANISER_TOKEN,
-    PARTICIPANT_TOKEN,
+    SESSION_TOKEN,
     client_address,
     limiter_of,
     record_failed_guess,
 )
+from matchmaking import browser_sessions
 from matchmaking import events as event_service
-from matchmaking.models import ApiToken, Event, EventRoleName, Organiser, Participant
+from matchmaking.models import Event, EventRoleName, Organiser, Participant
 from matchmaking.resources import TEMPLATES
 from matchmaking.security import hash_token
 from matchmaking.settings import Settings
 
 templates = Jinja2Templates(directory=str(TEMPLATES))
 
-CSRF_COOKIE = "mm_csrf"
 CSRF_FIELD = "csrf_token"
-#: The participant cookie is the one the API's dependencies read too (api.deps).
-PARTICIPANT_COOKIE = "mm_participant"
-ORGANISER_COOKIE = "mm_organiser"
 COOKIE_MAX_AGE = 60 * 60 * 24 * 60
 
 
@@ -93,11 +103,12 @@ def render(
     status: int = 200,
 ) -> HTMLResponse:
     """Render a page with the CSRF token its forms need (and set the cookie when new)."""
-    nonce = request.cookies.get(CSRF_COOKIE) or ""
+    nonce = cookie(request, CSRF_COOKIE)
     fresh = not _valid_nonce(nonce)
     if fresh:
         nonce = secrets.token_urlsafe(24)
-    values = {"csrf_token": csrf_token_for(settings_of(request), nonce), **(context or {})}
+    token = csrf_token_for(settings_of(request), nonce, _sessions(request))
+    values = {"csrf_token": token, **(context or {})}
     response = templates.TemplateResponse(request, template, values, status_code=status)
     if fresh:
         set_cookie(request, response, CSRF_COOKIE, nonce, max_age=None)
@@ -122,13 +133,24 @@ def set_cookie(
     request: Request, response: Any, name: str, value: str, *, max_age: int | None = COOKIE_MAX_AGE
 ) -> None:
     response.set_cookie(
-        name,
+        cookie_name(request, name),
         value,
         max_age=max_age,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        # __Host- cookies must be Secure (and Path=/, without Domain).
+        secure=request.url.scheme == "https" or https_site(settings_of(request)),
         path="/",
+    )
+
+
+def delete_cookie(request: Request, response: Any, name: str) -> None:
+    response.delete_cookie(
+        cookie_name(request, name),
+        path="/",
+        secure=request.url.scheme == "https" or https_site(settings_of(request)),
+        httponly=True,
+        samesite="lax",
     )
 
 
@@ -139,15 +161,30 @@ def _valid_nonce(nonce: str) -> bool:
     return 16 <= len(nonce) <= 64
 
 
-def csrf_token_for(settings: Settings, nonce: str) -> str:
-    key = settings.secret_key.encode()
-    return hmac.new(key, f"csrf:{nonce}".encode(), hashlib.sha256).hexdigest()
+def _sessions(request: Request) -> str:
+    """What binds a CSRF token to the browser's sign-ins: the hashes of its session cookies."""
+    return ":".join(
+        hash_token(value) if (value := cookie(request, name)) else ""
+        for name in (ORGANISER_COOKIE, PARTICIPANT_COOKIE)
+    )
+
+
+def csrf_token_for(settings: Settings, nonce: str, sessions: str = ":") -> str:
+    """The form token of a visitor: the HMAC of their CSRF cookie and of their sessions."""
+    key = settings.secret_key.get_secret_value().encode()
+    message = f"csrf:{nonce}:{sessions}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def check_csrf(request: Request, submitted: str | None) -> None:
-    """Refuse a form whose hidden token does not match the visitor's cookie."""
-    nonce = request.cookies.get(CSRF_COOKIE) or ""
-    expected = csrf_token_for(settings_of(request), nonce) if _valid_nonce(nonce) else ""
+    """Refuse a form whose hidden token does not match the visitor's cookies: their CSRF
+    cookie and their sign-in sessions (a token of another session is refused)."""
+    nonce = cookie(request, CSRF_COOKIE)
+    expected = (
+        csrf_token_for(settings_of(request), nonce, _sessions(request))
+        if _valid_nonce(nonce)
+        else ""
+    )
     if not expected or not submitted or not hmac.compare_digest(expected, submitted):
         raise PageError(
             403,
@@ -168,6 +205,7 @@ def find_event(db: Session, slug: str) -> Event:
 
 
 def participant_from_token(db: Session, token: str) -> Participant | None:
+    """The participant whose personal link token this is (the magic link's sign-in)."""
     if not token or len(token) > 200:
         return None
     return db.scalar(
@@ -175,6 +213,11 @@ def participant_from_token(db: Session, token: str) -> Participant | None:
         .options(joinedload(Participant.event))
         .where(Participant.access_token_hash == hash_token(token))
     )
+
+
+def signed_in_participant(request: Request, db: Session) -> Participant | None:
+    """The participant whose sign-in session the cookie holds (of any event), if any."""
+    return browser_sessions.participant_of(db, cookie(request, PARTICIPANT_COOKIE))
 
 
 def refuse_guessing(request: Request, scope: str) -> None:
@@ -190,13 +233,15 @@ def refuse_guessing(request: Request, scope: str) -> None:
 
 
 def page_participant(request: Request, db: Session, event: Event) -> Participant:
-    """The participant of this event whose personal link set the cookie."""
-    token = request.cookies.get(PARTICIPANT_COOKIE, "")
-    if token:
-        refuse_guessing(request, PARTICIPANT_TOKEN)
-    participant = participant_from_token(db, token)
+    """The participant of this event whose personal link opened the cookie's session.
+
+    A valid session is never refused; an unknown one counts as a failed guess (429 page
+    after too many from one address)."""
+    token = cookie(request, PARTICIPANT_COOKIE)
+    participant = browser_sessions.participant_of(db, token) if token else None
     if participant is None and token:
-        record_failed_guess(request, PARTICIPANT_TOKEN)
+        refuse_guessing(request, SESSION_TOKEN)
+        record_failed_guess(request, SESSION_TOKEN)
     if participant is None or participant.event_id != event.id:
         raise PageError(
             401,
@@ -208,19 +253,15 @@ def page_participant(request: Request, db: Session, event: Event) -> Participant
 
 
 def page_organiser(request: Request, db: Session) -> Organiser | None:
-    token = request.cookies.get(ORGANISER_COOKIE, "")
+    """The organiser whose sign-in session the cookie holds; None when signed out."""
+    token = cookie(request, ORGANISER_COOKIE)
     if not token:
         return None
-    refuse_guessing(request, ORGANISER_TOKEN)
-    row = db.scalar(
-        select(ApiToken)
-        .options(joinedload(ApiToken.organiser))
-        .where(ApiToken.token_hash == hash_token(token[:200]))
-    )
-    if row is None or row.revoked_at is not None:
-        record_failed_guess(request, ORGANISER_TOKEN)
-        return None
-    return row.organiser
+    organiser = browser_sessions.organiser_of(db, token)
+    if organiser is None:
+        refuse_guessing(request, SESSION_TOKEN)
+        record_failed_guess(request, SESSION_TOKEN)
+    return organiser
 
 
 def organiser_event(
@@ -273,3 +314,32 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+#: Answers that say nothing about caching are personal or change at any moment: no cache
+#: (browser or shared) keeps them. Feeds and agendas set their own (private, with validators);
+#: static files are public.
+DEFAULT_CACHE_CONTROL = b"private, no-store"
+
+
+class NoStoreByDefault:
+    """Adds `Cache-Control: private, no-store` to every answer (pages, JSON, errors) that does
+    not set its own Cache-Control."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cache_control(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers.append((b"cache-control", DEFAULT_CACHE_CONTROL))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cache_control)

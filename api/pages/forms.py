@@ -16,6 +16,7 @@ from starlette.datastructures import FormData
 
 from matchmaking.models import Attendance, Event, EventMode, OrganisationKind
 from matchmaking.registration import OrganisationProfile, RegistrationForm
+from matchmaking.text import ONE_LINE_FORBIDDEN, has_visible_character
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _URL = re.compile(r"^https?://[^\s/$.?#].[^\s]*$", re.IGNORECASE)
@@ -55,21 +56,26 @@ class Checked:
 
     def require(self, name: str, label: str, max_length: int) -> str:
         value = str(self.values.get(name, "") or "")
-        if not value:
+        if not has_visible_character(value):
             self.errors[name] = f"Enter {label}."
-        elif len(value) > max_length:
-            self.errors[name] = (
-                f"{label.capitalize()} is too long (at most {max_length} characters)."
-            )
+        else:
+            self._check_line(name, label, value, max_length)
         return value
 
-    def optional(self, name: str, label: str, max_length: int) -> str:
+    def optional(self, name: str, label: str, max_length: int, *, one_line: bool = True) -> str:
         value = str(self.values.get(name, "") or "")
+        self._check_line(name, label, value, max_length, one_line=one_line)
+        return value
+
+    def _check_line(
+        self, name: str, label: str, value: str, max_length: int, *, one_line: bool = True
+    ) -> None:
         if len(value) > max_length:
             self.errors[name] = (
                 f"{label.capitalize()} is too long (at most {max_length} characters)."
             )
-        return value
+        elif one_line and ONE_LINE_FORBIDDEN.search(value):
+            self.errors[name] = f"{label.capitalize()} must be one line without control characters."
 
 
 def check_registration(
@@ -87,10 +93,12 @@ def check_registration(
     sectors = [s.strip() for s in str(values.get("sectors", "")).split(",") if s.strip()]
     if len(sectors) > 20 or any(len(s) > 80 for s in sectors):
         form.errors["sectors"] = "List at most 20 sectors, each at most 80 characters."
+    elif any(ONE_LINE_FORBIDDEN.search(s) or not has_visible_character(s) for s in sectors):
+        form.errors["sectors"] = "Write the sectors as plain text, separated by commas."
     focus = as_list(values.get("focus_areas"))
     if any(f not in event.focus_areas for f in focus):
         form.errors["focus_areas"] = "Choose focus areas from the list."
-    description = form.optional("description", "the description", 2000)
+    description = form.optional("description", "the description", 2000, one_line=False)
     website = form.optional("website", "the website", 500)
     if website and not _URL.match(website):
         form.errors["website"] = "Enter a web address starting with https:// (or leave it empty)."

@@ -20,6 +20,8 @@ from api.pages.common import (
     ORGANISER_COOKIE,
     PageError,
     check_csrf,
+    cookie,
+    delete_cookie,
     organiser_event,
     page_organiser,
     redirect,
@@ -31,8 +33,8 @@ from api.pages.common import (
 from api.pages.forms import form_values
 from api.ratelimit import ORGANISER_TOKEN, record_failed_guess
 from api.routers.jobs import start_job_runner
+from matchmaking import browser_sessions, exports, mail, publishing
 from matchmaking import events as event_service
-from matchmaking import exports, mail, publishing
 from matchmaking import jobs as job_service
 from matchmaking import registration as registration_service
 from matchmaking.agenda import participant_agenda
@@ -69,9 +71,10 @@ async def login(request: Request, db: DbSession) -> Response:
     values = form_values(await request.form())
     check_csrf(request, str(values.get(CSRF_FIELD, "")))
     token = str(values.get("token", ""))
-    refuse_guessing(request, ORGANISER_TOKEN)
     row = db.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
     if not token or row is None or row.revoked_at is not None:
+        # A valid token is never refused; an unknown one counts (a 429 page after too many).
+        refuse_guessing(request, ORGANISER_TOKEN)
         record_failed_guess(request, ORGANISER_TOKEN)
         return render(
             request,
@@ -82,17 +85,23 @@ async def login(request: Request, db: DbSession) -> Response:
             },
             status=401,
         )
+    # The cookie carries a new session token of this sign-in, never the API token itself.
+    session_token = browser_sessions.open_organiser_session(db, row)
+    db.commit()
     response = redirect("/organiser")
-    set_cookie(request, response, ORGANISER_COOKIE, token)
+    set_cookie(request, response, ORGANISER_COOKIE, session_token)
     return response
 
 
 @router.post("/organiser/logout", include_in_schema=False)
-async def logout(request: Request) -> Response:
+async def logout(request: Request, db: DbSession) -> Response:
     values = form_values(await request.form())
     check_csrf(request, str(values.get(CSRF_FIELD, "")))
+    # The session ends on the server: a copy of the cookie no longer signs anyone in.
+    if browser_sessions.close_session(db, cookie(request, ORGANISER_COOKIE)):
+        db.commit()
     response = redirect("/organiser/login")
-    response.delete_cookie(ORGANISER_COOKIE, path="/")
+    delete_cookie(request, response, ORGANISER_COOKIE)
     return response
 
 

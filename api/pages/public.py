@@ -21,11 +21,12 @@ from api.pages.common import (
     render,
     set_cookie,
     settings_of,
+    signed_in_participant,
 )
 from api.pages.forms import ORGANISATION_KINDS, check_registration, field_of, form_values
 from api.ratelimit import PARTICIPANT_TOKEN, record_failed_guess
+from matchmaking import browser_sessions, mail
 from matchmaking import events as event_service
-from matchmaking import mail
 from matchmaking import registration as registration_service
 from matchmaking.errors import DomainError
 from matchmaking.models import Event, EventStatus
@@ -54,7 +55,7 @@ def event_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
     event = visible_event(db, slug)
     counts = event_service.event_counts(db, event)
     days = sorted({slot.start.date() for slot in event.slots})
-    me = participant_from_token(db, request.cookies.get(PARTICIPANT_COOKIE, ""))
+    me = signed_in_participant(request, db)
     return render(
         request,
         "pages/event.html",
@@ -123,6 +124,7 @@ async def register(
         if not name:
             raise PageError(409, error.title, error.detail) from error
         return _form_page(request, event, values, {name: error.detail}, 422)
+    session_token = browser_sessions.open_participant_session(db, done.participant)
     db.commit()
     background.add_task(mail.send, registration_service.registration_mail(event, done), settings)
     response = render(
@@ -135,7 +137,7 @@ async def register(
             "person": done.participant,
         },
     )
-    set_cookie(request, response, PARTICIPANT_COOKIE, done.token)
+    set_cookie(request, response, PARTICIPANT_COOKIE, session_token)
     return response
 
 
@@ -173,9 +175,10 @@ async def new_personal_link(
 def personal_link(slug: str, request: Request, db: DbSession, token: str = "") -> Response:
     """The magic link: remember the participant in a cookie and drop the token from the URL."""
     event = find_event(db, slug)
-    refuse_guessing(request, PARTICIPANT_TOKEN)
     participant = participant_from_token(db, token)
     if participant is None or participant.event_id != event.id:
+        # A valid link is never refused; an unknown one counts (a 429 page after too many).
+        refuse_guessing(request, PARTICIPANT_TOKEN)
         record_failed_guess(request, PARTICIPANT_TOKEN)
         raise PageError(
             401,
@@ -183,6 +186,9 @@ def personal_link(slug: str, request: Request, db: DbSession, token: str = "") -
             "This personal link is unknown or was replaced by a newer one. Ask the organisers "
             "for a new link.",
         )
+    # The cookie carries a new session token, never the personal link itself.
+    session_token = browser_sessions.open_participant_session(db, participant)
+    db.commit()
     response = redirect(f"/e/{event.slug}/me")
-    set_cookie(request, response, PARTICIPANT_COOKIE, token)
+    set_cookie(request, response, PARTICIPANT_COOKIE, session_token)
     return response

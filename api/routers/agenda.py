@@ -19,7 +19,7 @@ from api.deps import (
     unknown_participant_token,
 )
 from api.problems import ProblemError, problem_responses
-from api.ratelimit import PARTICIPANT_TOKEN, check_guessing, record_failed_guess
+from api.ratelimit import PARTICIPANT_TOKEN, record_failed_guess
 from api.routers.calendars import etag_matches
 from api.routers.schedules import find_version
 from api.schemas.schedules import AgendaItemOut, AgendaOut, CounterpartOut
@@ -91,7 +91,6 @@ async def my_agenda(slug: str, request: Request, header_token: ParticipantTokenH
     token = participant_token_from(request, header_token)
     if token is None:
         raise no_participant_token()
-    check_guessing(request, PARTICIPANT_TOKEN)
     owner = await lean_owner(request, agenda_owner, token)
     if owner is None:
         record_failed_guess(request, PARTICIPANT_TOKEN)

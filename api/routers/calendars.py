@@ -25,7 +25,7 @@ from api.deps import (
     read_only,
 )
 from api.problems import ProblemError, problem_responses
-from api.ratelimit import CALENDAR_URL, check_guessing, record_failed_guess
+from api.ratelimit import CALENDAR_URL, record_failed_guess
 from api.schemas.common import IsoDay
 from matchmaking import calendars, serving
 from matchmaking.models import Location, Participant
@@ -108,7 +108,6 @@ async def participant_calendar(token: str, request: Request) -> Response:
     # short indexed read, run on the event loop unless a connection must be opened first); a
     # cached feed is then a dictionary look-up.
     # Only a feed this process does not hold yet is rendered, in a worker thread.
-    check_guessing(request, CALENDAR_URL)
     # The token is checked in the database on every request; only the rendered feed is kept.
     owner = await lean_owner(request, serving.feed_owner, token)
     if owner is None:

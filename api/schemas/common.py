@@ -9,6 +9,7 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import Path, Query
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -16,6 +17,9 @@ from pydantic import (
     NaiveDatetime,
     WithJsonSchema,
 )
+
+from matchmaking.text import ONE_LINE_FORBIDDEN, TEXT_FORBIDDEN, has_visible_character
+from matchmaking.timegrid import SLOT_YEARS
 
 T = TypeVar("T")
 
@@ -71,26 +75,55 @@ LocalTime = Annotated[
 ]
 
 
+def _in_slot_years(value: datetime) -> datetime:
+    if not SLOT_YEARS[0] <= value.year <= SLOT_YEARS[1]:
+        raise ValueError(f"must be in the years {SLOT_YEARS[0]} to {SLOT_YEARS[1]}")
+    return value
+
+
+#: A slot time sent by a client: a LocalTime within SLOT_YEARS (2000-2100), far from the
+#: limits of date arithmetic, so no zone offset can overflow.
+SlotTime = Annotated[LocalTime, AfterValidator(_in_slot_years)]
+
+
+def _iso_instant(value: object) -> object:
+    # Pydantic's lax mode reads a JSON number as a Unix time; instants are only accepted as
+    # RFC 3339 strings, as documented.
+    if not isinstance(value, (str, datetime)):
+        raise ValueError("must be a date and time with offset, e.g. 2030-05-28T23:59:00+02:00")
+    return value
+
+
+#: An instant sent by a client: an RFC 3339 string with offset (no numbers).
+InstantIn = Annotated[AwareDatetime, BeforeValidator(_iso_instant)]
+
+
 # Text rules shared with the bundle format (matchmaking/bundle/schemas.py), so that whatever
 # the API stores can be exported as a valid bundle.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_CONTROL_EXCEPT_NEWLINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def _single_line(value: str) -> str:
-    if _CONTROL.search(value):
-        raise ValueError("must not contain control characters (tabs, line breaks, ...)")
+    if ONE_LINE_FORBIDDEN.search(value):
+        raise ValueError("must not contain control characters or line breaks (tabs, U+2028, ...)")
+    return value
+
+
+def _visible(value: str) -> str:
+    if not has_visible_character(value):
+        raise ValueError("must contain a visible character, not only spaces or invisible ones")
     return value
 
 
 def _paragraphs(value: str) -> str:
-    if _CONTROL_EXCEPT_NEWLINES.search(value):
+    if TEXT_FORBIDDEN.search(value):
         raise ValueError("must not contain control characters other than line breaks")
     return value
 
 
 #: One line of text: names, titles, venues (combine with Field(max_length=...)).
 Line = Annotated[str, AfterValidator(_single_line)]
+#: A name: one line with at least one visible character (combine with Field(max_length=...)).
+Name = Annotated[str, AfterValidator(_single_line), AfterValidator(_visible)]
 #: Free text that may hold line breaks: descriptions, messages.
 Paragraphs = Annotated[str, AfterValidator(_paragraphs)]
 #: An http(s) link, or "" for none.

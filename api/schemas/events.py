@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -14,7 +13,17 @@ from pydantic import (
     model_validator,
 )
 
-from api.schemas.common import Instant, Line, LocalTime, Orm, Paragraphs, WebUrl
+from api.schemas.common import (
+    Instant,
+    InstantIn,
+    Line,
+    LocalTime,
+    Name,
+    Orm,
+    Paragraphs,
+    SlotTime,
+    WebUrl,
+)
 from matchmaking.models import (
     EventMode,
     EventRoleName,
@@ -38,8 +47,8 @@ Key = Annotated[
     ),
 ]
 Goal = Literal["required", "scheduled", "fairness", "breaks", "stability"]
-Text200 = Annotated[Line, Field(min_length=1, max_length=200)]
-Tag = Annotated[Line, Field(min_length=1, max_length=100)]
+Text200 = Annotated[Name, Field(min_length=1, max_length=200)]
+Tag = Annotated[Name, Field(min_length=1, max_length=100)]
 
 
 class Rules(BaseModel):
@@ -73,7 +82,7 @@ class _EventFields(BaseModel):
     description: Paragraphs = Field(default="", max_length=20000)
     venue: Line = Field(default="", max_length=300, examples=["Palais des congrès, Montréal"])
     mode: EventMode = EventMode.onsite
-    registration_closes: AwareDatetime | None = Field(
+    registration_closes: InstantIn | None = Field(
         default=None, examples=["2030-05-28T23:59:00-04:00"]
     )
     focus_areas: list[Tag] = Field(
@@ -88,7 +97,7 @@ class _EventFields(BaseModel):
     max_requests_per_participant: StrictInt | None = Field(
         default=None, ge=0, le=100_000, description="How many open wishes one participant may send."
     )
-    wish_cutoff: AwareDatetime | None = Field(
+    wish_cutoff: InstantIn | None = Field(
         default=None, description="After this instant no wish may be sent, withdrawn or answered."
     )
     video_base_url: WebUrl = ""
@@ -110,12 +119,12 @@ class EventUpdate(BaseModel):
     timezone: str | None = Field(default=None, min_length=1, max_length=64)
     venue: Line | None = Field(default=None, max_length=300)
     mode: EventMode | None = None
-    registration_closes: AwareDatetime | None = None
+    registration_closes: InstantIn | None = None
     focus_areas: list[Tag] | None = Field(default=None, max_length=100)
     rules: Rules | None = None
     wish_policy: WishPolicy | None = None
     max_requests_per_participant: StrictInt | None = Field(default=None, ge=0, le=100_000)
-    wish_cutoff: AwareDatetime | None = None
+    wish_cutoff: InstantIn | None = None
     video_base_url: WebUrl | None = None
 
 
@@ -223,15 +232,15 @@ class SlotCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     key: Key | None = Field(default=None, description="Default: the next free `s<n>`.")
-    start: LocalTime = Field(examples=["2030-09-10T09:00"])
-    end: LocalTime = Field(examples=["2030-09-10T09:20"])
+    start: SlotTime = Field(examples=["2030-09-10T09:00"])
+    end: SlotTime = Field(examples=["2030-09-10T09:20"])
 
 
 class SlotUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    start: LocalTime | None = None
-    end: LocalTime | None = None
+    start: SlotTime | None = None
+    end: SlotTime | None = None
 
 
 class SlotGenerate(BaseModel):
@@ -239,8 +248,8 @@ class SlotGenerate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    start: LocalTime = Field(examples=["2030-09-10T09:00"])
-    end: LocalTime = Field(examples=["2030-09-10T12:30"])
+    start: SlotTime = Field(examples=["2030-09-10T09:00"])
+    end: SlotTime = Field(examples=["2030-09-10T12:30"])
     meeting_minutes: StrictInt = Field(ge=5, le=480, examples=[20])
     pause_minutes: StrictInt = Field(default=0, ge=0, le=240, examples=[5])
     replace: StrictBool = Field(default=False, description="Remove the session's slots first.")

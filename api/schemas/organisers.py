@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, EmailStr, Field
 
-from api.schemas.common import Instant, Line, Orm
+from api.schemas.common import Instant, Line, Name, Orm
 
 
 class OrganiserCreate(BaseModel):
     email: EmailStr = Field(examples=["anna.berg@cluster-events.eu"])
-    name: Line = Field(min_length=1, max_length=200, examples=["Anna Berg"])
+    name: Name = Field(min_length=1, max_length=200, examples=["Anna Berg"])
 
 
 class OrganiserOut(Orm):

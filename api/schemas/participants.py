@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, StrictInt, field_validator
 
-from api.schemas.common import Instant, Line, Orm, Paragraphs, WebUrl
+from api.schemas.common import Instant, Line, Name, Orm, Paragraphs, WebUrl
 from matchmaking.models import Attendance, OrganisationKind
 from matchmaking.timegrid import zone
 
@@ -18,7 +18,7 @@ Country = Annotated[
         description="ISO 3166-1 alpha-2 code (stored upper-case).",
     ),
 ]
-Label = Annotated[Line, Field(min_length=1, max_length=100)]
+Label = Annotated[Name, Field(min_length=1, max_length=100)]
 Key = Annotated[str, Field(min_length=1, max_length=64)]
 
 
@@ -31,7 +31,7 @@ def _zone_or_empty(value: str | None) -> str | None:
 class OrganisationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Line = Field(min_length=1, max_length=300, examples=["Energy Cluster Denmark"])
+    name: Name = Field(min_length=1, max_length=300, examples=["Energy Cluster Denmark"])
     kind: OrganisationKind = Field(
         default=OrganisationKind.company,
         description="`cluster` (cluster organisation or business network), `company`, "
@@ -49,7 +49,7 @@ class OrganisationIn(BaseModel):
 class OrganisationUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Line | None = Field(default=None, min_length=1, max_length=300)
+    name: Name | None = Field(default=None, min_length=1, max_length=300)
     kind: OrganisationKind | None = None
     country: Country | None = None
     sectors: list[Label] | None = Field(default=None, max_length=30)
@@ -63,7 +63,7 @@ class RegistrationIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Line = Field(min_length=1, max_length=200, examples=["Kristina Šermukšnytė"])
+    name: Name = Field(min_length=1, max_length=200, examples=["Kristina Šermukšnytė"])
     email: EmailStr = Field(examples=["k@example.org"])
     job_title: Line = Field(default="", max_length=200)
     organisation: OrganisationIn = Field(
@@ -98,7 +98,7 @@ class ProfileUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Line | None = Field(default=None, min_length=1, max_length=200)
+    name: Name | None = Field(default=None, min_length=1, max_length=200)
     email: EmailStr | None = None
     job_title: Line | None = Field(default=None, max_length=200)
     attendance: Attendance | None = None

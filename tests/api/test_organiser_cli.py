@@ -60,3 +60,14 @@ def test_grant_gives_an_organiser_a_role_in_an_event(
     assert client.get(f"/api/v1/events/{slug}", headers=bearer(token)).json()["role"] == "staff"
     unknown = cli.invoke(cli_app, ["organiser", "grant", "ben@example.org", "no-such-event"])
     assert unknown.exit_code == 2 and "no event" in unknown.output
+
+
+@pytest.mark.parametrize("name", ["   ", "\u202e\u202c", "Anna\u2028Berg"])
+def test_an_organiser_name_without_a_visible_character_is_refused_on_the_command_line(
+    cli: CliRunner, client: TestClient, name: str
+) -> None:
+    result = cli.invoke(cli_app, ["organiser", "create", "blank@example.org", "--name", name])
+    assert result.exit_code == 2 and "--name" in result.output
+    assert "Traceback" not in result.output
+    created = cli.invoke(cli_app, ["organiser", "create", "blank@example.org", "--name", "Bo"])
+    assert created.exit_code == 0, created.output

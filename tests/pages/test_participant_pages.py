@@ -82,7 +82,7 @@ def test_registration_confirms_with_the_personal_link_which_signs_in(site: Site)
     assert signed_in.status_code == 303
     assert signed_in.headers["location"] == f"/e/{site.slug}/me"
     cookie = signed_in.headers["set-cookie"]
-    assert "mm_participant=mmp_" in cookie
+    assert "mm_participant=mms_" in cookie and "mmp_" not in cookie  # a session, not the link
     assert "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
     agenda = browser.get(f"/e/{site.slug}/me")
     assert agenda.status_code == 200 and "Agenda of Ann Example" in agenda.text

@@ -89,8 +89,10 @@ def test_unknown_organiser_tokens_are_answered_429_after_the_limit(
     assert refused.headers["content-type"] == "application/problem+json"
     assert int(refused.headers["retry-after"]) > 0
     assert refused.json()["type"] == "/problems/too-many-attempts"
-    # While blocked, even a right guess is not looked at; other kinds of secret still work.
-    assert client.get("/api/v1/events", headers=owner).status_code == 429
+    # While the address is blocked, a valid token still works (many people may share one
+    # address, at a venue's Wi-Fi); only unknown ones are refused.
+    assert client.get("/api/v1/events", headers=owner).status_code == 200
+    assert client.get("/api/v1/events", headers=bearer(new_token("mmo"))).status_code == 429
 
 
 def test_unknown_participant_tokens_are_answered_429_after_the_limit(
@@ -184,3 +186,109 @@ def test_guessing_organiser_tokens_on_the_sign_in_form_gets_a_429_page(
         assert page.status_code == 401
     page = browser.post("/organiser/login", data={"csrf_token": csrf, "token": "mmo_guess"})
     assert page.status_code == 429
+
+
+# --- probe 2026-12: a blocked address still serves valid secrets; proxies -------------------
+
+
+def test_a_blocked_address_still_gets_every_valid_secret_answered(
+    strict: tuple[TestClient, Factory],
+) -> None:
+    # Many participants share one address at a venue's Wi-Fi: one guesser among them must
+    # not lock the others out.
+    client, make = strict
+    owner = make.organiser()
+    slug = make.open_event(owner)
+    person = make.participant(slug)
+    links = client.post(f"/api/v1/events/{slug}/me/calendar-links", headers=person["headers"])
+    feed = links.json()["url"].removeprefix("http://matchmaking.test")
+    for _ in range(LIMIT + 2):
+        client.get("/api/v1/events", headers=bearer(new_token("mmo")))
+        client.get(f"/api/v1/events/{slug}/me", headers=participant_auth(new_token("mmp")))
+        client.get(f"/api/v1/events/{slug}/me/agenda", headers=participant_auth(new_token("mmp")))
+        client.get(f"/calendars/participants/{new_token('mmc')}.ics")
+    # Unknown ones are refused...
+    assert client.get("/api/v1/events", headers=bearer(new_token("mmo"))).status_code == 429
+    assert client.get(f"/calendars/participants/{new_token('mmc')}.ics").status_code == 429
+    unknown = participant_auth(new_token("mmp"))
+    assert client.get(f"/api/v1/events/{slug}/me", headers=unknown).status_code == 429
+    # ...valid ones from the same address are answered.
+    assert client.get("/api/v1/events", headers=owner).status_code == 200
+    assert client.get(f"/api/v1/events/{slug}/me", headers=person["headers"]).status_code == 200
+    agenda = client.get(f"/api/v1/events/{slug}/me/agenda", headers=person["headers"])
+    assert agenda.status_code == 200
+    assert client.get(feed).status_code == 200
+    browser = TestClient(make.app, follow_redirects=False)
+    for _ in range(LIMIT + 1):
+        browser.get(f"/e/{slug}/login", params={"token": new_token("mmp")})
+    signed_in = browser.get(f"/e/{slug}/login", params={"token": person["access_token"]})
+    assert signed_in.status_code == 303
+    assert browser.get(f"/e/{slug}/me").status_code == 200
+
+
+def test_failures_are_counted_per_address_and_kind_of_secret() -> None:
+    limiter = GuessLimiter(max_failures=2, window_seconds=60, clock=Clock())
+    for _ in range(2):
+        limiter.failed("10.0.0.1", "participant-token")
+    assert limiter.seconds_blocked("10.0.0.1", "participant-token") > 0
+    for kind in ("organiser-token", "calendar-url", "session-token"):
+        assert limiter.seconds_blocked("10.0.0.1", kind) == 0
+
+
+def test_x_forwarded_for_counts_only_from_trusted_proxies_rightmost_untrusted_first() -> None:
+    from api.ratelimit import forwarded_client, parse_networks
+
+    proxies = parse_networks("10.0.0.0/8, 192.168.1.1")
+    # Not from a trusted proxy: the header is the client's own words, ignored.
+    assert forwarded_client("203.0.113.5", ["1.2.3.4"], proxies) == "203.0.113.5"
+    assert forwarded_client("203.0.113.5", ["1.2.3.4"], ()) == "203.0.113.5"
+    # From a proxy: the rightmost address that is not a trusted proxy.
+    assert forwarded_client("10.0.0.2", ["1.2.3.4, 198.51.100.7"], proxies) == "198.51.100.7"
+    assert (
+        forwarded_client("10.0.0.2", ["6.6.6.6", "198.51.100.7, 192.168.1.1"], proxies)
+        == "198.51.100.7"
+    )
+    assert forwarded_client("10.0.0.2", ["garbage, 198.51.100.7"], proxies) == "198.51.100.7"
+    assert forwarded_client("10.0.0.2", ["10.0.0.9"], proxies) == "10.0.0.9"  # only proxies
+    assert forwarded_client("10.0.0.2", [], proxies) == "10.0.0.2"
+    with pytest.raises(ValueError, match="not an IP address"):
+        parse_networks("10.0.0.1, proxy.internal")
+
+
+def test_behind_a_trusted_proxy_each_client_is_counted_by_its_own_address(db_url: str) -> None:
+    app = create_app(make_settings(db_url, guess_limit_failures=LIMIT, trusted_proxies="10.0.0.1"))
+    with TestClient(app, client=("10.0.0.1", 50000)) as proxy:
+
+        def guess(forwarded: str) -> int:
+            headers = {**bearer(new_token("mmo")), "X-Forwarded-For": forwarded}
+            return proxy.get("/api/v1/events", headers=headers).status_code
+
+        # A guesser rotating what it writes into X-Forwarded-For is still one client: the
+        # proxy appended the address it saw (203.0.113.9) on the right.
+        answers = [guess(f"198.51.100.{i}, 203.0.113.9") for i in range(LIMIT + 2)]
+        assert answers[:LIMIT] == [401] * LIMIT and answers[LIMIT:] == [429, 429]
+        # Another client behind the same proxy is not blocked by it.
+        assert guess("203.0.113.10") == 401
+    # Without the setting, the header from the same peer is not believed.
+    plain = create_app(make_settings(db_url, guess_limit_failures=LIMIT))
+    with TestClient(plain, client=("10.0.0.1", 50000)) as direct:
+        for i in range(LIMIT):
+            headers = {**bearer(new_token("mmo")), "X-Forwarded-For": f"198.51.100.{i}"}
+            assert direct.get("/api/v1/events", headers=headers).status_code == 401
+        headers = {**bearer(new_token("mmo")), "X-Forwarded-For": "203.0.113.77"}
+        assert direct.get("/api/v1/events", headers=headers).status_code == 429
+    app.state.engine.dispose()
+    plain.state.engine.dispose()
+
+
+def test_unknown_session_cookies_on_the_pages_count_as_guesses(
+    strict: tuple[TestClient, Factory],
+) -> None:
+    client, make = strict
+    slug = make.open_event(make.organiser())
+    browser = TestClient(make.app, follow_redirects=False)
+    for _ in range(LIMIT):
+        browser.cookies.set("mm_participant", new_token("mms"))
+        assert browser.get(f"/e/{slug}/me").status_code == 401
+    browser.cookies.set("mm_participant", new_token("mms"))
+    assert browser.get(f"/e/{slug}/me").status_code == 429

@@ -182,7 +182,7 @@ def test_html_in_names_is_shown_as_text_on_pages(site: Any) -> None:
     person = make.participant(slug, organisation={"name": "<b>Bold</b> & Co", "kind": "company"})
     other = make.participant(slug)
     browser = TestClient(make.app)
-    browser.cookies.set("mm_participant", other["access_token"])
+    browser.get(f"/e/{slug}/login", params={"token": other["access_token"]})
     page = browser.get(f"/e/{slug}/directory")
     assert page.status_code == 200
     assert "<b>Bold</b>" not in page.text
@@ -346,6 +346,7 @@ def test_names_that_look_like_formulas_stay_text_in_csv_and_xlsx_exports(db_url:
 
     import openpyxl
 
+    from tests.security.test_pages import sign_in_organiser
     from tests.security.world import build_world
 
     app = create_app(make_settings(db_url, log_requests=False))
@@ -360,8 +361,8 @@ def test_names_that_look_like_formulas_stay_text_in_csv_and_xlsx_exports(db_url:
                 headers=world.headers("owner"),
             )
             assert answer.status_code == 200, answer.text
-        browser = TestClient(app)
-        browser.cookies.set("mm_organiser", world.organiser_tokens["owner"])
+        browser = TestClient(app, follow_redirects=False)
+        sign_in_organiser(browser, world.organiser_tokens["owner"])
         for kind in ("timetable", "agendas"):
             page = browser.get(f"/organiser/e/{world.slug}/versions/1/{kind}.csv")
             assert page.status_code == 200
@@ -375,4 +376,291 @@ def test_names_that_look_like_formulas_stay_text_in_csv_and_xlsx_exports(db_url:
                 for row in sheet.iter_rows():
                     for cell in row:
                         assert cell.data_type != "f", (kind, cell.value)
+    app.state.engine.dispose()
+
+
+# --- probe 2026-12: odd input that used to answer 500 or be stored --------------------------
+
+BLANK_NAMES = ["   ", "\u202e\u202c", "\u200b\u2066\u2069", "\u00a0\u3000"]
+
+
+@pytest.mark.parametrize("blank", BLANK_NAMES, ids=["spaces", "bidi", "zero-width", "nbsp"])
+def test_names_without_a_visible_character_are_refused_naming_the_field(
+    site: Any, blank: str
+) -> None:
+    client, make, owner, slug = site
+    before = snapshot(client, owner, slug)
+    person = {
+        "name": blank,
+        "email": "blank@example.org",
+        "organisation": {"name": "Real Org", "kind": "company", "country": "FR"},
+    }
+    cases = [
+        ("POST", f"/api/v1/events/{slug}/registrations", person, "body.name"),
+        (
+            "POST",
+            f"/api/v1/events/{slug}/registrations",
+            {**person, "name": "Real Name", "organisation": {"name": blank, "kind": "company"}},
+            "body.organisation.name",
+        ),
+        ("PATCH", f"/api/v1/events/{slug}", {"name": blank}, "body.name"),
+        (
+            "POST",
+            "/api/v1/events",
+            {"slug": "blank-x", "name": blank, "timezone": "UTC"},
+            "body.name",
+        ),
+        ("POST", f"/api/v1/events/{slug}/sessions", {"key": "pm", "name": blank}, "body.name"),
+        ("PATCH", f"/api/v1/events/{slug}/sessions/am", {"name": blank}, "body.name"),
+        ("POST", f"/api/v1/events/{slug}/locations", {"key": "t9", "name": blank}, "body.name"),
+        ("PATCH", f"/api/v1/events/{slug}/locations/t1", {"name": blank}, "body.name"),
+        ("POST", "/api/v1/organisers", {"email": "b@example.org", "name": blank}, "body.name"),
+    ]
+    for method, path, body, field in cases:
+        problem = refused(client.request(method, path, json=body, headers=owner), 422)
+        assert field in field_names(problem), (path, problem)
+    assert snapshot(client, owner, slug) == before
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\u0085", "\x0b"])
+def test_line_and_paragraph_separators_are_refused_in_one_line_fields(
+    site: Any, separator: str
+) -> None:
+    client, make, owner, slug = site
+    before = snapshot(client, owner, slug)
+    body = {
+        "name": f"Eve{separator}Mallory",
+        "email": "sep@example.org",
+        "job_title": f"Boss{separator}",
+        "organisation": {"name": f"Org{separator}X", "kind": "company"},
+    }
+    problem = refused(client.post(f"/api/v1/events/{slug}/registrations", json=body), 422)
+    assert {"body.name", "body.job_title", "body.organisation.name"} <= field_names(problem)
+    answer = client.patch(
+        f"/api/v1/events/{slug}", json={"venue": f"Hall{separator}A"}, headers=owner
+    )
+    assert "body.venue" in field_names(refused(answer, 422))
+    assert snapshot(client, owner, slug) == before
+
+
+def test_registration_form_refuses_invisible_names_and_separators(site: Any) -> None:
+    client, make, owner, slug = site
+    form = client.get(f"/e/{slug}/register")
+    token = form.text.split('name="csrf_token" value="')[1].split('"')[0]
+    fields = {
+        "csrf_token": token,
+        "organisation_name": "\u202e\u202c",
+        "organisation_kind": "company",
+        "country": "FR",
+        "name": "Eve\u2028Mallory",
+        "email": "form@example.org",
+        "attendance": "onsite",
+        "sessions": "am",
+        "consent": "yes",
+    }
+    answer = client.post(f"/e/{slug}/register", data=fields)
+    assert answer.status_code == 422
+    with make.app.state.sessionmaker() as db:
+        assert db.scalar(select(Participant).where(Participant.email == "form@example.org")) is None
+
+
+@pytest.mark.parametrize("value", [1900000000, 1.9e9, True])
+def test_instants_sent_as_json_numbers_are_refused(site: Any, value: Any) -> None:
+    client, make, owner, slug = site
+    for field in ("registration_closes", "wish_cutoff"):
+        answer = client.patch(f"/api/v1/events/{slug}", json={field: value}, headers=owner)
+        assert f"body.{field}" in field_names(refused(answer, 422))
+    answer = client.patch(
+        f"/api/v1/events/{slug}",
+        json={"registration_closes": "2030-09-01T23:59:00+02:00"},
+        headers=owner,
+    )
+    assert answer.status_code == 200, answer.text
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("0001-01-01T00:10", "0001-01-01T00:30"),  # before year 1 in UTC from Berlin
+        ("9999-12-31T23:00", "9999-12-31T23:40"),
+        ("1999-12-31T09:00", "1999-12-31T09:20"),
+        ("2101-01-01T09:00", "2101-01-01T09:20"),
+    ],
+)
+def test_slots_outside_the_years_2000_to_2100_are_refused(site: Any, start: str, end: str) -> None:
+    client, make, owner, slug = site
+    before = snapshot(client, owner, slug)
+    slots = f"/api/v1/events/{slug}/sessions/am/slots"
+    problem = refused(client.post(slots, json={"start": start, "end": end}, headers=owner), 422)
+    assert field_names(problem) & {"body.start", "body.end"}
+    answer = client.patch(f"/api/v1/events/{slug}/slots/s1", json={"end": end}, headers=owner)
+    assert "body.end" in field_names(refused(answer, 422))
+    generate = {"start": start, "end": end, "meeting_minutes": 10}
+    refused(client.post(f"{slots}/generate", json=generate, headers=owner), 422)
+    assert snapshot(client, owner, slug) == before
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [("2030-09-11T09:00", "2030-09-11T09:00"), ("2030-09-11T12:00", "2030-09-11T11:00")],
+    ids=["zero-length", "end-before-start"],
+)
+def test_a_slot_ending_before_or_when_it_starts_is_422_naming_end(
+    site: Any, start: str, end: str
+) -> None:
+    client, make, owner, slug = site
+    before = snapshot(client, owner, slug)
+    answer = client.post(
+        f"/api/v1/events/{slug}/sessions/am/slots", json={"start": start, "end": end}, headers=owner
+    )
+    assert "body.end" in field_names(refused(answer, 422))
+    # Moving one end of an existing slot (s1: 09:00-09:20 on 2030-09-10) before its start.
+    answer = client.patch(
+        f"/api/v1/events/{slug}/slots/s1", json={"end": "2030-09-10T08:00"}, headers=owner
+    )
+    assert "body.end" in field_names(refused(answer, 422))
+    assert snapshot(client, owner, slug) == before
+
+
+def _store_directly(app: FastAPI, statement: str, **values: Any) -> None:
+    from sqlalchemy import text
+
+    with app.state.engine.begin() as connection:
+        connection.execute(text(statement), values)
+
+
+def test_bundle_export_never_fails_on_names_stored_empty_or_odd(
+    site: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from matchmaking.cli import app as cli
+    from matchmaking.settings import get_settings
+
+    client, make, owner, slug = site
+    person = make.participant(slug)
+    key = person["participant"]["key"]
+    # Rows as the probe left them (stored before the checks): empty, blank and odd names.
+    _store_directly(make.app, "UPDATE participants SET name = '' WHERE key = :key", key=key)
+    _store_directly(make.app, "UPDATE organisations SET name = '   '")
+    _store_directly(
+        make.app, "UPDATE events SET name = :name WHERE slug = :slug", name="\u202e", slug=slug
+    )
+    _store_directly(make.app, "UPDATE sessions SET name = :name", name="Morning\u2028\r\nsession")
+    _store_directly(make.app, "UPDATE locations SET name = '' WHERE key = 't1'")
+    answer = client.get(f"/api/v1/events/{slug}/bundle", headers=owner)
+    assert answer.status_code == 200, answer.text
+    bundle = answer.json()
+    assert bundle["event"]["name"] == slug
+    assert bundle["participants"][0]["name"] == key
+    assert bundle["sessions"][0]["name"] == "Morning   session"
+    assert bundle["locations"][0]["name"] == "t1"
+    # The exported bundle is one the service imports again.
+    bundle["event"]["slug"] = "re-imported"
+    imported = client.post("/api/v1/events/import", json=bundle, headers=owner)
+    assert imported.status_code == 201, imported.text
+    # The CLI exports the event too (exit code 0, a valid file), and CSV on one line a row.
+    monkeypatch.setenv("MATCHMAKING_DATABASE_URL", make.app.state.settings.database_url)
+    get_settings.cache_clear()
+    try:
+        out = tmp_path / "bundle.json"
+        result = CliRunner().invoke(cli, ["export", slug, "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        assert json.loads(out.read_text())["event"]["name"] == slug
+        _store_directly(
+            make.app,
+            "UPDATE participants SET name = :name WHERE key = :key",
+            name="Eve\u2028Mallory\u2029\u0085Jr\r\nX",
+            key=key,
+        )
+        table = CliRunner().invoke(
+            cli, ["export", slug, "--format", "csv", "--content", "participants"]
+        )
+        assert table.exit_code == 0, table.output
+    finally:
+        get_settings.cache_clear()
+    for raw in ("\u2028", "\u2029", "\u0085"):
+        assert raw not in table.output
+    assert len(table.output.strip().splitlines()) == 2  # header + one participant, one line
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("0001-01-01 00:10:00", "0001-01-01 00:30:00"),
+        ("9999-12-31 23:00:00", "9999-12-31 23:40:00"),
+    ],
+)
+def test_feeds_answer_on_slots_stored_at_the_ends_of_the_calendar(
+    site: Any, start: str, end: str
+) -> None:
+    client, make, owner, slug = site
+    _store_directly(
+        make.app,
+        "INSERT INTO slots (event_id, session_id, key, start_time, end_time) "
+        "SELECT e.id, s.id, 'odd', :start, :end FROM events e JOIN sessions s ON s.event_id = e.id "
+        "WHERE e.slug = :slug",
+        start=start,
+        end=end,
+        slug=slug,
+    )
+    for path in (
+        f"/api/v1/events/{slug}/calendar.ics",
+        f"/api/v1/events/{slug}/locations/t1/calendar.ics",
+        f"/api/v1/events/{slug}/slots",
+        f"/api/v1/events/{slug}/bundle",
+    ):
+        answer = client.get(path, headers=owner)
+        assert answer.status_code < 500, (path, answer.text[:300])
+    # The connection still serves the next request.
+    assert client.get(f"/api/v1/events/{slug}", headers=owner).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("0001-01-01 00:10:00", "0001-01-01 00:30:00"),
+        ("9999-12-31 23:00:00", "9999-12-31 23:40:00"),
+    ],
+)
+def test_published_meetings_in_slots_at_the_ends_of_the_calendar_never_answer_500(
+    db_url: str, start: str, end: str
+) -> None:
+    from tests.security.test_pages import sign_in_organiser
+    from tests.security.world import build_world
+
+    app = create_app(make_settings(db_url, log_requests=False))
+    with sessionmaker(bind=app.state.engine, expire_on_commit=False)() as db:
+        world = build_world(db)
+    # Every slot of the event that holds a meeting moved to the edge, behind the API's back.
+    _store_directly(
+        app,
+        "UPDATE slots SET start_time = :start, end_time = :end WHERE id IN "
+        "(SELECT slot_id FROM meetings)",
+        start=start,
+        end=end,
+    )
+    with TestClient(app, raise_server_exceptions=False) as client:
+        person = world.headers("participant")
+        owner = world.headers("owner")
+        answers = {
+            "agenda": client.get(f"/api/v1/events/{world.slug}/me/agenda", headers=person),
+            "own feed": client.get(f"/api/v1/events/{world.slug}/me/calendar.ics", headers=person),
+            "event feed": client.get(f"/api/v1/events/{world.slug}/calendar.ics", headers=owner),
+            "location feed": client.get(
+                f"/api/v1/events/{world.slug}/locations/t1/calendar.ics", headers=owner
+            ),
+            "version": client.get(f"/api/v1/events/{world.slug}/versions/1", headers=owner),
+            "bundle": client.get(f"/api/v1/events/{world.slug}/bundle", headers=owner),
+        }
+        browser = TestClient(app, raise_server_exceptions=False, follow_redirects=False)
+        sign_in_organiser(browser, world.organiser_tokens["owner"])
+        for kind in ("timetable.csv", "agendas.xlsx"):
+            answers[kind] = browser.get(f"/organiser/e/{world.slug}/versions/1/{kind}")
+        answers["version page"] = browser.get(f"/organiser/e/{world.slug}/versions/1")
+        participant = TestClient(app, raise_server_exceptions=False)
+        participant.get(f"/e/{world.slug}/login", params={"token": world.participant_tokens["p1"]})
+        answers["agenda page"] = participant.get(f"/e/{world.slug}/me")
+        failed = {name: a.status_code for name, a in answers.items() if a.status_code >= 500}
+        assert failed == {}
     app.state.engine.dispose()

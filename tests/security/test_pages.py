@@ -53,15 +53,25 @@ def browser(app: FastAPI, *, https: bool = False) -> TestClient:
     )
 
 
-def signed_in_participant(app: FastAPI, world: World) -> TestClient:
+def signed_in_participant(app: FastAPI, world: World, who: str = "p1") -> TestClient:
     client = browser(app)
-    assert client.get(f"/e/{world.slug}/login", params={"token": world.participant_tokens["p1"]})
+    answer = client.get(f"/e/{world.slug}/login", params={"token": world.participant_tokens[who]})
+    assert answer.status_code == 303
     return client
 
 
-def signed_in_organiser(app: FastAPI, world: World) -> TestClient:
+def sign_in_organiser(client: TestClient, api_token: str) -> str:
+    """Sign in through the form, as a browser does; returns the session cookie's value."""
+    csrf = CSRF.search(client.get("/organiser/login").text)
+    assert csrf
+    answer = client.post("/organiser/login", data={"csrf_token": csrf.group(1), "token": api_token})
+    assert answer.status_code == 303, answer.text
+    return str(answer.cookies.get("mm_organiser") or client.cookies.get("mm_organiser"))
+
+
+def signed_in_organiser(app: FastAPI, world: World, role: str = "owner") -> TestClient:
     client = browser(app)
-    client.cookies.set("mm_organiser", world.organiser_tokens["owner"])
+    sign_in_organiser(client, world.organiser_tokens[role])
     return client
 
 
@@ -121,10 +131,7 @@ def test_cookies_are_http_only_same_site_and_secure_over_https(
 ) -> None:
     app, world = pages
     client = browser(app, https=True)
-    answers = [
-        client.get("/organiser/login"),  # CSRF cookie
-        client.get(f"/e/{world.slug}/login", params={"token": world.participant_tokens["p1"]}),
-    ]
+    answers = [client.get("/organiser/login")]  # CSRF cookie
     csrf = CSRF.search(answers[0].text)
     assert csrf
     answers.append(
@@ -132,6 +139,9 @@ def test_cookies_are_http_only_same_site_and_secure_over_https(
             "/organiser/login",
             data={"csrf_token": csrf.group(1), "token": world.organiser_tokens["owner"]},
         )
+    )
+    answers.append(
+        client.get(f"/e/{world.slug}/login", params={"token": world.participant_tokens["p1"]})
     )
     cookies = [value for a in answers for value in a.headers.get_list("set-cookie")]
     assert {c.split("=")[0] for c in cookies} >= {"mm_csrf", "mm_participant", "mm_organiser"}
@@ -234,7 +244,9 @@ def test_other_events_pages_are_not_reachable_with_a_participant_cookie(
 ) -> None:
     app, world = pages
     client = browser(app)
-    client.cookies.set("mm_participant", world.participant_tokens["q1"])
+    assert client.get(
+        f"/e/{world.other_slug}/login", params={"token": world.participant_tokens["q1"]}
+    )
     for path in ("me", "directory", "wishes", "inbox"):
         assert client.get(f"/e/{world.slug}/{path}").status_code == 401, path
 
@@ -243,8 +255,232 @@ def test_organiser_pages_of_other_events_look_like_missing_ones(
     pages: tuple[FastAPI, World],
 ) -> None:
     app, world = pages
-    stranger = browser(app)
-    stranger.cookies.set("mm_organiser", world.organiser_tokens["other_owner"])
+    stranger = signed_in_organiser(app, world, "other_owner")
     for path in ("", "/versions/1", "/versions/1/timetable.csv"):
         assert stranger.get(f"/organiser/e/{world.slug}{path}").status_code == 404, path
     assert stranger.get(f"/organiser/e/{world.slug}/jobs/{world.job_id}.json").status_code == 404
+
+
+# --- probe 2026-12: sessions, CSRF bound to them, cross-site requests, caching ---------------
+
+
+def _wish_status(app: FastAPI, key: str) -> str:
+    with sessionmaker(bind=app.state.engine)() as db:
+        wish = db.scalar(select(Wish).where(Wish.key == key))
+        assert wish is not None
+        return str(wish.status.value)
+
+
+def _logout(client: TestClient) -> None:
+    csrf = CSRF.search(client.get("/organiser").text)
+    assert csrf
+    assert client.post("/organiser/logout", data={"csrf_token": csrf.group(1)}).status_code == 303
+
+
+def test_the_organiser_cookie_is_a_session_of_its_own_and_dies_at_sign_out(
+    pages: tuple[FastAPI, World],
+) -> None:
+    from matchmaking.models import BrowserSession
+    from matchmaking.security import hash_token
+
+    app, world = pages
+    api_token = world.organiser_tokens["owner"]
+    client = browser(app)
+    cookie = sign_in_organiser(client, api_token)
+    assert cookie.startswith("mms_") and cookie != api_token
+    with sessionmaker(bind=app.state.engine)() as db:
+        row = db.scalar(
+            select(BrowserSession).where(BrowserSession.token_hash == hash_token(cookie))
+        )
+        assert row is not None and row.expires_at is not None  # stored hashed, with an expiry
+        assert cookie not in {row.token_hash} and api_token not in {row.token_hash}
+    assert client.get(f"/organiser/e/{world.slug}").status_code == 200
+    _logout(client)
+    # The cookie copied before sign-out no longer signs anyone in.
+    replay = browser(app)
+    replay.cookies.set("mm_organiser", cookie)
+    assert replay.get(f"/organiser/e/{world.slug}").status_code == 401
+    assert replay.get("/organiser").headers["location"] == "/organiser/login"
+    # A second sign-in is a new session; the API token itself was never a cookie.
+    assert sign_in_organiser(browser(app), api_token) != cookie
+    raw = browser(app)
+    raw.cookies.set("mm_organiser", api_token)
+    assert raw.get(f"/organiser/e/{world.slug}").status_code == 401
+
+
+def test_the_participant_cookie_is_a_session_that_a_new_personal_link_ends(
+    pages: tuple[FastAPI, World],
+) -> None:
+    from matchmaking.security import hash_token, new_token
+
+    app, world = pages
+    client = signed_in_participant(app, world)
+    cookie = client.cookies.get("mm_participant")
+    assert cookie and cookie.startswith("mms_") and cookie != world.participant_tokens["p1"]
+    assert client.get(f"/e/{world.slug}/me").status_code == 200
+    raw = browser(app)
+    raw.cookies.set("mm_participant", world.participant_tokens["p1"])
+    assert raw.get(f"/e/{world.slug}/me").status_code == 401
+    with sessionmaker(bind=app.state.engine)() as db:
+        person = db.scalar(select(Participant).where(Participant.email == "p1@example.org"))
+        assert person is not None
+        person.access_token_hash = hash_token(new_token("mmp"))  # a new personal link
+        db.commit()
+    assert client.get(f"/e/{world.slug}/me").status_code == 401
+
+
+def test_a_csrf_token_of_another_session_is_refused(pages: tuple[FastAPI, World]) -> None:
+    # The probe's attack: the attacker's own CSRF cookie and token, sent along with the
+    # victim's participant cookie, declined the victim's wish.
+    app, world = pages
+    attacker = signed_in_participant(app, world, "p3")
+    csrf = CSRF.search(attacker.get(f"/e/{world.slug}/directory").text)
+    assert csrf
+    victim = signed_in_participant(app, world, "p1")
+    forged = browser(app)
+    forged.cookies.set("mm_csrf", str(attacker.cookies.get("mm_csrf")))
+    forged.cookies.set("mm_participant", str(victim.cookies.get("mm_participant")))
+    answer = forged.post(
+        f"/e/{world.slug}/wishes/w2", data={"csrf_token": csrf.group(1), "action": "decline"}
+    )
+    assert answer.status_code == 403
+    assert _wish_status(app, "w2") == "requested"
+    # The victim's own form still works.
+    own = CSRF.search(victim.get(f"/e/{world.slug}/inbox").text)
+    assert own
+    answer = victim.post(
+        f"/e/{world.slug}/wishes/w2", data={"csrf_token": own.group(1), "action": "decline"}
+    )
+    assert answer.status_code in (200, 303) and _wish_status(app, "w2") == "declined"
+
+
+@pytest.mark.parametrize("action", ["accept", "decline"])
+def test_the_json_api_takes_no_cookie_for_changes_and_refuses_foreign_origins(
+    pages: tuple[FastAPI, World], action: str
+) -> None:
+    app, world = pages
+    client = signed_in_participant(app, world)  # holds the participant's session cookie
+    url = f"/api/v1/events/{world.slug}/me/wishes/w2/{action}"
+    # A body-less POST with only the cookie, as another site's page could make it send.
+    assert client.post(url).status_code == 401
+    assert client.post(url, headers={"Origin": "https://evil.example"}).status_code in (401, 403)
+    headers = world.headers("participant")
+    for foreign in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        answer = client.post(url, headers={**headers, **foreign})
+        assert answer.status_code == 403, foreign
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["type"] == "/problems/cross-site-request"
+    links = client.post(
+        f"/api/v1/events/{world.slug}/me/calendar-links", headers={"Origin": "https://evil.example"}
+    )
+    assert links.status_code in (401, 403)
+    assert _wish_status(app, "w2") == "requested"
+    # The same request from this site with the header credential is answered.
+    own = client.post(url, headers={**headers, "Origin": "http://testserver"})
+    assert own.status_code == 200, own.text
+    # Reading with the cookie still works (the agenda page's calendar download).
+    assert client.get(f"/api/v1/events/{world.slug}/me/calendar.ics").status_code == 200
+
+
+def test_a_page_form_posted_from_another_site_is_refused(pages: tuple[FastAPI, World]) -> None:
+    app, world = pages
+    client = signed_in_participant(app, world)
+    csrf = CSRF.search(client.get(f"/e/{world.slug}/inbox").text)
+    assert csrf
+    answer = client.post(
+        f"/e/{world.slug}/wishes/w2",
+        data={"csrf_token": csrf.group(1), "action": "decline"},
+        headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+    )
+    assert answer.status_code == 403
+    assert _wish_status(app, "w2") == "requested"
+
+
+def test_personal_pages_and_json_are_private_no_store_and_feeds_private_with_validators(
+    pages: tuple[FastAPI, World],
+) -> None:
+    app, world = pages
+    participant = signed_in_participant(app, world)
+    organiser = signed_in_organiser(app, world)
+    for client, path in (
+        (participant, f"/e/{world.slug}/me"),
+        (participant, f"/e/{world.slug}/inbox"),
+        (participant, f"/e/{world.slug}/directory"),
+        (organiser, f"/organiser/e/{world.slug}"),
+        (organiser, f"/organiser/e/{world.slug}/versions/1"),
+        (organiser, "/organiser"),
+    ):
+        answer = client.get(path)
+        assert answer.status_code == 200, path
+        assert answer.headers["cache-control"] == "private, no-store", path
+    api = browser(app)
+    for path, headers in (
+        (f"/api/v1/events/{world.slug}/me", world.headers("participant")),
+        (f"/api/v1/events/{world.slug}/me/wishes", world.headers("participant")),
+        (f"/api/v1/events/{world.slug}/participants", world.headers("owner")),
+        ("/api/v1/organisers/me", world.headers("owner")),
+    ):
+        answer = api.get(path, headers=headers)
+        assert answer.status_code == 200, (path, answer.text)
+        assert answer.headers["cache-control"] == "private, no-store", path
+    feed = participant.get(f"/api/v1/events/{world.slug}/me/calendar.ics")
+    assert feed.headers["cache-control"].startswith("private")
+    assert feed.headers["etag"] and feed.headers["last-modified"]
+    again = participant.get(
+        f"/api/v1/events/{world.slug}/me/calendar.ics",
+        headers={"If-None-Match": feed.headers["etag"]},
+    )
+    assert again.status_code == 304
+
+
+def test_cookies_are_host_prefixed_when_the_site_is_https(db_url: str) -> None:
+    app = create_app(make_settings(db_url, base_url="https://mm.example.org", log_requests=False))
+    with sessionmaker(bind=app.state.engine, expire_on_commit=False)() as db:
+        world = build_world(db)
+    client = browser(app, https=True)
+    page = client.get("/organiser/login")
+    csrf = CSRF.search(page.text)
+    assert csrf
+    signed_in = client.post(
+        "/organiser/login",
+        data={"csrf_token": csrf.group(1), "token": world.organiser_tokens["owner"]},
+    )
+    assert signed_in.status_code == 303
+    cookies = [*page.headers.get_list("set-cookie"), *signed_in.headers.get_list("set-cookie")]
+    names = {c.split("=")[0] for c in cookies}
+    assert names == {"__Host-mm_csrf", "__Host-mm_organiser"}
+    for cookie in cookies:
+        flags = _cookie_flags(cookie)
+        assert {"secure", "path=/", "httponly"} <= flags and not any(
+            f.startswith("domain") for f in flags
+        ), cookie
+    assert client.get(f"/organiser/e/{world.slug}").status_code == 200
+    # A bare-named cookie (set by a plain-http page or a sibling host) is not read.
+    bare = browser(app, https=True)
+    bare.cookies.set("mm_organiser", str(client.cookies.get("__Host-mm_organiser")))
+    assert bare.get(f"/organiser/e/{world.slug}").status_code == 401
+    app.state.engine.dispose()
+
+
+def test_a_form_of_the_site_itself_with_origin_null_is_accepted(
+    pages: tuple[FastAPI, World],
+) -> None:
+    # Browsers send `Origin: null` for a page's own forms when its Referrer-Policy is
+    # no-referrer (ours is); Sec-Fetch-Site tells where it came from.
+    app, world = pages
+    client = signed_in_participant(app, world)
+    csrf = CSRF.search(client.get(f"/e/{world.slug}/inbox").text)
+    assert csrf
+    form = {"csrf_token": csrf.group(1), "action": "decline"}
+    refused = client.post(
+        f"/e/{world.slug}/wishes/w2",
+        data=form,
+        headers={"Origin": "null", "Sec-Fetch-Site": "cross-site"},
+    )
+    assert refused.status_code == 403 and _wish_status(app, "w2") == "requested"
+    answer = client.post(
+        f"/e/{world.slug}/wishes/w2",
+        data=form,
+        headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"},
+    )
+    assert answer.status_code in (200, 303) and _wish_status(app, "w2") == "declined"

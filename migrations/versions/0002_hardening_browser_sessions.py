@@ -1,0 +1,56 @@
+"""browser sessions: one row per sign-in of a browser (organiser or participant)
+
+Revision ID: 0002_hardening
+Revises: 0001
+Create Date: 2026-12-03 09:45:00
+
+"""
+
+from typing import Sequence, Union
+
+from alembic import op
+import sqlalchemy as sa
+
+
+revision: str = "0002_hardening"
+down_revision: Union[str, Sequence[str], None] = "0001"
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "browser_sessions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("api_token_id", sa.Integer(), nullable=True),
+        sa.Column("participant_id", sa.Integer(), nullable=True),
+        sa.Column("participant_token_hash", sa.String(length=64), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["api_token_id"],
+            ["api_tokens.id"],
+            name=op.f("fk_browser_sessions_api_token_id_api_tokens"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["participant_id"],
+            ["participants.id"],
+            name=op.f("fk_browser_sessions_participant_id_participants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_browser_sessions")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_browser_sessions_token_hash")),
+    )
+    op.create_index(op.f("ix_browser_sessions_api_token_id"), "browser_sessions", ["api_token_id"])
+    op.create_index(
+        op.f("ix_browser_sessions_participant_id"), "browser_sessions", ["participant_id"]
+    )
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_browser_sessions_participant_id"), table_name="browser_sessions")
+    op.drop_index(op.f("ix_browser_sessions_api_token_id"), table_name="browser_sessions")
+    op.drop_table("browser_sessions")
