@@ -216,7 +216,7 @@ class _LexicographicRun:
         """
         tm = self.tm
         measured = measure_objective(tm.problem, kept)
-        levels = {goal: self._level(goal, kept, measured) for goal in tm.goals}
+        levels = {g: self._level(g, kept, measured) for g in tm.goals if g != "stability"}
         step = tm.model.clone()
         step.clear_objective()
         for goal, level in levels.items():
@@ -237,8 +237,31 @@ class _LexicographicRun:
                 expression, sense = tm.goals[goal]
                 tm.model.add(expression >= level if sense > 0 else expression <= level)
 
+    def _keep_unimproved(self, goal: str, expression: cp_model.LinearExprT, sense: int) -> bool:
+        """A re-plan whose search for `goal` found nothing in its time (on a busy machine
+        presolve alone can take it) goes on from the schedule it has, with the goal held at
+        that schedule's value, so the goals after it (stability first) still get their turn.
+        Other solves stop here, as they always have."""
+        if not self.tm.problem.published or self.values is None or self.cancelled:
+            return False
+        meetings = extract_meetings(self.tm, self.values)
+        level = self._level(goal, meetings, measure_objective(self.tm.problem, meetings))
+        if level is None:
+            return False
+        model = self.tm.model
+        model.add(expression >= level if sense > 0 else expression <= level)
+        return True
+
     def _level(self, goal: str, kept: list[Meeting], measured: dict[str, float]) -> int | None:
-        """The value of `goal`'s model expression for the kept published meetings."""
+        """The value of `goal`'s model expression for the meetings `kept`."""
+        if goal == "stability":
+            # As `published_meetings_moved` counts: kept when the pair meets in the same slot
+            # for one of its wishes (the table does not matter).
+            held = {(frozenset(m.participants), m.slot, w) for m in kept for w in m.wishes}
+            return sum(
+                not any((frozenset(old.participants), old.slot, w) in held for w in old.wishes)
+                for old in self.tm.problem.published
+            )
         if goal == "scheduled":
             return round(measured["scheduled_weight"])
         if goal == "breaks":
@@ -314,7 +337,7 @@ class _LexicographicRun:
             self.all_proven = False
             if status == cp_model.MODEL_INVALID:
                 raise RuntimeError(f"invalid CP-SAT model: {model.validate()}")
-            return False
+            return self._keep_unimproved(goal, expression, sense)
         self.values = list(solver.response_proto.solution)
         proven = status == cp_model.OPTIMAL
         self.all_proven &= proven
