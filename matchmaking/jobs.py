@@ -151,6 +151,8 @@ def create_solve_job(
         replan = published is not None
     if replan and published is None:
         raise JobError("replan", "the event has no published version to re-plan from")
+    if move_published and not replan:
+        raise JobError("move_published", "only a re-plan has published meetings to move")
     parameters = JobParameters(
         time_limit_seconds=time_limit_seconds or settings.solve_time_limit_seconds,
         workers=workers or settings.solve_workers,
@@ -158,7 +160,7 @@ def create_solve_job(
         objective=check_objective(objective) if objective is not None else None,
         relative_gap=relative_gap,
         deterministic=deterministic,
-        move_published=move_published and replan,
+        move_published=move_published,
     )
     job = SolveJob(
         id=str(uuid.uuid4()),
