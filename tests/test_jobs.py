@@ -320,4 +320,3 @@ def test_a_replan_keeps_published_meetings_before_saving_breaks_whatever_the_ord
         "breaks",
         "stability",
     )
-
