@@ -221,8 +221,30 @@ def solve_file_command(
         bool | None,
         typer.Option("--progress/--no-progress", help="Progress on stderr (default: on a TTY)."),
     ] = None,
+    replan_from: Annotated[
+        Path | None,
+        typer.Option(
+            "--replan-from",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="Re-plan: this schedule JSON is the published schedule to keep stable.",
+        ),
+    ] = None,
+    move_published: Annotated[
+        bool,
+        typer.Option(
+            "--move-published",
+            help="With --replan-from: optimise the event's goals in its own order even if "
+            "published meetings move (default: they move only to meet more wishes).",
+        ),
+    ] = False,
 ) -> None:
     """Solve a bundle file and write the schedule JSON; no database.
+
+    With `--replan-from`, the schedule document given is the published schedule: its
+    meetings whose participants, wishes, slot or location no longer exist are dropped, the
+    rest kept where they can be, and `stability` is optimised right after `scheduled`.
 
     Exit 0 when a schedule was found (optimal or feasible), 1 when the event is infeasible or
     no schedule was found in time (the schedule JSON is written all the same), 2 on bad input.
@@ -233,8 +255,12 @@ def solve_file_command(
     from solver import SolveParameters, solve
 
     check_output(output)
+    if move_published and replan_from is None:
+        fail("--move-published: only with --replan-from")
     bundle = read_bundle(bundle_file)
     problem = bundle_to_problem(bundle)
+    if replan_from is not None:
+        problem = replan_problem(problem, bundle, replan_from, move_published=move_published)
     settings = get_settings()
     on_terminal = sys.stderr.isatty()
     show_progress = on_terminal if progress is None else progress
@@ -254,6 +280,40 @@ def solve_file_command(
     typer.echo(summary(schedule), err=True)
     if schedule["status"] not in ("optimal", "feasible"):
         raise typer.Exit(EXIT_NOT_SOLVED)
+
+
+def replan_problem(problem: Any, bundle: Bundle, path: Path, *, move_published: bool) -> Any:
+    """`problem` as a re-plan of the schedule document at `path` (exit 2 when it is none)."""
+    import dataclasses
+    import json
+
+    from matchmaking.bundle.problem import ScheduleFileError, published_from_schedule
+    from matchmaking.scheduling import goal_order
+
+    try:
+        document = json.loads(path.read_bytes())
+    except OSError as error:
+        fail(f"cannot read {path}: {error.strerror or error}")
+    except ValueError as error:
+        fail(f"{path} is not JSON: {error}")
+    try:
+        published = published_from_schedule(problem, document)
+    except ScheduleFileError as error:
+        fail(f"--replan-from {path}: {error}")
+    total = len(published.meetings) + len(published.dropped)
+    typer.echo(
+        f"re-plan of {path}: {total} published meetings, {len(published.dropped)} of them "
+        "dropped (no longer possible)"
+        + "".join(f"\n  {reason}" for reason in published.dropped[:10])
+        + (f"\n  … and {len(published.dropped) - 10} more" if len(published.dropped) > 10 else ""),
+        err=True,
+    )
+    order = goal_order(
+        {"objective": bundle.event.rules.objective},
+        replan=True,
+        move_published=move_published,
+    )
+    return dataclasses.replace(problem, published=published.meetings, objective=order)
 
 
 @app.command("worker")
@@ -416,6 +476,14 @@ def solve_command(
         bool,
         typer.Option("--replan", help="Start from the published version, keeping it stable."),
     ] = False,
+    move_published: Annotated[
+        bool,
+        typer.Option(
+            "--move-published",
+            help="With --replan: optimise the event's goals in its own order even if "
+            "published meetings move (default: they move only to meet more wishes).",
+        ),
+    ] = False,
     deterministic: Annotated[
         bool, typer.Option("--deterministic", help="Same input, same schedule.")
     ] = False,
@@ -436,6 +504,8 @@ def solve_command(
     from matchmaking.settings import get_settings
     from solver import SolveParameters
 
+    if move_published and not replan:
+        fail("--move-published: only with --replan")
     settings = get_settings()
     on_terminal = sys.stderr.isatty()
     show_progress = on_terminal if progress is None else progress
@@ -451,7 +521,13 @@ def solve_command(
                     on_progress=progress_printer(on_terminal) if show_progress else None,
                     cancel=cancel,
                 )
-                version = solve_event(get_sessionmaker(), event_id, parameters, replan=replan)
+                version = solve_event(
+                    get_sessionmaker(),
+                    event_id,
+                    parameters,
+                    replan=replan,
+                    move_published=move_published,
+                )
         except (NotFound, SchedulingError) as error:
             fail(getattr(error, "detail", str(error)))
     if show_progress and on_terminal:

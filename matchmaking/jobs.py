@@ -35,10 +35,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from matchmaking.errors import Conflict
-from matchmaking.models import Event, JobStatus, ScheduleVersion, SolveJob, utcnow
+from matchmaking.models import Event, JobStatus, SolveJob, utcnow
 from matchmaking.publishing import current_published_version
 from matchmaking.settings import Settings, get_settings
-from matchmaking.versions import snapshot_digest
 from solver.problem import GOALS, Progress, Solution, SolveParameters
 
 if TYPE_CHECKING:
@@ -47,8 +46,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FINISHED = frozenset({JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled})
-#: Goal order of a re-plan when the event has no order of its own (see `solve_objective`).
-REPLAN_OBJECTIVE = ("required", "scheduled", "stability", "fairness", "breaks")
 #: Progress history rows kept per job (the first ones and the latest ones are what a chart
 #: of the search needs).
 MAX_HISTORY = 400
@@ -97,8 +94,11 @@ class JobParameters:
     workers: int
     #: Start from the published version with the stability goal.
     replan: bool
-    #: Goal order for this solve only; None = the event's rules.
+    #: Goal order for this solve only; None = the event's rules (see `scheduling.goal_order`).
     objective: tuple[str, ...] | None = None
+    #: A re-plan may move published meetings for every goal ranked above `stability` in the
+    #: order as given (the organiser's explicit choice); False keeps the published promise.
+    move_published: bool = False
     relative_gap: float = 0.0
     deterministic: bool = False
     random_seed: int = 0
@@ -119,6 +119,7 @@ class JobParameters:
             workers=int(record.get("workers") or settings.solve_workers),
             replan=bool(record.get("replan", False)),
             objective=tuple(objective) if objective is not None else None,
+            move_published=bool(record.get("move_published", False)),
             relative_gap=float(record.get("relative_gap") or 0.0),
             deterministic=bool(record.get("deterministic", False)),
             random_seed=int(record.get("random_seed") or 0),
@@ -158,6 +159,7 @@ def create_solve_job(
     objective: Sequence[str] | None = None,
     relative_gap: float = 0.0,
     deterministic: bool = False,
+    move_published: bool = False,
     requested_by: int | None = None,
     settings: Settings | None = None,
 ) -> SolveJob:
@@ -180,6 +182,8 @@ def create_solve_job(
         replan = published is not None
     if replan and published is None:
         raise JobError("replan", "the event has no published version to re-plan from")
+    if move_published and not replan:
+        raise JobError("move_published", "only a re-plan has published meetings to move")
     parameters = JobParameters(
         time_limit_seconds=time_limit_seconds or settings.solve_time_limit_seconds,
         workers=workers or settings.solve_workers,
@@ -187,6 +191,7 @@ def create_solve_job(
         objective=check_objective(objective) if objective is not None else None,
         relative_gap=relative_gap,
         deterministic=deterministic,
+        move_published=move_published,
     )
     job = SolveJob(
         id=str(uuid.uuid4()),
@@ -271,53 +276,32 @@ def _run_claimed(
     heartbeat_seconds: float,
     stop: threading.Event | None,
 ) -> None:
-    from matchmaking.scheduling import problem_from_event
-    from solver import solve  # heavy import; only a running job needs it
-
-    with session_factory() as session, session.begin():
-        event = session.get_one(Event, claim.event_id)
-        based_on = _replan_basis(session, event, claim.parameters)
-        snapshot = problem_from_event(session, event, replan_from=based_on)
-        objective = solve_objective(claim.parameters, event.rules or {})
-    if objective is not None:
-        problem = dataclasses.replace(snapshot.problem, objective=objective)
-        snapshot = dataclasses.replace(snapshot, problem=problem)
+    """The job's solve is `scheduling.solve_event`, as the CLI's: the same basis, the same
+    goal order; only the end differs (the version is saved with the job's end)."""
+    from matchmaking.scheduling import solve_event
 
     monitor = _JobMonitor(session_factory, job_id, me, heartbeat_seconds, stop)
     params = claim.parameters.solve_parameters()
     params.on_progress = monitor.report
     params.cancel = monitor.cancel
+
+    def finish(snapshot: Snapshot, solution: Solution) -> None:
+        monitor.close()  # no heartbeat write may race the last one
+        if stop is not None and stop.is_set():
+            _requeue(session_factory, job_id, me)
+        elif not monitor.lost:
+            _finish(session_factory, job_id, me, snapshot, solution, claim.parameters, monitor)
+
     with monitor:
-        solution = solve(snapshot.problem, params)
-    if stop is not None and stop.is_set():
-        _requeue(session_factory, job_id, me)
-    elif not monitor.lost:
-        _finish(session_factory, job_id, me, snapshot, solution, claim.parameters, monitor)
-
-
-def solve_objective(parameters: JobParameters, rules: dict[str, Any]) -> tuple[str, ...] | None:
-    """The goal order of a solve when it is not the event's own (None: the event's).
-
-    A job's explicit order wins. A re-plan of an event without its own order puts
-    `stability` right after `scheduled`: published meetings are promises to participants, so
-    no meeting moves just to save a break, while every wish that can still be met is met.
-    """
-    if parameters.objective is not None:
-        return parameters.objective
-    if parameters.replan and not rules.get("objective"):
-        return REPLAN_OBJECTIVE
-    return None
-
-
-def _replan_basis(
-    session: Session, event: Event, parameters: JobParameters
-) -> ScheduleVersion | None:
-    if not parameters.replan:
-        return None
-    published = current_published_version(session, event.id)
-    if published is None:
-        raise JobError("replan", "the event has no published version to re-plan from")
-    return published
+        solve_event(
+            session_factory,
+            claim.event_id,
+            params,
+            replan=claim.parameters.replan,
+            objective=claim.parameters.objective,
+            move_published=claim.parameters.move_published,
+            finish=finish,
+        )
 
 
 def _claim(session_factory: SessionFactory, job_id: str, me: str) -> _Claim | None:
@@ -379,7 +363,6 @@ def _finish(
             event = session.get_one(Event, job.event_id)
             record = {**parameters.to_record(), "job": job_id}
             version = save_solution(session, event, snapshot, solution, record)
-            version.snapshot_digest = snapshot_digest(snapshot.problem)
             job.version_id = version.id
         job.status = JobStatus.cancelled if solution.cancelled else JobStatus.succeeded
         job.finished_at = utcnow()
@@ -455,8 +438,13 @@ class _JobMonitor:
         return self
 
     def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop beating and wait for the thread (again: nothing)."""
         self._done.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
 
     def report(self, progress: Progress) -> None:
         with self._lock:

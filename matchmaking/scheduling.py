@@ -2,19 +2,23 @@
 
 `problem_from_event` reads what the solver needs at one instant (the snapshot); the solve
 itself runs outside any transaction (it can take minutes, and wishes may keep arriving);
-`save_solution` then stores the result as the event's next `ScheduleVersion`. The CLI's
-`solve` and the job runner both go through these two functions.
+`save_solution` then stores the result as the event's next `ScheduleVersion`.
+
+`solve_event` is the whole round, and the only one: the CLI's `solve`, the demo and the solve
+jobs of the API and the dashboard all go through it, so that `replan_basis` (which published
+version a re-plan starts from) and `goal_order` (in which order the goals are optimised)
+decide the same for all of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Row, func, insert, select
-from sqlalchemy.orm import Session, aliased, selectinload, sessionmaker
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from matchmaking.models import (
     Attendance,
@@ -68,13 +72,81 @@ class SchedulingError(ValueError):
 # --- event → problem -----------------------------------------------------------------------
 
 
+# --- what a solve is asked: basis and goal order --------------------------------------------
+
+#: Goals a re-plan ranks above `stability`: a published meeting moves only when that meets
+#: more wishes or wishes of a higher priority (required ones are rules, always met).
+PROMISE_GOALS = ("required", "scheduled")
+
+
+def replan_basis(session: Session, event: Event, replan: bool) -> ScheduleVersion | None:
+    """The version a re-plan starts from: the event's current published version (None when
+    not re-planning). Raises `SchedulingError` when there is none to re-plan from."""
+    if not replan:
+        return None
+    published = current_published_version(session, event.id)
+    if published is None:
+        raise SchedulingError(f'event "{event.slug}" has no published version to re-plan from')
+    return published
+
+
+def goal_order(
+    rules: Mapping[str, Any] | None,
+    *,
+    replan: bool,
+    objective: Sequence[str] | None = None,
+    move_published: bool = False,
+) -> tuple[str, ...]:
+    """The order in which a solve optimises the goals.
+
+    The order asked for this solve (`objective`), else the event's own (`rules["objective"]`),
+    else the default. A re-plan keeps the published schedule's promise whatever that order:
+    `stability` comes right after `required` and `scheduled`, so a published meeting moves
+    only to meet more or higher-priority wishes, never to save a break or even out shares.
+    With `move_published` the organiser chose otherwise: the order is kept as it is (with
+    `stability` last when it names no place for it), and meetings may move for any goal
+    ranked above it.
+    """
+    chosen = objective if objective is not None else (rules or {}).get("objective")
+    goals = tuple(str(g) for g in chosen or () if g in _KNOWN_GOALS) or sp.DEFAULT_OBJECTIVE
+    if not replan:
+        return goals
+    if move_published:
+        return goals if "stability" in goals else (*goals, "stability")
+    first = tuple(g for g in goals if g in PROMISE_GOALS)
+    rest = tuple(g for g in goals if g not in PROMISE_GOALS and g != "stability")
+    return (*first, "stability", *rest)
+
+
+def take_snapshot(
+    session: Session,
+    event: Event,
+    *,
+    replan: bool = False,
+    objective: Sequence[str] | None = None,
+    move_published: bool = False,
+) -> Snapshot:
+    """The snapshot a solve works from, with its basis and goal order decided (see
+    `replan_basis` and `goal_order`)."""
+    basis = replan_basis(session, event, replan)
+    order = goal_order(
+        event.rules, replan=replan, objective=objective, move_published=move_published
+    )
+    return problem_from_event(session, event, replan_from=basis, objective=order)
+
+
 def problem_from_event(
-    session: Session, event: Event, *, replan_from: ScheduleVersion | None = None
+    session: Session,
+    event: Event,
+    *,
+    replan_from: ScheduleVersion | None = None,
+    objective: tuple[str, ...] | None = None,
 ) -> Snapshot:
     """Read the event as the solver's `Problem`; only accepted wishes become candidates.
 
     With `replan_from` (normally the published version) its meetings become
-    `problem.published`, so the stability goal keeps them where they were.
+    `problem.published`, so the stability goal keeps them where they were. `objective` is the
+    goal order (default: `goal_order` of the event's rules).
     """
     taken_at = utcnow()
     slots = _load_slots(session, event)
@@ -96,7 +168,7 @@ def problem_from_event(
         max_meetings_per_participant=_optional_int(rules.get("max_meetings_per_participant")),
         max_meetings_total=_optional_int(rules.get("max_meetings_total")),
         max_break_difference=_optional_int(rules.get("max_break_difference")),
-        objective=_objective(rules.get("objective"), replanning=replan_from is not None),
+        objective=objective or goal_order(rules, replan=replan_from is not None),
         published=tuple(_published_meetings(session, replan_from)),
     )
     return Snapshot(
@@ -259,15 +331,6 @@ def _optional_int(value: Any) -> int | None:
     return int(value) if value is not None else None
 
 
-def _objective(order: Any, *, replanning: bool) -> tuple[str, ...]:
-    goals = tuple(str(goal) for goal in order or () if goal in _KNOWN_GOALS) or sp.DEFAULT_OBJECTIVE
-    if replanning and "stability" not in goals:
-        # A re-plan exists to keep the published timetable; an order without the goal
-        # (such as the B2B benchmark's) still keeps it, after everything it names.
-        goals = (*goals, "stability")
-    return goals
-
-
 def _published_meetings(session: Session, version: ScheduleVersion | None) -> Iterable[sp.Meeting]:
     if version is None:
         return []
@@ -364,6 +427,8 @@ def _parameters_record(
     else:
         record = {k: v for k, v in parameters.items() if _is_json_scalar(v)}
     record["replan"] = snapshot.based_on_id is not None
+    # The order the goals were optimised in, as decided by `goal_order`.
+    record["goal_order"] = list(snapshot.problem.objective)
     return record
 
 
@@ -473,32 +538,45 @@ class _KeyIndex:
         return self._get("wish", key)
 
 
-# --- the whole round, for the CLI and the demo ------------------------------------------------
+# --- the whole round: CLI, demo and solve jobs ------------------------------------------------
+
+T = TypeVar("T")
 
 
 def solve_event(
-    sessions: sessionmaker[Session],
+    sessions: Callable[[], Session],
     event_id: int,
     parameters: sp.SolveParameters,
     *,
     replan: bool = False,
-) -> ScheduleVersion:
+    objective: Sequence[str] | None = None,
+    move_published: bool = False,
+    record: Mapping[str, Any] | None = None,
+    finish: Callable[[Snapshot, sp.Solution], T] | None = None,
+) -> ScheduleVersion | T:
     """Snapshot, solve and save, with no transaction open while the solver runs.
 
-    With `replan`, the solve starts from the current published version (error if none).
+    With `replan`, the solve starts from the current published version (`SchedulingError`
+    if there is none); the goal order is `goal_order`'s. The version stores `record` (default:
+    the solve parameters) as its parameters. `finish` replaces the default save (one
+    transaction calling `save_solution`): a solve job saves the version together with the
+    job's own end, or puts the job back in the queue.
     """
     from solver import solve  # the solver is heavy to import; only solving needs it
 
     with sessions() as session, session.begin():
         event = session.get_one(Event, event_id)
-        based_on = current_published_version(session, event.id) if replan else None
-        if replan and based_on is None:
-            raise SchedulingError(f'event "{event.slug}" has no published version to re-plan from')
-        snapshot = problem_from_event(session, event, replan_from=based_on)
+        snapshot = take_snapshot(
+            session, event, replan=replan, objective=objective, move_published=move_published
+        )
     solution = solve(snapshot.problem, parameters)
+    if finish is not None:
+        return finish(snapshot, solution)
     with sessions() as session, session.begin():
         event = session.get_one(Event, event_id)
-        version = save_solution(session, event, snapshot, solution, parameters)
+        version = save_solution(
+            session, event, snapshot, solution, record if record is not None else parameters
+        )
     # The caller's sessionmaker should not expire on commit, so the returned (detached)
     # version keeps its loaded columns.
     return version

@@ -72,14 +72,27 @@ class Placement:
     location: str
     participants: tuple[str, str]
     participant_ids: tuple[int, int]
+    #: What a person reads: when (event time, naive), the location's name, who (names and
+    #: organisations).
+    starts: datetime | None = None
+    ends: datetime | None = None
+    location_name: str = ""
+    names: tuple[str, str] = ("", "")
+    organisations: tuple[str, str] = ("", "")
 
     @classmethod
     def of(cls, meeting: Meeting) -> Placement:
+        a, b = meeting.participant_a, meeting.participant_b
         return cls(
             slot=meeting.slot.key,
             location=meeting.location.key,
-            participants=(meeting.participant_a.key, meeting.participant_b.key),
+            participants=(a.key, b.key),
             participant_ids=(meeting.participant_a_id, meeting.participant_b_id),
+            starts=meeting.slot.start,
+            ends=meeting.slot.end,
+            location_name=meeting.location.name,
+            names=(a.name, b.name),
+            organisations=(a.organisation.name, b.organisation.name),
         )
 
     def same_meeting_as(self, other: Placement) -> bool:
@@ -174,6 +187,96 @@ def diff_versions(
         old_number=old.number if old is not None else None,
         new_number=new.number,
     )
+
+
+# --- impact: what publishing a version does to people ------------------------------------
+
+#: Goal values a version stores, how a person reads them, and whether more is better.
+IMPACT_GOALS: tuple[tuple[str, str, bool], ...] = (
+    ("required", "required wishes not met", False),
+    ("scheduled", "wishes met", True),
+    ("scheduled_weight", "wishes met, weighted by priority", True),
+    ("min_share", "smallest share of a participant's wishes met", True),
+    ("breaks", "breaks between meetings", False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class GoalChange:
+    goal: str
+    label: str
+    before: float | None
+    after: float | None
+    #: "better", "worse", "same" (or "unknown" when one side has no value).
+    verdict: Literal["better", "worse", "same", "unknown"]
+
+
+@dataclass(slots=True)
+class PersonImpact:
+    participant_id: int
+    key: str
+    name: str
+    organisation: str
+    moved: int = 0
+    cancelled: int = 0
+    added: int = 0
+
+
+@dataclass(slots=True)
+class VersionImpact:
+    """What publishing `diff.new_number` instead of the published version does to people:
+    meetings moved, cancelled and added, who is affected, and each goal before and after."""
+
+    diff: VersionDiff
+    people: list[PersonImpact]
+    goals: list[GoalChange]
+
+    @property
+    def needs_confirmation(self) -> bool:
+        """Cancelled meetings are promises broken: publishing asks to confirm them."""
+        return bool(self.diff.removed)
+
+
+def version_impact(
+    session: Session, published: ScheduleVersion | None, version: ScheduleVersion
+) -> VersionImpact:
+    """The impact of publishing `version` where `published` is published (None: nothing)."""
+    old = load_meetings(session, published) if published is not None else []
+    new = load_meetings(session, version)
+    diff = diff_meetings(
+        old, new, old_number=published.number if published else None, new_number=version.number
+    )
+    people: dict[int, PersonImpact] = {}
+    by_id = {p.id: p for m in [*old, *new] for p in (m.participant_a, m.participant_b)}
+    counted = {"moved": diff.moved, "cancelled": diff.removed, "added": diff.added}
+    for what, changes in counted.items():
+        for change in changes:
+            for pid in change.participant_ids:
+                person = by_id[pid]
+                entry = people.setdefault(
+                    pid, PersonImpact(pid, person.key, person.name, person.organisation.name)
+                )
+                setattr(entry, what, getattr(entry, what) + 1)
+    ordered = sorted(
+        people.values(), key=lambda p: (-p.cancelled, -p.moved, -p.added, p.name.lower())
+    )
+    before = published.objective if published is not None else {}
+    goals = [
+        _goal_change(key, label, more_is_better, before.get(key), version.objective.get(key))
+        for key, label, more_is_better in IMPACT_GOALS
+        if key in before or key in version.objective
+    ]
+    return VersionImpact(diff=diff, people=ordered, goals=goals)
+
+
+def _goal_change(key: str, label: str, more_is_better: bool, before: Any, after: Any) -> GoalChange:
+    if before is None or after is None:
+        verdict: Literal["better", "worse", "same", "unknown"] = "unknown"
+    elif abs(float(after) - float(before)) < 1e-9:
+        verdict = "same"
+    else:
+        verdict = "better" if (float(after) > float(before)) == more_is_better else "worse"
+    return GoalChange(key, label, before, after, verdict)
 
 
 # --- statistics ---------------------------------------------------------------------------

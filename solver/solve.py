@@ -17,7 +17,7 @@ from ortools.sat.python import cp_model
 from solver.candidates import build_candidates
 from solver.large import head_start
 from solver.lns import improve as improve_by_lns
-from solver.model import TimetableModel, add_goal, build_model, published_candidate
+from solver.model import TimetableModel, add_goal, build_model, published_candidate, wishes_of
 from solver.problem import (
     PRIORITY_WEIGHT,
     Conflict,
@@ -29,6 +29,7 @@ from solver.problem import (
     SolveStatus,
     Unscheduled,
 )
+from solver.replan import as_solution, kept_published
 from solver.report import measure_objective, moves_against_published
 from solver.retime import fixed_meeting_set, retime_model
 from solver.tables import placed_meetings
@@ -104,8 +105,12 @@ def solve(problem: Problem, params: SolveParameters | None = None) -> Solution:
     tm = build_model(problem, candidates)
     for goal in goals:
         add_goal(tm, goal)
-    hint_published_schedule(tm)
     baseline = None
+    kept: Solution | None = None
+    if problem.published:
+        # A re-plan starts from the published meetings that can still be held.
+        kept = as_solution(problem, kept_published(problem))
+        baseline = hint_greedy_schedule(tm, kept)
     if head is not None:
         baseline = hint_greedy_schedule(tm, start)
         # Implied by every timetable; lets CP-SAT stop as optimal when it reaches the bound.
@@ -115,10 +120,21 @@ def solve(problem: Problem, params: SolveParameters | None = None) -> Solution:
     if head is not None:
         run.scheduled_bound, run.chosen = head.bound.bound, head.bound.chosen
         run.work_done += lns_work
+    if kept is not None and baseline is not None:
+        run.start_from_published(kept.meetings, goals_above_stability(problem.objective))
     for position, goal in enumerate(goals or ["required"]):
         if not run.optimise(goal, goals_left=len(goals) - position):
             break
     return run.solution()
+
+
+def goals_above_stability(objective: tuple[str, ...]) -> tuple[str, ...]:
+    """The goals a re-plan may not make worse than the published schedule: those ranked above
+    `stability` (all of them when the order leaves stability out)."""
+    goals = tuple(g for g in objective if g != "required")
+    if "stability" not in goals:
+        return goals
+    return goals[: goals.index("stability")]
 
 
 def _lns_time(params: SolveParameters, clock: _Clock, share: float) -> float:
@@ -184,9 +200,106 @@ class _LexicographicRun:
         self.chosen: frozenset[int] = frozenset()
         #: When every meeting must be held: those meetings, for the re-timing climb.
         self.fixed_meetings = fixed_meeting_set(tm.problem, tm.candidates)
+        #: A re-plan: the kept published schedule as a complete assignment, while no goal
+        #: optimised so far found better than it (see `start_from_published`).
+        self.published_values: list[int] | None = None
+        self.published_measure: dict[str, float] = {}
+        self.past_stability = False
+
+    def start_from_published(self, kept: list[Meeting], above: tuple[str, ...]) -> None:
+        """Make the published meetings that can still be held the first solution, and never
+        let a goal in `above` (those ranked above `stability`) end worse than they make it.
+
+        The kept schedule is completed in the model (every auxiliary variable set, its goal
+        values tight) with those meetings fixed; only when that succeeds are the bounds
+        added, so they never make the model infeasible.
+        """
+        tm = self.tm
+        measured = measure_objective(tm.problem, kept)
+        levels = {g: self._level(g, kept, measured) for g in tm.goals if g != "stability"}
+        step = tm.model.clone()
+        step.clear_objective()
+        for goal, level in levels.items():
+            if level is not None:
+                expression, sense = tm.goals[goal]
+                step.add(expression >= level if sense > 0 else expression <= level)
+        solver = self._solver(max(0.2 * self.clock.limit, 1.0), search_only=True)
+        solver.parameters.fix_variables_to_their_hinted_value = True
+        status = self._run(solver, step)
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return  # the partial hint stays; the search starts from it as best it can
+        self.values = list(solver.response_proto.solution)
+        self.published_values = list(self.values)
+        self.published_measure = measured
+        for goal in above:
+            level = levels.get(goal)
+            if level is not None:
+                expression, sense = tm.goals[goal]
+                tm.model.add(expression >= level if sense > 0 else expression <= level)
+
+    def _keep_unimproved(self, goal: str, expression: cp_model.LinearExprT, sense: int) -> bool:
+        """A re-plan whose search for `goal` found nothing in its time (on a busy machine
+        presolve alone can take it) goes on from the schedule it has, with the goal held at
+        that schedule's value, so the goals after it (stability first) still get their turn.
+        Other solves stop here, as they always have."""
+        if not self.tm.problem.published or self.values is None or self.cancelled:
+            return False
+        meetings = extract_meetings(self.tm, self.values)
+        level = self._level(goal, meetings, measure_objective(self.tm.problem, meetings))
+        if level is None:
+            return False
+        model = self.tm.model
+        model.add(expression >= level if sense > 0 else expression <= level)
+        return True
+
+    def _level(self, goal: str, kept: list[Meeting], measured: dict[str, float]) -> int | None:
+        """The value of `goal`'s model expression for the meetings `kept`."""
+        if goal == "stability":
+            # As `published_meetings_moved` counts: kept when the pair meets in the same slot
+            # for one of its wishes (the table does not matter).
+            held = {(frozenset(m.participants), m.slot, w) for m in kept for w in m.wishes}
+            return sum(
+                not any((frozenset(old.participants), old.slot, w) in held for w in old.wishes)
+                for old in self.tm.problem.published
+            )
+        if goal == "scheduled":
+            return round(measured["scheduled_weight"])
+        if goal == "breaks":
+            return round(measured["breaks"])
+        if goal == "fairness":
+            met = {w for m in kept for w in m.wishes}
+            scale = self.tm.fairness_scale
+            mine = wishes_of(self.tm.problem).values()
+            return min(
+                (scale * sum(w in met for w in wishes) // len(wishes) for wishes in mine),
+                default=scale,
+            )
+        return None
+
+    def _prefer_published(self, goal: str) -> None:
+        """After a goal above `stability`: when the published schedule is as good on it as
+        what the search found, go on from the published schedule, so that nothing moves for
+        no gain; once the search beat it, it is left behind."""
+        if self.published_values is None or self.values is None or goal not in GOAL_KEY:
+            return
+        key = GOAL_KEY[goal]
+        found = measure_objective(self.tm.problem, extract_meetings(self.tm, self.values))[key]
+        published = self.published_measure[key]
+        as_good = published <= found if goal == "breaks" else published >= found
+        if as_good:
+            self.values = list(self.published_values)
+        else:
+            self.published_values = None
 
     def optimise(self, goal: str, goals_left: int) -> bool:
         """Optimise one goal and fix it; False when the run must stop here."""
+        go_on = self._optimise(goal, goals_left)
+        if goal not in ("required", "stability") and not self.past_stability:
+            self._prefer_published(goal)
+        self.past_stability |= goal == "stability"
+        return go_on
+
+    def _optimise(self, goal: str, goals_left: int) -> bool:
         if self._cancel_requested():
             self.cancelled = True
             return False
@@ -224,7 +337,7 @@ class _LexicographicRun:
             self.all_proven = False
             if status == cp_model.MODEL_INVALID:
                 raise RuntimeError(f"invalid CP-SAT model: {model.validate()}")
-            return False
+            return self._keep_unimproved(goal, expression, sense)
         self.values = list(solver.response_proto.solution)
         proven = status == cp_model.OPTIMAL
         self.all_proven &= proven
@@ -548,16 +661,6 @@ def fix_goal(
         model.add(expression >= value)
     else:
         model.add(expression <= value)
-
-
-def hint_published_schedule(tm: TimetableModel) -> None:
-    """Start from the published schedule: its meetings in their slots."""
-    slot_index = {s.id: i for i, s in enumerate(tm.problem.slots)}
-    for old in tm.problem.published:
-        meeting = published_candidate(tm, old.wishes, old.participants)
-        t = slot_index.get(old.slot, -1)
-        if meeting is not None and (meeting, t) in tm.at:
-            tm.model.add_hint(tm.at[meeting, t], True)
 
 
 def hint_greedy_schedule(tm: TimetableModel, start: Solution | None = None) -> list[Meeting] | None:

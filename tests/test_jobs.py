@@ -15,15 +15,14 @@ import solver
 from matchmaking.jobs import (
     InProcessRunner,
     JobError,
-    JobParameters,
     create_solve_job,
     request_cancel,
     requeue_orphaned_jobs,
     run_solve_job,
-    solve_objective,
 )
 from matchmaking.models import Event, JobStatus, ScheduleVersion, SolveJob, utcnow
 from matchmaking.publishing import publish_version
+from matchmaking.scheduling import goal_order
 from matchmaking.versions import version_staleness
 from solver.problem import Problem, Solution, SolveParameters
 from tests.schedule_factory import add_wish, make_event
@@ -297,18 +296,27 @@ def test_a_new_personal_link_does_not_make_a_version_stale_but_a_new_availabilit
     assert [(c.kind, c.key) for c in changes] == [("participant_changed", "p1")]
 
 
-def test_a_replan_without_an_event_order_keeps_published_meetings_before_saving_breaks() -> None:
-    replan = JobParameters(time_limit_seconds=5, workers=1, replan=True)
-    fresh = JobParameters(time_limit_seconds=5, workers=1, replan=False)
-    explicit = JobParameters(time_limit_seconds=5, workers=1, replan=True, objective=("breaks",))
-
-    assert solve_objective(replan, {}) == (
+def test_a_replan_keeps_published_meetings_before_saving_breaks_whatever_the_order() -> None:
+    promise = ("required", "scheduled", "stability", "fairness", "breaks")
+    assert goal_order({}, replan=True) == promise
+    # The demo's own order puts stability last: a re-plan still ranks it after scheduled.
+    demo = {"objective": ["required", "scheduled", "fairness", "breaks", "stability"]}
+    assert goal_order(demo, replan=True) == promise
+    assert goal_order({"objective": ["required", "breaks"]}, replan=True) == (
         "required",
-        "scheduled",
         "stability",
-        "fairness",
         "breaks",
     )
-    assert solve_objective(replan, {"objective": ["required", "breaks"]}) is None
-    assert solve_objective(fresh, {}) is None
-    assert solve_objective(explicit, {}) == ("breaks",)
+    assert goal_order({}, replan=True, objective=["breaks", "scheduled"]) == (
+        "scheduled",
+        "stability",
+        "breaks",
+    )
+    # Not a re-plan: the order as given.
+    assert goal_order(demo, replan=False) == tuple(demo["objective"])
+    # The organiser's explicit choice: the order as it is, stability last when not named.
+    assert goal_order(demo, replan=True, move_published=True) == tuple(demo["objective"])
+    assert goal_order({"objective": ["breaks"]}, replan=True, move_published=True) == (
+        "breaks",
+        "stability",
+    )

@@ -50,8 +50,8 @@ from matchmaking.models import (
 )
 from matchmaking.security import hash_token
 from matchmaking.versions import (
-    diff_versions,
     load_meetings,
+    version_impact,
     version_staleness,
     version_statistics,
 )
@@ -231,6 +231,7 @@ def _start_solve(slug: str, request: Request, db: Session, values: dict[str, Any
             event,
             time_limit_seconds=limit,
             replan=values.get("replan") == "yes" or None,
+            move_published=values.get("move_published") == "yes",
             requested_by=organiser.id,
             settings=settings_of(request),
         )
@@ -381,7 +382,7 @@ def version_page(slug: str, number: int, request: Request, db: DbSession) -> HTM
             ),
             "grid": _grid(db, event, version),
             "unscheduled": _unscheduled(db, event, version),
-            "diff": diff_versions(db, published, version)
+            "impact": version_impact(db, published, version)
             if published and published.id != version.id
             else None,
             "staleness": version_staleness(db, version),
@@ -401,6 +402,7 @@ async def publish(
     check_csrf(request, str(values.get(CSRF_FIELD, "")))
     event, _, _ = organiser_event(request, db, slug)
     version = _version(db, event, number)
+    _confirm_cancellations(db, event, version, values.get("confirm_cancelled") == "yes")
     try:
         result = publishing.publish_version(db, version, force=values.get("force") == "yes")
     except publishing.PublishError as error:
@@ -411,6 +413,25 @@ async def publish(
     db.commit()
     background.add_task(mail.send_all, mails, settings)
     return redirect(f"/organiser/e/{event.slug}?flash=Version+{version.number}+is+published.")
+
+
+def _confirm_cancellations(
+    db: DbSession, event: Event, version: ScheduleVersion, confirmed: bool
+) -> None:
+    """Cancelled meetings are promises broken: publishing them needs the organiser's tick."""
+    published = publishing.current_published_version(db, event.id)
+    if published is None or published.id == version.id or confirmed:
+        return
+    impact = version_impact(db, published, version)
+    if impact.needs_confirmation:
+        cancelled = len(impact.diff.removed)
+        raise PageError(
+            409,
+            "Not published: confirm the cancelled meetings",
+            f"Version {version.number} cancels {cancelled} meeting{'s' * (cancelled != 1)} "
+            f"of the published version {published.number}. Tick “I have read who loses a "
+            "meeting” on the version page to publish it.",
+        )
 
 
 ExportFormat = Literal["csv", "xlsx"]

@@ -166,6 +166,7 @@ def start_solve(
             objective=body.objective,
             relative_gap=body.relative_gap,
             deterministic=body.deterministic,
+            move_published=body.move_published,
             requested_by=access.organiser.id,
             settings=settings,
         )

@@ -18,8 +18,11 @@ from api.schemas.common import Limit, Offset, Page
 from api.schemas.schedules import (
     ChangeOut,
     DiffOut,
+    GoalChangeOut,
+    ImpactOut,
     MeetingChangeOut,
     Person,
+    PersonImpactOut,
     PlacementOut,
     PublishOut,
     PublishRequest,
@@ -178,7 +181,41 @@ def _placement(placement: version_service.Placement | None) -> PlacementOut | No
     if placement is None:
         return None
     return PlacementOut(
-        slot=placement.slot, location=placement.location, participants=list(placement.participants)
+        slot=placement.slot,
+        location=placement.location,
+        participants=list(placement.participants),
+        starts=placement.starts,
+        ends=placement.ends,
+        location_name=placement.location_name,
+        names=list(placement.names),
+        organisations=list(placement.organisations),
+    )
+
+
+def _impact(impact: version_service.VersionImpact) -> ImpactOut:
+    diff = impact.diff
+    return ImpactOut(
+        moved=len(diff.moved),
+        cancelled=len(diff.removed),
+        added=len(diff.added),
+        participants=[
+            PersonImpactOut(
+                key=p.key,
+                name=p.name,
+                organisation=p.organisation,
+                moved=p.moved,
+                cancelled=p.cancelled,
+                added=p.added,
+            )
+            for p in impact.people
+        ],
+        goals=[
+            GoalChangeOut(
+                goal=g.goal, label=g.label, before=g.before, after=g.after, verdict=g.verdict
+            )
+            for g in impact.goals
+        ],
+        needs_confirmation=impact.needs_confirmation,
     )
 
 
@@ -261,9 +298,10 @@ def get_version(access: StaffAccess, db: DbSession, number: int) -> VersionDetai
     responses=problem_responses(401, 403, 404, 422),
     summary="Compare two versions",
     description=f"{WHO} Meetings (by their stable uid) added, moved (other slot, location or "
-    "participant) and removed between version `against` and this one. `against=published` "
-    "(default) compares with the current published version (nothing published: every "
-    "meeting is added).",
+    "participant) and removed between version `against` and this one, with names, times and "
+    "locations, and the `impact` of publishing it: participants affected and each goal "
+    "better or worse. `against=published` (default) compares with the current published "
+    "version (nothing published: every meeting is added).",
 )
 def diff_version(
     access: StaffAccess,
@@ -280,7 +318,8 @@ def diff_version(
         old = publishing_service.current_published_version(db, event.id)
     else:
         old = find_version(db, event, int(against))
-    diff = version_service.diff_versions(db, old, version)
+    impact = version_service.version_impact(db, old, version)
+    diff = impact.diff
     return DiffOut(
         version=version.number,
         against=old.number if old is not None else None,
@@ -288,6 +327,7 @@ def diff_version(
         moved=_changes(diff.moved),
         removed=_changes(diff.removed),
         unchanged=diff.unchanged,
+        impact=_impact(impact),
     )
 
 

@@ -47,6 +47,15 @@ class SolveRequest(BaseModel):
         "the machine's load (one search worker; the time limit is counted in the solver's "
         "deterministic time).",
     )
+    move_published: StrictBool = Field(
+        default=False,
+        description="Only with a re-plan. By default a re-plan optimises `stability` right "
+        "after `required` and `scheduled`, whatever the goal order: published meetings move "
+        "only to meet more or higher-priority wishes. True optimises the goals in the order "
+        "as given (the event's, or `objective`): published meetings may then move, or be "
+        "cancelled, to save breaks or even out shares, and participants are told of each "
+        "change.",
+    )
 
 
 class ProgressPoint(BaseModel):
@@ -177,6 +186,13 @@ class PlacementOut(BaseModel):
     slot: str
     location: str
     participants: list[str]
+    starts: LocalTime | None = Field(default=None, description="When the slot starts.")
+    ends: LocalTime | None = Field(default=None, description="When the slot ends.")
+    location_name: str = Field(default="", description="The location's name.")
+    names: list[str] = Field(default_factory=list, description="The two participants' names.")
+    organisations: list[str] = Field(
+        default_factory=list, description="Their organisations' names."
+    )
 
 
 class MeetingChangeOut(BaseModel):
@@ -187,6 +203,39 @@ class MeetingChangeOut(BaseModel):
     new: PlacementOut | None
 
 
+class PersonImpactOut(BaseModel):
+    key: str
+    name: str
+    organisation: str
+    moved: int = Field(description="Meetings of this participant that move.")
+    cancelled: int = Field(description="Meetings of this participant that are cancelled.")
+    added: int = Field(description="New meetings of this participant.")
+
+
+class GoalChangeOut(BaseModel):
+    goal: str = Field(description="Key in the versions' `objective`.")
+    label: str
+    before: float | None
+    after: float | None
+    verdict: Literal["better", "worse", "same", "unknown"]
+
+
+class ImpactOut(BaseModel):
+    """What publishing this version instead of the compared one does to people."""
+
+    moved: int
+    cancelled: int
+    added: int
+    participants: list[PersonImpactOut] = Field(
+        description="Every participant with a meeting moved, cancelled or added; those with "
+        "cancelled meetings first."
+    )
+    goals: list[GoalChangeOut] = Field(description="Each goal before and after.")
+    needs_confirmation: bool = Field(
+        description="True when meetings are cancelled: the organiser pages ask to confirm."
+    )
+
+
 class DiffOut(BaseModel):
     version: int
     against: int | None = Field(description="The version compared with (None: nothing).")
@@ -194,6 +243,7 @@ class DiffOut(BaseModel):
     moved: list[MeetingChangeOut]
     removed: list[MeetingChangeOut]
     unchanged: int
+    impact: ImpactOut
 
 
 class PublishRequest(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 
@@ -172,3 +173,71 @@ def solution_to_schedule(
             for c in solution.conflicts
         ]
     return document
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedSchedule:
+    """A schedule document read as the published schedule of a re-plan."""
+
+    #: Its meetings that the bundle still allows to be named: their two participants, their
+    #: slot and location exist and at least one of their wishes is still accepted.
+    meetings: tuple[Meeting, ...]
+    #: Its meetings that are left out, each with why (keys as in the document).
+    dropped: tuple[str, ...]
+
+
+class ScheduleFileError(ValueError):
+    """A schedule document that cannot be a re-plan's starting point; names the field."""
+
+
+def published_from_schedule(problem: Problem, document: object) -> PublishedSchedule:
+    """The meetings of a schedule document (format `matchmaking-schedule/1`), as the
+    published schedule of a re-plan of `problem`.
+
+    Meetings whose participants, wishes (accepted ones), slot or location no longer exist are
+    dropped; wishes that no longer exist are dropped from the meetings that keep another.
+    Whether the rest can still be held where they are (availability, capacity, caps) is the
+    solver's question: it keeps them where it can (solver/replan.py).
+    """
+    from pydantic import ValidationError
+
+    from matchmaking.bundle.schemas import ScheduleDoc
+
+    try:
+        schedule = ScheduleDoc.model_validate(document)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the document"
+        raise ScheduleFileError(
+            f"not a schedule document: {where}: {first['msg']}"
+            + (f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else "")
+        ) from None
+    if schedule.event != problem.event:
+        raise ScheduleFileError(
+            f'event: the schedule is of event "{schedule.event}", the bundle of "{problem.event}"'
+        )
+    slots = {s.id for s in problem.slots}
+    locations = {loc.id for loc in problem.locations}
+    participants = {p.id for p in problem.participants}
+    wishes = {w.id for w in problem.wishes}
+    kept: list[Meeting] = []
+    dropped: list[str] = []
+    for n, meeting in enumerate(schedule.meetings):
+        label = f"meetings[{n}] ({meeting.slot}, {' & '.join(meeting.participants)})"
+        gone = [p for p in meeting.participants if p not in participants]
+        if gone:
+            dropped.append(f"{label}: participant {gone[0]} no longer exists")
+            continue
+        if meeting.slot not in slots:
+            dropped.append(f"{label}: slot {meeting.slot} no longer exists")
+            continue
+        if meeting.location not in locations:
+            dropped.append(f"{label}: location {meeting.location} no longer exists")
+            continue
+        still = tuple(w for w in meeting.wishes if w in wishes)
+        if not still:
+            dropped.append(f"{label}: none of its wishes is still accepted")
+            continue
+        a, b = meeting.participants
+        kept.append(Meeting(still, meeting.slot, meeting.location, (a, b), meeting.kind))
+    return PublishedSchedule(tuple(kept), tuple(dropped))

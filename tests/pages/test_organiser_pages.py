@@ -122,7 +122,10 @@ def test_version_page_shows_grid_statistics_unscheduled_reasons_and_diff(site: S
     page = client.get(f"/organiser/e/{site.slug}/versions/2", params={"participant": "p1"}).text
 
     assert "Person 3 (Cluster 3) – Person 4 (Company 4)" in page  # the grid
-    assert "1 added, 1 moved, 0 removed" in page  # against the published version 1
+    # Against the published version 1, in names, times and tables.
+    assert "Publishing moves 1, cancels 0 and adds 1 meetings for 4 participants" in page
+    assert "Person 1 (Cluster 1) &amp; Person 2 (Company 2)" in page
+    assert 'id="confirm-cancelled"' not in page  # nothing cancelled, nothing to confirm
     assert "no common slot" in page and "p5 and p6 share no available slot" in page
     assert "Person 5 → Person 6" in page
     assert '<svg class="chart"' in page and "Meetings per slot" in page

@@ -1,0 +1,79 @@
+"""A re-plan of the unchanged demo event: what moves, what is cancelled, what it costs.
+
+Builds the demo event (`matchmaking demo`'s, seed 7) in a fresh SQLite file, solves it as the
+demo does (25 s), publishes that version, re-plans with no change at all through
+`scheduling.solve_event` (the path of the CLI, the dashboard and the API) and compares:
+
+    .venv/bin/python benchmarks/replan_demo.py [--time-limit 30] [--database /tmp/replan.db]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import sessionmaker
+
+from matchmaking.bundle.validate import parse_bundle
+from matchmaking.bundle_store import import_bundle
+from matchmaking.demo import demo_bundle
+from matchmaking.migrate import upgrade_database
+from matchmaking.models import EventStatus, Meeting, ScheduleVersion
+from matchmaking.publishing import publish_version
+from matchmaking.scheduling import solve_event
+from solver import SolveParameters
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--time-limit", type=float, default=30.0, help="of the re-plan (s)")
+    parser.add_argument("--database", type=Path, default=Path("/tmp/replan-demo.db"))
+    args = parser.parse_args()
+    args.database.unlink(missing_ok=True)
+    url = f"sqlite:///{args.database}"
+    upgrade_database(url)
+    sessions = sessionmaker(create_engine(url), expire_on_commit=False)
+    with sessions() as db, db.begin():
+        event = import_bundle(db, parse_bundle(demo_bundle(7)))
+        event.status = EventStatus.closed
+        db.flush()
+        event_id = event.id
+    first = solve_event(
+        sessions, event_id, SolveParameters(time_limit_seconds=25, workers=2, random_seed=7)
+    )
+    with sessions() as db, db.begin():
+        publish_version(db, db.get_one(ScheduleVersion, first.id))
+    started = time.monotonic()
+    again = solve_event(
+        sessions, event_id, SolveParameters(time_limit_seconds=args.time_limit), replan=True
+    )
+    seconds = time.monotonic() - started
+
+    def places(version_id: int) -> dict[str, tuple[int, int]]:
+        with sessions() as db:
+            return {
+                m.uid: (m.slot_id, m.location_id)
+                for m in db.scalars(select(Meeting).where(Meeting.version_id == version_id))
+            }
+
+    before, after = places(first.id), places(again.id)
+    moved = sum(1 for uid in before if uid in after and before[uid] != after[uid])
+    cancelled = sum(1 for uid in before if uid not in after)
+    added = sum(1 for uid in after if uid not in before)
+    for name, version in (("published", first), ("re-plan", again)):
+        goals = version.objective
+        print(
+            f"{name:9} {version.status:8} wishes met {goals['scheduled']:g} "
+            f"(weight {goals['scheduled_weight']:g}), breaks {goals['breaks']:g}, "
+            f"min share {goals['min_share']:g}"
+        )
+    print(
+        f"re-plan in {seconds:.1f} s (order {' > '.join(again.parameters['goal_order'])}): "
+        f"{len(before)} published meetings, {moved} moved, {cancelled} cancelled, {added} added"
+    )
+
+
+if __name__ == "__main__":
+    main()
