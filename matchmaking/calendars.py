@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -220,11 +220,93 @@ def _entry_for(
 # --- building the iCalendar document -----------------------------------------------------
 
 
+#: What a zone observes at one instant: its UTC offset, its daylight-saving part, its name.
+_Observance = tuple[timedelta, timedelta, str]
+#: Steps of the search for transitions: no zone changes its offset twice within six hours.
+_PROBE = timedelta(hours=6)
+
+
+def _observance(zone: ZoneInfo, moment: datetime) -> _Observance:
+    local = moment.astimezone(zone)
+    return (
+        local.utcoffset() or timedelta(0),
+        local.dst() or timedelta(0),
+        local.tzname() or "",
+    )
+
+
+def zone_transitions(
+    zone: ZoneInfo, start: datetime, end: datetime
+) -> tuple[_Observance, list[tuple[datetime, _Observance]]]:
+    """What `zone` observes at `start` (an aware instant), and each change of offset, DST part
+    or name after it up to `end`: (the UTC instant of the change, what is observed from then)."""
+    current = _observance(zone, start)
+    first, changes = current, []
+    low = start
+    while low < end:
+        high = min(low + _PROBE, end)
+        observed = _observance(zone, high)
+        if observed != current:
+            # The change lies in (low, high]: halve the interval down to the second.
+            before = low
+            while high - before > timedelta(seconds=1):
+                middle = before + (high - before) / 2
+                middle = middle.replace(microsecond=0)
+                if middle <= before:
+                    break
+                if _observance(zone, middle) == current:
+                    before = middle
+                else:
+                    high = middle
+            observed = _observance(zone, high)
+            changes.append((high, observed))
+            current = observed
+        low = high
+    return first, changes
+
+
+def _sub_component(
+    observed: _Observance, onset: datetime, offset_from: timedelta
+) -> icalendar.cal.Component:
+    offset, dst, name = observed
+    sub: icalendar.cal.Component = (
+        icalendar.TimezoneDaylight() if dst > timedelta(0) else icalendar.TimezoneStandard()
+    )
+    sub.add("dtstart", onset)
+    sub.add("tzoffsetfrom", offset_from)
+    sub.add("tzoffsetto", offset)
+    if name:
+        sub.add("tzname", name)
+    return sub
+
+
 @lru_cache(maxsize=64)
 def _vtimezone(tzid: str, first: date, last: date) -> icalendar.Timezone:
-    # Building a VTIMEZONE walks the zone's transitions; built once per zone and event range
-    # and shared by every feed of the event: feeds only serialise it, never change it.
-    return icalendar.Timezone.from_tzid(tzid, first_date=first, last_date=last)
+    """The VTIMEZONE of `tzid` from the start of `first` to the end of `last`.
+
+    One STANDARD or DAYLIGHT sub-component per observance, each with a single onset: DTSTART
+    is the local time at which it begins (in the offset before it, as RFC 5545 says) and
+    there is no RDATE or RRULE. Every parser reads that form alike; the form with an RDATE
+    beside a DTSTART (icalendar's `Timezone.from_tzid`) is read by ical.js as if the DTSTART
+    were absent, which put a Toronto meeting of 10 March 2027 an hour early. The first
+    sub-component is what the zone observes at the start of the range (offset from = to).
+
+    Built once per zone and range and shared by every feed of the event, so that the bytes
+    are the same in all of them: feeds only serialise it, never change it."""
+    zone = ZoneInfo(tzid)
+    start = datetime.combine(first, time(), zone).astimezone(UTC)
+    end = datetime.combine(last + timedelta(days=1), time(), zone).astimezone(UTC)
+    initial, changes = zone_transitions(zone, start, end)
+    component = icalendar.Timezone()
+    component.add("tzid", tzid)
+    onset = (start + initial[0]).replace(tzinfo=None)
+    component.add_component(_sub_component(initial, onset, initial[0]))
+    previous = initial
+    for moment, observed in changes:
+        onset = (moment + previous[0]).replace(tzinfo=None)
+        component.add_component(_sub_component(observed, onset, previous[0]))
+        previous = observed
+    return component
 
 
 #: (event id, serving generation) → the first and last day of the event's slots. Slots are
