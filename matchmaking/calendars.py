@@ -309,14 +309,15 @@ def _vtimezone(tzid: str, first: date, last: date) -> icalendar.Timezone:
     return component
 
 
-#: (event id, serving generation) → the first and last day of the event's slots. Slots are
-#: among what raises the generation, so an entry never goes stale; it saves loading every
-#: slot of the event for each feed rendered.
-_EVENT_DAYS: dict[tuple[int, int], tuple[date, date]] = {}
+#: (event id, creation time, serving generation) → the first and last day of the event's
+#: slots. Slots are among what raises the generation, so an entry never goes stale; it saves
+#: loading every slot of the event for each feed rendered. The creation time tells apart
+#: events of the same id in different databases (one process running tests on several).
+_EVENT_DAYS: dict[tuple[int, datetime, int], tuple[date, date]] = {}
 
 
 def _event_days(event: Event) -> tuple[date, date]:
-    key = (event.id, event.serving_generation)
+    key = (event.id, event.created_at, event.serving_generation)
     known = _EVENT_DAYS.get(key) if None not in key else None
     if known is None:
         days = [slot.start.date() for slot in event.slots] or [datetime.now(UTC).date()]
