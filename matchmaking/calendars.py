@@ -25,7 +25,9 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from matchmaking.agenda import video_link as agenda_video_link
+from matchmaking.errors import Conflict
 from matchmaking.models import (
+    CalendarLink,
     Event,
     Location,
     LocationKind,
@@ -63,10 +65,41 @@ def _clean_param(value: str) -> str:
 # --- calendar tokens ---------------------------------------------------------------------
 
 
+#: The most calendar links a participant can hold at once. One link serves every device and
+#: app; more than this means links are being made by mistake, and the participant is asked
+#: to replace them (which revokes them all) instead.
+MAX_CALENDAR_LINKS = 20
+
+
+class TooManyCalendarLinks(Conflict):
+    """The participant already holds `MAX_CALENDAR_LINKS` active calendar links."""
+
+
 def issue_calendar_token(participant: Participant) -> str:
-    """A new secret for the participant's feed URL; only its hash is stored, an old one stops."""
+    """A new secret for the participant's feed URL, beside the ones they already have (each
+    keeps working); only its hash is stored."""
+    if len(participant.calendar_links) >= MAX_CALENDAR_LINKS:
+        raise TooManyCalendarLinks(
+            f"You already have {MAX_CALENDAR_LINKS} calendar links; one link works in every "
+            "calendar app. Replace your links to make a new one (the old ones stop working)."
+        )
     token = new_token(CALENDAR_TOKEN_PREFIX)
-    participant.calendar_token_hash = hash_token(token)
+    participant.calendar_links.append(CalendarLink(token_hash=hash_token(token)))
+    return token
+
+
+def revoke_calendar_links(participant: Participant) -> int:
+    """Every calendar link of the participant stops working; returns how many there were."""
+    count = len(participant.calendar_links)
+    participant.calendar_links.clear()
+    return count
+
+
+def replace_calendar_links(participant: Participant) -> str:
+    """Revoke every calendar link of the participant and make one new one (its token)."""
+    revoke_calendar_links(participant)
+    token = new_token(CALENDAR_TOKEN_PREFIX)
+    participant.calendar_links.append(CalendarLink(token_hash=hash_token(token)))
     return token
 
 
@@ -74,7 +107,9 @@ def participant_by_calendar_token(session: Session, token: str) -> Participant |
     if not token or len(token) > 200:
         return None
     return session.scalar(
-        select(Participant).where(Participant.calendar_token_hash == hash_token(token))
+        select(Participant)
+        .join(CalendarLink, CalendarLink.participant_id == Participant.id)
+        .where(CalendarLink.token_hash == hash_token(token))
     )
 
 
@@ -115,8 +150,9 @@ def published_versions(session: Session, event: Event) -> list[ScheduleVersion]:
     return publication_history(session, event.id)
 
 
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes for timezone-aware columns; they are UTC.
+def aware(moment: datetime) -> datetime:
+    """A stored time as an aware UTC datetime (SQLite hands back naive datetimes for
+    timezone-aware columns; they are UTC)."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -194,7 +230,7 @@ def _entry_for(
     last_shown: Meeting | None = None
     current: Meeting | None = None
     for version in versions:
-        published_at = _aware(version.published_at or version.created_at)
+        published_at = aware(version.published_at or version.created_at)
         current = by_version[version.id].get(uid)
         state = _state(current) if current is not None else None
         if created_at is None:
@@ -456,7 +492,7 @@ def _feed(
     body = calendar.to_ical()
     # The body is deterministic (DTSTAMP is the publication time), so its hash is a true ETag.
     etag = strong_etag(body)
-    moments = [e.changed_at for e in entries] + [_aware(m) for m in others]
+    moments = [e.changed_at for e in entries] + [aware(m) for m in others]
     return Served(body, etag, max(moments) if moments else None)
 
 
@@ -465,7 +501,7 @@ def _latest_publication(
 ) -> list[datetime]:
     if versions is None:
         versions = published_versions(session, event)
-    return [_aware(versions[-1].published_at)] if versions and versions[-1].published_at else []
+    return [aware(versions[-1].published_at)] if versions and versions[-1].published_at else []
 
 
 def participant_feed(

@@ -145,10 +145,11 @@ def test_participant_downloads_own_feed_and_gets_new_subscription_links(world: W
     body = links.json()
     assert body["url"].startswith("https://mm.example.org/calendars/participants/mmc_")
     assert body["webcal_url"] == "webcal://" + body["url"].removeprefix("https://")
+    assert (body["active_links"], body["revoked_links"]) == (2, 0)
     token = body["url"].rsplit("/", 1)[1].removesuffix(".ics")
     assert world.client.get(f"/calendars/participants/{token}.ics").status_code == 200
     old = world.client.get(f"/calendars/participants/{world.calendar_token}.ics")
-    assert old.status_code == 404
+    assert old.status_code == 200  # the earlier link keeps working
 
     anonymous = world.client.get(f"/api/v1/events/{slug}/me/calendar.ics")
     assert anonymous.status_code == 401
