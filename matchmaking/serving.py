@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Column, Engine, Row, Select, bindparam, select
+from sqlalchemy import Engine, Row, Select, bindparam, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Executable
+from sqlalchemy.sql.elements import KeyedColumnElement
 
 from matchmaking.models import CalendarLink, Event, Participant
 from matchmaking.security import hash_token
@@ -71,7 +72,7 @@ _events = Event.__table__
 _calendar_links = CalendarLink.__table__
 
 
-def _owner_query(token_column: Column[Any]) -> Select[tuple[int, str, int]]:
+def _owner_query(token_column: KeyedColumnElement[Any]) -> Select[tuple[int, str, int]]:
     joined = _participants.join(_events, _events.c.id == _participants.c.event_id)
     if token_column.table is _calendar_links:
         joined = joined.join(
