@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -25,7 +25,9 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from matchmaking.agenda import video_link as agenda_video_link
+from matchmaking.errors import Conflict
 from matchmaking.models import (
+    CalendarLink,
     Event,
     Location,
     LocationKind,
@@ -64,10 +66,41 @@ def _clean_param(value: str) -> str:
 # --- calendar tokens ---------------------------------------------------------------------
 
 
+#: The most calendar links a participant can hold at once. One link serves every device and
+#: app; more than this means links are being made by mistake, and the participant is asked
+#: to replace them (which revokes them all) instead.
+MAX_CALENDAR_LINKS = 20
+
+
+class TooManyCalendarLinks(Conflict):
+    """The participant already holds `MAX_CALENDAR_LINKS` active calendar links."""
+
+
 def issue_calendar_token(participant: Participant) -> str:
-    """A new secret for the participant's feed URL; only its hash is stored, an old one stops."""
+    """A new secret for the participant's feed URL, beside the ones they already have (each
+    keeps working); only its hash is stored."""
+    if len(participant.calendar_links) >= MAX_CALENDAR_LINKS:
+        raise TooManyCalendarLinks(
+            f"You already have {MAX_CALENDAR_LINKS} calendar links; one link works in every "
+            "calendar app. Replace your links to make a new one (the old ones stop working)."
+        )
     token = new_token(CALENDAR_TOKEN_PREFIX)
-    participant.calendar_token_hash = hash_token(token)
+    participant.calendar_links.append(CalendarLink(token_hash=hash_token(token)))
+    return token
+
+
+def revoke_calendar_links(participant: Participant) -> int:
+    """Every calendar link of the participant stops working; returns how many there were."""
+    count = len(participant.calendar_links)
+    participant.calendar_links.clear()
+    return count
+
+
+def replace_calendar_links(participant: Participant) -> str:
+    """Revoke every calendar link of the participant and make one new one (its token)."""
+    revoke_calendar_links(participant)
+    token = new_token(CALENDAR_TOKEN_PREFIX)
+    participant.calendar_links.append(CalendarLink(token_hash=hash_token(token)))
     return token
 
 
@@ -75,7 +108,9 @@ def participant_by_calendar_token(session: Session, token: str) -> Participant |
     if not token or len(token) > 200:
         return None
     return session.scalar(
-        select(Participant).where(Participant.calendar_token_hash == hash_token(token))
+        select(Participant)
+        .join(CalendarLink, CalendarLink.participant_id == Participant.id)
+        .where(CalendarLink.token_hash == hash_token(token))
     )
 
 
@@ -116,8 +151,9 @@ def published_versions(session: Session, event: Event) -> list[ScheduleVersion]:
     return publication_history(session, event.id)
 
 
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes for timezone-aware columns; they are UTC.
+def aware(moment: datetime) -> datetime:
+    """A stored time as an aware UTC datetime (SQLite hands back naive datetimes for
+    timezone-aware columns; they are UTC)."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -195,7 +231,7 @@ def _entry_for(
     last_shown: Meeting | None = None
     current: Meeting | None = None
     for version in versions:
-        published_at = _aware(version.published_at or version.created_at)
+        published_at = aware(version.published_at or version.created_at)
         current = by_version[version.id].get(uid)
         state = _state(current) if current is not None else None
         if created_at is None:
@@ -221,21 +257,104 @@ def _entry_for(
 # --- building the iCalendar document -----------------------------------------------------
 
 
+#: What a zone observes at one instant: its UTC offset, its daylight-saving part, its name.
+_Observance = tuple[timedelta, timedelta, str]
+#: Steps of the search for transitions: no zone changes its offset twice within six hours.
+_PROBE = timedelta(hours=6)
+
+
+def _observance(zone: ZoneInfo, moment: datetime) -> _Observance:
+    local = moment.astimezone(zone)
+    return (
+        local.utcoffset() or timedelta(0),
+        local.dst() or timedelta(0),
+        local.tzname() or "",
+    )
+
+
+def zone_transitions(
+    zone: ZoneInfo, start: datetime, end: datetime
+) -> tuple[_Observance, list[tuple[datetime, _Observance]]]:
+    """What `zone` observes at `start` (an aware instant), and each change of offset, DST part
+    or name after it up to `end`: (the UTC instant of the change, what is observed from then)."""
+    current = _observance(zone, start)
+    first, changes = current, []
+    low = start
+    while low < end:
+        high = min(low + _PROBE, end)
+        observed = _observance(zone, high)
+        if observed != current:
+            # The change lies in (low, high]: halve the interval down to the second.
+            before = low
+            while high - before > timedelta(seconds=1):
+                middle = before + (high - before) / 2
+                middle = middle.replace(microsecond=0)
+                if middle <= before:
+                    break
+                if _observance(zone, middle) == current:
+                    before = middle
+                else:
+                    high = middle
+            observed = _observance(zone, high)
+            changes.append((high, observed))
+            current = observed
+        low = high
+    return first, changes
+
+
+def _sub_component(
+    observed: _Observance, onset: datetime, offset_from: timedelta
+) -> icalendar.cal.Component:
+    offset, dst, name = observed
+    sub: icalendar.cal.Component = (
+        icalendar.TimezoneDaylight() if dst > timedelta(0) else icalendar.TimezoneStandard()
+    )
+    sub.add("dtstart", onset)
+    sub.add("tzoffsetfrom", offset_from)
+    sub.add("tzoffsetto", offset)
+    if name:
+        sub.add("tzname", name)
+    return sub
+
+
 @lru_cache(maxsize=64)
 def _vtimezone(tzid: str, first: date, last: date) -> icalendar.Timezone:
-    # Building a VTIMEZONE walks the zone's transitions; built once per zone and event range
-    # and shared by every feed of the event: feeds only serialise it, never change it.
-    return icalendar.Timezone.from_tzid(tzid, first_date=first, last_date=last)
+    """The VTIMEZONE of `tzid` from the start of `first` to the end of `last`.
+
+    One STANDARD or DAYLIGHT sub-component per observance, each with a single onset: DTSTART
+    is the local time at which it begins (in the offset before it, as RFC 5545 says) and
+    there is no RDATE or RRULE. Every parser reads that form alike; the form with an RDATE
+    beside a DTSTART (icalendar's `Timezone.from_tzid`) is read by ical.js as if the DTSTART
+    were absent, which put a Toronto meeting of 10 March 2027 an hour early. The first
+    sub-component is what the zone observes at the start of the range (offset from = to).
+
+    Built once per zone and range and shared by every feed of the event, so that the bytes
+    are the same in all of them: feeds only serialise it, never change it."""
+    zone = ZoneInfo(tzid)
+    start = datetime.combine(first, time(), zone).astimezone(UTC)
+    end = datetime.combine(last + timedelta(days=1), time(), zone).astimezone(UTC)
+    initial, changes = zone_transitions(zone, start, end)
+    component = icalendar.Timezone()
+    component.add("tzid", tzid)
+    onset = (start + initial[0]).replace(tzinfo=None)
+    component.add_component(_sub_component(initial, onset, initial[0]))
+    previous = initial
+    for moment, observed in changes:
+        onset = (moment + previous[0]).replace(tzinfo=None)
+        component.add_component(_sub_component(observed, onset, previous[0]))
+        previous = observed
+    return component
 
 
-#: (event id, serving generation) → the first and last day of the event's slots. Slots are
-#: among what raises the generation, so an entry never goes stale; it saves loading every
-#: slot of the event for each feed rendered.
-_EVENT_DAYS: dict[tuple[int, int], tuple[date, date]] = {}
+#: (event id, creation time, serving generation) → the first and last day of the event's
+#: slots. Slots are among what raises the generation, so an entry never goes stale; it saves
+#: loading every slot of the event for each feed rendered. The creation time tells apart
+#: events of the same id in different databases (one process running tests on several).
+_EVENT_DAYS: dict[tuple[int, datetime, int], tuple[date, date]] = {}
 
 
 def _event_days(event: Event) -> tuple[date, date]:
-    key = (event.id, event.serving_generation)
+    key = (event.id, event.created_at, event.serving_generation)
     known = _EVENT_DAYS.get(key) if None not in key else None
     if known is None:
         # Days outside SLOT_YEARS (odd rows stored before the API refused them) are left out:
@@ -380,7 +499,7 @@ def _feed(
     body = calendar.to_ical()
     # The body is deterministic (DTSTAMP is the publication time), so its hash is a true ETag.
     etag = strong_etag(body)
-    moments = [e.changed_at for e in entries] + [_aware(m) for m in others]
+    moments = [e.changed_at for e in entries] + [aware(m) for m in others]
     return Served(body, etag, max(moments) if moments else None)
 
 
@@ -389,7 +508,7 @@ def _latest_publication(
 ) -> list[datetime]:
     if versions is None:
         versions = published_versions(session, event)
-    return [_aware(versions[-1].published_at)] if versions and versions[-1].published_at else []
+    return [aware(versions[-1].published_at)] if versions and versions[-1].published_at else []
 
 
 def participant_feed(

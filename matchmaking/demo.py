@@ -710,6 +710,7 @@ def _solve(event_id: int, time_limit: float, say: Callable[[str], None]) -> Any:
 def _publish_and_invite(event_id: int, version_id: int, url: str) -> DemoResult:
     from sqlalchemy import func, select
 
+    from matchmaking.calendars import issue_calendar_token
     from matchmaking.db import session_scope
     from matchmaking.models import (
         Event,
@@ -721,12 +722,7 @@ def _publish_and_invite(event_id: int, version_id: int, url: str) -> DemoResult:
     )
     from matchmaking.organisers import create_organiser
     from matchmaking.publishing import publish_version
-    from matchmaking.security import (
-        CALENDAR_TOKEN_PREFIX,
-        PARTICIPANT_TOKEN_PREFIX,
-        hash_token,
-        new_token,
-    )
+    from matchmaking.security import PARTICIPANT_TOKEN_PREFIX, hash_token, new_token
 
     with session_scope() as session:
         event = session.get_one(Event, event_id)
@@ -746,9 +742,9 @@ def _publish_and_invite(event_id: int, version_id: int, url: str) -> DemoResult:
             )
         }
         featured = session.get_one(Participant, max(counts, key=lambda pid: (counts[pid], -pid)))
-        access, calendar = new_token(PARTICIPANT_TOKEN_PREFIX), new_token(CALENDAR_TOKEN_PREFIX)
+        access = new_token(PARTICIPANT_TOKEN_PREFIX)
         featured.access_token_hash = hash_token(access)
-        featured.calendar_token_hash = hash_token(calendar)
+        calendar = issue_calendar_token(featured)
         meetings = session.scalar(
             select(func.count()).select_from(Meeting).where(Meeting.version_id == version.id)
         )

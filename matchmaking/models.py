@@ -372,8 +372,6 @@ class Participant(Base):
     membership_confirmed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     #: SHA-256 of the personal secret link token (magic link).
     access_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
-    #: SHA-256 of the calendar feed token.
-    calendar_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -383,6 +381,29 @@ class Participant(Base):
     unavailable_slots: Mapped[list[Slot]] = relationship(
         secondary="participant_unavailable_slots", order_by="Slot.start"
     )
+    #: The participant's active calendar subscription links (several: one per device or
+    #: app, each kept until the participant replaces them all).
+    calendar_links: Mapped[list[CalendarLink]] = relationship(
+        back_populates="participant",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="CalendarLink.id",
+    )
+
+
+class CalendarLink(Base):
+    """One secret calendar feed URL of a participant; only the token's SHA-256 is stored."""
+
+    __tablename__ = "calendar_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    participant: Mapped[Participant] = relationship(back_populates="calendar_links")
 
 
 class WishPrecedence(Base):

@@ -74,7 +74,7 @@ def _erase_person(participant: Participant) -> None:
     participant.listed = False
     # Both secrets stop working: nobody can sign in as, or subscribe to, the erased person.
     participant.access_token_hash = None
-    participant.calendar_token_hash = None
+    participant.calendar_links.clear()
 
 
 def _erase_lone_organisation(

@@ -33,8 +33,9 @@ from typing import Any, Literal
 from sqlalchemy import Engine, Row, Select, bindparam, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Executable
+from sqlalchemy.sql.elements import KeyedColumnElement
 
-from matchmaking.models import Event, Participant
+from matchmaking.models import CalendarLink, Event, Participant
 from matchmaking.security import hash_token
 
 Kind = Literal["agenda", "calendar"]
@@ -68,17 +69,27 @@ _participants = Participant.__table__
 _events = Event.__table__
 
 
-def _owner_query(token_column: str) -> Select[tuple[int, str, int]]:
+_calendar_links = CalendarLink.__table__
+
+
+def _owner_query(token_column: KeyedColumnElement[Any]) -> Select[tuple[int, str, int]]:
+    joined = _participants.join(_events, _events.c.id == _participants.c.event_id)
+    if token_column.table is _calendar_links:
+        joined = joined.join(
+            _calendar_links, _calendar_links.c.participant_id == _participants.c.id
+        )
     return (
         select(_participants.c.id, _events.c.slug, _events.c.serving_generation)
-        .select_from(_participants.join(_events, _events.c.id == _participants.c.event_id))
-        .where(_participants.c[token_column] == bindparam("token_hash"))
+        .select_from(joined)
+        .where(token_column == bindparam("token_hash"))
     )
 
 
 #: Built once: SQLAlchemy compiles each of them once per process and caches the SQL.
-_FEED_OWNER = _owner_query("calendar_token_hash")
-_AGENDA_OWNER = _owner_query("access_token_hash")
+#: A participant may hold several calendar links (each a row of calendar_links, found by
+#: its unique hash); the personal link is one column of the participant.
+_FEED_OWNER = _owner_query(_calendar_links.c.token_hash)
+_AGENDA_OWNER = _owner_query(_participants.c.access_token_hash)
 
 
 def lean_read(engine: Engine, statement: Executable, params: dict[str, Any]) -> Row[Any] | None:

@@ -55,8 +55,25 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
         render_as_batch=True,
         compare_type=True,
     )
-    with context.begin_transaction():
-        context.run_migrations()
+    # On SQLite a batch ALTER recreates the table: the old one is dropped, and with foreign
+    # keys on that drop would cascade to every referencing row (all wishes and meetings of
+    # a recreated participants table). Foreign keys go off for the migration (a PRAGMA that
+    # only works outside a transaction, hence on the driver's connection before it starts),
+    # are checked after it, and go on again.
+    raw = None
+    if connection.dialect.name == "sqlite" and not connection.in_transaction():
+        raw = connection.connection.driver_connection
+        raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+            if raw is not None:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
+    finally:
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():

@@ -95,7 +95,9 @@ def test_demo_builds_solves_and_publishes_into_a_fresh_database(
             select(Participant).where(Participant.key == result.participant_key)
         ).one()
         assert featured.access_token_hash == hash_token(result.participant_token)
-        assert featured.calendar_token_hash == hash_token(result.calendar_token)
+        assert [link.token_hash for link in featured.calendar_links] == [
+            hash_token(result.calendar_token)
+        ]
     engine.dispose()
     printed = "\n".join(lines)
     assert "4/4  version " in printed

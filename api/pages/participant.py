@@ -29,7 +29,14 @@ from matchmaking import registration as registration_service
 from matchmaking import wishes as wish_service
 from matchmaking.agenda import AgendaItem, participant_agenda
 from matchmaking.errors import DomainError
-from matchmaking.models import Attendance, OrganisationKind, Participant, Wish, WishStatus
+from matchmaking.models import (
+    Attendance,
+    Event,
+    OrganisationKind,
+    Participant,
+    Wish,
+    WishStatus,
+)
 
 router = APIRouter()
 
@@ -95,14 +102,9 @@ def agenda_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
     )
 
 
-@router.post("/e/{slug}/me/calendar", response_class=HTMLResponse, include_in_schema=False)
-async def calendar_links(slug: str, request: Request, db: DbSession) -> HTMLResponse:
-    values = form_values(await request.form())
-    check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event = find_event(db, slug)
-    me = page_participant(request, db, event)
-    token = calendars.issue_calendar_token(me)
-    db.commit()
+def _calendar_links_page(
+    request: Request, event: Event, me: Participant, token: str, revoked: int
+) -> HTMLResponse:
     settings = settings_of(request)
     return render(
         request,
@@ -113,8 +115,74 @@ async def calendar_links(slug: str, request: Request, db: DbSession) -> HTMLResp
             "me": me,
             "url": calendars.participant_feed_url(token, settings=settings),
             "webcal": calendars.participant_feed_url(token, webcal=True, settings=settings),
+            "active": len(me.calendar_links),
+            "revoked": revoked,
         },
     )
+
+
+@router.post("/e/{slug}/me/calendar", response_class=HTMLResponse, include_in_schema=False)
+async def calendar_links(slug: str, request: Request, db: DbSession) -> HTMLResponse:
+    """A new subscription link; the participant's earlier links keep working."""
+    values = form_values(await request.form())
+    check_csrf(request, str(values.get(CSRF_FIELD, "")))
+    event = find_event(db, slug)
+    me = page_participant(request, db, event)
+    try:
+        token = calendars.issue_calendar_token(me)
+    except calendars.TooManyCalendarLinks as exc:
+        return _replace_page(request, event, me, str(exc), status_code=409)
+    db.commit()
+    return _calendar_links_page(request, event, me, token, revoked=0)
+
+
+def _replace_page(
+    request: Request, event: Event, me: Participant, error: str = "", status_code: int = 200
+) -> HTMLResponse:
+    links = me.calendar_links
+    return render(
+        request,
+        "pages/calendar_replace.html",
+        {
+            "title": "Replace my calendar link",
+            "event": event,
+            "me": me,
+            "active": len(links),
+            "first_made": calendars.aware(links[0].created_at) if links else None,
+            "error": error,
+        },
+        status=status_code,
+    )
+
+
+@router.get("/e/{slug}/me/calendar/replace", response_class=HTMLResponse, include_in_schema=False)
+def calendar_replace_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
+    """What replacing the calendar links does, and the confirmation to do it."""
+    event = find_event(db, slug)
+    me = page_participant(request, db, event)
+    return _replace_page(request, event, me)
+
+
+@router.post("/e/{slug}/me/calendar/replace", response_class=HTMLResponse, include_in_schema=False)
+async def calendar_replace(slug: str, request: Request, db: DbSession) -> HTMLResponse:
+    """Revoke every calendar link of the participant and make one new one — only when the
+    participant ticked the confirmation."""
+    values = form_values(await request.form())
+    check_csrf(request, str(values.get(CSRF_FIELD, "")))
+    event = find_event(db, slug)
+    me = page_participant(request, db, event)
+    if values.get("confirm") != "yes":
+        return _replace_page(
+            request,
+            event,
+            me,
+            "Tick the box to confirm that your earlier calendar links stop working.",
+            status_code=400,
+        )
+    revoked = len(me.calendar_links)
+    token = calendars.replace_calendar_links(me)
+    db.commit()
+    return _calendar_links_page(request, event, me, token, revoked=revoked)
 
 
 @router.post("/e/{slug}/me/organisation/members/{key}/confirm", include_in_schema=False)

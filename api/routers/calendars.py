@@ -6,7 +6,7 @@ costs a 304 and no body.
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any
 
@@ -44,10 +44,34 @@ _ICS_RESPONSE: dict[int | str, dict[str, Any]] = {
 
 
 class CalendarLinks(BaseModel):
-    """A participant's new secret feed URLs (shown once; earlier links stop working)."""
+    """A participant's new secret feed URLs (shown once; their earlier links keep working,
+    unless the link was made with `replace=true`)."""
 
     url: str = Field(examples=["https://mm.example.org/calendars/participants/mmc_x.ics"])
     webcal_url: str = Field(examples=["webcal://mm.example.org/calendars/participants/mmc_x.ics"])
+    #: How many links of the participant work now, this one included.
+    active_links: int = Field(examples=[2])
+    #: How many earlier links stopped working with this request (0 unless `replace=true`).
+    revoked_links: int = Field(examples=[0])
+
+
+class ActiveCalendarLink(BaseModel):
+    """One working calendar link (its secret address cannot be shown again)."""
+
+    created_at: datetime
+
+
+class ActiveCalendarLinks(BaseModel):
+    """The participant's working calendar links, oldest first."""
+
+    links: list[ActiveCalendarLink]
+    max_links: int = Field(description="How many links a participant can hold at once.")
+
+
+class RevokedCalendarLinks(BaseModel):
+    """How many calendar links stopped working."""
+
+    revoked_links: int
 
 
 def etag_matches(request: Request, etag: str) -> bool | None:
@@ -114,7 +138,7 @@ async def participant_calendar(token: str, request: Request) -> Response:
         record_failed_guess(request, CALENDAR_URL)
         raise ProblemError(
             404,
-            "This calendar link is unknown or was replaced by a newer one.",
+            "This calendar link is unknown, or its owner replaced their calendar links.",
             type_="/problems/not-found",
         )
     cache: serving.ServingCache = request.app.state.serving_cache
@@ -174,22 +198,68 @@ def own_calendar(
     return feed_response(request, served, f"{participant.event.slug}-agenda.ics")
 
 
-@router.post(
+@router.get(
     "/api/v1/events/{slug}/me/calendar-links",
-    summary="Make a new secret calendar subscription link (earlier links stop working)",
-    response_model=CalendarLinks,
-    status_code=201,
+    summary="Your working calendar subscription links (when each was made)",
+    response_model=ActiveCalendarLinks,
     responses=problem_responses(401, 404),
 )
+def list_calendar_links(participant: EventParticipant) -> ActiveCalendarLinks:
+    return ActiveCalendarLinks(
+        links=[
+            ActiveCalendarLink(created_at=calendars.aware(link.created_at))
+            for link in participant.calendar_links
+        ],
+        max_links=calendars.MAX_CALENDAR_LINKS,
+    )
+
+
+@router.post(
+    "/api/v1/events/{slug}/me/calendar-links",
+    summary="Make a new secret calendar subscription link (earlier links keep working; "
+    "with replace=true they all stop)",
+    response_model=CalendarLinks,
+    status_code=201,
+    responses=problem_responses(401, 404, 409),
+)
 def new_calendar_links(
-    db: DbSession, settings: AppSettings, participant: EventParticipant
+    db: DbSession,
+    settings: AppSettings,
+    participant: EventParticipant,
+    replace: Annotated[
+        bool,
+        Query(
+            description="Revoke every earlier calendar link of yours in the same step (for a "
+            "link that was shared or lost): calendar apps subscribed with them stop updating."
+        ),
+    ] = False,
 ) -> CalendarLinks:
-    token = calendars.issue_calendar_token(participant)
+    revoked = 0
+    if replace:
+        revoked = len(participant.calendar_links)
+        token = calendars.replace_calendar_links(participant)
+    else:
+        token = calendars.issue_calendar_token(participant)
+    active = len(participant.calendar_links)
     db.commit()
     return CalendarLinks(
         url=calendars.participant_feed_url(token, settings=settings),
         webcal_url=calendars.participant_feed_url(token, webcal=True, settings=settings),
+        active_links=active,
+        revoked_links=revoked,
     )
+
+
+@router.delete(
+    "/api/v1/events/{slug}/me/calendar-links",
+    summary="Revoke every calendar subscription link of yours (they stop working at once)",
+    response_model=RevokedCalendarLinks,
+    responses=problem_responses(401, 404),
+)
+def revoke_calendar_links(db: DbSession, participant: EventParticipant) -> RevokedCalendarLinks:
+    revoked = calendars.revoke_calendar_links(participant)
+    db.commit()
+    return RevokedCalendarLinks(revoked_links=revoked)
 
 
 @router.get(

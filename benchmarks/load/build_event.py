@@ -28,7 +28,15 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from matchmaking.bundle.schemas import Bundle
 from matchmaking.bundle_store import import_bundle
-from matchmaking.models import Event, EventStatus, Organisation, Participant, Wish, utcnow
+from matchmaking.models import (
+    CalendarLink,
+    Event,
+    EventStatus,
+    Organisation,
+    Participant,
+    Wish,
+    utcnow,
+)
 from matchmaking.publishing import publish_version
 from matchmaking.scheduling import problem_from_event, save_solution
 from matchmaking.security import (
@@ -308,7 +316,7 @@ def _issue_tokens(session: Session, event: Event, path: Path) -> Path:
     for person, organisation in people:
         access, calendar = new_token(PARTICIPANT_TOKEN_PREFIX), new_token(CALENDAR_TOKEN_PREFIX)
         person.access_token_hash = hash_token(access)
-        person.calendar_token_hash = hash_token(calendar)
+        session.add(CalendarLink(participant_id=person.id, token_hash=hash_token(calendar)))
         lines.append(f"{person.key} {organisation} {access} {calendar}")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")

@@ -14,12 +14,17 @@ from sqlalchemy.orm import Session
 
 from matchmaking.calendars import (
     CANCELLED_RETENTION,
+    MAX_CALENDAR_LINKS,
+    TooManyCalendarLinks,
     event_feed,
     issue_calendar_token,
     location_feed,
     participant_by_calendar_token,
     participant_feed,
+    replace_calendar_links,
+    revoke_calendar_links,
 )
+from matchmaking.security import hash_token
 from tests.calendars.builders import add_version, at, build_event
 
 NOW = datetime(2024, 10, 25, 12, tzinfo=UTC)
@@ -315,13 +320,46 @@ def test_event_feed_lists_every_published_meeting_and_nothing_before_publication
     assert feed.etag.startswith('"') and feed.etag == event_feed(session, built.event, now=NOW).etag
 
 
-def test_calendar_token_finds_its_participant_and_only_its_hash_is_stored(session: Session) -> None:
+def test_calendar_tokens_find_their_participant_and_only_their_hashes_are_stored(
+    session: Session,
+) -> None:
     built = build_event(session)
     p1 = built.participants["p1"]
     token = issue_calendar_token(p1)
     session.flush()
-    assert p1.calendar_token_hash and token not in p1.calendar_token_hash
+    assert [link.token_hash for link in p1.calendar_links] == [hash_token(token)]
     assert participant_by_calendar_token(session, token) is p1
     assert participant_by_calendar_token(session, token + "x") is None
-    issue_calendar_token(p1)
-    assert participant_by_calendar_token(session, token) is None
+    second = issue_calendar_token(p1)
+    session.flush()
+    # Both links work: subscribing in a second app does not break the first.
+    assert participant_by_calendar_token(session, token) is p1
+    assert participant_by_calendar_token(session, second) is p1
+    assert all(token not in link.token_hash for link in p1.calendar_links)
+
+
+def test_replacing_calendar_links_revokes_every_earlier_one(session: Session) -> None:
+    built = build_event(session)
+    p1, p2 = built.participants["p1"], built.participants["p2"]
+    earlier = [issue_calendar_token(p1) for _ in range(3)]
+    others = issue_calendar_token(p2)
+    session.flush()
+    newest = replace_calendar_links(p1)
+    session.flush()
+    assert [participant_by_calendar_token(session, t) for t in earlier] == [None] * 3
+    assert participant_by_calendar_token(session, newest) is p1
+    assert participant_by_calendar_token(session, others) is p2  # someone else's are kept
+    assert revoke_calendar_links(p1) == 1
+    session.flush()
+    assert participant_by_calendar_token(session, newest) is None
+
+
+def test_a_participant_holds_at_most_the_maximum_of_calendar_links(session: Session) -> None:
+    p1 = build_event(session).participants["p1"]
+    for _ in range(MAX_CALENDAR_LINKS):
+        issue_calendar_token(p1)
+    with pytest.raises(TooManyCalendarLinks, match="Replace your links"):
+        issue_calendar_token(p1)
+    assert len(p1.calendar_links) == MAX_CALENDAR_LINKS
+    replace_calendar_links(p1)
+    assert len(p1.calendar_links) == 1

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
-from matchmaking.calendars import issue_calendar_token
+from matchmaking.calendars import MAX_CALENDAR_LINKS, issue_calendar_token
 from matchmaking.models import ApiToken, EventRole, EventRoleName, Organiser
 from matchmaking.security import PARTICIPANT_TOKEN_PREFIX, hash_token, new_token
 from matchmaking.settings import Settings
@@ -145,10 +145,11 @@ def test_participant_downloads_own_feed_and_gets_new_subscription_links(world: W
     body = links.json()
     assert body["url"].startswith("https://mm.example.org/calendars/participants/mmc_")
     assert body["webcal_url"] == "webcal://" + body["url"].removeprefix("https://")
+    assert (body["active_links"], body["revoked_links"]) == (2, 0)
     token = body["url"].rsplit("/", 1)[1].removesuffix(".ics")
     assert world.client.get(f"/calendars/participants/{token}.ics").status_code == 200
     old = world.client.get(f"/calendars/participants/{world.calendar_token}.ics")
-    assert old.status_code == 404
+    assert old.status_code == 200  # the earlier link keeps working
 
     anonymous = world.client.get(f"/api/v1/events/{slug}/me/calendar.ics")
     assert anonymous.status_code == 401
@@ -187,3 +188,44 @@ def test_event_and_location_feeds_are_for_the_events_organisers_only(world: Worl
         world.client.get(f"/api/v1/events/{slug}/calendar.ics", headers=outsider).status_code == 404
     )
     assert world.client.get(f"/api/v1/events/{slug}/calendar.ics").status_code == 401
+
+
+def test_participant_lists_and_revokes_their_calendar_links(world: World) -> None:
+    slug = world.built.event.slug
+    headers = {"X-Participant-Token": world.participant_token}
+    links = f"/api/v1/events/{slug}/me/calendar-links"
+    world.client.post(links, headers=headers)
+    listed = world.client.get(links, headers=headers)
+    assert listed.status_code == 200
+    body = listed.json()
+    assert len(body["links"]) == 2 and body["max_links"] == MAX_CALENDAR_LINKS
+    assert "mmc_" not in listed.text  # the secrets are never shown again
+    assert all(link["created_at"].endswith(("Z", "+00:00")) for link in body["links"])
+
+    revoked = world.client.delete(links, headers=headers)
+    assert revoked.status_code == 200 and revoked.json() == {"revoked_links": 2}
+    old = world.client.get(f"/calendars/participants/{world.calendar_token}.ics")
+    assert old.status_code == 404
+    assert world.client.get(links, headers=headers).json()["links"] == []
+    assert world.client.delete(links).status_code == 401
+    assert world.client.get(links).status_code == 401
+
+
+def test_a_new_calendar_link_beyond_the_maximum_is_refused_with_a_problem(world: World) -> None:
+    slug = world.built.event.slug
+    headers = {"X-Participant-Token": world.participant_token}
+    links = f"/api/v1/events/{slug}/me/calendar-links"
+    for _ in range(MAX_CALENDAR_LINKS - 1):  # the world's participant has one already
+        assert world.client.post(links, headers=headers).status_code == 201
+    refused = world.client.post(links, headers=headers)
+    assert refused.status_code == 409
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "Replace your links" in refused.json()["detail"]
+    replaced = world.client.post(links, params={"replace": "true"}, headers=headers)
+    assert replaced.status_code == 201
+    assert (replaced.json()["active_links"], replaced.json()["revoked_links"]) == (
+        1,
+        MAX_CALENDAR_LINKS,
+    )
+    not_a_flag = world.client.post(links, params={"replace": "maybe"}, headers=headers)
+    assert not_a_flag.status_code == 422 and "replace" in not_a_flag.text

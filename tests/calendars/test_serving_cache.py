@@ -109,17 +109,20 @@ def test_a_publication_shows_in_the_next_feed_and_agenda(world: World) -> None:
     assert [m["slot"] for m in agenda["meetings"]] == ["s2", "s3"]  # type: ignore[index]
 
 
-def test_a_rotated_calendar_token_stops_at_once_though_its_feed_is_cached(world: World) -> None:
+def test_a_revoked_calendar_token_stops_at_once_though_its_feed_is_cached(world: World) -> None:
     old_url = _feed_url(world)
     cached = world.client.get(old_url)
     assert world.client.get(old_url).status_code == 200  # served from the cache
-    links = world.client.post(
-        f"/api/v1/events/{world.built.event.slug}/me/calendar-links",
-        headers={"X-Participant-Token": world.participant_token},
-    )
-    assert links.status_code == 201
+    links = f"/api/v1/events/{world.built.event.slug}/me/calendar-links"
+    headers = {"X-Participant-Token": world.participant_token}
+    added = world.client.post(links, headers=headers)
+    assert added.status_code == 201
+    assert world.client.get(old_url).status_code == 200  # a new link leaves the old one be
+    replaced = world.client.post(links + "?replace=true", headers=headers)
+    assert replaced.status_code == 201
     assert world.client.get(old_url).status_code == 404
-    new_path = "/" + links.json()["url"].split("/", 3)[3]
+    assert world.client.get("/" + added.json()["url"].split("/", 3)[3]).status_code == 404
+    new_path = "/" + replaced.json()["url"].split("/", 3)[3]
     fresh = world.client.get(new_path)
     assert fresh.status_code == 200 and fresh.content == cached.content
 

@@ -552,6 +552,7 @@ OPERATIONS: list[Operation] = [
     Operation("HEAD", "/calendars/participants/{token}.ics", "public", 200, calendar_feed),
     Operation("GET", "/calendars/participants/{token}.ics", "public", 200, calendar_feed),
     Operation("GET", E + "/me/calendar.ics", "participant", 200),
+    Operation("GET", E + "/me/calendar-links", "participant", 200),
     Operation("POST", E + "/me/calendar-links", "participant", 201),
     Operation("GET", E + "/calendar.ics", "staff", 200),
     Operation(
@@ -561,6 +562,8 @@ OPERATIONS: list[Operation] = [
         200,
         lambda c, r: Request(fill(E + "/locations/t1/calendar.ics", c.world)),
     ),
+    # after the feed operations: it revokes the participant's calendar links
+    Operation("DELETE", E + "/me/calendar-links", "participant", 200),
     # health
     Operation("GET", "/healthz", "public", 200),
     Operation("GET", "/readyz", "public", 200),

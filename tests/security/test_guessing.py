@@ -129,18 +129,26 @@ def test_guessing_calendar_urls_is_answered_429(strict: tuple[TestClient, Factor
     assert client.get(f"/calendars/participants/{new_token('mmc')}.ics").status_code == 429
 
 
-def test_revoked_calendar_url_stops_working_when_a_new_one_is_made(
+def test_earlier_calendar_urls_keep_working_until_the_participant_replaces_them(
     strict: tuple[TestClient, Factory],
 ) -> None:
     client, make = strict
     slug = make.open_event(make.organiser())
     person = make.participant(slug)
-    first = client.post(f"/api/v1/events/{slug}/me/calendar-links", headers=person["headers"])
-    second = client.post(f"/api/v1/events/{slug}/me/calendar-links", headers=person["headers"])
+    links = f"/api/v1/events/{slug}/me/calendar-links"
+    first = client.post(links, headers=person["headers"])
+    second = client.post(links, headers=person["headers"])
     old = first.json()["url"].removeprefix("http://matchmaking.test")
     new = second.json()["url"].removeprefix("http://matchmaking.test")
-    assert client.get(old).status_code == 404
+    assert client.get(old).status_code == 200
     assert client.get(new).status_code == 200
+    replaced = client.post(links + "?replace=true", headers=person["headers"])
+    assert replaced.status_code == 201
+    assert replaced.json()["revoked_links"] == 2
+    assert client.get(old).status_code == 404
+    assert client.get(new).status_code == 404
+    newest = replaced.json()["url"].removeprefix("http://matchmaking.test")
+    assert client.get(newest).status_code == 200
 
 
 def test_revoked_organiser_token_is_refused_at_once(strict: tuple[TestClient, Factory]) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from api.app import create_app
-from matchmaking.models import Participant, ScheduleVersion, SolveJob, Wish
+from matchmaking.models import CalendarLink, Participant, ScheduleVersion, SolveJob, Wish
 from tests.api.conftest import make_settings
 from tests.security.world import World, build_world
 
@@ -163,11 +163,12 @@ def test_every_post_form_in_the_templates_carries_the_csrf_field() -> None:
     assert forms >= 8
 
 
-def _counts(app: FastAPI) -> tuple[int, int, int, int, str]:
+def _counts(app: FastAPI) -> tuple[int, int, int, int, int, str]:
     with sessionmaker(bind=app.state.engine)() as db:
         version = db.scalar(select(ScheduleVersion).where(ScheduleVersion.number == 1))
         return (
             db.scalar(select(func.count()).select_from(Participant)) or 0,
+            db.scalar(select(func.count()).select_from(CalendarLink)) or 0,
             db.scalar(select(func.count()).select_from(Wish)) or 0,
             db.scalar(select(func.count()).select_from(SolveJob)) or 0,
             len(db.scalars(select(ScheduleVersion)).all()),
@@ -183,6 +184,7 @@ def _post_targets(world: World) -> dict[str, tuple[str, dict[str, str]]]:
         "/organiser/e/{slug}/solve": ("organiser", {"time_limit": "5"}),
         "/organiser/e/{slug}/versions/{number}/publish": ("organiser", {"force": "yes"}),
         "/e/{slug}/me/calendar": ("participant", {}),
+        "/e/{slug}/me/calendar/replace": ("participant", {"confirm": "yes"}),
         "/e/{slug}/wishes": ("participant", {"to": "p3", "priority": "1"}),
         "/e/{slug}/wishes/{key}": ("participant", {"action": "accept"}),
         "/e/{slug}/register": (

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from matchmaking.models import (
     ApiToken,
+    CalendarLink,
     EventRole,
     EventRoleName,
     EventStatus,
@@ -93,7 +94,7 @@ def _give_tokens(world: World, built: Built) -> None:
         person.access_token_hash = hash_token(token)
         world.participant_tokens[key] = token
         feed = new_token(CALENDAR_TOKEN_PREFIX)
-        person.calendar_token_hash = hash_token(feed)
+        person.calendar_links.append(CalendarLink(token_hash=hash_token(feed)))
         world.calendar_tokens[key] = feed
 
 
