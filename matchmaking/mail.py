@@ -37,7 +37,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
 from functools import lru_cache
@@ -46,7 +46,7 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -109,7 +109,9 @@ def render(
     message["Subject"] = " ".join(subject.split())
     message["From"] = settings.mail_from
     message["To"] = mail.to
-    message["Date"] = format_datetime(date or utcnow())
+    moment = date or utcnow()
+    # SQLite gives stored times back without their zone; they are UTC.
+    message["Date"] = format_datetime(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
     message["Message-ID"] = f"<{key or uuid.uuid4().hex}@{mail_domain(settings)}>"
     message.set_content(env.get_template(f"{mail.template}.txt").render(context))
     message.add_alternative(env.get_template(f"{mail.template}.html").render(context), "html")
@@ -126,24 +128,25 @@ def queue(session: Session, mails: Iterable[Mail], *, event_id: int | None = Non
     left out); returns how many. They are sent after the commit, never if it rolls back."""
     now = utcnow()
     rows = [
-        OutboxMail(
-            key=uuid.uuid4().hex,
-            event_id=event_id,
-            recipient=mail.to,
-            template=mail.template,
-            context=dict(mail.context),
-            status=MailStatus.waiting,
-            attempts=0,
-            created_at=now,
-            next_attempt_at=now,
-            claim="",
-            error="",
-        )
+        {
+            "key": uuid.uuid4().hex,
+            "event_id": event_id,
+            "recipient": mail.to,
+            "template": mail.template,
+            "context": dict(mail.context),
+            "status": MailStatus.waiting,
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": now,
+            "claim": "",
+            "error": "",
+        }
         for mail in mails
         if mail.to
     ]
     if rows:
-        session.add_all(rows)
+        # One multi-row INSERT: a publication queues a mail for every participant.
+        session.execute(insert(OutboxMail), rows)
         session.info[_QUEUED] = True
     return len(rows)
 
