@@ -132,3 +132,21 @@ def test_organisers_see_which_mails_were_sent_wait_or_failed_and_why(
     assert ben["error"] == "SMTPRecipientsRefused: 550" and failed["total"] == 1
     refused = client.get(f"/api/v1/events/{slug}/mails?status=lost", headers=owner)
     assert refused.status_code == 422 and "status" in refused.json()["detail"]
+
+
+def test_erasing_a_participant_removes_their_mails_from_the_outbox(
+    make: Factory, client: TestClient, app: Any
+) -> None:
+    owner = make.organiser()
+    slug = make.open_event(owner)
+    ana = make.participant(slug, email="ana@example.org")
+    make.participant(slug, email="ben@example.org")
+
+    answer = client.delete(
+        f"/api/v1/events/{slug}/participants/{ana['participant']['key']}", headers=owner
+    )
+
+    assert answer.status_code == 200, answer.text
+    with app.state.sessionmaker() as session:
+        recipients = session.scalars(select(OutboxMail.recipient)).all()
+    assert recipients == ["ben@example.org"]
