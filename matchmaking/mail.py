@@ -409,7 +409,8 @@ def _describe(exc: Exception) -> str:
 
 class _Outcome:
     """Writes what became of each claimed mail, each in its own short transaction, only
-    while the claim is still this deliverer's."""
+    while the claim is still this deliverer's; each write also renews the claim of the rest
+    of the batch, so a long batch is never taken for a dead one."""
 
     def __init__(
         self, session_factory: SessionFactory, settings: Settings, token: str, report: Delivery
@@ -429,6 +430,12 @@ class _Outcome:
                     OutboxMail.status == MailStatus.sending,
                 )
                 .values(claim="", **values)
+                .execution_options(synchronize_session=False)
+            )
+            session.execute(
+                update(OutboxMail)
+                .where(OutboxMail.claim == self.token, OutboxMail.status == MailStatus.sending)
+                .values(claimed_at=utcnow())
                 .execution_options(synchronize_session=False)
             )
             return bool(result.rowcount == 1)  # type: ignore[attr-defined]
@@ -505,7 +512,7 @@ class MailDeliverer:
         while not self._stopped.is_set():
             self._wake.clear()
             try:
-                deliver_due(self.session_factory, self.settings, lease_seconds=None)
+                deliver_due(self.session_factory, self.settings)
             except Exception:  # the database is away: try again at the next round
                 log.exception("mail delivery failed; retrying")
             self._wake.wait(self.poll_seconds)

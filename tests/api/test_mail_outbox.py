@@ -367,3 +367,38 @@ def test_mail_goes_over_tls_when_asked(
 def test_settings_refuse_starttls_together_with_smtps() -> None:
     with pytest.raises(ValidationError, match="choose one"):
         Settings(smtp_host="mail.example.org", smtp_starttls=True, smtp_tls=True)
+
+
+class _Slower(Mailbox):
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        import asyncio
+
+        await asyncio.sleep(0.5)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_long_batch_renews_its_claim_so_no_other_deliverer_takes_it_over(
+    sessions: sessionmaker[Session],
+) -> None:
+    from aiosmtpd.controller import Controller
+
+    mailbox, port = _Slower(), _closed_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    _queue(sessions, *(f"p{n}@example.org" for n in range(6)))
+    settings = _smtp(port)
+    done = threading.Event()
+    # One batch of six takes about 3 s, longer than the 2 s lease of the second deliverer.
+    first = threading.Thread(target=lambda: (deliver_due(sessions, settings), done.set()))
+    try:
+        first.start()
+        while not done.is_set():
+            deliver_due(sessions, settings, lease_seconds=2.0)
+            done.wait(0.2)
+        first.join(30)
+    finally:
+        controller.stop()
+
+    assert sorted(m["To"] for m in mailbox.messages) == [f"p{n}@example.org" for n in range(6)]
+    assert len(set(mailbox.peers)) == 1
+    assert all(r.status == MailStatus.sent and r.attempts == 1 for r in _rows(sessions))
