@@ -41,6 +41,8 @@ from matchmaking.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 SOLVE_TASK = "matchmaking.solve"
+#: Delivers the mail outbox (matchmaking/mail.py); the message carries nothing.
+MAIL_TASK = "matchmaking.deliver_mail"
 #: Upper bound of any solve's time limit (the settings refuse more), in seconds.
 MAX_SOLVE_SECONDS = 3600.0
 
@@ -160,6 +162,15 @@ def solve(job_id: str) -> None:
         record_solve(after, time.monotonic() - started)
 
 
+@celery_app.task(name=MAIL_TASK, acks_late=True, reject_on_worker_lost=True)
+def deliver_mail() -> None:
+    """Send the outbox's due mails. Any number of these may run at once: each mail is
+    claimed by one deliverer only."""
+    from matchmaking.mail import deliver_due
+
+    deliver_due(_session_factory(), get_settings())
+
+
 @signals.worker_init.connect
 def _preload_solver(**_: Any) -> None:
     # Import the solver (OR-Tools, pandas: seconds) once in the main process, before the pool
@@ -197,6 +208,32 @@ class CeleryRunner:
         self.settings = settings
         self.session_factory = session_factory
         self.app = create_celery_app(settings)
+        self._stop_mail_wake: Callable[[], None] | None = None
+        self._mail_wake = threading.Event()
+        self._mail_sender = threading.Thread(
+            target=self._send_mail_tasks, name="mail-wake", daemon=True
+        )
+
+    def _send_mail_tasks(self) -> None:
+        """Ask the workers to deliver the outbox after each commit that queued mail (off the
+        committing thread: a broker that is away must not hold up a request). A lost message
+        costs nothing but time: the workers' reaper delivers due mails on its own."""
+        while True:
+            self._mail_wake.wait()
+            self._mail_wake.clear()
+            try:
+                self.app.send_task(MAIL_TASK, queue=self.settings.solve_queue)
+            except (KombuOperationalError, OSError) as lost:
+                log.error("mail delivery not requested from the workers: %s", lost)
+
+    def _start_mail(self) -> None:
+        from matchmaking.mail import on_commit_of_mail
+
+        with self.session_factory() as session:
+            engine = session.get_bind()
+        self._stop_mail_wake = on_commit_of_mail(engine, self._mail_wake.set)  # type: ignore[arg-type]
+        self._mail_sender.start()
+        self._mail_wake.set()  # mails queued by a process that died before it asked
 
     def start(self) -> object:
         """Send every queued job again, in case the process that queued it died between its
@@ -214,6 +251,7 @@ class CeleryRunner:
             except (KombuOperationalError, OSError) as lost:
                 # Left queued: the next start sends it again (/readyz names the broker).
                 log.error("queued solve job %s not sent again: %s", job_id, lost)
+        self._start_mail()
         return Recovery()
 
     def submit(self, job_id: str, *, time_limit_seconds: float) -> None:
@@ -249,6 +287,8 @@ class CeleryRunner:
         """Nothing runs here. Broker connections are left to process exit: kombu shares its
         producer pools between apps of one broker URL, so closing them here would break
         another app of the same process."""
+        if self._stop_mail_wake is not None:
+            self._stop_mail_wake()
 
 
 # --- the reaper: jobs whose worker died ---------------------------------------------------
@@ -280,7 +320,8 @@ def reap_orphaned_jobs(settings: Settings) -> list[str]:
 
 
 class _Reaper:
-    """A daemon thread in each worker's main process that re-queues orphaned jobs."""
+    """A daemon thread in each worker's main process that re-queues orphaned jobs and
+    delivers the mail outbox's due mails."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -288,12 +329,19 @@ class _Reaper:
         self.thread = threading.Thread(target=self._loop, name="solve-job-reaper", daemon=True)
 
     def _loop(self) -> None:
+        from matchmaking.mail import deliver_due
+
         while not self.stopped.wait(self.settings.job_reaper_interval_seconds):
             try:
                 reap_orphaned_jobs(self.settings)
             except Exception:
                 # A database or broker outage must not kill the thread: try again next round.
                 log.exception("reaping dead solve jobs failed; retrying")
+            try:
+                # Retries that came due, and mails whose delivery request was lost.
+                deliver_due(_session_factory(), self.settings)
+            except Exception:
+                log.exception("mail delivery failed; retrying")
 
 
 _reaper: _Reaper | None = None

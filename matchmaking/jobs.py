@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from matchmaking.errors import Conflict
+from matchmaking.mail import MailDeliverer
 from matchmaking.models import Event, JobStatus, SolveJob, utcnow
 from matchmaking.publishing import current_published_version
 from matchmaking.settings import Settings, get_settings
@@ -591,10 +592,15 @@ class InProcessRunner:
         threads: int = 2,
         max_attempts: int = 3,
         heartbeat_seconds: float = 1.0,
+        mail_settings: Settings | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.max_attempts = max_attempts
         self.heartbeat_seconds = heartbeat_seconds
+        # The mail outbox is delivered here too when settings are given (matchmaking/mail.py).
+        self._mail: MailDeliverer | None = None
+        if mail_settings is not None:
+            self._mail = MailDeliverer(session_factory, mail_settings)
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="solve")
         self._futures: dict[str, Future[None]] = {}
         self._stop = threading.Event()
@@ -607,6 +613,8 @@ class InProcessRunner:
         )
         for job_id in queued_job_ids(self.session_factory):
             self.submit(job_id, time_limit_seconds=0)
+        if self._mail is not None:
+            self._mail.start()
         return recovery
 
     def submit(self, job_id: str, *, time_limit_seconds: float = 0) -> None:
@@ -634,6 +642,8 @@ class InProcessRunner:
         running solves are interrupted and queued again, unless `wait` lets them finish."""
         if not wait:
             self._stop.set()
+        if self._mail is not None:
+            self._mail.stop()
         self._executor.shutdown(wait=True, cancel_futures=not wait)
 
 
@@ -647,4 +657,5 @@ def make_runner(settings: Settings, session_factory: SessionFactory) -> JobRunne
         session_factory,
         threads=settings.runner_threads,
         max_attempts=settings.job_max_attempts,
+        mail_settings=settings,
     )

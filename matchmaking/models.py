@@ -125,6 +125,13 @@ class JobStatus(enum.StrEnum):
     cancelled = "cancelled"
 
 
+class MailStatus(enum.StrEnum):
+    waiting = "waiting"
+    sending = "sending"
+    sent = "sent"
+    failed = "failed"
+
+
 # --- organisers and access -------------------------------------------------------------
 
 
@@ -521,6 +528,41 @@ class SolveJob(Base):
     )
 
     event: Mapped[Event] = relationship(back_populates="jobs")
+
+
+class OutboxMail(Base):
+    """An e-mail waiting to be sent, being sent, sent or given up (the mail outbox).
+
+    Written in the transaction of the change that causes it and delivered after the commit
+    (matchmaking/mail.py). `context` holds the template values, personal links included,
+    only until the mail is sent or given up; then it is emptied.
+    """
+
+    __tablename__ = "outbox_mails"
+    __table_args__ = (Index("ix_outbox_mails_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Random and unique: the left part of the Message-ID, the same on every attempt.
+    key: Mapped[str] = mapped_column(String(32), unique=True)
+    event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("events.id", ondelete="CASCADE"), index=True
+    )
+    recipient: Mapped[str] = mapped_column(String(320))
+    template: Mapped[str] = mapped_column(String(64))
+    context: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[MailStatus] = mapped_column(
+        _enum(MailStatus, "mail_status"), default=MailStatus.waiting
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Not before this moment (back-off after a failed attempt).
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The deliverer's claim while `sending`: a random token and when it was taken.
+    claim: Mapped[str] = mapped_column(String(32), default="")
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    #: Why the last attempt failed (kept when the mail is sent after a retry).
+    error: Mapped[str] = mapped_column(Text, default="")
 
 
 class ScheduleVersion(Base):

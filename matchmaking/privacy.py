@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from matchmaking.models import Meeting, Organisation, Participant, Wish
+from matchmaking.models import Meeting, Organisation, OutboxMail, Participant, Wish
 
 #: What an erased participant and organisation are called from then on.
 ERASED_NAME = "Erased participant"
@@ -39,6 +39,14 @@ def is_erased(participant: Participant) -> bool:
 
 def erase_participant(session: Session, participant: Participant) -> Erasure:
     """Remove `participant`'s personal data everywhere; the caller commits."""
+    if participant.email:
+        # Their mails, sent or waiting: the address, and links and names in waiting ones.
+        session.execute(
+            delete(OutboxMail).where(
+                OutboxMail.event_id == participant.event_id,
+                OutboxMail.recipient == participant.email,
+            )
+        )
     _erase_person(participant)
     wishes = session.scalars(
         select(Wish).where(

@@ -12,8 +12,9 @@ Rules (documented in docs/api.md):
 - The previous published version stays in the history (`published_at` kept, `superseded_at`
   set). Publishing the current published version again changes nothing.
 
-`publish_version` writes in the caller's transaction and does not commit: the caller commits
-and only then sends the e-mails the result lists (`PublishResult.notifications`).
+`publish_version` writes in the caller's transaction and does not commit; the caller puts the
+e-mails the result lists (`PublishResult.notifications`) in the outbox in the same transaction
+(`queue_publication_mails`), and they are sent after the commit.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
+from matchmaking import mail
 from matchmaking.events import lock_event
 from matchmaking.mail import Mail
 from matchmaking.models import (
@@ -74,7 +76,7 @@ class VersionIsStale(PublishError):
 
 @dataclass(frozen=True, slots=True)
 class Notification:
-    """An e-mail to send after the commit."""
+    """An e-mail the publication sends (queued in its transaction, sent after the commit)."""
 
     participant_id: int
     kind: Literal["schedule_published", "meeting_changed"]
@@ -200,40 +202,55 @@ def _notifications(
 # --- e-mails ------------------------------------------------------------------------------------
 
 
+def queue_publication_mails(
+    session: Session, event: Event, result: PublishResult, base_url: str
+) -> int:
+    """Put the e-mails of a publication in the outbox, in the publication's transaction (they
+    are sent after the commit, never if it rolls back); returns how many."""
+    return mail.queue(
+        session, publication_mails(session, event, result, base_url), event_id=event.id
+    )
+
+
 def publication_mails(
     session: Session, event: Event, result: PublishResult, base_url: str
 ) -> list[Mail]:
-    """The e-mails a publication sends (plain values: build them before the session closes,
-    send them after the commit)."""
+    """The e-mails a publication sends, as plain values. Cheap enough for the publishing
+    transaction: a few column queries, and meeting texts only when meetings changed."""
     if not result.notifications:
         return []
     wanted = {n.participant_id for n in result.notifications}
     people = {
-        p.id: p
-        for p in session.scalars(
-            select(Participant)
-            .where(Participant.event_id == event.id)
-            .options(selectinload(Participant.organisation))
+        pid: (name, email)
+        for pid, name, email in session.execute(
+            select(Participant.id, Participant.name, Participant.email).where(
+                Participant.event_id == event.id
+            )
         )
-        if p.id in wanted
+        if pid in wanted
     }
-    texts = _MeetingTexts(session, event)
+    texts = _MeetingTexts(session, event) if any(n.changes for n in result.notifications) else None
     counts = _meetings_per_participant(session, result.version)
     page = participant_page(base_url, event)
     mails = []
     for notification in result.notifications:
-        person = people.get(notification.participant_id)
-        if person is None or not person.email:
+        name, email = people.get(notification.participant_id, ("", ""))
+        if not email:
             continue
+        changes = (
+            [texts.describe(change, notification.participant_id) for change in notification.changes]
+            if texts is not None
+            else []
+        )
         context: dict[str, Any] = {
-            "participant_name": person.name,
+            "participant_name": name,
             "event_name": event.name,
             "version": result.version.number,
-            "meetings": counts.get(person.id, 0),
+            "meetings": counts.get(notification.participant_id, 0),
             "page_url": page,
-            "changes": [texts.describe(change, person.id) for change in notification.changes],
+            "changes": changes,
         }
-        mails.append(Mail(to=person.email, template=notification.kind, context=context))
+        mails.append(Mail(to=email, template=notification.kind, context=context))
     return mails
 
 

@@ -49,7 +49,13 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
+    #: SMTPS: TLS from the first byte (usually port 465); not together with STARTTLS.
+    smtp_tls: bool = False
     mail_from: str = "matchmaking@localhost"
+    #: Mail outbox: attempts before a mail is given up, and the wait after the first failed
+    #: attempt (doubled after each further one, at most an hour).
+    mail_max_attempts: int = Field(default=8, ge=1)
+    mail_retry_seconds: float = Field(default=30.0, gt=0)
     #: Rendered agendas and calendar feeds each API process keeps (least recently used go
     #: first); 0 turns the cache off. A feed is about 5 KB, an agenda 4 KB, at fair size.
     serving_cache_entries: int = Field(default=20_000, ge=0)
@@ -76,6 +82,15 @@ class Settings(BaseSettings):
                 except ValueError:
                     raise ValueError(f'"{entry}" is not an IP address or network') from None
         return value
+
+    @model_validator(mode="after")
+    def _one_smtp_tls_mode(self) -> Settings:
+        if self.smtp_starttls and self.smtp_tls:
+            raise ValueError(
+                "MATCHMAKING_SMTP_STARTTLS and MATCHMAKING_SMTP_TLS are both set: choose one "
+                "(STARTTLS upgrades a plain connection, usually port 587; TLS is SMTPS, port 465)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_unsafe_production_defaults(self) -> Settings:

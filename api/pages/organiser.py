@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -33,7 +33,7 @@ from api.pages.common import (
 from api.pages.forms import form_values
 from api.ratelimit import ORGANISER_TOKEN, record_failed_guess
 from api.routers.jobs import start_job_runner
-from matchmaking import browser_sessions, exports, mail, publishing
+from matchmaking import browser_sessions, exports, publishing
 from matchmaking import events as event_service
 from matchmaking import jobs as job_service
 from matchmaking import registration as registration_service
@@ -395,9 +395,7 @@ def version_page(slug: str, number: int, request: Request, db: DbSession) -> HTM
 
 
 @router.post("/organiser/e/{slug}/versions/{number}/publish", include_in_schema=False)
-async def publish(
-    slug: str, number: int, request: Request, db: DbSession, background: BackgroundTasks
-) -> Response:
+async def publish(slug: str, number: int, request: Request, db: DbSession) -> Response:
     values = form_values(await request.form())
     check_csrf(request, str(values.get(CSRF_FIELD, "")))
     event, _, _ = organiser_event(request, db, slug)
@@ -409,9 +407,8 @@ async def publish(
         db.rollback()
         raise PageError(409, "Not published", str(error)) from error
     settings = settings_of(request)
-    mails = publishing.publication_mails(db, event, result, settings.base_url)
+    publishing.queue_publication_mails(db, event, result, settings.base_url)
     db.commit()
-    background.add_task(mail.send_all, mails, settings)
     return redirect(f"/organiser/e/{event.slug}?flash=Version+{version.number}+is+published.")
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -282,9 +282,7 @@ def _priority(value: object) -> int:
 
 
 @router.post("/e/{slug}/wishes", include_in_schema=False)
-async def send_wish(
-    slug: str, request: Request, db: DbSession, background: BackgroundTasks
-) -> Response:
+async def send_wish(slug: str, request: Request, db: DbSession) -> Response:
     values = form_values(await request.form())
     check_csrf(request, str(values.get(CSRF_FIELD, "")))
     event = find_event(db, slug)
@@ -301,11 +299,9 @@ async def send_wish(
         raise PageError(
             409 if error.title.startswith("Conflict") else 422, error.title, error.detail
         ) from error
-    db.commit()
     settings = settings_of(request)
-    background.add_task(
-        mail.send_all, wish_service.received_mails(db, wish, settings.base_url), settings
-    )
+    mail.queue(db, wish_service.received_mails(db, wish, settings.base_url), event_id=event.id)
+    db.commit()
     back = str(values.get("back", ""))
     return redirect(back if back.startswith(f"/e/{event.slug}/") else f"/e/{event.slug}/wishes")
 
@@ -342,9 +338,7 @@ def inbox_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
 
 
 @router.post("/e/{slug}/wishes/{key}", include_in_schema=False)
-async def change_wish(
-    slug: str, key: str, request: Request, db: DbSession, background: BackgroundTasks
-) -> Response:
+async def change_wish(slug: str, key: str, request: Request, db: DbSession) -> Response:
     """One form target for the wish buttons: accept, decline, withdraw, priority."""
     values = form_values(await request.form())
     # The database work in a worker thread: a change waits for the wish's lock (on SQLite the
@@ -382,6 +376,6 @@ def _change_wish(
     except DomainError as error:
         db.rollback()
         raise PageError(409, error.title, error.detail) from error
+    mail.queue(db, mails, event_id=event.id)
     db.commit()
-    background.add_task(mail.send_all, [m for m in mails if m.to], settings)
     return redirect(target)

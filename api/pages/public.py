@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
@@ -105,9 +105,7 @@ def registration_form(slug: str, request: Request, db: DbSession) -> HTMLRespons
 
 
 @router.post("/e/{slug}/register", response_class=HTMLResponse, include_in_schema=False)
-async def register(
-    slug: str, request: Request, db: DbSession, background: BackgroundTasks
-) -> Response:
+async def register(slug: str, request: Request, db: DbSession) -> Response:
     values = form_values(await request.form())
     check_csrf(request, str(values.pop(CSRF_FIELD, "")))
     event = visible_event(db, slug)
@@ -124,9 +122,9 @@ async def register(
         if not name:
             raise PageError(409, error.title, error.detail) from error
         return _form_page(request, event, values, {name: error.detail}, 422)
+    mail.queue(db, [registration_service.registration_mail(event, done)], event_id=event.id)
     session_token = browser_sessions.open_participant_session(db, done.participant)
     db.commit()
-    background.add_task(mail.send, registration_service.registration_mail(event, done), settings)
     response = render(
         request,
         "pages/registered.html",
@@ -142,9 +140,7 @@ async def register(
 
 
 @router.post("/e/{slug}/link", response_class=HTMLResponse, include_in_schema=False)
-async def new_personal_link(
-    slug: str, request: Request, db: DbSession, background: BackgroundTasks
-) -> HTMLResponse:
+async def new_personal_link(slug: str, request: Request, db: DbSession) -> HTMLResponse:
     """E-mail a new personal link. The answer is the same whether or not the address is
     registered, so the page does not tell who takes part."""
     values = form_values(await request.form())
@@ -156,9 +152,8 @@ async def new_personal_link(
         registration_service.renew_link(db, event, email, settings.base_url) if email else None
     )
     if renewed is not None:
-        message = registration_service.registration_mail(event, renewed)
+        mail.queue(db, [registration_service.registration_mail(event, renewed)], event_id=event.id)
         db.commit()
-        background.add_task(mail.send, message, settings)
     return render(
         request,
         "pages/error.html",

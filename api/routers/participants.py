@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Query, status
+from fastapi import APIRouter, Query, status
 
 from api.deps import AppSettings, DbSession, EventParticipant, OwnerAccess, StaffAccess, Viewer
 from api.problems import ProblemError, problem_responses, refuse_nulls
@@ -111,7 +111,6 @@ def register(
     body: RegistrationIn,
     db: DbSession,
     settings: AppSettings,
-    background: BackgroundTasks,
 ) -> RegistrationOut:
     event = _open_event(db, slug)
     form = service.RegistrationForm(
@@ -127,14 +126,13 @@ def register(
         invitation=body.invitation,
     )
     registration = service.register(db, event, form, settings.base_url)
-    confirmation = service.registration_mail(event, registration)
+    mail.queue(db, [service.registration_mail(event, registration)], event_id=event.id)
     answer = RegistrationOut(
         participant=me_out(registration.participant),
         access_token=registration.token,
         link=registration.link,
     )
     db.commit()
-    background.add_task(mail.send, confirmation, settings)
     return answer
 
 
@@ -153,14 +151,12 @@ def renew_link(
     body: LinkRequest,
     db: DbSession,
     settings: AppSettings,
-    background: BackgroundTasks,
 ) -> Accepted:
     event = _open_event(db, slug)
     renewed = service.renew_link(db, event, str(body.email), settings.base_url)
     if renewed is not None:
-        message = service.registration_mail(event, renewed)
+        mail.queue(db, [service.registration_mail(event, renewed)], event_id=event.id)
         db.commit()
-        background.add_task(mail.send, message, settings)
     return Accepted(detail="If this address is registered, a new personal link is on its way.")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
@@ -33,7 +33,6 @@ from api.schemas.schedules import (
     VersionDetail,
     VersionSummary,
 )
-from matchmaking import mail
 from matchmaking import publishing as publishing_service
 from matchmaking import versions as version_service
 from matchmaking.bundle.schemas import ScheduleDoc
@@ -347,7 +346,6 @@ def publish(
     access: StaffAccess,
     db: DbSession,
     settings: AppSettings,
-    background: BackgroundTasks,
     request: Request,
     number: int,
     body: PublishRequest | None = None,
@@ -360,10 +358,9 @@ def publish(
     except publishing_service.PublishError as refused:
         db.rollback()
         return _refusal(request, refused)
-    mails = publishing_service.publication_mails(db, event, result, settings.base_url)
+    # In the publication's transaction: sent after the commit, never for a rolled-back one.
+    notified = publishing_service.queue_publication_mails(db, event, result, settings.base_url)
     db.commit()
-    # After the commit: a mail never announces a schedule that was rolled back.
-    background.add_task(mail.send_all, mails, settings)
     diff = result.diff
     return PublishOut(
         version=summary(
@@ -377,7 +374,7 @@ def publish(
         added=len(diff.added) if diff else 0,
         moved=len(diff.moved) if diff else 0,
         removed=len(diff.removed) if diff else 0,
-        notified=len(mails),
+        notified=notified,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -126,19 +126,16 @@ async def send_wish(
     body: WishCreate,
     request: Request,
     header_token: ParticipantTokenHeader,
-    background: BackgroundTasks,
 ) -> WishOut:
     # The busiest write of an event (the rush before the cut-off): the whole request runs in
     # one worker thread, with one session, instead of one thread hand-off per dependency.
     token = participant_token_from(request, header_token)
     if token is None:
         raise no_participant_token()
-    return await run_in_threadpool(_send_wish, slug, body, request, token, background)
+    return await run_in_threadpool(_send_wish, slug, body, request, token)
 
 
-def _send_wish(
-    slug: str, body: WishCreate, request: Request, token: str, background: BackgroundTasks
-) -> WishOut:
+def _send_wish(slug: str, body: WishCreate, request: Request, token: str) -> WishOut:
     settings: Settings = request.app.state.settings
     with request.app.state.sessionmaker() as db:
         participant = of_event(participant_by_token(request, db, token, lock=True), slug)
@@ -149,10 +146,13 @@ def _send_wish(
             message=body.message,
         )
         sent = service.send(db, participant, wish_request, sender_locked=True)
-        mails = service.received_mails(db, sent.wish, settings.base_url)
+        mail.queue(
+            db,
+            service.received_mails(db, sent.wish, settings.base_url),
+            event_id=sent.wish.event_id,
+        )
         answer = wish_out(sent.wish, sent.mutual)
         db.commit()
-    background.add_task(mail.send_all, mails, settings)
     return answer
 
 
@@ -205,14 +205,14 @@ def _answer(
     participant: Participant,
     db: Session,
     settings: AppSettings,
-    background: BackgroundTasks,
 ) -> WishOut:
     wish = service.own_wish(db, participant, key)
     service.answer_wish(db, participant, wish, accept)
-    answered = service.answered_mail(wish, participant, settings.base_url)
+    mail.queue(
+        db, [service.answered_mail(wish, participant, settings.base_url)], event_id=wish.event_id
+    )
     answer = _outs(db, [wish])[0]
     db.commit()
-    background.add_task(mail.send, answered, settings)
     return answer
 
 
@@ -230,9 +230,8 @@ def accept_wish(
     participant: EventParticipant,
     db: DbSession,
     settings: AppSettings,
-    background: BackgroundTasks,
 ) -> WishOut:
-    return _answer(key, True, participant, db, settings, background)
+    return _answer(key, True, participant, db, settings)
 
 
 @router.post(
@@ -248,9 +247,8 @@ def decline_wish(
     participant: EventParticipant,
     db: DbSession,
     settings: AppSettings,
-    background: BackgroundTasks,
 ) -> WishOut:
-    return _answer(key, False, participant, db, settings, background)
+    return _answer(key, False, participant, db, settings)
 
 
 # --- organisers ------------------------------------------------------------------------------

@@ -148,6 +148,8 @@ class Mailbox:
     """Messages received by the local SMTP server."""
 
     messages: list[Any] = field(default_factory=list)
+    #: The client address of each message's connection (one per connection).
+    peers: list[Any] = field(default_factory=list)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         import email
@@ -155,6 +157,7 @@ class Mailbox:
 
         message = email.message_from_bytes(envelope.content, policy=policy.default)
         self.messages.append(message)
+        self.peers.append(session.peer)
         return "250 OK"
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Any]:

@@ -1,13 +1,15 @@
-"""E-mail through a real local SMTP server; a broken mail server never breaks a request."""
+"""E-mail through a real local SMTP server; a broken mail server never breaks a request, and
+the mail waits in the outbox for the next attempt."""
 
 from __future__ import annotations
 
-import logging
+from datetime import timedelta
+from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select, update
 
-from matchmaking.mail import Mail, render, send
+from matchmaking.models import MailStatus, OutboxMail, utcnow
 from tests.api.conftest import Factory, Mailbox, make_settings
 
 
@@ -20,6 +22,8 @@ def test_registration_mails_the_personal_link(
     registered = make.participant(slug, email="kristina@energy.dk", name="Kristina")
     [message] = mailbox.wait_for(1)
     assert message["To"] == "kristina@energy.dk"
+    assert message["Date"] is not None
+    assert message["Message-ID"].endswith("@matchmaking.test>")
     assert "Your registration for" in message["Subject"]
     assert registered["link"] in mailbox.text(message)
     html = message.get_body(("html",)).get_content()
@@ -52,61 +56,97 @@ def test_wish_received_and_answered_are_mailed(
     assert answered["To"] == "ana@example.org" and "accepted" in answered["Subject"]
 
 
-def test_registration_succeeds_when_the_mail_server_is_down(
-    db_url: str, make: Factory, client: TestClient
+def test_registration_succeeds_when_the_mail_server_is_down_and_the_mail_waits(
+    db_url: str,
 ) -> None:
     from api.app import create_app
 
-    slug = make.open_event(make.organiser())
     # Port 9 (discard) on localhost: nothing listens, the connection is refused.
     app = create_app(make_settings(db_url, smtp_host="127.0.0.1", smtp_port=9))
+    sessions = app.state.sessionmaker
+
+    def attempted() -> OutboxMail | None:
+        with sessions() as session:
+            row = session.scalars(
+                select(OutboxMail).where(OutboxMail.recipient == "ana@example.org")
+            ).one()
+            return row if row.attempts >= 1 and row.status == MailStatus.waiting else None
+
     with TestClient(app) as broken_mail:
+        make = Factory(app, broken_mail)
+        slug = make.open_event(make.organiser())
         answer = broken_mail.post(
             f"/api/v1/events/{slug}/registrations",
             json={"name": "Ana", "email": "ana@example.org", "organisation": {"name": "A"}},
         )
-    app.state.engine.dispose()
-    assert answer.status_code == 201
-    assert (
-        client.get(
+        assert answer.status_code == 201
+        deadline = utcnow() + timedelta(seconds=20)
+        row = attempted()
+        while row is None and utcnow() < deadline:
+            row = attempted()
+        me = broken_mail.get(
             f"/api/v1/events/{slug}/me",
             headers={"X-Participant-Token": answer.json()["access_token"]},
-        ).status_code
-        == 200
-    )
+        )
+    app.state.engine.dispose()
+    assert me.status_code == 200
+    assert row is not None, "the delivery was never attempted"
+    assert "SMTP server unreachable" in row.error
+    # Tried again later, not at once; the personal link is kept for that attempt.
+    assert row.next_attempt_at > row.claimed_at + timedelta(seconds=20)  # type: ignore[operator]
+    assert row.context["link"] == answer.json()["link"]
 
 
-def test_without_smtp_the_mail_is_logged(caplog: pytest.LogCaptureFixture) -> None:
-    settings = make_settings("sqlite://")
-    mail = Mail(
-        to="a@example.org",
-        template="registration",
-        context={"event_name": "Expo", "venue": "", "participant_name": "A", "link": "http://x/l"},
-    )
-    with caplog.at_level(logging.INFO, logger="matchmaking.mail"):
-        assert send(mail, settings) is True
-    assert "http://x/l" in caplog.text
-    assert render(mail, settings)["Subject"] == "Your registration for Expo"
-
-
-def test_production_without_smtp_never_logs_the_personal_link(
-    caplog: pytest.LogCaptureFixture,
+def test_organisers_see_which_mails_were_sent_wait_or_failed_and_why(
+    make: Factory, client: TestClient, app: Any
 ) -> None:
-    settings = make_settings(
-        "sqlite://", environment="production", secret_key="a-production-key-" + "x" * 40
+    owner = make.organiser()
+    slug = make.open_event(owner)
+    make.participant(slug, email="ana@example.org")
+    make.participant(slug, email="ben@example.org")
+    make.participant(make.open_event(make.organiser()), email="other-event@example.org")
+    with app.state.sessionmaker() as session, session.begin():
+        session.execute(
+            update(OutboxMail)
+            .where(OutboxMail.recipient == "ben@example.org")
+            .values(status=MailStatus.failed, attempts=8, error="SMTPRecipientsRefused: 550")
+        )
+        session.execute(
+            update(OutboxMail)
+            .where(OutboxMail.recipient == "ana@example.org")
+            .values(status=MailStatus.sent, sent_at=utcnow())
+        )
+
+    answer = client.get(f"/api/v1/events/{slug}/mails", headers=owner)
+    assert answer.status_code == 200, answer.text
+    mails = answer.json()
+    assert mails["counts"] == {"waiting": 0, "sending": 0, "sent": 1, "failed": 1}
+    assert {m["recipient"] for m in mails["items"]} == {"ana@example.org", "ben@example.org"}
+    failed = client.get(f"/api/v1/events/{slug}/mails?status=failed", headers=owner).json()
+    [ben] = failed["items"]
+    assert (ben["recipient"], ben["template"], ben["attempts"]) == (
+        "ben@example.org",
+        "registration",
+        8,
     )
-    mail = Mail(
-        to="a@example.org",
-        template="registration",
-        context={
-            "event_name": "Expo",
-            "venue": "",
-            "participant_name": "A",
-            "link": "http://x/p/secret-token",
-        },
+    assert ben["error"] == "SMTPRecipientsRefused: 550" and failed["total"] == 1
+    refused = client.get(f"/api/v1/events/{slug}/mails?status=lost", headers=owner)
+    assert refused.status_code == 422 and "status" in refused.json()["detail"]
+
+
+def test_erasing_a_participant_removes_their_mails_from_the_outbox(
+    make: Factory, client: TestClient, app: Any
+) -> None:
+    owner = make.organiser()
+    slug = make.open_event(owner)
+    ana = make.participant(slug, email="ana@example.org")
+    make.participant(slug, email="ben@example.org")
+
+    answer = client.delete(
+        f"/api/v1/events/{slug}/participants/{ana['participant']['key']}", headers=owner
     )
-    with caplog.at_level(logging.DEBUG, logger="matchmaking.mail"):
-        assert send(mail, settings) is False
-    assert "secret-token" not in caplog.text
-    assert "registration" in caplog.text and "a@example.org" in caplog.text
-    assert "no SMTP server" in caplog.text
+
+    assert answer.status_code == 200, answer.text
+    with app.state.sessionmaker() as session:
+        recipients = session.scalars(select(OutboxMail.recipient)).all()
+    assert recipients == ["ben@example.org"]

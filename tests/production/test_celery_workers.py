@@ -29,8 +29,18 @@ from matchmaking.bundle_store import import_bundle
 from matchmaking.celery_app import SOLVE_TASK, create_celery_app
 from matchmaking.db import make_engine
 from matchmaking.jobs import create_solve_job
-from matchmaking.models import JobStatus, Meeting, ScheduleVersion, SolveJob
+from matchmaking.models import (
+    Event,
+    EventStatus,
+    JobStatus,
+    MailStatus,
+    Meeting,
+    OutboxMail,
+    ScheduleVersion,
+    SolveJob,
+)
 from matchmaking.settings import Settings
+from tests.api.conftest import Mailbox
 from tests.processes import MATCHMAKING, free_port, wait_for
 from tests.production.conftest import require_broker
 from tests.production.events import busy_event_bundle
@@ -330,3 +340,52 @@ def test_rabbitmq_broker_works_by_url_alone(cluster: Cluster, api: TestClient) -
     )
     assert done["status"] == "succeeded", done["error"]
     assert len(cluster.versions_of(event_id)) == 1
+
+
+@POSTGRES_ONLY
+def test_workers_deliver_the_mail_outbox_each_mail_once(cluster: Cluster) -> None:
+    from aiosmtpd.controller import Controller
+
+    mailbox, port = Mailbox(), free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        _deliver_through_workers(cluster, mailbox, port)
+    finally:
+        controller.stop()
+
+
+def _deliver_through_workers(cluster: Cluster, mailbox: Mailbox, port: int) -> None:
+    smtp = {"MATCHMAKING_SMTP_HOST": "127.0.0.1", "MATCHMAKING_SMTP_PORT": str(port)}
+    cluster.env.update(smtp)
+    workers = cluster.start_worker("mail-a"), cluster.start_worker("mail-b")
+    cluster.wait_ready(*workers)
+    slug, event_id, _ = cluster.new_event()
+    with cluster.sessions() as session, session.begin():
+        session.get_one(Event, event_id).status = EventStatus.open
+    # The API sends no mail itself with a broker: it asks the workers after each commit.
+    settings = cluster.settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port})
+    app = create_app(settings)
+    addresses = [f"p{n}-{uuid.uuid4().hex[:6]}@example.org" for n in range(12)]
+    with TestClient(app) as api:
+        for address in addresses:
+            answer = api.post(
+                f"/api/v1/events/{slug}/registrations",
+                json={"name": "Ana", "email": address, "organisation": {"name": "Wind Org"}},
+            )
+            assert answer.status_code == 201, answer.text
+    app.state.engine.dispose()
+
+    wait_for(
+        lambda: len(mailbox.messages) >= len(addresses),
+        "the workers to deliver the mails",
+        timeout=60,
+        on_timeout=lambda: "\n".join(w.log.read_text(errors="replace") for w in workers),
+    )
+    time.sleep(2)  # both workers' reapers have looked again
+    assert sorted(m["To"] for m in mailbox.messages) == sorted(addresses)
+    with cluster.sessions() as session:
+        statuses = session.scalars(
+            select(OutboxMail.status).where(OutboxMail.event_id == event_id)
+        ).all()
+    assert statuses == [MailStatus.sent] * len(addresses)

@@ -587,6 +587,7 @@ OPERATIONS: list[Operation] = [
         202,
         queued_job("/api/v1/jobs/{job_id}/cancel"),
     ),
+    Operation("GET", E + "/mails", "staff", 200),
     # schedule versions and agendas
     Operation("GET", E + "/versions", "staff", 200),
     Operation("GET", E + "/versions/{number}", "staff", 200),

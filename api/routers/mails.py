@@ -1,0 +1,89 @@
+"""The event's e-mails as the outbox holds them: what was sent, what waits, what failed and why."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+
+from api.deps import DbSession, StaffAccess
+from api.problems import problem_responses
+from api.schemas.common import Instant, Limit, Offset
+from matchmaking import mail as mail_service
+from matchmaking.models import MailStatus, OutboxMail
+
+router = APIRouter(prefix="/api/v1/events/{slug}/mails", tags=["e-mail"])
+
+MailState = Literal["waiting", "sending", "sent", "failed"]
+
+
+class MailOut(BaseModel):
+    recipient: str
+    template: str = Field(description="Which mail: registration, wish_received, ...")
+    status: MailState
+    attempts: int
+    created_at: Instant
+    sent_at: Instant | None
+    next_attempt_at: Instant | None = Field(description="For a waiting mail: not before this.")
+    error: str = Field(description="Why the last attempt failed ('' when none did).")
+
+
+class MailsOut(BaseModel):
+    counts: dict[str, int] = Field(description="The event's mails per status.")
+    items: list[MailOut]
+    total: int = Field(description="Mails with the asked status over all pages.")
+    limit: int
+    offset: int
+
+
+@router.get(
+    "",
+    response_model=MailsOut,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="The event's e-mails and their delivery",
+    description="**Who:** owners and staff of the event. Every e-mail the event caused "
+    "(registrations, personal links, wishes, publications), newest first, optionally only "
+    "those with `status`: `waiting` (retried at `next_attempt_at`), `sending`, `sent` or "
+    "`failed` (with the error). Never the mail's text: it holds personal links.",
+)
+def list_mails(
+    access: StaffAccess,
+    db: DbSession,
+    status: MailState | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> MailsOut:
+    event_id = access.event.id
+    condition = [OutboxMail.event_id == event_id]
+    if status is not None:
+        condition.append(OutboxMail.status == MailStatus(status))
+    total = db.scalar(select(func.count()).select_from(OutboxMail).where(*condition)) or 0
+    rows = db.scalars(
+        select(OutboxMail)
+        .where(*condition)
+        .order_by(OutboxMail.created_at.desc(), OutboxMail.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    items = [
+        MailOut(
+            recipient=row.recipient,
+            template=row.template,
+            status=row.status.value,
+            attempts=row.attempts,
+            created_at=row.created_at,
+            sent_at=row.sent_at,
+            next_attempt_at=row.next_attempt_at if row.status == MailStatus.waiting else None,
+            error=row.error,
+        )
+        for row in rows
+    ]
+    return MailsOut(
+        counts=mail_service.outbox_counts(db, event_id),
+        items=items,
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
