@@ -235,6 +235,9 @@ def _organisation_row(event: Event, organisation: OrganisationIn) -> dict[str, A
         "sectors": list(organisation.sectors),
         "description": organisation.description or "",
         "website": organisation.website or "",
+        "offers": list(organisation.offers or []),
+        "seeks": list(organisation.seeks or []),
+        "delegation": organisation.delegation or "",
     }
 
 
@@ -409,6 +412,9 @@ def _organisation_out(organisation: Organisation) -> OrganisationIn:
             sectors=list(organisation.sectors),
             description=organisation.description or None,
             website=organisation.website or None,
+            offers=list(organisation.offers) or None,
+            seeks=list(organisation.seeks) or None,
+            delegation=organisation.delegation or None,
         )
     )
 
