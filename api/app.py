@@ -31,6 +31,7 @@ ROUTER_MODULES: list[str] = [
     "api.routers.jobs",
     "api.routers.schedules",
     "api.routers.agenda",
+    "api.routers.imports",
     "api.pages",
 ]
 

@@ -47,6 +47,9 @@ class OrganisationProfile:
     focus_areas: list[str] = field(default_factory=list)
     description: str = ""
     website: str = ""
+    offers: list[str] = field(default_factory=list)
+    seeks: list[str] = field(default_factory=list)
+    delegation: str = ""
 
 
 @dataclass
@@ -223,6 +226,9 @@ def _join_or_create_organisation(
         focus_areas=profile.focus_areas,
         description=profile.description,
         website=profile.website,
+        offers=list(dict.fromkeys(profile.offers)),
+        seeks=list(dict.fromkeys(profile.seeks)),
+        delegation=" ".join(profile.delegation.split()),
     )
     session.add(organisation)
     session.flush()
@@ -261,6 +267,9 @@ ORGANISATION_FIELDS = (
     "focus_areas",
     "description",
     "website",
+    "offers",
+    "seeks",
+    "delegation",
 )
 
 
@@ -315,6 +324,11 @@ def _update_organisation(
         changes["name"] = name
     if "country" in changes:
         changes["country"] = changes["country"].upper()
+    for name in ("offers", "seeks"):
+        if name in changes:
+            changes[name] = list(dict.fromkeys(changes[name]))
+    if "delegation" in changes:
+        changes["delegation"] = " ".join(changes["delegation"].split())
     for name in ORGANISATION_FIELDS:
         if name in changes:
             setattr(organisation, name, changes[name])

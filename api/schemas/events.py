@@ -59,6 +59,11 @@ class Rules(BaseModel):
         examples=[["required", "scheduled", "fairness", "breaks", "stability"]],
         description="Lexicographic order of the goals; default: the order shown.",
     )
+    cross_delegation_only: StrictBool | None = Field(
+        default=None,
+        description="When true, two participants of the same delegation never meet "
+        "(participants with no delegation may meet anyone); default false.",
+    )
 
     @model_validator(mode="after")
     def _goals_once(self) -> Rules:
