@@ -47,7 +47,10 @@ def test_organiser_previews_then_confirms_and_the_preview_stores_nothing(site: S
     preview = _preview(site, client, ROWS.encode())
 
     assert preview.status_code == 200, preview.text
-    assert "2</strong> participants to create" in preview.text
+    assert (
+        '<tr id="counts-participants"><th scope="row">Participants</th><td>2</td><td>0</td>'
+        in preview.text
+    )
     assert "Ana Côté" in preview.text and "Énergie Québec" in preview.text
     assert _count(site) == before
     confirm = client.post(
@@ -96,7 +99,10 @@ def test_a_confirmation_after_the_event_changed_shows_the_new_preview(site: Site
 
     assert stale.status_code == 409
     assert "The event changed since the preview" in stale.text
-    assert "1</strong> to update" in stale.text
+    assert (
+        '<tr id="counts-participants"><th scope="row">Participants</th><td>1</td><td>1</td>'
+        in stale.text
+    )
     assert _count(site) == before
 
 
