@@ -33,10 +33,11 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from functools import lru_cache
 from typing import Any, Final, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from matchmaking.countries import COUNTRY_CODES
@@ -420,7 +421,7 @@ def _short(text: str, limit: int = 60) -> str:
 # --- checking rows against the event --------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)
 class OrganisationPlan:
     name: str
     row: int
@@ -433,7 +434,7 @@ class OrganisationPlan:
     changes: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(eq=False)
 class ParticipantPlan:
     row: int
     email: str
@@ -446,7 +447,7 @@ class ParticipantPlan:
     changes: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(eq=False)
 class WishPlan:
     row: int
     sender: str  # e-mail, lower case
@@ -512,6 +513,16 @@ class ImportPlan:
         }
         text = json.dumps(document, default=str, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
+
+
+@lru_cache(maxsize=65_536)
+def _is_email(value: str) -> bool:
+    # Cached: the wishes sheet names the same people many times.
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return True
 
 
 def _norm_name(name: str) -> str:
@@ -599,9 +610,7 @@ class _Checker:
         return list(dict.fromkeys(parts))
 
     def email(self, sheet: str, row: int, column: str, value: str) -> str | None:
-        try:
-            validate_email(value, check_deliverability=False)
-        except EmailNotValidError:
+        if not _is_email(value):
             self.problem(sheet, row, column, f'"{_short(value)}" is not an e-mail address')
             return None
         return value
@@ -1033,15 +1042,13 @@ def apply_plan(session: Session, event: Event, plan: ImportPlan) -> None:
              "description": "", "website": "", **o.changes}
             for o, key in zip(new_orgs, keys, strict=True)
         ]  # fmt: skip
-        statement = insert(Organisation).returning(
-            Organisation.id, Organisation.key, sort_by_parameter_order=True
-        )
-        for o, (oid, key) in zip(new_orgs, session.execute(statement, rows), strict=True):
-            o.id, o.key = oid, key
-    for o in changed_orgs:
-        session.execute(update(Organisation).where(Organisation.id == o.id).values(o.changes))
+        ids = _insert(session, Organisation, event, rows)
+        for o, key in zip(new_orgs, keys, strict=True):
+            o.id, o.key = ids[key], key
+    _bulk_update(session, Organisation, [(o.id, o.changes) for o in changed_orgs])
     people = plan.participants
     new_people = [p for p in people if p.id is None]
+    changed_people = [p for p in people if p.id is not None and p.changes]
     if new_people:
         keys = _new_keys(_keys(session, Participant, event), "p", len(new_people))
         rows = [
@@ -1053,18 +1060,17 @@ def apply_plan(session: Session, event: Event, plan: ImportPlan) -> None:
              "timezone": "", "listed": False}
             for p, key in zip(new_people, keys, strict=True)
         ]  # fmt: skip
-        statement = insert(Participant).returning(
-            Participant.id, Participant.key, sort_by_parameter_order=True
-        )
-        for p, (pid, key) in zip(new_people, session.execute(statement, rows), strict=True):
-            p.id, p.key = pid, key
-    changed_people = [p for p in people if p not in new_people and p.changes]
+        ids = _insert(session, Participant, event, rows)
+        for p, key in zip(new_people, keys, strict=True):
+            p.id, p.key = ids[key], key
+    updates = []
     for p in changed_people:
         values = {k: v for k, v in p.changes.items() if k not in ("organisation", "unavailable")}
         if "organisation" in p.changes:
             values["organisation_id"] = plan.organisations[p.organisation].id
         if values:
-            session.execute(update(Participant).where(Participant.id == p.id).values(values))
+            updates.append((p.id, values))
+    _bulk_update(session, Participant, updates)
     relinked = [p for p in people if "unavailable" in p.changes]
     if relinked:
         session.execute(
@@ -1124,9 +1130,37 @@ def _apply_wishes(session: Session, event: Event, plan: ImportPlan) -> None:
                 for w, key in zip(new, keys, strict=True)
             ],
         )  # fmt: skip
-    for w in plan.wishes:
-        if w.id is not None and w.changes:
-            session.execute(update(Wish).where(Wish.id == w.id).values(w.changes))
+    _bulk_update(session, Wish, [(w.id, w.changes) for w in plan.wishes if w.id and w.changes])
+
+
+def _insert(
+    session: Session, model: Any, event: Event, rows: list[dict[str, Any]]
+) -> dict[str, int]:
+    """INSERT the rows in one executemany; key -> new id (keys are unique within the event,
+    and reading them back is much faster than RETURNING row by row on SQLite)."""
+    session.connection().execute(insert(model.__table__), rows)
+    wanted = {row["key"] for row in rows}
+    found = session.execute(select(model.id, model.key).where(model.event_id == event.id))
+    return {key: row_id for row_id, key in found if key in wanted}
+
+
+def _bulk_update(
+    session: Session, model: Any, rows: list[tuple[int | None, dict[str, Any]]]
+) -> None:
+    """UPDATE rows by id, one executemany per set of changed columns."""
+    table = model.__table__
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row_id, values in rows:
+        columns = {model.__mapper__.attrs[name].columns[0].name: v for name, v in values.items()}
+        params = {"row_id": row_id, **{f"new_{k}": v for k, v in columns.items()}}
+        groups.setdefault(tuple(sorted(columns)), []).append(params)
+    for names, params in groups.items():
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("row_id"))
+            .values({name: bindparam(f"new_{name}", type_=table.c[name].type) for name in names})
+        )
+        session.connection().execute(statement, params)
 
 
 # --- the template -------------------------------------------------------------------------------

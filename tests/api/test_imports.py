@@ -407,3 +407,44 @@ def test_a_wish_to_an_unknown_email_refuses_the_whole_file(
         "the participants sheet"
     ]
     assert participants(client, slug, owner) == []
+
+
+def test_an_update_changes_organisations_moves_people_and_refreshes_what_is_served(
+    client: TestClient, owner: dict[str, str], slug: str, app: Any
+) -> None:
+    from sqlalchemy import select
+
+    from matchmaking.models import Event
+
+    assert post(client, slug, owner, PARTICIPANTS.encode()).status_code == 200
+    with app.state.sessionmaker() as session:
+        generation = session.scalar(select(Event.serving_generation).where(Event.slug == slug))
+    moved = (
+        "email,name,organisation,country,seeks,unavailable\r\n"
+        "ana@example.org,Ana Côté,Énergie Québec,FR,investors; pilot customers,"
+        "2030-09-10 09:25;2030-09-10 09:50\r\n"
+        "cy@example.org,Cy Berg,Énergie Québec,,,\r\n"
+    )
+
+    answer = post(client, slug, owner, moved.encode())
+
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["organisations"] == {"create": 0, "update": 1, "unchanged": 0}
+    assert body["rows"]["organisations_update"] == [
+        {"name": "Énergie Québec", "changes": ["country", "seeks"]}
+    ]
+    assert {r["email"]: r["changes"] for r in body["rows"]["update"]} == {
+        "ana@example.org": ["unavailable"],
+        "cy@example.org": ["organisation"],
+    }
+    people = {p["email"]: p for p in participants(client, slug, owner)}
+    ana, cy = people["ana@example.org"], people["cy@example.org"]
+    assert ana["organisation"]["country"] == "FR"
+    assert ana["organisation"]["seeks"] == ["investors", "pilot customers"]
+    assert ana["organisation"]["offers"] == ["battery recycling services"]
+    assert len(ana["unavailable_slots"]) == 2
+    assert cy["organisation"]["key"] == ana["organisation"]["key"]
+    with app.state.sessionmaker() as session:
+        later = session.scalar(select(Event.serving_generation).where(Event.slug == slug))
+    assert later > generation
