@@ -1196,6 +1196,7 @@ def template_xlsx() -> bytes:
     """The workbook template: sheets participants, wishes (each with one example row) and
     instructions (ignored on import)."""
     from openpyxl import Workbook
+    from openpyxl.styles import Font
 
     book = Workbook()
     first = book.active
@@ -1205,7 +1206,7 @@ def template_xlsx() -> bytes:
         sheet.append(list(COLUMNS[name]))
         sheet.append([EXAMPLE_ROWS[name][c] or None for c in COLUMNS[name]])
         for cells in sheet.iter_cols(min_row=1, max_row=1):
-            cells[0].font = cells[0].font.copy(bold=True)
+            cells[0].font = Font(bold=True)
             sheet.column_dimensions[cells[0].column_letter].width = max(14, len(cells[0].value) + 4)
         sheet.freeze_panes = "A2"
     notes = book.create_sheet("instructions")

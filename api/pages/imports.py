@@ -147,13 +147,14 @@ async def confirm(slug: str, request: Request, db: DbSession) -> Response:
             "Upload not found",
             "This upload was imported already or is too old. Upload the file again.",
         )
+    kept_id = kept.id
     files = sheets.Upload(kept.kind, kept.main, kept.extra, kept.filename)  # type: ignore[arg-type]
     try:
         result = sheets.import_upload(db, event, files, expect_fingerprint=fingerprint)
     except sheets.SheetError as error:
         db.rollback()
         return _page(
-            request, event, organiser, status=422, problems=error.problems, filename=kept.filename
+            request, event, organiser, status=422, problems=error.problems, filename=files.filename
         )
     except sheets.StalePreview as stale:
         db.rollback()
@@ -163,7 +164,7 @@ async def confirm(slug: str, request: Request, db: DbSession) -> Response:
             db.rollback()
             return _page(
                 request, event, organiser, status=409, problems=error.problems,
-                filename=kept.filename, notice=stale.detail,
+                filename=files.filename, notice=stale.detail,
             )  # fmt: skip
         db.rollback()
         return _page(
@@ -172,15 +173,15 @@ async def confirm(slug: str, request: Request, db: DbSession) -> Response:
             organiser,
             status=409,
             result=fresh,
-            filename=kept.filename,
+            filename=files.filename,
             notice=stale.detail,
         )
-    db.execute(delete(SheetUpload).where(SheetUpload.id == kept.id))
+    db.execute(delete(SheetUpload).where(SheetUpload.id == kept_id))
     db.commit()
     counts = result.summary["participants"]
     wishes = result.summary["wishes"]
     flash = (
-        f"Imported {kept.filename or 'the file'}: {counts['create']} new and "
+        f"Imported {files.filename or 'the file'}: {counts['create']} new and "
         f"{counts['update']} updated participants, {wishes['create']} new and "
         f"{wishes['update']} updated wishes."
     )
