@@ -386,8 +386,8 @@ def _rows(
         for position, text in enumerate(cells):
             if not text:
                 continue
-            column = positions.get(position)
-            if column is None:
+            named = positions.get(position)
+            if named is None:
                 if position >= len(header) or not header[position]:
                     sheet.problems.append(
                         SheetProblem(
@@ -399,16 +399,16 @@ def _rows(
                     )
                 continue
             if text.startswith("="):
-                sheet.refused.add((number, column))
+                sheet.refused.add((number, named))
                 sheet.problems.append(
                     SheetProblem(
-                        name, number, column,
+                        name, number, named,
                         f'"{_short(text)}" is a formula; formulas are not imported, type '
                         "the value itself",
                     )
                 )  # fmt: skip
                 continue
-            row[column] = text
+            row[named] = text
         sheet.rows.append((number, row))
     return sheet
 
@@ -934,11 +934,11 @@ def _diff(session: Session, event: Event, checker: _Checker) -> None:
             continue
         pid, key, org_id, name, job_title, attendance, max_meetings = found
         person.id, person.key = pid, key
-        stored = {
+        kept: dict[str, Any] = {
             "name": name, "job_title": job_title, "attendance": attendance,
             "max_meetings": max_meetings,
         }  # fmt: skip
-        person.changes = {k: v for k, v in person.fields.items() if stored[k] != v}
+        person.changes = {k: v for k, v in person.fields.items() if kept[k] != v}
         if target_org.id != org_id:
             person.changes["organisation"] = target_org.name
         if person.unavailable is not None and sorted(person.unavailable) != sorted(
@@ -1152,8 +1152,8 @@ def _bulk_update(
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row_id, values in rows:
         columns = {model.__mapper__.attrs[name].columns[0].name: v for name, v in values.items()}
-        params = {"row_id": row_id, **{f"new_{k}": v for k, v in columns.items()}}
-        groups.setdefault(tuple(sorted(columns)), []).append(params)
+        bound = {"row_id": row_id, **{f"new_{k}": v for k, v in columns.items()}}
+        groups.setdefault(tuple(sorted(columns)), []).append(bound)
     for names, params in groups.items():
         statement = (
             update(table)
