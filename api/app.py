@@ -33,6 +33,7 @@ ROUTER_MODULES: list[str] = [
     "api.routers.schedules",
     "api.routers.mails",
     "api.routers.agenda",
+    "api.routers.imports",
     "api.pages",
 ]
 

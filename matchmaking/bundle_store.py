@@ -238,6 +238,9 @@ def _organisation_row(event: Event, organisation: OrganisationIn) -> dict[str, A
         "sectors": list(organisation.sectors),
         "description": organisation.description or "",
         "website": organisation.website or "",
+        "offers": list(organisation.offers or []),
+        "seeks": list(organisation.seeks or []),
+        "delegation": organisation.delegation or "",
     }
 
 
@@ -412,6 +415,9 @@ def _organisation_out(organisation: Organisation) -> OrganisationIn:
             sectors=list(organisation.sectors),
             description=_exportable_text(organisation.description),
             website=organisation.website or None,
+            offers=list(organisation.offers) or None,
+            seeks=list(organisation.seeks) or None,
+            delegation=organisation.delegation or None,
         )
     )
 

@@ -416,6 +416,104 @@ def import_command(bundle_file: InputFile) -> None:
     )
 
 
+def read_sheet_file(path: Path) -> bytes:
+    """The bytes of a spreadsheet file, refused (exit 2) above the size limit unread."""
+    from matchmaking.sheets import MAX_FILE_BYTES, SheetError, too_large
+
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise too_large()
+        return path.read_bytes()
+    except OSError as error:
+        fail(f"cannot read {path}: {error.strerror or error}")
+    except SheetError as error:
+        fail(f"{path} cannot be imported:\n" + "\n".join(f"  {p}" for p in error.problems))
+
+
+def sheet_summary(result: Any) -> str:
+    parts = []
+    for what in ("participants", "organisations", "wishes"):
+        counts = result.summary[what]
+        parts.append(
+            f"{what} {counts['create']} new, {counts['update']} updated, "
+            f"{counts['unchanged']} unchanged"
+        )
+    head = "checked, nothing stored (dry run)" if result.dry_run else "imported"
+    return f"{head}: " + "; ".join(parts)
+
+
+@app.command("import-sheet")
+def import_sheet_command(
+    slug: Annotated[str, typer.Argument(help="The event's slug.", show_default=False)],
+    workbook: Annotated[
+        Path | None,
+        typer.Argument(
+            help="An .xlsx workbook with the sheets participants and (optional) wishes.",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    participants: Annotated[
+        Path | None,
+        typer.Option("--participants", dir_okay=False, help="Participants as a CSV file."),
+    ] = None,
+    wishes: Annotated[
+        Path | None,
+        typer.Option(
+            "--wishes", dir_okay=False, help="Wishes as a CSV file (with --participants)."
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and show what would change; store nothing.")
+    ] = False,
+) -> None:
+    """Add or update an event's participants and wishes from a workbook or CSV files.
+
+    Participants are matched by e-mail and organisations by name, so a second import updates
+    rather than duplicates. A file with any bad row is refused whole (exit 2), listing every
+    problem by sheet, row and column; nothing is stored.
+    """
+    from matchmaking.sheets import SheetError, Upload
+
+    if (workbook is None) == (participants is None):
+        fail("give either a workbook FILE.xlsx or --participants P.csv (with optional --wishes)")
+    if wishes is not None and participants is None:
+        fail("--wishes goes with --participants; a workbook holds its own wishes sheet")
+    if workbook is not None:
+        data = read_sheet_file(workbook)
+        if not data.startswith(b"PK\x03\x04"):
+            fail(f"{workbook} is not an XLSX workbook; for CSV files use --participants")
+        upload = Upload("xlsx", data, None, workbook.name)
+        source = workbook
+    else:
+        assert participants is not None
+        extra = read_sheet_file(wishes) if wishes is not None else None
+        upload = Upload("csv", read_sheet_file(participants), extra, participants.name)
+        source = participants
+    from matchmaking.db import session_scope
+    from matchmaking.errors import NotFound
+    from matchmaking.events import get_event
+    from matchmaking.settings import get_settings
+    from matchmaking.sheets import import_upload
+
+    with database_errors(get_settings().database_url):
+        try:
+            with session_scope() as session:
+                event = get_event(session, slug)
+                result = import_upload(session, event, upload, dry_run=dry_run)
+                if dry_run:
+                    session.rollback()
+        except NotFound as error:
+            fail(error.detail)
+        except SheetError as error:
+            count = len(error.problems)
+            fail(
+                f"{source} cannot be imported ({count} problem{'s' * (count != 1)}; "
+                "nothing was stored):\n" + "\n".join(f"  {p}" for p in error.problems)
+            )
+    typer.echo(f'event "{slug}": {sheet_summary(result)}')
+
+
 class ExportFormat(StrEnum):
     json = "json"
     csv = "csv"

@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -326,6 +327,11 @@ class Organisation(Base):
     #: SHA-256 of the organisation's invitation link token (made by a confirmed member; a
     #: new one replaces it). Registering with it joins as a confirmed member.
     invitation_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+    #: Cooperation profile (docs/bundle-format.md): short phrases of what the organisation
+    #: offers and what it looks for, and the side (delegation) it attends with; "" = none.
+    offers: Mapped[list[str]] = mapped_column(default=list, server_default=text("'[]'"))
+    seeks: Mapped[list[str]] = mapped_column(default=list, server_default=text("'[]'"))
+    delegation: Mapped[str] = mapped_column(String(100), default="", server_default="")
 
     event: Mapped[Event] = relationship(back_populates="organisations")
     participants: Mapped[list[Participant]] = relationship(
@@ -476,6 +482,25 @@ class Wish(Base):
         secondaryjoin="Wish.id == WishPrecedence.before_id",
         order_by="Wish.id",
     )
+
+
+class SheetUpload(Base):
+    """A spreadsheet an organiser uploaded to import, kept between its preview and the
+    confirmation so that exactly the previewed file is imported (see `matchmaking.sheets`)."""
+
+    __tablename__ = "sheet_uploads"
+    __table_args__ = (UniqueConstraint("event_id", "digest"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    #: SHA-256 over the kind and the files' contents (hex), see `sheets.upload_digest`.
+    digest: Mapped[str] = mapped_column(String(64))
+    #: "xlsx" (one workbook in `main`) or "csv" (participants in `main`, wishes in `extra`).
+    kind: Mapped[str] = mapped_column(String(8))
+    filename: Mapped[str] = mapped_column(String(300), default="")
+    main: Mapped[bytes] = mapped_column(LargeBinary)
+    extra: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # --- solving and schedules ---------------------------------------------------------------

@@ -55,6 +55,9 @@ class OrganisationProfile:
     focus_areas: list[str] = field(default_factory=list)
     description: str = ""
     website: str = ""
+    offers: list[str] = field(default_factory=list)
+    seeks: list[str] = field(default_factory=list)
+    delegation: str = ""
 
 
 @dataclass
@@ -255,6 +258,9 @@ def _join_or_create_organisation(
         focus_areas=profile.focus_areas,
         description=profile.description,
         website=profile.website,
+        offers=list(dict.fromkeys(profile.offers)),
+        seeks=list(dict.fromkeys(profile.seeks)),
+        delegation=" ".join(profile.delegation.split()),
     )
     session.add(organisation)
     session.flush()
@@ -373,6 +379,9 @@ ORGANISATION_FIELDS = (
     "focus_areas",
     "description",
     "website",
+    "offers",
+    "seeks",
+    "delegation",
 )
 
 
@@ -432,6 +441,11 @@ def _update_organisation(
         changes["name"] = name
     if "country" in changes:
         changes["country"] = changes["country"].upper()
+    for name in ("offers", "seeks"):
+        if name in changes:
+            changes[name] = list(dict.fromkeys(changes[name]))
+    if "delegation" in changes:
+        changes["delegation"] = " ".join(changes["delegation"].split())
     for name in ORGANISATION_FIELDS:
         if name in changes:
             setattr(organisation, name, changes[name])

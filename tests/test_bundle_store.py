@@ -44,6 +44,7 @@ def every_field_bundle() -> dict[str, Any]:
                 "max_break_difference": 2,
                 "objective": ["required", "scheduled", "fairness", "breaks", "stability"],
                 "max_meetings_total": 300,
+                "cross_delegation_only": True,
             },
             "description": "Two days of pre-arranged meetings.",
             "video_base_url": "https://video.example.org/eu-canada",
@@ -66,9 +67,12 @@ def every_field_bundle() -> dict[str, Any]:
         "organisations": [
             {"id": "o1", "name": "Energy Cluster Denmark", "kind": "cluster", "country": "DK",
              "sectors": ["Energy"], "description": "Danish energy cluster.",
-             "website": "https://energycluster.example.dk"},
+             "website": "https://energycluster.example.dk",
+             "offers": ["battery recycling services", "grid storage pilots"],
+             "seeks": ["partners for green hydrogen"], "delegation": "EU"},
             {"id": "o2", "name": "Québec Quantique", "kind": "research", "country": "CA",
-             "sectors": ["Quantum Technology", "Photonics"]},
+             "sectors": ["Quantum Technology", "Photonics"], "delegation": "Canada",
+             "seeks": ["=SUM(A1) investors"]},
             {"id": "o3", "name": "=HYPERLINK(\"x\") Robotics", "kind": "company", "country": "FR"},
         ],
         "participants": [

@@ -343,7 +343,7 @@ async def change_wish(slug: str, key: str, request: Request, db: DbSession) -> R
     values = form_values(await request.form())
     # The database work in a worker thread: a change waits for the wish's lock (on SQLite the
     # write lock), which must not stall the event loop.
-    return await run_in_threadpool(_change_wish, slug, key, request, db, background, values)
+    return await run_in_threadpool(_change_wish, slug, key, request, db, values)
 
 
 def _change_wish(
@@ -351,7 +351,6 @@ def _change_wish(
     key: str,
     request: Request,
     db: Session,
-    background: BackgroundTasks,
     values: dict[str, Any],
 ) -> Response:
     check_csrf(request, str(values.get(CSRF_FIELD, "")))

@@ -68,6 +68,11 @@ class Rules(BaseModel):
         examples=[["required", "scheduled", "fairness", "breaks", "stability"]],
         description="Lexicographic order of the goals; default: the order shown.",
     )
+    cross_delegation_only: StrictBool | None = Field(
+        default=None,
+        description="When true, two participants of the same delegation never meet "
+        "(participants with no delegation may meet anyone); default false.",
+    )
 
     @model_validator(mode="after")
     def _goals_once(self) -> Rules:
@@ -134,6 +139,8 @@ EVENT_NULLABLE = frozenset({"registration_closes", "max_requests_per_participant
 
 class RulesOut(Rules):
     model_config = ConfigDict(extra="allow")
+
+    cross_delegation_only: StrictBool = False  # type: ignore[assignment]
 
 
 class Counts(BaseModel):

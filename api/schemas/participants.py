@@ -19,6 +19,24 @@ Country = Annotated[
     ),
 ]
 Label = Annotated[Name, Field(min_length=1, max_length=100)]
+#: Cooperation profile phrases (docs/bundle-format.md): at most 30, each at most 200 characters.
+Phrase = Annotated[Line, Field(min_length=1, max_length=200)]
+Phrases = Annotated[
+    list[Phrase],
+    Field(
+        max_length=30,
+        description="Short phrases, at most 30, each at most 200 characters.",
+        examples=[["battery recycling services"]],
+    ),
+]
+Delegation = Annotated[
+    Line,
+    Field(
+        max_length=100,
+        description='The side the organisation attends with ("EU", "Canada"); "" = none.',
+        examples=["EU"],
+    ),
+]
 Key = Annotated[str, Field(min_length=1, max_length=64)]
 
 
@@ -44,6 +62,9 @@ class OrganisationIn(BaseModel):
     )
     description: Paragraphs = Field(default="", max_length=5000)
     website: WebUrl = ""
+    offers: Phrases = Field(default_factory=list)
+    seeks: Phrases = Field(default_factory=list)
+    delegation: Delegation = ""
 
 
 class OrganisationUpdate(BaseModel):
@@ -56,6 +77,9 @@ class OrganisationUpdate(BaseModel):
     focus_areas: list[Label] | None = Field(default=None, max_length=30)
     description: Paragraphs | None = Field(default=None, max_length=5000)
     website: WebUrl | None = None
+    offers: Phrases | None = None
+    seeks: Phrases | None = None
+    delegation: Delegation | None = None
 
 
 class RegistrationIn(BaseModel):
@@ -130,6 +154,9 @@ class OrganisationOut(Orm):
     focus_areas: list[str]
     description: str
     website: str
+    offers: list[str]
+    seeks: list[str]
+    delegation: str
 
 
 class DirectoryEntry(BaseModel):

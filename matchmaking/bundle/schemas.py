@@ -12,7 +12,8 @@ Optional fields beyond the format document (additive; older readers ignore them)
 `event.description`, `event.video_base_url`, `rules.max_meetings_total`, `locations[].url`,
 `organisations[].website`, `participants[].job_title`, `.timezone` and `.listed`,
 `wishes[].message`, the wish status `cancelled` (a withdrawn wish, never scheduled), and
-`conflicts` in the schedule document.
+`conflicts` in the schedule document. The cooperation profile fields `organisations[].offers`,
+`.seeks`, `.delegation` and `rules.cross_delegation_only` are in profiles-and-sheets.md.
 """
 
 from __future__ import annotations
@@ -202,6 +203,35 @@ Instant = Annotated[
     WithJsonSchema({"type": "string", "format": "date-time", "pattern": _RFC3339.pattern}),
 ]
 Tags = Annotated[list[Name], Field(max_length=MAX_TAGS)]
+#: `organisations[].offers` and `.seeks` (docs/bundle-format.md, cooperation profiles).
+MAX_PHRASE = 200
+MAX_PHRASES = 30
+MAX_DELEGATION = 100
+Phrase = Annotated[
+    str,
+    StringConstraints(strip_whitespace=False, min_length=1, max_length=MAX_PHRASE),
+    AfterValidator(_no_control_characters),
+]
+
+
+def _empty_list_to_none(value: Any) -> Any:
+    # No phrases and an absent list mean the same; one spelling keeps dumps stable.
+    return None if value == [] else value
+
+
+Phrases = Annotated[
+    Annotated[list[Phrase], Field(max_length=MAX_PHRASES)] | None,
+    BeforeValidator(_empty_list_to_none),
+]
+Delegation = Annotated[
+    Annotated[
+        str,
+        StringConstraints(strip_whitespace=False, min_length=1, max_length=MAX_DELEGATION),
+        AfterValidator(_no_control_characters),
+    ]
+    | None,
+    BeforeValidator(_empty_to_none),
+]
 
 
 class _Model(BaseModel):
@@ -225,6 +255,9 @@ class Rules(_Model):
     stability."""
     max_meetings_total: int | None = Field(default=None, ge=0)
     """Cap on the number of meetings of the whole event (optional addition to v1)."""
+    cross_delegation_only: bool | None = None
+    """When true, two participants of the same delegation never meet; participants with no
+    delegation may meet anyone. Default false."""
 
 
 class EventIn(_Model):
@@ -289,6 +322,15 @@ class OrganisationIn(_Model):
     description: Text = None
     website: Url = None
     """Optional addition to v1."""
+    offers: Phrases = None
+    """Short phrases (each at most 200 characters, at most 30): what the organisation
+    offers — expertise, products, services, technologies."""
+    seeks: Phrases = None
+    """Short phrases, same limits: what it looks for — partners, suppliers, customers,
+    investors, technologies."""
+    delegation: Delegation = None
+    """The side it attends with, free text of at most 100 characters ("EU", "Canada");
+    absent = none."""
 
 
 class ParticipantIn(_Model):

@@ -30,6 +30,7 @@ def test_creator_owns_the_new_draft_event(client: TestClient, make: Factory) -> 
         "max_break_difference": None,
         "max_meetings_total": None,
         "objective": ["required", "breaks"],
+        "cross_delegation_only": False,
     }
     listed = client.get("/api/v1/events", headers=owner).json()
     assert listed["total"] == 1 and listed["items"][0]["slug"] == "eu-canada-2030"

@@ -107,6 +107,8 @@ class Context:
 class Request:
     path: str
     body: Any = None
+    #: Multipart files (instead of a JSON body).
+    files: dict[str, Any] | None = None
 
 
 Prepare = Callable[[Context, str], Request]
@@ -393,6 +395,14 @@ def imported_bundle(ctx: Context, role: str) -> Request:
     return Request("", bundle)
 
 
+def sheet_upload(ctx: Context, role: str) -> Request:
+    rows = f"email,name,organisation\r\nsheet{ctx.n()}@example.org,Sheet Person,Sheet Org\r\n"
+    return Request(
+        f"/api/v1/events/{ctx.world.slug}/imports?dry_run=true",
+        files={"file": ("people.csv", rows.encode(), "text/csv")},
+    )
+
+
 def calendar_feed(ctx: Context, role: str) -> Request:
     return Request(f"/calendars/participants/{ctx.world.calendar_tokens['p2']}.ics")
 
@@ -425,6 +435,8 @@ OPERATIONS: list[Operation] = [
     Operation("DELETE", E, "owner", 204, throwaway_event),
     Operation("GET", E + "/public", "public", 200),
     Operation("GET", E + "/bundle", "staff", 200),
+    Operation("POST", E + "/imports", "staff", 200, sheet_upload),
+    Operation("GET", E + "/imports/template", "staff", 200),
     Operation("POST", E + "/open", "staff", 200, event_in_status(EventStatus.draft, "open")),
     Operation("POST", E + "/close", "staff", 200, event_in_status(EventStatus.open, "close")),
     Operation("PUT", E + "/rules", "staff", 200, body({"max_meetings_per_participant": 8})),
@@ -638,6 +650,7 @@ def send(ctx: Context, operation: Operation, role: str) -> int:
         operation.method,
         path,
         json=prepared.body,
+        files=prepared.files,
         headers=ctx.world.headers(role),
     )
     if response.status_code >= 400 and operation.method != "HEAD":

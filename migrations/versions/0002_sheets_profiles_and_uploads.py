@@ -1,0 +1,57 @@
+"""cooperation profiles (offers, seeks, delegation) and spreadsheet uploads
+
+Revision ID: 0002_sheets
+Revises: 0001
+"""
+
+from typing import Sequence, Union
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0002_sheets"
+down_revision: Union[str, Sequence[str], None] = "0001"
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("organisations") as batch:
+        batch.add_column(
+            sa.Column("offers", sa.JSON(), server_default=sa.text("'[]'"), nullable=False)
+        )
+        batch.add_column(
+            sa.Column("seeks", sa.JSON(), server_default=sa.text("'[]'"), nullable=False)
+        )
+        batch.add_column(
+            sa.Column("delegation", sa.String(length=100), server_default="", nullable=False)
+        )
+    op.create_table(
+        "sheet_uploads",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("event_id", sa.Integer(), nullable=False),
+        sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.Column("filename", sa.String(length=300), nullable=False),
+        sa.Column("main", sa.LargeBinary(), nullable=False),
+        sa.Column("extra", sa.LargeBinary(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["event_id"],
+            ["events.id"],
+            name=op.f("fk_sheet_uploads_event_id_events"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sheet_uploads")),
+        sa.UniqueConstraint("event_id", "digest", name=op.f("uq_sheet_uploads_event_id_digest")),
+    )
+    op.create_index(op.f("ix_sheet_uploads_event_id"), "sheet_uploads", ["event_id"], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_sheet_uploads_event_id"), table_name="sheet_uploads")
+    op.drop_table("sheet_uploads")
+    with op.batch_alter_table("organisations") as batch:
+        batch.drop_column("delegation")
+        batch.drop_column("seeks")
+        batch.drop_column("offers")
