@@ -31,6 +31,7 @@ ROUTER_MODULES: list[str] = [
     "api.routers.jobs",
     "api.routers.schedules",
     "api.routers.agenda",
+    "api.routers.docs",
     "api.pages",
 ]
 
@@ -70,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=API_DESCRIPTION,
         lifespan=lifespan,
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        docs_url=None,  # served by api.routers.docs, from the installation
         redoc_url=None,
     )
     app.state.settings = settings

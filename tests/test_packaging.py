@@ -19,7 +19,7 @@ def test_the_wheel_holds_the_templates_and_the_migrations(tmp_path: Path) -> Non
     # Built from a copy: setuptools writes its build/ folder into the tree it builds.
     source = tmp_path / "source"
     source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy(ROOT / name, source / name)
     for name in ("matchmaking", "solver", "api", "templates", "migrations"):
         shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))

@@ -24,6 +24,7 @@ from api.pages.common import (
     redirect,
     refuse_guessing,
     render,
+    safe_next,
     set_cookie,
     settings_of,
 )
@@ -76,10 +77,11 @@ async def login(request: Request, db: DbSession) -> Response:
             {
                 "title": "Organiser sign-in",
                 "errors": {"token": "This API token is unknown or revoked. Paste a valid token."},
+                "next": safe_next(str(values.get("next", ""))),
             },
             status=401,
         )
-    response = redirect("/organiser")
+    response = redirect(safe_next(str(values.get("next", ""))))
     set_cookie(request, response, ORGANISER_COOKIE, token)
     return response
 
