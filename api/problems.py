@@ -234,7 +234,9 @@ def _page_error(request: Request, status: int) -> Any:
 
     if status == 404:
         return PageError(
-            404, "Page not found", "There is no page at this address. Check the link, or start "
+            404,
+            "Page not found",
+            "There is no page at this address. Check the link, or start "
             "again from the list of events.",
         )
     return PageError(405, "Not possible here", f"This page cannot be opened with {request.method}.")

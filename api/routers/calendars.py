@@ -133,7 +133,11 @@ router.add_api_route(
     operation_id="participant_calendar_head",
     summary="The headers of a participant's calendar feed",
     response_class=Response,
-    responses={**_ICS_RESPONSE, 304: {"description": "Not modified."}, **problem_responses(404, 429)},
+    responses={
+        **_ICS_RESPONSE,
+        304: {"description": "Not modified."},
+        **problem_responses(404, 429),
+    },
 )
 
 
