@@ -4,7 +4,7 @@ publishing it, and exports."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+import re
 from typing import Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Request
@@ -29,12 +29,13 @@ from api.pages.common import (
     settings_of,
 )
 from api.pages.forms import form_values
+from api.pages.timetable import build_timetable, slot_name
 from api.ratelimit import ORGANISER_TOKEN, record_failed_guess
 from api.routers.jobs import start_job_runner
 from matchmaking import events as event_service
 from matchmaking import exports, mail, publishing
 from matchmaking import jobs as job_service
-from matchmaking.agenda import participant_agenda
+from matchmaking.agenda import participant_agenda, video_link
 from matchmaking.models import (
     ApiToken,
     Event,
@@ -47,10 +48,10 @@ from matchmaking.models import (
 from matchmaking.security import hash_token
 from matchmaking.versions import (
     diff_versions,
-    load_meetings,
     version_staleness,
     version_statistics,
 )
+from matchmaking.wording import KeyNames, reason_words, slot_label
 
 router = APIRouter()
 
@@ -242,16 +243,9 @@ def _version(db: DbSession, event: Event, number: int) -> ScheduleVersion:
     return version
 
 
-def _grid(
-    db: DbSession, event: Event, version: ScheduleVersion
-) -> dict[tuple[int, int], list[Any]]:
-    cells: dict[tuple[int, int], list[Any]] = defaultdict(list)
-    for meeting in load_meetings(db, version):
-        cells[(meeting.slot_id, meeting.location_id)].append(meeting)
-    return cells
-
-
-def _unscheduled(db: DbSession, event: Event, version: ScheduleVersion) -> list[dict[str, Any]]:
+def _unscheduled(
+    db: DbSession, event: Event, version: ScheduleVersion, names: KeyNames
+) -> list[dict[str, Any]]:
     keys = [u["wish"] for u in version.unscheduled]
     wishes = {
         w.key: w
@@ -270,11 +264,40 @@ def _unscheduled(db: DbSession, event: Event, version: ScheduleVersion) -> list[
             "key": u["wish"],
             "wish": wishes.get(u["wish"]),
             "reason": u.get("reason", ""),
-            "reason_text": str(u.get("reason", "")).replace("_", " "),
-            "detail": u.get("detail", ""),
+            "reason_text": reason_words(str(u.get("reason", ""))),
+            "detail": names.words(str(u.get("detail", ""))),
         }
         for u in version.unscheduled
     ]
+
+
+def publish_warnings(
+    db: DbSession, version: ScheduleVersion, published: ScheduleVersion | None, staleness: Any
+) -> list[str]:
+    """What publishing this version would overlook, in words (the "Publish anyway" box)."""
+    warnings = []
+    if published is not None and published.id != version.id and version.based_on_id != published.id:
+        based_on = db.get(ScheduleVersion, version.based_on_id) if version.based_on_id else None
+        planned = f"from version {based_on.number}" if based_on else "from scratch"
+        warnings.append(
+            f"Version {version.number} was planned {planned}, but version {published.number} "
+            f"is published now: publishing replaces version {published.number} and may move "
+            "or cancel its meetings without keeping them where they are. Re-plan from version "
+            f"{published.number} to keep them."
+        )
+    elif published is None and version.based_on_id:
+        based_on = db.get(ScheduleVersion, version.based_on_id)
+        warnings.append(
+            f"Version {version.number} was planned from version "
+            f"{based_on.number if based_on else '?'}, which is no longer published."
+        )
+    if staleness.stale:
+        warnings.append(
+            f"{len(staleness.changes)} change(s) to wishes or registrations came after this "
+            "version was planned and are not in it:"
+        )
+        warnings.extend(c.detail for c in staleness.changes[:20])
+    return warnings
 
 
 def _histogram_bars(counts: dict[int, int]) -> list[tuple[str, float]]:
@@ -289,18 +312,34 @@ def _histogram_bars(counts: dict[int, int]) -> list[tuple[str, float]]:
 def version_page(slug: str, number: int, request: Request, db: DbSession) -> HTMLResponse:
     event, organiser, _ = organiser_event(request, db, slug)
     version = _version(db, event, number)
+    return _render_version(request, db, event, organiser, version)
+
+
+def _render_version(
+    request: Request,
+    db: DbSession,
+    event: Event,
+    organiser: Any,
+    version: ScheduleVersion,
+    *,
+    refused: str = "",
+) -> HTMLResponse:
     published = publishing.current_published_version(db, event.id)
     stats = version_statistics(db, version)
-    person_key = request.query_params.get("participant", "")
+    params = {k: request.query_params.get(k, "") for k in ("view", "group", "q", "participant")}
     person = (
         db.scalar(
             select(Participant).where(
-                Participant.event_id == event.id, Participant.key == person_key
+                Participant.event_id == event.id, Participant.key == params["participant"][:64]
             )
         )
-        if person_key
+        if params["participant"]
         else None
     )
+    names = KeyNames.of_event(db, event.id, wish_keys=_wish_keys_in(version.unscheduled))
+    staleness = version_staleness(db, version)
+    multi_day = len({u.start.date() for u in stats.location_use}) > 1
+    unscheduled = _unscheduled(db, event, version, names)
     return render(
         request,
         "pages/version.html",
@@ -314,27 +353,53 @@ def version_page(slug: str, number: int, request: Request, db: DbSession) -> HTM
             "stats": stats,
             "location_chart": charts.bar_chart(
                 "Meetings per slot",
-                [(u.slot, u.meetings) for u in stats.location_use],
+                [
+                    (slot_label(u.start, u.end, with_day=multi_day), u.meetings)
+                    for u in stats.location_use
+                ],
                 maximum=stats.location_use[0].capacity if stats.location_use else None,
-                description="Meetings in each slot; the dashed line is what all locations hold.",
+                description="Meetings in each slot (event time); the dashed line is what all "
+                "locations hold.",
             ),
+            "location_use": stats.location_use,
             "histogram": charts.bar_chart(
                 "Participants by number of meetings",
                 _histogram_bars(stats.meetings_per_participant),
                 description="How many participants have 0, 1, 2, ... meetings.",
             ),
-            "grid": _grid(db, event, version),
-            "unscheduled": _unscheduled(db, event, version),
+            "tt": build_timetable(db, event, version, params),
+            "slot_name": slot_name,
+            "video_link": video_link,
+            "unscheduled": unscheduled,
+            "unscheduled_shown": len(unscheduled)
+            if request.query_params.get("all_unscheduled")
+            else UNSCHEDULED_SHOWN,
+            "reason_words": reason_words,
             "diff": diff_versions(db, published, version)
             if published and published.id != version.id
             else None,
-            "staleness": version_staleness(db, version),
-            "participants": sorted(event.participants, key=lambda p: p.name.lower()),
+            "staleness": staleness,
+            "warnings": publish_warnings(db, version, published, staleness),
+            "publish_refused": refused,
             "person": person,
             "person_agenda": participant_agenda(db, person, version) if person else None,
             "flash": request.query_params.get("flash", "")[:300],
         },
+        status=409 if refused else 200,
     )
+
+
+#: Unscheduled wishes listed before "show all" (an event of thousands may have hundreds).
+UNSCHEDULED_SHOWN = 200
+
+
+def _wish_keys_in(unscheduled: list[dict[str, Any]]) -> set[str]:
+    pattern = re.compile(r"[\w.:-]+")
+    keys = set()
+    for entry in unscheduled:
+        keys.add(str(entry.get("wish", "")))
+        keys.update(pattern.findall(str(entry.get("detail", ""))))
+    return keys
 
 
 @router.post("/organiser/e/{slug}/versions/{number}/publish", include_in_schema=False)
@@ -343,13 +408,25 @@ async def publish(
 ) -> Response:
     values = form_values(await request.form())
     check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event, _, _ = organiser_event(request, db, slug)
+    event, organiser, _ = organiser_event(request, db, slug)
     version = _version(db, event, number)
     try:
         result = publishing.publish_version(db, version, force=values.get("force") == "yes")
     except publishing.PublishError as error:
         db.rollback()
-        raise PageError(409, "Not published", str(error)) from error
+        if isinstance(error, publishing.VersionHasNoSchedule):
+            raise PageError(
+                409, "Not published", f"Version {version.number} holds no schedule to publish."
+            ) from error
+        # The version page again, with the reason and the warnings to confirm.
+        return _render_version(
+            request,
+            db,
+            event,
+            organiser,
+            version,
+            refused="It differs from what was checked: see the warnings.",
+        )
     settings = settings_of(request)
     mails = publishing.publication_mails(db, event, result, settings.base_url)
     db.commit()

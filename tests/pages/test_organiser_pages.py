@@ -122,8 +122,10 @@ def test_version_page_shows_grid_statistics_unscheduled_reasons_and_diff(site: S
 
     assert "Person 3 (Cluster 3) – Person 4 (Company 4)" in page  # the grid
     assert "1 added, 1 moved, 0 removed" in page  # against the published version 1
-    assert "no common slot" in page and "p5 and p6 share no available slot" in page
-    assert "Person 5 → Person 6" in page
+    assert "no time when both can meet" in page
+    assert "Person 5 (Cluster 5) and Person 6 (Company 6) share no available slot" in page
+    assert "p5 and p6" not in page  # names, not keys
+    assert "Person 5 (Cluster 5) → Person 6" in page
     assert '<svg class="chart"' in page and "Meetings per slot" in page
     assert "Person 1: 1 meeting" in page
     assert 'id="publish"' in page
