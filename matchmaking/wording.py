@@ -13,15 +13,20 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased
 
 from matchmaking.models import Organisation, Participant, Slot, Wish
 from matchmaking.models import Session as EventSession
 
 _KEY = re.compile(r"(?<![\w.:-])([A-Za-z0-9][\w.:-]*?)(?=[.,;:)]?(?:\s|$|[,;)]))")
 _HINT = re.compile(r"(slot|slots|session|wish|wishes|organisation)\s+$", re.IGNORECASE)
+
+
+def _among(column: Any, keys: set[str] | None) -> list[Any]:
+    return [] if keys is None else [column.in_(sorted(keys))]
 
 
 def fold(text: str) -> str:
@@ -46,20 +51,23 @@ class KeyNames:
     wishes: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of_event(cls, db: Session, event_id: int, *, wish_keys: set[str] | None = None) -> KeyNames:
-        """The names of an event's keys (wishes: only `wish_keys`, when given)."""
+    def of_event(cls, db: Session, event_id: int, *, keys: set[str] | None = None) -> KeyNames:
+        """The names of an event's keys (only of `keys`, when given: the words of the texts
+        to translate, so that an event of thousands is not read whole)."""
         people = {
             key: f"{name} ({organisation})"
             for key, name, organisation in db.execute(
                 select(Participant.key, Participant.name, Organisation.name)
                 .join(Organisation, Participant.organisation_id == Organisation.id)
-                .where(Participant.event_id == event_id)
+                .where(Participant.event_id == event_id, *_among(Participant.key, keys))
             )
         }
         organisations = {
             key: name
             for key, name in db.execute(
-                select(Organisation.key, Organisation.name).where(Organisation.event_id == event_id)
+                select(Organisation.key, Organisation.name).where(
+                    Organisation.event_id == event_id, *_among(Organisation.key, keys)
+                )
             )
         }
         slots = {
@@ -75,29 +83,18 @@ class KeyNames:
             )
         }
         names = cls(people, organisations, slots, sessions)
-        if wish_keys is None or wish_keys:
-            query = (
-                select(Wish)
-                .where(Wish.event_id == event_id)
-                .options(
-                    selectinload(Wish.sender),
-                    selectinload(Wish.recipient),
-                    selectinload(Wish.recipient_organisation),
-                )
+        if keys is None or keys:
+            sender, recipient = aliased(Participant), aliased(Participant)
+            rows = db.execute(
+                select(Wish.key, sender.name, recipient.name, Organisation.name)
+                .join(sender, Wish.sender_id == sender.id)
+                .outerjoin(recipient, Wish.recipient_id == recipient.id)
+                .outerjoin(Organisation, Wish.recipient_organisation_id == Organisation.id)
+                .where(Wish.event_id == event_id, *_among(Wish.key, keys))
             )
-            if wish_keys is not None:
-                query = query.where(Wish.key.in_(sorted(wish_keys)))
-            for wish in db.scalars(query):
-                names.wishes[wish.key] = names.wish_words(wish)
+            for key, sender_name, recipient_name, organisation_name in rows:
+                names.wishes[key] = f"{sender_name} → {recipient_name or organisation_name or '?'}"
         return names
-
-    def wish_words(self, wish: Wish) -> str:
-        sender = wish.sender.name
-        if wish.recipient is not None:
-            return f"{sender} → {wish.recipient.name}"
-        if wish.recipient_organisation is not None:
-            return f"{sender} → {wish.recipient_organisation.name}"
-        return sender
 
     def words(self, text: str) -> str:
         """`text` with every key of the event replaced by its name."""

@@ -47,6 +47,7 @@ from matchmaking.models import (
 )
 from matchmaking.security import hash_token
 from matchmaking.versions import (
+    Staleness,
     diff_versions,
     version_staleness,
     version_statistics,
@@ -244,9 +245,9 @@ def _version(db: DbSession, event: Event, number: int) -> ScheduleVersion:
 
 
 def _unscheduled(
-    db: DbSession, event: Event, version: ScheduleVersion, names: KeyNames
+    db: DbSession, event: Event, unscheduled: list[dict[str, Any]], names: KeyNames
 ) -> list[dict[str, Any]]:
-    keys = [u["wish"] for u in version.unscheduled]
+    keys = [u["wish"] for u in unscheduled]
     wishes = {
         w.key: w
         for w in db.scalars(
@@ -267,7 +268,7 @@ def _unscheduled(
             "reason_text": reason_words(str(u.get("reason", ""))),
             "detail": names.words(str(u.get("detail", ""))),
         }
-        for u in version.unscheduled
+        for u in unscheduled
     ]
 
 
@@ -325,7 +326,7 @@ def _render_version(
     refused: str = "",
 ) -> HTMLResponse:
     published = publishing.current_published_version(db, event.id)
-    stats = version_statistics(db, version)
+    stats = version_statistics(db, version, by_location=False)
     params = {k: request.query_params.get(k, "") for k in ("view", "group", "q", "participant")}
     person = (
         db.scalar(
@@ -336,10 +337,23 @@ def _render_version(
         if params["participant"]
         else None
     )
-    names = KeyNames.of_event(db, event.id, wish_keys=_wish_keys_in(version.unscheduled))
-    staleness = version_staleness(db, version)
+
+    is_published = published is not None and published.id == version.id
+    # What changed since the snapshot matters only before publishing (and reading it means
+    # reading the whole event again).
+    staleness = (
+        Staleness(snapshot_at=version.snapshot_at, changes=[])
+        if is_published
+        else version_staleness(db, version)
+    )
     multi_day = len({u.start.date() for u in stats.location_use}) > 1
-    unscheduled = _unscheduled(db, event, version, names)
+    shown = (
+        version.unscheduled
+        if request.query_params.get("all_unscheduled")
+        else version.unscheduled[:UNSCHEDULED_SHOWN]
+    )
+    names = KeyNames.of_event(db, event.id, keys=_keys_in(shown))
+    unscheduled = _unscheduled(db, event, shown, names)
     return render(
         request,
         "pages/version.html",
@@ -349,7 +363,7 @@ def _render_version(
             "organiser": organiser,
             "version": version,
             "published": published,
-            "is_published": published is not None and published.id == version.id,
+            "is_published": is_published,
             "stats": stats,
             "location_chart": charts.bar_chart(
                 "Meetings per slot",
@@ -371,9 +385,7 @@ def _render_version(
             "slot_name": slot_name,
             "video_link": video_link,
             "unscheduled": unscheduled,
-            "unscheduled_shown": len(unscheduled)
-            if request.query_params.get("all_unscheduled")
-            else UNSCHEDULED_SHOWN,
+            "unscheduled_total": len(version.unscheduled),
             "reason_words": reason_words,
             "diff": diff_versions(db, published, version)
             if published and published.id != version.id
@@ -393,7 +405,7 @@ def _render_version(
 UNSCHEDULED_SHOWN = 200
 
 
-def _wish_keys_in(unscheduled: list[dict[str, Any]]) -> set[str]:
+def _keys_in(unscheduled: list[dict[str, Any]]) -> set[str]:
     pattern = re.compile(r"[\w.:-]+")
     keys = set()
     for entry in unscheduled:

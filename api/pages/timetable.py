@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from matchmaking.models import (
     Event,
@@ -53,10 +54,10 @@ class Timetable:
     #: Slots shown (rows) and the locations of the grid (columns; capacity 1 each).
     slots: list[Slot] = field(default_factory=list)
     grid_locations: list[Location] = field(default_factory=list)
-    cells: dict[tuple[int, int], Meeting] = field(default_factory=dict)
+    cells: dict[tuple[int, int], Shown] = field(default_factory=dict)
     #: Locations holding several meetings at once: their meetings as lists, slot by slot.
     shared_locations: list[Location] = field(default_factory=list)
-    shared: dict[tuple[int, int], list[Meeting]] = field(default_factory=dict)
+    shared: dict[tuple[int, int], list[Shown]] = field(default_factory=dict)
     #: Search: the people found and their meetings in time order.
     found: list[Participant] = field(default_factory=list)
     found_more: bool = False
@@ -70,6 +71,26 @@ class Timetable:
     @property
     def group_label(self) -> str:
         return next((c.label for c in self.groups if c.value == self.group), "")
+
+
+#: The most locations a group shows side by side (a fair has hundreds of tables).
+GROUP_SIZE = 40
+
+
+def location_groups(locations: list[Location]) -> dict[str, tuple[str, list[Location]]]:
+    """Groups of locations by kind (tables, rooms, video rooms), in runs of at most
+    GROUP_SIZE: value → (label, locations)."""
+    groups: dict[str, tuple[str, list[Location]]] = {}
+    for kind, name in GROUP_NAMES.items():
+        of_kind = [loc for loc in locations if loc.kind == kind]
+        runs = [of_kind[i : i + GROUP_SIZE] for i in range(0, len(of_kind), GROUP_SIZE)]
+        for n, run in enumerate(runs, start=1):
+            if len(runs) == 1:
+                groups[kind.value] = (name, run)
+            else:
+                label = f"{name}: {run[0].name} – {run[-1].name}"
+                groups[f"{kind.value}-{n}"] = (label, run)
+    return groups
 
 
 def slot_name(slot: Slot) -> str:
@@ -86,9 +107,10 @@ def build_timetable(
     if len(days) > 1:
         views += [Choice(f"d:{d.isoformat()}", d.strftime("%A %d %B")) for d in days]
     views.append(Choice("all", "Every session"))
-    kinds = [k for k in GROUP_NAMES if any(loc.kind == k for loc in event.locations)]
-    groups = [Choice(k.value, GROUP_NAMES[k]) for k in kinds]
-    if len(groups) > 1:
+    ordered = sorted(event.locations, key=lambda loc: (loc.position, loc.id))
+    members = location_groups(ordered)
+    groups = [Choice(value, label) for value, (label, _) in members.items()]
+    if len(groups) > 1 and len(ordered) <= GROUP_SIZE:
         groups.append(Choice("all", "All locations"))
 
     view = params.get("view", "")
@@ -104,31 +126,19 @@ def build_timetable(
         return table
 
     table.slots = [s for s in slots if _in_view(s, view, days)]
-    locations = [
-        loc
-        for loc in sorted(event.locations, key=lambda loc: (loc.position, loc.id))
-        if group == "all" or loc.kind.value == group
-    ]
+    locations = ordered if group == "all" else members[group][1]
     table.grid_locations = [loc for loc in locations if loc.capacity <= 1]
     table.shared_locations = [loc for loc in locations if loc.capacity > 1]
     if not table.slots or not locations:
         return table
-    query = (
-        select(Meeting)
-        .where(
-            Meeting.version_id == version.id,
-            Meeting.slot_id.in_([s.id for s in table.slots]),
-            Meeting.location_id.in_([loc.id for loc in locations]),
-        )
-        .options(
-            selectinload(Meeting.participant_a).selectinload(Participant.organisation),
-            selectinload(Meeting.participant_b).selectinload(Participant.organisation),
-        )
-        .order_by(Meeting.id)
-    )
     shared_ids = {loc.id for loc in table.shared_locations}
-    stacks: dict[tuple[int, int], list[Meeting]] = defaultdict(list)
-    for meeting in db.scalars(query):
+    stacks: dict[tuple[int, int], list[Shown]] = defaultdict(list)
+    for meeting in _shown_meetings(
+        db,
+        Meeting.version_id == version.id,
+        Meeting.slot_id.in_([s.id for s in table.slots]),
+        Meeting.location_id.in_([loc.id for loc in locations]),
+    ):
         key = (meeting.slot_id, meeting.location_id)
         if meeting.location_id in shared_ids:
             stacks[key].append(meeting)
@@ -136,6 +146,51 @@ def build_timetable(
             table.cells[key] = meeting
     table.shared = dict(stacks)
     return table
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    name: str
+    organisation: str
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """A meeting as the timetable shows it (read as columns: thousands of them stay quick)."""
+
+    slot_id: int
+    location_id: int
+    uid: str
+    kind: str
+    a: Person
+    b: Person
+
+
+def _shown_meetings(db: Session, *where: Any) -> list[Shown]:
+    a, b = aliased(Participant), aliased(Participant)
+    org_a, org_b = aliased(Organisation), aliased(Organisation)
+    rows = db.execute(
+        select(
+            Meeting.slot_id,
+            Meeting.location_id,
+            Meeting.uid,
+            Meeting.kind,
+            a.name,
+            org_a.name,
+            b.name,
+            org_b.name,
+        )
+        .join(a, Meeting.participant_a_id == a.id)
+        .join(org_a, a.organisation_id == org_a.id)
+        .join(b, Meeting.participant_b_id == b.id)
+        .join(org_b, b.organisation_id == org_b.id)
+        .where(*where)
+        .order_by(Meeting.id)
+    )
+    return [
+        Shown(slot, location, uid, kind, Person(an, ao), Person(bn, bo))
+        for slot, location, uid, kind, an, ao, bn, bo in rows
+    ]
 
 
 def _in_view(slot: Slot, view: str, days: list[date]) -> bool:
