@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from typing import Any, Literal
+from urllib.parse import quote_plus
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -27,6 +28,7 @@ from api.pages.common import (
     safe_next,
     set_cookie,
     settings_of,
+    templates,
 )
 from api.pages.forms import form_values
 from api.pages.timetable import build_timetable, slot_name
@@ -36,6 +38,7 @@ from matchmaking import events as event_service
 from matchmaking import exports, mail, publishing
 from matchmaking import jobs as job_service
 from matchmaking.agenda import participant_agenda, video_link
+from matchmaking.errors import DomainError
 from matchmaking.models import (
     ApiToken,
     Event,
@@ -136,11 +139,18 @@ def job_progress(job: SolveJob) -> dict[str, Any]:
         share = min(1.0, job.progress_elapsed / limit)
     if job.status in job_service.FINISHED:
         share = 1.0
+    stages = charts.progress_stages(job.progress_history or [])
     return {
         "id": job.id,
         "status": job.status.value,
         "finished": job.status in job_service.FINISHED,
         "goal": job.progress_goal,
+        "goal_label": charts.goal_label(job.progress_goal) if job.progress_goal else "",
+        "goal_description": charts.goal_description(job.progress_goal) if job.progress_goal else "",
+        "stages": [
+            {k: stage[k] for k in ("goal", "label", "description", "value", "bound", "proven")}
+            for stage in stages
+        ],
         "objective": job.progress_objective,
         "bound": job.progress_bound,
         "elapsed": round(job.progress_elapsed or 0.0, 1),
@@ -180,9 +190,39 @@ def dashboard(slug: str, request: Request, db: DbSession) -> HTMLResponse:
             "active": active,
             "versions": versions,
             "published": published,
-            "default_time_limit": int(min(60, settings_of(request).solve_time_limit_seconds)),
+            "default_time_limit": _last_time_limit(jobs)
+            or int(min(60, settings_of(request).solve_time_limit_seconds)),
+            "late_registrations": _late_registrations(db, event, published),
             "flash": request.query_params.get("flash", "")[:200],
         },
+    )
+
+
+def _last_time_limit(jobs: list[SolveJob]) -> int | None:
+    """The time limit of the latest solve: the field keeps what the organiser chose."""
+    for job in jobs:
+        seconds = (job.parameters or {}).get("time_limit_seconds")
+        if seconds:
+            return int(float(seconds))
+    return None
+
+
+def _late_registrations(
+    db: DbSession, event: Event, published: ScheduleVersion | None
+) -> list[Participant]:
+    """Participants who registered after the published version was planned: they have no
+    meetings until the next re-plan."""
+    if published is None:
+        return []
+    return list(
+        db.scalars(
+            select(Participant)
+            .where(
+                Participant.event_id == event.id,
+                Participant.created_at > published.snapshot_at,
+            )
+            .order_by(Participant.created_at)
+        )
     )
 
 
@@ -219,6 +259,34 @@ async def solve(slug: str, request: Request, db: DbSession) -> Response:
     return redirect(f"/organiser/e/{event.slug}#job-{job.id}")
 
 
+@router.post("/organiser/e/{slug}/registration", include_in_schema=False)
+async def registration(slug: str, request: Request, db: DbSession) -> Response:
+    """Open, reopen (after publishing, before the deadline) or close registration."""
+    values = form_values(await request.form())
+    check_csrf(request, str(values.get(CSRF_FIELD, "")))
+    event, _, _ = organiser_event(request, db, slug)
+    action = values.get("action")
+    try:
+        if action == "open":
+            event_service.open_registration(db, event)
+            flash = "Registration is open."
+        elif action == "close":
+            event_service.close_registration(db, event)
+            flash = "Registration is closed."
+        else:
+            raise PageError(422, "Unknown action", "Choose to open or to close registration.")
+    except DomainError as error:
+        db.rollback()
+        raise PageError(
+            409,
+            "Registration unchanged",
+            error.detail.replace("`registration_closes`", "the registration deadline"),
+            links=(("Back to the dashboard", f"/organiser/e/{event.slug}"),),
+        ) from error
+    db.commit()
+    return redirect(f"/organiser/e/{event.slug}?flash={quote_plus(flash)}")
+
+
 @router.get("/organiser/e/{slug}/jobs/{job_id}.json", include_in_schema=False)
 def job_status(slug: str, job_id: str, request: Request, db: DbSession) -> JSONResponse:
     event, _, _ = organiser_event(request, db, slug)
@@ -227,6 +295,7 @@ def job_status(slug: str, job_id: str, request: Request, db: DbSession) -> JSONR
         raise PageError(404, "Job not found", f"The event has no solve job '{job_id}'.")
     body = job_progress(job)
     body["chart"] = str(charts.progress_chart(job.progress_history))
+    body["stages_html"] = templates.get_template("pages/_stages.html").render(progress=body)
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
