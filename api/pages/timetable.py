@@ -111,14 +111,15 @@ def build_timetable(
     members = location_groups(ordered)
     groups = [Choice(value, label) for value, (label, _) in members.items()]
     if len(groups) > 1 and len(ordered) <= GROUP_SIZE:
-        groups.append(Choice("all", "All locations"))
+        groups.insert(0, Choice("all", "All locations"))
 
     view = params.get("view", "")
     if view not in {c.value for c in views}:
         view = views[0].value
     group = params.get("group", "")
     if group not in {c.value for c in groups}:
-        group = groups[0].value if groups else "all"
+        # Everything at once while it fits; a fair's hundreds of tables a group at a time.
+        group = "all" if len(groups) != 1 and len(ordered) <= GROUP_SIZE else groups[0].value
     table = Timetable(views, view, groups, group, params.get("q", "").strip()[:100])
 
     if table.q:

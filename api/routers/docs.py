@@ -1,22 +1,22 @@
-"""The interactive API documentation (Swagger UI), served with its scripts and styles from
-the installed `swagger-ui-bundle` package: it works offline and on a closed network, and the
-page loads nothing from another site."""
+"""The interactive API documentation (Swagger UI 5, which reads OpenAPI 3.1), served with its
+scripts and styles from the installed `swagger-ui-py` package: it works offline and on a
+closed network, and the page loads nothing from another site."""
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, Response
-from swagger_ui_bundle import swagger_ui_path
 
 from api.problems import ProblemError
 
 router = APIRouter(include_in_schema=False)
 
 DOCS_PATH = "/api/v1/docs"
-ASSETS = Path(str(swagger_ui_path))
+ASSETS = Path(str(files("swagger_ui") / "static"))
 #: The files the page loads (a fixed set: nothing else of the package is served).
 ASSET_TYPES = {
     "swagger-ui-bundle.js": "text/javascript",
