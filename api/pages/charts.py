@@ -6,6 +6,7 @@ the pages also show the numbers as a table.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,14 +34,18 @@ def bar_chart(
     *,
     maximum: float | None = None,
     description: str = "",
+    titles: Sequence[str] = (),
 ) -> Markup:
-    """Vertical bars with a label under each (labels thinned out when there are many)."""
+    """Vertical bars with a label under each (labels thinned out when there are many); a
+    bar's tooltip says `titles[i]` (default: its label)."""
     if not bars:
         return Markup("")
     top = max(maximum or 0, *(v for _, v in bars), 1)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     step = plot_w / len(bars)
-    every = max(1, len(bars) // 16)
+    # Labels never overlap: every n-th bar is labelled, n from the longest label's width.
+    label_width = 7 * max(len(label) for label, _ in bars) + 8
+    every = max(1, math.ceil(label_width / step))
     parts = [
         f'<text x="{LEFT - 4}" y="{TOP + 4}" text-anchor="end">{_number(top)}</text>'
         f'<text x="{LEFT - 4}" y="{HEIGHT - BOTTOM}" text-anchor="end">0</text>'
@@ -57,7 +62,7 @@ def bar_chart(
         parts.append(
             f'<rect x="{x + step * 0.1:.1f}" y="{TOP + plot_h - h:.1f}" width="{step * 0.8:.1f}" '
             f'height="{h:.1f}" fill="#0b5cad">'
-            f"<title>{escape(label)}: {_number(value)}</title></rect>"
+            f"<title>{escape(titles[i] if titles else label)}: {_number(value)}</title></rect>"
         )
         if i % every == 0:
             parts.append(

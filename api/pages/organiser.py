@@ -437,9 +437,10 @@ def _render_version(
             "location_chart": charts.bar_chart(
                 "Meetings per slot",
                 [
-                    (slot_label(u.start, u.end, with_day=multi_day), u.meetings)
+                    (u.start.strftime("%a %H:%M" if multi_day else "%H:%M"), u.meetings)
                     for u in stats.location_use
                 ],
+                titles=[slot_label(u.start, u.end, with_day=multi_day) for u in stats.location_use],
                 maximum=stats.location_use[0].capacity if stats.location_use else None,
                 description="Meetings in each slot (event time); the dashed line is what all "
                 "locations hold.",

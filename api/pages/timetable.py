@@ -51,6 +51,8 @@ class Timetable:
     groups: list[Choice]
     group: str
     q: str
+    #: Whether the rows need their day (a view of several days).
+    with_day: bool = True
     #: Slots shown (rows) and the locations of the grid (columns; capacity 1 each).
     slots: list[Slot] = field(default_factory=list)
     grid_locations: list[Location] = field(default_factory=list)
@@ -93,8 +95,8 @@ def location_groups(locations: list[Location]) -> dict[str, tuple[str, list[Loca
     return groups
 
 
-def slot_name(slot: Slot) -> str:
-    return slot_label(slot.start, slot.end)
+def slot_name(slot: Slot, with_day: bool = True) -> str:
+    return slot_label(slot.start, slot.end, with_day=with_day)
 
 
 def build_timetable(
@@ -127,6 +129,7 @@ def build_timetable(
         return table
 
     table.slots = [s for s in slots if _in_view(s, view, days)]
+    table.with_day = len({s.start.date() for s in table.slots}) > 1
     locations = ordered if group == "all" else members[group][1]
     table.grid_locations = [loc for loc in locations if loc.capacity <= 1]
     table.shared_locations = [loc for loc in locations if loc.capacity > 1]
