@@ -501,14 +501,12 @@ async def publish(
                 409, "Not published", f"Version {version.number} holds no schedule to publish."
             ) from error
         # The version page again, with the reason and the warnings to confirm.
-        return _render_version(
-            request,
-            db,
-            event,
-            organiser,
-            version,
-            refused="It differs from what was checked: see the warnings.",
+        why = (
+            "It was not planned from the version published now."
+            if isinstance(error, publishing.PublishedVersionChanged)
+            else "Wishes or registrations changed after it was planned."
         )
+        return _render_version(request, db, event, organiser, version, refused=why)
     settings = settings_of(request)
     mails = publishing.publication_mails(db, event, result, settings.base_url)
     db.commit()
