@@ -232,3 +232,35 @@ def test_inbox_shows_requests_waiting_for_an_answer_first(site: Site) -> None:
     order = [page.index(f'id="wish-{key}"') for key in ("w3", "w2", "w1")]
     assert order == sorted(order)
     assert "2</strong> requests wait for your answer" in page
+
+
+def test_only_the_events_organisers_may_open_or_close_its_registration(site: Site) -> None:
+    from matchmaking.models import ApiToken, Organiser
+    from matchmaking.security import hash_token, new_token
+
+    stranger_token = new_token("mmo")
+    stranger = Organiser(email="stranger@example.org", name="Stranger")
+    site.session.add_all(
+        [stranger, ApiToken(organiser=stranger, token_hash=hash_token(stranger_token), prefix="x")]
+    )
+    site.session.commit()
+    target = f"/organiser/e/{site.slug}/registration"
+    participant = site.client()
+    site.sign_in(participant, "p1")
+    csrf = csrf_of(participant, f"/e/{site.slug}/me")
+    as_participant = participant.post(target, data={"csrf_token": csrf, "action": "close"})
+    assert as_participant.status_code == 401 and "Organiser sign-in" in as_participant.text
+    other = site.client()
+    other.cookies.set("mm_organiser", stranger_token)
+    csrf = csrf_of(other, "/organiser")
+    as_stranger = other.post(target, data={"csrf_token": csrf, "action": "close"})
+    assert as_stranger.status_code == 404
+    with site.read() as db:
+        assert db.get(type(site.built.event), site.built.event.id).status is EventStatus.open
+    owner = site.client()
+    site.sign_in_organiser(owner)
+    csrf = csrf_of(owner, f"/organiser/e/{site.slug}")
+    closed = owner.post(target, data={"csrf_token": csrf, "action": "close"})
+    assert closed.status_code == 303
+    with site.read() as db:
+        assert db.get(type(site.built.event), site.built.event.id).status is EventStatus.closed
