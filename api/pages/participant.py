@@ -38,6 +38,7 @@ from matchmaking.models import (
     Wish,
     WishStatus,
 )
+from matchmaking.versions import as_utc
 from matchmaking.wording import reason_words
 
 router = APIRouter()
@@ -90,9 +91,22 @@ def agenda_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
             "days": sorted({row.start.date() for row in _agenda_rows(agenda.meetings)}),
             "open_requests": received,
             "not_scheduled": _not_scheduled(db, me, agenda.version),
+            "registered_late": _registered_after(db, me, agenda.version),
             "own_zone": me.timezone if me.timezone and me.timezone != event.timezone else "",
         },
     )
+
+
+def _registered_after(db: DbSession, me: Participant, number: int | None) -> bool:
+    """Whether the participant registered after the published version was planned."""
+    if number is None:
+        return False
+    snapshot = db.scalar(
+        select(ScheduleVersion.snapshot_at).where(
+            ScheduleVersion.event_id == me.event_id, ScheduleVersion.number == number
+        )
+    )
+    return snapshot is not None and as_utc(me.created_at) > as_utc(snapshot)
 
 
 def _not_scheduled(db: DbSession, me: Participant, number: int | None) -> list[dict[str, str]]:

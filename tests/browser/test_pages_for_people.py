@@ -424,6 +424,8 @@ def test_registration_reopens_after_publishing_and_late_registrants_wait_for_a_r
 
     visitor = browser.new_context().new_page()
     _register(visitor, served, slug, screenshots)
+    visitor.goto(f"{served.url}/e/{slug}/me")
+    assert "You registered after the schedule was made" in visitor.inner_text("main")
 
     page.goto(f"{served.url}/organiser/e/{slug}")
     late = page.locator("#late-registrations").inner_text()
