@@ -34,6 +34,7 @@ ROUTER_MODULES: list[str] = [
     "api.routers.mails",
     "api.routers.agenda",
     "api.routers.imports",
+    "api.routers.docs",
     "api.pages",
 ]
 
@@ -73,7 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=API_DESCRIPTION,
         lifespan=lifespan,
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        docs_url=None,  # served by api.routers.docs, from the installation
         redoc_url=None,
     )
     app.state.settings = settings

@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -204,8 +204,19 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     )
 
 
-async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
+def wants_html(request: Request) -> bool:
+    """A browser asking for a page (not the JSON API, whose clients get problem details)."""
+    if request.url.path.startswith("/api/"):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+async def _on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code in (404, 405) and wants_html(request):
+        from api.pages.common import error_page
+
+        return error_page(request, _page_error(request, exc.status_code))
     phrase = HTTPStatus(exc.status_code).phrase
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else ""
     if exc.status_code == 404 and not detail:
@@ -216,6 +227,19 @@ async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
         if not detail:
             detail = f"{request.method} is not allowed on {request.url.path}."
     return problem_response(request, exc.status_code, detail, headers=headers or None)
+
+
+def _page_error(request: Request, status: int) -> Any:
+    from api.pages.common import PageError
+
+    if status == 404:
+        return PageError(
+            404,
+            "Page not found",
+            "There is no page at this address. Check the link, or start "
+            "again from the list of events.",
+        )
+    return PageError(405, "Not possible here", f"This page cannot be opened with {request.method}.")
 
 
 def _allowed_methods(request: Request) -> str:

@@ -78,12 +78,27 @@ def localise(moment: datetime, zone: ZoneInfo) -> datetime:
     return moment.replace(tzinfo=zone)
 
 
+#: In a location's link, the place of the meeting's uid (a configured pattern).
+MEETING_PLACEHOLDER = "{meeting}"
+
+
 def video_link(event: Event, location: Location, meeting_uid: str) -> str | None:
-    """The room's own link, else the event's video base URL with the meeting's stable uid."""
+    """The video link of one online meeting; every meeting that shares its slot with others
+    in the same location gets a link of its own (docs/schedules.md, "Video links"):
+
+    - the location's link with `{meeting}` in it: that pattern, with the meeting's uid;
+    - the location's link, capacity 1: that link (one meeting at a time uses the room);
+    - the location's link, capacity > 1: the link as a base, `<link>/<uid>`;
+    - no link of its own: the event's video base URL, `<video_base_url>/<uid>`.
+    """
     if location.kind != LocationKind.online:
         return None
     if location.url:
-        return location.url
+        if MEETING_PLACEHOLDER in location.url:
+            return location.url.replace(MEETING_PLACEHOLDER, meeting_uid)
+        if location.capacity <= 1:
+            return location.url
+        return f"{location.url.rstrip('/')}/{meeting_uid}"
     if event.video_base_url:
         return f"{event.video_base_url.rstrip('/')}/{meeting_uid}"
     return None

@@ -252,13 +252,21 @@ def event_counts(session: Session, event: Event) -> EventCounts:
 # --- lifecycle -------------------------------------------------------------------------------
 
 
-def open_registration(session: Session, event: Event) -> Event:
-    """draft or closed → open. The event needs slots and locations to be worth joining."""
+def open_registration(session: Session, event: Event, now: datetime | None = None) -> Event:
+    """draft, closed, scheduled or published → open. The event needs slots and locations to
+    be worth joining. After a schedule exists, registration reopens only before its deadline
+    (`registration_closes`): late registrants have no meetings until the next re-plan."""
     lock_event(session, event)
-    if event.status not in (EventStatus.draft, EventStatus.closed):
-        raise Conflict(
-            f"Registration can be opened from draft or closed, this event is {event.status}."
-        )
+    if event.status is EventStatus.open:
+        raise Conflict("Registration is open already.")
+    if event.status in (EventStatus.scheduled, EventStatus.published):
+        closes = as_utc(event.registration_closes)
+        if closes is not None and (now or utcnow()) >= closes:
+            raise Conflict(
+                "The registration deadline has passed; move `registration_closes` later "
+                "before reopening registration.",
+                field="registration_closes",
+            )
     counts = event_counts(session, event)
     if counts.slots == 0 or counts.locations == 0:
         raise Conflict("Add at least one session with slots and one location before opening.")

@@ -136,7 +136,8 @@ def publish_version(
         session.flush()
     version.published_at = moment
     version.superseded_at = None
-    event.status = EventStatus.published
+    if event.status is not EventStatus.open:  # registration reopened after publishing stays open
+        event.status = EventStatus.published
     session.flush()
     return PublishResult(
         version=version,

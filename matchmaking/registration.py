@@ -41,6 +41,7 @@ from matchmaking.models import (
 )
 from matchmaking.models import Session as EventSession
 from matchmaking.security import PARTICIPANT_TOKEN_PREFIX, hash_token, new_token
+from matchmaking.wording import fold
 
 #: Prefix of organisation invitation tokens (like `mmp_` for personal links).
 INVITATION_TOKEN_PREFIX = "mmi"
@@ -465,6 +466,20 @@ class DirectoryFilter:
     q: str | None = None
 
 
+def _searchable(person: Participant) -> str:
+    organisation = person.organisation
+    return fold(
+        " ".join(
+            (
+                person.name,
+                person.job_title or "",
+                organisation.name,
+                organisation.description or "",
+            )
+        )
+    )
+
+
 def directory(
     session: Session, event: Event, filters: DirectoryFilter, limit: int, offset: int
 ) -> tuple[list[Participant], int]:
@@ -482,17 +497,12 @@ def directory(
         query = query.where(Organisation.country == filters.country.upper())
     if filters.attendance is not None:
         query = query.where(Participant.attendance == filters.attendance)
-    for word in (filters.q or "").lower().split():
-        pattern = f"%{word}%"
-        query = query.where(
-            or_(
-                func.lower(Participant.name).like(pattern),
-                func.lower(Participant.job_title).like(pattern),
-                func.lower(Organisation.name).like(pattern),
-                func.lower(Organisation.description).like(pattern),
-            )
-        )
     found = list(session.scalars(query))
+    # Words match whatever their accents and case ("montreal" finds Montréal): compared in
+    # Python, the same on both databases.
+    words = fold(filters.q or "").split()
+    if words:
+        found = [p for p in found if all(w in _searchable(p) for w in words)]
     # Sectors and focus areas are JSON lists; matching them here keeps one query for both
     # databases, and a directory holds at most a few thousand people.
     if filters.sector:

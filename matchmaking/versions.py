@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, literal, or_, select, union_all
 from sqlalchemy.orm import Session, selectinload
 
 from matchmaking.models import (
     Event,
     Location,
     Meeting,
+    MeetingWish,
     Participant,
     ScheduleVersion,
     Slot,
@@ -312,19 +313,54 @@ class VersionStatistics:
     unscheduled_by_reason: dict[str, int]
 
 
-def version_statistics(session: Session, version: ScheduleVersion) -> VersionStatistics:
-    meetings = load_meetings(session, version)
-    met = {key for meeting in meetings for key in _wish_keys(meeting)}
-    accepted = len(met | unscheduled_wish_keys(version))
+def version_statistics(
+    session: Session, version: ScheduleVersion, *, by_location: bool = True
+) -> VersionStatistics:
+    """The figures of a version (`by_location=False`: without the meetings per location of
+    each slot, which an event of hundreds of tables has thousands of)."""
+    # Counted by the database (GROUP BY), not by loading meetings: the version page of an
+    # event with thousands of meetings stays quick.
+    place = Location.key if by_location else literal("")
+    groups = session.execute(
+        select(Meeting.slot_id, place, Meeting.kind, func.count())
+        .join(Location, Meeting.location_id == Location.id)
+        .where(Meeting.version_id == version.id)
+        .group_by(Meeting.slot_id, place, Meeting.kind)
+    ).all()
+    met_wishes = (
+        select(Wish.key)
+        .join(MeetingWish, MeetingWish.wish_id == Wish.id)
+        .join(Meeting, MeetingWish.meeting_id == Meeting.id)
+        .where(Meeting.version_id == version.id)
+        .distinct()
+        .subquery()
+    )
+    scheduled = session.scalar(select(func.count()).select_from(met_wishes)) or 0
+    unscheduled = unscheduled_wish_keys(version)
+    # A wish both met and listed as unscheduled counts once (never happens in a solve's own
+    # result, but a stored version is only data).
+    both = (
+        session.scalar(
+            select(func.count())
+            .select_from(met_wishes)
+            .where(met_wishes.c.key.in_(sorted(unscheduled)))
+        )
+        if unscheduled
+        else 0
+    ) or 0
+    accepted = scheduled + len(unscheduled) - both
+    kinds: Counter[str] = Counter()
+    for _, _, kind, n in groups:
+        kinds[kind] += n
     return VersionStatistics(
         requested=_requested_before(session, version),
         accepted=accepted,
-        scheduled=len(met),
-        scheduled_share=len(met) / accepted if accepted else 1.0,
-        meetings=len(meetings),
-        kinds={kind: sum(1 for m in meetings if m.kind == kind) for kind in MEETING_KINDS},
-        location_use=_location_use(session, version, meetings),
-        meetings_per_participant=_meetings_histogram(session, version, meetings),
+        scheduled=scheduled,
+        scheduled_share=scheduled / accepted if accepted else 1.0,
+        meetings=sum(n for *_, n in groups),
+        kinds={kind: kinds[kind] for kind in MEETING_KINDS},
+        location_use=_location_use(session, version, groups),
+        meetings_per_participant=_meetings_histogram(session, version),
         unscheduled_by_reason=dict(Counter(u["reason"] for u in version.unscheduled)),
     )
 
@@ -334,58 +370,72 @@ def unscheduled_wish_keys(version: ScheduleVersion) -> set[str]:
 
 
 def _requested_before(session: Session, version: ScheduleVersion) -> int:
-    wishes = session.scalars(
-        select(Wish.created_at).where(
-            Wish.event_id == version.event_id, Wish.status != WishStatus.cancelled
+    return (
+        session.scalar(
+            select(func.count()).where(
+                Wish.event_id == version.event_id,
+                Wish.status != WishStatus.cancelled,
+                Wish.created_at <= version.snapshot_at,
+            )
         )
+        or 0
     )
-    snapshot = as_utc(version.snapshot_at)
-    return sum(1 for created in wishes if as_utc(created) <= snapshot)
 
 
 def _location_use(
-    session: Session, version: ScheduleVersion, meetings: Sequence[Meeting]
+    session: Session, version: ScheduleVersion, groups: Sequence[Any]
 ) -> list[SlotUse]:
-    slots = session.scalars(
-        select(Slot).where(Slot.event_id == version.event_id).order_by(Slot.start, Slot.id)
+    slots = session.execute(
+        select(Slot.id, Slot.key, Slot.start, Slot.end)
+        .where(Slot.event_id == version.event_id)
+        .order_by(Slot.start, Slot.id)
     )
     capacity = sum(
         session.scalars(select(Location.capacity).where(Location.event_id == version.event_id))
     )
     per_slot: dict[int, Counter[str]] = {}
-    for meeting in meetings:
-        per_slot.setdefault(meeting.slot_id, Counter())[meeting.location.key] += 1
+    for slot_id, location_key, _, n in groups:
+        per_slot.setdefault(slot_id, Counter())[location_key] += n
     return [
         SlotUse(
-            slot=slot.key,
-            start=slot.start,
-            end=slot.end,
-            meetings=sum(per_slot.get(slot.id, Counter()).values()),
+            slot=key,
+            start=start,
+            end=end,
+            meetings=sum(per_slot.get(slot_id, Counter()).values()),
             capacity=capacity,
-            by_location=dict(sorted(per_slot.get(slot.id, Counter()).items())),
+            by_location=dict(sorted(per_slot.get(slot_id, Counter()).items())),
         )
-        for slot in slots
+        for slot_id, key, start, end in slots
     ]
 
 
-def _meetings_histogram(
-    session: Session, version: ScheduleVersion, meetings: Sequence[Meeting]
-) -> dict[int, int]:
-    snapshot = as_utc(version.snapshot_at)
-    registered = [
-        pid
-        for pid, created in session.execute(
-            select(Participant.id, Participant.created_at).where(
-                Participant.event_id == version.event_id
-            )
+def _meetings_histogram(session: Session, version: ScheduleVersion) -> dict[int, int]:
+    """Participants registered at the snapshot, by their number of meetings (in SQL)."""
+    sides = union_all(
+        select(Meeting.participant_a_id.label("pid")).where(Meeting.version_id == version.id),
+        select(Meeting.participant_b_id.label("pid")).where(Meeting.version_id == version.id),
+    ).subquery()
+    registered_then = (
+        Participant.event_id == version.event_id,
+        Participant.created_at <= version.snapshot_at,
+    )
+    per_person = (
+        select(sides.c.pid, func.count().label("n"))
+        .join(Participant, Participant.id == sides.c.pid)
+        .where(*registered_then)
+        .group_by(sides.c.pid)
+        .subquery()
+    )
+    histogram = {
+        int(n): int(people)
+        for n, people in session.execute(
+            select(per_person.c.n, func.count()).group_by(per_person.c.n)
         )
-        if as_utc(created) <= snapshot
-    ]
-    count: Counter[int] = Counter()
-    for meeting in meetings:
-        count[meeting.participant_a_id] += 1
-        count[meeting.participant_b_id] += 1
-    histogram = Counter(count[pid] for pid in registered)
+    }
+    registered = session.scalar(select(func.count()).where(*registered_then)) or 0
+    without = registered - sum(histogram.values())
+    if without:
+        histogram[0] = without
     return dict(sorted(histogram.items()))
 
 

@@ -19,17 +19,26 @@ def test_the_wheel_holds_the_templates_and_the_migrations(tmp_path: Path) -> Non
     # Built from a copy: setuptools writes its build/ folder into the tree it builds.
     source = tmp_path / "source"
     source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy(ROOT / name, source / name)
     for name in ("matchmaking", "solver", "api", "templates", "migrations"):
         shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(source)],
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w", str(tmp_path), str(source)],
         check=True,
         capture_output=True,
+        text=True,
     )
+    # setuptools finds every package itself and has nothing to warn about.
+    for warning in ("is absent from the `packages` configuration", "as a TOML table"):
+        assert warning not in built.stdout + built.stderr, warning
     (wheel,) = tmp_path.glob("matchmaking-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
+    assert {
+        "api/static/style.css",
+        "api/static/progress.js",
+        "matchmaking/bundle/schemas.py",
+    } <= names
     for folder, pattern in (("templates", "*"), ("migrations", "*")):
         expected = {
             f"matchmaking/{folder}/{path.relative_to(ROOT / folder).as_posix()}"

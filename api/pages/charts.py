@@ -6,6 +6,7 @@ the pages also show the numbers as a table.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,14 +34,18 @@ def bar_chart(
     *,
     maximum: float | None = None,
     description: str = "",
+    titles: Sequence[str] = (),
 ) -> Markup:
-    """Vertical bars with a label under each (labels thinned out when there are many)."""
+    """Vertical bars with a label under each (labels thinned out when there are many); a
+    bar's tooltip says `titles[i]` (default: its label)."""
     if not bars:
         return Markup("")
     top = max(maximum or 0, *(v for _, v in bars), 1)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     step = plot_w / len(bars)
-    every = max(1, len(bars) // 16)
+    # Labels never overlap: every n-th bar is labelled, n from the longest label's width.
+    label_width = 7 * max(len(label) for label, _ in bars) + 8
+    every = max(1, math.ceil(label_width / step))
     parts = [
         f'<text x="{LEFT - 4}" y="{TOP + 4}" text-anchor="end">{_number(top)}</text>'
         f'<text x="{LEFT - 4}" y="{HEIGHT - BOTTOM}" text-anchor="end">0</text>'
@@ -57,7 +62,7 @@ def bar_chart(
         parts.append(
             f'<rect x="{x + step * 0.1:.1f}" y="{TOP + plot_h - h:.1f}" width="{step * 0.8:.1f}" '
             f'height="{h:.1f}" fill="#0b5cad">'
-            f"<title>{escape(label)}: {_number(value)}</title></rect>"
+            f"<title>{escape(titles[i] if titles else label)}: {_number(value)}</title></rect>"
         )
         if i % every == 0:
             parts.append(
@@ -116,36 +121,90 @@ def _number(value: float) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+#: The goals a solve optimises one after the other, in words, and whether more is better.
+GOALS = {
+    "required": ("Required meetings", "placing every required meeting", True),
+    "scheduled": ("Met wishes", "weighted number of met wishes (higher is better)", True),
+    "fairness": (
+        "Fairness",
+        "share of wishes met for the least-served participant (higher is better)",
+        True,
+    ),
+    "breaks": ("Breaks", "idle breaks between meetings (lower is better)", False),
+    "stability": (
+        "Stability",
+        "published meetings moved or cancelled (lower is better)",
+        False,
+    ),
+}
+
+
+def goal_label(goal: str) -> str:
+    return GOALS.get(goal, (goal.replace("_", " ").capitalize(), "", True))[0]
+
+
+def goal_description(goal: str) -> str:
+    return GOALS.get(goal, ("", goal.replace("_", " "), True))[1]
+
+
 def progress_goal(history: Sequence[Sequence[Any]]) -> str:
-    """The goal the search spent most reports on (a lexicographic solve has several)."""
+    """The goal of the newest report (a lexicographic solve optimises one goal after another)."""
     rows = [r for r in history if len(r) >= 4 and r[2] is not None]
-    if not rows:
-        return ""
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[str(row[1])] = counts.get(str(row[1]), 0) + 1
-    latest_first = [str(r[1]) for r in reversed(rows)]
-    return max(latest_first, key=lambda goal: counts[goal])
+    return str(rows[-1][1]) if rows else ""
+
+
+def progress_stages(history: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    """Each goal the search worked on, in order: its name in words, what it measures, the
+    latest value found and proven bound, and its (elapsed, value, bound) points."""
+    stages: dict[str, dict[str, Any]] = {}
+    for row in history:
+        if len(row) < 4 or row[2] is None:
+            continue
+        goal = str(row[1])
+        stage = stages.setdefault(
+            goal,
+            {
+                "goal": goal,
+                "label": goal_label(goal),
+                "description": goal_description(goal),
+                "points": [],
+            },
+        )
+        stage["points"].append(
+            (float(row[0]), float(row[2]), float(row[3]) if row[3] is not None else None)
+        )
+    for stage in stages.values():
+        _, value, bound = stage["points"][-1]
+        stage["value"], stage["bound"] = value, bound
+        stage["proven"] = bound is not None and abs(value - bound) < 1e-9
+    return list(stages.values())
 
 
 def progress_series(history: Sequence[Sequence[Any]]) -> list[tuple[float, float, float | None]]:
-    """That goal's (elapsed, best, bound) points from a job's progress history."""
-    rows = [r for r in history if len(r) >= 4 and r[2] is not None]
+    """The newest goal's (elapsed, best, bound) points from a job's progress history."""
     goal = progress_goal(history)
-    return [
-        (float(r[0]), float(r[2]), float(r[3]) if r[3] is not None else None)
-        for r in rows
-        if str(r[1]) == goal
-    ]
+    stages = [s for s in progress_stages(history) if s["goal"] == goal]
+    return stages[0]["points"] if stages else []
+
+
+def stage_chart(stage: dict[str, Any]) -> Markup:
+    points = stage["points"]
+    return line_chart(
+        f"{stage['label']}: {stage['description']}",
+        [
+            ("best found", "#0b5cad", [(t, b) for t, b, _ in points]),
+            ("proven bound", "#a4161a", [(t, d) for t, _, d in points if d is not None]),
+        ],
+        f"{stage['label']} ({stage['description']}): the best value found and the proven "
+        "bound over the elapsed seconds of the solve.",
+    )
 
 
 def progress_chart(history: Sequence[Sequence[Any]]) -> Markup:
-    points = progress_series(history)
-    best = [(t, b) for t, b, _ in points]
-    bound = [(t, d) for t, _, d in points if d is not None]
-    goal = progress_goal(history)
-    return line_chart(
-        f"Search progress ({goal})",
-        [("best found", "#0b5cad", best), ("bound", "#a4161a", bound)],
-        "Best objective value found and proven bound over the elapsed seconds of the solve.",
+    """One chart per stage (goal) of the solve, in the order they ran."""
+    return Markup("").join(
+        Markup('<figure class="stage"><figcaption>{}</figcaption>{}</figure>').format(
+            f"Stage {n}: {stage['label']}", stage_chart(stage)
+        )
+        for n, stage in enumerate(progress_stages(history), start=1)
     )

@@ -59,11 +59,25 @@ COOKIE_MAX_AGE = 60 * 60 * 24 * 60
 class PageError(Exception):
     """Ends a page request with a friendly HTML error page (never a traceback)."""
 
-    def __init__(self, status: int, title: str, detail: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        *,
+        links: tuple[tuple[str, str], ...] = (),
+        template: str = "pages/error.html",
+        context: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.title = title
         self.detail = detail
+        #: (label, URL) of the ways on from here, shown as buttons.
+        self.links = links
+        #: Another page to show instead of the plain error page (the sign-in form, say).
+        self.template = template
+        self.context = context or {}
 
 
 # --- rendering ---------------------------------------------------------------------------
@@ -118,8 +132,8 @@ def render(
 def error_page(request: Request, error: PageError) -> HTMLResponse:
     return render(
         request,
-        "pages/error.html",
-        {"title": error.title, "detail": error.detail},
+        error.template,
+        {"title": error.title, "detail": error.detail, "links": error.links, **error.context},
         status=error.status,
     )
 
@@ -248,6 +262,7 @@ def page_participant(request: Request, db: Session, event: Event) -> Participant
             "Open your personal link",
             "This page belongs to a participant. Open the personal link from your "
             "registration confirmation or e-mail to sign in.",
+            links=((_LOST_LINK, lost_link_url(event)),),
         )
     return participant
 
@@ -264,13 +279,38 @@ def page_organiser(request: Request, db: Session) -> Organiser | None:
     return organiser
 
 
+_LOST_LINK = "E-mail me a new personal link"
+
+
+def lost_link_url(event: Event) -> str:
+    return f"/e/{event.slug}/link"
+
+
+def sign_in_first(request: Request) -> PageError:
+    """The organiser sign-in form (401), which comes back to this page once signed in."""
+    return PageError(
+        401,
+        "Organiser sign-in",
+        "Sign in with your organiser API token to see this page.",
+        template="pages/login.html",
+        context={"errors": {}, "next": safe_next(request.url.path)},
+    )
+
+
+def safe_next(path: str) -> str:
+    """Where to go after signing in: an organiser page of this site, nothing else."""
+    if path.startswith("/organiser") and not path.startswith("//") and "\\" not in path:
+        return path[:300]
+    return "/organiser"
+
+
 def organiser_event(
     request: Request, db: Session, slug: str
 ) -> tuple[Event, Organiser, EventRoleName]:
     """The event an organiser manages; unknown events and events of others look alike."""
     organiser = page_organiser(request, db)
     if organiser is None:
-        raise PageError(401, "Sign in", "Sign in with your organiser API token to see this page.")
+        raise sign_in_first(request)
     event = event_service.find_event(db, slug)
     role = event_service.role_of(db, event, organiser) if event is not None else None
     if event is None or role is None:

@@ -4,8 +4,9 @@ publishing it, and exports."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+import re
 from typing import Any, Literal
+from urllib.parse import quote_plus
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -27,18 +28,21 @@ from api.pages.common import (
     redirect,
     refuse_guessing,
     render,
+    safe_next,
     set_cookie,
     settings_of,
+    templates,
 )
 from api.pages.forms import form_values
+from api.pages.timetable import build_timetable, slot_name
 from api.ratelimit import ORGANISER_TOKEN, record_failed_guess
 from api.routers.jobs import start_job_runner
 from matchmaking import browser_sessions, exports, publishing
 from matchmaking import events as event_service
 from matchmaking import jobs as job_service
 from matchmaking import registration as registration_service
-from matchmaking.agenda import participant_agenda
-from matchmaking.errors import Conflict, NotFound
+from matchmaking.agenda import participant_agenda, video_link
+from matchmaking.errors import Conflict, DomainError, NotFound
 from matchmaking.models import (
     ApiToken,
     Event,
@@ -50,11 +54,12 @@ from matchmaking.models import (
 )
 from matchmaking.security import hash_token
 from matchmaking.versions import (
-    load_meetings,
+    Staleness,
     version_impact,
     version_staleness,
     version_statistics,
 )
+from matchmaking.wording import KeyNames, reason_words, slot_label
 
 router = APIRouter()
 
@@ -82,13 +87,14 @@ async def login(request: Request, db: DbSession) -> Response:
             {
                 "title": "Organiser sign-in",
                 "errors": {"token": "This API token is unknown or revoked. Paste a valid token."},
+                "next": safe_next(str(values.get("next", ""))),
             },
             status=401,
         )
     # The cookie carries a new session token of this sign-in, never the API token itself.
     session_token = browser_sessions.open_organiser_session(db, row)
     db.commit()
-    response = redirect("/organiser")
+    response = redirect(safe_next(str(values.get("next", ""))))
     set_cookie(request, response, ORGANISER_COOKIE, session_token)
     return response
 
@@ -144,11 +150,18 @@ def job_progress(job: SolveJob) -> dict[str, Any]:
         share = min(1.0, job.progress_elapsed / limit)
     if job.status in job_service.FINISHED:
         share = 1.0
+    stages = charts.progress_stages(job.progress_history or [])
     return {
         "id": job.id,
         "status": job.status.value,
         "finished": job.status in job_service.FINISHED,
         "goal": job.progress_goal,
+        "goal_label": charts.goal_label(job.progress_goal) if job.progress_goal else "",
+        "goal_description": charts.goal_description(job.progress_goal) if job.progress_goal else "",
+        "stages": [
+            {k: stage[k] for k in ("goal", "label", "description", "value", "bound", "proven")}
+            for stage in stages
+        ],
         "objective": job.progress_objective,
         "bound": job.progress_bound,
         "elapsed": round(job.progress_elapsed or 0.0, 1),
@@ -197,9 +210,39 @@ def dashboard(slug: str, request: Request, db: DbSession) -> HTMLResponse:
             "versions": versions,
             "published": published,
             "waiting_members": waiting,
-            "default_time_limit": int(min(60, settings_of(request).solve_time_limit_seconds)),
+            "default_time_limit": _last_time_limit(jobs)
+            or int(min(60, settings_of(request).solve_time_limit_seconds)),
+            "late_registrations": _late_registrations(db, event, published),
             "flash": request.query_params.get("flash", "")[:200],
         },
+    )
+
+
+def _last_time_limit(jobs: list[SolveJob]) -> int | None:
+    """The time limit of the latest solve: the field keeps what the organiser chose."""
+    for job in jobs:
+        seconds = (job.parameters or {}).get("time_limit_seconds")
+        if seconds:
+            return int(float(seconds))
+    return None
+
+
+def _late_registrations(
+    db: DbSession, event: Event, published: ScheduleVersion | None
+) -> list[Participant]:
+    """Participants who registered after the published version was planned: they have no
+    meetings until the next re-plan."""
+    if published is None:
+        return []
+    return list(
+        db.scalars(
+            select(Participant)
+            .where(
+                Participant.event_id == event.id,
+                Participant.created_at > published.snapshot_at,
+            )
+            .order_by(Participant.created_at)
+        )
     )
 
 
@@ -274,6 +317,34 @@ def _confirm_membership(
     return redirect(f"/organiser/e/{event.slug}#waiting-members")
 
 
+@router.post("/organiser/e/{slug}/registration", include_in_schema=False)
+async def registration(slug: str, request: Request, db: DbSession) -> Response:
+    """Open, reopen (after publishing, before the deadline) or close registration."""
+    values = form_values(await request.form())
+    check_csrf(request, str(values.get(CSRF_FIELD, "")))
+    event, _, _ = organiser_event(request, db, slug)
+    action = values.get("action")
+    try:
+        if action == "open":
+            event_service.open_registration(db, event)
+            flash = "Registration is open."
+        elif action == "close":
+            event_service.close_registration(db, event)
+            flash = "Registration is closed."
+        else:
+            raise PageError(422, "Unknown action", "Choose to open or to close registration.")
+    except DomainError as error:
+        db.rollback()
+        raise PageError(
+            409,
+            "Registration unchanged",
+            error.detail.replace("`registration_closes`", "the registration deadline"),
+            links=(("Back to the dashboard", f"/organiser/e/{event.slug}"),),
+        ) from error
+    db.commit()
+    return redirect(f"/organiser/e/{event.slug}?flash={quote_plus(flash)}")
+
+
 @router.get("/organiser/e/{slug}/jobs/{job_id}.json", include_in_schema=False)
 def job_status(slug: str, job_id: str, request: Request, db: DbSession) -> JSONResponse:
     event, _, _ = organiser_event(request, db, slug)
@@ -282,6 +353,7 @@ def job_status(slug: str, job_id: str, request: Request, db: DbSession) -> JSONR
         raise PageError(404, "Job not found", f"The event has no solve job '{job_id}'.")
     body = job_progress(job)
     body["chart"] = str(charts.progress_chart(job.progress_history))
+    body["stages_html"] = templates.get_template("pages/_stages.html").render(progress=body)
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
@@ -299,17 +371,10 @@ def _version(db: DbSession, event: Event, number: int) -> ScheduleVersion:
     return version
 
 
-def _grid(
-    db: DbSession, event: Event, version: ScheduleVersion
-) -> dict[tuple[int, int], list[Any]]:
-    cells: dict[tuple[int, int], list[Any]] = defaultdict(list)
-    for meeting in load_meetings(db, version):
-        cells[(meeting.slot_id, meeting.location_id)].append(meeting)
-    return cells
-
-
-def _unscheduled(db: DbSession, event: Event, version: ScheduleVersion) -> list[dict[str, Any]]:
-    keys = [u["wish"] for u in version.unscheduled]
+def _unscheduled(
+    db: DbSession, event: Event, unscheduled: list[dict[str, Any]], names: KeyNames
+) -> list[dict[str, Any]]:
+    keys = [u["wish"] for u in unscheduled]
     wishes = {
         w.key: w
         for w in db.scalars(
@@ -327,11 +392,40 @@ def _unscheduled(db: DbSession, event: Event, version: ScheduleVersion) -> list[
             "key": u["wish"],
             "wish": wishes.get(u["wish"]),
             "reason": u.get("reason", ""),
-            "reason_text": str(u.get("reason", "")).replace("_", " "),
-            "detail": u.get("detail", ""),
+            "reason_text": reason_words(str(u.get("reason", ""))),
+            "detail": names.words(str(u.get("detail", ""))),
         }
-        for u in version.unscheduled
+        for u in unscheduled
     ]
+
+
+def publish_warnings(
+    db: DbSession, version: ScheduleVersion, published: ScheduleVersion | None, staleness: Any
+) -> list[str]:
+    """What publishing this version would overlook, in words (the "Publish anyway" box)."""
+    warnings = []
+    if published is not None and published.id != version.id and version.based_on_id != published.id:
+        based_on = db.get(ScheduleVersion, version.based_on_id) if version.based_on_id else None
+        planned = f"from version {based_on.number}" if based_on else "from scratch"
+        warnings.append(
+            f"Version {version.number} was planned {planned}, but version {published.number} "
+            f"is published now: publishing replaces version {published.number} and may move "
+            "or cancel its meetings without keeping them where they are. Re-plan from version "
+            f"{published.number} to keep them."
+        )
+    elif published is None and version.based_on_id:
+        based_on = db.get(ScheduleVersion, version.based_on_id)
+        warnings.append(
+            f"Version {version.number} was planned from version "
+            f"{based_on.number if based_on else '?'}, which is no longer published."
+        )
+    if staleness.stale:
+        warnings.append(
+            f"{len(staleness.changes)} change(s) to wishes or registrations came after this "
+            "version was planned and are not in it:"
+        )
+        warnings.extend(c.detail for c in staleness.changes[:20])
+    return warnings
 
 
 def _histogram_bars(counts: dict[int, int]) -> list[tuple[str, float]]:
@@ -346,18 +440,47 @@ def _histogram_bars(counts: dict[int, int]) -> list[tuple[str, float]]:
 def version_page(slug: str, number: int, request: Request, db: DbSession) -> HTMLResponse:
     event, organiser, _ = organiser_event(request, db, slug)
     version = _version(db, event, number)
+    return _render_version(request, db, event, organiser, version)
+
+
+def _render_version(
+    request: Request,
+    db: DbSession,
+    event: Event,
+    organiser: Any,
+    version: ScheduleVersion,
+    *,
+    refused: str = "",
+) -> HTMLResponse:
     published = publishing.current_published_version(db, event.id)
-    stats = version_statistics(db, version)
-    person_key = request.query_params.get("participant", "")
+    stats = version_statistics(db, version, by_location=False)
+    params = {k: request.query_params.get(k, "") for k in ("view", "group", "q", "participant")}
     person = (
         db.scalar(
             select(Participant).where(
-                Participant.event_id == event.id, Participant.key == person_key
+                Participant.event_id == event.id, Participant.key == params["participant"][:64]
             )
         )
-        if person_key
+        if params["participant"]
         else None
     )
+
+    is_published = published is not None and published.id == version.id
+    # What changed since the snapshot matters only before publishing (and reading it means
+    # reading the whole event again).
+    staleness = (
+        Staleness(snapshot_at=version.snapshot_at, changes=[])
+        if is_published
+        else version_staleness(db, version)
+    )
+    multi_day = len({u.start.date() for u in stats.location_use}) > 1
+    shown = (
+        version.unscheduled
+        if request.query_params.get("all_unscheduled")
+        else version.unscheduled[:UNSCHEDULED_SHOWN]
+    )
+    names = KeyNames.of_event(db, event.id, keys=_keys_in(shown))
+    unscheduled = _unscheduled(db, event, shown, names)
     return render(
         request,
         "pages/version.html",
@@ -367,45 +490,80 @@ def version_page(slug: str, number: int, request: Request, db: DbSession) -> HTM
             "organiser": organiser,
             "version": version,
             "published": published,
-            "is_published": published is not None and published.id == version.id,
+            "is_published": is_published,
             "stats": stats,
             "location_chart": charts.bar_chart(
                 "Meetings per slot",
-                [(u.slot, u.meetings) for u in stats.location_use],
+                [
+                    (u.start.strftime("%a %H:%M" if multi_day else "%H:%M"), u.meetings)
+                    for u in stats.location_use
+                ],
+                titles=[slot_label(u.start, u.end, with_day=multi_day) for u in stats.location_use],
                 maximum=stats.location_use[0].capacity if stats.location_use else None,
-                description="Meetings in each slot; the dashed line is what all locations hold.",
+                description="Meetings in each slot (event time); the dashed line is what all "
+                "locations hold.",
             ),
+            "location_use": stats.location_use,
             "histogram": charts.bar_chart(
                 "Participants by number of meetings",
                 _histogram_bars(stats.meetings_per_participant),
                 description="How many participants have 0, 1, 2, ... meetings.",
             ),
-            "grid": _grid(db, event, version),
-            "unscheduled": _unscheduled(db, event, version),
+            "tt": build_timetable(db, event, version, params),
+            "slot_name": slot_name,
+            "video_link": video_link,
+            "unscheduled": unscheduled,
+            "unscheduled_total": len(version.unscheduled),
+            "reason_words": reason_words,
             "impact": version_impact(db, published, version)
             if published and published.id != version.id
             else None,
-            "staleness": version_staleness(db, version),
-            "participants": sorted(event.participants, key=lambda p: p.name.lower()),
+            "staleness": staleness,
+            "warnings": publish_warnings(db, version, published, staleness),
+            "publish_refused": refused,
             "person": person,
             "person_agenda": participant_agenda(db, person, version) if person else None,
             "flash": request.query_params.get("flash", "")[:300],
         },
+        status=409 if refused else 200,
     )
+
+
+#: Unscheduled wishes listed before "show all" (an event of thousands may have hundreds).
+UNSCHEDULED_SHOWN = 200
+
+
+def _keys_in(unscheduled: list[dict[str, Any]]) -> set[str]:
+    pattern = re.compile(r"[\w.:-]+")
+    keys = set()
+    for entry in unscheduled:
+        keys.add(str(entry.get("wish", "")))
+        keys.update(pattern.findall(str(entry.get("detail", ""))))
+    return keys
 
 
 @router.post("/organiser/e/{slug}/versions/{number}/publish", include_in_schema=False)
 async def publish(slug: str, number: int, request: Request, db: DbSession) -> Response:
     values = form_values(await request.form())
     check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event, _, _ = organiser_event(request, db, slug)
+    event, organiser, _ = organiser_event(request, db, slug)
     version = _version(db, event, number)
     _confirm_cancellations(db, event, version, values.get("confirm_cancelled") == "yes")
     try:
         result = publishing.publish_version(db, version, force=values.get("force") == "yes")
     except publishing.PublishError as error:
         db.rollback()
-        raise PageError(409, "Not published", str(error)) from error
+        if isinstance(error, publishing.VersionHasNoSchedule):
+            raise PageError(
+                409, "Not published", f"Version {version.number} holds no schedule to publish."
+            ) from error
+        # The version page again, with the reason and the warnings to confirm.
+        why = (
+            "It was not planned from the version published now."
+            if isinstance(error, publishing.PublishedVersionChanged)
+            else "Wishes or registrations changed after it was planned."
+        )
+        return _render_version(request, db, event, organiser, version, refused=why)
     settings = settings_of(request)
     publishing.queue_publication_mails(db, event, result, settings.base_url)
     db.commit()

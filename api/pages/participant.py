@@ -3,13 +3,16 @@ wishes sent and received, calendar subscription."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, selectinload
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import DbSession
@@ -34,9 +37,12 @@ from matchmaking.models import (
     Event,
     OrganisationKind,
     Participant,
+    ScheduleVersion,
     Wish,
     WishStatus,
 )
+from matchmaking.versions import as_utc
+from matchmaking.wording import reason_words
 
 router = APIRouter()
 
@@ -97,9 +103,75 @@ def agenda_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
             "days": sorted({row.start.date() for row in _agenda_rows(agenda.meetings)}),
             "open_requests": received,
             "waiting_members": waiting,
+            "not_scheduled": _not_scheduled(db, me, agenda.version),
+            "registered_late": _registered_after(db, me, agenda.version),
             "own_zone": me.timezone if me.timezone and me.timezone != event.timezone else "",
         },
     )
+
+
+def _registered_after(db: DbSession, me: Participant, number: int | None) -> bool:
+    """Whether the participant registered after the published version was planned."""
+    if number is None:
+        return False
+    snapshot = db.scalar(
+        select(ScheduleVersion.snapshot_at).where(
+            ScheduleVersion.event_id == me.event_id, ScheduleVersion.number == number
+        )
+    )
+    return snapshot is not None and as_utc(me.created_at) > as_utc(snapshot)
+
+
+def _not_scheduled(db: DbSession, me: Participant, number: int | None) -> list[dict[str, str]]:
+    """My accepted wishes (sent or received) that the published schedule leaves out, and why
+    in words (the reason only: the solver's sentence may speak of other people's meetings)."""
+    if number is None:
+        return []
+    version = db.scalar(
+        select(ScheduleVersion).where(
+            ScheduleVersion.event_id == me.event_id, ScheduleVersion.number == number
+        )
+    )
+    reasons = {
+        u["wish"]: str(u.get("reason", "")) for u in (version.unscheduled if version else [])
+    }
+    if not reasons:
+        return []
+    wishes = db.scalars(
+        select(Wish)
+        .where(
+            Wish.event_id == me.event_id,
+            Wish.key.in_(sorted(reasons)),
+            or_(
+                Wish.sender_id == me.id,
+                Wish.recipient_id == me.id,
+                Wish.recipient_organisation_id == me.organisation_id,
+            ),
+        )
+        .options(
+            selectinload(Wish.sender).selectinload(Participant.organisation),
+            selectinload(Wish.recipient).selectinload(Participant.organisation),
+            selectinload(Wish.recipient_organisation),
+        )
+        .order_by(Wish.priority, Wish.id)
+    )
+    out = []
+    for wish in wishes:
+        if wish.sender_id == me.id:
+            other = (
+                f"{wish.recipient.name} ({wish.recipient.organisation.name})"
+                if wish.recipient
+                else f"someone of {wish.recipient_organisation.name}"
+                if wish.recipient_organisation
+                else "?"
+            )
+            what = f"Your wish to meet {other}"
+        else:
+            what = f"{wish.sender.name} ({wish.sender.organisation.name}) asked to meet you"
+        out.append(
+            {"what": what, "priority": str(wish.priority), "why": reason_words(reasons[wish.key])}
+        )
+    return out
 
 
 def _calendar_links_page(
@@ -244,16 +316,42 @@ def _open_wishes_by_recipient(db: DbSession, me: Participant) -> dict[int, Wish]
     }
 
 
+#: Participants per directory page (a fair lists thousands: a phone shows a page at a time).
+PAGE_SIZE = 24
+
+
+def _page_number(request: Request) -> int:
+    text = request.query_params.get("page", "1")
+    return int(text) if text.isdigit() and 0 < int(text) < 100_000 else 1
+
+
+def _pages(current: int, last: int) -> list[int | None]:
+    """Page links to show: the first, the last and two around the current (None: a gap)."""
+    shown = sorted({1, last, *range(max(1, current - 2), min(last, current + 2) + 1)})
+    out: list[int | None] = []
+    for n in shown:
+        if out and n - (out[-1] or 0) > 1:
+            out.append(None)
+        out.append(n)
+    return out
+
+
 @router.get("/e/{slug}/directory", response_class=HTMLResponse, include_in_schema=False)
 def directory_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
     event = find_event(db, slug)
     me = page_participant(request, db, event)
     filters, params = _directory_filter(request)
-    people, total = registration_service.directory(db, event, filters, LIST_LIMIT, 0)
+    everyone, _ = registration_service.directory(db, event, filters, 100_000, 0)
+    others = [p for p in everyone if p.id != me.id]
+    last = max(1, -(-len(others) // PAGE_SIZE))
+    page = min(_page_number(request), last)
+    shown = others[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     countries = sorted(
         {p.organisation.country for p in event.participants if p.organisation.country}
     )
     sectors = sorted({s for o in event.organisations for s in o.sectors})
+    query = {k: v for k, v in params.items() if v}
+    sent_to = request.query_params.get("sent", "")
     return render(
         request,
         "pages/directory.html",
@@ -261,17 +359,41 @@ def directory_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
             "title": "Directory",
             "event": event,
             "me": me,
-            "people": [p for p in people if p.id != me.id],
-            "total": total,
+            "people": shown,
+            "total": len(others),
+            "first": (page - 1) * PAGE_SIZE + 1,
+            "page": page,
+            "last": last,
+            "pages": _pages(page, last),
+            "page_url": lambda n: f"/e/{event.slug}/directory?{urlencode({**query, 'page': n})}",
+            "here": f"/e/{event.slug}/directory?{urlencode({**query, 'page': page})}",
             "params": params,
             "kinds": ORGANISATION_KINDS,
             "countries": countries,
             "sectors": sectors,
             "priorities": PRIORITIES,
+            "message_max": MESSAGE_MAX,
             "wished": _open_wishes_by_recipient(db, me),
-            "flash": request.query_params.get("sent") and "Your wish was sent.",
+            "flash": "Your wish was sent." if sent_to else "",
         },
     )
+
+
+#: The longest message a wish carries (the API's limit too).
+MESSAGE_MAX = 2000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _message(value: object) -> str:
+    text = str(value or "").replace("\r\n", "\n").strip()
+    if len(text) > MESSAGE_MAX:
+        raise PageError(
+            422,
+            "Message too long",
+            f"Your message has {len(text)} characters; a wish carries at most {MESSAGE_MAX}. "
+            "Go back, shorten it and send it again.",
+        )
+    return _CONTROL.sub("", text)
 
 
 def _priority(value: object) -> int:
@@ -290,7 +412,7 @@ async def send_wish(slug: str, request: Request, db: DbSession) -> Response:
     wish_request = wish_service.WishRequest(
         to=str(values.get("to", "")) or None,
         priority=_priority(values.get("priority")),
-        message=str(values.get("message", ""))[:1000],
+        message=_message(values.get("message")),
     )
     try:
         wish = wish_service.send_wish(db, me, wish_request)
@@ -302,8 +424,12 @@ async def send_wish(slug: str, request: Request, db: DbSession) -> Response:
     settings = settings_of(request)
     mail.queue(db, wish_service.received_mails(db, wish, settings.base_url), event_id=event.id)
     db.commit()
+    # Back where the button was: the same directory page, filters and card.
     back = str(values.get("back", ""))
-    return redirect(back if back.startswith(f"/e/{event.slug}/") else f"/e/{event.slug}/wishes")
+    if not back.startswith(f"/e/{event.slug}/directory?") or "//" in back or "\\" in back:
+        return redirect(f"/e/{event.slug}/wishes")
+    person = str(values.get("to", ""))
+    return redirect(f"{back}&{urlencode({'sent': person})}#person-{quote(person)}")
 
 
 @router.get("/e/{slug}/wishes", response_class=HTMLResponse, include_in_schema=False)
@@ -330,10 +456,20 @@ def inbox_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
     event = find_event(db, slug)
     me = page_participant(request, db, event)
     received, _ = wish_service.participant_wishes(db, me, "received", None, LIST_LIMIT, 0)
+    # Waiting for an answer first, most important first; then the answered ones.
+    order = {WishStatus.requested: 0, WishStatus.accepted: 1, WishStatus.declined: 2}
+    received.sort(key=lambda w: (order.get(w.status, 3), w.priority, w.created_at))
     return render(
         request,
         "pages/inbox.html",
-        {"title": "Inbox", "event": event, "me": me, "wishes": received},
+        {
+            "title": "Inbox",
+            "event": event,
+            "me": me,
+            "wishes": received,
+            "pending": sum(1 for w in received if w.status is WishStatus.requested),
+            "priority_words": dict(PRIORITIES),
+        },
     )
 
 

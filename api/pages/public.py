@@ -15,6 +15,7 @@ from api.pages.common import (
     PageError,
     check_csrf,
     find_event,
+    lost_link_url,
     participant_from_token,
     redirect,
     refuse_guessing,
@@ -139,6 +140,13 @@ async def register(slug: str, request: Request, db: DbSession) -> Response:
     return response
 
 
+@router.get("/e/{slug}/link", response_class=HTMLResponse, include_in_schema=False)
+def lost_link_form(slug: str, request: Request, db: DbSession) -> HTMLResponse:
+    """The form that e-mails a new personal link (anyone may open it)."""
+    event = visible_event(db, slug)
+    return render(request, "pages/lost_link.html", {"title": "Get a new link", "event": event})
+
+
 @router.post("/e/{slug}/link", response_class=HTMLResponse, include_in_schema=False)
 async def new_personal_link(slug: str, request: Request, db: DbSession) -> HTMLResponse:
     """E-mail a new personal link. The answer is the same whether or not the address is
@@ -178,8 +186,9 @@ def personal_link(slug: str, request: Request, db: DbSession, token: str = "") -
         raise PageError(
             401,
             "This link does not work",
-            "This personal link is unknown or was replaced by a newer one. Ask the organisers "
-            "for a new link.",
+            "This personal link is unknown or was replaced by a newer one. Get a new link by "
+            "e-mail, or ask the organisers.",
+            links=(("E-mail me a new personal link", lost_link_url(event)),),
         )
     # The cookie carries a new session token, never the personal link itself.
     session_token = browser_sessions.open_participant_session(db, participant)

@@ -115,9 +115,9 @@ def feed_response(request: Request, feed: Served, filename: str) -> Response:
     return Response(feed.body, media_type=ICS_MEDIA_TYPE, headers=headers)
 
 
-@router.api_route(
+@router.get(
     "/calendars/participants/{token}.ics",
-    methods=["GET", "HEAD"],
+    operation_id="participant_calendar",
     summary="A participant's agenda as a calendar feed (secret URL for calendar apps)",
     response_class=Response,
     responses={
@@ -146,6 +146,22 @@ async def participant_calendar(token: str, request: Request) -> Response:
     if served is None:
         served = await run_in_threadpool(render_feed_apart, request, owner)
     return feed_response(request, served, f"{owner.event_slug}-agenda.ics")
+
+
+# HEAD is its own operation (one operationId per method; calendar apps ask HEAD first).
+router.add_api_route(
+    "/calendars/participants/{token}.ics",
+    participant_calendar,
+    methods=["HEAD"],
+    operation_id="participant_calendar_head",
+    summary="The headers of a participant's calendar feed",
+    response_class=Response,
+    responses={
+        **_ICS_RESPONSE,
+        304: {"description": "Not modified."},
+        **problem_responses(404, 429),
+    },
+)
 
 
 def render_feed_apart(request: Request, owner: serving.Owner) -> Served:

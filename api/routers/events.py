@@ -256,7 +256,10 @@ def export_event(access: StaffAccess, db: DbSession) -> JSONResponse:
     response_model=EventOut,
     responses=problem_responses(401, 404, 409, 422),
     summary="Open registration",
-    description=STAFF + " From draft or closed. The event needs slots and a location (409).",
+    description=STAFF
+    + " From draft or closed; after a schedule exists (scheduled, published) too, before the "
+    "registration deadline: late registrants wait for the next re-plan. The event needs slots "
+    "and a location (409).",
 )
 def open_event(access: StaffAccess, db: DbSession) -> EventOut:
     service.open_registration(db, access.event)

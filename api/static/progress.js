@@ -6,14 +6,15 @@
     fetch(card.dataset.url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
       .then(function (job) {
-        ["status", "goal", "elapsed"].forEach(function (name) {
+        ["status", "goal_label", "goal_description", "elapsed"].forEach(function (name) {
           var el = card.querySelector('[data-field="' + name + '"]');
           if (el) { el.textContent = job[name]; }
         });
-        ["objective", "bound"].forEach(function (name) {
-          var el = card.querySelector('[data-field="' + name + '"]');
-          if (el) { el.textContent = job[name] === null ? "–" : job[name]; }
-        });
+        var stages = card.querySelector('[data-field="stages"]');
+        if (stages && typeof job.stages_html === "string") {
+          // Rendered by the server's template (autoescaped).
+          stages.innerHTML = job.stages_html;
+        }
         var bar = card.querySelector('[data-field="share"]');
         if (bar) { bar.value = job.share; bar.textContent = Math.round(job.share * 100) + "%"; }
         var chart = card.querySelector('[data-field="chart"]');

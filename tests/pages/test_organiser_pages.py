@@ -126,8 +126,10 @@ def test_version_page_shows_grid_statistics_unscheduled_reasons_and_diff(site: S
     assert "Publishing moves 1, cancels 0 and adds 1 meetings for 4 participants" in page
     assert "Person 1 (Cluster 1) &amp; Person 2 (Company 2)" in page
     assert 'id="confirm-cancelled"' not in page  # nothing cancelled, nothing to confirm
-    assert "no common slot" in page and "p5 and p6 share no available slot" in page
-    assert "Person 5 → Person 6" in page
+    assert "no time when both can meet" in page
+    assert "Person 5 (Cluster 5) and Person 6 (Company 6) share no available slot" in page
+    assert "p5 and p6" not in page  # names, not keys
+    assert "Person 5 (Cluster 5) → Person 6" in page
     assert '<svg class="chart"' in page and "Meetings per slot" in page
     assert "Person 1: 1 meeting" in page
     assert 'id="publish"' in page
