@@ -1,6 +1,6 @@
 """The migration to several calendar links per participant keeps every link and every row.
 
-Revision 0002_calendars moves `participants.calendar_token_hash` into `calendar_links`; on
+Revision 0004 moves `participants.calendar_token_hash` into `calendar_links`; on
 SQLite dropping the column recreates the participants table, which with foreign keys on
 would cascade to the wishes and meetings of every participant (migrations/env.py turns
 them off for the migration). Going down and up again must lose nothing, and the link a

@@ -1,4 +1,4 @@
-"""Migration `0002_races`: an event with several active solves keeps one, so that the
+"""Migration `0002`: an event with several active solves keeps one, so that the
 one-active-solve index can be built (SQLite and PostgreSQL)."""
 
 from __future__ import annotations

@@ -6,7 +6,7 @@
   an event have several now, the oldest running one (else the oldest queued one) is kept and
   the others are cancelled first.
 
-Revision ID: 0002_races
+Revision ID: 0002
 Revises: 0001
 """
 
@@ -15,7 +15,7 @@ from typing import Sequence, Union
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_races"
+revision: str = "0002"
 down_revision: Union[str, Sequence[str], None] = "0001"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None

@@ -1,7 +1,7 @@
 """cooperation profiles (offers, seeks, delegation) and spreadsheet uploads
 
-Revision ID: 0002_sheets
-Revises: 0001
+Revision ID: 0006
+Revises: 0005
 """
 
 from typing import Sequence, Union
@@ -9,8 +9,8 @@ from typing import Sequence, Union
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_sheets"
-down_revision: Union[str, Sequence[str], None] = "0001"
+revision: str = "0006"
+down_revision: Union[str, Sequence[str], None] = "0005"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

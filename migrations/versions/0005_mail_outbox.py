@@ -1,7 +1,7 @@
 """mail outbox
 
-Revision ID: 0002_mail
-Revises: 0001
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-03 09:31:07.922772
 
 """
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision: str = '0002_mail'
-down_revision: Union[str, Sequence[str], None] = '0001'
+revision: str = "0005"
+down_revision: Union[str, Sequence[str], None] = "0004"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

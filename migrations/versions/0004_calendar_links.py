@@ -4,8 +4,8 @@ A participant keeps every subscription link they made until they replace them al
 in one calendar app no longer stops working when they subscribe in another. The existing
 link of each participant moves to the new table unchanged (same hash: the URL keeps working).
 
-Revision ID: 0002_calendars
-Revises: 0001
+Revision ID: 0004
+Revises: 0003
 """
 
 from typing import Sequence, Union
@@ -13,8 +13,8 @@ from typing import Sequence, Union
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_calendars"
-down_revision: Union[str, Sequence[str], None] = "0001"
+revision: str = "0004"
+down_revision: Union[str, Sequence[str], None] = "0003"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

@@ -1,7 +1,7 @@
 """browser sessions: one row per sign-in of a browser (organiser or participant)
 
-Revision ID: 0002_hardening
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-12-03 09:45:00
 
 """
@@ -12,8 +12,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision: str = "0002_hardening"
-down_revision: Union[str, Sequence[str], None] = "0001"
+revision: str = "0003"
+down_revision: Union[str, Sequence[str], None] = "0002"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
