@@ -14,6 +14,7 @@ from matchmaking import sheets
 
 router = APIRouter(prefix="/api/v1/events", tags=["imports"])
 
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 STAFF = "**Who:** owners and staff of the event. Others get 404 (anonymous: 401)."
 
 
@@ -113,8 +114,15 @@ async def import_sheet(
 
 @router.get(
     "/{slug}/imports/template",
+    response_class=Response,
     responses={
-        200: {"description": "The template file."},
+        200: {
+            "description": "The template file.",
+            "content": {
+                XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        },
         **problem_responses(401, 404, 422),
     },
     summary="The spreadsheet template",
@@ -133,7 +141,7 @@ def template_response(format: str, sheet: sheets.SheetName) -> Response:
     if format == "xlsx":
         return Response(
             sheets.template_xlsx(),
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            media_type=XLSX_MEDIA_TYPE,
             headers={"Content-Disposition": 'attachment; filename="matchmaking-import.xlsx"'},
         )
     return Response(
