@@ -79,7 +79,10 @@ def test_uvicorns_access_logger_is_redacted_too(
     handler = logging.StreamHandler(own)
     handler.setFormatter(AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s'))
     uvicorn_access.addHandler(handler)
+    # A server started earlier in the run may have set the logger's level (uvicorn does).
     was_disabled, uvicorn_access.disabled = uvicorn_access.disabled, False
+    was_level = uvicorn_access.level
+    uvicorn_access.setLevel(logging.INFO)
     try:
         token = "mmc_" + "A1b2" * 11
         uvicorn_access.info(
@@ -93,6 +96,7 @@ def test_uvicorns_access_logger_is_redacted_too(
     finally:
         uvicorn_access.removeHandler(handler)
         uvicorn_access.disabled = was_disabled
+        uvicorn_access.setLevel(was_level)
     assert "calendars/participants/mmc_[redacted].ics?token=[redacted]" in own.getvalue()
     assert token not in own.getvalue() and token not in stream.getvalue()
     assert "z" * 43 not in own.getvalue()
