@@ -204,11 +204,13 @@ class _LexicographicRun:
         #: optimised so far found better than it (see `start_from_published`).
         self.published_values: list[int] | None = None
         self.published_measure: dict[str, float] = {}
+        self.published_levels: dict[str, int] = {}
         self.past_stability = False
 
     def start_from_published(self, kept: list[Meeting], above: tuple[str, ...]) -> None:
         """Make the published meetings that can still be held the first solution, and never
-        let a goal in `above` (those ranked above `stability`) end worse than they make it.
+        let a goal in `above` (those ranked above `stability`) end worse than they make it
+        while every goal before it is no better than they make it (lexicographic order).
 
         The kept schedule is completed in the model (every auxiliary variable set, its goal
         values tight) with those meetings fixed; only when that succeeds are the bounds
@@ -231,11 +233,13 @@ class _LexicographicRun:
         self.values = list(solver.response_proto.solution)
         self.published_values = list(self.values)
         self.published_measure = measured
+        # Each bound is added when its goal's stage starts, and only while the published
+        # schedule is as good as the search on every goal before it: once a goal is improved,
+        # the later ones are free to trade (lexicographic order).
         for goal in above:
             level = levels.get(goal)
             if level is not None:
-                expression, sense = tm.goals[goal]
-                tm.model.add(expression >= level if sense > 0 else expression <= level)
+                self.published_levels[goal] = level
 
     def _keep_unimproved(self, goal: str, expression: cp_model.LinearExprT, sense: int) -> bool:
         """A re-plan whose search for `goal` found nothing in its time (on a busy machine
@@ -293,6 +297,10 @@ class _LexicographicRun:
 
     def optimise(self, goal: str, goals_left: int) -> bool:
         """Optimise one goal and fix it; False when the run must stop here."""
+        level = self.published_levels.get(goal)
+        if self.published_values is not None and level is not None:
+            expression, sense = self.tm.goals[goal]
+            self.tm.model.add(expression >= level if sense > 0 else expression <= level)
         go_on = self._optimise(goal, goals_left)
         if goal not in ("required", "stability") and not self.past_stability:
             self._prefer_published(goal)
