@@ -87,7 +87,7 @@ def test_db_upgrade_creates_the_schema_in_a_new_database(
     try:
         result = CliRunner().invoke(app, ["db", "upgrade"])
         assert result.exit_code == 0, result.output
-        assert "is at revision 0001 (newest)" in result.output
+        assert "is at revision 0006 (newest)" in result.output
         again = CliRunner().invoke(app, ["db", "upgrade"])
         assert again.exit_code == 0
         assert count(url, Event) == 0
