@@ -4,38 +4,15 @@ SQLite and on PostgreSQL (the `db_url` fixture)."""
 from __future__ import annotations
 
 import re
-import socket
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
-import pytest
-import uvicorn
-from fastapi import FastAPI
 
 from tests.api.conftest import Factory, app, client, make  # noqa: F401  (fixtures)
-
-
-@pytest.fixture
-def server(app: FastAPI) -> Iterator[str]:  # noqa: F811
-    """The app served by uvicorn on a free local port; yields its base URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not running.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert running.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    running.should_exit = True
-    thread.join(timeout=10)
+from tests.api.test_concurrency import server  # noqa: F401  (the fixture: uvicorn on a free port)
 
 
 def at_once(calls: list[Callable[[], httpx.Response]]) -> list[httpx.Response]:
