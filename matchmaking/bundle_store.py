@@ -463,8 +463,10 @@ def _given(**fields: object) -> dict[str, object]:
 
 # --- CSV for organisers -----------------------------------------------------------------------
 
-#: A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: A spreadsheet runs a cell starting with one of these as a formula (CSV injection). Tabs and
+#: carriage returns, which some spreadsheets also take as a formula start, never reach the
+#: check: `one_line` has made them spaces.
+_FORMULA_START = ("=", "+", "-", "@")
 
 TIMETABLE_COLUMNS = [
     "date", "start", "end", "session", "location", "location_kind",
@@ -483,7 +485,8 @@ def safe_cell(value: object) -> str:
     """The cell text on one line (control characters and U+2028/U+2029 become spaces), with
     a leading `'` when a spreadsheet would take it for a formula."""
     text = "" if value is None else one_line(str(value))
-    return f"'{text}" if text.startswith(_FORMULA_START) else text
+    # Some spreadsheets skip leading spaces before they look for a formula; so does this.
+    return f"'{text}" if text.lstrip(" ").startswith(_FORMULA_START) else text
 
 
 def export_csv(

@@ -653,10 +653,16 @@ def search_without_lp(parameters: cp_model.SatParameters) -> None:
 
 
 def set_hint(model: cp_model.CpModel, values: list[int]) -> None:
+    """Hint every variable of `model` with `values`, a solution of it or of a clone of it.
+
+    A clone can have more variables than the model (adding a constant constraint such as
+    `0 <= 0` creates a constant literal); those come last and are left out.
+    """
     model.clear_hints()
+    count = min(len(values), len(model.proto.variables))
     hint = model.proto.solution_hint
-    hint.vars.extend(range(len(values)))
-    hint.values.extend(values)
+    hint.vars.extend(range(count))
+    hint.values.extend(values[:count])
 
 
 def fix_goal(

@@ -256,9 +256,18 @@ def test_timetable_csv_has_a_row_per_meeting_and_defuses_formulas(session: Sessi
     assert people[1].endswith(",1,0,1")  # sent 1, received none accepted, 1 meeting
 
 
-@pytest.mark.parametrize("text", ["=1+1", "+33 1 23", "-2", "@SUM(A1)", "\tx", "\rx"])
+@pytest.mark.parametrize("text", ["=1+1", "+33 1 23", "-2", "@SUM(A1)", "  =1+1"])
 def test_cells_a_spreadsheet_would_run_as_formulas_are_quoted(text: str) -> None:
     assert safe_cell(text) == "'" + text
+
+
+@pytest.mark.parametrize(
+    ("text", "cell"), [("\tx", " x"), ("\rx", " x"), ("\t=1+1", "' =1+1"), ("\r\n@A1", "'  @A1")]
+)
+def test_tabs_and_line_breaks_become_spaces_and_what_follows_is_still_checked(
+    text: str, cell: str
+) -> None:
+    assert safe_cell(text) == cell
 
 
 def test_demo_event_round_trips_byte_identically(engine: Engine, db_url: str) -> None:

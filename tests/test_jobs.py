@@ -206,7 +206,11 @@ def test_on_start_the_in_process_runner_runs_orphaned_and_queued_jobs_again(
     orphan = _job(session, event)
     orphan.status, orphan.worker, orphan.attempts = JobStatus.running, "dead-host:1", 1
     orphan.started_at = orphan.heartbeat_at = utcnow()
-    worn_out = _job(session, event)
+    # One active solve per event: the worn-out job belongs to another event.
+    other = make_event(session, slug="eu-taiwan-2025", participants=2, slots=2, tables=1)
+    add_wish(session, other, "w1", "p1", "p2")
+    session.commit()
+    worn_out = _job(session, other)
     worn_out.status, worn_out.attempts = JobStatus.running, 3
     session.commit()
 

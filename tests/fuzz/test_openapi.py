@@ -152,7 +152,27 @@ def _send(client: TestClient, case: Any, credentials: dict[str, str]) -> Any:
     headers.update(credentials)
     if isinstance(kwargs.get("data"), bytes | str):
         kwargs["content"] = kwargs.pop("data")  # a raw body (httpx calls it content)
+    if kwargs.get("files"):
+        kwargs["files"] = [_as_wire_part(part) for part in _parts(kwargs["files"])]
     return client.request(headers=headers, **kwargs)
+
+
+def _parts(files: Any) -> list[tuple[str, Any]]:
+    return list(files.items()) if isinstance(files, dict) else list(files)
+
+
+def _as_wire_part(part: tuple[str, Any]) -> tuple[str, Any]:
+    """A multipart part as a client sends it: a negative case may generate a number or null
+    where the schema wants a file, which goes over the wire as its text (httpx wants bytes)."""
+    name, value = part
+    if isinstance(value, tuple):
+        filename, content, *rest = value
+        if not isinstance(content, bytes | str):
+            content = json.dumps(content)
+        return name, (filename, content, *rest)
+    if not isinstance(value, bytes | str):
+        value = json.dumps(value)
+    return name, value
 
 
 def _negative_locations(case: Any) -> set[str]:

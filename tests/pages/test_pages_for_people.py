@@ -44,9 +44,10 @@ def test_dashboard_without_a_session_offers_sign_in_and_comes_back(site: Site) -
         data={"csrf_token": csrf, "token": site.organiser_token, "next": dashboard},
     )
     assert signed_in.status_code == 303 and signed_in.headers["location"] == dashboard
-    elsewhere = site.client()
-    csrf = csrf_of(elsewhere, "/organiser/login")
     for target in ("https://evil.example/organiser", "//evil.example/organiser"):
+        # Signing in starts a new browser session, so each attempt starts from a new browser.
+        elsewhere = site.client()
+        csrf = csrf_of(elsewhere, "/organiser/login")
         answer = elsewhere.post(
             "/organiser/login",
             data={"csrf_token": csrf, "token": site.organiser_token, "next": target},
@@ -251,7 +252,9 @@ def test_only_the_events_organisers_may_open_or_close_its_registration(site: Sit
     as_participant = participant.post(target, data={"csrf_token": csrf, "action": "close"})
     assert as_participant.status_code == 401 and "Organiser sign-in" in as_participant.text
     other = site.client()
-    other.cookies.set("mm_organiser", stranger_token)
+    csrf = csrf_of(other, "/organiser/login")
+    signed_in = other.post("/organiser/login", data={"csrf_token": csrf, "token": stranger_token})
+    assert signed_in.status_code == 303
     csrf = csrf_of(other, "/organiser")
     as_stranger = other.post(target, data={"csrf_token": csrf, "action": "close"})
     assert as_stranger.status_code == 404
