@@ -237,7 +237,10 @@ def test_serve_migrates_a_new_database_and_answers_http(tmp_path: Path) -> None:
         assert response.status_code == 200
         engine = create_engine(f"sqlite:///{database}")
         with engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == _head_revision()
+            assert (
+                conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                == _head_revision()
+            )
         engine.dispose()
     finally:
         server.terminate()
