@@ -9,6 +9,10 @@ Decisions (see docs/api.md):
   organisation's invitation link (made by a confirmed member) joins confirmed. Only confirmed
   members edit the organisation's profile and answer wishes addressed to it; the organiser-run
   imports make confirmed members. Who creates an organisation is its first confirmed member.
+  The same people may turn a pending member down instead: the registration is withdrawn
+  (the person, their wishes and their personal link go), because someone who is not of the
+  organisation registered under its name. Pending members never take meetings addressed to
+  the organisation (the solver leaves them out of its representatives).
 - One registration per e-mail address and event.
 - The personal link token is returned once and e-mailed; only its SHA-256 is stored. Asking
   for a new link replaces the token, so an old link stops working.
@@ -23,7 +27,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from matchmaking.errors import Conflict, Forbidden, Invalid, NotFound
@@ -33,10 +37,12 @@ from matchmaking.models import (
     Attendance,
     Event,
     EventMode,
+    Meeting,
     Organisation,
     OrganisationKind,
     Participant,
     Slot,
+    Wish,
     utcnow,
 )
 from matchmaking.models import Session as EventSession
@@ -320,6 +326,14 @@ def confirm_membership(
         check_confirmed_member(confirmed_by, "confirm new members")
         if confirmed_by.organisation_id != member.organisation_id:
             raise NotFound(f"Your organisation has no member '{member.key}'.")
+    locked = _locked_pending(session, member)
+    locked.membership_confirmed = True
+    locked.updated_at = utcnow()
+    session.flush()
+    return locked
+
+
+def _locked_pending(session: Session, member: Participant) -> Participant:
     locked = session.scalar(
         select(Participant)
         .where(Participant.id == member.id)
@@ -330,10 +344,52 @@ def confirm_membership(
         raise NotFound(f"There is no participant '{member.key}' any more.")
     if locked.membership_confirmed:
         raise Conflict(f"{locked.name} is a confirmed member of the organisation already.")
-    locked.membership_confirmed = True
-    locked.updated_at = utcnow()
-    session.flush()
     return locked
+
+
+@dataclass(frozen=True)
+class TurnedDown:
+    """A pending registration withdrawn: who it was, and how many of their wishes went."""
+
+    name: str
+    organisation: str
+    wishes_removed: int
+
+
+def turn_down_membership(
+    session: Session, member: Participant, turned_down_by: Participant | None
+) -> TurnedDown:
+    """Turn down `member`'s pending membership: by a confirmed member of the same organisation,
+    or by an organiser of the event (`turned_down_by` None; the caller checked the role).
+
+    The registration is withdrawn: the participant and every wish they sent or received are
+    deleted. Someone already in a schedule version's meetings is refused (409): deleting them
+    would rewrite the version's history; erase their personal data instead."""
+    if turned_down_by is not None:
+        check_confirmed_member(turned_down_by, "turn down new members")
+        if turned_down_by.organisation_id != member.organisation_id:
+            raise NotFound(f"Your organisation has no member '{member.key}'.")
+    locked = _locked_pending(session, member)
+    scheduled = session.scalar(
+        select(func.count())
+        .select_from(Meeting)
+        .where(or_(Meeting.participant_a_id == locked.id, Meeting.participant_b_id == locked.id))
+    )
+    if scheduled:
+        raise Conflict(
+            f"{locked.name} already has meetings in a schedule version, which would change if "
+            "the registration went; confirm the membership, or erase the person's data instead."
+        )
+    answer = TurnedDown(
+        name=locked.name,
+        organisation=locked.organisation.name,
+        wishes_removed=session.execute(
+            delete(Wish).where(or_(Wish.sender_id == locked.id, Wish.recipient_id == locked.id))
+        ).rowcount,
+    )
+    session.delete(locked)
+    session.flush()
+    return answer
 
 
 def find_member(session: Session, participant: Participant, key: str) -> Participant:

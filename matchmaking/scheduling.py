@@ -240,6 +240,7 @@ def _solver_participants(session: Session, event: Event) -> tuple[sp.Participant
             Participant.attendance,
             Participant.max_meetings,
             host.key,
+            Participant.membership_confirmed,
         )  # fmt: skip
         .join(Organisation, Participant.organisation_id == Organisation.id)
         .outerjoin(host, Participant.host_location_id == host.id)
@@ -255,8 +256,11 @@ def _solver_participants(session: Session, event: Event) -> tuple[sp.Participant
             unavailable=frozenset(unavailable.get(row_id, ())),
             max_meetings=max_meetings,
             host_location=host_key,
+            # A pending member takes no meeting addressed to the organisation (see
+            # matchmaking.registration): typing its name must not hand out its meetings.
+            represents_organisation=confirmed,
         )
-        for row_id, key, organisation, kind, attendance, max_meetings, host_key in rows
+        for row_id, key, organisation, kind, attendance, max_meetings, host_key, confirmed in rows
     )
 
 

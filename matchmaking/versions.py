@@ -487,9 +487,18 @@ def version_staleness(session: Session, version: ScheduleVersion) -> Staleness:
     return Staleness(snapshot_at=snapshot, changes=changes)
 
 
+#: Fields added to the solver's data after versions were stored with digests: left out of a
+#: digest while at their default, so those versions do not all look changed.
+_ADDED_FIELDS = frozenset({"represents_organisation"})
+
+
 def _canonical(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {
+            f.name: _canonical(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.name not in _ADDED_FIELDS or getattr(value, f.name) != f.default
+        }
     if isinstance(value, set | frozenset):
         return sorted(_canonical(v) for v in value)
     if isinstance(value, list | tuple):

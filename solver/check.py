@@ -92,7 +92,8 @@ class EventIndex:
         self.wishes: dict[str, Wish] = {w.id: w for w in problem.wishes}
         self.members: dict[str, list[str]] = defaultdict(list)
         for p in problem.participants:
-            self.members[p.organisation].append(p.id)
+            if p.represents_organisation:
+                self.members[p.organisation].append(p.id)
         self.days: dict[str, list[str]] = defaultdict(list)
         for s in problem.slots:
             self.days[s.day].append(s.id)

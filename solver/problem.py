@@ -61,6 +61,9 @@ class Participant:
     max_meetings: int | None = None
     #: The participant stays at this location; all its onsite meetings are held there.
     host_location: str | None = None
+    #: Whether the participant may take meetings addressed to its organisation (False while
+    #: its membership waits for confirmation); wishes addressed to it in person are unaffected.
+    represents_organisation: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -317,6 +317,34 @@ def _confirm_membership(
     return redirect(f"/organiser/e/{event.slug}#waiting-members")
 
 
+@router.post(
+    "/organiser/e/{slug}/participants/{key}/turn-down-membership", include_in_schema=False
+)
+async def turn_down_membership(
+    slug: str, key: str, request: Request, db: DbSession
+) -> Response:
+    values = form_values(await request.form())
+    return await run_in_threadpool(_turn_down_membership, slug, key, request, db, values)
+
+
+def _turn_down_membership(
+    slug: str, key: str, request: Request, db: Session, values: dict[str, Any]
+) -> Response:
+    """Withdraw the registration of someone who is not of the organisation they named."""
+    check_csrf(request, str(values.get(CSRF_FIELD, "")))
+    event, _, _ = organiser_event(request, db, slug)
+    try:
+        member = registration_service.get_participant(db, event, key)
+        registration_service.turn_down_membership(db, member, None)
+    except NotFound as error:
+        raise PageError(404, error.title, error.detail) from error
+    except Conflict as error:
+        db.rollback()
+        raise PageError(409, error.title, error.detail) from error
+    db.commit()
+    return redirect(f"/organiser/e/{event.slug}#waiting-members")
+
+
 @router.post("/organiser/e/{slug}/registration", include_in_schema=False)
 async def registration(slug: str, request: Request, db: DbSession) -> Response:
     """Open, reopen (after publishing, before the deadline) or close registration."""

@@ -281,6 +281,30 @@ def _confirm_member(
     return redirect(f"/e/{event.slug}/me")
 
 
+@router.post("/e/{slug}/me/organisation/members/{key}/turn-down", include_in_schema=False)
+async def turn_down_member(slug: str, key: str, request: Request, db: DbSession) -> Response:
+    values = form_values(await request.form())
+    return await run_in_threadpool(_turn_down_member, slug, key, request, db, values)
+
+
+def _turn_down_member(
+    slug: str, key: str, request: Request, db: Session, values: dict[str, Any]
+) -> Response:
+    check_csrf(request, str(values.get(CSRF_FIELD, "")))
+    event = find_event(db, slug)
+    me = page_participant(request, db, event)
+    try:
+        registration_service.check_confirmed_member(me, "turn down new members")
+        member = registration_service.find_member(db, me, key)
+        registration_service.turn_down_membership(db, member, me)
+    except DomainError as error:
+        db.rollback()
+        status = 403 if error.title == "Forbidden" else 404 if error.title == "Not found" else 409
+        raise PageError(status, error.title, error.detail) from error
+    db.commit()
+    return redirect(f"/e/{event.slug}/me")
+
+
 # --- directory and wishes ----------------------------------------------------------------
 
 

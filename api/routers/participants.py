@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from api.deps import AppSettings, DbSession, EventParticipant, OwnerAccess, StaffAccess, Viewer
 from api.problems import ProblemError, problem_responses, refuse_nulls
@@ -233,6 +233,23 @@ def confirm_member(key: str, participant: EventParticipant, db: DbSession) -> Me
 
 
 @router.post(
+    "/me/organisation/members/{key}/turn-down",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Turn down someone who registered with my organisation's name",
+    description=MEMBER + " The person must be a pending member of the caller's organisation "
+    "(else 404); their registration is withdrawn with every wish they sent or received. "
+    "Confirmed already, or already in a schedule version's meetings → 409.",
+)
+def turn_down_member(key: str, participant: EventParticipant, db: DbSession) -> Response:
+    service.check_confirmed_member(participant, "turn down new members")
+    member = service.find_member(db, participant, key)
+    service.turn_down_membership(db, member, participant)
+    db.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
     "/me/organisation/invitation",
     status_code=status.HTTP_201_CREATED,
     response_model=InvitationOut,
@@ -361,6 +378,22 @@ def confirm_membership(key: str, access: StaffAccess, db: DbSession) -> Particip
     answer = participant_out(confirmed)
     db.commit()
     return answer
+
+
+@router.post(
+    "/participants/{key}/turn-down-membership",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 404, 409, 422),
+    summary="Turn down a participant's pending membership of its organisation",
+    description=STAFF + " For someone who registered with an existing organisation's name and "
+    "does not belong to it: the registration is withdrawn with every wish they sent or "
+    "received. Confirmed already, or already in a schedule version's meetings → 409.",
+)
+def turn_down_membership(key: str, access: StaffAccess, db: DbSession) -> Response:
+    participant = service.get_participant(db, access.event, key)
+    service.turn_down_membership(db, participant, None)
+    db.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(
