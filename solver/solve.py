@@ -125,7 +125,39 @@ def solve(problem: Problem, params: SolveParameters | None = None) -> Solution:
     for position, goal in enumerate(goals or ["required"]):
         if not run.optimise(goal, goals_left=len(goals) - position):
             break
-    return run.solution()
+    answer = run.solution()
+    if kept is not None:
+        answer = no_worse_than_published(problem, answer, kept)
+    return answer
+
+
+def no_worse_than_published(problem: Problem, answer: Solution, kept: Solution) -> Solution:
+    """A re-plan's answer, or the published meetings that can still be held when the search
+    ended with nothing better in the event's goal order (time ran out on a busy machine,
+    or the search found only schedules that move meetings for no gain). Ties go to the kept
+    schedule: it moves nothing. So a re-plan of an unchanged event answers the published
+    meetings whatever the time limit, and never one that is worse on any goal."""
+    from solver.brute import objective_key
+    from solver.check import check
+
+    if answer.status == "infeasible" or check(problem, kept).violations:
+        return answer
+    kept_key = objective_key(problem, kept.objective)
+    found = answer.meetings or answer.status in ("optimal", "feasible")
+    if found and objective_key(problem, answer.objective) > kept_key:
+        return answer
+    status: SolveStatus = "optimal" if answer.status == "optimal" else "feasible"
+    met = {w for m in kept.meetings for w in m.wishes}
+    return Solution(
+        status=status,
+        objective=dict(kept.objective),
+        bound=dict(answer.bound),
+        solve_seconds=answer.solve_seconds,
+        meetings=list(kept.meetings),
+        unscheduled=explain(problem, list(kept.meetings), met),
+        moves=moves_against_published(problem, list(kept.meetings)),
+        cancelled=answer.cancelled,
+    )
 
 
 def goals_above_stability(objective: tuple[str, ...]) -> tuple[str, ...]:
