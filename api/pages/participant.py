@@ -313,7 +313,7 @@ def _directory_filter(
 ) -> tuple[registration_service.DirectoryFilter, dict[str, str]]:
     params = {
         k: request.query_params.get(k, "").strip()[:100]
-        for k in ("kind", "country", "sector", "focus", "attendance", "q")
+        for k in ("kind", "country", "sector", "focus", "attendance", "delegation", "q")
     }
     kind = params["kind"] if params["kind"] in {k.value for k in OrganisationKind} else ""
     attendance = params["attendance"] if params["attendance"] in {"onsite", "online"} else ""
@@ -325,6 +325,7 @@ def _directory_filter(
             sector=params["sector"] or None,
             focus_area=params["focus"] or None,
             attendance=Attendance(attendance) if attendance else None,
+            delegation=params["delegation"] or None,
             q=params["q"] or None,
         ),
         params,
@@ -365,15 +366,17 @@ def directory_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
     event = find_event(db, slug)
     me = page_participant(request, db, event)
     filters, params = _directory_filter(request)
-    everyone, _ = registration_service.directory(db, event, filters, 100_000, 0)
-    others = [p for p in everyone if p.id != me.id]
-    last = max(1, -(-len(others) // PAGE_SIZE))
-    page = min(_page_number(request), last)
-    shown = others[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    countries = sorted(
-        {p.organisation.country for p in event.participants if p.organisation.country}
+    page = _page_number(request)
+    shown, total = registration_service.directory(
+        db, event, filters, PAGE_SIZE, (page - 1) * PAGE_SIZE, exclude=me.id
     )
-    sectors = sorted({s for o in event.organisations for s in o.sectors})
+    last = max(1, -(-total // PAGE_SIZE))
+    if page > last:  # a page past the end (the list got shorter): the last one
+        page = last
+        shown, total = registration_service.directory(
+            db, event, filters, PAGE_SIZE, (page - 1) * PAGE_SIZE, exclude=me.id
+        )
+    choices = registration_service.directory_choices(db, event)
     query = {k: v for k, v in params.items() if v}
     sent_to = request.query_params.get("sent", "")
     return render(
@@ -384,7 +387,7 @@ def directory_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
             "event": event,
             "me": me,
             "people": shown,
-            "total": len(others),
+            "total": total,
             "first": (page - 1) * PAGE_SIZE + 1,
             "page": page,
             "last": last,
@@ -393,8 +396,9 @@ def directory_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
             "here": f"/e/{event.slug}/directory?{urlencode({**query, 'page': page})}",
             "params": params,
             "kinds": ORGANISATION_KINDS,
-            "countries": countries,
-            "sectors": sectors,
+            "countries": choices["countries"],
+            "sectors": choices["sectors"],
+            "delegations": choices["delegations"],
             "priorities": PRIORITIES,
             "message_max": MESSAGE_MAX,
             "wished": _open_wishes_by_recipient(db, me),

@@ -277,7 +277,8 @@ def new_invitation(
     description="**Who:** participants of this event and its organisers (others 404, "
     "anonymous 401). Lists only participants who consented to be listed, without e-mail "
     "addresses; filters combine (organisation `kind`, `country`, `sector`, `focus_area`, "
-    "`attendance`, and words `q` searched in names, job titles and organisation profiles).",
+    "`attendance`, `delegation`, and words `q` searched in names, job titles and organisation "
+    "profiles: descriptions, what they offer and what they seek).",
 )
 def directory(
     viewer: Viewer,
@@ -289,6 +290,7 @@ def directory(
     sector: Annotated[str | None, Query(max_length=100)] = None,
     focus_area: Annotated[str | None, Query(max_length=100)] = None,
     attendance: Attendance | None = None,
+    delegation: Annotated[str | None, Query(max_length=100)] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Page[DirectoryEntry]:
     filters = service.DirectoryFilter(
@@ -297,6 +299,7 @@ def directory(
         sector=sector,
         focus_area=focus_area,
         attendance=attendance,
+        delegation=delegation,
         q=q,
     )
     people, total = service.directory(db, viewer.event, filters, limit, offset)
