@@ -614,8 +614,7 @@ def directory_choices(session: Session, event: Event) -> dict[str, list[str]]:
     """What the directory's filters offer: the countries, sectors and delegations of the
     organisations with someone listed."""
     rows = session.execute(
-        select(Organisation.country, Organisation.sectors, Organisation.delegation)
-        .where(
+        select(Organisation.country, Organisation.sectors, Organisation.delegation).where(
             Organisation.event_id == event.id,
             Organisation.id.in_(
                 select(Participant.organisation_id).where(

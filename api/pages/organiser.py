@@ -317,12 +317,8 @@ def _confirm_membership(
     return redirect(f"/organiser/e/{event.slug}#waiting-members")
 
 
-@router.post(
-    "/organiser/e/{slug}/participants/{key}/turn-down-membership", include_in_schema=False
-)
-async def turn_down_membership(
-    slug: str, key: str, request: Request, db: DbSession
-) -> Response:
+@router.post("/organiser/e/{slug}/participants/{key}/turn-down-membership", include_in_schema=False)
+async def turn_down_membership(slug: str, key: str, request: Request, db: DbSession) -> Response:
     values = form_values(await request.form())
     return await run_in_threadpool(_turn_down_membership, slug, key, request, db, values)
 
