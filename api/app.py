@@ -32,6 +32,7 @@ ROUTER_MODULES: list[str] = [
     "api.routers.jobs",
     "api.routers.schedules",
     "api.routers.mails",
+    "api.routers.messages",
     "api.routers.agenda",
     "api.routers.imports",
     "api.routers.docs",

@@ -542,6 +542,20 @@ OPERATIONS: list[Operation] = [
         200,
         pending_member("/me/organisation/members/{key}/confirm"),
     ),
+    Operation(
+        "POST",
+        E + "/participants/{key}/turn-down-membership",
+        "staff",
+        204,
+        pending_member("/participants/{key}/turn-down-membership"),
+    ),
+    Operation(
+        "POST",
+        E + "/me/organisation/members/{key}/turn-down",
+        "participant",
+        204,
+        pending_member("/me/organisation/members/{key}/turn-down"),
+    ),
     Operation("POST", E + "/me/organisation/invitation", "participant", 201),
     Operation("DELETE", E + "/participants/{key}", "owner", 200, a_newcomer),
     # wishes
@@ -600,6 +614,14 @@ OPERATIONS: list[Operation] = [
         queued_job("/api/v1/jobs/{job_id}/cancel"),
     ),
     Operation("GET", E + "/mails", "staff", 200),
+    Operation("GET", E + "/messages/segments", "staff", 200),
+    Operation(
+        "POST",
+        E + "/messages",
+        "staff",
+        202,
+        body({"segment": "everyone", "subject": "Welcome", "body": "See you soon."}),
+    ),
     # schedule versions and agendas
     Operation("GET", E + "/versions", "staff", 200),
     Operation("GET", E + "/versions/{number}", "staff", 200),
