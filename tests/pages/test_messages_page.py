@@ -21,9 +21,9 @@ def test_an_organiser_previews_then_sends_a_message_to_everyone(site: Site) -> N
     page_url = f"/organiser/e/{site.slug}/messages"
     with site.read() as db:
         people = db.scalar(
-            select(func.count()).select_from(Participant).where(
-                Participant.event_id == site.built.event.id, Participant.email != ""
-            )
+            select(func.count())
+            .select_from(Participant)
+            .where(Participant.event_id == site.built.event.id, Participant.email != "")
         )
     page = browser.get(page_url)
     assert page.status_code == 200
