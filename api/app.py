@@ -12,7 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from sqlalchemy.orm import sessionmaker
 
 from api.origin import CrossSiteRefusal
-from api.pages.common import NoStoreByDefault, SecurityHeaders
+from api.pages.common import NoStoreByDefault, SecurityHeaders, status_page
 from api.problems import BodySizeLimit, document_problems, install_problem_handlers
 from api.ratelimit import GuessLimiter, parse_networks
 from api.routers.jobs import start_job_runner, stop_job_runner
@@ -35,7 +35,7 @@ ROUTER_MODULES: list[str] = [
     "api.routers.agenda",
     "api.routers.imports",
     "api.routers.docs",
-    "api.pages",
+    "api.pages.router",
 ]
 
 API_DESCRIPTION = """
@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.guess_limit_failures, settings.guess_limit_window_seconds
     )
     app.state.trusted_proxies = parse_networks(settings.trusted_proxies)
-    install_problem_handlers(app)
+    install_problem_handlers(app, status_page=status_page)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(NoStoreByDefault)

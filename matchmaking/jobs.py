@@ -645,17 +645,3 @@ class InProcessRunner:
         if self._mail is not None:
             self._mail.stop()
         self._executor.shutdown(wait=True, cancel_futures=not wait)
-
-
-def make_runner(settings: Settings, session_factory: SessionFactory) -> JobRunner:
-    """The runner the settings ask for. Without a broker: the in-process pool."""
-    if settings.broker_url:
-        from matchmaking.celery_app import CeleryRunner  # Celery is heavy to import
-
-        return CeleryRunner(settings, session_factory)
-    return InProcessRunner(
-        session_factory,
-        threads=settings.runner_threads,
-        max_attempts=settings.job_max_attempts,
-        mail_settings=settings,
-    )

@@ -33,6 +33,7 @@ from matchmaking.models import (
     WishStatus,
     utcnow,
 )
+from matchmaking.snapshot import problem_from_event
 from solver.problem import Problem
 
 #: Solver statuses of a version that holds a schedule (something that can be published).
@@ -519,8 +520,6 @@ def _compare(old: dict[str, str], new: dict[str, str]) -> dict[str, str]:
 
 
 def _changes_by_content(session: Session, version: ScheduleVersion) -> list[SnapshotChange]:
-    from matchmaking.scheduling import problem_from_event  # it reads the event as a solve does
-
     event = session.get_one(Event, version.event_id)
     now = snapshot_digest(problem_from_event(session, event).problem)
     then = version.snapshot_digest

@@ -138,6 +138,22 @@ def error_page(request: Request, error: PageError) -> HTMLResponse:
     )
 
 
+def status_page(request: Request, status: int) -> HTMLResponse:
+    """The page a browser gets for a missing page (404) or a method a page does not take (405)."""
+    if status == 404:
+        error = PageError(
+            404,
+            "Page not found",
+            "There is no page at this address. Check the link, or start "
+            "again from the list of events.",
+        )
+    else:
+        error = PageError(
+            405, "Not possible here", f"This page cannot be opened with {request.method}."
+        )
+    return error_page(request, error)
+
+
 def redirect(url: str) -> RedirectResponse:
     # 303: after a POST the browser fetches the next page with GET.
     return RedirectResponse(url, status_code=303)
