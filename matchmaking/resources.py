@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-_PACKAGE = Path(__file__).resolve().parent
+import matchmaking
+
+#: The `matchmaking` package folder, wherever in the package this module is.
+_PACKAGE = Path(matchmaking.__file__).resolve().parent
 
 
 def resource_dir(name: str) -> Path:
