@@ -16,10 +16,10 @@ from api.pages.common import NoStoreByDefault, SecurityHeaders, status_page
 from api.problems import BodySizeLimit, document_problems, install_problem_handlers
 from api.ratelimit import GuessLimiter, parse_networks
 from api.routers.jobs import start_job_runner, stop_job_runner
-from matchmaking.db import make_engine, make_lean_engine, read_only_sessionmaker
-from matchmaking.observability import RequestContextMiddleware, configure_logging
-from matchmaking.serving import ServingCache
-from matchmaking.settings import Settings, get_settings
+from matchmaking.delivery.serving import ServingCache
+from matchmaking.platform.db import make_engine, make_lean_engine, read_only_sessionmaker
+from matchmaking.platform.observability import RequestContextMiddleware, configure_logging
+from matchmaking.platform.settings import Settings, get_settings
 
 #: Modules whose `router` is included, in this order. Add yours with a one-line edit.
 ROUTER_MODULES: list[str] = [

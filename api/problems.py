@@ -2,7 +2,7 @@
 
 Every error the API answers has `type`, `title`, `status`, `detail` and `instance`; input
 errors add `errors: [{"field": "body.email", "message": "..."}]` naming each field at fault.
-Endpoints raise `ProblemError` (or a `matchmaking.errors.DomainError` from a service); the
+Endpoints raise `ProblemError` (or a `matchmaking.platform.errors.DomainError` from a service); the
 handlers here turn every exception, expected or not, into such a document. Unknown errors
 become a 500 problem without a traceback (the traceback goes to the log).
 """
@@ -24,7 +24,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from matchmaking import errors
+from matchmaking.platform import errors
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matchmaking.models import (
+from matchmaking.platform.models import (
     Attendance,
     Event,
     EventStatus,
@@ -28,7 +28,7 @@ from matchmaking.models import (
     WishStatus,
     utcnow,
 )
-from matchmaking.models import Session as EventSession
+from matchmaking.platform.models import Session as EventSession
 
 KINDS = [OrganisationKind.cluster, OrganisationKind.company, OrganisationKind.research]
 

@@ -13,16 +13,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from matchmaking.bundle.dump import dump_bundle
 from matchmaking.bundle.schemas import Bundle
-from matchmaking.bundle.validate import BundleError, parse_bundle
-from matchmaking.bundle_store import (
+from matchmaking.bundle.store import (
     export_bundle,
     export_csv,
     import_bundle,
     safe_cell,
 )
-from matchmaking.errors import NotFound
-from matchmaking.events import get_event
-from matchmaking.models import Base, Event, Meeting, ScheduleVersion, Wish
+from matchmaking.bundle.validate import BundleError, parse_bundle
+from matchmaking.organising.events import get_event
+from matchmaking.platform.errors import NotFound
+from matchmaking.platform.models import Base, Event, Meeting, ScheduleVersion, Wish
 
 UDG = Path("/work/shared/data/b2b-udg")
 
@@ -170,7 +170,7 @@ def test_export_keeps_the_order_of_the_imported_bundle(session: Session) -> None
 def test_converted_benchmark_instance_imports_and_round_trips(
     engine: Engine, db_url: str, instance: str
 ) -> None:
-    from matchmaking.dzn import convert_dzn
+    from matchmaking.bundle.dzn import convert_dzn
 
     first, second = _export_import_export(engine, db_url, convert_dzn(UDG / instance))
     assert first == second
@@ -273,7 +273,7 @@ def test_tabs_and_line_breaks_become_spaces_and_what_follows_is_still_checked(
 def test_demo_event_round_trips_byte_identically(engine: Engine, db_url: str) -> None:
     from datetime import date
 
-    from matchmaking.demo import demo_bundle
+    from matchmaking.commands.demo import demo_bundle
 
     first, second = _export_import_export(engine, db_url, demo_bundle(7, today=date(2026, 11, 21)))
     assert first == second
@@ -282,8 +282,8 @@ def test_demo_event_round_trips_byte_identically(engine: Engine, db_url: str) ->
 @pytest.mark.slow
 def test_every_converted_benchmark_instance_imports(sqlite_template: Path, tmp_path: Path) -> None:
     # One backend is enough here: the round trips above cover both with two instances.
-    from matchmaking.db import make_engine
-    from matchmaking.dzn import convert_dzn
+    from matchmaking.bundle.dzn import convert_dzn
+    from matchmaking.platform.db import make_engine
 
     database = tmp_path / "udg.db"
     database.write_bytes(sqlite_template.read_bytes())

@@ -226,7 +226,7 @@ def test_type_checking_imports_and_acyclic_graphs_pass(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("module", "text", "target"),
     [
-        ("solver/x.py", "import matchmaking.models\n", "matchmaking.models"),
+        ("solver/x.py", "import matchmaking.platform.models\n", "matchmaking.platform.models"),
         ("solver/x.py", "def f():\n    from api import app\n", "api.app"),
         ("matchmaking/x.py", "from api.deps import DbSession\n", "api.deps"),
     ],
@@ -237,7 +237,7 @@ def test_an_upward_import_is_found(tmp_path: Path, module: str, text: str, targe
         {
             "solver/__init__.py": "",
             "matchmaking/__init__.py": "",
-            "matchmaking/models.py": "",
+            "matchmaking/platform/models.py": "",
             "api/__init__.py": "",
             "api/app.py": "",
             "api/deps.py": "",

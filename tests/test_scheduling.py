@@ -8,9 +8,15 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from matchmaking.bundle.store import import_bundle
 from matchmaking.bundle.validate import parse_bundle
-from matchmaking.bundle_store import import_bundle
-from matchmaking.models import (
+from matchmaking.planning.scheduling import (
+    SchedulingError,
+    problem_from_event,
+    save_solution,
+    solve_event,
+)
+from matchmaking.platform.models import (
     Event,
     EventStatus,
     Meeting,
@@ -18,12 +24,6 @@ from matchmaking.models import (
     Wish,
     WishStatus,
     utcnow,
-)
-from matchmaking.scheduling import (
-    SchedulingError,
-    problem_from_event,
-    save_solution,
-    solve_event,
 )
 from solver import problem as sp
 from solver import solve

@@ -6,7 +6,7 @@ cookie *and of the browser's sign-in sessions* (organiser, participant), in a hi
 POST is accepted only when it matches the cookies it comes with, which a page on another site
 can neither read nor forge, and a token of one session does not work with another.
 
-Signing in opens a server-side session (`matchmaking.browser_sessions`): the cookies carry
+Signing in opens a server-side session (`matchmaking.platform.browser_sessions`): the cookies carry
 session tokens, never an API token or a personal link. When the public base URL is https the
 cookies are named with the `__Host-` prefix (Secure, Path=/, no Domain: no other host or
 plain-http page can set or overwrite them).
@@ -43,12 +43,12 @@ from api.ratelimit import (
     limiter_of,
     record_failed_guess,
 )
-from matchmaking import browser_sessions
-from matchmaking import events as event_service
-from matchmaking.models import Event, EventRoleName, Organiser, Participant
-from matchmaking.resources import TEMPLATES
-from matchmaking.security import hash_token
-from matchmaking.settings import Settings
+from matchmaking.organising import events as event_service
+from matchmaking.platform import browser_sessions
+from matchmaking.platform.models import Event, EventRoleName, Organiser, Participant
+from matchmaking.platform.resources import TEMPLATES
+from matchmaking.platform.security import hash_token
+from matchmaking.platform.settings import Settings
 
 templates = Jinja2Templates(directory=str(TEMPLATES))
 

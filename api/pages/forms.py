@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from email_validator import EmailNotValidError, validate_email
 from starlette.datastructures import FormData
 
-from matchmaking.models import Attendance, Event, EventMode, OrganisationKind
-from matchmaking.registration import OrganisationProfile, RegistrationForm
-from matchmaking.text import ONE_LINE_FORBIDDEN, has_visible_character
+from matchmaking.participants.registration import OrganisationProfile, RegistrationForm
+from matchmaking.platform.models import Attendance, Event, EventMode, OrganisationKind
+from matchmaking.platform.text import ONE_LINE_FORBIDDEN, has_visible_character
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _URL = re.compile(r"^https?://[^\s/$.?#].[^\s]*$", re.IGNORECASE)

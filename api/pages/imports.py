@@ -23,8 +23,8 @@ from api.pages.common import (
     render,
 )
 from api.routers.imports import template_response
-from matchmaking import sheets
-from matchmaking.models import Event, SheetUpload, utcnow
+from matchmaking.bundle import sheets
+from matchmaking.platform.models import Event, SheetUpload, utcnow
 
 router = APIRouter()
 

@@ -37,13 +37,22 @@ from api.pages.forms import form_values
 from api.pages.timetable import build_timetable, slot_name
 from api.ratelimit import ORGANISER_TOKEN, record_failed_guess
 from api.routers.jobs import start_job_runner
-from matchmaking import browser_sessions, exports, publishing
-from matchmaking import events as event_service
-from matchmaking import jobs as job_service
-from matchmaking import registration as registration_service
-from matchmaking.agenda import participant_agenda, video_link
-from matchmaking.errors import Conflict, DomainError, NotFound
-from matchmaking.models import (
+from matchmaking.delivery import exports
+from matchmaking.delivery.agenda import participant_agenda, video_link
+from matchmaking.delivery.wording import KeyNames, reason_words, slot_label
+from matchmaking.organising import events as event_service
+from matchmaking.participants import registration as registration_service
+from matchmaking.planning import jobs as job_service
+from matchmaking.planning import publishing
+from matchmaking.planning.versions import (
+    Staleness,
+    version_impact,
+    version_staleness,
+    version_statistics,
+)
+from matchmaking.platform import browser_sessions
+from matchmaking.platform.errors import Conflict, DomainError, NotFound
+from matchmaking.platform.models import (
     ApiToken,
     Event,
     EventRole,
@@ -52,14 +61,7 @@ from matchmaking.models import (
     SolveJob,
     Wish,
 )
-from matchmaking.security import hash_token
-from matchmaking.versions import (
-    Staleness,
-    version_impact,
-    version_staleness,
-    version_statistics,
-)
-from matchmaking.wording import KeyNames, reason_words, slot_label
+from matchmaking.platform.security import hash_token
 
 router = APIRouter()
 

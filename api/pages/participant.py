@@ -27,12 +27,14 @@ from api.pages.common import (
     settings_of,
 )
 from api.pages.forms import ORGANISATION_KINDS, form_values
-from matchmaking import calendars, mail
-from matchmaking import registration as registration_service
-from matchmaking import wishes as wish_service
-from matchmaking.agenda import AgendaItem, participant_agenda
-from matchmaking.errors import DomainError
-from matchmaking.models import (
+from matchmaking.delivery import calendars, mail
+from matchmaking.delivery.agenda import AgendaItem, participant_agenda
+from matchmaking.delivery.wording import reason_words
+from matchmaking.participants import registration as registration_service
+from matchmaking.participants import wishes as wish_service
+from matchmaking.planning.versions import as_utc
+from matchmaking.platform.errors import DomainError
+from matchmaking.platform.models import (
     Attendance,
     Event,
     OrganisationKind,
@@ -41,8 +43,6 @@ from matchmaking.models import (
     Wish,
     WishStatus,
 )
-from matchmaking.versions import as_utc
-from matchmaking.wording import reason_words
 
 router = APIRouter()
 

@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from matchmaking.models import (
+from matchmaking.delivery.wording import fold, slot_label
+from matchmaking.platform.models import (
     Event,
     Location,
     LocationKind,
@@ -26,7 +27,6 @@ from matchmaking.models import (
     ScheduleVersion,
     Slot,
 )
-from matchmaking.wording import fold, slot_label
 
 GROUP_NAMES = {
     LocationKind.table: "Tables",

@@ -22,11 +22,11 @@ from api.schemas.schedules import (
     SolveRequest,
     VersionLink,
 )
-from matchmaking import events as event_service
-from matchmaking import jobs as job_service
-from matchmaking.models import Event, ScheduleVersion, SolveJob
-from matchmaking.runners import make_runner
-from matchmaking.settings import Settings
+from matchmaking.organising import events as event_service
+from matchmaking.planning import jobs as job_service
+from matchmaking.planning.runners import make_runner
+from matchmaking.platform.models import Event, ScheduleVersion, SolveJob
+from matchmaking.platform.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["solve jobs"])
 
