@@ -73,9 +73,9 @@ _READ_ONLY_ENDPOINT = "_matchmaking_read_only"
 
 def read_only(endpoint: EndpointT) -> EndpointT:
     """Marks an endpoint that only reads: its request's session (that of every dependency
-    too) is a read-only one (`matchmaking.platform.db.read_only_sessionmaker`), whose transactions run
-    in parallel on SQLite. Writing in it raises; endpoints that may write (organiser tokens
-    record their last use) must not be marked."""
+    too) is a read-only one (`matchmaking.platform.db.read_only_sessionmaker`), whose
+    transactions run in parallel on SQLite. Writing in it raises; endpoints that may write
+    (organiser tokens record their last use) must not be marked."""
     setattr(endpoint, _READ_ONLY_ENDPOINT, True)
     return endpoint
 
@@ -204,8 +204,8 @@ ParticipantTokenHeader = Annotated[str | None, Security(_participant_header)]
 async def lean_owner(
     request: Request, find: Callable[[Engine, str | None], Owner | None], token: str | None
 ) -> Owner | None:
-    """`find` (`matchmaking.delivery.serving.feed_owner` or `agenda_owner`) on the app's lean engine:
-    on the event loop, or in a worker thread when a connection must be opened first."""
+    """`find` (`matchmaking.delivery.serving.feed_owner` or `agenda_owner`) on the app's lean
+    engine: on the event loop, or in a worker thread when a connection must be opened first."""
     engine: Engine = request.app.state.lean_engine
     if must_connect(engine):
         return await run_in_threadpool(find, engine, token)

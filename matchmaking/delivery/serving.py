@@ -17,8 +17,8 @@ leaving it `CANCELLED_RETENTION` after its change, is kept as the entry's `valid
 Each process keeps its own entries (least recently used dropped beyond `max_entries`).
 
 The credentials lookup (`feed_owner`, `agenda_owner`) is one statement through `lean_read`,
-without an ORM session, on the engine of `matchmaking.platform.db.make_lean_engine`: a cache hit costs
-that round trip and little else (docs/calendars.md, "The lean path").
+without an ORM session, on the engine of `matchmaking.platform.db.make_lean_engine`: a cache
+hit costs that round trip and little else (docs/calendars.md, "The lean path").
 """
 
 from __future__ import annotations

@@ -429,10 +429,10 @@ def mutual_keys(session: Session, wishes: list[Wish]) -> set[str]:
 #
 # Every change of a wish starts by taking the wish's row lock and reading the row again under
 # it (`_lock`): PostgreSQL `SELECT … FOR NO KEY UPDATE`; SQLite's writers hold the database's
-# write lock from their first statement (BEGIN IMMEDIATE, see `matchmaking.platform.db`). The state the
-# change starts from is then checked on what is stored now, not on what the request read
-# before another change committed, so of two changes at once the second sees the first, and
-# is refused (409, naming the state the wish is in now) when it no longer applies.
+# write lock from their first statement (BEGIN IMMEDIATE, see `matchmaking.platform.db`).
+# The state the change starts from is then checked on what is stored now, not on what the
+# request read before another change committed, so of two changes at once the second sees the
+# first, and is refused (409, naming the state the wish is in now) when it no longer applies.
 
 #: How a state reads in a sentence.
 _STATE_WORDS = {

@@ -2,8 +2,8 @@
 
 A solve is a row in `solve_jobs`; the Celery message only carries its id (and is sent with the
 job id as its task id, so a cancelled job can be revoked by id). The job function
-`matchmaking.planning.jobs.run_solve_job` is idempotent by job id and writes the version and the job's
-success in one transaction, so delivering a message twice never makes two versions.
+`matchmaking.planning.jobs.run_solve_job` is idempotent by job id and writes the version and
+the job's success in one transaction, so delivering a message twice never makes two versions.
 
 What makes a worker dying mid-solve safe:
 - `task_acks_late` + `task_reject_on_worker_lost`: the message is acknowledged only when the

@@ -597,7 +597,8 @@ class InProcessRunner:
         self.session_factory = session_factory
         self.max_attempts = max_attempts
         self.heartbeat_seconds = heartbeat_seconds
-        # The mail outbox is delivered here too when settings are given (matchmaking/delivery/mail.py).
+        # The mail outbox is delivered here too when settings are given
+        # (matchmaking/delivery/mail.py).
         self._mail: MailDeliverer | None = None
         if mail_settings is not None:
             self._mail = MailDeliverer(session_factory, mail_settings)

@@ -77,8 +77,8 @@ LEAN_STATEMENT_TIMEOUT_MS = 2000
 
 
 def make_lean_engine(engine: Engine) -> Engine:
-    """An engine for the one-statement reads of the hot paths (`matchmaking.delivery.serving`), which
-    run without an ORM session.
+    """An engine for the one-statement reads of the hot paths
+    (`matchmaking.delivery.serving`), which run without an ORM session.
 
     On PostgreSQL: its own small pool of connections in autocommit mode, so a read is its
     one statement with no BEGIN or ROLLBACK round trips, and without `pool_pre_ping`. A

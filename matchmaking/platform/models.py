@@ -380,8 +380,8 @@ class Participant(Base):
     #: Consent to be listed in the public directory of the event.
     listed: Mapped[bool] = mapped_column(Boolean, default=False)
     #: False while a registrant who named an existing organisation waits for a confirmed
-    #: member or an organiser to confirm it (`matchmaking.participants.registration`); only confirmed
-    #: members edit the organisation's profile and answer its wishes.
+    #: member or an organiser to confirm it (`matchmaking.participants.registration`); only
+    #: confirmed members edit the organisation's profile and answer its wishes.
     membership_confirmed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     #: SHA-256 of the personal secret link token (magic link).
     access_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -486,7 +486,8 @@ class Wish(Base):
 
 class SheetUpload(Base):
     """A spreadsheet an organiser uploaded to import, kept between its preview and the
-    confirmation so that exactly the previewed file is imported (see `matchmaking.bundle.sheets`)."""
+    confirmation so that exactly the previewed file is imported (see
+    `matchmaking.bundle.sheets`)."""
 
     __tablename__ = "sheet_uploads"
     __table_args__ = (UniqueConstraint("event_id", "digest"),)

@@ -1,5 +1,5 @@
-"""The serving cache of agendas and calendar feeds (matchmaking.delivery.serving), over HTTP, on both
-backends: a repeated download costs one query; every change a participant could see — a
+"""The serving cache of agendas and calendar feeds (matchmaking.delivery.serving), over HTTP,
+on both backends: a repeated download costs one query; every change a participant could see — a
 publication, a rotated token, an erasure, an edit of the event or of a person — shows in the
 very next request, of this process and of any other one over the same database."""
 
