@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from matchmaking.platform.models import (
     Attendance,
     Event,
+    EventSession,
     EventStatus,
     Location,
     LocationKind,
@@ -28,7 +29,6 @@ from matchmaking.platform.models import (
     WishStatus,
     utcnow,
 )
-from matchmaking.platform.models import Session as EventSession
 
 KINDS = [OrganisationKind.cluster, OrganisationKind.company, OrganisationKind.research]
 

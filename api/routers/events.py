@@ -39,8 +39,7 @@ from matchmaking.bundle.store import export_bundle, import_bundle
 from matchmaking.bundle.validate import BundleError, parse_bundle
 from matchmaking.organising import events as service
 from matchmaking.organising.events import as_utc
-from matchmaking.platform.models import Event, EventRoleName, EventStatus, Slot
-from matchmaking.platform.models import Session as EventSession
+from matchmaking.platform.models import Event, EventRoleName, EventSession, EventStatus, Slot
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 

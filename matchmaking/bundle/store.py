@@ -45,6 +45,7 @@ from matchmaking.platform.models import (
     EventMode,
     EventRole,
     EventRoleName,
+    EventSession,
     Location,
     LocationKind,
     Meeting,
@@ -59,7 +60,6 @@ from matchmaking.platform.models import (
     WishPrecedence,
     WishStatus,
 )
-from matchmaking.platform.models import Session as EventSession
 from matchmaking.platform.text import TEXT_FORBIDDEN, has_visible_character, one_line
 
 __all__ = [

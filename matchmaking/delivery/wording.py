@@ -18,8 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from matchmaking.platform.models import Organisation, Participant, Slot, Wish
-from matchmaking.platform.models import Session as EventSession
+from matchmaking.platform.models import EventSession, Organisation, Participant, Slot, Wish
 
 _KEY = re.compile(r"(?<![\w.:-])([A-Za-z0-9][\w.:-]*?)(?=[.,;:)]?(?:\s|$|[,;)]))")
 _HINT = re.compile(r"(slot|slots|session|wish|wishes|organisation)\s+$", re.IGNORECASE)

@@ -22,6 +22,7 @@ from matchmaking.platform.models import (
     Event,
     EventRole,
     EventRoleName,
+    EventSession,
     EventStatus,
     Location,
     Meeting,
@@ -33,7 +34,6 @@ from matchmaking.platform.models import (
     WishStatus,
     utcnow,
 )
-from matchmaking.platform.models import Session as EventSession
 
 
 def as_utc(moment: datetime | None) -> datetime | None:

@@ -34,13 +34,13 @@ from matchmaking.platform.models import (
     Attendance,
     Event,
     EventMode,
+    EventSession,
     Organisation,
     OrganisationKind,
     Participant,
     Slot,
     utcnow,
 )
-from matchmaking.platform.models import Session as EventSession
 from matchmaking.platform.security import PARTICIPANT_TOKEN_PREFIX, hash_token, new_token
 
 #: Prefix of organisation invitation tokens (like `mmp_` for personal links).

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, aliased, selectinload
 from matchmaking.platform.models import (
     Attendance,
     Event,
+    EventSession,
     Location,
     Meeting,
     Organisation,
@@ -32,7 +33,6 @@ from matchmaking.platform.models import (
     WishStatus,
     utcnow,
 )
-from matchmaking.platform.models import Session as EventSession
 from solver import problem as sp
 
 #: Goal names a stored rules object may list; anything else is ignored with the default order.

@@ -220,8 +220,8 @@ class Event(Base):
     roles: Mapped[list[EventRole]] = relationship(
         back_populates="event", cascade="all, delete-orphan"
     )
-    sessions: Mapped[list[Session]] = relationship(
-        back_populates="event", cascade="all, delete-orphan", order_by="Session.position"
+    sessions: Mapped[list[EventSession]] = relationship(
+        back_populates="event", cascade="all, delete-orphan", order_by="EventSession.position"
     )
     slots: Mapped[list[Slot]] = relationship(
         back_populates="event", cascade="all, delete-orphan", order_by="(Slot.start, Slot.id)"
@@ -246,7 +246,7 @@ class Event(Base):
     )
 
 
-class Session(Base):
+class EventSession(Base):
     """A named block of consecutive slots (a morning, an afternoon)."""
 
     __tablename__ = "sessions"
@@ -282,7 +282,7 @@ class Slot(Base):
     end: Mapped[datetime] = mapped_column("end_time", DateTime(timezone=False))
 
     event: Mapped[Event] = relationship(back_populates="slots")
-    session: Mapped[Session] = relationship(back_populates="slots")
+    session: Mapped[EventSession] = relationship(back_populates="slots")
 
 
 class Location(Base):
@@ -474,7 +474,7 @@ class Wish(Base):
     sender: Mapped[Participant] = relationship(foreign_keys=[sender_id])
     recipient: Mapped[Participant | None] = relationship(foreign_keys=[recipient_id])
     recipient_organisation: Mapped[Organisation | None] = relationship()
-    session: Mapped[Session | None] = relationship()
+    session: Mapped[EventSession | None] = relationship()
     fixed_slot: Mapped[Slot | None] = relationship()
     after: Mapped[list[Wish]] = relationship(
         secondary="wish_precedences",
@@ -698,10 +698,10 @@ class Meeting(Base):
 #: a version). Wishes are not among them (an agenda shows only the keys of a published
 #: meeting's wishes, which never change), nor are meetings: they are written once, with their
 #: unpublished version, and never changed.
-_SERVED = (Event, Session, Slot, Location, Organisation, Participant, ScheduleVersion)
+_SERVED = (Event, EventSession, Slot, Location, Organisation, Participant, ScheduleVersion)
 #: New rows of these change nothing that is served yet: a new participant or organisation has
 #: no meetings, a new version is not published (unless it arrives published).
-_SERVED_WHEN_NEW = (Event, Session, Slot, Location)
+_SERVED_WHEN_NEW = (Event, EventSession, Slot, Location)
 
 
 def _served_event_id(row: Any) -> int | None:

@@ -11,6 +11,7 @@ from matchmaking.platform.models import (
     Attendance,
     Event,
     EventMode,
+    EventSession,
     Location,
     LocationKind,
     Meeting,
@@ -19,7 +20,6 @@ from matchmaking.platform.models import (
     Participant,
     ScheduleVersion,
 )
-from matchmaking.platform.models import Session as EventSession
 from matchmaking.platform.models import Slot as EventSlot
 
 

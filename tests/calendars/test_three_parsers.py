@@ -26,8 +26,7 @@ from sqlalchemy.orm import Session
 
 from matchmaking.delivery import calendars
 from matchmaking.delivery.calendars import event_feed, location_feed, participant_feed
-from matchmaking.platform.models import Session as EventSession
-from matchmaking.platform.models import Slot
+from matchmaking.platform.models import EventSession, Slot
 from tests import setup_services
 from tests.calendars.builders import Built, add_version, build_event
 

@@ -33,6 +33,7 @@ from matchmaking.platform.models import (
     Event,
     EventRole,
     EventRoleName,
+    EventSession,
     EventStatus,
     JobStatus,
     Location,
@@ -44,7 +45,6 @@ from matchmaking.platform.models import (
     Wish,
     WishStatus,
 )
-from matchmaking.platform.models import Session as EventSession
 from tests.api.conftest import make_settings
 from tests.security.world import ROLES, World, build_world
 
