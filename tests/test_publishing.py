@@ -9,7 +9,6 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from matchmaking.delivery.mail import render
 from matchmaking.planning.publishing import (
     PublishedVersionChanged,
     PublishError,
@@ -21,6 +20,7 @@ from matchmaking.planning.publishing import (
     publish_version,
 )
 from matchmaking.planning.versions import as_utc
+from matchmaking.platform.mail import render
 from matchmaking.platform.models import Event, EventStatus, ScheduleVersion, utcnow
 from matchmaking.platform.settings import Settings
 from tests.schedule_factory import add_wish, make_event, make_version

@@ -39,7 +39,6 @@ from api.ratelimit import ORGANISER_TOKEN, record_failed_guess
 from api.routers.jobs import start_job_runner
 from matchmaking.delivery import exports
 from matchmaking.delivery.agenda import participant_agenda, video_link
-from matchmaking.delivery.wording import KeyNames, reason_words, slot_label
 from matchmaking.organising import events as event_service
 from matchmaking.participants import registration as registration_service
 from matchmaking.planning import jobs as job_service
@@ -62,6 +61,7 @@ from matchmaking.platform.models import (
     Wish,
 )
 from matchmaking.platform.security import hash_token
+from matchmaking.platform.wording import KeyNames, reason_words, slot_label
 
 router = APIRouter()
 

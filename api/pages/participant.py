@@ -27,12 +27,12 @@ from api.pages.common import (
     settings_of,
 )
 from api.pages.forms import ORGANISATION_KINDS, form_values
-from matchmaking.delivery import calendars, mail
+from matchmaking.delivery import calendars
 from matchmaking.delivery.agenda import AgendaItem, participant_agenda
-from matchmaking.delivery.wording import reason_words
 from matchmaking.participants import registration as registration_service
 from matchmaking.participants import wishes as wish_service
 from matchmaking.planning.versions import as_utc
+from matchmaking.platform import mail
 from matchmaking.platform.errors import DomainError
 from matchmaking.platform.models import (
     Attendance,
@@ -43,6 +43,7 @@ from matchmaking.platform.models import (
     Wish,
     WishStatus,
 )
+from matchmaking.platform.wording import reason_words
 
 router = APIRouter()
 

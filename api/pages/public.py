@@ -26,10 +26,9 @@ from api.pages.common import (
 )
 from api.pages.forms import ORGANISATION_KINDS, check_registration, field_of, form_values
 from api.ratelimit import PARTICIPANT_TOKEN, record_failed_guess
-from matchmaking.delivery import mail
 from matchmaking.organising import events as event_service
 from matchmaking.participants import registration as registration_service
-from matchmaking.platform import browser_sessions
+from matchmaking.platform import browser_sessions, mail
 from matchmaking.platform.errors import DomainError
 from matchmaking.platform.models import Event, EventStatus
 

@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from matchmaking.delivery.wording import fold, slot_label
 from matchmaking.platform.models import (
     Event,
     Location,
@@ -27,6 +26,7 @@ from matchmaking.platform.models import (
     ScheduleVersion,
     Slot,
 )
+from matchmaking.platform.wording import fold, slot_label
 
 GROUP_NAMES = {
     LocationKind.table: "Tables",

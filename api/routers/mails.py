@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from api.deps import DbSession, StaffAccess
 from api.problems import problem_responses
 from api.schemas.common import Instant, Limit, Offset
-from matchmaking.delivery import mail as mail_service
+from matchmaking.platform import mail as mail_service
 from matchmaking.platform.models import MailStatus, OutboxMail
 
 router = APIRouter(prefix="/api/v1/events/{slug}/mails", tags=["e-mail"])

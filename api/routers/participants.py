@@ -24,10 +24,10 @@ from api.schemas.participants import (
     RegistrationIn,
     RegistrationOut,
 )
-from matchmaking.delivery import mail
 from matchmaking.organising import events as event_service
 from matchmaking.participants import privacy
 from matchmaking.participants import registration as service
+from matchmaking.platform import mail
 from matchmaking.platform.models import (
     Attendance,
     Event,

@@ -30,8 +30,8 @@ from api.schemas.wishes import (
     WishEdit,
     WishOut,
 )
-from matchmaking.delivery import mail
 from matchmaking.participants import wishes as service
+from matchmaking.platform import mail
 from matchmaking.platform.models import Organisation, Participant, Wish, WishStatus
 from matchmaking.platform.settings import Settings
 

@@ -1,3 +1,1 @@
-"""What people get from a published schedule: agendas, calendar feeds, mail, exports, and the
-words for the solver's keys.
-"""
+"""What people get from a published schedule: agendas, calendar feeds, and exports."""

@@ -26,10 +26,9 @@ from urllib.parse import quote
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from matchmaking.delivery.mail import Mail
-from matchmaking.delivery.wording import fold
 from matchmaking.organising.events import get_location, lock_event, registration_is_open
 from matchmaking.platform.errors import Conflict, Forbidden, Invalid, NotFound
+from matchmaking.platform.mail import Mail
 from matchmaking.platform.models import (
     Attendance,
     Event,
@@ -42,6 +41,7 @@ from matchmaking.platform.models import (
     utcnow,
 )
 from matchmaking.platform.security import PARTICIPANT_TOKEN_PREFIX, hash_token, new_token
+from matchmaking.platform.wording import fold
 
 #: Prefix of organisation invitation tokens (like `mmp_` for personal links).
 INVITATION_TOKEN_PREFIX = "mmi"

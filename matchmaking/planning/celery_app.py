@@ -41,7 +41,7 @@ from matchmaking.platform.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 SOLVE_TASK = "matchmaking.solve"
-#: Delivers the mail outbox (matchmaking/delivery/mail.py); the message carries nothing.
+#: Delivers the mail outbox (matchmaking/platform/mail.py); the message carries nothing.
 MAIL_TASK = "matchmaking.deliver_mail"
 #: Upper bound of any solve's time limit (the settings refuse more), in seconds.
 MAX_SOLVE_SECONDS = 3600.0
@@ -166,7 +166,7 @@ def solve(job_id: str) -> None:
 def deliver_mail() -> None:
     """Send the outbox's due mails. Any number of these may run at once: each mail is
     claimed by one deliverer only."""
-    from matchmaking.delivery.mail import deliver_due
+    from matchmaking.platform.mail import deliver_due
 
     deliver_due(_session_factory(), get_settings())
 
@@ -227,7 +227,7 @@ class CeleryRunner:
                 log.error("mail delivery not requested from the workers: %s", lost)
 
     def _start_mail(self) -> None:
-        from matchmaking.delivery.mail import on_commit_of_mail
+        from matchmaking.platform.mail import on_commit_of_mail
 
         with self.session_factory() as session:
             engine = session.get_bind()
@@ -329,7 +329,7 @@ class _Reaper:
         self.thread = threading.Thread(target=self._loop, name="solve-job-reaper", daemon=True)
 
     def _loop(self) -> None:
-        from matchmaking.delivery.mail import deliver_due
+        from matchmaking.platform.mail import deliver_due
 
         while not self.stopped.wait(self.settings.job_reaper_interval_seconds):
             try:

@@ -34,9 +34,9 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from matchmaking.delivery.mail import MailDeliverer
 from matchmaking.planning.publishing import current_published_version
 from matchmaking.platform.errors import Conflict
+from matchmaking.platform.mail import MailDeliverer
 from matchmaking.platform.models import Event, JobStatus, SolveJob, utcnow
 from matchmaking.platform.settings import Settings, get_settings
 from solver.problem import GOALS, Progress, Solution, SolveParameters
@@ -598,7 +598,7 @@ class InProcessRunner:
         self.max_attempts = max_attempts
         self.heartbeat_seconds = heartbeat_seconds
         # The mail outbox is delivered here too when settings are given
-        # (matchmaking/delivery/mail.py).
+        # (matchmaking/platform/mail.py).
         self._mail: MailDeliverer | None = None
         if mail_settings is not None:
             self._mail = MailDeliverer(session_factory, mail_settings)

@@ -27,8 +27,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matchmaking.delivery import mail
-from matchmaking.delivery.mail import Mail
 from matchmaking.organising.events import lock_event
 from matchmaking.participants.registration import participant_page
 from matchmaking.planning.versions import (
@@ -40,6 +38,8 @@ from matchmaking.planning.versions import (
     diff_versions,
     version_staleness,
 )
+from matchmaking.platform import mail
+from matchmaking.platform.mail import Mail
 from matchmaking.platform.models import (
     Event,
     EventStatus,

@@ -560,7 +560,7 @@ class OutboxMail(Base):
     """An e-mail waiting to be sent, being sent, sent or given up (the mail outbox).
 
     Written in the transaction of the change that causes it and delivered after the commit
-    (matchmaking/delivery/mail.py). `context` holds the template values, personal links included,
+    (matchmaking/platform/mail.py). `context` holds the template values, personal links included,
     only until the mail is sent or given up; then it is emptied.
     """
 

@@ -293,7 +293,7 @@ def configure_logging(settings: Settings, stream: Any = None) -> None:
     exempt = (
         frozenset()
         if settings.environment == "production"
-        else frozenset({"matchmaking.delivery.mail"})
+        else frozenset({"matchmaking.platform.mail"})
     )
     redactor = SecretRedactor(exempt)
     handler.addFilter(redactor)

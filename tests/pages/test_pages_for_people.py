@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from matchmaking.delivery.wording import KeyNames, fold, reason_words
 from matchmaking.platform.models import EventStatus, Wish, WishStatus, utcnow
+from matchmaking.platform.wording import KeyNames, fold, reason_words
 from tests.calendars.builders import add_version
 from tests.pages.conftest import Site, csrf_of
 

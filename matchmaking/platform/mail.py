@@ -120,7 +120,7 @@ def render(
 
 # --- writing to the outbox ----------------------------------------------------------------------
 
-_QUEUED = "matchmaking.delivery.mail.queued"
+_QUEUED = "matchmaking.platform.mail.queued"
 
 
 def queue(session: Session, mails: Iterable[Mail], *, event_id: int | None = None) -> int:
