@@ -170,6 +170,29 @@ def test_no_import_cycles() -> None:
     assert not found, "import cycles:\n" + "\n".join(_describe(c, graph) for c in found)
 
 
+def package_graph(graph: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, int]]:
+    """The imports between the packages of matchmaking/ (platform, planning, …), each with
+    one module-level edge's line; the other top-level packages count as one each."""
+
+    def package(module: str) -> str:
+        parts = module.split(".")
+        return ".".join(parts[:2]) if parts[0] == "matchmaking" and len(parts) > 2 else parts[0]
+
+    found: dict[str, dict[str, int]] = {}
+    for module, targets in graph.items():
+        for target, line in targets.items():
+            if package(module) != package(target) and package(target) != "matchmaking":
+                found.setdefault(package(module), {}).setdefault(package(target), line)
+    return found
+
+
+def test_matchmaking_packages_form_layers() -> None:
+    """The packages of matchmaking/ do not import each other in a cycle either (so they can
+    be drawn as the layers of docs/design.md)."""
+    packages = package_graph(import_graph())
+    assert not cycles(packages), f"packages in a cycle: {cycles(packages)}"
+
+
 def test_imports_point_down() -> None:
     found = upward_imports(import_graph())
     assert not found, "imports that point up (api -> matchmaking -> solver):\n" + "\n".join(found)
@@ -206,6 +229,27 @@ def test_a_cycle_through_a_function_level_import_is_found(tmp_path: Path) -> Non
     graph = import_graph(tmp_path)
     assert cycles(graph) == [["matchmaking.a", "matchmaking.b", "matchmaking.c", "matchmaking.a"]]
     assert "matchmaking.b (line 2)" in _describe(cycles(graph)[0], graph)
+
+
+def test_a_cycle_between_packages_is_found(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            "matchmaking/__init__.py": "",
+            "matchmaking/low/__init__.py": "",
+            "matchmaking/low/a.py": "from matchmaking.high.b import thing\n",
+            "matchmaking/high/__init__.py": "",
+            "matchmaking/high/b.py": "thing = 1\n",
+            "matchmaking/high/c.py": "from matchmaking.low import a\n",
+            "solver/__init__.py": "",
+            "api/__init__.py": "",
+        },
+    )
+    graph = import_graph(tmp_path)
+    assert cycles(graph) == []
+    assert cycles(package_graph(graph)) == [
+        ["matchmaking.high", "matchmaking.low", "matchmaking.high"]
+    ]
 
 
 def test_type_checking_imports_and_acyclic_graphs_pass(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -32,18 +32,9 @@ from matchmaking.platform.models import (
     Slot,
     Wish,
     WishStatus,
+    as_utc,
     utcnow,
 )
-
-
-def as_utc(moment: datetime | None) -> datetime | None:
-    """A timezone-aware UTC instant. SQLite hands back naive values, which are UTC."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
 
 # --- lookup and roles ------------------------------------------------------------------------
 

@@ -14,8 +14,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, joinedload
 
-from matchmaking.organising.events import as_utc
-from matchmaking.platform.models import ApiToken, BrowserSession, Organiser, Participant, utcnow
+from matchmaking.platform.models import (
+    ApiToken,
+    BrowserSession,
+    Organiser,
+    Participant,
+    as_utc,
+    utcnow,
+)
 from matchmaking.platform.security import hash_token, new_token
 
 #: Prefix of browser session tokens (the pages' cookies).
