@@ -1,4 +1,4 @@
-"""Bundles in and out of the database: `import_bundle`, `export_bundle`, `export_csv`.
+"""Bundles in and out of the database: `import_bundle`, `export_bundle`, `participants_csv`.
 
 Import stores a validated `Bundle` as one event in a savepoint, so nothing of it remains when
 any part fails. Export reads an event back in the order it was imported (sessions and
@@ -12,7 +12,7 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from datetime import UTC
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select
@@ -38,7 +38,6 @@ from matchmaking.organising.timegrid import SlotTimes, check_event_slots, slot_p
 from matchmaking.planning.publishing import current_published_version
 from matchmaking.planning.scheduling import wish_rows
 from matchmaking.planning.versions import latest_version
-from matchmaking.platform.errors import NotFound
 from matchmaking.platform.models import (
     Attendance,
     Event,
@@ -63,13 +62,11 @@ from matchmaking.platform.models import (
 from matchmaking.platform.text import TEXT_FORBIDDEN, has_visible_character, one_line
 
 __all__ = [
-    "CsvContent",
     "export_bundle",
-    "export_csv",
     "import_bundle",
+    "participants_csv",
+    "version_to_show",
 ]
-
-CsvContent = Literal["timetable", "participants"]
 
 
 def _refused(problems: Iterable[tuple[str, str]]) -> BundleError:
@@ -468,12 +465,6 @@ def _given(**fields: object) -> dict[str, object]:
 #: check: `one_line` has made them spaces.
 _FORMULA_START = ("=", "+", "-", "@")
 
-TIMETABLE_COLUMNS = [
-    "date", "start", "end", "session", "location", "location_kind",
-    "participant_a", "organisation_a", "country_a",
-    "participant_b", "organisation_b", "country_b",
-    "kind", "wishes", "meeting_uid",
-]  # fmt: skip
 PARTICIPANT_COLUMNS = [
     "id", "name", "job_title", "organisation", "organisation_kind", "country", "email",
     "attendance", "host_location", "max_meetings", "wishes_sent", "wishes_received_accepted",
@@ -489,29 +480,15 @@ def safe_cell(value: object) -> str:
     return f"'{text}" if text.lstrip(" ").startswith(_FORMULA_START) else text
 
 
-def export_csv(
-    session: Session,
-    event: Event,
-    content: CsvContent = "timetable",
-    version: ScheduleVersion | None = None,
-) -> str:
-    """A CSV of the timetable (one row per meeting) or of the participants.
-
-    The timetable is of `version`, else the published version, else the latest one; NotFound
-    when the event has no version yet. Participants list how many meetings each has in it.
-    """
-    if content == "timetable":
-        chosen = version or _version_to_show(session, event)
-        if chosen is None:
-            raise NotFound(f'event "{event.slug}" has no schedule yet; run a solve first')
-        return _write(TIMETABLE_COLUMNS, _timetable_rows(session, chosen))
-    if content == "participants":
-        chosen = version or _version_to_show(session, event)
-        return _write(PARTICIPANT_COLUMNS, _participant_rows(session, event, chosen))
-    raise ValueError(f'unknown CSV content "{content}"; use "timetable" or "participants"')
+def participants_csv(session: Session, event: Event, version: ScheduleVersion | None = None) -> str:
+    """A CSV of the participants, with how many meetings each has in `version` (else the
+    version shown: see `version_to_show`). The timetable CSV is `delivery.exports`'."""
+    chosen = version or version_to_show(session, event)
+    return _write(PARTICIPANT_COLUMNS, _participant_rows(session, event, chosen))
 
 
-def _version_to_show(session: Session, event: Event) -> ScheduleVersion | None:
+def version_to_show(session: Session, event: Event) -> ScheduleVersion | None:
+    """The version an export shows: the published one, else the latest one."""
     return current_published_version(session, event.id) or latest_version(session, event)
 
 
@@ -522,42 +499,6 @@ def _write(columns: list[str], rows: Iterable[list[object]]) -> str:
     for row in rows:
         writer.writerow([safe_cell(v) for v in row])
     return out.getvalue()
-
-
-def _timetable_rows(session: Session, version: ScheduleVersion) -> Iterable[list[object]]:
-    meetings = session.scalars(
-        select(Meeting)
-        .join(Meeting.slot)
-        .join(Meeting.location)
-        .where(Meeting.version_id == version.id)
-        .options(
-            selectinload(Meeting.slot).selectinload(Slot.session),
-            selectinload(Meeting.location),
-            selectinload(Meeting.participant_a).selectinload(Participant.organisation),
-            selectinload(Meeting.participant_b).selectinload(Participant.organisation),
-            selectinload(Meeting.wishes),
-        )
-        .order_by(Slot.start, Location.position, Meeting.id)
-    ).all()
-    for m in meetings:
-        a, b = m.participant_a, m.participant_b
-        yield [
-            m.slot.start.date().isoformat(),
-            m.slot.start.strftime("%H:%M"),
-            m.slot.end.strftime("%H:%M"),
-            m.slot.session.name,
-            m.location.name,
-            m.location.kind.value,
-            a.name,
-            a.organisation.name,
-            a.organisation.country,
-            b.name,
-            b.organisation.name,
-            b.organisation.country,
-            m.kind,
-            " ".join(w.key for w in m.wishes),
-            m.uid,
-        ]
 
 
 def _participant_rows(

@@ -541,7 +541,8 @@ def export_command(
     The CSV timetable is of the published version, or of the latest one when none is.
     """
     from matchmaking.bundle.dump import dump_bundle
-    from matchmaking.bundle.store import export_bundle, export_csv
+    from matchmaking.bundle.store import export_bundle, participants_csv
+    from matchmaking.delivery.exports import timetable_csv
     from matchmaking.organising.events import get_event
     from matchmaking.platform.db import session_scope
     from matchmaking.platform.errors import NotFound
@@ -553,8 +554,10 @@ def export_command(
                 event = get_event(session, slug)
                 if format is ExportFormat.json:
                     data = dump_bundle(export_bundle(session, event))
+                elif content is CsvContentChoice.timetable:
+                    data = timetable_csv(session, event)
                 else:
-                    data = export_csv(session, event, content.value).encode("utf-8")
+                    data = participants_csv(session, event).encode("utf-8")
         except NotFound as error:
             fail(error.detail)
     write_output(data, output)

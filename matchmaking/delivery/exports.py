@@ -20,10 +20,11 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import Session
 
-from matchmaking.bundle.store import safe_cell
+from matchmaking.bundle.store import safe_cell, version_to_show
 from matchmaking.delivery.agenda import video_link
 from matchmaking.planning.versions import load_meetings
-from matchmaking.platform.models import Meeting, Participant, ScheduleVersion
+from matchmaking.platform.errors import NotFound
+from matchmaking.platform.models import Event, Meeting, Participant, ScheduleVersion
 
 Cellvalue = str | int | date | time
 ExportKind = Literal["timetable", "agendas"]
@@ -78,6 +79,16 @@ def timetable_sheet(session: Session, version: ScheduleVersion) -> Sheet:
             ]
         )
     return Sheet(f"Timetable v{version.number}", TIMETABLE_COLUMNS, rows)
+
+
+def timetable_csv(session: Session, event: Event, version: ScheduleVersion | None = None) -> bytes:
+    """The timetable as CSV (`timetable_sheet`, `to_csv`) of `version`, else of the published
+    version, else of the latest one: the CLI's `export --format csv` and the dashboard's
+    download are this one file. NotFound when the event has no version yet."""
+    chosen = version or version_to_show(session, event)
+    if chosen is None:
+        raise NotFound(f'event "{event.slug}" has no schedule yet; run a solve first')
+    return to_csv(timetable_sheet(session, chosen))
 
 
 def agendas_sheet(session: Session, version: ScheduleVersion) -> Sheet:
