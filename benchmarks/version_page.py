@@ -29,8 +29,8 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 from api.app import create_app  # noqa: E402
 from benchmarks.load.build_event import _store  # noqa: E402
-from matchmaking.migrate import upgrade_database  # noqa: E402
-from matchmaking.models import (  # noqa: E402
+from matchmaking.platform.migrate import upgrade_database  # noqa: E402
+from matchmaking.platform.models import (  # noqa: E402
     ApiToken,
     Event,
     EventRole,
@@ -39,8 +39,8 @@ from matchmaking.models import (  # noqa: E402
     Participant,
     ScheduleVersion,
 )
-from matchmaking.security import PARTICIPANT_TOKEN_PREFIX, hash_token, new_token  # noqa: E402
-from matchmaking.settings import Settings  # noqa: E402
+from matchmaking.platform.security import PARTICIPANT_TOKEN_PREFIX, hash_token, new_token  # noqa: E402
+from matchmaking.platform.settings import Settings  # noqa: E402
 
 SLUG = "fair-agenda"
 

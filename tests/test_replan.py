@@ -20,11 +20,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from api.app import create_app
+from matchmaking.bundle.store import import_bundle
 from matchmaking.bundle.validate import parse_bundle
-from matchmaking.bundle_store import import_bundle
-from matchmaking.cli import app as cli_app
-from matchmaking.demo import demo_bundle
-from matchmaking.models import (
+from matchmaking.commands.cli import app as cli_app
+from matchmaking.commands.demo import demo_bundle
+from matchmaking.organising.organisers import create_organiser
+from matchmaking.planning.publishing import publish_version
+from matchmaking.planning.scheduling import solve_event
+from matchmaking.platform.models import (
     EventRole,
     EventRoleName,
     EventStatus,
@@ -32,9 +35,6 @@ from matchmaking.models import (
     ScheduleVersion,
     SolveJob,
 )
-from matchmaking.organisers import create_organiser
-from matchmaking.publishing import publish_version
-from matchmaking.scheduling import solve_event
 from solver import SolveParameters
 from tests.api.conftest import bearer, make_settings
 from tests.test_cli_db import _forget_configuration

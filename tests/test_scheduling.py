@@ -8,9 +8,15 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from matchmaking.bundle.store import import_bundle
 from matchmaking.bundle.validate import parse_bundle
-from matchmaking.bundle_store import import_bundle
-from matchmaking.models import (
+from matchmaking.planning.scheduling import (
+    SchedulingError,
+    problem_from_event,
+    save_solution,
+    solve_event,
+)
+from matchmaking.platform.models import (
     Event,
     EventStatus,
     Meeting,
@@ -20,12 +26,6 @@ from matchmaking.models import (
     Wish,
     WishStatus,
     utcnow,
-)
-from matchmaking.scheduling import (
-    SchedulingError,
-    problem_from_event,
-    save_solution,
-    solve_event,
 )
 from solver import problem as sp
 from solver import solve
@@ -122,7 +122,7 @@ def test_snapshot_holds_the_event_as_the_solver_needs_it(session: Session, event
 def test_a_pending_member_takes_no_meeting_addressed_to_its_organisation(
     session: Session, event: Event
 ) -> None:
-    from matchmaking.versions import snapshot_digest
+    from matchmaking.planning.versions import snapshot_digest
 
     before = snapshot_digest(problem_from_event(session, event).problem)
     # Ann (p1) is the cluster's only member; someone typed its name and waits for confirmation.

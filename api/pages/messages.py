@@ -8,14 +8,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from api.deps import DbSession
 from api.pages.common import CSRF_FIELD, check_csrf, organiser_event, redirect, render
-from api.pages.forms import form_values
-from matchmaking import messages as service
-from matchmaking.errors import Invalid
-from matchmaking.models import Event
+from api.pages.forms import PostedForm
+from matchmaking.delivery import messages as service
+from matchmaking.platform.errors import Invalid
+from matchmaking.platform.models import Event
 
 router = APIRouter()
 
@@ -65,9 +64,8 @@ def messages_form(slug: str, request: Request, db: DbSession) -> HTMLResponse:
 
 
 @router.post("/organiser/e/{slug}/messages", include_in_schema=False)
-async def messages_post(slug: str, request: Request, db: DbSession) -> Response:
-    values = form_values(await request.form())
-    return await run_in_threadpool(_messages_post, slug, request, db, values)
+def messages_post(slug: str, request: Request, db: DbSession, values: PostedForm) -> Response:
+    return _messages_post(slug, request, db, values)
 
 
 def _messages_post(slug: str, request: Request, db: Session, values: dict[str, Any]) -> Response:

@@ -13,7 +13,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
-from starlette.concurrency import run_in_threadpool
 
 from api.deps import DbSession
 from api.pages.common import (
@@ -26,13 +25,15 @@ from api.pages.common import (
     render,
     settings_of,
 )
-from api.pages.forms import ORGANISATION_KINDS, form_values
-from matchmaking import calendars, mail
-from matchmaking import registration as registration_service
-from matchmaking import wishes as wish_service
-from matchmaking.agenda import AgendaItem, participant_agenda
-from matchmaking.errors import DomainError
-from matchmaking.models import (
+from api.pages.forms import ORGANISATION_KINDS, PostedForm
+from matchmaking.delivery import calendars
+from matchmaking.delivery.agenda import AgendaItem, participant_agenda
+from matchmaking.participants import registration as registration_service
+from matchmaking.participants import wishes as wish_service
+from matchmaking.planning.versions import as_utc
+from matchmaking.platform import mail
+from matchmaking.platform.errors import DomainError
+from matchmaking.platform.models import (
     Attendance,
     Event,
     OrganisationKind,
@@ -41,8 +42,7 @@ from matchmaking.models import (
     Wish,
     WishStatus,
 )
-from matchmaking.versions import as_utc
-from matchmaking.wording import reason_words
+from matchmaking.platform.wording import reason_words
 
 router = APIRouter()
 
@@ -194,9 +194,8 @@ def _calendar_links_page(
 
 
 @router.post("/e/{slug}/me/calendar", response_class=HTMLResponse, include_in_schema=False)
-async def calendar_links(slug: str, request: Request, db: DbSession) -> HTMLResponse:
+def calendar_links(slug: str, request: Request, db: DbSession, values: PostedForm) -> HTMLResponse:
     """A new subscription link; the participant's earlier links keep working."""
-    values = form_values(await request.form())
     check_csrf(request, str(values.get(CSRF_FIELD, "")))
     event = find_event(db, slug)
     me = page_participant(request, db, event)
@@ -236,10 +235,11 @@ def calendar_replace_page(slug: str, request: Request, db: DbSession) -> HTMLRes
 
 
 @router.post("/e/{slug}/me/calendar/replace", response_class=HTMLResponse, include_in_schema=False)
-async def calendar_replace(slug: str, request: Request, db: DbSession) -> HTMLResponse:
+def calendar_replace(
+    slug: str, request: Request, db: DbSession, values: PostedForm
+) -> HTMLResponse:
     """Revoke every calendar link of the participant and make one new one — only when the
     participant ticked the confirmation."""
-    values = form_values(await request.form())
     check_csrf(request, str(values.get(CSRF_FIELD, "")))
     event = find_event(db, slug)
     me = page_participant(request, db, event)
@@ -258,9 +258,10 @@ async def calendar_replace(slug: str, request: Request, db: DbSession) -> HTMLRe
 
 
 @router.post("/e/{slug}/me/organisation/members/{key}/confirm", include_in_schema=False)
-async def confirm_member(slug: str, key: str, request: Request, db: DbSession) -> Response:
-    values = form_values(await request.form())
-    return await run_in_threadpool(_confirm_member, slug, key, request, db, values)
+def confirm_member(
+    slug: str, key: str, request: Request, db: DbSession, values: PostedForm
+) -> Response:
+    return _confirm_member(slug, key, request, db, values)
 
 
 def _confirm_member(
@@ -282,9 +283,10 @@ def _confirm_member(
 
 
 @router.post("/e/{slug}/me/organisation/members/{key}/turn-down", include_in_schema=False)
-async def turn_down_member(slug: str, key: str, request: Request, db: DbSession) -> Response:
-    values = form_values(await request.form())
-    return await run_in_threadpool(_turn_down_member, slug, key, request, db, values)
+def turn_down_member(
+    slug: str, key: str, request: Request, db: DbSession, values: PostedForm
+) -> Response:
+    return _turn_down_member(slug, key, request, db, values)
 
 
 def _turn_down_member(
@@ -432,8 +434,7 @@ def _priority(value: object) -> int:
 
 
 @router.post("/e/{slug}/wishes", include_in_schema=False)
-async def send_wish(slug: str, request: Request, db: DbSession) -> Response:
-    values = form_values(await request.form())
+def send_wish(slug: str, request: Request, db: DbSession, values: PostedForm) -> Response:
     check_csrf(request, str(values.get(CSRF_FIELD, "")))
     event = find_event(db, slug)
     me = page_participant(request, db, event)
@@ -502,12 +503,13 @@ def inbox_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
 
 
 @router.post("/e/{slug}/wishes/{key}", include_in_schema=False)
-async def change_wish(slug: str, key: str, request: Request, db: DbSession) -> Response:
+def change_wish(
+    slug: str, key: str, request: Request, db: DbSession, values: PostedForm
+) -> Response:
     """One form target for the wish buttons: accept, decline, withdraw, priority."""
-    values = form_values(await request.form())
-    # The database work in a worker thread: a change waits for the wish's lock (on SQLite the
-    # write lock), which must not stall the event loop.
-    return await run_in_threadpool(_change_wish, slug, key, request, db, values)
+    # A plain `def`, so FastAPI runs it in a worker thread: a change waits for the wish's lock
+    # (on SQLite the write lock), which must not stall the event loop.
+    return _change_wish(slug, key, request, db, values)
 
 
 def _change_wish(

@@ -34,13 +34,12 @@ from api.schemas.events import (
     SlotOut,
     SlotUpdate,
 )
-from matchmaking import events as service
 from matchmaking.bundle.dump import bundle_document
+from matchmaking.bundle.store import export_bundle, import_bundle
 from matchmaking.bundle.validate import BundleError, parse_bundle
-from matchmaking.bundle_store import export_bundle, import_bundle
-from matchmaking.events import as_utc
-from matchmaking.models import Event, EventRoleName, EventStatus, Slot
-from matchmaking.models import Session as EventSession
+from matchmaking.organising import events as service
+from matchmaking.organising.events import as_utc
+from matchmaking.platform.models import Event, EventRoleName, EventSession, EventStatus, Slot
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from api.deps import AppSettings, DbSession, StaffAccess
 from api.problems import problem_responses
 from api.schemas.common import Line, Paragraphs
-from matchmaking import messages as service
+from matchmaking.delivery import messages as service
 
 router = APIRouter(prefix="/api/v1/events/{slug}/messages", tags=["messages"])
 

@@ -24,10 +24,11 @@ from api.schemas.participants import (
     RegistrationIn,
     RegistrationOut,
 )
-from matchmaking import events as event_service
-from matchmaking import mail, privacy
-from matchmaking import registration as service
-from matchmaking.models import (
+from matchmaking.organising import events as event_service
+from matchmaking.participants import privacy
+from matchmaking.participants import registration as service
+from matchmaking.platform import mail
+from matchmaking.platform.models import (
     Attendance,
     Event,
     EventStatus,

@@ -24,7 +24,7 @@ from api.schemas.common import (
     SlotTime,
     WebUrl,
 )
-from matchmaking.models import (
+from matchmaking.platform.models import (
     EventMode,
     EventRoleName,
     EventStatus,

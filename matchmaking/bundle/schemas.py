@@ -37,7 +37,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from matchmaking.text import has_visible_character
+from matchmaking.platform.text import has_visible_character
 
 BUNDLE_FORMAT: Final = "matchmaking-bundle/1"
 SCHEDULE_FORMAT: Final = "matchmaking-schedule/1"

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from matchmaking.models import OutboxMail
+from matchmaking.platform.models import OutboxMail
 from tests.api.conftest import Factory, Mailbox
 
 

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from matchmaking.models import Event, Organisation, OrganisationKind, Participant
+from matchmaking.platform.models import Event, Organisation, OrganisationKind, Participant
 from tests.api.conftest import Factory
 from tests.conftest import REPO
 

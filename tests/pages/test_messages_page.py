@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from matchmaking.models import OutboxMail, Participant
+from matchmaking.platform.models import OutboxMail, Participant
 from tests.pages.conftest import Site, csrf_of
 
 

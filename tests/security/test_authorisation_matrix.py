@@ -29,10 +29,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
-from matchmaking.models import (
+from matchmaking.platform.models import (
     Event,
     EventRole,
     EventRoleName,
+    EventSession,
     EventStatus,
     JobStatus,
     Location,
@@ -44,7 +45,6 @@ from matchmaking.models import (
     Wish,
     WishStatus,
 )
-from matchmaking.models import Session as EventSession
 from tests.api.conftest import make_settings
 from tests.security.world import ROLES, World, build_world
 

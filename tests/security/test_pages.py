@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from api.app import create_app
-from matchmaking.models import CalendarLink, Participant, ScheduleVersion, SolveJob, Wish
+from matchmaking.platform.models import CalendarLink, Participant, ScheduleVersion, SolveJob, Wish
 from tests.api.conftest import make_settings
 from tests.security.world import World, build_world
 
@@ -284,8 +284,8 @@ def _logout(client: TestClient) -> None:
 def test_the_organiser_cookie_is_a_session_of_its_own_and_dies_at_sign_out(
     pages: tuple[FastAPI, World],
 ) -> None:
-    from matchmaking.models import BrowserSession
-    from matchmaking.security import hash_token
+    from matchmaking.platform.models import BrowserSession
+    from matchmaking.platform.security import hash_token
 
     app, world = pages
     api_token = world.organiser_tokens["owner"]
@@ -315,7 +315,7 @@ def test_the_organiser_cookie_is_a_session_of_its_own_and_dies_at_sign_out(
 def test_the_participant_cookie_is_a_session_that_a_new_personal_link_ends(
     pages: tuple[FastAPI, World],
 ) -> None:
-    from matchmaking.security import hash_token, new_token
+    from matchmaking.platform.security import hash_token, new_token
 
     app, world = pages
     client = signed_in_participant(app, world)
