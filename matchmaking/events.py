@@ -169,6 +169,7 @@ def create_event(
     if find_event(session, slug) is not None:
         raise Conflict(f"An event '{slug}' exists already; choose another slug.", field="body.slug")
     refuse(check_event({"slug": slug, **fields}))
+    fields = _instants_in_utc(fields)
     event = Event(slug=slug, **{k: v for k, v in fields.items() if k in EVENT_FIELDS})
     session.add(event)
     session.flush()
@@ -180,13 +181,21 @@ def create_event(
 def update_event(session: Session, event: Event, changes: Mapping[str, Any]) -> Event:
     """Apply the given fields; a new time zone must keep every slot a real local time."""
     refuse(check_event(changes))
-    for name, value in changes.items():
+    for name, value in _instants_in_utc(changes).items():
         if name in EVENT_FIELDS:
             setattr(event, name, value)
     if "timezone" in changes:
         _check_grid(session, event, "body.timezone")
     session.flush()
     return event
+
+
+def _instants_in_utc(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Deadlines are stored as UTC instants (SQLite keeps no offset)."""
+    return {
+        name: as_utc(value) if name in ("registration_closes", "wish_cutoff") else value
+        for name, value in fields.items()
+    }
 
 
 def delete_event(session: Session, event: Event) -> None:

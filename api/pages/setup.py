@@ -227,10 +227,9 @@ class Form:
             if not optional:
                 self.errors[name] = "Enter a day, such as 2030-09-10."
             return None
-        try:
-            return date.fromisoformat(raw) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw) else None
-        except ValueError:
-            pass
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+            with contextlib.suppress(ValueError):
+                return date.fromisoformat(raw)
         self.errors[name] = "Enter a day written as year-month-day, such as 2030-09-10."
         return None
 
@@ -285,7 +284,7 @@ def _event_form(form: Form, *, creating: bool, zone_name: str) -> dict[str, Any]
         "venue": form.text("venue"),
         "mode": form.text("mode"),
         "description": str(form.values.get("description", "")).replace("\r\n", "\n"),
-        "focus_areas": _lines(form.text("focus_areas")),
+        "focus_areas": _lines(form.text("areas")),
     }
     if creating:
         fields["slug"] = form.text("slug").lower() or _slugified(fields["name"])
@@ -304,7 +303,7 @@ EVENT_FIELDS = {
     "venue": "venue",
     "mode": "mode",
     "description": "description",
-    "focus_areas": "focus_areas",
+    "focus_areas": "areas",
     "registration_closes": "closes_day",
     "video_base_url": "video_base_url",
 }
@@ -377,7 +376,7 @@ def _event_values(event: Event) -> dict[str, Any]:
         "venue": event.venue,
         "mode": event.mode.value,
         "description": event.description,
-        "focus_areas": "\n".join(event.focus_areas),
+        "areas": "\n".join(event.focus_areas),
         "closes_day": local.strftime("%Y-%m-%d") if local else "",
         "closes_time": local.strftime("%H:%M") if local else "",
         "video_base_url": event.video_base_url,
