@@ -184,8 +184,6 @@ def check_focus_areas(areas: Any) -> list[Problem]:
         if found:
             shown = area[:40] if isinstance(area, str) else area
             return [Problem("focus_areas", f"“{shown}” {found[0].message}")]
-    if len({a.casefold() for a in areas}) != len(areas):
-        return [Problem("focus_areas", "names a focus area more than once")]
     return []
 
 

@@ -273,7 +273,8 @@ def _slugified(name: str) -> str:
 
 
 def _lines(text: str) -> list[str]:
-    return [line.strip() for line in text.splitlines() if line.strip()]
+    """The non-empty lines of a text box, each once."""
+    return list(dict.fromkeys(line.strip() for line in text.splitlines() if line.strip()))
 
 
 def _event_form(form: Form, *, creating: bool, zone_name: str) -> dict[str, Any]:
