@@ -717,6 +717,9 @@ def change_slot(slug: str, key: str, request: Request, db: DbSession, values: Po
 # --- locations -------------------------------------------------------------------------------
 
 
+_TABLE_NUMBER = re.compile(r"^Table (\d{1,6})$")
+
+
 def _locations_page(
     request: Request,
     db: Session,
@@ -744,10 +747,12 @@ def _locations_page(
             .order_by(Participant.name, Participant.id)
         )
     )
+    numbers = [int(m.group(1)) for x in locations if (m := _TABLE_NUMBER.match(x.name))]
+    after = max(numbers, default=0)
     defaults = {
         "tables_prefix": "Table",
-        "tables_first": "1",
-        "tables_last": "40",
+        "tables_first": str(after + 1),
+        "tables_last": str(after + 10 if after else 40),
         "room_capacity": "1",
     }
     return _page(
