@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from email_validator import EmailNotValidError, validate_email
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -44,6 +44,8 @@ from matchmaking import event_checks as checks
 from matchmaking import events as event_service
 from matchmaking import organisers as organiser_service
 from matchmaking import registration as registration_service
+from matchmaking.bundle.dump import bundle_document
+from matchmaking.bundle_store import export_bundle
 from matchmaking.errors import DomainError, Invalid
 from matchmaking.models import (
     Event,
@@ -318,6 +320,7 @@ def _event_form_page(
     errors: dict[str, str],
     *,
     status: int = 200,
+    role: EventRoleName | None = None,
 ) -> HTMLResponse:
     return _page(
         request,
@@ -331,6 +334,7 @@ def _event_form_page(
         errors=errors,
         zones=timezone_names(),
         modes=MODE_WORDS,
+        is_owner=role is EventRoleName.owner,
     )
 
 
@@ -386,13 +390,13 @@ def _event_values(event: Event) -> dict[str, Any]:
 
 @router.get("/organiser/e/{slug}/details", response_class=HTMLResponse, include_in_schema=False)
 def details_form(slug: str, request: Request, db: DbSession) -> HTMLResponse:
-    event, organiser, _ = _event(request, db, slug)
-    return _event_form_page(request, event, organiser, _event_values(event), {})
+    event, organiser, role = _event(request, db, slug)
+    return _event_form_page(request, event, organiser, _event_values(event), {}, role=role)
 
 
 @router.post("/organiser/e/{slug}/details", include_in_schema=False)
 def save_details(slug: str, request: Request, db: DbSession, values: Posted) -> Response:
-    event, organiser, _ = _event(request, db, slug, values)
+    event, organiser, role = _event(request, db, slug, values)
     form = Form(values)
     fields = _event_form(form, creating=False, zone_name=event.timezone)
     errors = dict(form.errors)
@@ -407,9 +411,35 @@ def save_details(slug: str, request: Request, db: DbSession, values: Posted) -> 
         db.rollback()
         db.refresh(event)
         values = {**values, "slug": event.slug}
-        return _event_form_page(request, event, organiser, values, errors, status=422)
+        return _event_form_page(request, event, organiser, values, errors, status=422, role=role)
     db.commit()
     return _back(event, "/setup", "The event details are saved.")
+
+
+@router.post("/organiser/e/{slug}/delete", include_in_schema=False)
+def delete_event(slug: str, request: Request, db: DbSession, values: Posted) -> Response:
+    """Delete the event with everything in it (owners only, after ticking the box)."""
+    event, organiser, role = _event(request, db, slug, values, owner=True)
+    if values.get("confirm_delete") != "yes":
+        errors = {"confirm_delete": "Tick the box to confirm that everything is deleted."}
+        return _event_form_page(
+            request, event, organiser, _event_values(event), errors, status=422, role=role
+        )
+    name = event.name
+    event_service.delete_event(db, event)
+    db.commit()
+    return redirect(f"/organiser?flash={quote(f'{name} is deleted.', safe='')}")
+
+
+@router.get("/organiser/e/{slug}/bundle.json", include_in_schema=False)
+def bundle(slug: str, request: Request, db: DbSession) -> Response:
+    """The event as a `matchmaking-bundle/1` document, to keep or to import elsewhere."""
+    event, _, _ = _event(request, db, slug)
+    document = bundle_document(export_bundle(db, event))
+    return JSONResponse(
+        document,
+        headers={"Content-Disposition": f'attachment; filename="{event.slug}.json"'},
+    )
 
 
 # --- the overview and registration -----------------------------------------------------------

@@ -200,6 +200,29 @@ def test_event_details_are_edited_with_the_deadline_in_the_event_time_zone(site:
     assert _event(site).name == "Nordic Cluster Days 2030"  # nothing half-saved
 
 
+def test_owners_delete_an_event_after_ticking_the_box_and_may_keep_a_bundle(site: Site) -> None:
+    client = _owner(site)
+    _create(client)
+    _generate(client, "save")
+    page = f"/organiser/e/{NEW}/details"
+    download = client.get(f"/organiser/e/{NEW}/bundle.json")
+    assert download.status_code == 200
+    assert (
+        download.json()["event"]["slug"] == NEW
+        and "attachment" in download.headers["content-disposition"]
+    )
+    unticked = _post(client, page, f"/organiser/e/{NEW}/delete", {})
+    assert unticked.status_code == 422
+    _field_error(unticked.text, "confirm_delete", "Tick the box")
+    assert _count(site, Slot) == 4
+    deleted = _post(client, page, f"/organiser/e/{NEW}/delete", {"confirm_delete": "yes"})
+    assert deleted.status_code == 303
+    assert "is deleted" in client.get(deleted.headers["location"]).text
+    with site.read() as db:
+        assert db.scalar(select(Event).where(Event.slug == NEW)) is None
+        assert db.scalar(select(func.count()).select_from(Slot)) == 8  # the site's event's
+
+
 # --- sessions and slots --------------------------------------------------------------------
 
 
@@ -652,7 +675,17 @@ def test_the_last_owner_stays_and_members_are_removed(site: Site) -> None:
 
 # --- who may ---------------------------------------------------------------------------------
 
-SETUP_PAGES = ("setup", "details", "sessions", "locations", "rules", "team", "slots/s1")
+SETUP_PAGES = (
+    "setup",
+    "details",
+    "sessions",
+    "locations",
+    "rules",
+    "team",
+    "slots/s1",
+    "locations/t1/edit",
+    "bundle.json",
+)
 
 
 def test_signed_out_visitors_and_participants_get_the_sign_in_form(site: Site) -> None:
@@ -686,6 +719,9 @@ def test_organisers_of_other_events_see_nothing_and_change_nothing(site: Site) -
         ("sessions/generate", {"gen_session_name": "X", "step": "save"}),
         ("setup/registration", {"action": "close"}),
         ("team", {"email": "else@example.org", "role": "owner"}),
+        ("delete", {"confirm_delete": "yes"}),
+        ("slots/s1", {"action": "delete"}),
+        ("locations/t1/edit", {"action": "delete"}),
     ):
         answer = stranger.post(
             f"/organiser/e/{site.slug}/{path}", data={"csrf_token": token, **data}
@@ -713,3 +749,9 @@ def test_staff_set_up_the_event_but_only_owners_change_the_team(site: Site) -> N
         assert sam is not None and sam.role is EventRoleName.staff
     rules = f"/organiser/e/{site.slug}/rules"
     assert _post(staff, rules, rules, _rules_form()).status_code == 303
+    details = f"/organiser/e/{site.slug}/details"
+    assert "Delete the event" not in staff.get(details).text
+    delete = _post(staff, details, f"/organiser/e/{site.slug}/delete", {"confirm_delete": "yes"})
+    assert delete.status_code == 403
+    assert staff.get(f"/organiser/e/{site.slug}/bundle.json").status_code == 200
+    assert _event(site, site.slug).status is EventStatus.open
