@@ -57,6 +57,7 @@ from matchmaking.models import (
 )
 from matchmaking.models import Session as EventSession
 from matchmaking.timegrid import zone as event_zone
+from matchmaking.wording import slot_label
 
 router = APIRouter()
 
@@ -193,6 +194,25 @@ FIELD_WORDS = {
     "wish_cutoff": "The last moment for requests",
     "registration_closes": "The registration deadline",
 }
+
+
+_QUOTED_SLOT = re.compile(r"""[Ss]lot ['"]([^'"]{1,64})['"]""")
+_ISO_SPAN = re.compile(r" \(\d{4}-\d\d-\d\dT\d\d:\d\d–\d{4}-\d\d-\d\dT\d\d:\d\d\)")
+
+
+def in_words(db: Session, event: Event, error: DomainError) -> DomainError:
+    """The error with the slots it names by key (`slot "s5" overlaps slot "s1" (…)`) named
+    by their day and times, read before the transaction is rolled back."""
+    keys = set(_QUOTED_SLOT.findall(error.detail))
+    if not keys:
+        return error
+    labels = {
+        slot.key: f"the slot {slot_label(slot.start, slot.end)}"
+        for slot in db.scalars(select(Slot).where(Slot.event_id == event.id, Slot.key.in_(keys)))
+    }
+    text = _QUOTED_SLOT.sub(lambda m: labels.get(m.group(1), "a slot"), error.detail)
+    error.detail = _ISO_SPAN.sub("", text)
+    return error
 
 
 def _sentence(field: str, message: str) -> str:
@@ -605,7 +625,7 @@ def generate(slug: str, request: Request, db: DbSession, values: Posted) -> Resp
             )
             times = [(s.start, s.end) for s in slots]
         except DomainError as error:
-            errors = problems_of(error, GENERATOR_FIELDS)
+            errors = problems_of(in_words(db, event, error), GENERATOR_FIELDS)
     if errors or values.get("step") != "save":
         db.rollback()
         db.expire_all()
@@ -647,9 +667,9 @@ def change_session(
             event_service.update_session(db, row, {"name": new_name})
             flash = f"{name} is now called {new_name}."
     except DomainError as error:
+        message = problems_of(in_words(db, event, error), {}).get("form", "")
         db.rollback()
         db.expire_all()
-        message = problems_of(error, {}).get("form", "")
         return _sessions_page(
             request,
             db,
@@ -716,11 +736,12 @@ def change_slot(slug: str, key: str, request: Request, db: DbSession, values: Po
         try:
             event_service.delete_slot(db, slot)
         except DomainError as error:
+            detail = in_words(db, event, error).detail
             db.rollback()
             raise PageError(
                 409,
                 "The slot stays",
-                error.detail.replace(f"Slot '{slot.key}'", f"The slot {label}"),
+                detail[:1].upper() + detail[1:],
                 links=(("Back to the sessions", f"/organiser/e/{event.slug}/sessions"),),
             ) from error
         db.commit()
@@ -735,7 +756,7 @@ def change_slot(slug: str, key: str, request: Request, db: DbSession, values: Po
             event_service.update_slot(db, event, slot, {"start": start, "end": end})
             db.flush()
         except DomainError as error:
-            errors = problems_of(error, {"start": "start", "end": "end"})
+            errors = problems_of(in_words(db, event, error), {"start": "start", "end": "end"})
     if errors:
         db.rollback()
         db.refresh(slot)
