@@ -175,7 +175,7 @@ FIELD_WORDS = {
     "focus_areas": "The focus areas",
     "video_base_url": "The video link",
     "url": "The video link",
-    "capacity": "The capacity",
+    "capacity": "The number of meetings at once",
     "kind": "The kind of location",
     "start": "The start",
     "end": "The end",

@@ -105,6 +105,14 @@ def test_organiser_sets_up_an_event_in_the_pages(
     assert page.get_by_role("cell", name="Table 10", exact=True).is_visible()
     _shot(page, screenshots, "setup-05-tables")
 
+    # A refused room: the error at its field, the other forms untouched.
+    page.get_by_label("Name of the room").fill("Room Øresund")
+    page.get_by_label("Meetings it holds at once").fill("0")
+    page.get_by_role("button", name="Add the room").click()
+    assert "between 1 and 100000" in page.locator("#room_capacity-error").inner_text()
+    assert _count(served, Location) == 10
+    _shot(page, screenshots, "setup-05b-room-refused")
+
     # Registration opens once nothing is missing.
     page.get_by_role("link", name="Overview").click()
     assert page.locator("#ready").is_visible()
@@ -114,6 +122,16 @@ def test_organiser_sets_up_an_event_in_the_pages(
         event = db.scalars(select(Event)).one()
         assert event.status is EventStatus.open and event.slug == "nordic-cluster-days"
     _shot(page, screenshots, "setup-06-registration-open")
+
+    # A colleague without an account joins the team as staff, with a token shown once.
+    page.get_by_role("navigation", name="Event set-up").get_by_role("link", name="Team").click()
+    page.get_by_label("E-mail address").fill("nina@example.org")
+    page.get_by_label("Name", exact=True).fill("Nina Nilsen")
+    page.get_by_label("Staff: sets up and runs the event").check()
+    page.get_by_role("button", name="Add to the team").click()
+    page.get_by_role("heading", name="Sign-in token for Nina Nilsen").wait_for()
+    assert page.locator("code.token").inner_text().startswith("mmo_")
+    _shot(page, screenshots, "setup-06b-team-token")
 
     # The same pages on a phone.
     page.set_viewport_size({"width": 390, "height": 844})
