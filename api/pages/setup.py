@@ -391,9 +391,14 @@ def create_event(request: Request, db: DbSession, values: Posted) -> Response:
     return _back(event, "/setup", f"{event.name} is created as a draft. Now add its sessions.")
 
 
+def _local_instant(moment: datetime | None, zone_name: str) -> datetime | None:
+    """A stored instant as the event's wall-clock time (None stays None)."""
+    utc = event_service.as_utc(moment)
+    return utc.astimezone(ZoneInfo(zone_name)) if utc is not None else None
+
+
 def _event_values(event: Event) -> dict[str, Any]:
-    closes = event.registration_closes
-    local = event_service.as_utc(closes).astimezone(ZoneInfo(event.timezone)) if closes else None
+    local = _local_instant(event.registration_closes, event.timezone)
     return {
         "name": event.name,
         "slug": event.slug,
@@ -1026,8 +1031,7 @@ def _rules_values(event: Event) -> dict[str, Any]:
     rules = event.rules or {}
     order = list(rules.get("objective") or checks.GOALS)
     order += [g for g in checks.GOALS if g not in order]
-    cutoff = event.wish_cutoff
-    local = event_service.as_utc(cutoff).astimezone(ZoneInfo(event.timezone)) if cutoff else None
+    local = _local_instant(event.wish_cutoff, event.timezone)
     values: dict[str, Any] = {
         name: "" if rules.get(name) is None else str(rules[name]) for name in checks.RULE_NUMBERS
     }

@@ -5,6 +5,7 @@ only the event's owners and staff may (team changes: owners only)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
@@ -37,7 +38,7 @@ def _owner(site: Site) -> TestClient:
     return client
 
 
-def _post(client: TestClient, page: str, action: str, data: dict[str, object]) -> Response:
+def _post(client: TestClient, page: str, action: str, data: Mapping[str, object]) -> Response:
     """Send a form the way a browser does: with the CSRF token of the page that holds it."""
     return client.post(action, data={"csrf_token": csrf_of(client, page), **data})
 
