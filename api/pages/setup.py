@@ -481,6 +481,18 @@ def _overview(
 ) -> HTMLResponse:
     counts = event_service.event_counts(db, event)
     missing = event_service.missing_to_open(db, event)
+    kinds = {x.kind for x in event_service.list_locations(db, event)}
+    advice = []
+    if event.mode.value != "onsite" and counts.locations and LocationKind.online not in kinds:
+        advice.append(
+            f"This is an {event.mode.value} event without a video room: online participants "
+            "cannot be given meetings. Add a video room under Tables and rooms."
+        )
+    if event.mode.value != "online" and kinds == {LocationKind.online}:
+        advice.append(
+            "The event has only video rooms: participants on site cannot be given meetings. "
+            "Add tables or rooms."
+        )
     return _page(
         request,
         "pages/setup.html",
@@ -492,6 +504,7 @@ def _overview(
         role=role.value,
         counts=counts,
         missing=missing,
+        advice=advice,
         refused=refused,
         registration_open=event_service.registration_is_open(event),
         has_rules=bool(event.rules),

@@ -610,6 +610,11 @@ def test_registration_opens_once_nothing_is_missing_and_closes(site: Site) -> No
     )
     ready = client.get(overview).text
     assert "Still missing" not in ready and "Everything needed to open registration" in ready
+    assert "Worth checking" not in ready  # an on-site event with tables
+    details = f"/organiser/e/{NEW}/details"
+    values = {"name": "Nordic Cluster Days", "timezone": "Europe/Copenhagen", "mode": "hybrid"}
+    assert _post(client, details, details, values).status_code == 303
+    assert "hybrid event without a video room" in client.get(overview).text
     opened = _post(client, overview, action, {"action": "open"})
     assert opened.status_code == 303 and _event(site).status is EventStatus.open
     assert "Registration is <strong>open</strong>" in client.get(overview).text
