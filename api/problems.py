@@ -24,6 +24,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from matchmaking.organising.event_checks import SetupInvalid
 from matchmaking.platform import errors
 
 log = logging.getLogger(__name__)
@@ -179,6 +180,10 @@ async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.DomainError)
     status, slug = _domain_status(exc)
     field_errors = [FieldError(field=exc.field, message=exc.detail)] if exc.field else []
+    if isinstance(exc, SetupInvalid):
+        field_errors = [
+            FieldError(field=f"body.{p.field}", message=p.message) for p in exc.problems
+        ]
     return problem_response(
         request,
         status,

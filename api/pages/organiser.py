@@ -123,7 +123,12 @@ def my_events(request: Request, db: DbSession) -> Response:
     return render(
         request,
         "pages/organiser_events.html",
-        {"title": "Your events", "organiser": organiser, "roles": roles},
+        {
+            "title": "Your events",
+            "organiser": organiser,
+            "roles": roles,
+            "flash": request.query_params.get("flash", "")[:200],
+        },
     )
 
 

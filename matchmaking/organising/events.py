@@ -15,8 +15,17 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from matchmaking.organising.event_checks import (
+    Problem,
+    check_event,
+    check_generation,
+    check_location,
+    check_name,
+    check_slot_times,
+    refuse,
+)
 from matchmaking.organising.organisers import find_organiser
-from matchmaking.organising.timegrid import TimeGridError, check_event_slots, zone
+from matchmaking.organising.timegrid import TimeGridError, check_event_slots
 from matchmaking.platform.errors import Conflict, Invalid, NotFound
 from matchmaking.platform.models import (
     Event,
@@ -25,6 +34,7 @@ from matchmaking.platform.models import (
     EventSession,
     EventStatus,
     Location,
+    LocationKind,
     Meeting,
     Organisation,
     Organiser,
@@ -149,7 +159,8 @@ def create_event(
     """A new draft event; its creator becomes its owner."""
     if find_event(session, slug) is not None:
         raise Conflict(f"An event '{slug}' exists already; choose another slug.", field="body.slug")
-    _check_zone(fields.get("timezone", ""))
+    refuse(check_event({"slug": slug, **fields}))
+    fields = _instants_in_utc(fields)
     event = Event(slug=slug, **{k: v for k, v in fields.items() if k in EVENT_FIELDS})
     session.add(event)
     session.flush()
@@ -160,9 +171,8 @@ def create_event(
 
 def update_event(session: Session, event: Event, changes: Mapping[str, Any]) -> Event:
     """Apply the given fields; a new time zone must keep every slot a real local time."""
-    if "timezone" in changes:
-        _check_zone(changes["timezone"])
-    for name, value in changes.items():
+    refuse(check_event(changes))
+    for name, value in _instants_in_utc(changes).items():
         if name in EVENT_FIELDS:
             setattr(event, name, value)
     if "timezone" in changes:
@@ -171,16 +181,17 @@ def update_event(session: Session, event: Event, changes: Mapping[str, Any]) -> 
     return event
 
 
+def _instants_in_utc(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Deadlines are stored as UTC instants (SQLite keeps no offset)."""
+    return {
+        name: as_utc(value) if name in ("registration_closes", "wish_cutoff") else value
+        for name, value in fields.items()
+    }
+
+
 def delete_event(session: Session, event: Event) -> None:
     session.delete(event)
     session.flush()
-
-
-def _check_zone(name: str) -> None:
-    try:
-        zone(name)
-    except ValueError as error:
-        raise Invalid(str(error), field="body.timezone") from None
 
 
 def list_events(
@@ -258,12 +269,25 @@ def open_registration(session: Session, event: Event, now: datetime | None = Non
                 "before reopening registration.",
                 field="registration_closes",
             )
-    counts = event_counts(session, event)
-    if counts.slots == 0 or counts.locations == 0:
-        raise Conflict("Add at least one session with slots and one location before opening.")
+    missing = missing_to_open(session, event)
+    if missing:
+        raise Conflict(" ".join(missing))
     event.status = EventStatus.open
     session.flush()
     return event
+
+
+def missing_to_open(session: Session, event: Event) -> list[str]:
+    """What the event lacks before registration may open, in words (empty: nothing)."""
+    counts = event_counts(session, event)
+    missing = []
+    if counts.slots == 0:
+        missing.append("Add at least one session with slots before opening.")
+    if counts.locations == 0:
+        missing.append(
+            "Add at least one location (a table, a room or a video room) before opening."
+        )
+    return missing
 
 
 def close_registration(session: Session, event: Event) -> Event:
@@ -301,6 +325,7 @@ def add_session(
         select(EventSession.id).where(EventSession.event_id == event.id, EventSession.key == key)
     ):
         raise Conflict(f"The event has a session '{key}' already.", field="body.key")
+    refuse(check_name(name))
     if position is None:
         position = _next_position(session, EventSession, event)
     row = EventSession(event_id=event.id, key=key, name=name, position=position)
@@ -310,6 +335,8 @@ def add_session(
 
 
 def update_session(session: Session, row: EventSession, changes: Mapping[str, Any]) -> EventSession:
+    if "name" in changes:
+        refuse(check_name(changes["name"]))
     for name in ("name", "position"):
         if name in changes:
             setattr(row, name, changes[name])
@@ -388,6 +415,7 @@ def generate_slots(
     """Fill the session from `start` to `end` with meetings of `meeting_minutes`, each
     followed by `pause_minutes` (to change tables). `replace` first removes the session's
     slots (refused when a schedule uses them)."""
+    refuse(check_generation(start, end, meeting_minutes, pause_minutes))
     times = slot_times(start, end, meeting_minutes, pause_minutes)
     if not times:
         raise Invalid(
@@ -435,11 +463,7 @@ def _next_slot_keys(session: Session, event: Event, count: int) -> list[str]:
 
 def _refuse_empty_slot(start: datetime, end: datetime) -> None:
     # Checked before anything is written: the database's own check would only say 409.
-    if end <= start:
-        raise Invalid(
-            f"The slot must end after it starts ({start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}).",
-            field="body.end",
-        )
+    refuse(check_slot_times(start, end))
 
 
 def _check_grid(session: Session, event: Event, field: str) -> None:
@@ -483,6 +507,11 @@ def list_locations(session: Session, event: Event) -> list[Location]:
 
 
 def add_location(session: Session, event: Event, fields: Mapping[str, Any]) -> Location:
+    """A new location; without a `key` the next free one of its kind (`t<n>`, `r<n>`, `v<n>`)."""
+    fields = dict(fields)
+    if not fields.get("key"):
+        fields["key"] = next_location_keys(session, event, fields.get("kind", ""), 1)[0]
+    refuse(check_location({"kind": LocationKind.table, "capacity": 1, "url": "", **fields}))
     key = fields["key"]
     if session.scalar(
         select(Location.id).where(Location.event_id == event.id, Location.key == key)
@@ -498,6 +527,7 @@ def add_location(session: Session, event: Event, fields: Mapping[str, Any]) -> L
 
 
 def update_location(session: Session, location: Location, changes: Mapping[str, Any]) -> Location:
+    refuse(check_location({k: v for k, v in changes.items() if k != "key"}))
     for name in ("name", "kind", "capacity", "url", "position"):
         if name in changes:
             setattr(location, name, changes[name])
@@ -516,6 +546,77 @@ def delete_location(session: Session, location: Location) -> None:
         )
     session.delete(location)
     session.flush()
+
+
+#: Key letters of the locations made without a key.
+_LOCATION_PREFIX = {LocationKind.table: "t", LocationKind.room: "r", LocationKind.online: "v"}
+
+
+def next_location_keys(session: Session, event: Event, kind: Any, count: int) -> list[str]:
+    """`<letter><n>` keys after the highest number in use with that letter."""
+    try:
+        letter = _LOCATION_PREFIX[LocationKind(kind)]
+    except ValueError:
+        letter = "l"
+    pattern = re.compile(rf"^{letter}(\d+)$")
+    keys = session.scalars(select(Location.key).where(Location.event_id == event.id)).all()
+    numbers = [int(m.group(1)) for k in keys if (m := pattern.match(k))]
+    first = max(numbers, default=0) + 1
+    return [f"{letter}{n}" for n in range(first, first + count)]
+
+
+#: At most this many locations are added in one step.
+NUMBERED_MOST = 500
+
+
+def add_numbered_locations(
+    session: Session,
+    event: Event,
+    *,
+    prefix: str,
+    first: int,
+    last: int,
+    kind: LocationKind = LocationKind.table,
+    capacity: int = 1,
+) -> list[Location]:
+    """ "Table 1" … "Table 40" in one step: locations named `prefix` and each number from
+    `first` to `last`, all checked before any is stored."""
+    problems = [p for p in check_location({"name": f"{prefix} {last}"}) if p.field == "name"]
+    problems = [Problem("prefix", p.message) for p in problems]
+    for name, number in (("first", first), ("last", last)):
+        if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= 1_000_000:
+            problems.append(Problem(name, "must be a whole number from 0 to 1000000"))
+    if not problems and last < first:
+        problems.append(Problem("last", "must not be below the first number"))
+    elif not problems and last - first + 1 > NUMBERED_MOST:
+        problems.append(Problem("last", f"at most {NUMBERED_MOST} locations are added at once"))
+    problems += [p for p in check_location({"kind": kind, "capacity": capacity})]
+    refuse(problems)
+    names = [f"{prefix.strip()} {n}" for n in range(first, last + 1)]
+    taken = set(
+        session.scalars(
+            select(Location.name).where(Location.event_id == event.id, Location.name.in_(names))
+        )
+    )
+    if taken:
+        shown = ", ".join(sorted(taken)[:5])
+        raise Invalid(f"The event has locations named {shown} already.", field="body.first")
+    keys = next_location_keys(session, event, kind, len(names))
+    position = _next_position(session, Location, event)
+    rows = [
+        Location(
+            event_id=event.id,
+            key=key,
+            name=name,
+            kind=kind,
+            capacity=capacity,
+            position=position + i,
+        )
+        for i, (key, name) in enumerate(zip(keys, names, strict=True))
+    ]
+    session.add_all(rows)
+    session.flush()
+    return rows
 
 
 def _next_position(session: Session, model: Any, event: Event) -> int:
