@@ -27,6 +27,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
     true,
     update,
@@ -680,6 +681,10 @@ class Meeting(Base):
     kind: Mapped[str] = mapped_column(String(3))
     #: Identity of the meeting across versions (stable calendar UID): its first wish's key.
     uid: Mapped[str] = mapped_column(String(200))
+    #: Placed (moved or added) by an organiser's hand edit, not by the solver.
+    placed_by_hand: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: Pinned by an organiser: a re-solve around pins keeps it exactly where it is.
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     version: Mapped[ScheduleVersion] = relationship(back_populates="meetings")
     slot: Mapped[Slot] = relationship()
@@ -687,6 +692,29 @@ class Meeting(Base):
     participant_a: Mapped[Participant] = relationship(foreign_keys=[participant_a_id])
     participant_b: Mapped[Participant] = relationship(foreign_keys=[participant_b_id])
     wishes: Mapped[list[Wish]] = relationship(secondary="meeting_wishes", order_by="Wish.id")
+
+
+class HandEdit(Base):
+    """One hand edit of a version's timetable, in words (see `matchmaking.hand_edits`).
+
+    `uid` is the meeting's uid (empty for edits of the whole version: a copy, a re-solve).
+    """
+
+    __tablename__ = "hand_edits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("schedule_versions.id", ondelete="CASCADE"), index=True
+    )
+    #: moved, added, cancelled, pinned, unpinned, copied or resolved.
+    kind: Mapped[str] = mapped_column(String(16))
+    uid: Mapped[str] = mapped_column(String(200), default="")
+    #: What was done, as the organiser reads it (names, times, places).
+    text: Mapped[str] = mapped_column(Text, default="")
+    organiser_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisers.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # --- serving generation --------------------------------------------------------------------
