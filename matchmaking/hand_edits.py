@@ -851,6 +851,29 @@ def _same_place(a: sp.Meeting, b: sp.Meeting) -> bool:
     )
 
 
+def _keep_uids(rows: list[Meeting], uids: dict[str, str]) -> None:
+    """A meeting of the re-solve that holds a wish of a meeting of the version it started
+    from keeps that meeting's uid (its identity in diffs and calendars); uids stay unique."""
+    wanted: dict[int, str] = {}
+    taken: set[str] = set()
+    for row in rows:
+        for wish in row.wishes:
+            uid = uids.get(wish.key)
+            if uid is not None and uid not in taken:
+                wanted[row.id] = uid
+                taken.add(uid)
+                break
+    for row in rows:
+        if row.id in wanted:
+            row.uid = wanted[row.id]
+            continue
+        uid, n = row.uid, 2
+        while uid in taken:
+            uid, n = f"{row.uid}-{n}", n + 1
+        row.uid = uid
+        taken.add(uid)
+
+
 def resolve_around_pins(
     sessions: Callable[[], Session],
     event_id: int,
@@ -882,6 +905,7 @@ def resolve_around_pins(
         pins = [m for m, row in zip(meetings, rows, strict=True) if row.pinned]
         by_hand = [m for m, row in zip(meetings, rows, strict=True) if row.placed_by_hand]
         words = Words.of_event(session, event)
+        uids = {w: row.uid for row in rows for w in (wish.key for wish in row.wishes)}
         snapshot = problem_from_event(
             session, event, objective=goal_order(event.rules, replan=True)
         )
@@ -916,7 +940,9 @@ def resolve_around_pins(
             "around_pins_of": number,
         }
         new = save_solution(session, event, snapshot, solution, record)
-        for row in load_meetings(session, new):
+        new_rows = load_meetings(session, new)
+        _keep_uids(new_rows, uids)
+        for row in new_rows:
             placed = as_solver_meeting(row)
             row.pinned = any(_same_place(pin, placed) for pin in pins)
             row.placed_by_hand = any(_same_place(hand, placed) for hand in by_hand)

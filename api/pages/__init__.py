@@ -32,10 +32,10 @@ class PageRoute(APIRoute):
 
 
 def _build() -> APIRouter:
-    from api.pages import imports, organiser, participant, public
+    from api.pages import hand_edits, imports, organiser, participant, public
 
     combined = APIRouter(route_class=PageRoute, include_in_schema=False)
-    for module in (public, participant, organiser, imports):
+    for module in (public, participant, organiser, imports, hand_edits):
         for route in module.router.routes:
             assert isinstance(route, APIRoute)
             combined.add_api_route(
