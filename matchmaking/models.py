@@ -724,7 +724,7 @@ class HandEdit(Base):
 #: countries, time zones, erasure, tokens), and publication (`published_at`/`superseded_at` of
 #: a version). Wishes are not among them (an agenda shows only the keys of a published
 #: meeting's wishes, which never change), nor are meetings: they are written once, with their
-#: unpublished version, and never changed.
+#: unpublished version, and changed only while it is unpublished (hand edits).
 _SERVED = (Event, Session, Slot, Location, Organisation, Participant, ScheduleVersion)
 #: New rows of these change nothing that is served yet: a new participant or organisation has
 #: no meetings, a new version is not published (unless it arrives published).
