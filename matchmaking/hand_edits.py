@@ -423,10 +423,10 @@ def _about_meeting(
                     f"held there, not at {where}."
                 )
     elif rule == "session":
-        slot = index.slots[m.slot]
+        held = index.slots[m.slot]
         for wid in m.wishes:
             wish = index.wishes[wid]
-            if wish.session is not None and slot.session != wish.session:
+            if wish.session is not None and held.session != wish.session:
                 name = words.sessions.get(wish.session, wish.session)
                 out.append(f"{_cap(words.wish(wish))} is for the session {name}, not {when}.")
             if wish.fixed_slot is not None and m.slot != wish.fixed_slot:

@@ -5,13 +5,25 @@ pins kept by a real re-solve, diffs that show hand edits, and two edits at once.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from matchmaking import hand_edits
-from matchmaking.models import Event, HandEdit, Meeting, ScheduleVersion, utcnow
+from matchmaking.models import (
+    Attendance,
+    Event,
+    HandEdit,
+    Meeting,
+    Participant,
+    ParticipantUnavailableSlot,
+    ScheduleVersion,
+    Slot,
+    Wish,
+    utcnow,
+)
 from matchmaking.versions import diff_versions, load_meetings
 from solver.problem import SolveParameters
 from tests.schedule_factory import add_wish, make_event, make_version
@@ -83,6 +95,52 @@ def test_a_move_onto_a_busy_participant_names_the_meeting(session: Session) -> N
     assert "Person p3 already meets Person p4 at 09:00 at Table 2." in reasons
     # Both are onsite: a video room does not suit them either.
     assert any("video room" in r for r in reasons)
+
+
+def _row(session: Session, model: Any, key: str) -> Any:
+    return session.scalar(select(model).where(model.key == key))
+
+
+def test_each_rule_is_refused_in_words(session: Session) -> None:
+    event, version = _setup(session)
+
+    def refused(edit: Any) -> list[str]:
+        with pytest.raises(hand_edits.EditRefused) as caught:
+            edit()
+        session.rollback()
+        return caught.value.reasons
+
+    def add(slot: str = "s2", location: str = "t1") -> Any:
+        return lambda: hand_edits.add_meeting(
+            session, event, version, ("p1", "p3"), slot=slot, location=location
+        )
+
+    p1, p3 = _row(session, Participant, "p1"), _row(session, Participant, "p3")
+    session.add(
+        ParticipantUnavailableSlot(participant_id=p1.id, slot_id=_row(session, Slot, "s2").id)
+    )
+    session.commit()
+    assert refused(add()) == ["Person p1 is not available at 09:25."]
+    session.execute(delete(ParticipantUnavailableSlot))
+    p1.max_meetings = 1
+    session.commit()
+    assert refused(add()) == ["Person p1 would hold 2 meetings, above their cap of 1."]
+    p1.max_meetings = None
+    w3 = _row(session, Wish, "w3")
+    w3.fixed_slot_id = _row(session, Slot, "s3").id
+    session.commit()
+    assert refused(add()) == [
+        "The wish of Person p1 to meet Person p3 is fixed to 09:50, not 09:25."
+    ]
+    w3.fixed_slot_id = None
+    p3.attendance = Attendance.online
+    session.commit()
+    assert refused(add()) == [
+        "Person p3 attends online, so the meeting is held in a video room, not at Table 1."
+    ]
+    # In a video room it fits.
+    hand_edits.add_meeting(session, event, version, ("p1", "p3"), slot="s2", location="video")
+    session.commit()
 
 
 def test_add_a_meeting(session: Session) -> None:

@@ -75,13 +75,14 @@ def _edit_out(edit: HandEdit) -> HandEditOut:
 
 
 def _refused(request: Request, refused: service.EditRefused) -> JSONResponse:
+    extra: dict[str, Any] = {"reasons": refused.reasons}
     body = ProblemDetails(
         type="/problems/conflict",
         title=refused.title,
         status=409,
         detail=refused.detail,
         instance=request.url.path,
-        reasons=refused.reasons,
+        **extra,
     )
     return JSONResponse(jsonable_encoder(body), status_code=409, media_type=PROBLEM_MEDIA_TYPE)
 
