@@ -920,7 +920,9 @@ def resolve_around_pins(
                 )
             )
         problem = pinned_problem(snapshot.problem, meetings, pins)
-        snapshot = dataclasses.replace(snapshot, problem=problem, based_on_id=version.based_on_id)
+        # The version records the event as read (its fingerprints judge staleness later), not
+        # the pins' stricter copy the solver works on.
+        snapshot = dataclasses.replace(snapshot, based_on_id=version.based_on_id)
     solution = solve(problem, parameters)
     missing = [pin for pin in pins if not any(_same_place(pin, m) for m in solution.meetings)]
     if missing or solution.status not in SCHEDULE_STATUSES:

@@ -24,7 +24,7 @@ from matchmaking.models import (
     Wish,
     utcnow,
 )
-from matchmaking.versions import diff_versions, load_meetings
+from matchmaking.versions import diff_versions, load_meetings, version_staleness
 from solver.problem import SolveParameters
 from tests.schedule_factory import add_wish, make_event, make_version
 
@@ -257,6 +257,8 @@ def test_pins_survive_a_resolve_around_them(engine: Engine) -> None:
         assert "fair-w3" in meetings
         assert meetings["fair-w3"][0] != "s4"
         assert new.parameters["around_pins_of"] == number
+        # Pins are the organiser's choice, not a change of the event: the version is not stale.
+        assert not version_staleness(session, session.get_one(ScheduleVersion, new.id)).stale
         assert [e.kind for e in hand_edits.hand_edits(session, new)] == ["resolved"]
 
 

@@ -214,6 +214,8 @@ def test_pins_survive_a_resolve_around_pins(make: Factory, client: TestClient) -
         True,
     )
     assert len(new["meetings"]) == 3
+    detail = client.get(world.url(f"/versions/{number}"), headers=world.owner).json()
+    assert detail["staleness"]["stale"] is False and detail["based_on"] is None
 
 
 def test_who_may_not_edit(make: Factory, client: TestClient) -> None:
