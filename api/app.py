@@ -31,6 +31,7 @@ ROUTER_MODULES: list[str] = [
     "api.routers.health",
     "api.routers.jobs",
     "api.routers.schedules",
+    "api.routers.hand_edits",
     "api.routers.mails",
     "api.routers.messages",
     "api.routers.agenda",

@@ -226,6 +226,7 @@ def _changes(changes: list[version_service.MeetingChange]) -> list[MeetingChange
             wishes=list(c.wishes),
             old=_placement(c.old),
             new=_placement(c.new),
+            by_hand=c.by_hand,
         )
         for c in changes
     ]

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, selectinload
 from matchmaking.planning.snapshot import problem_from_event
 from matchmaking.platform.models import (
     Event,
+    HandEdit,
     Location,
     Meeting,
     MeetingWish,
@@ -112,6 +113,8 @@ class MeetingChange:
     wishes: tuple[str, ...]
     old: Placement | None
     new: Placement | None
+    #: Moved, added or cancelled by an organiser's hand edit (matchmaking/planning/hand_edits.py).
+    by_hand: bool = False
 
     @property
     def participant_ids(self) -> set[int]:
@@ -154,26 +157,46 @@ def _wish_keys(meeting: Meeting) -> tuple[str, ...]:
 
 
 def diff_meetings(
-    old: Sequence[Meeting], new: Sequence[Meeting], *, old_number: int | None, new_number: int
+    old: Sequence[Meeting],
+    new: Sequence[Meeting],
+    *,
+    old_number: int | None,
+    new_number: int,
+    cancelled_by_hand: frozenset[str] = frozenset(),
 ) -> VersionDiff:
+    """`cancelled_by_hand`: uids of meetings the newer version's hand edits cancelled."""
     before, after = _by_uid(old), _by_uid(new)
     diff = VersionDiff(old_number=old_number, new_number=new_number)
     for uid, meeting in after.items():
         placement = Placement.of(meeting)
         previous = before.get(uid)
         if previous is None:
-            diff.added.append(MeetingChange(uid, "added", _wish_keys(meeting), None, placement))
+            diff.added.append(
+                MeetingChange(
+                    uid, "added", _wish_keys(meeting), None, placement, meeting.placed_by_hand
+                )
+            )
         elif Placement.of(previous).same_meeting_as(placement):
             diff.unchanged += 1
         else:
             change = MeetingChange(
-                uid, "moved", _wish_keys(meeting), Placement.of(previous), placement
+                uid,
+                "moved",
+                _wish_keys(meeting),
+                Placement.of(previous),
+                placement,
+                meeting.placed_by_hand,
             )
             diff.moved.append(change)
     for uid, meeting in before.items():
         if uid not in after:
             removed = MeetingChange(
-                uid, "removed", _wish_keys(meeting), Placement.of(meeting), None
+                uid,
+                "removed",
+                _wish_keys(meeting),
+                Placement.of(meeting),
+                None,
+                uid in cancelled_by_hand,
             )
             diff.removed.append(removed)
     return diff
@@ -188,6 +211,18 @@ def diff_versions(
         load_meetings(session, new),
         old_number=old.number if old is not None else None,
         new_number=new.number,
+        cancelled_by_hand=cancelled_by_hand(session, new),
+    )
+
+
+def cancelled_by_hand(session: Session, version: ScheduleVersion) -> frozenset[str]:
+    """Uids of the meetings the version's hand edits cancelled."""
+    return frozenset(
+        session.scalars(
+            select(HandEdit.uid).where(
+                HandEdit.version_id == version.id, HandEdit.kind == "cancelled"
+            )
+        )
     )
 
 
@@ -246,7 +281,11 @@ def version_impact(
     old = load_meetings(session, published) if published is not None else []
     new = load_meetings(session, version)
     diff = diff_meetings(
-        old, new, old_number=published.number if published else None, new_number=version.number
+        old,
+        new,
+        old_number=published.number if published else None,
+        new_number=version.number,
+        cancelled_by_hand=cancelled_by_hand(session, version),
     )
     people: dict[int, PersonImpact] = {}
     by_id = {p.id: p for m in [*old, *new] for p in (m.participant_a, m.participant_b)}

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
     true,
     update,
@@ -690,6 +691,10 @@ class Meeting(Base):
     kind: Mapped[str] = mapped_column(String(3))
     #: Identity of the meeting across versions (stable calendar UID): its first wish's key.
     uid: Mapped[str] = mapped_column(String(200))
+    #: Placed (moved or added) by an organiser's hand edit, not by the solver.
+    placed_by_hand: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: Pinned by an organiser: a re-solve around pins keeps it exactly where it is.
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     version: Mapped[ScheduleVersion] = relationship(back_populates="meetings")
     slot: Mapped[Slot] = relationship()
@@ -699,6 +704,29 @@ class Meeting(Base):
     wishes: Mapped[list[Wish]] = relationship(secondary="meeting_wishes", order_by="Wish.id")
 
 
+class HandEdit(Base):
+    """One hand edit of a version's timetable, in words (see `matchmaking.planning.hand_edits`).
+
+    `uid` is the meeting's uid (empty for edits of the whole version: a copy, a re-solve).
+    """
+
+    __tablename__ = "hand_edits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("schedule_versions.id", ondelete="CASCADE"), index=True
+    )
+    #: moved, added, cancelled, pinned, unpinned, copied or resolved.
+    kind: Mapped[str] = mapped_column(String(16))
+    uid: Mapped[str] = mapped_column(String(200), default="")
+    #: What was done, as the organiser reads it (names, times, places).
+    text: Mapped[str] = mapped_column(Text, default="")
+    organiser_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisers.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # --- serving generation --------------------------------------------------------------------
 
 #: Rows whose changes show in agendas and calendar feeds: the event itself (name, venue, time
@@ -706,7 +734,7 @@ class Meeting(Base):
 #: countries, time zones, erasure, tokens), and publication (`published_at`/`superseded_at` of
 #: a version). Wishes are not among them (an agenda shows only the keys of a published
 #: meeting's wishes, which never change), nor are meetings: they are written once, with their
-#: unpublished version, and never changed.
+#: unpublished version, and changed only while it is unpublished (hand edits).
 _SERVED = (Event, EventSession, Slot, Location, Organisation, Participant, ScheduleVersion)
 #: New rows of these change nothing that is served yet: a new participant or organisation has
 #: no meetings, a new version is not published (unless it arrives published).

@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
+from matchmaking.planning import hand_edits
 from matchmaking.platform.models import (
     Event,
     EventRole,
@@ -40,6 +41,7 @@ from matchmaking.platform.models import (
     LocationKind,
     Organiser,
     Participant,
+    ScheduleVersion,
     Slot,
     SolveJob,
     Wish,
@@ -407,6 +409,36 @@ def calendar_feed(ctx: Context, role: str) -> Request:
     return Request(f"/calendars/participants/{ctx.world.calendar_tokens['p2']}.ics")
 
 
+def draft(path: str, body: Any = None, edit: Callable[..., Any] | None = None) -> Prepare:
+    """A fresh draft copy of the published version 1 (edited by `edit` first), then `path`
+    with its number: every role edits a version of its own."""
+
+    def prepare(ctx: Context, role: str) -> Request:
+        db, event = ctx.event()
+        for job in db.scalars(select(SolveJob).where(SolveJob.event_id == event.id)):
+            if job.status in (JobStatus.queued, JobStatus.running):
+                job.status = JobStatus.cancelled
+        published = db.scalar(
+            select(ScheduleVersion).where(
+                ScheduleVersion.event_id == event.id, ScheduleVersion.number == 1
+            )
+        )
+        assert published is not None
+        copy = hand_edits.draft_copy(db, event, published)
+        if edit is not None:
+            edit(db, event, copy)
+        db.commit()
+        number = copy.number
+        db.close()
+        return Request(fill(E + path, ctx.world, number=number), body)
+
+    return prepare
+
+
+def _cancel_w1(db: Session, event: Event, version: ScheduleVersion) -> None:
+    hand_edits.cancel_meeting(db, event, version, "w1")
+
+
 # --- the table -----------------------------------------------------------------------------
 
 E = "/api/v1/events/{slug}"
@@ -628,6 +660,48 @@ OPERATIONS: list[Operation] = [
     Operation("GET", E + "/versions/{number}/diff", "staff", 200),
     Operation("POST", E + "/versions/{number}/publish", "staff", 200),
     Operation("GET", E + "/versions/{number}/schedule", "staff", 200),
+    # hand edits
+    Operation("GET", E + "/versions/{number}/hand-edits", "staff", 200),
+    Operation("POST", E + "/versions/{number}/copy", "staff", 201),
+    Operation(
+        "POST",
+        E + "/versions/{number}/meetings",
+        "staff",
+        201,
+        draft(
+            "/versions/{number}/meetings",
+            {"participants": ["p1", "p2"], "slot": "s3", "location": "t1"},
+            _cancel_w1,
+        ),
+    ),
+    Operation(
+        "POST",
+        E + "/versions/{number}/meetings/{uid}/move",
+        "staff",
+        200,
+        draft("/versions/{number}/meetings/w1/move", {"slot": "s3", "location": "t1"}),
+    ),
+    Operation(
+        "DELETE",
+        E + "/versions/{number}/meetings/{uid}",
+        "staff",
+        200,
+        draft("/versions/{number}/meetings/w1"),
+    ),
+    Operation(
+        "PUT",
+        E + "/versions/{number}/meetings/{uid}/pin",
+        "staff",
+        200,
+        draft("/versions/{number}/meetings/w1/pin", {"pinned": True}),
+    ),
+    Operation(
+        "POST",
+        E + "/versions/{number}/resolve-around-pins",
+        "staff",
+        201,
+        draft("/versions/{number}/resolve-around-pins", {"time_limit_seconds": 2, "workers": 1}),
+    ),
     Operation("GET", E + "/me/agenda", "participant", 200),
     Operation(
         "GET",
