@@ -114,6 +114,15 @@ class Problem:
     published: tuple[Meeting, ...] = ()
 
 
+def slots_by_day(problem: Problem) -> list[list[int]]:
+    """Indices of `problem.slots` grouped by day (days in the order of their first slot), each
+    day's in chronological order: breaks are counted within these lists only."""
+    days: dict[str, list[int]] = {}
+    for i, slot in enumerate(problem.slots):
+        days.setdefault(slot.day, []).append(i)
+    return list(days.values())
+
+
 @dataclass(frozen=True, slots=True)
 class Progress:
     """A progress report while solving (throttled by the solver)."""
