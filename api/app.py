@@ -34,6 +34,7 @@ ROUTER_MODULES: list[str] = [
     "api.routers.mails",
     "api.routers.agenda",
     "api.routers.imports",
+    "api.routers.recommendations",
     "api.routers.docs",
     "api.pages",
 ]

@@ -532,11 +532,11 @@ def _best_pair(
 
 
 def _sentence(verb: str, theirs: str, yours: str, own: str) -> str:
-    """ "offers battery recycling services, which you seek" — naming your own phrase too
-    when it is worded differently."""
+    """A reason such as "offers battery recycling services, which you seek", naming your own
+    phrase in brackets when it is worded differently."""
     if _tag(theirs) == _tag(own):
         return f"{verb} {theirs}, which {yours}"
-    return f"{verb} {theirs}, which matches what {yours}: {own}"
+    return f"{verb} {theirs}, which {yours} ({own})"
 
 
 def _join(items: list[str]) -> str:
@@ -595,3 +595,106 @@ def recommendations_document(bundle: Any, top: int = DEFAULT_TOP) -> dict[str, A
             for person in people
         ],
     }
+
+
+# --- from the database ----------------------------------------------------------------------------
+
+
+def recommender_for_event(session: Any, event: Any) -> Recommender:
+    """The ranking over an event in the database (`session` a SQLAlchemy session, `event` a
+    `matchmaking.models.Event`). Only participants listed in the directory are suggested, as
+    only they can be sent a wish; everyone gets suggestions."""
+    from sqlalchemy import select
+
+    from matchmaking.models import Organisation, Participant, Wish
+
+    organisations = {
+        row.id: row
+        for row in session.execute(
+            select(
+                Organisation.id,
+                Organisation.key,
+                Organisation.name,
+                Organisation.delegation,
+                Organisation.offers,
+                Organisation.seeks,
+                Organisation.sectors,
+                Organisation.focus_areas,
+                Organisation.description,
+            ).where(Organisation.event_id == event.id)
+        )
+    }
+    keys: dict[int, str] = {}
+    people = []
+    for row in session.execute(
+        select(
+            Participant.id,
+            Participant.key,
+            Participant.name,
+            Participant.organisation_id,
+            Participant.listed,
+        )
+        .where(Participant.event_id == event.id)
+        .order_by(Participant.id)
+    ):
+        o = organisations[row.organisation_id]
+        keys[row.id] = row.key
+        people.append(
+            Person(
+                id=row.key,
+                name=row.name,
+                organisation=o.key,
+                organisation_name=o.name,
+                delegation=o.delegation or "",
+                offers=tuple(o.offers or ()),
+                seeks=tuple(o.seeks or ()),
+                sectors=tuple(o.sectors or ()),
+                focus_areas=tuple(o.focus_areas or ()),
+                description=o.description or "",
+                suggestable=bool(row.listed),
+            )
+        )
+    organisation_keys = {id_: o.key for id_, o in organisations.items()}
+    wishes = [
+        WishLink(
+            sender=keys[row.sender_id],
+            recipient=keys.get(row.recipient_id) if row.recipient_id is not None else None,
+            recipient_organisation=organisation_keys.get(row.recipient_organisation_id)
+            if row.recipient_organisation_id is not None
+            else None,
+        )
+        for row in session.execute(
+            select(Wish.sender_id, Wish.recipient_id, Wish.recipient_organisation_id).where(
+                Wish.event_id == event.id
+            )
+        )
+        if row.sender_id in keys
+    ]
+    return Recommender(
+        people, wishes, cross_delegation_only=bool((event.rules or {}).get("cross_delegation_only"))
+    )
+
+
+def suggestions_for_participant(
+    session: Any, event: Any, participant_key: str, top: int = DEFAULT_TOP
+) -> list[tuple[Suggestion, Any]]:
+    """A participant's suggestions, each with the suggested `Participant` row (its
+    organisation loaded), for the API and the pages."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    from matchmaking.models import Participant
+
+    ranking = recommender_for_event(session, event).suggest(participant_key, top)
+    if not ranking:
+        return []
+    rows = session.scalars(
+        select(Participant)
+        .where(
+            Participant.event_id == event.id,
+            Participant.key.in_([s.participant for s in ranking]),
+        )
+        .options(selectinload(Participant.organisation))
+    )
+    by_key = {p.key: p for p in rows}
+    return [(s, by_key[s.participant]) for s in ranking if s.participant in by_key]
