@@ -171,6 +171,11 @@ def _tag(text: str) -> str:
     return " ".join(_fold(text).split())
 
 
+def delegation_key(delegation: str) -> str:
+    """What two delegations are compared by: case and spacing ignored ("" = none)."""
+    return " ".join(delegation.split()).casefold()
+
+
 # --- the index --------------------------------------------------------------------------------
 
 
@@ -380,8 +385,8 @@ class Recommender:
             return False
         return not (
             self.cross_delegation_only
-            and person.delegation
-            and _tag(person.delegation) == _tag(other.delegation)
+            and delegation_key(person.delegation)
+            and delegation_key(person.delegation) == delegation_key(other.delegation)
         )
 
     def suggest(
@@ -423,8 +428,8 @@ class Recommender:
                     continue
                 factor = (
                     SAME_DELEGATION_FACTOR
-                    if person.delegation
-                    and _tag(person.delegation) == _tag(other_person.delegation)
+                    if delegation_key(person.delegation)
+                    and delegation_key(person.delegation) == delegation_key(other_person.delegation)
                     else 1.0
                 )
                 ranked.append((score * factor, popularity, key, member))
