@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Row, func, insert, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
+from matchmaking.delegations import apply_delegations, event_delegations
 from matchmaking.models import (
     Attendance,
     Event,
@@ -171,6 +172,8 @@ def problem_from_event(
         objective=objective or goal_order(rules, replan=replan_from is not None),
         published=tuple(_published_meetings(session, replan_from)),
     )
+    if rules.get("cross_delegation_only"):
+        problem = apply_delegations(problem, event_delegations(session, event), True)
     return Snapshot(
         event_id=event.id,
         problem=problem,
