@@ -44,12 +44,29 @@ DEFAULT_TOP = 10
 MAX_TOP = 100
 
 WEIGHT_COMPLEMENT = 0.50
-WEIGHT_COLLABORATIVE = 0.30
+WEIGHT_COLLABORATIVE = 0.05
+WEIGHT_ALIKE = 0.20
 WEIGHT_DESCRIPTION = 0.08
-WEIGHT_SECTORS = 0.08
-WEIGHT_FOCUS = 0.04
+WEIGHT_SECTORS = 0.02
+WEIGHT_FOCUS = 0.05
+#: Signals per organisation pair (see `Recommender._organisation_scores`).
+SIGNALS = 7
+_NO_SIGNALS = [0.0] * SIGNALS
+_NO_COLLABORATION = (0.0, "", 0)
+#: The organisations whose seeks are most like one's own whose wishes count, and how alike
+#: (cosine) they must be at least.
+ALIKE_SEEKERS = 30
+#: The most organisations the alike seekers' wishes add to the candidates.
+ALIKE_CANDIDATES = 60
+MIN_ALIKE_SIMILARITY = 0.2
+#: Candidates share a feature that at most these shares of the phrases (or this many) have,
+#: the most selective first (see `Recommender._organisation_scores`).
+SELECTIVE_SHARES = (0.01, 0.05, 1.0)
+SELECTIVE_MIN = 5
+#: Fewer candidates than this: every organisation sharing anything is scored.
+MIN_CANDIDATES = 30
 #: A same-delegation partner (when the event allows such meetings) keeps this share.
-SAME_DELEGATION_FACTOR = 0.85
+SAME_DELEGATION_FACTOR = 0.6
 #: Share of the better and the other direction of complementarity.
 BETTER_DIRECTION = 0.7
 #: Below this cosine a phrase pair is not named as a reason.
@@ -153,6 +170,22 @@ def terms(text: str) -> list[str]:
     return [stem(w) for w in _WORD.findall(_fold(text)) if w not in _STOP and len(w) > 1]
 
 
+#: Phrases longer than this (in terms) get no term pairs.
+_MAX_PAIRED_TERMS = 8
+
+
+def phrase_features(text: str) -> list[str]:
+    """A phrase's terms and every pair of its distinct terms, in any order ("batter+recycl"):
+    a pair is rare, so two phrases that share both words of a topic score far above two that
+    share one ("battery recycling" against "battery design")."""
+    words = terms(text)
+    distinct = sorted(set(words))
+    if len(distinct) > _MAX_PAIRED_TERMS:
+        return words
+    pairs = [f"{a}+{b}" for i, a in enumerate(distinct) for b in distinct[i + 1 :]]
+    return words + pairs
+
+
 Vector = dict[str, float]
 
 
@@ -162,9 +195,7 @@ def _normalise(vector: Vector) -> Vector:
 
 
 def _dot(a: Vector, b: Vector) -> float:
-    if len(a) > len(b):
-        a, b = b, a
-    return sum(v * b.get(t, 0.0) for t, v in a.items())
+    return sum([a[t] * b[t] for t in a.keys() & b.keys()])
 
 
 def _tag(text: str) -> str:
@@ -183,6 +214,8 @@ def delegation_key(delegation: str) -> str:
 class _Organisation:
     key: str
     name: str
+    #: As compared (`delegation_key`), "" = none.
+    delegation: str = ""
     members: list[str] = field(default_factory=list)
     offers: list[tuple[str, Vector]] = field(default_factory=list)
     seeks: list[tuple[str, Vector]] = field(default_factory=list)
@@ -210,7 +243,9 @@ class Recommender:
             org = self.organisations.get(person.organisation)
             if org is None:
                 org = self.organisations[person.organisation] = _Organisation(
-                    person.organisation, person.organisation_name or person.organisation
+                    person.organisation,
+                    person.organisation_name or person.organisation,
+                    delegation_key(person.delegation),
                 )
                 self._profile(org, person)
             org.members.append(person.id)
@@ -237,15 +272,20 @@ class Recommender:
         documents = 0
         for org in self.organisations.values():
             for phrase, _ in org.offers + org.seeks:
-                df.update(set(terms(phrase)))
+                df.update(set(phrase_features(phrase)))
                 documents += 1
             if org.description_vector:
                 df.update(org.description_vector.keys())
                 documents += 1
         idf = {t: math.log(1.0 + documents / n) for t, n in df.items()}
+        #: Features by selectiveness: those at most 1 % of the phrases have, 5 %, any.
+        self._tiers = [
+            frozenset(t for t, n in df.items() if n <= max(SELECTIVE_MIN, share * documents))
+            for share in SELECTIVE_SHARES
+        ]
 
         def vector(text: str) -> Vector:
-            counts = Counter(terms(text))
+            counts = Counter(phrase_features(text))
             return _normalise({t: (1.0 + math.log(n)) * idf[t] for t, n in counts.items()})
 
         for org in self.organisations.values():
@@ -293,8 +333,13 @@ class Recommender:
         self._description_postings: dict[str, list[tuple[str, float]]] = defaultdict(list)
         self._sector_postings: dict[str, list[str]] = defaultdict(list)
         self._focus_postings: dict[str, list[str]] = defaultdict(list)
+        self._suggestable_organisations = {
+            org.key
+            for org in self.organisations.values()
+            if any(self.people[m].suggestable for m in org.members)
+        }
         for org in self.organisations.values():
-            if not any(self.people[m].suggestable for m in org.members):
+            if org.key not in self._suggestable_organisations:
                 continue
             for t, v in org.offers_vector.items():
                 self._offer_postings[t].append((org.key, v))
@@ -306,6 +351,14 @@ class Recommender:
                 self._sector_postings[tag].append(org.key)
             for tag in org.focus_areas:
                 self._focus_postings[tag].append(org.key)
+        # Seeks of every organisation whose members sent wishes, and what they wished.
+        self._seeker_postings: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        self._organisation_wishes: dict[str, Counter[str]] = defaultdict(Counter)
+        for sender, wished in self.wished_organisations.items():
+            self._organisation_wishes[self.people[sender].organisation].update(wished)
+        for key in self._organisation_wishes:
+            for t, v in self.organisations[key].seeks_vector.items():
+                self._seeker_postings[t].append((key, v))
         # Organisation -> sender -> wished organisations, for the item-to-item signal.
         self._wishers = {
             org: [(s, self.wished_organisations[s]) for s in senders]
@@ -315,39 +368,81 @@ class Recommender:
     # -- scoring
 
     def _organisation_scores(self, key: str) -> dict[str, list[float]]:
-        """Signals of every organisation against `key`'s profile: [seek->offer,
-        offer->seek, description, sectors, focus]."""
+        """Signals of the organisations that may be suggested against `key`'s profile:
+        [seek->offer, offer->seek, description, sectors, focus, alike seekers, their count].
+
+        Two steps, so that a big event stays fast: the candidates are the organisations
+        wished by alike seekers and those sharing a selective feature with the profile (one
+        that at most 1 % of the phrases have, such as a pair of words; when that gives too
+        few, 5 %; then any term, sector or focus area); only they are scored, exactly."""
         org = self.organisations[key]
-        scores: dict[str, list[float]] = defaultdict(lambda: [0.0] * 5)
-        for index, (vector, postings) in enumerate(
-            (
-                (org.seeks_vector, self._offer_postings),
-                (org.offers_vector, self._seek_postings),
-                (org.seeks_vector, self._description_postings),
-            )
-        ):
-            for t, weight in vector.items():
-                for other, value in postings.get(t, ()):
-                    scores[other][index] += weight * value
-        for index, (tags, postings) in enumerate(
-            ((org.sectors, self._sector_postings), (org.focus_areas, self._focus_postings)),
-            start=3,
-        ):
-            if not tags:
-                continue
-            for tag in tags:
-                for other in postings.get(tag, ()):
-                    scores[other][index] += 1.0
-            for other, signals in scores.items():
-                if signals[index]:
-                    theirs = len(
-                        self.organisations[other].sectors
-                        if index == 3
-                        else self.organisations[other].focus_areas
-                    )
-                    signals[index] /= math.sqrt(len(tags) * theirs)
-        scores.pop(key, None)
+        queries = (
+            (org.seeks_vector, self._offer_postings),
+            (org.offers_vector, self._seek_postings),
+            (org.seeks_vector, self._description_postings),
+        )
+        alike = self._alike_seekers(org)
+        candidates = {o for o in alike if o in self._suggestable_organisations}
+        for tier in self._tiers:
+            for vector, postings in queries:
+                for t in vector:
+                    if t in tier:
+                        candidates.update(other for other, _ in postings.get(t, ()))
+            if len(candidates) > MIN_CANDIDATES:
+                break
+        else:
+            for tags, tag_postings in (
+                (org.sectors, self._sector_postings),
+                (org.focus_areas, self._focus_postings),
+            ):
+                for tag in tags:
+                    candidates.update(tag_postings.get(tag, ()))
+        candidates.discard(key)
+        scores: dict[str, list[float]] = {}
+        for other_key in candidates:
+            other = self.organisations[other_key]
+            raw, count = alike.get(other_key, (0.0, 0))
+            scores[other_key] = [
+                _dot(org.seeks_vector, other.offers_vector),
+                _dot(org.offers_vector, other.seeks_vector),
+                _dot(org.seeks_vector, other.description_vector),
+                _overlap(org.sectors, other.sectors),
+                _overlap(org.focus_areas, other.focus_areas),
+                raw,
+                float(count),
+            ]
         return scores
+
+    def _alike_seekers(self, org: _Organisation) -> dict[str, tuple[float, int]]:
+        """The organisations wished by those who seek what `org` seeks (its own members
+        included), weighted by how alike the seeks are (0..1, the best 1), with how many
+        participants wished each."""
+        similar: set[str] = set()
+        for tier in self._tiers:
+            for t in org.seeks_vector:
+                if t in tier:
+                    similar.update(other for other, _ in self._seeker_postings.get(t, ()))
+            similar.discard(org.key)
+            if len(similar) >= ALIKE_SEEKERS:
+                break
+        alike = heapq.nlargest(
+            ALIKE_SEEKERS,
+            ((other, _dot(org.seeks_vector, self.organisations[other].seeks_vector))
+             for other in similar),
+            key=lambda item: item[1],
+        )  # fmt: skip
+        alike.append((org.key, 1.0))
+        raw: dict[str, float] = defaultdict(float)
+        count: Counter[str] = Counter()
+        for other, similarity in alike:
+            if similarity < MIN_ALIKE_SIMILARITY:
+                continue
+            for wished, n in self._organisation_wishes.get(other, {}).items():
+                raw[wished] += similarity * n
+                count[wished] += n
+        best = heapq.nlargest(ALIKE_CANDIDATES, raw.items(), key=lambda item: item[1])
+        top = best[0][1] if best else 0.0
+        return {wished: (value / top, count[wished]) for wished, value in best}
 
     def _collaborative(self, participant: str) -> dict[str, tuple[float, str, int]]:
         """Organisation -> (0..1 score, the wished organisation that explains it most, how
@@ -407,63 +502,64 @@ class Recommender:
             else self._organisation_scores(person.organisation)
         )
         collaborative = self._collaborative(participant)
-        ranked: list[tuple[float, float, str, str]] = []
+        mine = delegation_key(person.delegation)
+        ranked: list[tuple[float, int, str]] = []
         for key in by_org.keys() | collaborative.keys():
-            signals = by_org.get(key, [0.0] * 5)
-            seek, offer, description, sectors, focus = signals
+            signals = by_org.get(key, _NO_SIGNALS)
+            seek, offer, description, sectors, focus, alike, _ = signals
             better, other = max(seek, offer), min(seek, offer)
             score = (
                 WEIGHT_COMPLEMENT * (BETTER_DIRECTION * better + (1 - BETTER_DIRECTION) * other)
-                + WEIGHT_COLLABORATIVE * collaborative.get(key, (0.0, "", 0))[0]
+                + WEIGHT_COLLABORATIVE * collaborative.get(key, _NO_COLLABORATION)[0]
+                + WEIGHT_ALIKE * alike
                 + WEIGHT_DESCRIPTION * description
                 + WEIGHT_SECTORS * sectors
                 + WEIGHT_FOCUS * focus
             )
-            if score <= 0:
+            if score <= 0 or key == person.organisation:
                 continue
-            popularity = self.popularity.get(key, 0)
-            for member in self.organisations[key].members:
-                other_person = self.people[member]
-                if not self._allowed(person, other_person):
+            if mine and mine == self.organisations[key].delegation:
+                if self.cross_delegation_only:
                     continue
-                factor = (
-                    SAME_DELEGATION_FACTOR
-                    if delegation_key(person.delegation)
-                    and delegation_key(person.delegation) == delegation_key(other_person.delegation)
-                    else 1.0
-                )
-                ranked.append((score * factor, popularity, key, member))
-        suggestions: list[Suggestion] = []
+                score *= SAME_DELEGATION_FACTOR
+            ranked.append((score, self.popularity.get(key, 0), key))
 
-        def order(item: tuple[float, int, str, str]) -> tuple[float, int, str]:
-            # Best first; popularity breaks ties, then the id (same input, same order).
-            return (-item[0], -item[1], item[3])
+        def order(item: tuple[float, int, str]) -> tuple[float, int, str]:
+            # Best first; popularity breaks ties, then the key (same input, same order).
+            return (-item[0], -item[1], item[2])
 
-        def best_first() -> Iterator[tuple[float, int, str, str]]:
+        def best_first() -> Iterator[tuple[float, int, str]]:
             # Usually the first few have reasons; sort the rest only when they do not.
             first = heapq.nsmallest(top + 20, ranked, key=order)
             yield from first
             if len(first) < len(ranked):
                 yield from sorted(ranked, key=order)[len(first) :]
 
-        for score, _, key, member in best_first():
+        suggestions: list[Suggestion] = []
+        for score, _, key in best_first():
+            members = [
+                m for m in self.organisations[key].members if self._allowed(person, self.people[m])
+            ]
+            if not members:
+                continue
             reasons = self._reasons(person, key, by_org.get(key), collaborative.get(key))
-            if reasons:
+            if not reasons:
+                continue
+            for member in sorted(members):
                 suggestions.append(Suggestion(member, round(min(score, 1.0), 3), reasons))
                 if len(suggestions) == top:
-                    break
+                    return suggestions
         return suggestions
 
     def suggest_all(self, top: int = DEFAULT_TOP) -> dict[str, list[Suggestion]]:
         """Every participant's suggestions, in the order the people were given."""
-        out: dict[str, list[Suggestion]] = {}
-        cache: dict[str, dict[str, list[float]]] = {}
-        for person in self.people.values():
-            scores = cache.get(person.organisation)
-            if scores is None:
-                scores = cache[person.organisation] = self._organisation_scores(person.organisation)
-            out[person.id] = self.suggest(person.id, top, _organisation_scores=scores)
-        return out
+        found: dict[str, list[Suggestion]] = {}
+        # One organisation at a time: its members share the signals of its profile.
+        for org in self.organisations.values():
+            scores = self._organisation_scores(org.key)
+            for member in org.members:
+                found[member] = self.suggest(member, top, _organisation_scores=scores)
+        return {person: found[person] for person in self.people}
 
     # -- reasons
 
@@ -513,6 +609,14 @@ class Recommender:
             weighted.append((0.11, f"works on {_join(shared)}, as you do"))
         weighted.sort(key=lambda item: -item[0])
         return tuple(text for _, text in weighted[:3])
+
+
+def _overlap(mine: dict[str, str], theirs: dict[str, str]) -> float:
+    """Shared tags over the geometric mean of the two counts, 0..1."""
+    if not mine or not theirs:
+        return 0.0
+    shared = sum(1 for tag in mine if tag in theirs)
+    return shared / math.sqrt(len(mine) * len(theirs)) if shared else 0.0
 
 
 def _pool(vectors: Iterable[Vector]) -> Vector:
