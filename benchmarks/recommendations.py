@@ -27,6 +27,7 @@ Results are appended to `benchmarks/results/recommendations.json`.
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
 import platform
 import random
@@ -258,13 +259,44 @@ def popularity_baseline(
     return out
 
 
+def ceilings(
+    event: Generated, visible: list[WishLink], rule: bool, top: int = 10
+) -> dict[str, dict[str, list[str]]]:
+    """What knowing the generator's hidden truth gives (same exclusions), as ceilings:
+    `interest` ranks by the true topic interest and the delegation (what profiles can tell),
+    `interest x attraction` by the very weights the wishes were drawn with."""
+    linked: dict[str, set[str]] = defaultdict(set)
+    for w in visible:
+        linked[w.sender].add(w.recipient or "")
+        linked[w.recipient or ""].add(w.sender)
+    out: dict[str, dict[str, list[str]]] = {"interest": {}, "interest x attraction": {}}
+    for p in event.people:
+        rows = []
+        for q in event.people:
+            if q.organisation == p.organisation or q.id in linked[p.id]:
+                continue
+            same = q.delegation == p.delegation
+            if same and rule:
+                continue
+            interest = len(event.sought[p.organisation] & event.offered[q.organisation])
+            interest += 0.4 * len(event.offered[p.organisation] & event.sought[q.organisation])
+            weight = (interest + 0.02) * (0.25 if same else 1.0)
+            rows.append((weight, weight * event.attraction[q.organisation], q.id))
+        for name, index in (("interest", 0), ("interest x attraction", 1)):
+            best = heapq.nlargest(top, rows, key=lambda row, i=index: (row[i], row[2]))
+            out[name][p.id] = [row[2] for row in best]
+    return out
+
+
 def recall(suggestions: dict[str, list[str]], hidden: list[WishLink], k: int) -> float:
     hits = sum(1 for w in hidden if w.recipient in suggestions.get(w.sender, [])[:k])
     return hits / len(hidden) if hidden else 0.0
 
 
-def run(participants: int, seed: int, rule: bool) -> dict[str, Any]:
-    event = generate(participants, seed, rule)
+def run(
+    participants: int, seed: int, rule: bool, skew: float = 2.0, ceiling: bool = False
+) -> dict[str, Any]:
+    event = generate(participants, seed, rule, skew)
     visible, hidden = split(event.wishes, seed)
     started = time.perf_counter()
     cpu = time.process_time()
@@ -283,6 +315,7 @@ def run(participants: int, seed: int, rule: bool) -> dict[str, Any]:
         "wishes": len(event.wishes),
         "hidden": len(hidden),
         "seed": seed,
+        "skew": skew,
         "cross_delegation_only": rule,
         "recall@5": round(recall(ours, hidden, 5), 4),
         "recall@10": round(recall(ours, hidden, 10), 4),
@@ -299,6 +332,9 @@ def run(participants: int, seed: int, rule: bool) -> dict[str, Any]:
     }
     ratio = result["recall@10"] / max(result["popularity recall@10"], 1e-9)
     result["recall@10 / popularity"] = round(ratio, 2)
+    if ceiling:
+        for name, picks in ceilings(event, visible, rule).items():
+            result[f"ceiling recall@10 ({name})"] = round(recall(picks, hidden, 10), 4)
     return result
 
 
@@ -334,9 +370,18 @@ def main() -> None:
     parser.add_argument("--participants", type=int, default=3500)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--cross-delegation-only", action="store_true")
+    parser.add_argument(
+        "--skew",
+        type=float,
+        default=2.0,
+        help="Pareto shape of attractiveness (smaller: more skew).",
+    )
+    parser.add_argument(
+        "--ceiling", action="store_true", help="Also the ceilings of knowing the truth (slow)."
+    )
     parser.add_argument("--bundle", type=Path, help="Also write the event as a bundle here.")
     args = parser.parse_args()
-    result = run(args.participants, args.seed, args.cross_delegation_only)
+    result = run(args.participants, args.seed, args.cross_delegation_only, args.skew, args.ceiling)
     print(json.dumps(result, indent=2))
     results = REPO / "benchmarks" / "results" / "recommendations.json"
     history = json.loads(results.read_text()) if results.exists() else []
