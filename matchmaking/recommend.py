@@ -50,7 +50,7 @@ WEIGHT_DESCRIPTION = 0.08
 WEIGHT_SECTORS = 0.02
 WEIGHT_FOCUS = 0.05
 #: Signals per organisation pair (see `Recommender._organisation_scores`).
-SIGNALS = 7
+SIGNALS = 8
 _NO_SIGNALS = [0.0] * SIGNALS
 _NO_COLLABORATION = (0.0, "", 0)
 #: The organisations whose seeks are most like one's own whose wishes count, and how alike
@@ -401,7 +401,7 @@ class Recommender:
         scores: dict[str, list[float]] = {}
         for other_key in candidates:
             other = self.organisations[other_key]
-            raw, count = alike.get(other_key, (0.0, 0))
+            raw, count, colleagues = alike.get(other_key, (0.0, 0, 0))
             scores[other_key] = [
                 _dot(org.seeks_vector, other.offers_vector),
                 _dot(org.offers_vector, other.seeks_vector),
@@ -410,13 +410,14 @@ class Recommender:
                 _overlap(org.focus_areas, other.focus_areas),
                 raw,
                 float(count),
+                float(colleagues),
             ]
         return scores
 
-    def _alike_seekers(self, org: _Organisation) -> dict[str, tuple[float, int]]:
-        """The organisations wished by those who seek what `org` seeks (its own members
-        included), weighted by how alike the seeks are (0..1, the best 1), with how many
-        participants wished each."""
+    def _alike_seekers(self, org: _Organisation) -> dict[str, tuple[float, int, int]]:
+        """The organisations wished by those who seek what `org` seeks and by its own
+        members, weighted by how alike the seeks are (0..1, the best 1), with how many
+        participants of other organisations and how many of its own wished each."""
         similar: set[str] = set()
         for tier in self._tiers:
             for t in org.seeks_vector:
@@ -434,15 +435,16 @@ class Recommender:
         alike.append((org.key, 1.0))
         raw: dict[str, float] = defaultdict(float)
         count: Counter[str] = Counter()
+        colleagues: Counter[str] = Counter()
         for other, similarity in alike:
             if similarity < MIN_ALIKE_SIMILARITY:
                 continue
             for wished, n in self._organisation_wishes.get(other, {}).items():
                 raw[wished] += similarity * n
-                count[wished] += n
+                (colleagues if other == org.key else count)[wished] += n
         best = heapq.nlargest(ALIKE_CANDIDATES, raw.items(), key=lambda item: item[1])
         top = best[0][1] if best else 0.0
-        return {wished: (value / top, count[wished]) for wished, value in best}
+        return {wished: (value / top, count[wished], colleagues[wished]) for wished, value in best}
 
     def _collaborative(self, participant: str) -> dict[str, tuple[float, str, int]]:
         """Organisation -> (0..1 score, the wished organisation that explains it most, how
@@ -506,7 +508,7 @@ class Recommender:
         ranked: list[tuple[float, int, str]] = []
         for key in by_org.keys() | collaborative.keys():
             signals = by_org.get(key, _NO_SIGNALS)
-            seek, offer, description, sectors, focus, alike, _ = signals
+            seek, offer, description, sectors, focus, alike, _, _ = signals
             better, other = max(seek, offer), min(seek, offer)
             score = (
                 WEIGHT_COMPLEMENT * (BETTER_DIRECTION * better + (1 - BETTER_DIRECTION) * other)
@@ -592,6 +594,16 @@ class Recommender:
                     f"{theirs.name}",
                 )
             )
+        if signals is not None and signals[6] >= 1:
+            count = int(signals[6])
+            who = "1 participant who seeks" if count == 1 else f"{count} participants who seek"
+            weighted.append(
+                (0.5 * signals[5] + 0.05, f"{who} what you seek asked to meet {theirs.name}")
+            )
+        if signals is not None and signals[7] >= 1:
+            count = int(signals[7])
+            who = "a colleague of yours" if count == 1 else f"{count} of your colleagues"
+            weighted.append((0.5 * signals[5] + 0.06, f"{who} asked to meet {theirs.name}"))
         if signals is not None and signals[2] > 0 and not match and mine.seeks:
             best = max(mine.seeks, key=lambda s: _dot(s[1], theirs.description_vector))
             if _dot(best[1], theirs.description_vector) >= MIN_REASON_SIMILARITY:

