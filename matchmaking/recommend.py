@@ -33,8 +33,9 @@ from __future__ import annotations
 import heapq
 import math
 import re
+import threading
 import unicodedata
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -721,10 +722,63 @@ def recommendations_document(bundle: Any, top: int = DEFAULT_TOP) -> dict[str, A
 # --- from the database ----------------------------------------------------------------------------
 
 
+#: Rankings of recently asked events, by what they were built from (see `_fingerprint`).
+_CACHE: OrderedDict[tuple[Any, ...], Recommender] = OrderedDict()
+_CACHE_SIZE = 4
+_CACHE_LOCK = threading.Lock()
+
+
+def _fingerprint(session: Any, event: Any) -> tuple[Any, ...]:
+    """What the ranking of an event depends on, in three cheap queries: its serving generation
+    (raised by every change of a participant or an organisation, the rules with the event),
+    how many participants and wishes it has and their newest ids, and the latest change of a
+    wish."""
+    from sqlalchemy import func, select
+
+    from matchmaking.models import Event, Participant, Wish
+
+    people = select(func.count(Participant.id), func.max(Participant.id)).where(
+        Participant.event_id == event.id
+    )
+    wishes = select(func.count(Wish.id), func.max(Wish.id), func.max(Wish.updated_at)).where(
+        Wish.event_id == event.id
+    )
+    generation = select(Event.serving_generation, Event.rules, Event.created_at).where(
+        Event.id == event.id
+    )
+    served = session.execute(generation).one()
+    return (
+        # The database and the event itself (an id may come again after a deletion).
+        session.get_bind().url.render_as_string(hide_password=True),
+        event.id,
+        served[2],
+        served[0],
+        repr(sorted((served[1] or {}).items())),
+        *session.execute(people).one(),
+        *session.execute(wishes).one(),
+    )
+
+
 def recommender_for_event(session: Any, event: Any) -> Recommender:
     """The ranking over an event in the database (`session` a SQLAlchemy session, `event` a
     `matchmaking.models.Event`). Only participants listed in the directory are suggested, as
-    only they can be sent a wish; everyone gets suggestions."""
+    only they can be sent a wish; everyone gets suggestions. Built once per state of the
+    event and kept for the next requests (a few events per process)."""
+    key = _fingerprint(session, event)
+    with _CACHE_LOCK:
+        cached = _CACHE.get(key)
+        if cached is not None:
+            _CACHE.move_to_end(key)
+            return cached
+    recommender = _build_for_event(session, event)
+    with _CACHE_LOCK:
+        _CACHE[key] = recommender
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return recommender
+
+
+def _build_for_event(session: Any, event: Any) -> Recommender:
     from sqlalchemy import select
 
     from matchmaking.models import Organisation, Participant, Wish

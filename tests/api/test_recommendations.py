@@ -125,3 +125,29 @@ def test_who_may_not_ask_for_suggestions(client: TestClient, make: Factory) -> N
     too_many = client.get(mine, params={"top": 101}, headers=people["ann"]["headers"])
     assert too_many.status_code == 422
     assert too_many.json()["errors"][0]["field"] == "query.top"
+
+
+def test_suggestions_follow_every_change_of_profiles_people_and_wishes(
+    client: TestClient, make: Factory
+) -> None:
+    owner, slug, people = _event(client, make)
+    ann, bea = people["ann"], people["bea"]
+    mine = f"/api/v1/events/{slug}/me/suggestions"
+    bea_key = bea["participant"]["key"]
+    assert _keys(client.get(mine, headers=ann["headers"]))[0] == bea_key
+
+    edited = client.patch(
+        f"/api/v1/events/{slug}/me", json={"organisation": {"offers": ["cheese"]}},
+        headers=bea["headers"],
+    )  # fmt: skip
+    assert edited.status_code == 200, edited.text
+    assert bea_key not in _keys(client.get(mine, headers=ann["headers"]))
+    newcomer = _person(make, slug, "Gus", offers=["battery recycling services"])
+    assert _keys(client.get(mine, headers=ann["headers"]))[0] == newcomer["participant"]["key"]
+    sent = client.post(
+        f"/api/v1/events/{slug}/me/wishes",
+        json={"to": newcomer["participant"]["key"]},
+        headers=ann["headers"],
+    )
+    assert sent.status_code == 201, sent.text
+    assert newcomer["participant"]["key"] not in _keys(client.get(mine, headers=ann["headers"]))
