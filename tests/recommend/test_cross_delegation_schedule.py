@@ -103,3 +103,17 @@ def test_the_snapshot_of_an_event_in_the_database_carries_the_rule(session: Sess
     }  # fmt: skip
     solution = solve(problem, _quick())
     assert "w1" not in {w for m in solution.meetings for w in m.wishes}
+
+
+def test_a_replan_drops_a_published_same_delegation_meeting_once_the_rule_is_on() -> None:
+    allowed = bundle_to_problem(parse_bundle(_bundle(rule=False)))
+    published = tuple(solve(allowed, _quick()).meetings)
+    assert any("w1" in m.wishes for m in published)
+    ruled = dataclasses.replace(
+        bundle_to_problem(parse_bundle(_bundle(rule=True))), published=published
+    )
+
+    solution = solve(ruled, _quick())
+
+    assert "w1" not in {w for m in solution.meetings for w in m.wishes}
+    assert check(ruled, solution).ok
