@@ -168,19 +168,23 @@ def generate(
         attraction[key] = rng.paretovariate(skew)
         delegation = rng.choices(delegations, weights=(55, 30, 15))[0]
         name = f"{rng.choice(['Nordic', 'Atlantic', 'Pacific', 'Alpine', 'Delta'])} {n}"
-        profile = {
-            "organisation": key,
-            "organisation_name": name,
-            "delegation": delegation,
-            "offers": tuple(dict.fromkeys(_phrase(rng, t, True) for t in sorted(offers))),
-            "seeks": tuple(dict.fromkeys(_phrase(rng, t, False) for t in sorted(seeks))),
-            "sectors": (sector,),
-        }
+        offer_phrases = tuple(dict.fromkeys(_phrase(rng, t, True) for t in sorted(offers)))
+        seek_phrases = tuple(dict.fromkeys(_phrase(rng, t, False) for t in sorted(seeks)))
         for _ in range(rng.choices((1, 2, 3), weights=(60, 30, 10))[0]):
             if len(people) == participants:
                 break
-            pid = f"p{len(people) + 1}"
-            people.append(Person(id=pid, name=f"{rng.choice(FIRST)} {rng.choice(LAST)}", **profile))
+            people.append(
+                Person(
+                    id=f"p{len(people) + 1}",
+                    name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+                    organisation=key,
+                    organisation_name=name,
+                    delegation=delegation,
+                    offers=offer_phrases,
+                    seeks=seek_phrases,
+                    sectors=(sector,),
+                )
+            )
     # Interest-driven wishes.
     by_org: dict[str, list[Person]] = defaultdict(list)
     for person in people:
@@ -218,13 +222,16 @@ def generate(
 # --- measuring ----------------------------------------------------------------------------------
 
 
-def split(wishes: list[WishLink], seed: int, share: float = 0.3) -> tuple[list, list]:
+def split(
+    wishes: list[WishLink], seed: int, share: float = 0.3
+) -> tuple[list[WishLink], list[WishLink]]:
     """Hide `share` of each sender's wishes (rounded, at least one of two or more)."""
     rng = random.Random(seed + 1)
     by_sender: dict[str, list[WishLink]] = defaultdict(list)
     for wish in wishes:
         by_sender[wish.sender].append(wish)
-    visible, hidden = [], []
+    visible: list[WishLink] = []
+    hidden: list[WishLink] = []
     for sender_wishes in by_sender.values():
         k = len(sender_wishes)
         count = max(1, round(share * k)) if k >= 2 else 0
@@ -271,19 +278,19 @@ def ceilings(
         linked[w.recipient or ""].add(w.sender)
     out: dict[str, dict[str, list[str]]] = {"interest": {}, "interest x attraction": {}}
     for p in event.people:
-        rows = []
+        rows: list[tuple[float, float, str]] = []
         for q in event.people:
             if q.organisation == p.organisation or q.id in linked[p.id]:
                 continue
             same = q.delegation == p.delegation
             if same and rule:
                 continue
-            interest = len(event.sought[p.organisation] & event.offered[q.organisation])
+            interest = 1.0 * len(event.sought[p.organisation] & event.offered[q.organisation])
             interest += 0.4 * len(event.offered[p.organisation] & event.sought[q.organisation])
             weight = (interest + 0.02) * (0.25 if same else 1.0)
             rows.append((weight, weight * event.attraction[q.organisation], q.id))
         for name, index in (("interest", 0), ("interest x attraction", 1)):
-            best = heapq.nlargest(top, rows, key=lambda row, i=index: (row[i], row[2]))
+            best = heapq.nlargest(top, rows, key=lambda row: (row[index], row[2]))
             out[name][p.id] = [row[2] for row in best]
     return out
 
@@ -309,7 +316,7 @@ def run(
     ours = {p: [s.participant for s in ss] for p, ss in every.items()}
     baseline = popularity_baseline(event.people, visible, 10, rule)
     with_reasons = all(s.reasons for ss in every.values() for s in ss)
-    result = {
+    result: dict[str, Any] = {
         "participants": len(event.people),
         "organisations": len({p.organisation for p in event.people}),
         "wishes": len(event.wishes),
