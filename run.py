@@ -5,7 +5,8 @@
     python3 run.py test     # set up and run the whole test suite
 
 Each call creates `.venv` when it is missing and (re)installs the project into it when
-`pyproject.toml` changed since the last install. Extra arguments go to the command run
+`pyproject.toml` or `requirements.lock` changed since the last install: the dependencies at
+the locked versions (hashes checked), then the project. Extra arguments go to the command run
 (`python3 run.py test -k solver`, `python3 run.py demo --port 8080`).
 """
 
@@ -22,6 +23,8 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".installed-pyproject.sha256"
+#: The exact versions (with hashes) the tests passed with; installed before the project.
+LOCK = ROOT / "requirements.lock"
 
 
 def _say(message: str) -> None:
@@ -34,14 +37,23 @@ def ensure_environment() -> None:
     if not (BIN / "python").exists():
         _say(f"creating virtual environment in {VENV}")
         venv.EnvBuilder(with_pip=True).create(VENV)
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if STAMP.exists() and STAMP.read_text().strip() == digest:
+    digest = hashlib.sha256()
+    for name in ("pyproject.toml", LOCK.name):
+        if (ROOT / name).exists():
+            digest.update((ROOT / name).read_bytes())
+    if STAMP.exists() and STAMP.read_text().strip() == digest.hexdigest():
         return
-    _say("installing the project and its dependencies (first run takes a minute)")
+    _say("installing the project and its dependencies (first run takes a few minutes)")
     pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True)
-    STAMP.write_text(digest)
+    if LOCK.exists():
+        # Every dependency at the locked version, each file checked against its hash; then the
+        # project itself, which adds nothing the lock does not hold.
+        subprocess.run([*pip, "--require-hashes", "-r", str(LOCK)], check=True)
+        subprocess.run([*pip, "--no-deps", "-e", f"{ROOT}[dev]"], check=True)
+    else:
+        subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True)
+    STAMP.write_text(digest.hexdigest())
 
 
 def main(argv: list[str]) -> int:

@@ -12,14 +12,14 @@ from fastapi.openapi.utils import get_openapi
 from sqlalchemy.orm import sessionmaker
 
 from api.origin import CrossSiteRefusal
-from api.pages.common import NoStoreByDefault, SecurityHeaders
+from api.pages.common import NoStoreByDefault, SecurityHeaders, status_page
 from api.problems import BodySizeLimit, document_problems, install_problem_handlers
 from api.ratelimit import GuessLimiter, parse_networks
 from api.routers.jobs import start_job_runner, stop_job_runner
-from matchmaking.db import make_engine, make_lean_engine, read_only_sessionmaker
-from matchmaking.observability import RequestContextMiddleware, configure_logging
-from matchmaking.serving import ServingCache
-from matchmaking.settings import Settings, get_settings
+from matchmaking.delivery.serving import ServingCache
+from matchmaking.platform.db import make_engine, make_lean_engine, read_only_sessionmaker
+from matchmaking.platform.observability import RequestContextMiddleware, configure_logging
+from matchmaking.platform.settings import Settings, get_settings
 
 #: Modules whose `router` is included, in this order. Add yours with a one-line edit.
 ROUTER_MODULES: list[str] = [
@@ -31,12 +31,14 @@ ROUTER_MODULES: list[str] = [
     "api.routers.health",
     "api.routers.jobs",
     "api.routers.schedules",
+    "api.routers.hand_edits",
     "api.routers.mails",
+    "api.routers.messages",
     "api.routers.agenda",
     "api.routers.imports",
     "api.routers.recommendations",
     "api.routers.docs",
-    "api.pages",
+    "api.pages.router",
 ]
 
 API_DESCRIPTION = """
@@ -89,7 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.guess_limit_failures, settings.guess_limit_window_seconds
     )
     app.state.trusted_proxies = parse_networks(settings.trusted_proxies)
-    install_problem_handlers(app)
+    install_problem_handlers(app, status_page=status_page)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(NoStoreByDefault)

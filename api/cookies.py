@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from matchmaking.settings import Settings
+from matchmaking.platform.settings import Settings
 
 CSRF_COOKIE = "mm_csrf"
 #: Cookies of the participant's and the organiser's sign-in sessions (session tokens).

@@ -35,12 +35,19 @@ from api.ratelimit import (
     SESSION_TOKEN,
     record_failed_guess,
 )
-from matchmaking import browser_sessions
-from matchmaking import events as event_service
-from matchmaking.models import ApiToken, Event, EventRoleName, Organiser, Participant, utcnow
-from matchmaking.security import hash_token
-from matchmaking.serving import Owner, must_connect
-from matchmaking.settings import Settings
+from matchmaking.delivery.serving import Owner, must_connect
+from matchmaking.organising import events as event_service
+from matchmaking.platform import browser_sessions
+from matchmaking.platform.models import (
+    ApiToken,
+    Event,
+    EventRoleName,
+    Organiser,
+    Participant,
+    utcnow,
+)
+from matchmaking.platform.security import hash_token
+from matchmaking.platform.settings import Settings
 
 EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
 
@@ -66,9 +73,9 @@ _READ_ONLY_ENDPOINT = "_matchmaking_read_only"
 
 def read_only(endpoint: EndpointT) -> EndpointT:
     """Marks an endpoint that only reads: its request's session (that of every dependency
-    too) is a read-only one (`matchmaking.db.read_only_sessionmaker`), whose transactions run
-    in parallel on SQLite. Writing in it raises; endpoints that may write (organiser tokens
-    record their last use) must not be marked."""
+    too) is a read-only one (`matchmaking.platform.db.read_only_sessionmaker`), whose
+    transactions run in parallel on SQLite. Writing in it raises; endpoints that may write
+    (organiser tokens record their last use) must not be marked."""
     setattr(endpoint, _READ_ONLY_ENDPOINT, True)
     return endpoint
 
@@ -197,8 +204,8 @@ ParticipantTokenHeader = Annotated[str | None, Security(_participant_header)]
 async def lean_owner(
     request: Request, find: Callable[[Engine, str | None], Owner | None], token: str | None
 ) -> Owner | None:
-    """`find` (`matchmaking.serving.feed_owner` or `agenda_owner`) on the app's lean engine:
-    on the event loop, or in a worker thread when a connection must be opened first."""
+    """`find` (`matchmaking.delivery.serving.feed_owner` or `agenda_owner`) on the app's lean
+    engine: on the event loop, or in a worker thread when a connection must be opened first."""
     engine: Engine = request.app.state.lean_engine
     if must_connect(engine):
         return await run_in_threadpool(find, engine, token)
@@ -225,7 +232,7 @@ _PARTICIPANT_BY_TOKEN = (
     .options(joinedload(Participant.event))
     .where(Participant.access_token_hash == bindparam("token_hash"))
 )
-#: The same, taking the row lock a new wish needs (`matchmaking.wishes.send`).
+#: The same, taking the row lock a new wish needs (`matchmaking.participants.wishes.send`).
 _PARTICIPANT_BY_TOKEN_LOCKED = _PARTICIPANT_BY_TOKEN.with_for_update(key_share=True, of=Participant)
 
 

@@ -2,7 +2,7 @@
 
 Every error the API answers has `type`, `title`, `status`, `detail` and `instance`; input
 errors add `errors: [{"field": "body.email", "message": "..."}]` naming each field at fault.
-Endpoints raise `ProblemError` (or a `matchmaking.errors.DomainError` from a service); the
+Endpoints raise `ProblemError` (or a `matchmaking.platform.errors.DomainError` from a service); the
 handlers here turn every exception, expected or not, into such a document. Unknown errors
 become a 500 problem without a traceback (the traceback goes to the log).
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -24,7 +24,8 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from matchmaking import errors
+from matchmaking.organising.event_checks import SetupInvalid
+from matchmaking.platform import errors
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +180,10 @@ async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.DomainError)
     status, slug = _domain_status(exc)
     field_errors = [FieldError(field=exc.field, message=exc.detail)] if exc.field else []
+    if isinstance(exc, SetupInvalid):
+        field_errors = [
+            FieldError(field=f"body.{p.field}", message=p.message) for p in exc.problems
+        ]
     return problem_response(
         request,
         status,
@@ -213,10 +218,11 @@ def wants_html(request: Request) -> bool:
 
 async def _on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code in (404, 405) and wants_html(request):
-        from api.pages.common import error_page
-
-        return error_page(request, _page_error(request, exc.status_code))
+    status_page: Callable[[Request, int], Response] | None = getattr(
+        request.app.state, "status_page", None
+    )
+    if exc.status_code in (404, 405) and status_page is not None and wants_html(request):
+        return status_page(request, exc.status_code)
     phrase = HTTPStatus(exc.status_code).phrase
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else ""
     if exc.status_code == 404 and not detail:
@@ -227,19 +233,6 @@ async def _on_http_exception(request: Request, exc: Exception) -> Response:
         if not detail:
             detail = f"{request.method} is not allowed on {request.url.path}."
     return problem_response(request, exc.status_code, detail, headers=headers or None)
-
-
-def _page_error(request: Request, status: int) -> Any:
-    from api.pages.common import PageError
-
-    if status == 404:
-        return PageError(
-            404,
-            "Page not found",
-            "There is no page at this address. Check the link, or start "
-            "again from the list of events.",
-        )
-    return PageError(405, "Not possible here", f"This page cannot be opened with {request.method}.")
 
 
 def _allowed_methods(request: Request) -> str:
@@ -347,7 +340,12 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def install_problem_handlers(app: FastAPI) -> None:
+def install_problem_handlers(
+    app: FastAPI, status_page: Callable[[Request, int], Response] | None = None
+) -> None:
+    """Answer errors as problem details; with `status_page` (the pages' renderer, which sits
+    above this module), a browser asking for a missing page or method gets a page instead."""
+    app.state.status_page = status_page
     app.add_exception_handler(ProblemError, _on_problem)
     app.add_exception_handler(errors.DomainError, _on_domain_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)

@@ -29,9 +29,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from matchmaking.bundle.dzn import convert_dzn  # noqa: E402
 from matchmaking.bundle.problem import bundle_to_problem, solution_to_schedule  # noqa: E402
 from matchmaking.bundle.validate import parse_bundle  # noqa: E402
-from matchmaking.dzn import convert_dzn  # noqa: E402
 from solver import SolveParameters, solve  # noqa: E402
 from solver.check import check  # noqa: E402
 

@@ -11,9 +11,10 @@ those who seek what they offer), mostly across delegations, skewed by a per-orga
 attractiveness (a few exhibitors are wished by many), plus some noise.
 
 Then 30 % of each sender's wishes (rounded, at least one of two or more) are hidden, the
-recommender ranks with the rest (`matchmaking.recommend.Recommender.suggest_all`, the ranking
-`recommend-file`, the API and the pages use), and recall@10 (and @5) is the share of hidden
-wishes whose recipient is among the sender's first 10 (5) suggestions. A popularity baseline in
+recommender ranks with the rest (`Recommender.suggest_all` of
+`matchmaking.participants.recommend`, the ranking `recommend-file`, the API and the pages
+use), and recall@10 (and @5) is the share of hidden wishes whose recipient is among the
+sender's first 10 (5) suggestions. A popularity baseline in
 the same run suggests the most-wished participants (same exclusions). Time and peak memory are
 those of building the ranking and every participant's suggestions.
 
@@ -42,7 +43,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from matchmaking.recommend import (  # noqa: E402
+from matchmaking.participants.recommend import (  # noqa: E402
     Person,
     Recommender,
     WishLink,

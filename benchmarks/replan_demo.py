@@ -16,13 +16,13 @@ from pathlib import Path
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import sessionmaker
 
+from matchmaking.bundle.store import import_bundle
 from matchmaking.bundle.validate import parse_bundle
-from matchmaking.bundle_store import import_bundle
-from matchmaking.demo import demo_bundle
-from matchmaking.migrate import upgrade_database
-from matchmaking.models import EventStatus, Meeting, ScheduleVersion
-from matchmaking.publishing import publish_version
-from matchmaking.scheduling import solve_event
+from matchmaking.commands.demo import demo_bundle
+from matchmaking.planning.publishing import publish_version
+from matchmaking.planning.scheduling import solve_event
+from matchmaking.platform.migrate import upgrade_database
+from matchmaking.platform.models import EventStatus, Meeting, ScheduleVersion
 from solver import SolveParameters
 
 

@@ -37,11 +37,17 @@ from openpyxl import Workbook  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from matchmaking.db import make_engine  # noqa: E402
-from matchmaking.migrate import upgrade_database  # noqa: E402
-from matchmaking.models import Event, Location, Participant, Slot, Wish  # noqa: E402
-from matchmaking.models import Session as EventSession  # noqa: E402
-from matchmaking.sheets import COLUMNS, Upload, import_upload  # noqa: E402
+from matchmaking.bundle.sheets import COLUMNS, Upload, import_upload  # noqa: E402
+from matchmaking.platform.db import make_engine  # noqa: E402
+from matchmaking.platform.migrate import upgrade_database  # noqa: E402
+from matchmaking.platform.models import (  # noqa: E402
+    Event,
+    EventSession,  # noqa: E402
+    Location,
+    Participant,
+    Slot,
+    Wish,
+)
 
 COUNTRIES = ("CA", "DE", "FR", "ES", "IT", "PL", "NL", "SE", "PT", "BE", "DK", "FI")
 SECTORS = ("Energy", "Health", "Agrifood", "ICT", "Mobility", "Space", "Water", "Quantum")

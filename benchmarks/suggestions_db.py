@@ -27,14 +27,14 @@ sys.path.insert(0, str(REPO))
 from sqlalchemy import update  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from matchmaking import registration  # noqa: E402
+from matchmaking.bundle.store import import_bundle  # noqa: E402
 from matchmaking.bundle.validate import parse_bundle  # noqa: E402
-from matchmaking.bundle_store import import_bundle  # noqa: E402
-from matchmaking.db import make_engine  # noqa: E402
-from matchmaking.events import get_event  # noqa: E402
-from matchmaking.migrate import upgrade_database  # noqa: E402
-from matchmaking.models import Participant  # noqa: E402
-from matchmaking.recommend import suggestions_for_participant  # noqa: E402
+from matchmaking.organising.events import get_event  # noqa: E402
+from matchmaking.participants import registration  # noqa: E402
+from matchmaking.participants.recommend import suggestions_for_participant  # noqa: E402
+from matchmaking.platform.db import make_engine  # noqa: E402
+from matchmaking.platform.migrate import upgrade_database  # noqa: E402
+from matchmaking.platform.models import Participant  # noqa: E402
 
 
 def timed(runs: int, work: object) -> dict[str, float]:

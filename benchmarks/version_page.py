@@ -13,6 +13,7 @@ the median and the worst time of each with the size of the page.
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import sys
 import tempfile
@@ -28,8 +29,8 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 from api.app import create_app  # noqa: E402
 from benchmarks.load.build_event import _store  # noqa: E402
-from matchmaking.migrate import upgrade_database  # noqa: E402
-from matchmaking.models import (  # noqa: E402
+from matchmaking.platform.migrate import upgrade_database  # noqa: E402
+from matchmaking.platform.models import (  # noqa: E402
     ApiToken,
     Event,
     EventRole,
@@ -38,8 +39,8 @@ from matchmaking.models import (  # noqa: E402
     Participant,
     ScheduleVersion,
 )
-from matchmaking.security import PARTICIPANT_TOKEN_PREFIX, hash_token, new_token  # noqa: E402
-from matchmaking.settings import Settings  # noqa: E402
+from matchmaking.platform.security import PARTICIPANT_TOKEN_PREFIX, hash_token, new_token  # noqa: E402
+from matchmaking.platform.settings import Settings  # noqa: E402
 
 SLUG = "fair-agenda"
 
@@ -52,6 +53,22 @@ def build(url: str, participants: int, workdir: Path) -> None:
             return
     _store(app.state.sessionmaker, SLUG, participants, 1, workdir, publish=True)
     app.state.engine.dispose()
+
+
+def _sign_in(client: TestClient, token: str, person_token: str) -> None:
+    """Sign in as a browser does: the organiser with the login form, the participant with
+    the personal link (both open a server-side browser session)."""
+    page = client.get("/organiser/login")
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found, "no CSRF field on the organiser sign-in page"
+    signed_in = client.post(
+        "/organiser/login",
+        data={"csrf_token": found.group(1), "token": token},
+        follow_redirects=False,
+    )
+    assert signed_in.status_code == 303, signed_in.status_code
+    link = client.get(f"/e/{SLUG}/login", params={"token": person_token}, follow_redirects=False)
+    assert link.status_code == 303, link.status_code
 
 
 def measure(url: str, repeat: int) -> list[tuple[str, float, float, int]]:
@@ -87,11 +104,12 @@ def measure(url: str, repeat: int) -> list[tuple[str, float, float, int]]:
         ("version page, search 'ma'", f"{base}/versions/{number}?q=ma"),
         ("dashboard", base),
         ("directory (participant)", f"/e/{SLUG}/directory"),
+        ("directory, search 'energy'", f"/e/{SLUG}/directory?q=energy"),
+        ("directory, page 60", f"/e/{SLUG}/directory?page=60"),
     ]
     results = []
     with TestClient(app) as client:
-        client.cookies.set("mm_organiser", token)
-        client.cookies.set("mm_participant", person_token)
+        _sign_in(client, token, person_token)
         for name, path in pages:
             times, size = [], 0
             for _ in range(repeat):

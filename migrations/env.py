@@ -1,4 +1,4 @@
-"""Alembic environment: runs migrations for the ORM in matchmaking.models.
+"""Alembic environment: runs migrations for the ORM in matchmaking.platform.models.
 
 The database URL comes from the `sqlalchemy.url` option when a caller sets it (tests do),
 otherwise from the project's settings (MATCHMAKING_DATABASE_URL). Batch mode is on so that
@@ -10,9 +10,9 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import pool
 
-from matchmaking.db import make_engine
-from matchmaking.models import Base
-from matchmaking.settings import get_settings
+from matchmaking.platform.db import make_engine
+from matchmaking.platform.models import Base
+from matchmaking.platform.settings import get_settings
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):

@@ -19,7 +19,8 @@ import math
 from ortools.sat.python import cp_model
 
 from solver.candidates import Candidate
-from solver.problem import Problem
+from solver.problem import Problem, slots_by_day
+from solver.runs import busy_literal, day_runs
 
 
 def fixed_meetings_of(problem: Problem, meetings: list[Candidate]) -> dict[str, list[Candidate]]:
@@ -41,12 +42,10 @@ def fixed_meetings_of(problem: Problem, meetings: list[Candidate]) -> dict[str, 
 def least_breaks(problem: Problem, meetings: list[Candidate], time_limit: float = 2.0) -> int:
     """The fewest breaks one participant can have with exactly these meetings (a lower bound
     when the small solve does not finish)."""
-    days: dict[str, list[int]] = {}
-    for i, slot in enumerate(problem.slots):
-        days.setdefault(slot.day, []).append(i)
+    days = slots_by_day(problem)
     if len(meetings) < 2 or (len(days) == 1 and _fits_one_block(meetings, len(problem.slots))):
         return 0
-    return _solve_alone(problem, meetings, list(days.values()), time_limit)
+    return _solve_alone(problem, meetings, days, time_limit)
 
 
 def _fits_one_block(meetings: list[Candidate], horizon: int) -> bool:
@@ -84,26 +83,16 @@ def _solve_alone(
     at = {(i, t): model.new_bool_var("") for i, m in enumerate(meetings) for t in m.slots}
     for i, meeting in enumerate(meetings):
         model.add_exactly_one(at[i, t] for t in meeting.slots)
-    busy = {}
+    busy: dict[int, cp_model.IntVar] = {}
     for t in range(len(problem.slots)):
         here = [at[i, t] for i in range(len(meetings)) if (i, t) in at]
         if here:
-            busy[t] = model.new_bool_var("")
-            model.add(sum(here) == busy[t])
-    runs_minus_days = []
-    for day in days:
-        starts, previous = [], None
-        for t in day:
-            now = busy.get(t)
-            if now is not None:
-                start = model.new_bool_var("")
-                model.add_bool_or([now.Not(), start] + ([previous] if previous is not None else []))
-                starts.append(start)
-            previous = now
-        if starts:
-            meets = model.new_bool_var("")
-            model.add_max_equality(meets, [busy[t] for t in day if t in busy])
-            runs_minus_days.append(sum(starts) - meets)
+            busy[t] = busy_literal(model, here)
+    runs_minus_days = [
+        day_runs(model, [busy.get(t) for t in day]).breaks
+        for day in days
+        if any(t in busy for t in day)
+    ]
     model.minimize(sum(runs_minus_days))
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
@@ -157,14 +146,12 @@ def slot_counting_bound(
     if not of_person or any(not m.slots for m in meetings):
         return known  # nothing to count, or no schedule at all (reported elsewhere)
     # Slots in day order, and for each the slot just before it on its day (breaks.py's order).
-    days: dict[str, list[int]] = {}
-    for i, slot in enumerate(problem.slots):
-        days.setdefault(slot.day, []).append(i)
+    days = slots_by_day(problem)
     before: dict[int, tuple[int, int | None]] = {}
-    for number, day in enumerate(days.values()):
+    for number, day in enumerate(days):
         for rank, t in enumerate(day):
             before[t] = (number, day[rank - 1] if rank else None)
-    order = [t for day in days.values() for t in day]
+    order = [t for day in days for t in day]
     most = max_difference if max_difference is not None else len(problem.slots)
     kinds: dict[tuple[tuple[int, ...], ...], int] = {}
     for own in of_person.values():

@@ -5,8 +5,8 @@ day (slots are consecutive when they are chronological neighbours on that day, s
 between sessions is no break by itself, and different days never join).
 
 Encoding, per participant and day: `busy[t]` (in a meeting at slot t) and runs of meetings as a
-flow, `busy[t] - busy[t-1] = starts[t] - ends[t]`. A participant's breaks on a day are its runs
-minus one when it meets that day at all. The fairness cap `d` bounds the
+flow, `busy[t] - busy[t-1] = starts[t] - ends[t]` (solver/runs.py). A participant's breaks on a
+day are its runs minus one when it meets that day at all. The fairness cap `d` bounds the
 breaks of every participant with a meeting by the fewest such breaks plus d (Bofill et al.,
 JAIR 2022: fairness over the businesses that have meetings).
 """
@@ -20,21 +20,12 @@ from typing import TYPE_CHECKING
 from ortools.sat.python import cp_model
 
 from solver.bounds import fits_block, fixed_meetings_of, least_breaks, slot_counting_bound
+from solver.problem import slots_by_day
 from solver.retime import fixed_meeting_set
+from solver.runs import busy_literal, day_runs
 
 if TYPE_CHECKING:
     from solver.model import TimetableModel
-
-
-#: Add the implied counting constraints (see `add_implied_counts`).
-IMPLIED = True
-#: Add per-participant lower bounds (see solver/bounds.py).
-LOWER_BOUNDS = True
-#: One literal per possible meeting block of a participant (see `add_block_windows`).
-WINDOWS = True
-#: When every meeting must be held, raise the lower bound by counting busy participants per
-#: slot (see `solver.bounds.slot_counting_bound`).
-SLOT_COUNTING = True
 
 
 @dataclass
@@ -47,29 +38,21 @@ class BreakTerms:
     lower_bound: int = 0
 
 
-def slots_by_day(tm: TimetableModel) -> list[list[int]]:
-    days: dict[str, list[int]] = defaultdict(list)
-    for i, slot in enumerate(tm.problem.slots):
-        days[slot.day].append(i)
-    return list(days.values())
-
-
 def add_break_terms(tm: TimetableModel, max_difference: int | None) -> BreakTerms:
     model = tm.model
     per_participant: dict[str, cp_model.LinearExprT] = {}
     has_meeting: dict[str, cp_model.IntVar] = {}
-    days = slots_by_day(tm)
+    days = slots_by_day(tm.problem)
     busy_of: dict[str, dict[int, cp_model.IntVar]] = {}
     for person, by_slot in tm.busy_terms.items():
-        busy = {t: _busy_literal(model, literals) for t, literals in by_slot.items()}
+        busy = {t: busy_literal(model, literals) for t, literals in by_slot.items()}
         busy_of[person] = busy
         count: list[cp_model.LinearExprT] = []
         for day in days:
             day_busy = [(t, busy.get(t)) for t in day]
             if sum(1 for _, b in day_busy if b is not None) < 2:
                 continue  # at most one possible meeting that day: never a break
-            runs, meets_today = _runs_as_flow(model, [b for _, b in day_busy])
-            count.append(sum(runs) - meets_today)
+            count.append(day_runs(model, [b for _, b in day_busy]).breaks)
         has_meeting[person] = _has_meeting(model, tm, person)
         if not count:
             per_participant[person] = 0
@@ -77,16 +60,15 @@ def add_break_terms(tm: TimetableModel, max_difference: int | None) -> BreakTerm
         breaks = model.new_int_var(0, len(tm.problem.slots), f"breaks[{person}]")
         model.add(breaks == sum(count))
         per_participant[person] = breaks
-    if IMPLIED:
-        add_implied_counts(tm, busy_of)
-    lower_bound = bound_breaks_from_below(tm, per_participant) if LOWER_BOUNDS else 0
-    if SLOT_COUNTING:
-        fixed = fixed_meeting_set(tm.problem, tm.candidates)
-        if fixed is not None:
-            lower_bound = slot_counting_bound(
-                tm.problem, fixed, tm.candidates.capacity, max_difference, lower_bound
-            )
-    if WINDOWS and len(days) == 1:
+    add_implied_counts(tm, busy_of)
+    lower_bound = bound_breaks_from_below(tm, per_participant)
+    fixed = fixed_meeting_set(tm.problem, tm.candidates)
+    if fixed is not None:
+        # Every meeting must be held: count busy participants per slot for a higher bound.
+        lower_bound = slot_counting_bound(
+            tm.problem, fixed, tm.candidates.capacity, max_difference, lower_bound
+        )
+    if len(days) == 1:
         add_block_windows(tm, per_participant, busy_of)
     total = sum(per_participant.values())
     if max_difference is not None and per_participant:
@@ -159,51 +141,6 @@ def add_implied_counts(tm: TimetableModel, busy_of: dict[str, dict[int, cp_model
             busy_at[t].append(literal)
     for t, literals in busy_at.items():
         model.add(sum(literals) == 2 * sum(at_slot[t]))
-
-
-def _busy_literal(model: cp_model.CpModel, literals: list[cp_model.IntVar]) -> cp_model.IntVar:
-    if len(literals) == 1:
-        return literals[0]
-    busy = model.new_bool_var("busy")
-    model.add(sum(literals) == busy)
-    return busy
-
-
-def _runs_as_flow(
-    model: cp_model.CpModel, day_busy: list[cp_model.IntVar | None]
-) -> tuple[list[cp_model.IntVar], cp_model.IntVar]:
-    """Runs of meetings on one day as a flow: busy[t] - busy[t-1] = starts[t] - ends[t].
-
-    The equality (rather than starts[t] >= busy[t] - busy[t-1]) makes one participant's busy
-    pattern an interval-matrix system: with one run its LP relaxation is the hull of the
-    blocks, and clause learning sees starts and ends both ways. None = cannot meet then.
-    """
-    starts: list[cp_model.IntVar] = []
-    ends: list[cp_model.IntVar] = []
-    previous: cp_model.IntVar | None = None
-    for now in [*day_busy, None]:
-        change: list[cp_model.LinearExprT] = []
-        if now is not None:
-            start = model.new_bool_var("run_start")
-            model.add_implication(start, now)
-            starts.append(start)
-            change += [now, -start]
-        if previous is not None:
-            end = model.new_bool_var("run_end")
-            model.add_implication(end, previous)
-            ends.append(end)
-            change += [-previous, end]
-        if now is not None and previous is not None:
-            model.add_at_most_one([starts[-1], ends[-1]])
-        if change:
-            model.add(sum(change) == 0)
-        previous = now
-    meets_today = model.new_bool_var("meets_today")
-    model.add(sum(starts) == sum(ends))
-    model.add_max_equality(meets_today, [b for b in day_busy if b is not None])
-    for start in starts:
-        model.add_implication(start, meets_today)
-    return starts, meets_today
 
 
 def _has_meeting(model: cp_model.CpModel, tm: TimetableModel, person: str) -> cp_model.IntVar:

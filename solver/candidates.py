@@ -100,7 +100,8 @@ def build_candidates(problem: Problem) -> Candidates:
     people = {p.id: p for p in problem.participants}
     representatives: dict[str, list[str]] = defaultdict(list)
     for p in problem.participants:
-        representatives[p.organisation].append(p.id)
+        if p.represents_organisation:
+            representatives[p.organisation].append(p.id)
     wish_slots = {w.id: slots_allowed_by_wish(problem, w) for w in problem.wishes}
 
     meetings: list[Candidate] = []

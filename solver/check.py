@@ -55,6 +55,7 @@ from solver.problem import (
     Solution,
     Wish,
     same_delegation,
+    slots_by_day,
 )
 
 #: Objective keys every schedule with meetings (status optimal or feasible) reports.
@@ -93,10 +94,12 @@ class EventIndex:
         self.wishes: dict[str, Wish] = {w.id: w for w in problem.wishes}
         self.members: dict[str, list[str]] = defaultdict(list)
         for p in problem.participants:
-            self.members[p.organisation].append(p.id)
-        self.days: dict[str, list[str]] = defaultdict(list)
-        for s in problem.slots:
-            self.days[s.day].append(s.id)
+            if p.represents_organisation:
+                self.members[p.organisation].append(p.id)
+        #: Slot ids day by day, each day's in chronological order.
+        self.days: list[list[str]] = [
+            [problem.slots[t].id for t in day] for day in slots_by_day(problem)
+        ]
 
     def cap(self, participant: str) -> int | None:
         """The participant's own cap, else the event's default cap (None = no cap)."""
@@ -166,7 +169,7 @@ def breaks_per_participant(
 def count_breaks(index: EventIndex, busy_slots: set[str]) -> int:
     """Breaks of one participant busy in `busy_slots`."""
     breaks = 0
-    for day_slots in index.days.values():
+    for day_slots in index.days:
         positions = [i for i, s in enumerate(day_slots) if s in busy_slots]
         breaks += sum(1 for a, b in zip(positions, positions[1:], strict=False) if b - a > 1)
     return breaks

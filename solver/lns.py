@@ -32,7 +32,6 @@ import random
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model
@@ -54,8 +53,6 @@ STEP_LIMIT = 0.3
 #: Share of the unmet-wish neighbourhoods seeded by a wish the relaxation's matching meets
 #: (while there is one; 1.0 measured best on trade-fair, benchmarks/README.md).
 GUIDED = 1.0
-#: Keep answers of equal weight too (they move the schedule sideways).
-SIDEWAYS = True
 #: Deterministic time counted for a step at least.
 MIN_STEP_WORK = 0.001
 #: Stop after this share of the time limit without a gain.
@@ -269,7 +266,6 @@ def improve(
     deterministic: bool = False,
     bound: int | None = None,
     chosen: frozenset[int] = frozenset(),
-    on_step: Callable[[LnsStats], None] | None = None,
 ) -> tuple[Solution, LnsStats]:
     """A schedule at least as heavy as `start`, found within about `time_limit` seconds (of
     deterministic time in deterministic mode). Returns `start` itself when nothing better is
@@ -319,8 +315,6 @@ def improve(
             size = min(MAX_SIZE, size + size // 8)
         elif not any(o.optimal for o in outcomes):
             size = max(MIN_SIZE, size - size // 4)
-        if on_step is not None:
-            on_step(stats)
     log.info(
         "LNS: %d steps (%d better, %d optimal), weight %d -> %d, %.1f s",
         stats.steps,
@@ -439,7 +433,8 @@ class _Sub:
         """Put the sub-model's answer into the schedule when it weighs no less and, next to the
         answers of the other groups solved at the same time, keeps the shared rules (location
         capacity per slot, the event cap)."""
-        if not outcome.found or outcome.gain < (0 if SIDEWAYS else 1):
+        # Answers of equal weight are kept too: they move the schedule sideways.
+        if not outcome.found or outcome.gain < 0:
             return False
         s = self.schedule
         old = {m: s.remove(m) for m in self.freed}
@@ -456,119 +451,167 @@ class _Sub:
 
 def _build(s: _Schedule, group: set[str]) -> _Sub | None:
     """Free every meeting of `group`; the sub-model places the best set of them again."""
-    candidates = s.candidates
-    problem = s.problem
     # Pinned meetings stay fixed, held or not; every other meeting of the group is free.
     free = {m for p in group for m in s.of_person[p] if m not in s.pinned}
-    freed = {m for m in free if m in s.placed}
     if not free:
         return None
-    # What the fixed meetings use.
-    touched = {p for m in free for p in candidates.meetings[m].participants}
-    busy = {(p, t) for p in touched for t, m in s.busy.get(p, {}).items() if m not in freed}
-    held_by: dict[str, int] = defaultdict(int)
-    for p, _ in busy:
-        held_by[p] += 1
-    used = defaultdict(int, s.use)
-    for m in freed:
-        t = s.placed[m][0]
-        for where in s._classes(m):
-            used[where, t] -= 1
-    fixed_count = len(s.placed) - len(freed)
-
-    def room(where: str, t: int) -> bool:
-        if candidates.capacity.get(where, 0) - used[where, t] <= 0:
-            return False
-        return (
-            not where.startswith(HOST_PREFIX) or candidates.capacity[ONSITE] - used[ONSITE, t] > 0
-        )
-
-    model = cp_model.CpModel()
-    at: dict[tuple[int, int], cp_model.IntVar] = {}
-    held: dict[int, cp_model.IntVar] = {}
-    meets: dict[tuple[str, int], cp_model.IntVar] = {}
-    by_person_slot: dict[tuple[str, int], list[cp_model.IntVar]] = defaultdict(list)
-    by_class_slot: dict[tuple[str, int], list[cp_model.IntVar]] = defaultdict(list)
-    by_person: dict[str, list[cp_model.IntVar]] = defaultdict(list)
-    by_wish: dict[str, list[cp_model.IntVar]] = defaultdict(list)
-    terms = []
-    hint: list[tuple[cp_model.IntVar, int]] = []
+    left = _Leftover(s, free)
+    sub = _SubModel(s)
     for m in sorted(free):
-        meeting = candidates.meetings[m]
-        # Wishes met by a fixed meeting are met already.
-        wishes = tuple(w for w in meeting.direct + meeting.optional if s.met_by.get(w, m) in free)
-        current = s.placed.get(m)
+        if not sub.add_meeting(m, left):
+            return None  # cannot happen for a valid schedule; never lose a meeting
+    sub.add_rules(left)
+    before = sum(s.weight[w] for m in left.freed for w in s.placed[m][1])
+    sub.finish(before)
+    return _Sub(s, group, sub.model, left.touched, left.freed, before, sub.at, sub.meets)
+
+
+class _Leftover:
+    """What the fixed meetings leave to the free ones: the touched participants' free slots and
+    caps, the locations' room per slot, the event cap."""
+
+    def __init__(self, s: _Schedule, free: set[int]) -> None:
+        candidates = s.candidates
+        self.schedule = s
+        self.free = free
+        #: Free meetings held now (the sub-model may place them again, or others instead).
+        self.freed = {m for m in free if m in s.placed}
+        #: Participants of the free meetings (all other meetings of theirs are fixed).
+        self.touched = {p for m in free for p in candidates.meetings[m].participants}
+        #: (participant, slot) taken by a fixed meeting.
+        self.busy = {
+            (p, t)
+            for p in self.touched
+            for t, m in s.busy.get(p, {}).items()
+            if m not in self.freed
+        }
+        #: participant -> fixed meetings it holds.
+        self.held_by: dict[str, int] = defaultdict(int)
+        for p, _ in self.busy:
+            self.held_by[p] += 1
+        #: (location class, slot) -> fixed meetings held there.
+        self.used = defaultdict(int, s.use)
+        for m in self.freed:
+            t = s.placed[m][0]
+            for where in s._classes(m):
+                self.used[where, t] -= 1
+        self.fixed_count = len(s.placed) - len(self.freed)
+
+    def room(self, where: str, t: int) -> bool:
+        capacity = self.schedule.candidates.capacity
+        if capacity.get(where, 0) - self.used[where, t] <= 0:
+            return False
+        return not where.startswith(HOST_PREFIX) or capacity[ONSITE] - self.used[ONSITE, t] > 0
+
+    def options(self, m: int) -> tuple[tuple[str, ...], list[int]]:
+        """The wishes free meeting m can still meet (those a fixed meeting meets are met
+        already) and the slots where it fits with the fixed meetings and suits one of them."""
+        s = self.schedule
+        meeting = s.candidates.meetings[m]
+        wishes = tuple(
+            w for w in meeting.direct + meeting.optional if s.met_by.get(w, m) in self.free
+        )
         slots = [
             t
             for t in meeting.slots
-            if all((p, t) not in busy for p in meeting.participants)
-            and room(meeting.location_class, t)
-            and any(t in candidates.wish_slots[w] for w in wishes)
+            if all((p, t) not in self.busy for p in meeting.participants)
+            and self.room(meeting.location_class, t)
+            and any(t in s.candidates.wish_slots[w] for w in wishes)
         ]
+        return wishes, slots
+
+
+class _SubModel:
+    """The CP-SAT model of one neighbourhood, built meeting by meeting, with the current
+    schedule as its hint."""
+
+    def __init__(self, s: _Schedule) -> None:
+        self.schedule = s
+        self.model = cp_model.CpModel()
+        self.at: dict[tuple[int, int], cp_model.IntVar] = {}
+        self.held: dict[int, cp_model.IntVar] = {}
+        self.meets: dict[tuple[str, int], cp_model.IntVar] = {}
+        self.by_person_slot: dict[tuple[str, int], list[cp_model.IntVar]] = defaultdict(list)
+        self.by_class_slot: dict[tuple[str, int], list[cp_model.IntVar]] = defaultdict(list)
+        self.by_person: dict[str, list[cp_model.IntVar]] = defaultdict(list)
+        self.by_wish: dict[str, list[cp_model.IntVar]] = defaultdict(list)
+        self.terms: list[cp_model.LinearExprT] = []
+        self.hint: list[tuple[cp_model.IntVar, int]] = []
+
+    def add_meeting(self, m: int, left: _Leftover) -> bool:
+        """Variables of free meeting m; False when it is held now and has nowhere to go."""
+        s, model = self.schedule, self.model
+        meeting = s.candidates.meetings[m]
+        wishes, slots = left.options(m)
+        current = s.placed.get(m)
         if not wishes or not slots:
-            if current is not None:
-                return None  # cannot happen for a valid schedule; never lose a meeting
-            continue
+            return current is None
         h = model.new_bool_var(f"held[{m}]")
-        held[m] = h
+        self.held[m] = h
         slot_vars = []
         for t in slots:
             x = model.new_bool_var(f"at[{m},{t}]")
-            at[m, t] = x
+            self.at[m, t] = x
             slot_vars.append(x)
-            hint.append((x, int(current is not None and current[0] == t)))
+            self.hint.append((x, int(current is not None and current[0] == t)))
             for p in meeting.participants:
-                by_person_slot[p, t].append(x)
+                self.by_person_slot[p, t].append(x)
             where = meeting.location_class
-            by_class_slot[where, t].append(x)
+            self.by_class_slot[where, t].append(x)
             if where.startswith(HOST_PREFIX):
-                by_class_slot[ONSITE, t].append(x)
+                self.by_class_slot[ONSITE, t].append(x)
         model.add(sum(slot_vars) == h)
-        hint.append((h, int(current is not None)))
+        self.hint.append((h, int(current is not None)))
         for p in meeting.participants:
-            by_person[p].append(h)
+            self.by_person[p].append(h)
         if len(wishes) == 1 and meeting.direct == list(wishes):
-            meets[wishes[0], m] = h
-            by_wish[wishes[0]].append(h)
-            terms.append(s.weight[wishes[0]] * h)
-            continue
+            self.meets[wishes[0], m] = h
+            self.by_wish[wishes[0]].append(h)
+            self.terms.append(s.weight[wishes[0]] * h)
+            return True
         literals = []
         for w in wishes:
             lit = model.new_bool_var(f"meets[{w},{m}]")
             model.add_implication(lit, h)
-            allowed = candidates.wish_slots[w]
+            allowed = s.candidates.wish_slots[w]
             for t in slots:
                 if t not in allowed:
-                    model.add_implication(lit, at[m, t].Not())
-            meets[w, m] = lit
-            by_wish[w].append(lit)
-            terms.append(s.weight[w] * lit)
+                    model.add_implication(lit, self.at[m, t].Not())
+            self.meets[w, m] = lit
+            self.by_wish[w].append(lit)
+            self.terms.append(s.weight[w] * lit)
             literals.append(lit)
-            hint.append((lit, int(current is not None and w in current[1])))
+            self.hint.append((lit, int(current is not None and w in current[1])))
         model.add_bool_or(literals).only_enforce_if(h)
-    for literals in by_person_slot.values():
-        if len(literals) > 1:
-            model.add_at_most_one(literals)
-    for (where, t), literals in by_class_slot.items():
-        left = candidates.capacity.get(where, 0) - used[where, t]
-        if len(literals) > left:
-            model.add(sum(literals) <= left)
-    for p, literals in by_person.items():
-        cap = s.cap.get(p)
-        if cap is not None and len(literals) > cap - held_by[p]:
-            model.add(sum(literals) <= cap - held_by[p])
-    if problem.max_meetings_total is not None:
-        model.add(sum(held.values()) <= problem.max_meetings_total - fixed_count)
-    for w, literals in by_wish.items():
-        if len(literals) > 1:
-            model.add_at_most_one(literals)
-        if w in s.required:
-            model.add_bool_or(literals)
-    before = sum(s.weight[w] for m in freed for w in s.placed[m][1])
-    objective = sum(terms)
-    model.add(objective >= before)
-    model.maximize(objective)
-    for var, value in hint:
-        model.add_hint(var, value)
+        return True
 
-    return _Sub(s, group, model, touched, freed, before, at, meets)
+    def add_rules(self, left: _Leftover) -> None:
+        """Each rule on what the fixed meetings leave: one meeting per participant and slot,
+        location capacity, participant and event caps, wishes met once, required ones met."""
+        s, model = self.schedule, self.model
+        for literals in self.by_person_slot.values():
+            if len(literals) > 1:
+                model.add_at_most_one(literals)
+        for (where, t), literals in self.by_class_slot.items():
+            room = s.candidates.capacity.get(where, 0) - left.used[where, t]
+            if len(literals) > room:
+                model.add(sum(literals) <= room)
+        for p, literals in self.by_person.items():
+            cap = s.cap.get(p)
+            if cap is not None and len(literals) > cap - left.held_by[p]:
+                model.add(sum(literals) <= cap - left.held_by[p])
+        if s.problem.max_meetings_total is not None:
+            model.add(sum(self.held.values()) <= s.problem.max_meetings_total - left.fixed_count)
+        for w, literals in self.by_wish.items():
+            if len(literals) > 1:
+                model.add_at_most_one(literals)
+            if w in s.required:
+                model.add_bool_or(literals)
+
+    def finish(self, before: int) -> None:
+        """Maximise the weight met, never below `before` (what the freed meetings met)."""
+        objective = sum(self.terms)
+        self.model.add(objective >= before)
+        self.model.maximize(objective)
+        for var, value in self.hint:
+            self.model.add_hint(var, value)

@@ -63,6 +63,9 @@ class Participant:
     host_location: str | None = None
     #: The delegation (side) the participant attends with, as compared: "" = none.
     delegation: str = ""
+    #: Whether the participant may take meetings addressed to its organisation (False while
+    #: its membership waits for confirmation); wishes addressed to it in person are unaffected.
+    represents_organisation: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +121,15 @@ class Problem:
 def same_delegation(problem: Problem, a: Participant, b: Participant) -> bool:
     """Whether the rule `cross_delegation_only` keeps `a` and `b` from meeting."""
     return problem.cross_delegation_only and bool(a.delegation) and a.delegation == b.delegation
+
+
+def slots_by_day(problem: Problem) -> list[list[int]]:
+    """Indices of `problem.slots` grouped by day (days in the order of their first slot), each
+    day's in chronological order: breaks are counted within these lists only."""
+    days: dict[str, list[int]] = {}
+    for i, slot in enumerate(problem.slots):
+        days.setdefault(slot.day, []).append(i)
+    return list(days.values())
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 When every meeting of an event must be held (all wishes required, as in the B2B benchmark),
 the breaks goal only decides *when* each meeting is held. This module asks that question on a
 model with nothing else in it: one Boolean per (meeting, slot), a busy literal per participant
-and slot, runs counted by their first slot, and for each participant a literal "no break" that
+and slot, runs of meetings (solver/runs.py), and for each participant a literal "no break" that
 picks one block of consecutive slots for all its meetings. On the B2B instances this finds
 zero-break schedules that the full timetable model (with its wish, cap and fairness machinery)
 does not find in the same time (benchmarks/README.md).
@@ -24,7 +24,8 @@ from dataclasses import dataclass, replace
 from ortools.sat.python import cp_model
 
 from solver.candidates import Candidate, Candidates
-from solver.problem import Problem
+from solver.problem import Problem, slots_by_day
+from solver.runs import busy_literal, day_runs
 
 
 @dataclass(slots=True)
@@ -69,9 +70,7 @@ def retime_model(
     total?" as a CP-SAT model."""
     model = cp_model.CpModel()
     horizon = len(problem.slots)
-    days: dict[str, list[int]] = defaultdict(list)
-    for i, slot in enumerate(problem.slots):
-        days[slot.day].append(i)
+    days = slots_by_day(problem)
     at: dict[tuple[int, int], cp_model.IntVar] = {}
     of_person: dict[str, list[Candidate]] = defaultdict(list)
     in_class: dict[tuple[str, int], list[cp_model.IntVar]] = defaultdict(list)
@@ -104,22 +103,14 @@ def retime_model(
             literals = [at[m.index, t] for m in own if (m.index, t) in at]
             if not literals:
                 continue
-            if len(literals) == 1:
-                busy[t] = literals[0]
-            else:
-                busy[t] = model.new_bool_var("")
-                model.add(sum(literals) == busy[t])
+            busy[t] = busy_literal(model, literals)
             busy_at[t].append(busy[t])
         model.add(sum(busy.values()) == len(own))
         runs: list[cp_model.LinearExprT] = []
-        for day in days.values():
-            day_busy = [t for t in day if t in busy]
-            if len(day_busy) < 2:
+        for day in days:
+            if sum(t in busy for t in day) < 2:
                 continue
-            starts = _run_starts(model, [busy.get(t) for t in day])
-            meets_today = model.new_bool_var("")
-            model.add_max_equality(meets_today, [busy[t] for t in day_busy])
-            runs.append(sum(starts) - meets_today)
+            runs.append(day_runs(model, [busy.get(t) for t in day]).breaks)
         if not runs or len(own) < 2:
             continue
         breaks = model.new_int_var(0, cap if cap is not None else horizon, "")
@@ -141,26 +132,6 @@ def retime_model(
                 model.add_hint(literal, hint[m] == t)
 
     return RetimeModel(model, at)
-
-
-def _run_starts(
-    model: cp_model.CpModel, day_busy: list[cp_model.IntVar | None]
-) -> list[cp_model.IntVar]:
-    """One literal per slot: a run of meetings starts here (busy now, free just before)."""
-    starts = []
-    previous: cp_model.IntVar | None = None
-    for now in day_busy:
-        if now is not None:
-            start = model.new_bool_var("")
-            model.add_implication(start, now)
-            if previous is None:
-                model.add_implication(now, start)
-            else:
-                model.add_implication(start, previous.Not())
-                model.add_bool_or([start, previous, now.Not()])
-            starts.append(start)
-        previous = now
-    return starts
 
 
 def _one_block(

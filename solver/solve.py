@@ -112,6 +112,7 @@ def solve(problem: Problem, params: SolveParameters | None = None) -> Solution:
         kept = as_solution(problem, kept_published(problem))
         baseline = hint_greedy_schedule(tm, kept)
     if head is not None:
+        assert start is not None  # set together with `head`
         baseline = hint_greedy_schedule(tm, start)
         # Implied by every timetable; lets CP-SAT stop as optimal when it reaches the bound.
         tm.model.add(tm.goals["scheduled"][0] <= head.bound.bound)
@@ -125,7 +126,39 @@ def solve(problem: Problem, params: SolveParameters | None = None) -> Solution:
     for position, goal in enumerate(goals or ["required"]):
         if not run.optimise(goal, goals_left=len(goals) - position):
             break
-    return run.solution()
+    answer = run.solution()
+    if kept is not None:
+        answer = no_worse_than_published(problem, answer, kept)
+    return answer
+
+
+def no_worse_than_published(problem: Problem, answer: Solution, kept: Solution) -> Solution:
+    """A re-plan's answer, or the published meetings that can still be held when the search
+    ended with nothing better in the event's goal order (time ran out on a busy machine,
+    or the search found only schedules that move meetings for no gain). Ties go to the kept
+    schedule: it moves nothing. So a re-plan of an unchanged event answers the published
+    meetings whatever the time limit, and never one that is worse on any goal."""
+    from solver.brute import objective_key
+    from solver.check import check
+
+    if answer.status == "infeasible" or check(problem, kept).violations:
+        return answer
+    kept_key = objective_key(problem, kept.objective)
+    found = answer.meetings or answer.status in ("optimal", "feasible")
+    if found and objective_key(problem, answer.objective) > kept_key:
+        return answer
+    status: SolveStatus = "optimal" if answer.status == "optimal" else "feasible"
+    met = {w for m in kept.meetings for w in m.wishes}
+    return Solution(
+        status=status,
+        objective=dict(kept.objective),
+        bound=dict(answer.bound),
+        solve_seconds=answer.solve_seconds,
+        meetings=list(kept.meetings),
+        unscheduled=explain(problem, list(kept.meetings), met),
+        moves=moves_against_published(problem, list(kept.meetings)),
+        cancelled=answer.cancelled,
+    )
 
 
 def goals_above_stability(objective: tuple[str, ...]) -> tuple[str, ...]:
@@ -677,15 +710,14 @@ def fix_goal(
         model.add(expression <= value)
 
 
-def hint_greedy_schedule(tm: TimetableModel, start: Solution | None = None) -> list[Meeting] | None:
-    """Start from `start` (by default the first-come-first-served schedule), hinted completely
-    (every meeting variable, held or not): on large events CP-SAT then improves a full
-    timetable from its first second instead of searching for one. Returns that schedule when
-    it keeps every rule, as the answer of last resort if CP-SAT finds nothing in time."""
+def hint_greedy_schedule(tm: TimetableModel, baseline: Solution) -> list[Meeting] | None:
+    """Start from `baseline` (the head start's schedule, or a re-plan's kept published
+    meetings), hinted completely (every meeting variable, held or not): on large events CP-SAT
+    then improves a full timetable from its first second instead of searching for one. Returns
+    that schedule when it keeps every rule, as the answer of last resort if CP-SAT finds nothing
+    in time."""
     from solver.check import check
-    from solver.greedy import greedy
 
-    baseline = start if start is not None else greedy(tm.problem)
     slot_index = {s.id: i for i, s in enumerate(tm.problem.slots)}
     chosen: dict[int, tuple[int, tuple[str, ...]]] = {}
     for meeting in baseline.meetings:
@@ -735,7 +767,7 @@ def published_locations(
 
 
 def explain(problem: Problem, meetings: list[Meeting], met: set[str]) -> list[Unscheduled]:
-    """Model-based reasons for the accepted wishes left out (solver/explain.py)."""
+    """Model-based reasons for the accepted wishes left out (solver/explain/)."""
     if all(w.id in met for w in problem.wishes):
         return []
     from solver.explain import explain_unscheduled
@@ -744,7 +776,7 @@ def explain(problem: Problem, meetings: list[Meeting], met: set[str]) -> list[Un
 
 
 def find_conflicts(problem: Problem, time_limit: float) -> list[Conflict]:
-    """A small set of required wishes and rules that cannot all hold (solver/explain.py)."""
+    """A small set of required wishes and rules that cannot all hold (solver/explain/)."""
     from solver.explain import find_conflicts as conflicting_core
 
     return list(conflicting_core(problem, time_limit))

@@ -87,7 +87,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _clean_postgres(url: str) -> None:
-    from matchmaking.models import Base
+    from matchmaking.platform.models import Base
 
     engine = create_engine(url)
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
@@ -114,7 +114,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
-    from matchmaking.db import make_engine
+    from matchmaking.platform.db import make_engine
 
     engine = make_engine(db_url)
     yield engine

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session
 
-from matchmaking.models import JobStatus, SolveJob
+from matchmaking.platform.models import JobStatus, SolveJob
 
 MATCHMAKING = str(Path(sys.executable).with_name("matchmaking"))
 

@@ -12,9 +12,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matchmaking.models import (
+from matchmaking.platform.models import (
     Attendance,
     Event,
+    EventSession,
     EventStatus,
     Location,
     LocationKind,
@@ -28,7 +29,6 @@ from matchmaking.models import (
     WishStatus,
     utcnow,
 )
-from matchmaking.models import Session as EventSession
 
 KINDS = [OrganisationKind.cluster, OrganisationKind.company, OrganisationKind.research]
 

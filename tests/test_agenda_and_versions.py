@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from matchmaking.agenda import participant_agenda
-from matchmaking.models import Attendance, Slot, WishStatus
-from matchmaking.versions import diff_versions, version_staleness, version_statistics
+from matchmaking.delivery.agenda import participant_agenda
+from matchmaking.planning.versions import diff_versions, version_staleness, version_statistics
+from matchmaking.platform.models import Attendance, Slot, WishStatus
 from tests.schedule_factory import add_participant, add_wish, make_event, make_version, participant
 
 

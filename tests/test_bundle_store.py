@@ -13,16 +13,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from matchmaking.bundle.dump import dump_bundle
 from matchmaking.bundle.schemas import Bundle
-from matchmaking.bundle.validate import BundleError, parse_bundle
-from matchmaking.bundle_store import (
+from matchmaking.bundle.store import (
     export_bundle,
-    export_csv,
     import_bundle,
+    participants_csv,
     safe_cell,
 )
-from matchmaking.errors import NotFound
-from matchmaking.events import get_event
-from matchmaking.models import Base, Event, Meeting, ScheduleVersion, Wish
+from matchmaking.bundle.validate import BundleError, parse_bundle
+from matchmaking.delivery.exports import timetable_csv
+from matchmaking.organising.events import get_event
+from matchmaking.platform.errors import NotFound
+from matchmaking.platform.models import Base, Event, Meeting, ScheduleVersion, Wish
 
 UDG = Path("/work/shared/data/b2b-udg")
 
@@ -170,7 +171,7 @@ def test_export_keeps_the_order_of_the_imported_bundle(session: Session) -> None
 def test_converted_benchmark_instance_imports_and_round_trips(
     engine: Engine, db_url: str, instance: str
 ) -> None:
-    from matchmaking.dzn import convert_dzn
+    from matchmaking.bundle.dzn import convert_dzn
 
     first, second = _export_import_export(engine, db_url, convert_dzn(UDG / instance))
     assert first == second
@@ -229,7 +230,7 @@ def test_slot_in_a_daylight_saving_gap_is_refused(session: Session) -> None:
 def test_timetable_csv_has_a_row_per_meeting_and_defuses_formulas(session: Session) -> None:
     event = import_bundle(session, parse(every_field_bundle()))
     with pytest.raises(NotFound, match="no schedule yet"):
-        export_csv(session, event, "timetable")
+        timetable_csv(session, event)
     wishes = {w.key: w for w in session.scalars(select(Wish)).all()}
     version = ScheduleVersion(event_id=event.id, number=1, status="feasible")
     session.add(version)
@@ -243,14 +244,14 @@ def test_timetable_csv_has_a_row_per_meeting_and_defuses_formulas(session: Sessi
     meeting.wishes = [w2]
     session.add(meeting)
     session.flush()
-    lines = export_csv(session, event, "timetable").splitlines()
-    assert lines[0].startswith("date,start,end,session,location")
+    lines = timetable_csv(session, event).decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("Date,Start,End,Session,Location,Location kind,Meeting kind")
     assert lines[1] == (
-        "2024-09-10,09:00,09:20,Day 1 morning,Table 1,table,Amélie Roux,"
+        "2024-09-10,09:00,09:20,Day 1 morning,Table 1,table,C2B,Amélie Roux,"
         '"\'=HYPERLINK(""x"") Robotics",FR,Kristina Šermukšnytė-Alešiūnienė,'
-        "Energy Cluster Denmark,DK,C2B,w2,eu-canada-2024-w2"
+        "Energy Cluster Denmark,DK,,eu-canada-2024-w2"
     )
-    people = export_csv(session, event, "participants").splitlines()
+    people = participants_csv(session, event).splitlines()
     assert len(people) == 4
     assert people[1].startswith("p1,Kristina")
     assert people[1].endswith(",1,0,1")  # sent 1, received none accepted, 1 meeting
@@ -273,7 +274,7 @@ def test_tabs_and_line_breaks_become_spaces_and_what_follows_is_still_checked(
 def test_demo_event_round_trips_byte_identically(engine: Engine, db_url: str) -> None:
     from datetime import date
 
-    from matchmaking.demo import demo_bundle
+    from matchmaking.commands.demo import demo_bundle
 
     first, second = _export_import_export(engine, db_url, demo_bundle(7, today=date(2026, 11, 21)))
     assert first == second
@@ -282,8 +283,8 @@ def test_demo_event_round_trips_byte_identically(engine: Engine, db_url: str) ->
 @pytest.mark.slow
 def test_every_converted_benchmark_instance_imports(sqlite_template: Path, tmp_path: Path) -> None:
     # One backend is enough here: the round trips above cover both with two instances.
-    from matchmaking.db import make_engine
-    from matchmaking.dzn import convert_dzn
+    from matchmaking.bundle.dzn import convert_dzn
+    from matchmaking.platform.db import make_engine
 
     database = tmp_path / "udg.db"
     database.write_bytes(sqlite_template.read_bytes())

@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 from typer.testing import CliRunner
 
-from matchmaking.cli import app
-from matchmaking.models import Event, ScheduleVersion
+from matchmaking.commands.cli import app
+from matchmaking.platform.models import Event, ScheduleVersion
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -34,8 +34,8 @@ def _head_revision() -> str:
 
 
 def _forget_configuration() -> None:
-    from matchmaking.db import get_engine, get_sessionmaker
-    from matchmaking.settings import get_settings
+    from matchmaking.platform.db import get_engine, get_sessionmaker
+    from matchmaking.platform.settings import get_settings
 
     if get_engine.cache_info().currsize:
         get_engine().dispose()
@@ -221,7 +221,7 @@ def test_serve_migrates_a_new_database_and_answers_http(tmp_path: Path) -> None:
     database = tmp_path / "served.db"
     env = {**os.environ, "MATCHMAKING_DATABASE_URL": f"sqlite:///{database}"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "matchmaking.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "matchmaking.commands.cli", "serve", "--port", str(port)],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from matchmaking.bundle.json_schema import bundle_json_schema, schema_text
 from matchmaking.bundle.validate import parse_bundle
-from matchmaking.cli import app
+from matchmaking.commands.cli import app
 
 EXAMPLE = Path(__file__).resolve().parent / "bundle" / "example-bundle.json"
 UDG = Path(__file__).resolve().parents[2] / "shared" / "data" / "b2b-udg"

@@ -11,8 +11,8 @@ from openpyxl import Workbook
 from sqlalchemy import create_engine, func, select
 from typer.testing import CliRunner
 
-from matchmaking.cli import app
-from matchmaking.models import Organisation, Participant, Wish
+from matchmaking.commands.cli import app
+from matchmaking.platform.models import Organisation, Participant, Wish
 from tests.test_cli_db import cli, tiny_bundle, write  # noqa: F401 - the fixture
 
 ROWS = [

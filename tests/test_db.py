@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from matchmaking.db import make_engine
+from matchmaking.platform.db import make_engine
 
 
 def test_sqlite_connections_use_wal_and_enforce_foreign_keys(tmp_path: Path) -> None:

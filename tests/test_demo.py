@@ -12,9 +12,9 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from matchmaking.bundle.validate import parse_bundle
-from matchmaking.demo import DemoResult, demo_bundle, demo_links, event_day, run_demo
-from matchmaking.models import Event, EventStatus, Organiser, Participant, ScheduleVersion
-from matchmaking.security import hash_token
+from matchmaking.commands.demo import DemoResult, demo_bundle, demo_links, event_day, run_demo
+from matchmaking.platform.models import Event, EventStatus, Organiser, Participant, ScheduleVersion
+from matchmaking.platform.security import hash_token
 
 TODAY = date(2026, 11, 21)
 
@@ -64,8 +64,8 @@ def test_the_event_is_upcoming_on_a_tuesday_in_conference_season() -> None:
 def test_demo_builds_solves_and_publishes_into_a_fresh_database(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from matchmaking.db import get_engine, get_sessionmaker
-    from matchmaking.settings import get_settings
+    from matchmaking.platform.db import get_engine, get_sessionmaker
+    from matchmaking.platform.settings import get_settings
 
     monkeypatch.setenv("MATCHMAKING_DATABASE_URL", "sqlite:///unused.db")  # restored afterwards
     database = tmp_path / "demo.db"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from matchmaking.bundle.dzn import DznError, convert_dzn, convert_values, parse_dzn
 from matchmaking.bundle.problem import bundle_to_problem
 from matchmaking.bundle.validate import parse_bundle
-from matchmaking.dzn import DznError, convert_dzn, convert_values, parse_dzn
 
 #: The shared data lies beside the repository (../shared/data/b2b-udg).
 UDG = Path(__file__).resolve().parents[2] / "shared" / "data" / "b2b-udg"

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 import solver
-from matchmaking.jobs import (
+from matchmaking.planning.jobs import (
     InProcessRunner,
     JobError,
     create_solve_job,
@@ -20,10 +20,10 @@ from matchmaking.jobs import (
     requeue_orphaned_jobs,
     run_solve_job,
 )
-from matchmaking.models import Event, JobStatus, ScheduleVersion, SolveJob, utcnow
-from matchmaking.publishing import publish_version
-from matchmaking.scheduling import goal_order
-from matchmaking.versions import version_staleness
+from matchmaking.planning.publishing import publish_version
+from matchmaking.planning.scheduling import goal_order
+from matchmaking.planning.versions import version_staleness
+from matchmaking.platform.models import Event, JobStatus, ScheduleVersion, SolveJob, utcnow
 from solver.problem import Problem, Solution, SolveParameters
 from tests.schedule_factory import add_wish, make_event
 

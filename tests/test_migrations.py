@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
-from matchmaking.models import Base
+from matchmaking.platform.models import Base
 
 
 def test_migrated_database_matches_the_orm_with_no_pending_autogenerate_diff(

@@ -9,9 +9,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from matchmaking.mail import render
-from matchmaking.models import Event, EventStatus, ScheduleVersion, utcnow
-from matchmaking.publishing import (
+from matchmaking.planning.publishing import (
     PublishedVersionChanged,
     PublishError,
     VersionHasNoSchedule,
@@ -21,8 +19,10 @@ from matchmaking.publishing import (
     publication_mails,
     publish_version,
 )
-from matchmaking.settings import Settings
-from matchmaking.versions import as_utc
+from matchmaking.planning.versions import as_utc
+from matchmaking.platform.mail import render
+from matchmaking.platform.models import Event, EventStatus, ScheduleVersion, utcnow
+from matchmaking.platform.settings import Settings
 from tests.schedule_factory import add_wish, make_event, make_version
 
 FIRST = [

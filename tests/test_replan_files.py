@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from matchmaking.bundle.problem import bundle_to_problem
 from matchmaking.bundle.validate import parse_bundle
-from matchmaking.cli import app
+from matchmaking.commands.cli import app
 from solver import SolveParameters, solve
 from solver.check import check
 from solver.problem import Meeting

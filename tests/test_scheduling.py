@@ -8,22 +8,24 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from matchmaking.bundle.store import import_bundle
 from matchmaking.bundle.validate import parse_bundle
-from matchmaking.bundle_store import import_bundle
-from matchmaking.models import (
-    Event,
-    EventStatus,
-    Meeting,
-    ScheduleVersion,
-    Wish,
-    WishStatus,
-    utcnow,
-)
-from matchmaking.scheduling import (
+from matchmaking.planning.scheduling import (
     SchedulingError,
     problem_from_event,
     save_solution,
     solve_event,
+)
+from matchmaking.platform.models import (
+    Event,
+    EventStatus,
+    Meeting,
+    Organisation,
+    Participant,
+    ScheduleVersion,
+    Wish,
+    WishStatus,
+    utcnow,
 )
 from solver import problem as sp
 from solver import solve
@@ -115,6 +117,35 @@ def test_snapshot_holds_the_event_as_the_solver_needs_it(session: Session, event
     assert problem.published == ()
     assert snapshot.wish_keys == {"w1", "w2", "w3", "w4"}
     assert snapshot.participant_keys == {"p1", "p2", "p3", "p4"}
+
+
+def test_a_pending_member_takes_no_meeting_addressed_to_its_organisation(
+    session: Session, event: Event
+) -> None:
+    from matchmaking.planning.versions import snapshot_digest
+
+    before = snapshot_digest(problem_from_event(session, event).problem)
+    # Ann (p1) is the cluster's only member; someone typed its name and waits for confirmation.
+    cluster = session.scalars(select(Organisation).where(Organisation.key == "c")).one()
+    session.add(
+        Participant(
+            event=event, organisation=cluster, key="p9", name="Zed", membership_confirmed=False
+        )
+    )
+    session.flush()
+    snapshot = problem_from_event(session, event)
+    zed = next(p for p in snapshot.problem.participants if p.id == "p9")
+    assert zed.represents_organisation is False
+    # Digests of participants stored before the field existed are unchanged.
+    assert snapshot_digest(snapshot.problem)["participants"]["p1"] == before["participants"]["p1"]
+    solution = solve(snapshot.problem, quick())
+    to_cluster = [m for m in solution.meetings if "w3" in m.wishes]
+    # Only Ann may take Cem's wish to the cluster: the one slot she has in the morning is s1
+    # or s2, and never Zed, who is free all day.
+    assert all("p9" not in m.participants for m in solution.meetings)
+    assert all(set(m.participants) == {"p1", "p3"} for m in to_cluster)
+    unscheduled = {u.wish for u in solution.unscheduled}
+    assert ("w3" in unscheduled) != bool(to_cluster)
 
 
 def test_saved_solution_becomes_the_next_numbered_version_with_its_meetings(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from matchmaking.settings import Settings
+from matchmaking.platform.settings import Settings
 
 
 @pytest.fixture(autouse=True)

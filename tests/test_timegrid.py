@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from matchmaking.timegrid import SlotTimes, TimeGridError, check_slots, slot_problems
+from matchmaking.organising.timegrid import SlotTimes, TimeGridError, check_slots, slot_problems
 
 
 def _slot(key: str, start: str, end: str) -> SlotTimes:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from matchmaking.agenda import video_link
-from matchmaking.models import Event, Location, LocationKind
+from matchmaking.delivery.agenda import video_link
+from matchmaking.platform.models import Event, Location, LocationKind
 
 
 def _room(url: str = "", capacity: int = 1, kind: LocationKind = LocationKind.online) -> Location:

@@ -6,7 +6,7 @@ cookie *and of the browser's sign-in sessions* (organiser, participant), in a hi
 POST is accepted only when it matches the cookies it comes with, which a page on another site
 can neither read nor forge, and a token of one session does not work with another.
 
-Signing in opens a server-side session (`matchmaking.browser_sessions`): the cookies carry
+Signing in opens a server-side session (`matchmaking.platform.browser_sessions`): the cookies carry
 session tokens, never an API token or a personal link. When the public base URL is https the
 cookies are named with the `__Host-` prefix (Secure, Path=/, no Domain: no other host or
 plain-http page can set or overwrite them).
@@ -43,12 +43,12 @@ from api.ratelimit import (
     limiter_of,
     record_failed_guess,
 )
-from matchmaking import browser_sessions
-from matchmaking import events as event_service
-from matchmaking.models import Event, EventRoleName, Organiser, Participant
-from matchmaking.resources import TEMPLATES
-from matchmaking.security import hash_token
-from matchmaking.settings import Settings
+from matchmaking.organising import events as event_service
+from matchmaking.platform import browser_sessions
+from matchmaking.platform.models import Event, EventRoleName, Organiser, Participant
+from matchmaking.platform.resources import TEMPLATES
+from matchmaking.platform.security import hash_token
+from matchmaking.platform.settings import Settings
 
 templates = Jinja2Templates(directory=str(TEMPLATES))
 
@@ -136,6 +136,22 @@ def error_page(request: Request, error: PageError) -> HTMLResponse:
         {"title": error.title, "detail": error.detail, "links": error.links, **error.context},
         status=error.status,
     )
+
+
+def status_page(request: Request, status: int) -> HTMLResponse:
+    """The page a browser gets for a missing page (404) or a method a page does not take (405)."""
+    if status == 404:
+        error = PageError(
+            404,
+            "Page not found",
+            "There is no page at this address. Check the link, or start "
+            "again from the list of events.",
+        )
+    else:
+        error = PageError(
+            405, "Not possible here", f"This page cannot be opened with {request.method}."
+        )
+    return error_page(request, error)
 
 
 def redirect(url: str) -> RedirectResponse:

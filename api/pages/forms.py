@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from email_validator import EmailNotValidError, validate_email
+from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
-from matchmaking.models import Attendance, Event, EventMode, OrganisationKind
-from matchmaking.registration import OrganisationProfile, RegistrationForm
-from matchmaking.text import ONE_LINE_FORBIDDEN, has_visible_character
+from matchmaking.participants.registration import OrganisationProfile, RegistrationForm
+from matchmaking.platform.models import Attendance, Event, EventMode, OrganisationKind
+from matchmaking.platform.text import ONE_LINE_FORBIDDEN, has_visible_character
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _URL = re.compile(r"^https?://[^\s/$.?#].[^\s]*$", re.IGNORECASE)
@@ -41,6 +42,22 @@ def form_values(form: FormData) -> dict[str, Any]:
         items = [v.strip() for v in form.getlist(key) if isinstance(v, str)]
         values[key] = items if key in LIST_FIELDS else (items[0] if items else "")
     return values
+
+
+async def _posted_form(request: Request) -> dict[str, Any]:
+    return form_values(await request.form())
+
+
+async def _posted_form_data(request: Request) -> FormData:
+    return await request.form()
+
+
+#: A posted form's fields (`form_values`), read on the event loop, so that the page handler
+#: that takes it is a plain `def`: FastAPI runs it in the thread pool, and its synchronous
+#: database work (a wait for a lock, building every participant's mail) never stalls the loop.
+PostedForm = Annotated[dict[str, Any], Depends(_posted_form)]
+#: The same, as Starlette's `FormData` (for uploaded files, whose `.file` is read in the thread).
+PostedFormData = Annotated[FormData, Depends(_posted_form_data)]
 
 
 def as_list(value: Any) -> list[str]:

@@ -22,9 +22,10 @@ from api.pages.common import (
     redirect,
     render,
 )
+from api.pages.forms import PostedFormData
 from api.routers.imports import template_response
-from matchmaking import sheets
-from matchmaking.models import Event, SheetUpload, utcnow
+from matchmaking.bundle import sheets
+from matchmaking.platform.models import Event, SheetUpload, utcnow
 
 router = APIRouter()
 
@@ -61,7 +62,7 @@ def import_form(slug: str, request: Request, db: DbSession) -> HTMLResponse:
     return _page(request, event, organiser)
 
 
-async def _file(value: Any, what: str) -> bytes | None:
+def _file(value: Any, what: str) -> bytes | None:
     if not isinstance(value, UploadFile) or not value.filename:
         return None
     if value.size is not None and value.size > sheets.MAX_FILE_BYTES:
@@ -70,13 +71,12 @@ async def _file(value: Any, what: str) -> bytes | None:
 
 
 @router.post("/organiser/e/{slug}/import", response_class=HTMLResponse, include_in_schema=False)
-async def upload(slug: str, request: Request, db: DbSession) -> HTMLResponse:
-    form = await request.form()
+def upload(slug: str, request: Request, db: DbSession, form: PostedFormData) -> HTMLResponse:
     token = form.get(CSRF_FIELD)
     check_csrf(request, token if isinstance(token, str) else "")
     event, organiser, _ = organiser_event(request, db, slug)
     try:
-        main = await _file(form.get("file"), "file")
+        main = _file(form.get("file"), "file")
         if main is None:
             return _page(
                 request,
@@ -85,7 +85,7 @@ async def upload(slug: str, request: Request, db: DbSession) -> HTMLResponse:
                 status=422,
                 notice="Choose a workbook or a CSV file to import.",
             )
-        extra = await _file(form.get("wishes"), "wishes file")
+        extra = _file(form.get("wishes"), "wishes file")
         name = getattr(form.get("file"), "filename", "") or ""
         files = sheets.upload_from(main, extra, name[:300])
         result = sheets.import_upload(db, event, files, dry_run=True)
@@ -132,8 +132,7 @@ def _keep(db: DbSession, event: Event, files: sheets.Upload) -> None:
 @router.post(
     "/organiser/e/{slug}/import/confirm", response_class=HTMLResponse, include_in_schema=False
 )
-async def confirm(slug: str, request: Request, db: DbSession) -> Response:
-    form = await request.form()
+def confirm(slug: str, request: Request, db: DbSession, form: PostedFormData) -> Response:
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     check_csrf(request, values.get(CSRF_FIELD, ""))
     event, organiser, _ = organiser_event(request, db, slug)

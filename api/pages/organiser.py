@@ -12,7 +12,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
-from starlette.concurrency import run_in_threadpool
 
 from api.deps import DbSession
 from api.pages import charts
@@ -33,17 +32,25 @@ from api.pages.common import (
     settings_of,
     templates,
 )
-from api.pages.forms import form_values
+from api.pages.forms import PostedForm
 from api.pages.timetable import build_timetable, slot_name
 from api.ratelimit import ORGANISER_TOKEN, record_failed_guess
 from api.routers.jobs import start_job_runner
-from matchmaking import browser_sessions, exports, publishing
-from matchmaking import events as event_service
-from matchmaking import jobs as job_service
-from matchmaking import registration as registration_service
-from matchmaking.agenda import participant_agenda, video_link
-from matchmaking.errors import Conflict, DomainError, NotFound
-from matchmaking.models import (
+from matchmaking.delivery import exports
+from matchmaking.delivery.agenda import participant_agenda, video_link
+from matchmaking.organising import events as event_service
+from matchmaking.participants import registration as registration_service
+from matchmaking.planning import jobs as job_service
+from matchmaking.planning import publishing
+from matchmaking.planning.versions import (
+    Staleness,
+    version_impact,
+    version_staleness,
+    version_statistics,
+)
+from matchmaking.platform import browser_sessions
+from matchmaking.platform.errors import Conflict, DomainError, NotFound
+from matchmaking.platform.models import (
     ApiToken,
     Event,
     EventRole,
@@ -52,14 +59,8 @@ from matchmaking.models import (
     SolveJob,
     Wish,
 )
-from matchmaking.security import hash_token
-from matchmaking.versions import (
-    Staleness,
-    version_impact,
-    version_staleness,
-    version_statistics,
-)
-from matchmaking.wording import KeyNames, reason_words, slot_label
+from matchmaking.platform.security import hash_token
+from matchmaking.platform.wording import KeyNames, reason_words, slot_label
 
 router = APIRouter()
 
@@ -72,8 +73,7 @@ def login_form(request: Request) -> HTMLResponse:
 
 
 @router.post("/organiser/login", include_in_schema=False)
-async def login(request: Request, db: DbSession) -> Response:
-    values = form_values(await request.form())
+def login(request: Request, db: DbSession, values: PostedForm) -> Response:
     check_csrf(request, str(values.get(CSRF_FIELD, "")))
     token = str(values.get("token", ""))
     row = db.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
@@ -100,8 +100,7 @@ async def login(request: Request, db: DbSession) -> Response:
 
 
 @router.post("/organiser/logout", include_in_schema=False)
-async def logout(request: Request, db: DbSession) -> Response:
-    values = form_values(await request.form())
+def logout(request: Request, db: DbSession, values: PostedForm) -> Response:
     check_csrf(request, str(values.get(CSRF_FIELD, "")))
     # The session ends on the server: a copy of the cookie no longer signs anyone in.
     if browser_sessions.close_session(db, cookie(request, ORGANISER_COOKIE)):
@@ -124,7 +123,12 @@ def my_events(request: Request, db: DbSession) -> Response:
     return render(
         request,
         "pages/organiser_events.html",
-        {"title": "Your events", "organiser": organiser, "roles": roles},
+        {
+            "title": "Your events",
+            "organiser": organiser,
+            "roles": roles,
+            "flash": request.query_params.get("flash", "")[:200],
+        },
     )
 
 
@@ -257,11 +261,10 @@ def _time_limit(value: object) -> float:
 
 
 @router.post("/organiser/e/{slug}/solve", include_in_schema=False)
-async def solve(slug: str, request: Request, db: DbSession) -> Response:
-    values = form_values(await request.form())
-    # The database work in a worker thread: on SQLite a start waits for the write lock, and
-    # waiting on the event loop would stall the requests that hold it.
-    return await run_in_threadpool(_start_solve, slug, request, db, values)
+def solve(slug: str, request: Request, db: DbSession, values: PostedForm) -> Response:
+    # A plain `def`, so FastAPI runs it in a worker thread: on SQLite a start waits for the
+    # write lock, and waiting on the event loop would stall the requests that hold it.
+    return _start_solve(slug, request, db, values)
 
 
 def _start_solve(slug: str, request: Request, db: Session, values: dict[str, Any]) -> Response:
@@ -295,9 +298,10 @@ def _start_solve(slug: str, request: Request, db: Session, values: dict[str, Any
 
 
 @router.post("/organiser/e/{slug}/participants/{key}/confirm-membership", include_in_schema=False)
-async def confirm_membership(slug: str, key: str, request: Request, db: DbSession) -> Response:
-    values = form_values(await request.form())
-    return await run_in_threadpool(_confirm_membership, slug, key, request, db, values)
+def confirm_membership(
+    slug: str, key: str, request: Request, db: DbSession, values: PostedForm
+) -> Response:
+    return _confirm_membership(slug, key, request, db, values)
 
 
 def _confirm_membership(
@@ -317,10 +321,34 @@ def _confirm_membership(
     return redirect(f"/organiser/e/{event.slug}#waiting-members")
 
 
+@router.post("/organiser/e/{slug}/participants/{key}/turn-down-membership", include_in_schema=False)
+def turn_down_membership(
+    slug: str, key: str, request: Request, db: DbSession, values: PostedForm
+) -> Response:
+    return _turn_down_membership(slug, key, request, db, values)
+
+
+def _turn_down_membership(
+    slug: str, key: str, request: Request, db: Session, values: dict[str, Any]
+) -> Response:
+    """Withdraw the registration of someone who is not of the organisation they named."""
+    check_csrf(request, str(values.get(CSRF_FIELD, "")))
+    event, _, _ = organiser_event(request, db, slug)
+    try:
+        member = registration_service.get_participant(db, event, key)
+        registration_service.turn_down_membership(db, member, None)
+    except NotFound as error:
+        raise PageError(404, error.title, error.detail) from error
+    except Conflict as error:
+        db.rollback()
+        raise PageError(409, error.title, error.detail) from error
+    db.commit()
+    return redirect(f"/organiser/e/{event.slug}#waiting-members")
+
+
 @router.post("/organiser/e/{slug}/registration", include_in_schema=False)
-async def registration(slug: str, request: Request, db: DbSession) -> Response:
+def registration(slug: str, request: Request, db: DbSession, values: PostedForm) -> Response:
     """Open, reopen (after publishing, before the deadline) or close registration."""
-    values = form_values(await request.form())
     check_csrf(request, str(values.get(CSRF_FIELD, "")))
     event, _, _ = organiser_event(request, db, slug)
     action = values.get("action")
@@ -543,8 +571,9 @@ def _keys_in(unscheduled: list[dict[str, Any]]) -> set[str]:
 
 
 @router.post("/organiser/e/{slug}/versions/{number}/publish", include_in_schema=False)
-async def publish(slug: str, number: int, request: Request, db: DbSession) -> Response:
-    values = form_values(await request.form())
+def publish(
+    slug: str, number: int, request: Request, db: DbSession, values: PostedForm
+) -> Response:
     check_csrf(request, str(values.get(CSRF_FIELD, "")))
     event, organiser, _ = organiser_event(request, db, slug)
     version = _version(db, event, number)

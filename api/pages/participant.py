@@ -13,7 +13,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
-from starlette.concurrency import run_in_threadpool
 
 from api.deps import DbSession
 from api.pages.common import (
@@ -26,14 +25,16 @@ from api.pages.common import (
     render,
     settings_of,
 )
-from api.pages.forms import ORGANISATION_KINDS, form_values
+from api.pages.forms import ORGANISATION_KINDS, PostedForm
 from api.pages.suggested import suggested
-from matchmaking import calendars, mail
-from matchmaking import registration as registration_service
-from matchmaking import wishes as wish_service
-from matchmaking.agenda import AgendaItem, participant_agenda
-from matchmaking.errors import DomainError
-from matchmaking.models import (
+from matchmaking.delivery import calendars
+from matchmaking.delivery.agenda import AgendaItem, participant_agenda
+from matchmaking.participants import registration as registration_service
+from matchmaking.participants import wishes as wish_service
+from matchmaking.planning.versions import as_utc
+from matchmaking.platform import mail
+from matchmaking.platform.errors import DomainError
+from matchmaking.platform.models import (
     Attendance,
     Event,
     OrganisationKind,
@@ -42,8 +43,7 @@ from matchmaking.models import (
     Wish,
     WishStatus,
 )
-from matchmaking.versions import as_utc
-from matchmaking.wording import reason_words
+from matchmaking.platform.wording import reason_words
 
 router = APIRouter()
 
@@ -195,9 +195,8 @@ def _calendar_links_page(
 
 
 @router.post("/e/{slug}/me/calendar", response_class=HTMLResponse, include_in_schema=False)
-async def calendar_links(slug: str, request: Request, db: DbSession) -> HTMLResponse:
+def calendar_links(slug: str, request: Request, db: DbSession, values: PostedForm) -> HTMLResponse:
     """A new subscription link; the participant's earlier links keep working."""
-    values = form_values(await request.form())
     check_csrf(request, str(values.get(CSRF_FIELD, "")))
     event = find_event(db, slug)
     me = page_participant(request, db, event)
@@ -237,10 +236,11 @@ def calendar_replace_page(slug: str, request: Request, db: DbSession) -> HTMLRes
 
 
 @router.post("/e/{slug}/me/calendar/replace", response_class=HTMLResponse, include_in_schema=False)
-async def calendar_replace(slug: str, request: Request, db: DbSession) -> HTMLResponse:
+def calendar_replace(
+    slug: str, request: Request, db: DbSession, values: PostedForm
+) -> HTMLResponse:
     """Revoke every calendar link of the participant and make one new one — only when the
     participant ticked the confirmation."""
-    values = form_values(await request.form())
     check_csrf(request, str(values.get(CSRF_FIELD, "")))
     event = find_event(db, slug)
     me = page_participant(request, db, event)
@@ -259,9 +259,10 @@ async def calendar_replace(slug: str, request: Request, db: DbSession) -> HTMLRe
 
 
 @router.post("/e/{slug}/me/organisation/members/{key}/confirm", include_in_schema=False)
-async def confirm_member(slug: str, key: str, request: Request, db: DbSession) -> Response:
-    values = form_values(await request.form())
-    return await run_in_threadpool(_confirm_member, slug, key, request, db, values)
+def confirm_member(
+    slug: str, key: str, request: Request, db: DbSession, values: PostedForm
+) -> Response:
+    return _confirm_member(slug, key, request, db, values)
 
 
 def _confirm_member(
@@ -282,6 +283,31 @@ def _confirm_member(
     return redirect(f"/e/{event.slug}/me")
 
 
+@router.post("/e/{slug}/me/organisation/members/{key}/turn-down", include_in_schema=False)
+def turn_down_member(
+    slug: str, key: str, request: Request, db: DbSession, values: PostedForm
+) -> Response:
+    return _turn_down_member(slug, key, request, db, values)
+
+
+def _turn_down_member(
+    slug: str, key: str, request: Request, db: Session, values: dict[str, Any]
+) -> Response:
+    check_csrf(request, str(values.get(CSRF_FIELD, "")))
+    event = find_event(db, slug)
+    me = page_participant(request, db, event)
+    try:
+        registration_service.check_confirmed_member(me, "turn down new members")
+        member = registration_service.find_member(db, me, key)
+        registration_service.turn_down_membership(db, member, me)
+    except DomainError as error:
+        db.rollback()
+        status = 403 if error.title == "Forbidden" else 404 if error.title == "Not found" else 409
+        raise PageError(status, error.title, error.detail) from error
+    db.commit()
+    return redirect(f"/e/{event.slug}/me")
+
+
 # --- directory and wishes ----------------------------------------------------------------
 
 
@@ -290,7 +316,7 @@ def _directory_filter(
 ) -> tuple[registration_service.DirectoryFilter, dict[str, str]]:
     params = {
         k: request.query_params.get(k, "").strip()[:100]
-        for k in ("kind", "country", "sector", "focus", "attendance", "q")
+        for k in ("kind", "country", "sector", "focus", "attendance", "delegation", "q")
     }
     kind = params["kind"] if params["kind"] in {k.value for k in OrganisationKind} else ""
     attendance = params["attendance"] if params["attendance"] in {"onsite", "online"} else ""
@@ -302,6 +328,7 @@ def _directory_filter(
             sector=params["sector"] or None,
             focus_area=params["focus"] or None,
             attendance=Attendance(attendance) if attendance else None,
+            delegation=params["delegation"] or None,
             q=params["q"] or None,
         ),
         params,
@@ -342,15 +369,17 @@ def directory_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
     event = find_event(db, slug)
     me = page_participant(request, db, event)
     filters, params = _directory_filter(request)
-    everyone, _ = registration_service.directory(db, event, filters, 100_000, 0)
-    others = [p for p in everyone if p.id != me.id]
-    last = max(1, -(-len(others) // PAGE_SIZE))
-    page = min(_page_number(request), last)
-    shown = others[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    countries = sorted(
-        {p.organisation.country for p in event.participants if p.organisation.country}
+    page = _page_number(request)
+    shown, total = registration_service.directory(
+        db, event, filters, PAGE_SIZE, (page - 1) * PAGE_SIZE, exclude=me.id
     )
-    sectors = sorted({s for o in event.organisations for s in o.sectors})
+    last = max(1, -(-total // PAGE_SIZE))
+    if page > last:  # a page past the end (the list got shorter): the last one
+        page = last
+        shown, total = registration_service.directory(
+            db, event, filters, PAGE_SIZE, (page - 1) * PAGE_SIZE, exclude=me.id
+        )
+    choices = registration_service.directory_choices(db, event)
     query = {k: v for k, v in params.items() if v}
     sent_to = request.query_params.get("sent", "")
     return render(
@@ -361,7 +390,7 @@ def directory_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
             "event": event,
             "me": me,
             "people": shown,
-            "total": len(others),
+            "total": total,
             "first": (page - 1) * PAGE_SIZE + 1,
             "page": page,
             "last": last,
@@ -370,8 +399,9 @@ def directory_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
             "here": f"/e/{event.slug}/directory?{urlencode({**query, 'page': page})}",
             "params": params,
             "kinds": ORGANISATION_KINDS,
-            "countries": countries,
-            "sectors": sectors,
+            "countries": choices["countries"],
+            "sectors": choices["sectors"],
+            "delegations": choices["delegations"],
             "priorities": PRIORITIES,
             "message_max": MESSAGE_MAX,
             "wished": _open_wishes_by_recipient(db, me),
@@ -407,8 +437,7 @@ def _priority(value: object) -> int:
 
 
 @router.post("/e/{slug}/wishes", include_in_schema=False)
-async def send_wish(slug: str, request: Request, db: DbSession) -> Response:
-    values = form_values(await request.form())
+def send_wish(slug: str, request: Request, db: DbSession, values: PostedForm) -> Response:
     check_csrf(request, str(values.get(CSRF_FIELD, "")))
     event = find_event(db, slug)
     me = page_participant(request, db, event)
@@ -481,12 +510,13 @@ def inbox_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
 
 
 @router.post("/e/{slug}/wishes/{key}", include_in_schema=False)
-async def change_wish(slug: str, key: str, request: Request, db: DbSession) -> Response:
+def change_wish(
+    slug: str, key: str, request: Request, db: DbSession, values: PostedForm
+) -> Response:
     """One form target for the wish buttons: accept, decline, withdraw, priority."""
-    values = form_values(await request.form())
-    # The database work in a worker thread: a change waits for the wish's lock (on SQLite the
-    # write lock), which must not stall the event loop.
-    return await run_in_threadpool(_change_wish, slug, key, request, db, values)
+    # A plain `def`, so FastAPI runs it in a worker thread: a change waits for the wish's lock
+    # (on SQLite the write lock), which must not stall the event loop.
+    return _change_wish(slug, key, request, db, values)
 
 
 def _change_wish(

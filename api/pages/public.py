@@ -24,13 +24,18 @@ from api.pages.common import (
     settings_of,
     signed_in_participant,
 )
-from api.pages.forms import ORGANISATION_KINDS, check_registration, field_of, form_values
+from api.pages.forms import (
+    ORGANISATION_KINDS,
+    PostedForm,
+    check_registration,
+    field_of,
+)
 from api.ratelimit import PARTICIPANT_TOKEN, record_failed_guess
-from matchmaking import browser_sessions, mail
-from matchmaking import events as event_service
-from matchmaking import registration as registration_service
-from matchmaking.errors import DomainError
-from matchmaking.models import Event, EventStatus
+from matchmaking.organising import events as event_service
+from matchmaking.participants import registration as registration_service
+from matchmaking.platform import browser_sessions, mail
+from matchmaking.platform.errors import DomainError
+from matchmaking.platform.models import Event, EventStatus
 
 router = APIRouter()
 
@@ -106,8 +111,7 @@ def registration_form(slug: str, request: Request, db: DbSession) -> HTMLRespons
 
 
 @router.post("/e/{slug}/register", response_class=HTMLResponse, include_in_schema=False)
-async def register(slug: str, request: Request, db: DbSession) -> Response:
-    values = form_values(await request.form())
+def register(slug: str, request: Request, db: DbSession, values: PostedForm) -> Response:
     check_csrf(request, str(values.pop(CSRF_FIELD, "")))
     event = visible_event(db, slug)
     form, errors = check_registration(event, values)
@@ -148,10 +152,11 @@ def lost_link_form(slug: str, request: Request, db: DbSession) -> HTMLResponse:
 
 
 @router.post("/e/{slug}/link", response_class=HTMLResponse, include_in_schema=False)
-async def new_personal_link(slug: str, request: Request, db: DbSession) -> HTMLResponse:
+def new_personal_link(
+    slug: str, request: Request, db: DbSession, values: PostedForm
+) -> HTMLResponse:
     """E-mail a new personal link. The answer is the same whether or not the address is
     registered, so the page does not tell who takes part."""
-    values = form_values(await request.form())
     check_csrf(request, str(values.get(CSRF_FIELD, "")))
     event = visible_event(db, slug)
     email = str(values.get("email", ""))[:254]

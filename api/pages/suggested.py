@@ -1,7 +1,7 @@
 """ "Suggested for you": the partners a participant should meet next, on its directory and
 inbox pages, each with a one-click wish (the directory's wish form, CSRF as every form).
 
-The ranking is `matchmaking.recommend`, the same as the API's and `recommend-file`'s.
+The ranking is `matchmaking.participants.recommend`, the same as the API's and `recommend-file`'s.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from matchmaking.models import Event, Participant
-from matchmaking.recommend import suggestions_for_participant
+from matchmaking.participants.recommend import suggestions_for_participant
+from matchmaking.platform.models import Event, Participant
 
 #: Suggestions a page shows (the API gives up to 100).
 SHOWN = 5

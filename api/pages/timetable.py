@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from matchmaking.models import (
+from matchmaking.platform.models import (
     Event,
     Location,
     LocationKind,
@@ -26,7 +26,7 @@ from matchmaking.models import (
     ScheduleVersion,
     Slot,
 )
-from matchmaking.wording import fold, slot_label
+from matchmaking.platform.wording import fold, slot_label
 
 GROUP_NAMES = {
     LocationKind.table: "Tables",

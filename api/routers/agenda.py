@@ -23,9 +23,9 @@ from api.ratelimit import PARTICIPANT_TOKEN, record_failed_guess
 from api.routers.calendars import etag_matches
 from api.routers.schedules import find_version
 from api.schemas.schedules import AgendaItemOut, AgendaOut, CounterpartOut
-from matchmaking.agenda import Agenda, participant_agenda
-from matchmaking.models import Participant
-from matchmaking.serving import Owner, Served, ServingCache, agenda_owner, strong_etag
+from matchmaking.delivery.agenda import Agenda, participant_agenda
+from matchmaking.delivery.serving import Owner, Served, ServingCache, agenda_owner, strong_etag
+from matchmaking.platform.models import Participant
 
 #: A personal document: never kept by shared caches; clients revalidate with the ETag.
 PRIVATE_REVALIDATE = "private, no-cache"

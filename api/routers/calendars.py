@@ -27,10 +27,10 @@ from api.deps import (
 from api.problems import ProblemError, problem_responses
 from api.ratelimit import CALENDAR_URL, record_failed_guess
 from api.schemas.common import IsoDay
-from matchmaking import calendars, serving
-from matchmaking.models import Location, Participant
-from matchmaking.serving import Served
-from matchmaking.settings import Settings
+from matchmaking.delivery import calendars, serving
+from matchmaking.delivery.serving import Served
+from matchmaking.platform.models import Location, Participant
+from matchmaking.platform.settings import Settings
 
 router = APIRouter(tags=["calendars"])
 

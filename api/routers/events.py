@@ -34,13 +34,11 @@ from api.schemas.events import (
     SlotOut,
     SlotUpdate,
 )
-from matchmaking import events as service
 from matchmaking.bundle.dump import bundle_document
+from matchmaking.bundle.store import export_bundle, import_bundle
 from matchmaking.bundle.validate import BundleError, parse_bundle
-from matchmaking.bundle_store import export_bundle, import_bundle
-from matchmaking.events import as_utc
-from matchmaking.models import Event, EventRoleName, EventStatus, Slot
-from matchmaking.models import Session as EventSession
+from matchmaking.organising import events as service
+from matchmaking.platform.models import Event, EventRoleName, EventSession, EventStatus, Slot
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 
@@ -70,11 +68,9 @@ def session_out(row: EventSession) -> SessionOut:
 
 
 def _event_fields(values: dict[str, Any]) -> dict[str, Any]:
-    """API values → ORM values: instants in UTC, rules as the bundle's plain object."""
+    """API values → service values: rules as the bundle's plain object (the services store
+    instants in UTC)."""
     fields = dict(values)
-    for name in ("registration_closes", "wish_cutoff"):
-        if fields.get(name) is not None:
-            fields[name] = as_utc(fields[name])
     if isinstance(fields.get("rules"), dict):
         fields["rules"] = {k: v for k, v in fields["rules"].items() if v is not None}
     return fields

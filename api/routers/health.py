@@ -15,9 +15,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from api.problems import PROBLEM_MEDIA_TYPE
-from matchmaking.celery_app import broker_queue_length, check_broker
-from matchmaking.observability import SolveJobCollector, metrics_payload
-from matchmaking.settings import Settings
+from matchmaking.planning.celery_app import broker_queue_length, check_broker
+from matchmaking.platform.observability import SolveJobCollector, metrics_payload
+from matchmaking.platform.settings import Settings
 
 log = logging.getLogger(__name__)
 

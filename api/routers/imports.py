@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import DbSession, StaffAccess
 from api.problems import FieldError, ProblemError, problem_responses
-from matchmaking import sheets
+from matchmaking.bundle import sheets
 
 router = APIRouter(prefix="/api/v1/events", tags=["imports"])
 

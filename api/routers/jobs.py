@@ -22,10 +22,11 @@ from api.schemas.schedules import (
     SolveRequest,
     VersionLink,
 )
-from matchmaking import events as event_service
-from matchmaking import jobs as job_service
-from matchmaking.models import Event, ScheduleVersion, SolveJob
-from matchmaking.settings import Settings
+from matchmaking.organising import events as event_service
+from matchmaking.planning import jobs as job_service
+from matchmaking.planning.runners import make_runner
+from matchmaking.platform.models import Event, ScheduleVersion, SolveJob
+from matchmaking.platform.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["solve jobs"])
 
@@ -41,7 +42,7 @@ def start_job_runner(app: FastAPI) -> job_service.JobRunner:
         runner: job_service.JobRunner | None = getattr(app.state, "job_runner", None)
         if runner is None:
             settings: Settings = app.state.settings
-            runner = job_service.make_runner(settings, app.state.sessionmaker)
+            runner = make_runner(settings, app.state.sessionmaker)
             runner.start()
             app.state.job_runner = runner
         return runner

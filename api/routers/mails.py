@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from api.deps import DbSession, StaffAccess
 from api.problems import problem_responses
 from api.schemas.common import Instant, Limit, Offset
-from matchmaking import mail as mail_service
-from matchmaking.models import MailStatus, OutboxMail
+from matchmaking.platform import mail as mail_service
+from matchmaking.platform.models import MailStatus, OutboxMail
 
 router = APIRouter(prefix="/api/v1/events/{slug}/mails", tags=["e-mail"])
 

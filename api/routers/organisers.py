@@ -19,7 +19,7 @@ from api.schemas.organisers import (
     TokenIssued,
     TokenOut,
 )
-from matchmaking import organisers as service
+from matchmaking.organising import organisers as service
 
 router = APIRouter(prefix="/api/v1/organisers", tags=["organisers"])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from api.deps import AppSettings, DbSession, EventParticipant, OwnerAccess, StaffAccess, Viewer
 from api.problems import ProblemError, problem_responses, refuse_nulls
@@ -24,10 +24,11 @@ from api.schemas.participants import (
     RegistrationIn,
     RegistrationOut,
 )
-from matchmaking import events as event_service
-from matchmaking import mail, privacy
-from matchmaking import registration as service
-from matchmaking.models import (
+from matchmaking.organising import events as event_service
+from matchmaking.participants import privacy
+from matchmaking.participants import registration as service
+from matchmaking.platform import mail
+from matchmaking.platform.models import (
     Attendance,
     Event,
     EventStatus,
@@ -233,6 +234,23 @@ def confirm_member(key: str, participant: EventParticipant, db: DbSession) -> Me
 
 
 @router.post(
+    "/me/organisation/members/{key}/turn-down",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Turn down someone who registered with my organisation's name",
+    description=MEMBER + " The person must be a pending member of the caller's organisation "
+    "(else 404); their registration is withdrawn with every wish they sent or received. "
+    "Confirmed already, or already in a schedule version's meetings → 409.",
+)
+def turn_down_member(key: str, participant: EventParticipant, db: DbSession) -> Response:
+    service.check_confirmed_member(participant, "turn down new members")
+    member = service.find_member(db, participant, key)
+    service.turn_down_membership(db, member, participant)
+    db.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
     "/me/organisation/invitation",
     status_code=status.HTTP_201_CREATED,
     response_model=InvitationOut,
@@ -260,7 +278,8 @@ def new_invitation(
     description="**Who:** participants of this event and its organisers (others 404, "
     "anonymous 401). Lists only participants who consented to be listed, without e-mail "
     "addresses; filters combine (organisation `kind`, `country`, `sector`, `focus_area`, "
-    "`attendance`, and words `q` searched in names, job titles and organisation profiles).",
+    "`attendance`, `delegation`, and words `q` searched in names, job titles and organisation "
+    "profiles: descriptions, what they offer and what they seek).",
 )
 def directory(
     viewer: Viewer,
@@ -272,6 +291,7 @@ def directory(
     sector: Annotated[str | None, Query(max_length=100)] = None,
     focus_area: Annotated[str | None, Query(max_length=100)] = None,
     attendance: Attendance | None = None,
+    delegation: Annotated[str | None, Query(max_length=100)] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Page[DirectoryEntry]:
     filters = service.DirectoryFilter(
@@ -280,6 +300,7 @@ def directory(
         sector=sector,
         focus_area=focus_area,
         attendance=attendance,
+        delegation=delegation,
         q=q,
     )
     people, total = service.directory(db, viewer.event, filters, limit, offset)
@@ -361,6 +382,22 @@ def confirm_membership(key: str, access: StaffAccess, db: DbSession) -> Particip
     answer = participant_out(confirmed)
     db.commit()
     return answer
+
+
+@router.post(
+    "/participants/{key}/turn-down-membership",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 404, 409, 422),
+    summary="Turn down a participant's pending membership of its organisation",
+    description=STAFF + " For someone who registered with an existing organisation's name and "
+    "does not belong to it: the registration is withdrawn with every wish they sent or "
+    "received. Confirmed already, or already in a schedule version's meetings → 409.",
+)
+def turn_down_membership(key: str, access: StaffAccess, db: DbSession) -> Response:
+    participant = service.get_participant(db, access.event, key)
+    service.turn_down_membership(db, participant, None)
+    db.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(

@@ -1,6 +1,7 @@
 """Recommendations: the partners a participant should meet next, best first, with reasons.
 
-The ranking is `matchmaking.recommend` (the same as `matchmaking recommend-file` and the pages).
+The ranking is `matchmaking.participants.recommend` (the same as `matchmaking recommend-file`
+and the pages).
 A suggestion never names the participant itself, its organisation, anyone it shares a wish with
 (either direction, any status), someone not listed in the directory, nor, under the rule
 `cross_delegation_only`, someone of its delegation.
@@ -16,9 +17,9 @@ from sqlalchemy.orm import Session
 from api.deps import DbSession, EventParticipant, StaffAccess
 from api.problems import problem_responses
 from api.schemas.recommendations import SuggestionOut, SuggestionsOut
-from matchmaking import registration as registration_service
-from matchmaking.models import Event, Participant
-from matchmaking.recommend import DEFAULT_TOP, MAX_TOP, suggestions_for_participant
+from matchmaking.participants import registration as registration_service
+from matchmaking.participants.recommend import DEFAULT_TOP, MAX_TOP, suggestions_for_participant
+from matchmaking.platform.models import Event, Participant
 
 router = APIRouter(prefix="/api/v1/events/{slug}", tags=["recommendations"])
 

@@ -33,10 +33,10 @@ from api.schemas.schedules import (
     VersionDetail,
     VersionSummary,
 )
-from matchmaking import publishing as publishing_service
-from matchmaking import versions as version_service
 from matchmaking.bundle.schemas import ScheduleDoc
-from matchmaking.models import Event, Meeting, Participant, ScheduleVersion, Wish
+from matchmaking.planning import publishing as publishing_service
+from matchmaking.planning import versions as version_service
+from matchmaking.platform.models import Event, Meeting, Participant, ScheduleVersion, Wish
 
 router = APIRouter(prefix="/api/v1/events/{slug}/versions", tags=["schedule versions"])
 
@@ -226,6 +226,7 @@ def _changes(changes: list[version_service.MeetingChange]) -> list[MeetingChange
             wishes=list(c.wishes),
             old=_placement(c.old),
             new=_placement(c.new),
+            by_hand=c.by_hand,
         )
         for c in changes
     ]

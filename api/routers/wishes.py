@@ -30,10 +30,10 @@ from api.schemas.wishes import (
     WishEdit,
     WishOut,
 )
-from matchmaking import mail
-from matchmaking import wishes as service
-from matchmaking.models import Organisation, Participant, Wish, WishStatus
-from matchmaking.settings import Settings
+from matchmaking.participants import wishes as service
+from matchmaking.platform import mail
+from matchmaking.platform.models import Organisation, Participant, Wish, WishStatus
+from matchmaking.platform.settings import Settings
 
 router = APIRouter(prefix="/api/v1/events/{slug}", tags=["wishes"])
 

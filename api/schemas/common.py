@@ -18,8 +18,8 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from matchmaking.text import ONE_LINE_FORBIDDEN, TEXT_FORBIDDEN, has_visible_character
-from matchmaking.timegrid import SLOT_YEARS
+from matchmaking.organising.timegrid import SLOT_YEARS
+from matchmaking.platform.text import ONE_LINE_FORBIDDEN, TEXT_FORBIDDEN, has_visible_character
 
 T = TypeVar("T")
 

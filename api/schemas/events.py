@@ -24,7 +24,8 @@ from api.schemas.common import (
     SlotTime,
     WebUrl,
 )
-from matchmaking.models import (
+from matchmaking.organising import event_checks as checks
+from matchmaking.platform.models import (
     EventMode,
     EventRoleName,
     EventStatus,
@@ -35,20 +36,20 @@ from matchmaking.models import (
 Slug = Annotated[
     str,
     Field(
-        pattern=r"^[a-z0-9-]{3,64}$", examples=["eu-canada-2024"], description="`[a-z0-9-]{3,64}`"
+        pattern=checks.SLUG_PATTERN, examples=["eu-canada-2024"], description="`[a-z0-9-]{3,64}`"
     ),
 ]
 Key = Annotated[
     str,
     Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        pattern=checks.KEY_PATTERN,
         examples=["d1-am"],
         description="Identifier within the event (the bundle's `id`).",
     ),
 ]
 Goal = Literal["required", "scheduled", "fairness", "breaks", "stability"]
-Text200 = Annotated[Name, Field(min_length=1, max_length=200)]
-Tag = Annotated[Name, Field(min_length=1, max_length=100)]
+Text200 = Annotated[Name, Field(min_length=1, max_length=checks.NAME_MAX)]
+Tag = Annotated[Name, Field(min_length=1, max_length=checks.FOCUS_AREA_MAX)]
 
 
 class Rules(BaseModel):
@@ -57,11 +58,16 @@ class Rules(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     max_meetings_per_participant: StrictInt | None = Field(
-        default=None, ge=0, le=10_000, examples=[12]
+        default=None, ge=checks.MEETINGS_CAP[0], le=checks.MEETINGS_CAP[1], examples=[12]
     )
-    max_break_difference: StrictInt | None = Field(default=None, ge=0, le=10_000, examples=[2])
+    max_break_difference: StrictInt | None = Field(
+        default=None, ge=checks.BREAK_DIFFERENCE[0], le=checks.BREAK_DIFFERENCE[1], examples=[2]
+    )
     max_meetings_total: StrictInt | None = Field(
-        default=None, ge=0, le=10_000_000, description="Cap on the meetings of the whole event."
+        default=None,
+        ge=checks.MEETINGS_TOTAL_CAP[0],
+        le=checks.MEETINGS_TOTAL_CAP[1],
+        description="Cap on the meetings of the whole event.",
     )
     objective: list[Goal] | None = Field(
         default=None,
@@ -76,22 +82,26 @@ class Rules(BaseModel):
 
     @model_validator(mode="after")
     def _goals_once(self) -> Rules:
-        if self.objective is not None and len(set(self.objective)) != len(self.objective):
-            raise ValueError("objective names a goal more than once")
+        for problem in checks.check_rules({"objective": self.objective}):
+            raise ValueError(f"objective {problem.message}")
         return self
 
 
 class _EventFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    description: Paragraphs = Field(default="", max_length=20000)
-    venue: Line = Field(default="", max_length=300, examples=["Palais des congrès, Montréal"])
+    description: Paragraphs = Field(default="", max_length=checks.DESCRIPTION_MAX)
+    venue: Line = Field(
+        default="", max_length=checks.VENUE_MAX, examples=["Palais des congrès, Montréal"]
+    )
     mode: EventMode = EventMode.onsite
     registration_closes: InstantIn | None = Field(
         default=None, examples=["2030-05-28T23:59:00-04:00"]
     )
     focus_areas: list[Tag] = Field(
-        default_factory=list, max_length=100, examples=[["Artificial Intelligence"]]
+        default_factory=list,
+        max_length=checks.FOCUS_AREAS_MAX,
+        examples=[["Artificial Intelligence"]],
     )
     rules: Rules = Field(default_factory=Rules)
     wish_policy: WishPolicy = Field(
@@ -100,7 +110,10 @@ class _EventFields(BaseModel):
         "`auto_accept`: wishes are accepted when sent.",
     )
     max_requests_per_participant: StrictInt | None = Field(
-        default=None, ge=0, le=100_000, description="How many open wishes one participant may send."
+        default=None,
+        ge=checks.REQUESTS_CAP[0],
+        le=checks.REQUESTS_CAP[1],
+        description="How many open wishes one participant may send.",
     )
     wish_cutoff: InstantIn | None = Field(
         default=None, description="After this instant no wish may be sent, withdrawn or answered."
@@ -120,15 +133,17 @@ class EventUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Text200 | None = None
-    description: Paragraphs | None = Field(default=None, max_length=20000)
+    description: Paragraphs | None = Field(default=None, max_length=checks.DESCRIPTION_MAX)
     timezone: str | None = Field(default=None, min_length=1, max_length=64)
-    venue: Line | None = Field(default=None, max_length=300)
+    venue: Line | None = Field(default=None, max_length=checks.VENUE_MAX)
     mode: EventMode | None = None
     registration_closes: InstantIn | None = None
-    focus_areas: list[Tag] | None = Field(default=None, max_length=100)
+    focus_areas: list[Tag] | None = Field(default=None, max_length=checks.FOCUS_AREAS_MAX)
     rules: Rules | None = None
     wish_policy: WishPolicy | None = None
-    max_requests_per_participant: StrictInt | None = Field(default=None, ge=0, le=100_000)
+    max_requests_per_participant: StrictInt | None = Field(
+        default=None, ge=checks.REQUESTS_CAP[0], le=checks.REQUESTS_CAP[1]
+    )
     wish_cutoff: InstantIn | None = None
     video_base_url: WebUrl | None = None
 
@@ -257,16 +272,18 @@ class SlotGenerate(BaseModel):
 
     start: SlotTime = Field(examples=["2030-09-10T09:00"])
     end: SlotTime = Field(examples=["2030-09-10T12:30"])
-    meeting_minutes: StrictInt = Field(ge=5, le=480, examples=[20])
-    pause_minutes: StrictInt = Field(default=0, ge=0, le=240, examples=[5])
+    meeting_minutes: StrictInt = Field(
+        ge=checks.MEETING_MINUTES[0], le=checks.MEETING_MINUTES[1], examples=[20]
+    )
+    pause_minutes: StrictInt = Field(
+        default=0, ge=checks.PAUSE_MINUTES[0], le=checks.PAUSE_MINUTES[1], examples=[5]
+    )
     replace: StrictBool = Field(default=False, description="Remove the session's slots first.")
 
     @model_validator(mode="after")
     def _end_after_start(self) -> SlotGenerate:
-        if self.end <= self.start:
-            raise ValueError("end must be after start")
-        if (self.end - self.start).days >= 2:
-            raise ValueError("a session lasts at most two days")
+        for problem in checks.check_span(self.start, self.end):
+            raise ValueError(f"{problem.field} {problem.message}")
         return self
 
 
@@ -276,7 +293,7 @@ class LocationCreate(BaseModel):
     key: Key = Field(examples=["t1"])
     name: Text200 = Field(examples=["Table 1"])
     kind: LocationKind = LocationKind.table
-    capacity: StrictInt = Field(default=1, ge=1, le=100000)
+    capacity: StrictInt = Field(default=1, ge=checks.CAPACITY[0], le=checks.CAPACITY[1])
     url: WebUrl = ""
     position: StrictInt | None = Field(default=None, ge=0, le=1_000_000)
 
@@ -286,7 +303,7 @@ class LocationUpdate(BaseModel):
 
     name: Text200 | None = None
     kind: LocationKind | None = None
-    capacity: StrictInt | None = Field(default=None, ge=1, le=100000)
+    capacity: StrictInt | None = Field(default=None, ge=checks.CAPACITY[0], le=checks.CAPACITY[1])
     url: WebUrl | None = None
     position: StrictInt | None = Field(default=None, ge=0, le=1_000_000)
 

@@ -7,8 +7,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, StrictInt, field_validator
 
 from api.schemas.common import Instant, Line, Name, Orm, Paragraphs, WebUrl
-from matchmaking.models import Attendance, OrganisationKind
-from matchmaking.timegrid import zone
+from matchmaking.organising.timegrid import zone
+from matchmaking.platform.models import Attendance, OrganisationKind
 
 Country = Annotated[
     str,

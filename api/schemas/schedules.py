@@ -201,6 +201,9 @@ class MeetingChangeOut(BaseModel):
     wishes: list[str]
     old: PlacementOut | None
     new: PlacementOut | None
+    by_hand: bool = Field(
+        default=False, description="Moved, added or cancelled by an organiser's hand edit."
+    )
 
 
 class PersonImpactOut(BaseModel):

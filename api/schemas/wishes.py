@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from api.schemas.common import Instant, Paragraphs
-from matchmaking.models import OrganisationKind, WishStatus
+from matchmaking.platform.models import OrganisationKind, WishStatus
 
 Priority = Annotated[
     StrictInt,

@@ -27,8 +27,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from matchmaking.bundle.schemas import Bundle
-from matchmaking.bundle_store import import_bundle
-from matchmaking.models import (
+from matchmaking.bundle.store import import_bundle
+from matchmaking.planning.publishing import publish_version
+from matchmaking.planning.scheduling import problem_from_event, save_solution
+from matchmaking.platform.models import (
     CalendarLink,
     Event,
     EventStatus,
@@ -37,9 +39,7 @@ from matchmaking.models import (
     Wish,
     utcnow,
 )
-from matchmaking.publishing import publish_version
-from matchmaking.scheduling import problem_from_event, save_solution
-from matchmaking.security import (
+from matchmaking.platform.security import (
     CALENDAR_TOKEN_PREFIX,
     PARTICIPANT_TOKEN_PREFIX,
     hash_token,

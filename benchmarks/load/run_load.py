@@ -55,8 +55,8 @@ import httpx  # noqa: E402
 from sqlalchemy import create_engine, func, select, text, update  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
-from matchmaking.db import make_engine  # noqa: E402
-from matchmaking.models import Event, Wish, WishStatus, utcnow  # noqa: E402
+from matchmaking.platform.db import make_engine  # noqa: E402
+from matchmaking.platform.models import Event, Wish, WishStatus, utcnow  # noqa: E402
 
 PYTHON_BIN = Path(sys.executable).parent
 

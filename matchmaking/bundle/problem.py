@@ -7,7 +7,7 @@ from datetime import datetime, time
 from typing import Any
 
 from matchmaking.bundle.schemas import SCHEDULE_FORMAT, Bundle, ParticipantIn
-from matchmaking.delegations import apply_delegations
+from matchmaking.planning.delegations import apply_delegations
 from solver.problem import (
     DEFAULT_OBJECTIVE,
     Location,

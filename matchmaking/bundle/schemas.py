@@ -37,6 +37,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from matchmaking.platform.text import has_visible_character
+
 BUNDLE_FORMAT: Final = "matchmaking-bundle/1"
 SCHEDULE_FORMAT: Final = "matchmaking-schedule/1"
 
@@ -68,6 +70,14 @@ def _no_control_characters(value: str) -> str:
     if _CONTROL.search(value):
         raise PydanticCustomError(
             "control_character", "must not contain control characters (tabs, line breaks, ...)"
+        )
+    return value
+
+
+def _visible(value: str) -> str:
+    if not has_visible_character(value):
+        raise PydanticCustomError(
+            "invisible_name", "must contain a visible character, not only spaces or invisible ones"
         )
     return value
 
@@ -163,6 +173,7 @@ Name = Annotated[
     str,
     StringConstraints(strip_whitespace=False, min_length=1, max_length=MAX_NAME),
     AfterValidator(_no_control_characters),
+    AfterValidator(_visible),
 ]
 OptionalName = Annotated[Name | None, BeforeValidator(_empty_to_none)]
 Text = Annotated[

@@ -301,7 +301,7 @@ def _local_time(value: Any) -> datetime | None:
 def _time_grid_problems(raw: dict[str, Any]) -> list[BundleProblem]:
     # Imported here: the time grid module also serves the database layer (SQLAlchemy), which
     # file-only commands such as `convert-dzn` need not load.
-    from matchmaking.timegrid import SlotTimes, is_valid_zone, slot_problems
+    from matchmaking.organising.timegrid import SlotTimes, is_valid_zone, slot_problems
 
     out: list[BundleProblem] = []
     checked: list[tuple[str, SlotTimes]] = []

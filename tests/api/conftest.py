@@ -17,8 +17,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from matchmaking import organisers as organiser_service
-from matchmaking.settings import Settings
+from matchmaking.organising import organisers as organiser_service
+from matchmaking.platform.settings import Settings
 
 
 def make_settings(db_url: str, **overrides: Any) -> Settings:

@@ -52,6 +52,55 @@ def test_registration_and_own_profile_edit_offers_seeks_and_delegation(
     assert entry["organisation"]["seeks"] == ["investors"]
 
 
+def test_the_directory_searches_offers_and_seeks_and_filters_by_delegation(
+    client: TestClient, make: Factory
+) -> None:
+    owner = make.organiser()
+    slug = make.open_event(owner)
+    recycler = make.participant(
+        slug,
+        organisation={
+            "name": "Énergie Québec",
+            "kind": "cluster",
+            "offers": ["Battery recycling services"],
+            "delegation": "Canada",
+        },
+    )
+    seeker = make.participant(
+        slug,
+        organisation={
+            "name": "Wind Park Aarhus",
+            "kind": "company",
+            "seeks": ["hydrogen électrolysers"],
+            "delegation": "EU",
+        },
+    )
+    viewer = make.participant(slug)
+    directory = f"/api/v1/events/{slug}/directory"
+
+    def keys(**params: str) -> list[str]:
+        answer = client.get(directory, params=params, headers=viewer["headers"])
+        assert answer.status_code == 200, answer.text
+        return [e["key"] for e in answer.json()["items"]]
+
+    recycler_key, seeker_key = recycler["participant"]["key"], seeker["participant"]["key"]
+    assert keys(q="battery RECYCLING") == [recycler_key]
+    assert keys(q="electrolysers") == [seeker_key]  # accents ignored
+    assert keys(delegation="canada") == [recycler_key]
+    assert keys(delegation="EU") == [seeker_key]
+    assert keys(delegation="EU", q="battery") == []
+    # Paging: each page holds the right people, and the total counts them all.
+    everyone = client.get(directory, params={"limit": 2}, headers=viewer["headers"]).json()
+    assert everyone["total"] == 3 and len(everyone["items"]) == 2
+    rest = client.get(directory, params={"limit": 2, "offset": 2}, headers=viewer["headers"])
+    assert len(rest.json()["items"]) == 1
+    assert {e["key"] for e in everyone["items"] + rest.json()["items"]} == {
+        recycler_key,
+        seeker_key,
+        viewer["participant"]["key"],
+    }
+
+
 def test_profile_limits_are_refused_naming_the_field(client: TestClient, make: Factory) -> None:
     owner = make.organiser()
     slug = make.open_event(owner)

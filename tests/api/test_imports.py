@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import Workbook, load_workbook
 
-from matchmaking.sheets import MAX_FILE_BYTES
+from matchmaking.bundle.sheets import MAX_FILE_BYTES
 from tests.api.conftest import Factory
 
 PARTICIPANTS = (
@@ -414,7 +414,7 @@ def test_an_update_changes_organisations_moves_people_and_refreshes_what_is_serv
 ) -> None:
     from sqlalchemy import select
 
-    from matchmaking.models import Event
+    from matchmaking.platform.models import Event
 
     assert post(client, slug, owner, PARTICIPANTS.encode()).status_code == 200
     with app.state.sessionmaker() as session:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from matchmaking import events as event_service
-from matchmaking import jobs as job_service
-from matchmaking.models import SolveJob
+from matchmaking.organising import events as event_service
+from matchmaking.planning import jobs as job_service
+from matchmaking.platform.models import SolveJob
 from tests.api.conftest import Factory
 from tests.api.solving import World, small_event, solve, wait_for_job
 

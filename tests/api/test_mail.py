@@ -9,7 +9,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from matchmaking.models import MailStatus, OutboxMail, utcnow
+from matchmaking.platform.models import MailStatus, OutboxMail, utcnow
 from tests.api.conftest import Factory, Mailbox, make_settings
 
 

@@ -20,10 +20,10 @@ from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from matchmaking.db import make_engine
-from matchmaking.mail import Mail, deliver_due, queue
-from matchmaking.models import MailStatus, OutboxMail, utcnow
-from matchmaking.settings import Settings
+from matchmaking.platform.db import make_engine
+from matchmaking.platform.mail import Mail, deliver_due, queue
+from matchmaking.platform.models import MailStatus, OutboxMail, utcnow
+from matchmaking.platform.settings import Settings
 from tests.api.conftest import Mailbox, make_settings
 
 LINK = "http://matchmaking.test/e/expo/login?token=personal-secret"
@@ -262,7 +262,7 @@ def test_without_smtp_development_logs_that_a_mail_would_be_sent_but_not_its_tex
     sessions: sessionmaker[Session], caplog: pytest.LogCaptureFixture
 ) -> None:
     _queue(sessions, "a@example.org")
-    with caplog.at_level(logging.DEBUG, logger="matchmaking.mail"):
+    with caplog.at_level(logging.DEBUG, logger="matchmaking.platform.mail"):
         assert deliver_due(sessions, make_settings("sqlite://")).sent == 1
     assert "would be sent" in caplog.text and "a@example.org" in caplog.text
     assert "personal-secret" not in caplog.text
@@ -277,7 +277,7 @@ def test_without_smtp_production_fails_the_mail_and_never_logs_the_personal_link
         "sqlite://", environment="production", secret_key="a-production-key-" + "x" * 40
     )
     _queue(sessions, "a@example.org")
-    with caplog.at_level(logging.DEBUG, logger="matchmaking.mail"):
+    with caplog.at_level(logging.DEBUG, logger="matchmaking.platform.mail"):
         assert deliver_due(sessions, settings).failed == 1
     assert "personal-secret" not in caplog.text
     assert "registration" in caplog.text and "a@example.org" in caplog.text
@@ -350,7 +350,7 @@ def test_mail_goes_over_tls_when_asked(
     # The client trusts the test certificate only (the default context reads SSL_CERT_FILE).
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
     # A plain client of an SMTPS server waits for a greeting that never comes.
-    monkeypatch.setattr("matchmaking.mail.SMTP_TIMEOUT_SECONDS", 2.0)
+    monkeypatch.setattr("matchmaking.platform.mail.SMTP_TIMEOUT_SECONDS", 2.0)
     controller.start()
     try:
         _queue(sessions, "a@example.org")

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from matchmaking.models import Event, Organisation, OrganisationKind, Participant
+from matchmaking.platform.models import Event, Organisation, OrganisationKind, Participant
 from tests.api.conftest import Factory
 from tests.conftest import REPO
 
@@ -266,3 +266,90 @@ def test_the_invitation_link_opens_the_registration_form_with_the_invitation(
     page = client.get(link.removeprefix("http://matchmaking.test"))
     assert page.status_code == 200
     assert 'name="invitation"' in page.text and "confirmed member" in page.text
+
+
+def test_a_confirmed_member_turns_down_a_stranger_whose_registration_goes(
+    make: Factory, client: TestClient
+) -> None:
+    owner, slug, founder, stranger = _org_event(make)
+    other = make.participant(slug)
+    members = f"/api/v1/events/{slug}/me/organisation/members"
+    key = stranger["participant"]["key"]
+    # The stranger sent a wish and received one: both go with the registration.
+    sent = client.post(
+        f"/api/v1/events/{slug}/me/wishes",
+        json={"to": other["participant"]["key"]},
+        headers=stranger["headers"],
+    )
+    assert sent.status_code == 201, sent.text
+    received = client.post(
+        f"/api/v1/events/{slug}/me/wishes", json={"to": key}, headers=other["headers"]
+    )
+    assert received.status_code == 201, received.text
+    # Nobody but a confirmed member of the organisation may turn it down.
+    _problem(client.post(f"{members}/{key}/turn-down", headers=stranger["headers"]), 403)
+    _problem(client.post(f"{members}/{key}/turn-down", headers=other["headers"]), 404)
+    _problem(client.post(f"{members}/{key}/turn-down", headers={}), 401)
+    assert client.get(f"/api/v1/events/{slug}/me", headers=stranger["headers"]).status_code == 200
+
+    gone = client.post(f"{members}/{key}/turn-down", headers=founder["headers"])
+    assert gone.status_code == 204, gone.text
+    # The stranger's personal link no longer works; the wishes went with the registration.
+    _problem(client.get(f"/api/v1/events/{slug}/me", headers=stranger["headers"]), 401)
+    _problem(client.get(f"/api/v1/events/{slug}/participants/{key}", headers=owner), 404)
+    left = client.get(f"/api/v1/events/{slug}/me/wishes", headers=other["headers"]).json()
+    assert left["total"] == 0, left
+    _problem(client.post(f"{members}/{key}/turn-down", headers=founder["headers"]), 404)
+    # A confirmed member cannot be turned down this way.
+    founder_key = founder["participant"]["key"]
+    confirmed = client.post(
+        f"/api/v1/events/{slug}/participants/{founder_key}/turn-down-membership", headers=owner
+    )
+    assert "confirmed member" in _problem(confirmed, 409)["detail"]
+
+
+def test_an_organiser_turns_down_a_membership_and_others_may_not(
+    make: Factory, client: TestClient
+) -> None:
+    owner, slug, _, stranger = _org_event(make)
+    key = stranger["participant"]["key"]
+    path = f"/api/v1/events/{slug}/participants/{key}/turn-down-membership"
+    _problem(client.post(path, headers=make.organiser()), 404)
+    _problem(client.post(path, headers=stranger["headers"]), 401)
+    _problem(client.post(path), 401)
+    assert client.post(path, headers=owner).status_code == 204
+    _problem(client.post(path, headers=owner), 404)
+
+
+def test_an_organiser_turns_down_a_newcomer_from_the_dashboard(make: Factory) -> None:
+    owner, slug, _, stranger = _org_event(make)
+    browser = TestClient(make.app, follow_redirects=False)
+    _, csrf = _csrf(browser, "/organiser/login")
+    token = owner["Authorization"].removeprefix("Bearer ")
+    signed_in = browser.post("/organiser/login", data={"csrf_token": csrf, "token": token})
+    assert signed_in.status_code == 303
+    page, csrf = _csrf(browser, f"/organiser/e/{slug}")
+    key = stranger["participant"]["key"]
+    button = f"/organiser/e/{slug}/participants/{key}/turn-down-membership"
+    assert button in page and f"Turn down {stranger['participant']['name']}" in page
+    assert browser.post(button, data={"csrf_token": "forged"}).status_code == 403
+    assert browser.post(button, data={"csrf_token": csrf}).status_code == 303
+    page, _ = _csrf(browser, f"/organiser/e/{slug}")
+    assert button not in page
+    gone = make.client.get(f"/api/v1/events/{slug}/me", headers=stranger["headers"])
+    assert gone.status_code == 401
+
+
+def test_a_member_turns_down_a_newcomer_with_the_button_on_its_page(make: Factory) -> None:
+    _, slug, founder, stranger = _org_event(make)
+    key = stranger["participant"]["key"]
+    turn_down = f"/e/{slug}/me/organisation/members/{key}/turn-down"
+    pending = _browser(make, stranger, slug)
+    _, csrf = _csrf(pending, f"/e/{slug}/me")
+    assert pending.post(turn_down, data={"csrf_token": csrf}).status_code == 403
+    member = _browser(make, founder, slug)
+    page, csrf = _csrf(member, f"/e/{slug}/me")
+    assert turn_down in page
+    assert member.post(turn_down, data={"csrf_token": csrf}).status_code == 303
+    page, _ = _csrf(member, f"/e/{slug}/me")
+    assert "People asking to join" not in page

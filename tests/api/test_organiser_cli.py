@@ -8,13 +8,13 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from matchmaking.cli import app as cli_app
+from matchmaking.commands.cli import app as cli_app
 from tests.api.conftest import Factory, bearer
 
 
 def _forget_configuration() -> None:
-    from matchmaking.db import get_engine, get_sessionmaker
-    from matchmaking.settings import get_settings
+    from matchmaking.platform.db import get_engine, get_sessionmaker
+    from matchmaking.platform.settings import get_settings
 
     if get_engine.cache_info().currsize:
         get_engine().dispose()

@@ -19,7 +19,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from api.app import create_app
-from matchmaking.settings import Settings
+from matchmaking.platform.settings import Settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parent.parent.parent / "artifacts" / "screenshots"

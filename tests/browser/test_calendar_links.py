@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from matchmaking.models import EventStatus
-from matchmaking.security import PARTICIPANT_TOKEN_PREFIX, hash_token, new_token
+from matchmaking.platform.models import EventStatus
+from matchmaking.platform.security import PARTICIPANT_TOKEN_PREFIX, hash_token, new_token
 from tests.browser.conftest import Served
 from tests.browser.test_scenario import _shot
 from tests.calendars.builders import add_version, at, build_event

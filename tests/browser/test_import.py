@@ -14,8 +14,8 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from matchmaking.models import Participant
-from matchmaking.security import PARTICIPANT_TOKEN_PREFIX, hash_token, new_token
+from matchmaking.platform.models import Participant
+from matchmaking.platform.security import PARTICIPANT_TOKEN_PREFIX, hash_token, new_token
 from tests.browser.conftest import Served
 from tests.browser.test_scenario import _prepare, _shot
 

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matchmaking.models import (
+from matchmaking.platform.models import (
     ApiToken,
     EventRole,
     EventRoleName,
@@ -28,8 +28,8 @@ from matchmaking.models import (
     WishStatus,
     utcnow,
 )
-from matchmaking.models import Organiser as OrganiserRow
-from matchmaking.security import PARTICIPANT_TOKEN_PREFIX, hash_token, new_token
+from matchmaking.platform.models import Organiser as OrganiserRow
+from matchmaking.platform.security import PARTICIPANT_TOKEN_PREFIX, hash_token, new_token
 from tests.browser.conftest import Served
 from tests.browser.test_scenario import _register, _shot
 from tests.calendars.builders import Built, add_version, build_event

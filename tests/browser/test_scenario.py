@@ -14,8 +14,8 @@ import pytest
 import vobject
 from sqlalchemy.orm import Session
 
-from matchmaking.models import ApiToken, EventRole, EventRoleName, EventStatus, Organiser
-from matchmaking.security import PARTICIPANT_TOKEN_PREFIX, hash_token, new_token
+from matchmaking.platform.models import ApiToken, EventRole, EventRoleName, EventStatus, Organiser
+from matchmaking.platform.security import PARTICIPANT_TOKEN_PREFIX, hash_token, new_token
 from tests.browser.conftest import Served
 from tests.calendars.builders import build_event
 

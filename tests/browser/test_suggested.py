@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from matchmaking.models import Organisation, Wish
+from matchmaking.platform.models import Organisation, Wish
 from tests.browser.conftest import Served
 from tests.browser.test_pages_for_people import FITS, PHONE, _db, _participant, _setup
 from tests.browser.test_scenario import _shot

@@ -9,8 +9,14 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from matchmaking.models import ApiToken, EventRole, EventRoleName, Organiser, ScheduleVersion
-from matchmaking.security import hash_token, new_token
+from matchmaking.platform.models import (
+    ApiToken,
+    EventRole,
+    EventRoleName,
+    Organiser,
+    ScheduleVersion,
+)
+from matchmaking.platform.security import hash_token, new_token
 from tests.browser.conftest import Served
 from tests.calendars.builders import build_event
 from tests.pages.test_version_impact import two_versions

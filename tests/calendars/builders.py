@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from matchmaking.models import (
+from matchmaking.platform.models import (
     Attendance,
     Event,
     EventMode,
+    EventSession,
     Location,
     LocationKind,
     Meeting,
@@ -19,8 +20,7 @@ from matchmaking.models import (
     Participant,
     ScheduleVersion,
 )
-from matchmaking.models import Session as EventSession
-from matchmaking.models import Slot as EventSlot
+from matchmaking.platform.models import Slot as EventSlot
 
 
 @dataclass

@@ -12,7 +12,7 @@ import pytest
 import vobject
 from sqlalchemy.orm import Session
 
-from matchmaking.calendars import (
+from matchmaking.delivery.calendars import (
     CANCELLED_RETENTION,
     MAX_CALENDAR_LINKS,
     TooManyCalendarLinks,
@@ -24,7 +24,7 @@ from matchmaking.calendars import (
     replace_calendar_links,
     revoke_calendar_links,
 )
-from matchmaking.security import hash_token
+from matchmaking.platform.security import hash_token
 from tests.calendars.builders import add_version, at, build_event
 
 NOW = datetime(2024, 10, 25, 12, tzinfo=UTC)

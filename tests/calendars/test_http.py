@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
-from matchmaking.calendars import MAX_CALENDAR_LINKS, issue_calendar_token
-from matchmaking.models import ApiToken, EventRole, EventRoleName, Organiser
-from matchmaking.security import PARTICIPANT_TOKEN_PREFIX, hash_token, new_token
-from matchmaking.settings import Settings
+from matchmaking.delivery.calendars import MAX_CALENDAR_LINKS, issue_calendar_token
+from matchmaking.platform.models import ApiToken, EventRole, EventRoleName, Organiser
+from matchmaking.platform.security import PARTICIPANT_TOKEN_PREFIX, hash_token, new_token
+from matchmaking.platform.settings import Settings
 from tests.calendars.builders import Built, add_version, at, build_event
 
 

@@ -1,5 +1,5 @@
-"""The lean hit path of feeds and agendas (`matchmaking.serving.lean_read` on the engine of
-`matchmaking.db.make_lean_engine`): one statement without an ORM session or a pre-ping, run
+"""The lean hit path of feeds and agendas (`matchmaking.delivery.serving.lean_read` on the engine of
+`matchmaking.platform.db.make_lean_engine`): one statement without an ORM session or a pre-ping, run
 on the event loop. Credentials are still checked on every request; a connection that died
 is replaced without an error; a database that cannot be reached is a 503 problem, never a
 500."""
@@ -21,9 +21,9 @@ from sqlalchemy.exc import OperationalError
 
 from api.app import create_app
 from api.cookies import PARTICIPANT_COOKIE
-from matchmaking.db import LEAN_STATEMENT_TIMEOUT_MS
-from matchmaking.security import PARTICIPANT_TOKEN_PREFIX, hash_token, new_token
-from matchmaking.serving import must_connect
+from matchmaking.delivery.serving import must_connect
+from matchmaking.platform.db import LEAN_STATEMENT_TIMEOUT_MS
+from matchmaking.platform.security import PARTICIPANT_TOKEN_PREFIX, hash_token, new_token
 from tests.api.conftest import make_settings
 from tests.api.test_request_statements import statements
 from tests.calendars.test_http import World

@@ -17,9 +17,9 @@ from alembic.config import Config
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
-from matchmaking.calendars import issue_calendar_token, participant_by_calendar_token
-from matchmaking.models import CalendarLink, Meeting, Participant, Wish, WishStatus
-from matchmaking.security import hash_token
+from matchmaking.delivery.calendars import issue_calendar_token, participant_by_calendar_token
+from matchmaking.platform.models import CalendarLink, Meeting, Participant, Wish, WishStatus
+from matchmaking.platform.security import hash_token
 from tests.calendars.builders import add_version, at, build_event
 from tests.conftest import REPO
 

@@ -1,5 +1,5 @@
-"""The serving cache of agendas and calendar feeds (matchmaking.serving), over HTTP, on both
-backends: a repeated download costs one query; every change a participant could see — a
+"""The serving cache of agendas and calendar feeds (matchmaking.delivery.serving), over HTTP,
+on both backends: a repeated download costs one query; every change a participant could see — a
 publication, a rotated token, an erasure, an edit of the event or of a person — shows in the
 very next request, of this process and of any other one over the same database."""
 
@@ -14,13 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from api.app import create_app
-from matchmaking.calendars import CANCELLED_RETENTION, participant_feed
-from matchmaking.db import ReadOnlySessionError, read_only_sessionmaker
-from matchmaking.models import Event, ScheduleVersion
-from matchmaking.privacy import ERASED_NAME, erase_participant
-from matchmaking.publishing import publish_version
-from matchmaking.serving import Served, ServingCache
-from matchmaking.settings import Settings
+from matchmaking.delivery.calendars import CANCELLED_RETENTION, participant_feed
+from matchmaking.delivery.serving import Served, ServingCache
+from matchmaking.participants.privacy import ERASED_NAME, erase_participant
+from matchmaking.planning.publishing import publish_version
+from matchmaking.platform.db import ReadOnlySessionError, read_only_sessionmaker
+from matchmaking.platform.models import Event, ScheduleVersion
+from matchmaking.platform.settings import Settings
 from tests.api.test_request_statements import statements
 from tests.calendars.builders import add_version, at
 from tests.calendars.test_http import World

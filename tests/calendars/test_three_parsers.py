@@ -24,10 +24,9 @@ import pytest
 import vobject
 from sqlalchemy.orm import Session
 
-from matchmaking import calendars
-from matchmaking.calendars import event_feed, location_feed, participant_feed
-from matchmaking.models import Session as EventSession
-from matchmaking.models import Slot
+from matchmaking.delivery import calendars
+from matchmaking.delivery.calendars import event_feed, location_feed, participant_feed
+from matchmaking.platform.models import EventSession, Slot
 from tests import setup_services
 from tests.calendars.builders import Built, add_version, build_event
 

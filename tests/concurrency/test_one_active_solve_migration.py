@@ -10,7 +10,7 @@ from alembic.config import Config
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from matchmaking.models import Event, JobStatus, SolveJob
+from matchmaking.platform.models import Event, JobStatus, SolveJob
 from tests.conftest import REPO
 
 

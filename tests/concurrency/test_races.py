@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from matchmaking.models import JobStatus
+from matchmaking.platform.models import JobStatus
 from tests.concurrency.conftest import Browser, Factory, api, at_once
 
 pytestmark = pytest.mark.slow

@@ -26,11 +26,13 @@ from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.orm import sessionmaker
 
 from api.app import create_app
-from matchmaking import organisers as organiser_service
 from matchmaking.bundle.schemas import Bundle
-from matchmaking.bundle_store import import_bundle
-from matchmaking.db import make_engine
-from matchmaking.models import (
+from matchmaking.bundle.store import import_bundle
+from matchmaking.organising import organisers as organiser_service
+from matchmaking.planning.scheduling import problem_from_event
+from matchmaking.planning.versions import snapshot_digest
+from matchmaking.platform.db import make_engine
+from matchmaking.platform.models import (
     Event,
     EventStatus,
     JobStatus,
@@ -38,8 +40,6 @@ from matchmaking.models import (
     Participant,
     ScheduleVersion,
 )
-from matchmaking.scheduling import problem_from_event
-from matchmaking.versions import snapshot_digest
 from tests.api.conftest import make_settings
 from tests.conftest import POSTGRES_ADMIN_URL
 from tests.processes import ApiServer, free_port, start_solve, wait_finished, wait_for

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
-from matchmaking.models import (
+from matchmaking.platform.models import (
     ApiToken,
     EventRole,
     EventRoleName,
@@ -20,8 +20,8 @@ from matchmaking.models import (
     Organiser,
     Participant,
 )
-from matchmaking.security import PARTICIPANT_TOKEN_PREFIX, hash_token, new_token
-from matchmaking.settings import Settings
+from matchmaking.platform.security import PARTICIPANT_TOKEN_PREFIX, hash_token, new_token
+from matchmaking.platform.settings import Settings
 from tests.calendars.builders import Built, build_event
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -9,8 +9,8 @@ import re
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from matchmaking.calendars import MAX_CALENDAR_LINKS
-from matchmaking.models import CalendarLink
+from matchmaking.delivery.calendars import MAX_CALENDAR_LINKS
+from matchmaking.platform.models import CalendarLink
 from tests.calendars.builders import add_version, at
 from tests.pages.conftest import Site, csrf_of
 

@@ -7,8 +7,8 @@ import re
 
 from sqlalchemy import func, select
 
-from matchmaking.models import Organisation, Participant, SheetUpload
-from matchmaking.security import hash_token, new_token
+from matchmaking.platform.models import Organisation, Participant, SheetUpload
+from matchmaking.platform.security import hash_token, new_token
 from tests.pages.conftest import Site, csrf_of
 
 ROWS = (

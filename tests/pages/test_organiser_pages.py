@@ -10,7 +10,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from matchmaking.models import (
+from matchmaking.platform.models import (
     ApiToken,
     JobStatus,
     Organiser,
@@ -19,7 +19,7 @@ from matchmaking.models import (
     Wish,
     WishStatus,
 )
-from matchmaking.security import hash_token, new_token
+from matchmaking.platform.security import hash_token, new_token
 from tests.calendars.builders import add_version, at
 from tests.pages.conftest import Site, csrf_of
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from matchmaking.models import EventStatus, Wish, WishStatus, utcnow
-from matchmaking.wording import KeyNames, fold, reason_words
+from matchmaking.platform.models import EventStatus, Wish, WishStatus, utcnow
+from matchmaking.platform.wording import KeyNames, fold, reason_words
 from tests.calendars.builders import add_version
 from tests.pages.conftest import Site, csrf_of
 
@@ -138,7 +138,7 @@ def test_registration_stays_closed_after_its_deadline_and_the_page_says_why(site
 
 
 def test_publishing_keeps_registration_open_when_it_was_reopened(site: Site) -> None:
-    from matchmaking.publishing import publish_version
+    from matchmaking.planning.publishing import publish_version
 
     _published(site, timedelta(days=2))
     site.built.event.status = EventStatus.open
@@ -236,8 +236,8 @@ def test_inbox_shows_requests_waiting_for_an_answer_first(site: Site) -> None:
 
 
 def test_only_the_events_organisers_may_open_or_close_its_registration(site: Site) -> None:
-    from matchmaking.models import ApiToken, Organiser
-    from matchmaking.security import hash_token, new_token
+    from matchmaking.platform.models import ApiToken, Organiser
+    from matchmaking.platform.security import hash_token, new_token
 
     stranger_token = new_token("mmo")
     stranger = Organiser(email="stranger@example.org", name="Stranger")

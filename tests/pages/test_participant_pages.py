@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from matchmaking.models import Participant, Wish, WishStatus
+from matchmaking.platform.models import Participant, Wish, WishStatus
 from tests.calendars.builders import add_version, at
 from tests.pages.conftest import Site, csrf_of
 

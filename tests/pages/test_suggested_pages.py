@@ -7,7 +7,7 @@ import re
 
 from sqlalchemy import select
 
-from matchmaking.models import Wish
+from matchmaking.platform.models import Wish
 from tests.pages.conftest import Site, csrf_of
 
 FORM = re.compile(

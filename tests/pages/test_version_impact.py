@@ -7,7 +7,7 @@ import re
 
 from sqlalchemy.orm import Session
 
-from matchmaking.models import ScheduleVersion, Wish, WishStatus
+from matchmaking.platform.models import ScheduleVersion, Wish, WishStatus
 from tests.calendars.builders import Built, add_version, at
 from tests.pages.conftest import Site, csrf_of
 

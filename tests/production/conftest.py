@@ -11,7 +11,7 @@ from functools import cache
 
 import pytest
 
-from matchmaking.celery_app import check_broker
+from matchmaking.planning.celery_app import check_broker
 
 
 @cache

@@ -23,13 +23,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
-from matchmaking import organisers as organiser_service
 from matchmaking.bundle.schemas import Bundle
-from matchmaking.bundle_store import import_bundle
-from matchmaking.celery_app import SOLVE_TASK, create_celery_app
-from matchmaking.db import make_engine
-from matchmaking.jobs import create_solve_job
-from matchmaking.models import (
+from matchmaking.bundle.store import import_bundle
+from matchmaking.organising import organisers as organiser_service
+from matchmaking.planning.celery_app import SOLVE_TASK, create_celery_app
+from matchmaking.planning.jobs import create_solve_job
+from matchmaking.platform.db import make_engine
+from matchmaking.platform.models import (
     Event,
     EventStatus,
     JobStatus,
@@ -39,7 +39,7 @@ from matchmaking.models import (
     ScheduleVersion,
     SolveJob,
 )
-from matchmaking.settings import Settings
+from matchmaking.platform.settings import Settings
 from tests.api.conftest import Mailbox
 from tests.processes import MATCHMAKING, free_port, wait_for
 from tests.production.conftest import require_broker

@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from matchmaking import organisers as organiser_service
 from matchmaking.bundle.schemas import Bundle
-from matchmaking.bundle_store import import_bundle
-from matchmaking.db import make_engine
-from matchmaking.models import JobStatus, ScheduleVersion
+from matchmaking.bundle.store import import_bundle
+from matchmaking.organising import organisers as organiser_service
+from matchmaking.platform.db import make_engine
+from matchmaking.platform.models import JobStatus, ScheduleVersion
 from tests.processes import ApiServer, start_solve, wait_finished
 from tests.production.events import busy_event_bundle
 

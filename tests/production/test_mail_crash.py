@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from matchmaking.bundle.schemas import Bundle
-from matchmaking.bundle_store import import_bundle
-from matchmaking.db import make_engine
-from matchmaking.models import EventStatus, MailStatus, OutboxMail
+from matchmaking.bundle.store import import_bundle
+from matchmaking.platform.db import make_engine
+from matchmaking.platform.models import EventStatus, MailStatus, OutboxMail
 from tests.api.conftest import Mailbox
 from tests.processes import ApiServer, free_port, wait_for
 from tests.production.events import busy_event_bundle

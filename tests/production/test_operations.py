@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from api.app import create_app
-from matchmaking.models import Event, JobStatus, SolveJob
-from matchmaking.observability import configure_logging
-from matchmaking.settings import Settings
+from matchmaking.platform.models import Event, JobStatus, SolveJob
+from matchmaking.platform.observability import configure_logging
+from matchmaking.platform.settings import Settings
 from tests.conftest import POSTGRES_ADMIN_URL, upgrade_to_head
 from tests.production.conftest import require_broker
 

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from matchmaking.bundle.problem import bundle_to_problem
+from matchmaking.bundle.store import import_bundle
 from matchmaking.bundle.validate import parse_bundle
-from matchmaking.bundle_store import import_bundle
-from matchmaking.scheduling import problem_from_event
+from matchmaking.planning.snapshot import problem_from_event
 from solver import problem as sp
 from solver import solve
 from solver.check import check

@@ -1,8 +1,9 @@
-"""The recommendations ranking (matchmaking/recommend.py): pure functions, no database."""
+"""The recommendations ranking (matchmaking/participants/recommend.py): pure functions, no
+database."""
 
 from __future__ import annotations
 
-from matchmaking.recommend import Person, Recommender, WishLink, stem, terms
+from matchmaking.participants.recommend import Person, Recommender, WishLink, stem, terms
 
 
 def _people() -> list[Person]:

@@ -29,22 +29,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
-from matchmaking.models import (
+from matchmaking.planning import hand_edits
+from matchmaking.platform.models import (
     Event,
     EventRole,
     EventRoleName,
+    EventSession,
     EventStatus,
     JobStatus,
     Location,
     LocationKind,
     Organiser,
     Participant,
+    ScheduleVersion,
     Slot,
     SolveJob,
     Wish,
     WishStatus,
 )
-from matchmaking.models import Session as EventSession
 from tests.api.conftest import make_settings
 from tests.security.world import ROLES, World, build_world
 
@@ -407,6 +409,36 @@ def calendar_feed(ctx: Context, role: str) -> Request:
     return Request(f"/calendars/participants/{ctx.world.calendar_tokens['p2']}.ics")
 
 
+def draft(path: str, body: Any = None, edit: Callable[..., Any] | None = None) -> Prepare:
+    """A fresh draft copy of the published version 1 (edited by `edit` first), then `path`
+    with its number: every role edits a version of its own."""
+
+    def prepare(ctx: Context, role: str) -> Request:
+        db, event = ctx.event()
+        for job in db.scalars(select(SolveJob).where(SolveJob.event_id == event.id)):
+            if job.status in (JobStatus.queued, JobStatus.running):
+                job.status = JobStatus.cancelled
+        published = db.scalar(
+            select(ScheduleVersion).where(
+                ScheduleVersion.event_id == event.id, ScheduleVersion.number == 1
+            )
+        )
+        assert published is not None
+        copy = hand_edits.draft_copy(db, event, published)
+        if edit is not None:
+            edit(db, event, copy)
+        db.commit()
+        number = copy.number
+        db.close()
+        return Request(fill(E + path, ctx.world, number=number), body)
+
+    return prepare
+
+
+def _cancel_w1(db: Session, event: Event, version: ScheduleVersion) -> None:
+    hand_edits.cancel_meeting(db, event, version, "w1")
+
+
 # --- the table -----------------------------------------------------------------------------
 
 E = "/api/v1/events/{slug}"
@@ -551,6 +583,20 @@ OPERATIONS: list[Operation] = [
         200,
         pending_member("/me/organisation/members/{key}/confirm"),
     ),
+    Operation(
+        "POST",
+        E + "/participants/{key}/turn-down-membership",
+        "staff",
+        204,
+        pending_member("/participants/{key}/turn-down-membership"),
+    ),
+    Operation(
+        "POST",
+        E + "/me/organisation/members/{key}/turn-down",
+        "participant",
+        204,
+        pending_member("/me/organisation/members/{key}/turn-down"),
+    ),
     Operation("POST", E + "/me/organisation/invitation", "participant", 201),
     Operation("DELETE", E + "/participants/{key}", "owner", 200, a_newcomer),
     # wishes
@@ -609,12 +655,62 @@ OPERATIONS: list[Operation] = [
         queued_job("/api/v1/jobs/{job_id}/cancel"),
     ),
     Operation("GET", E + "/mails", "staff", 200),
+    Operation("GET", E + "/messages/segments", "staff", 200),
+    Operation(
+        "POST",
+        E + "/messages",
+        "staff",
+        202,
+        body({"segment": "everyone", "subject": "Welcome", "body": "See you soon."}),
+    ),
     # schedule versions and agendas
     Operation("GET", E + "/versions", "staff", 200),
     Operation("GET", E + "/versions/{number}", "staff", 200),
     Operation("GET", E + "/versions/{number}/diff", "staff", 200),
     Operation("POST", E + "/versions/{number}/publish", "staff", 200),
     Operation("GET", E + "/versions/{number}/schedule", "staff", 200),
+    # hand edits
+    Operation("GET", E + "/versions/{number}/hand-edits", "staff", 200),
+    Operation("POST", E + "/versions/{number}/copy", "staff", 201),
+    Operation(
+        "POST",
+        E + "/versions/{number}/meetings",
+        "staff",
+        201,
+        draft(
+            "/versions/{number}/meetings",
+            {"participants": ["p1", "p2"], "slot": "s3", "location": "t1"},
+            _cancel_w1,
+        ),
+    ),
+    Operation(
+        "POST",
+        E + "/versions/{number}/meetings/{uid}/move",
+        "staff",
+        200,
+        draft("/versions/{number}/meetings/w1/move", {"slot": "s3", "location": "t1"}),
+    ),
+    Operation(
+        "DELETE",
+        E + "/versions/{number}/meetings/{uid}",
+        "staff",
+        200,
+        draft("/versions/{number}/meetings/w1"),
+    ),
+    Operation(
+        "PUT",
+        E + "/versions/{number}/meetings/{uid}/pin",
+        "staff",
+        200,
+        draft("/versions/{number}/meetings/w1/pin", {"pinned": True}),
+    ),
+    Operation(
+        "POST",
+        E + "/versions/{number}/resolve-around-pins",
+        "staff",
+        201,
+        draft("/versions/{number}/resolve-around-pins", {"time_limit_seconds": 2, "workers": 1}),
+    ),
     Operation("GET", E + "/me/agenda", "participant", 200),
     Operation(
         "GET",

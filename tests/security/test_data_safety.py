@@ -15,8 +15,8 @@ from sqlalchemy import JSON, String, Text, select
 from sqlalchemy.orm import sessionmaker
 
 from api.app import create_app
-from matchmaking.models import Base, Participant
-from matchmaking.privacy import ERASED_NAME
+from matchmaking.participants.privacy import ERASED_NAME
+from matchmaking.platform.models import Base, Participant
 from tests.api.conftest import make_settings
 from tests.conftest import upgrade_to_head
 from tests.security.world import World, build_world
@@ -51,7 +51,7 @@ def test_export_then_import_into_a_fresh_database_gives_the_same_event(
     restored_app = _fresh_app(tmp_path)
     with TestClient(restored_app) as restored:
         # A new installation: its first organiser is made by the CLI's service.
-        from matchmaking import organisers
+        from matchmaking.organising import organisers
 
         with restored_app.state.sessionmaker() as db:
             _, _, token = organisers.create_organiser(db, "restorer@example.org", "Restorer")

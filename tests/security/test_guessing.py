@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from api.app import create_app
 from api.ratelimit import GuessLimiter
-from matchmaking.models import ApiToken, Participant
-from matchmaking.security import hash_token, new_token
+from matchmaking.platform.models import ApiToken, Participant
+from matchmaking.platform.security import hash_token, new_token
 from tests.api.conftest import Factory, bearer, make_settings, participant_auth
 
 LIMIT = 3

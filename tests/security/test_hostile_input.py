@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from api.app import create_app
-from matchmaking.models import Organiser, Participant
+from matchmaking.platform.models import Organiser, Participant
 from tests.api.conftest import Factory, make_settings
 
 LIMIT_BYTES = 64 * 1024
@@ -534,8 +534,8 @@ def test_bundle_export_never_fails_on_names_stored_empty_or_odd(
 ) -> None:
     from typer.testing import CliRunner
 
-    from matchmaking.cli import app as cli
-    from matchmaking.settings import get_settings
+    from matchmaking.commands.cli import app as cli
+    from matchmaking.platform.settings import get_settings
 
     client, make, owner, slug = site
     person = make.participant(slug)

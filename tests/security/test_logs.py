@@ -15,8 +15,8 @@ from pydantic import SecretStr
 from uvicorn.logging import AccessFormatter
 
 from api.app import create_app
-from matchmaking.observability import configure_logging
-from matchmaking.settings import Settings
+from matchmaking.platform.observability import configure_logging
+from matchmaking.platform.settings import Settings
 from tests.api.conftest import Factory, make_settings
 
 PRODUCTION_KEY = "a-production-key-" + "x" * 40

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from api.app import create_app
-from matchmaking.models import Wish, WishStatus
+from matchmaking.platform.models import Wish, WishStatus
 from tests.api.conftest import make_settings
 from tests.security.world import World, build_world
 

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from api.app import create_app
-from matchmaking.models import CalendarLink, Participant, ScheduleVersion, SolveJob, Wish
+from matchmaking.platform.models import CalendarLink, Participant, ScheduleVersion, SolveJob, Wish
 from tests.api.conftest import make_settings
 from tests.security.world import World, build_world
 
@@ -88,6 +88,7 @@ GET_PAGES = [
     ("organiser", "/organiser"),
     ("organiser", "/organiser/e/{slug}"),
     ("organiser", "/organiser/e/{slug}/versions/1"),
+    ("organiser", "/organiser/e/{slug}/versions/1/edit"),
     ("anonymous", "/e/no-such-event"),  # error pages too
 ]
 
@@ -185,6 +186,7 @@ def _post_targets(world: World) -> dict[str, tuple[str, dict[str, str]]]:
         "/organiser/e/{slug}/solve": ("organiser", {"time_limit": "5"}),
         "/organiser/e/{slug}/versions/{number}/publish": ("organiser", {"force": "yes"}),
         "/organiser/e/{slug}/registration": ("organiser", {"action": "close"}),
+        "/organiser/e/{slug}/versions/{number}/edit/{action}": ("organiser", {}),
         "/e/{slug}/me/calendar": ("participant", {}),
         "/e/{slug}/me/calendar/replace": ("participant", {"confirm": "yes"}),
         "/e/{slug}/wishes": ("participant", {"to": "p3", "priority": "1"}),
@@ -207,7 +209,7 @@ def test_every_form_refuses_a_post_without_a_valid_csrf_token(
     before = _counts(app)
     for path in sorted(posts):
         who, data = targets[path]
-        url = path.format(slug=world.slug, number=1, key="w2")
+        url = path.format(slug=world.slug, number=1, key="w2", action="copy")
         for token in (None, "forged", "0" * 64):
             client = {
                 "anonymous": browser(app),
@@ -260,7 +262,7 @@ def test_organiser_pages_of_other_events_look_like_missing_ones(
 ) -> None:
     app, world = pages
     stranger = signed_in_organiser(app, world, "other_owner")
-    for path in ("", "/versions/1", "/versions/1/timetable.csv"):
+    for path in ("", "/versions/1", "/versions/1/timetable.csv", "/versions/1/edit"):
         assert stranger.get(f"/organiser/e/{world.slug}{path}").status_code == 404, path
     assert stranger.get(f"/organiser/e/{world.slug}/jobs/{world.job_id}.json").status_code == 404
 
@@ -284,8 +286,8 @@ def _logout(client: TestClient) -> None:
 def test_the_organiser_cookie_is_a_session_of_its_own_and_dies_at_sign_out(
     pages: tuple[FastAPI, World],
 ) -> None:
-    from matchmaking.models import BrowserSession
-    from matchmaking.security import hash_token
+    from matchmaking.platform.models import BrowserSession
+    from matchmaking.platform.security import hash_token
 
     app, world = pages
     api_token = world.organiser_tokens["owner"]
@@ -315,7 +317,7 @@ def test_the_organiser_cookie_is_a_session_of_its_own_and_dies_at_sign_out(
 def test_the_participant_cookie_is_a_session_that_a_new_personal_link_ends(
     pages: tuple[FastAPI, World],
 ) -> None:
-    from matchmaking.security import hash_token, new_token
+    from matchmaking.platform.security import hash_token, new_token
 
     app, world = pages
     client = signed_in_participant(app, world)

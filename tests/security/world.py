@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from matchmaking.models import (
+from matchmaking.platform.models import (
     ApiToken,
     CalendarLink,
     EventRole,
@@ -28,7 +28,7 @@ from matchmaking.models import (
     Wish,
     WishStatus,
 )
-from matchmaking.security import (
+from matchmaking.platform.security import (
     CALENDAR_TOKEN_PREFIX,
     ORGANISER_TOKEN_PREFIX,
     PARTICIPANT_TOKEN_PREFIX,

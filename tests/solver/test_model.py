@@ -343,9 +343,9 @@ def test_b2b_instance_tic_12_reaches_its_proven_optimum() -> None:
     import json
     from pathlib import Path
 
+    from matchmaking.bundle.dzn import convert_dzn
     from matchmaking.bundle.problem import bundle_to_problem
     from matchmaking.bundle.validate import parse_bundle
-    from matchmaking.dzn import convert_dzn
 
     data = Path(__file__).resolve().parents[3] / "shared" / "data" / "b2b-udg"
     bundle = parse_bundle(json.dumps(convert_dzn(data / "tic-12.original.dzn")).encode())

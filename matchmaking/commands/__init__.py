@@ -1,0 +1,1 @@
+"""The entry points: the `matchmaking` command line and its demo."""

@@ -1,0 +1,1 @@
+"""What people get from a published schedule: agendas, calendar feeds, and exports."""

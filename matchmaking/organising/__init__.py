@@ -1,0 +1,1 @@
+"""Organisers and the events they set up: lifecycle, roles, the time grid, locations and rules."""

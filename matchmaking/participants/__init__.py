@@ -1,0 +1,1 @@
+"""Who takes part and what they ask for: registration, the personal link, wishes, erasure."""

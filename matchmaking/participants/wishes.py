@@ -1,0 +1,658 @@
+"""Meeting wishes between participants: send, edit, withdraw, accept, decline.
+
+Rules (see docs/api.md):
+- Wishes can be sent, withdrawn and answered once the event is no longer a draft, until its
+  `wish_cutoff` (also after registration closes, so late arrivals can still be met).
+- A wish goes to a listed participant or to an organisation with a listed participant; never
+  to oneself or one's own organisation; at most one open wish per sender and recipient.
+- `max_requests_per_participant` caps a sender's open wishes (requested or accepted);
+  declined and withdrawn ones free their place. The cap holds under concurrent requests: the
+  sender's row is locked (PostgreSQL `SELECT … FOR UPDATE`; SQLite's BEGIN IMMEDIATE
+  serialises writers) before counting.
+- With `auto_accept` a wish is accepted when sent; with `recipient_accepts` it waits for the
+  recipient (or, for a wish to an organisation, any of its participants) to answer.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import BindParameter, Select, bindparam, func, literal, or_, select
+from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
+
+from matchmaking.organising.events import as_utc, get_slot
+from matchmaking.organising.events import get_session as get_event_session
+from matchmaking.participants.recommend import delegation_key
+from matchmaking.participants.registration import participant_page
+from matchmaking.platform.errors import Conflict, Forbidden, Invalid, NotFound
+from matchmaking.platform.mail import Mail
+from matchmaking.platform.models import (
+    Event,
+    EventStatus,
+    Organisation,
+    Participant,
+    Wish,
+    WishPolicy,
+    WishStatus,
+    utcnow,
+)
+
+OPEN_STATUSES = (WishStatus.requested, WishStatus.accepted)
+
+
+@dataclass(frozen=True)
+class WishRequest:
+    to: str | None = None
+    to_organisation: str | None = None
+    priority: int = 2
+    message: str = ""
+
+
+def check_wishes_allowed(event: Event, now: datetime | None = None) -> None:
+    """Refuse wish changes before the event opens and after its cut-off."""
+    if event.status is EventStatus.draft:
+        raise Conflict("The event is not open yet; wishes can be sent once it opens.")
+    cutoff = as_utc(event.wish_cutoff)
+    if cutoff is not None and (now or utcnow()) >= cutoff:
+        raise Conflict(
+            f"The cut-off for wishes was {cutoff.isoformat(timespec='minutes')}; "
+            "wishes can no longer be sent, withdrawn or answered."
+        )
+
+
+@dataclass(frozen=True)
+class SentWish:
+    wish: Wish
+    #: The recipient has an open wish to the sender (or the sender's organisation) as well.
+    mutual: bool
+
+
+def send_wish(
+    session: Session, sender: Participant, request: WishRequest, now: datetime | None = None
+) -> Wish:
+    """A new wish of `sender`; flushes, the caller commits."""
+    return send(session, sender, request, now).wish
+
+
+def send(
+    session: Session,
+    sender: Participant,
+    request: WishRequest,
+    now: datetime | None = None,
+    *,
+    sender_locked: bool = False,
+) -> SentWish:
+    """A new wish of `sender` and whether it is mutual; flushes, the caller commits.
+
+    Four statements: the sender's lock (none when the caller took it: `sender_locked`), one
+    query for everything the rules check (recipient, their organisation, an open wish to them
+    already, the sender's open wishes, whether the new key is free, a wish back), the insert,
+    and the caller's commit."""
+    event = sender.event
+    check_wishes_allowed(event, now)
+    if (request.to is None) == (request.to_organisation is None):
+        raise Invalid(
+            "Name exactly one of 'to' (a participant) and 'to_organisation'.", field="body.to"
+        )
+    # Lock the sender first: caps and duplicates are then checked against a stable count (on
+    # PostgreSQL every later statement of the transaction sees what committed before the
+    # lock was granted). FOR NO KEY UPDATE, not FOR UPDATE: inserting a wish takes a key-share
+    # lock on the recipient's row, which FOR UPDATE would block, deadlocking two people
+    # wishing each other.
+    # `sender_locked`: the caller took this lock already, in this transaction, when it read
+    # the sender (the API's wish endpoint does, with the token lookup).
+    if not sender_locked:
+        session.execute(_LOCK_SENDER, {"sender_id": sender.id})
+    key = f"w-{secrets.token_hex(4)}"
+    checks = _checks(session, event, sender, request, key)
+    recipient, organisation = _recipient(checks, sender, request)
+    check_delegations(event, checks.sender_organisation, checks.organisation, request)
+    if checks.duplicate_key is not None:
+        field = "body.to" if recipient is not None else "body.to_organisation"
+        raise Conflict(
+            f"You have sent this wish already (wish '{checks.duplicate_key}', "
+            f"{checks.duplicate_status}).",
+            field=field,
+        )
+    cap = event.max_requests_per_participant
+    if cap is not None and checks.open_sent >= cap:
+        raise Conflict(
+            f"You have {checks.open_sent} open wishes, the most this event allows ({cap}). "
+            "Withdraw one to send another."
+        )
+    accepted = event.wish_policy is WishPolicy.auto_accept
+    wish = Wish(
+        event_id=event.id,
+        key=_new_key(session, event) if checks.key_taken else key,
+        sender_id=sender.id,
+        recipient_id=recipient.id if recipient else None,
+        recipient_organisation_id=organisation.id if organisation else None,
+        priority=request.priority,
+        status=WishStatus.accepted if accepted else WishStatus.requested,
+        message=request.message.strip(),
+        answered_at=utcnow() if accepted else None,
+    )
+    session.add(wish)
+    session.flush()
+    # Hand the rows the checks loaded to the wish, so that the e-mail and the answer need no
+    # further query (the session itself keeps only weak references to unchanged rows).
+    if checks.sender_organisation is not None:
+        set_committed_value(sender, "organisation", checks.sender_organisation)
+    for name, value in (
+        ("sender", sender),
+        ("recipient", recipient),
+        ("recipient_organisation", organisation),
+    ):
+        set_committed_value(wish, name, value)
+    return SentWish(wish, mutual=recipient is not None and checks.wished_back)
+
+
+@dataclass(frozen=True)
+class _Checks:
+    recipient: Participant | None
+    organisation: Organisation | None
+    sender_organisation: Organisation | None
+    #: Listed participants of the recipient organisation (organisation wishes only).
+    listed: int
+    duplicate_key: str | None
+    duplicate_status: WishStatus | None
+    open_sent: int
+    key_taken: bool
+    wished_back: bool
+
+
+def _check_statement(to_participant: bool) -> Select[Any]:
+    """The one query of `_checks`, built once per kind of recipient: its parameters are
+    bound per request (`sender_id`, `sender_organisation_id`, `event_id`, `to`, `key`), so a
+    request neither builds nor compiles SQL."""
+    sender_organisation = aliased(Organisation)
+    sender_id: BindParameter[int] = bindparam("sender_id")
+    sender_organisation_id: BindParameter[int] = bindparam("sender_organisation_id")
+    event_id: BindParameter[int] = bindparam("event_id")
+    own = Wish.sender_id == sender_id
+    open_sent = select(func.count()).where(own, Wish.status.in_(OPEN_STATUSES)).scalar_subquery()
+    key_taken = select(Wish.id).where(Wish.event_id == event_id, Wish.key == bindparam("key"))
+    back: Any
+    target: Select[Any]
+    if to_participant:
+        to = Wish.recipient_id == Participant.id
+        back = (
+            select(Wish.id)
+            .where(
+                Wish.sender_id == Participant.id,
+                Wish.status.in_(OPEN_STATUSES),
+                or_(
+                    Wish.recipient_id == sender_id,
+                    Wish.recipient_organisation_id == sender_organisation_id,
+                ),
+            )
+            .exists()
+        )
+        target = (
+            select(Participant, Organisation)
+            .join(Organisation, Organisation.id == Participant.organisation_id)
+            .where(
+                Participant.event_id == event_id,
+                Participant.key == bindparam("to"),
+                Participant.listed.is_(True),
+            )
+        )
+        listed: Any = literal(0)
+    else:
+        to = Wish.recipient_organisation_id == Organisation.id
+        back = literal(False)
+        target = select(literal(None), Organisation).where(
+            Organisation.event_id == event_id,
+            Organisation.key == bindparam("to"),
+        )
+        listed = (
+            select(func.count())
+            .select_from(Participant)
+            .where(Participant.organisation_id == Organisation.id, Participant.listed.is_(True))
+            .scalar_subquery()
+        )
+    duplicate = select(Wish.key, Wish.status).where(own, to, Wish.status != WishStatus.cancelled)
+    return target.join(
+        sender_organisation, sender_organisation.id == sender_organisation_id
+    ).add_columns(
+        listed,
+        duplicate.with_only_columns(Wish.key).limit(1).scalar_subquery(),
+        duplicate.with_only_columns(Wish.status).limit(1).scalar_subquery(),
+        open_sent,
+        key_taken.exists(),
+        back,
+        sender_organisation,
+    )
+
+
+_CHECKS = {True: _check_statement(True), False: _check_statement(False)}
+#: The sender's row lock (see `send`).
+_LOCK_SENDER = (
+    select(Participant.id)
+    .where(Participant.id == bindparam("sender_id"))
+    .with_for_update(key_share=True)
+)
+
+
+def _checks(
+    session: Session, event: Event, sender: Participant, request: WishRequest, key: str
+) -> _Checks:
+    """One query for every rule of a new wish. The sender's organisation comes along (into
+    the session) for the e-mail and the answer."""
+    to_participant = request.to is not None
+    row = session.execute(
+        _CHECKS[to_participant],
+        {
+            "sender_id": sender.id,
+            "sender_organisation_id": sender.organisation_id,
+            "event_id": event.id,
+            "to": request.to if to_participant else request.to_organisation,
+            "key": key,
+        },
+    ).first()
+    if row is None:
+        # No such recipient: the sender's own facts still decide nothing, the recipient does.
+        return _Checks(None, None, None, 0, None, None, 0, False, False)
+    if row[0] is not None:
+        set_committed_value(row[0], "organisation", row[1])
+    return _Checks(
+        recipient=row[0],
+        organisation=row[1],
+        sender_organisation=row[8],
+        listed=int(row[2] or 0),
+        duplicate_key=row[3],
+        duplicate_status=row[4],
+        open_sent=int(row[5] or 0),
+        key_taken=bool(row[6]),
+        wished_back=bool(row[7]),
+    )
+
+
+def _recipient(
+    checks: _Checks, sender: Participant, request: WishRequest
+) -> tuple[Participant | None, Organisation | None]:
+    if request.to is not None:
+        recipient = checks.recipient
+        if recipient is None:
+            raise Invalid(f"The directory has no participant '{request.to}'.", field="body.to")
+        if recipient.id == sender.id:
+            raise Invalid("You cannot send a wish to yourself.", field="body.to")
+        if recipient.organisation_id == sender.organisation_id:
+            raise Invalid(
+                "You cannot send a wish to someone of your own organisation.", field="body.to"
+            )
+        return recipient, None
+    organisation = checks.organisation
+    if organisation is None or not checks.listed:
+        raise Invalid(
+            f"The directory has no organisation '{request.to_organisation}'.",
+            field="body.to_organisation",
+        )
+    if organisation.id == sender.organisation_id:
+        raise Invalid(
+            "You cannot send a wish to your own organisation.", field="body.to_organisation"
+        )
+    return None, organisation
+
+
+def check_delegations(
+    event: Event,
+    sender_organisation: Organisation | None,
+    recipient_organisation: Organisation | None,
+    request: WishRequest,
+) -> None:
+    """Under the rule `cross_delegation_only`, refuse a wish between two organisations of
+    the same delegation (those without a delegation may meet anyone)."""
+    if not (event.rules or {}).get("cross_delegation_only"):
+        return
+    if sender_organisation is None or recipient_organisation is None:
+        return
+    mine = delegation_key(sender_organisation.delegation)
+    if mine and mine == delegation_key(recipient_organisation.delegation):
+        raise Conflict(
+            "This event's rule cross_delegation_only allows meetings between delegations "
+            f"only, and {recipient_organisation.name} attends with your delegation "
+            f"({sender_organisation.delegation}).",
+            field="body.to" if request.to is not None else "body.to_organisation",
+        )
+
+
+def _new_key(session: Session, event: Event) -> str:
+    while True:
+        key = f"w-{secrets.token_hex(4)}"
+        if (
+            session.scalar(select(Wish.id).where(Wish.event_id == event.id, Wish.key == key))
+            is None
+        ):
+            return key
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def get_wish(session: Session, event: Event, key: str) -> Wish:
+    wish = session.scalar(select(Wish).where(Wish.event_id == event.id, Wish.key == key))
+    if wish is None:
+        raise NotFound(f"The event has no wish '{key}'.")
+    return wish
+
+
+def is_recipient(wish: Wish, participant: Participant) -> bool:
+    if wish.recipient_id is not None:
+        return wish.recipient_id == participant.id
+    return wish.recipient_organisation_id == participant.organisation_id
+
+
+def own_wish(session: Session, participant: Participant, key: str) -> Wish:
+    """A wish the participant sent or received; others' wishes are not found (404)."""
+    wish = session.scalar(
+        select(Wish).where(Wish.event_id == participant.event_id, Wish.key == key)
+    )
+    if wish is None or not (wish.sender_id == participant.id or is_recipient(wish, participant)):
+        raise NotFound(f"You have no wish '{key}'.")
+    return wish
+
+
+Direction = Literal["sent", "received"]
+
+
+def participant_wishes(
+    session: Session,
+    participant: Participant,
+    direction: Direction,
+    status: WishStatus | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Wish], int]:
+    if direction == "sent":
+        query = select(Wish).where(Wish.sender_id == participant.id)
+    else:
+        query = select(Wish).where(
+            or_(
+                Wish.recipient_id == participant.id,
+                Wish.recipient_organisation_id == participant.organisation_id,
+            )
+        )
+    return _page(session, query, status, limit, offset)
+
+
+def event_wishes(
+    session: Session,
+    event: Event,
+    status: WishStatus | None,
+    participant_key: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Wish], int]:
+    """Every wish of the event, optionally those a participant sent or received."""
+    query = select(Wish).where(Wish.event_id == event.id)
+    if participant_key:
+        person = session.scalar(
+            select(Participant).where(
+                Participant.event_id == event.id, Participant.key == participant_key
+            )
+        )
+        if person is None:
+            return [], 0
+        query = query.where(
+            or_(
+                Wish.sender_id == person.id,
+                Wish.recipient_id == person.id,
+                Wish.recipient_organisation_id == person.organisation_id,
+            )
+        )
+    return _page(session, query, status, limit, offset)
+
+
+def _page(
+    session: Session, query: Select[tuple[Wish]], status: WishStatus | None, limit: int, offset: int
+) -> tuple[list[Wish], int]:
+    if status is not None:
+        query = query.where(Wish.status == status)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.options(
+            selectinload(Wish.sender).selectinload(Participant.organisation),
+            selectinload(Wish.recipient).selectinload(Participant.organisation),
+            selectinload(Wish.recipient_organisation),
+        )
+        .order_by(Wish.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return list(rows), total
+
+
+def mutual_keys(session: Session, wishes: list[Wish]) -> set[str]:
+    """Keys of the wishes whose recipient also wishes to meet the sender (open wishes)."""
+    candidates = [w for w in wishes if w.recipient_id is not None and w.status in OPEN_STATUSES]
+    if not candidates:
+        return set()
+    # One query for the whole page: every open wish sent by one of the recipients.
+    back = session.execute(
+        select(Wish.sender_id, Wish.recipient_id, Wish.recipient_organisation_id).where(
+            Wish.sender_id.in_({w.recipient_id for w in candidates}),
+            Wish.status.in_(OPEN_STATUSES),
+        )
+    ).all()
+    to_people = {(row.sender_id, row.recipient_id) for row in back}
+    to_organisations = {(row.sender_id, row.recipient_organisation_id) for row in back}
+    return {
+        w.key
+        for w in candidates
+        if (w.recipient_id, w.sender_id) in to_people
+        or (w.recipient_id, w.sender.organisation_id) in to_organisations
+    }
+
+
+# --- changing --------------------------------------------------------------------------------
+#
+# Every change of a wish starts by taking the wish's row lock and reading the row again under
+# it (`_lock`): PostgreSQL `SELECT … FOR NO KEY UPDATE`; SQLite's writers hold the database's
+# write lock from their first statement (BEGIN IMMEDIATE, see `matchmaking.platform.db`).
+# The state the change starts from is then checked on what is stored now, not on what the
+# request read before another change committed, so of two changes at once the second sees the
+# first, and is refused (409, naming the state the wish is in now) when it no longer applies.
+
+#: How a state reads in a sentence.
+_STATE_WORDS = {
+    WishStatus.requested: "waiting for an answer",
+    WishStatus.accepted: "accepted",
+    WishStatus.declined: "declined",
+    WishStatus.cancelled: "withdrawn",
+}
+
+
+def state_words(status: WishStatus) -> str:
+    return _STATE_WORDS[status]
+
+
+def lock_wish(session: Session, wish: Wish) -> Wish:
+    """Take the wish's row lock and refresh it from the database (see above)."""
+    locked = session.scalar(
+        select(Wish)
+        .where(Wish.id == wish.id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
+    if locked is None:  # deleted meanwhile (the sender's erasure)
+        raise NotFound(f"There is no wish '{wish.key}' any more.")
+    return locked
+
+
+def edit_wish(
+    session: Session,
+    participant: Participant,
+    wish: Wish,
+    priority: int | None,
+    message: str | None,
+    now: datetime | None = None,
+) -> Wish:
+    """The sender changes the priority or message of an open wish."""
+    check_wishes_allowed(participant.event, now)
+    if wish.sender_id != participant.id:
+        raise Forbidden("Only the sender of a wish can change it.")
+    wish = lock_wish(session, wish)
+    if wish.status not in OPEN_STATUSES:
+        raise Conflict(
+            f"Wish '{wish.key}' is {state_words(wish.status)} now; only open wishes can be changed."
+        )
+    if priority is not None:
+        wish.priority = priority
+    if message is not None:
+        wish.message = message.strip()
+    session.flush()
+    return wish
+
+
+def withdraw_wish(
+    session: Session, participant: Participant, wish: Wish, now: datetime | None = None
+) -> Wish:
+    check_wishes_allowed(participant.event, now)
+    if wish.sender_id != participant.id:
+        raise Forbidden("Only the sender of a wish can withdraw it.")
+    wish = lock_wish(session, wish)
+    if wish.status is WishStatus.cancelled:
+        raise Conflict(f"Wish '{wish.key}' is withdrawn already.")
+    wish.status = WishStatus.cancelled
+    session.flush()
+    return wish
+
+
+def answer_wish(
+    session: Session,
+    participant: Participant,
+    wish: Wish,
+    accept: bool,
+    now: datetime | None = None,
+) -> Wish:
+    """The recipient accepts or declines; a recipient may change its mind until the cut-off.
+    Accepting a declined wish opens it again, which the sender's cap must allow."""
+    check_wishes_allowed(participant.event, now)
+    if not is_recipient(wish, participant):
+        raise Forbidden("Only the recipient of a wish can answer it.")
+    check_may_answer(participant, wish)
+    wish = lock_wish(session, wish)
+    if wish.status is WishStatus.cancelled:
+        raise Conflict(f"Wish '{wish.key}' is withdrawn now: its sender withdrew it.")
+    if accept and wish.status is WishStatus.declined:
+        _check_cap_to_reopen(session, participant.event, wish)
+    wish.status = WishStatus.accepted if accept else WishStatus.declined
+    wish.answered_at = utcnow()
+    session.flush()
+    return wish
+
+
+def check_may_answer(participant: Participant, wish: Wish) -> None:
+    """A wish to an organisation is answered by its confirmed members only."""
+    if wish.recipient_organisation_id is not None and not participant.membership_confirmed:
+        raise Forbidden(
+            "Only confirmed members of the organisation can answer its wishes; a member of "
+            "the organisation or an organiser has not confirmed your membership yet."
+        )
+
+
+def _check_cap_to_reopen(session: Session, event: Event, wish: Wish) -> None:
+    cap = event.max_requests_per_participant
+    if cap is None:
+        return
+    # The sender's lock, as sending takes it: the count is then stable (see `send`).
+    session.execute(_LOCK_SENDER, {"sender_id": wish.sender_id})
+    open_sent = session.scalar(
+        select(func.count()).where(Wish.sender_id == wish.sender_id, Wish.status.in_(OPEN_STATUSES))
+    )
+    if (open_sent or 0) >= cap:
+        raise Conflict(
+            f"Wish '{wish.key}' is declined now, and its sender has {open_sent} open wishes, "
+            f"the most this event allows ({cap}); it cannot be accepted unless the sender "
+            "withdraws one."
+        )
+
+
+# --- organisers ------------------------------------------------------------------------------
+
+
+def organiser_update(
+    session: Session, event: Event, wish: Wish, changes: dict[str, object]
+) -> Wish:
+    """Organisers may set any status, the priority, and the scheduling rules of a wish."""
+    wish = lock_wish(session, wish)
+    for name in ("status", "priority", "required", "separate"):
+        if name in changes:
+            setattr(wish, name, changes[name])
+    try:
+        if "session" in changes:
+            key = changes["session"]
+            wish.session_id = get_event_session(session, event, str(key)).id if key else None
+        if "fixed_slot" in changes:
+            key = changes["fixed_slot"]
+            wish.fixed_slot_id = get_slot(session, event, str(key)).id if key else None
+    except NotFound as error:
+        field = "body.session" if "session" in error.detail else "body.fixed_slot"
+        raise Invalid(error.detail, field=field) from None
+    if "status" in changes and wish.answered_at is None:
+        wish.answered_at = utcnow()
+    session.flush()
+    return wish
+
+
+# --- e-mails ---------------------------------------------------------------------------------
+
+
+def received_mails(session: Session, wish: Wish, base_url: str) -> list[Mail]:
+    """'Wish received' to the recipient, or to every confirmed member of the recipient
+    organisation."""
+    event = wish.event
+    if wish.recipient is not None:
+        recipients = [wish.recipient]
+    else:
+        recipients = list(
+            session.scalars(
+                select(Participant).where(
+                    Participant.organisation_id == wish.recipient_organisation_id,
+                    # Those who may answer it: not registrants still waiting to be confirmed.
+                    Participant.membership_confirmed.is_(True),
+                )
+            )
+        )
+    sender = wish.sender
+    return [
+        Mail(
+            to=person.email,
+            template="wish_received",
+            context={
+                "event_name": event.name,
+                "recipient_name": person.name,
+                "sender_name": sender.name,
+                "sender_organisation": sender.organisation.name,
+                "sender_country": sender.organisation.country,
+                "to_organisation": wish.recipient_organisation.name
+                if wish.recipient_organisation
+                else "",
+                "message": wish.message,
+                "accepted": wish.status is WishStatus.accepted,
+                "page_url": participant_page(base_url, event),
+            },
+        )
+        for person in recipients
+        if person.email
+    ]
+
+
+def answered_mail(wish: Wish, answered_by: Participant, base_url: str) -> Mail:
+    return Mail(
+        to=wish.sender.email,
+        template="wish_answered",
+        context={
+            "event_name": wish.event.name,
+            "sender_name": wish.sender.name,
+            "recipient_name": answered_by.name,
+            "recipient_organisation": answered_by.organisation.name,
+            "accepted": wish.status is WishStatus.accepted,
+            "page_url": participant_page(base_url, wish.event),
+        },
+    )
