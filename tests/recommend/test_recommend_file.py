@@ -8,7 +8,7 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from matchmaking.cli import app
+from matchmaking.commands.cli import app
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "bundle" / "example-bundle.json"
 
