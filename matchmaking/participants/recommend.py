@@ -36,7 +36,7 @@ import re
 import threading
 import unicodedata
 from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -492,10 +492,12 @@ class Recommender:
         participant: str,
         top: int = DEFAULT_TOP,
         *,
+        excluded: Collection[str] = (),
         _organisation_scores: dict[str, list[float]] | None = None,
     ) -> list[Suggestion]:
         """The `top` partners `participant` should meet next, best first (empty for an
-        unknown participant)."""
+        unknown participant). `excluded`: participants to leave out besides those the
+        ranking's own wishes exclude (wishes sent since the ranking was built)."""
         person = self.people.get(participant)
         if person is None or top <= 0:
             return []
@@ -541,7 +543,9 @@ class Recommender:
         suggestions: list[Suggestion] = []
         for score, _, key in best_first():
             members = [
-                m for m in self.organisations[key].members if self._allowed(person, self.people[m])
+                m
+                for m in self.organisations[key].members
+                if m not in excluded and self._allowed(person, self.people[m])
             ]
             if not members:
                 continue
@@ -725,14 +729,15 @@ def recommendations_document(bundle: Any, top: int = DEFAULT_TOP) -> dict[str, A
 #: Rankings of recently asked events, by what they were built from (see `_fingerprint`).
 _CACHE: OrderedDict[tuple[Any, ...], Recommender] = OrderedDict()
 _CACHE_SIZE = 4
+#: The ranking of an event is rebuilt after this many new wishes (see `_fingerprint`).
+WISH_EPOCH = 25
 _CACHE_LOCK = threading.Lock()
 
 
 def _fingerprint(session: Any, event: Any) -> tuple[Any, ...]:
     """What the ranking of an event depends on, in three cheap queries: its serving generation
     (raised by every change of a participant or an organisation, the rules with the event),
-    how many participants and wishes it has and their newest ids, and the latest change of a
-    wish."""
+    how many participants it has and the newest one, and how many wishes, by WISH_EPOCH."""
     from sqlalchemy import func, select
 
     from matchmaking.platform.models import Event, Participant, Wish
@@ -740,9 +745,7 @@ def _fingerprint(session: Any, event: Any) -> tuple[Any, ...]:
     people = select(func.count(Participant.id), func.max(Participant.id)).where(
         Participant.event_id == event.id
     )
-    wishes = select(func.count(Wish.id), func.max(Wish.id), func.max(Wish.updated_at)).where(
-        Wish.event_id == event.id
-    )
+    wishes = select(func.count(Wish.id)).where(Wish.event_id == event.id)
     generation = select(Event.serving_generation, Event.rules, Event.created_at).where(
         Event.id == event.id
     )
@@ -755,7 +758,9 @@ def _fingerprint(session: Any, event: Any) -> tuple[Any, ...]:
         served[0],
         repr(sorted((served[1] or {}).items())),
         *session.execute(people).one(),
-        *session.execute(wishes).one(),
+        # Wishes change the ranking only a little (the collaborative signals): it is rebuilt
+        # every WISH_EPOCH new wishes. What they exclude is read fresh for every request.
+        (session.execute(wishes).scalar_one() or 0) // WISH_EPOCH,
     )
 
 
@@ -850,6 +855,49 @@ def _build_for_event(session: Any, event: Any) -> Recommender:
     )
 
 
+def linked_participants(session: Any, event: Any, participant_key: str) -> set[str]:
+    """The keys of everyone a participant shares a wish with now, in either direction and of
+    any status (a wish to an organisation counts for each of its members)."""
+    from sqlalchemy import or_, select
+
+    from matchmaking.platform.models import Participant, Wish
+
+    me = session.execute(
+        select(Participant.id, Participant.organisation_id).where(
+            Participant.event_id == event.id, Participant.key == participant_key
+        )
+    ).one_or_none()
+    if me is None:
+        return set()
+    people: set[int] = set()
+    organisations: set[int] = set()
+    for recipient, organisation in session.execute(
+        select(Wish.recipient_id, Wish.recipient_organisation_id).where(Wish.sender_id == me.id)
+    ):
+        if recipient is not None:
+            people.add(recipient)
+        if organisation is not None:
+            organisations.add(organisation)
+    people.update(
+        session.scalars(
+            select(Wish.sender_id).where(
+                Wish.event_id == event.id,
+                or_(
+                    Wish.recipient_id == me.id,
+                    Wish.recipient_organisation_id == me.organisation_id,
+                ),
+            )
+        )
+    )
+    if not people and not organisations:
+        return set()
+    keys = select(Participant.key).where(
+        Participant.event_id == event.id,
+        or_(Participant.id.in_(people), Participant.organisation_id.in_(organisations)),
+    )
+    return set(session.scalars(keys))
+
+
 def suggestions_for_participant(
     session: Any, event: Any, participant_key: str, top: int = DEFAULT_TOP
 ) -> list[tuple[Suggestion, Any]]:
@@ -860,7 +908,9 @@ def suggestions_for_participant(
 
     from matchmaking.platform.models import Participant
 
-    ranking = recommender_for_event(session, event).suggest(participant_key, top)
+    ranking = recommender_for_event(session, event).suggest(
+        participant_key, top, excluded=linked_participants(session, event, participant_key)
+    )
     if not ranking:
         return []
     rows = session.scalars(

@@ -151,3 +151,24 @@ def test_suggestions_follow_every_change_of_profiles_people_and_wishes(
     )
     assert sent.status_code == 201, sent.text
     assert newcomer["participant"]["key"] not in _keys(client.get(mine, headers=ann["headers"]))
+
+
+def test_a_wish_to_an_organisation_excludes_its_members_at_once(
+    client: TestClient, make: Factory
+) -> None:
+    _, slug, people = _event(client, make)
+    ann, dan = people["ann"], people["dan"]
+    mine = f"/api/v1/events/{slug}/me/suggestions"
+    ann_key, dan_key = ann["participant"]["key"], dan["participant"]["key"]
+    assert dan_key in _keys(client.get(mine, headers=ann["headers"]))
+    assert ann_key in _keys(client.get(mine, headers=dan["headers"]))
+
+    sent = client.post(
+        f"/api/v1/events/{slug}/me/wishes",
+        json={"to_organisation": ann["participant"]["organisation"]["key"]},
+        headers=dan["headers"],
+    )
+
+    assert sent.status_code == 201, sent.text
+    assert dan_key not in _keys(client.get(mine, headers=ann["headers"]))
+    assert ann_key not in _keys(client.get(mine, headers=dan["headers"]))
