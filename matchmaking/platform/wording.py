@@ -118,7 +118,7 @@ class KeyNames:
         return _KEY.sub(replace, text)
 
 
-#: The reasons a wish was not scheduled (codes of solver/explain.py), in words.
+#: The reasons a wish was not scheduled (codes of solver/explain/reasons.py), in words.
 REASONS = {
     "no_common_slot": "no time when both can meet",
     "no_suitable_location": "no suitable table or room",
