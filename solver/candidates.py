@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from solver.problem import Participant, Problem, Wish
+from solver.problem import Participant, Problem, Wish, same_delegation
 
 ONLINE = "online"
 ONSITE = "onsite"
@@ -152,6 +152,9 @@ def _restrict_slots(
     wish_slots: dict[str, frozenset[int]],
 ) -> None:
     a, b = (people[p] for p in meeting.participants)
+    if same_delegation(problem, a, b):
+        meeting.impossible = "same_delegation"
+        return
     where = location_class(a, b)
     if where is None:
         meeting.impossible = "host_location_conflict"

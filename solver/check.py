@@ -54,6 +54,7 @@ from solver.problem import (
     Slot,
     Solution,
     Wish,
+    same_delegation,
     slots_by_day,
 )
 
@@ -107,10 +108,20 @@ class EventIndex:
 
     def candidates(self, wish: Wish) -> list[str]:
         """Participants who may take the meeting for `wish` on the recipient's side."""
+        return [p for p in self.recipients(wish) if not self.same_delegation(wish.sender, p)]
+
+    def recipients(self, wish: Wish) -> list[str]:
+        """Everyone on the recipient's side of `wish`, whatever the delegation rule."""
         if wish.recipient is not None:
             return [wish.recipient] if wish.recipient in self.participants else []
         members = self.members.get(wish.recipient_organisation or "", [])
         return [m for m in members if m != wish.sender]
+
+    def same_delegation(self, a: str, b: str) -> bool:
+        """Whether the rule `cross_delegation_only` keeps `a` and `b` from meeting."""
+        if a not in self.participants or b not in self.participants:
+            return False
+        return same_delegation(self.problem, self.participants[a], self.participants[b])
 
     def allowed_slots(self, wish: Wish) -> list[str]:
         """Slots the wish's own session and fixed-slot rules allow, in chronological order."""
@@ -211,6 +222,7 @@ def check(problem: Problem, solution: Solution) -> CheckReport:
     if not violations:
         for rule in (
             _check_wish_partners,
+            _check_delegations,
             _check_kind,
             _check_one_meeting_per_slot,
             _check_unavailable,
@@ -276,11 +288,21 @@ def _check_wish_partners(index: EventIndex, meetings: list[Meeting]) -> list[str
     return out
 
 
+def _check_delegations(index: EventIndex, meetings: list[Meeting]) -> list[str]:
+    return [
+        f"{_label(m)}: {m.participants[0]} and {m.participants[1]} attend with the same "
+        f"delegation ({index.participants[m.participants[0]].delegation}), and the rule "
+        "cross_delegation_only allows meetings between delegations only"
+        for m in meetings
+        if index.same_delegation(*m.participants)
+    ]
+
+
 def _meeting_meets_wish(index: EventIndex, wish: Wish, pair: set[str]) -> bool:
     if wish.sender not in pair:
         return False
     (other,) = pair - {wish.sender}
-    return other in index.candidates(wish)
+    return other in index.recipients(wish)
 
 
 def _check_kind(index: EventIndex, meetings: list[Meeting]) -> list[str]:

@@ -61,6 +61,8 @@ class Participant:
     max_meetings: int | None = None
     #: The participant stays at this location; all its onsite meetings are held there.
     host_location: str | None = None
+    #: The delegation (side) the participant attends with, as compared: "" = none.
+    delegation: str = ""
     #: Whether the participant may take meetings addressed to its organisation (False while
     #: its membership waits for confirmation); wishes addressed to it in person are unaffected.
     represents_organisation: bool = True
@@ -112,6 +114,13 @@ class Problem:
     objective: tuple[str, ...] = DEFAULT_OBJECTIVE
     #: The published schedule when re-planning; the `stability` goal keeps these in place.
     published: tuple[Meeting, ...] = ()
+    #: Two participants of the same (non-empty) delegation never meet.
+    cross_delegation_only: bool = False
+
+
+def same_delegation(problem: Problem, a: Participant, b: Participant) -> bool:
+    """Whether the rule `cross_delegation_only` keeps `a` and `b` from meeting."""
+    return problem.cross_delegation_only and bool(a.delegation) and a.delegation == b.delegation
 
 
 def slots_by_day(problem: Problem) -> list[list[int]]:

@@ -26,6 +26,7 @@ from api.pages.common import (
     settings_of,
 )
 from api.pages.forms import ORGANISATION_KINDS, PostedForm
+from api.pages.suggested import suggested
 from matchmaking.delivery import calendars
 from matchmaking.delivery.agenda import AgendaItem, participant_agenda
 from matchmaking.participants import registration as registration_service
@@ -405,6 +406,8 @@ def directory_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
             "message_max": MESSAGE_MAX,
             "wished": _open_wishes_by_recipient(db, me),
             "flash": "Your wish was sent." if sent_to else "",
+            "suggested": suggested(db, event, me) if page == 1 and not query else [],
+            "suggested_back": f"/e/{event.slug}/directory?page=1",
         },
     )
 
@@ -455,7 +458,8 @@ def send_wish(slug: str, request: Request, db: DbSession, values: PostedForm) ->
     db.commit()
     # Back where the button was: the same directory page, filters and card.
     back = str(values.get("back", ""))
-    if not back.startswith(f"/e/{event.slug}/directory?") or "//" in back or "\\" in back:
+    pages = (f"/e/{event.slug}/directory?", f"/e/{event.slug}/inbox?")
+    if not back.startswith(pages) or "//" in back or "\\" in back:
         return redirect(f"/e/{event.slug}/wishes")
     person = str(values.get("to", ""))
     return redirect(f"{back}&{urlencode({'sent': person})}#person-{quote(person)}")
@@ -498,6 +502,9 @@ def inbox_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
             "wishes": received,
             "pending": sum(1 for w in received if w.status is WishStatus.requested),
             "priority_words": dict(PRIORITIES),
+            "suggested": suggested(db, event, me),
+            "suggested_back": f"/e/{event.slug}/inbox?suggested=1",
+            "flash": "Your wish was sent." if request.query_params.get("sent") else "",
         },
     )
 

@@ -7,6 +7,7 @@ from datetime import datetime, time
 from typing import Any
 
 from matchmaking.bundle.schemas import SCHEDULE_FORMAT, Bundle, ParticipantIn
+from matchmaking.planning.delegations import apply_delegations
 from solver.problem import (
     DEFAULT_OBJECTIVE,
     Location,
@@ -89,7 +90,7 @@ def _wishes(bundle: Bundle) -> tuple[Wish, ...]:
 def bundle_to_problem(bundle: Bundle) -> Problem:
     """The solver's input for a (validated) bundle."""
     rules = bundle.event.rules
-    return Problem(
+    problem = Problem(
         event=bundle.event.slug,
         slots=_slots(bundle),
         locations=tuple(
@@ -102,6 +103,9 @@ def bundle_to_problem(bundle: Bundle) -> Problem:
         max_break_difference=rules.max_break_difference,
         objective=tuple(rules.objective) if rules.objective else DEFAULT_OBJECTIVE,
     )
+    organisations = {o.id: o.delegation or "" for o in bundle.organisations}
+    delegations = {p.id: organisations[p.organisation] for p in bundle.participants}
+    return apply_delegations(problem, delegations, bool(rules.cross_delegation_only))
 
 
 def _number(key: str, value: float) -> int | float:

@@ -316,6 +316,32 @@ def replan_problem(problem: Any, bundle: Bundle, path: Path, *, move_published: 
     return dataclasses.replace(problem, published=published.meetings, objective=order)
 
 
+@app.command("recommend-file")
+def recommend_file_command(
+    bundle_file: InputFile,
+    output: OutputFile = None,
+    top: Annotated[
+        int, typer.Option("--top", min=1, max=100, help="Suggestions per participant.")
+    ] = 10,
+) -> None:
+    """Write, for every participant of a bundle, the partners it should meet next, best
+    first, with reasons (format matchmaking-recommendations/1); no database.
+
+    Exit 0 when written, 2 on bad input (an unreadable or invalid bundle, a bad --top).
+    """
+    import json
+
+    from matchmaking.participants.recommend import recommendations_document
+
+    check_output(output)
+    bundle = read_bundle(bundle_file)
+    document = recommendations_document(bundle, top)
+    data = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    write_output(data.encode("utf-8"), output)
+    count = sum(len(r["suggestions"]) for r in document["recommendations"])
+    typer.echo(f"{count} suggestions for {len(document['recommendations'])} participants", err=True)
+
+
 @app.command("worker")
 def worker_command(
     concurrency: Annotated[

@@ -26,6 +26,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from matchmaking.organising.events import as_utc, get_slot
 from matchmaking.organising.events import get_session as get_event_session
+from matchmaking.participants.recommend import delegation_key
 from matchmaking.participants.registration import participant_page
 from matchmaking.platform.errors import Conflict, Forbidden, Invalid, NotFound
 from matchmaking.platform.mail import Mail
@@ -109,6 +110,7 @@ def send(
     key = f"w-{secrets.token_hex(4)}"
     checks = _checks(session, event, sender, request, key)
     recipient, organisation = _recipient(checks, sender, request)
+    check_delegations(event, checks.sender_organisation, checks.organisation, request)
     if checks.duplicate_key is not None:
         field = "body.to" if recipient is not None else "body.to_organisation"
         raise Conflict(
@@ -295,6 +297,28 @@ def _recipient(
             "You cannot send a wish to your own organisation.", field="body.to_organisation"
         )
     return None, organisation
+
+
+def check_delegations(
+    event: Event,
+    sender_organisation: Organisation | None,
+    recipient_organisation: Organisation | None,
+    request: WishRequest,
+) -> None:
+    """Under the rule `cross_delegation_only`, refuse a wish between two organisations of
+    the same delegation (those without a delegation may meet anyone)."""
+    if not (event.rules or {}).get("cross_delegation_only"):
+        return
+    if sender_organisation is None or recipient_organisation is None:
+        return
+    mine = delegation_key(sender_organisation.delegation)
+    if mine and mine == delegation_key(recipient_organisation.delegation):
+        raise Conflict(
+            "This event's rule cross_delegation_only allows meetings between delegations "
+            f"only, and {recipient_organisation.name} attends with your delegation "
+            f"({sender_organisation.delegation}).",
+            field="body.to" if request.to is not None else "body.to_organisation",
+        )
 
 
 def _new_key(session: Session, event: Event) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
+from matchmaking.planning.delegations import apply_delegations, event_delegations
 from matchmaking.platform.models import (
     Attendance,
     Event,
@@ -126,6 +127,8 @@ def problem_from_event(
         objective=objective or goal_order(rules, replan=replan_from is not None),
         published=tuple(_published_meetings(session, replan_from)),
     )
+    if rules.get("cross_delegation_only"):
+        problem = apply_delegations(problem, event_delegations(session, event), True)
     return Snapshot(
         event_id=event.id,
         problem=problem,

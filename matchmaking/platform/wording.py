@@ -135,6 +135,7 @@ REASONS = {
     "breaks_limit": "it would give too many breaks between meetings",
     "fairness": "fairness between participants came first",
     "objective_order": "a goal the event ranks higher came first",
+    "same_delegation": "the event only schedules meetings between delegations",
 }
 
 

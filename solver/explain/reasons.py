@@ -60,6 +60,14 @@ def _within(wish: Wish) -> str:
 def static_reason(index: EventIndex, wish: Wish) -> tuple[str, str] | None:
     """Reasons that hold whatever the schedule: nobody to meet, no common time, no place."""
     partners = index.candidates(wish)
+    everyone = index.recipients(wish)
+    if everyone and not partners:
+        return (
+            "same_delegation",
+            f"{_who(index, wish)} attend with the same delegation "
+            f"({index.participants[wish.sender].delegation}), and the event's rule "
+            "cross_delegation_only allows meetings between delegations only",
+        )
     if not partners:
         return (
             "no_common_slot",

@@ -559,6 +559,15 @@ OPERATIONS: list[Operation] = [
         lambda c, r: Request(fill(E + "/participants/p3", c.world), {"job_title": "CTO"}),
     ),
     Operation("GET", E + "/organisations", "staff", 200),
+    # recommendations
+    Operation("GET", E + "/me/suggestions", "participant", 200),
+    Operation(
+        "GET",
+        E + "/participants/{key}/suggestions",
+        "staff",
+        200,
+        lambda c, r: Request(fill(E + "/participants/p3/suggestions", c.world)),
+    ),
     Operation(
         "POST",
         E + "/participants/{key}/confirm-membership",
