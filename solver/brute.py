@@ -70,7 +70,8 @@ def brute_force(problem: Problem) -> Solution:
         key = objective_key(problem, objective)
         if best is None or key > best[0]:
             best = (key, meetings, objective)
-    assert best is not None, "the empty schedule is always valid"
+    if best is None:
+        raise AssertionError("the empty schedule is always valid")
     _, meetings, objective = best
     return Solution(
         status="infeasible" if objective["required"] else "optimal",

@@ -50,7 +50,7 @@ from matchmaking.platform.security import PARTICIPANT_TOKEN_PREFIX, hash_token, 
 from matchmaking.platform.wording import fold
 
 #: Prefix of organisation invitation tokens (like `mmp_` for personal links).
-INVITATION_TOKEN_PREFIX = "mmi"
+INVITATION_TOKEN_PREFIX = "mmi"  # noqa: S105 - a public prefix, not a secret
 
 
 @dataclass
