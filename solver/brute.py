@@ -212,7 +212,7 @@ def _breaks_fair(index: EventIndex, state: _State) -> bool:
         breaks.append(
             sum(
                 1
-                for a, b in zip(ordered, ordered[1:], strict=False)
+                for a, b in itertools.pairwise(ordered)
                 if b - a > 1 and index.problem.slots[a].day == index.problem.slots[b].day
             )
         )

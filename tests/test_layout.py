@@ -9,6 +9,7 @@ submodule `package.name` when there is one, else of the package.
 from __future__ import annotations
 
 import ast
+import itertools
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -160,7 +161,7 @@ def upward_imports(graph: Mapping[str, Mapping[str, int]]) -> list[str]:
 
 
 def _describe(cycle: list[str], graph: Mapping[str, Mapping[str, int]]) -> str:
-    steps = [f"{a} (line {graph[a][b]})" for a, b in zip(cycle, cycle[1:], strict=False)]
+    steps = [f"{a} (line {graph[a][b]})" for a, b in itertools.pairwise(cycle)]
     return " -> ".join([*steps, cycle[-1]])
 
 

@@ -244,7 +244,7 @@ def small_fair() -> dict[str, Any]:
                 "country": "FR",
             }
             for n in range(10)
-        ],  # fmt: skip
+        ],
         "participants": [
             {"id": p, "name": f"Person {n}", "organisation": f"o{n}"} for n, p in enumerate(people)
         ],

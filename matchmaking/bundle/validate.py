@@ -428,7 +428,7 @@ def _after_cycles(raw: dict[str, Any], index: _Index) -> list[BundleProblem]:
                 stack.pop()
             elif state.get(child) == 1:
                 cycle = [n for n, _ in stack]
-                cycle = cycle[cycle.index(child) :] + [child]
+                cycle = [*cycle[cycle.index(child) :], child]
                 first = min(cycle[:-1], key=lambda k: _position(index.wishes[k]))
                 out.append(
                     BundleProblem(

@@ -378,7 +378,7 @@ class _Builder:
                     sectors=sectors,
                     focus=focus,
                     popularity=self.random.paretovariate(2.0),
-                )  # fmt: skip
+                )
             )
         return organisations
 

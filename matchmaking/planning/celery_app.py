@@ -175,7 +175,7 @@ def deliver_mail() -> None:
 def _preload_solver(**_: Any) -> None:
     # Import the solver (OR-Tools, pandas: seconds) once in the main process, before the pool
     # forks, so that a solve's time limit is not spent importing in a fresh pool process.
-    import matchmaking.planning.jobs  # noqa: F401
+    import matchmaking.planning.jobs
     import matchmaking.planning.scheduling  # noqa: F401
 
 

@@ -196,7 +196,7 @@ def _solver_participants(session: Session, event: Event) -> tuple[sp.Participant
             Participant.max_meetings,
             host.key,
             Participant.membership_confirmed,
-        )  # fmt: skip
+        )
         .join(Organisation, Participant.organisation_id == Organisation.id)
         .outerjoin(host, Participant.host_location_id == host.id)
         .where(Participant.event_id == event.id)

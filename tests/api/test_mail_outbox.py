@@ -150,7 +150,7 @@ def test_a_retried_mail_keeps_its_message_id(
 
 
 class _Refusing(Mailbox):
-    async def handle_RCPT(  # noqa: N802
+    async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
     ) -> str:
         if address.startswith("gone@"):
@@ -186,7 +186,7 @@ def test_a_permanent_refusal_fails_at_once_and_a_temporary_one_is_retried(
 
 
 class _Slow(Mailbox):
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         import asyncio
 
         await asyncio.sleep(0.02)
@@ -315,7 +315,7 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
             "/CN=127.0.0.1",
             "-addext",
             "subjectAltName=IP:127.0.0.1",
-        ],  # fmt: skip
+        ],
         check=True,
         capture_output=True,
     )
@@ -370,7 +370,7 @@ def test_settings_refuse_starttls_together_with_smtps() -> None:
 
 
 class _Slower(Mailbox):
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         import asyncio
 
         await asyncio.sleep(0.5)

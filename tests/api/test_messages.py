@@ -112,7 +112,7 @@ def test_bad_fields_are_named_and_nothing_is_queued(make: Factory, client: TestC
 
 
 def test_only_the_events_organisers_may_write(make: Factory, client: TestClient) -> None:
-    owner, slug, people = _world(make, client)
+    _owner, slug, people = _world(make, client)
     url = f"/api/v1/events/{slug}/messages"
     body = {"segment": "everyone", "subject": "Hi", "body": "x"}
     assert client.post(url, json=body).status_code == 401

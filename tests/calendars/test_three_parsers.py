@@ -97,7 +97,7 @@ def read_with_icalendar_zoneinfo(body: bytes) -> Instants:
 def read_with_vobject(body: bytes) -> Instants:
     # vobject keeps the first VTIMEZONE it ever read for a TZID, process-wide, and ignores
     # later ones: forget the feed's zones so that this feed's own VTIMEZONE is the one read.
-    registry: dict[str, object] = getattr(vobject.icalendar, "__tzidMap")  # noqa: B009
+    registry: dict[str, object] = getattr(vobject.icalendar, "__tzidMap")
     for tzid in {str(tz["TZID"]) for tz in icalendar.Calendar.from_ical(body).walk("VTIMEZONE")}:
         registry.pop(tzid, None)
     calendar = vobject.readOne(body.decode("utf-8"))

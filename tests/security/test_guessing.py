@@ -58,7 +58,7 @@ def test_limiter_blocks_after_the_allowed_failures_until_the_window_passes() -> 
 def test_tokens_are_long_random_and_only_their_hash_is_stored(
     strict: tuple[TestClient, Factory],
 ) -> None:
-    client, make = strict
+    _client, make = strict
     owner = make.organiser()
     slug = make.open_event(owner)
     person = make.participant(slug)
@@ -167,7 +167,7 @@ def test_revoked_organiser_token_is_refused_at_once(strict: tuple[TestClient, Fa
 def test_guessing_personal_links_on_the_pages_gets_a_429_page(
     strict: tuple[TestClient, Factory],
 ) -> None:
-    client, make = strict
+    _client, make = strict
     slug = make.open_event(make.organiser())
     browser = TestClient(make.app, follow_redirects=False)
     for _ in range(LIMIT):
@@ -184,7 +184,7 @@ def test_guessing_organiser_tokens_on_the_sign_in_form_gets_a_429_page(
 ) -> None:
     from tests.pages.conftest import csrf_of
 
-    client, make = strict
+    _client, make = strict
     browser = TestClient(make.app, follow_redirects=False)
     csrf = csrf_of(browser, "/organiser/login")
     for _ in range(LIMIT):
@@ -292,7 +292,7 @@ def test_behind_a_trusted_proxy_each_client_is_counted_by_its_own_address(db_url
 def test_unknown_session_cookies_on_the_pages_count_as_guesses(
     strict: tuple[TestClient, Factory],
 ) -> None:
-    client, make = strict
+    _client, make = strict
     slug = make.open_event(make.organiser())
     browser = TestClient(make.app, follow_redirects=False)
     for _ in range(LIMIT):
