@@ -149,13 +149,16 @@ def test_the_database_refuses_two_current_published_versions(session: Session) -
     make_version(session, event, FIRST)
     session.commit()
 
-    with pytest.raises(IntegrityError):
+    def publish_both() -> None:
         session.execute(
             update(ScheduleVersion)
             .where(ScheduleVersion.event_id == event.id)
             .values(published_at=utcnow())
         )
         session.flush()
+
+    with pytest.raises(IntegrityError):
+        publish_both()
 
 
 def test_two_concurrent_publishers_exactly_one_wins(session: Session, engine: Engine) -> None:
