@@ -290,4 +290,5 @@ def test_an_upward_import_is_found(tmp_path: Path, module: str, text: str, targe
         },
     )
     found = upward_imports(import_graph(tmp_path))
-    assert len(found) == 1 and found[0].endswith(f"imports {target}")
+    assert len(found) == 1
+    assert found[0].endswith(f"imports {target}")

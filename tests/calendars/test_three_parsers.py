@@ -273,7 +273,8 @@ def test_vtimezone_gives_each_observance_one_onset_at_the_local_time_of_its_chan
     assert [sub.decoded("DTSTART").date().isoformat() for sub in rest] == changes
     previous_to = first.decoded("TZOFFSETTO")
     for sub in component.subcomponents:
-        assert "RDATE" not in sub and "RRULE" not in sub
+        assert "RDATE" not in sub
+        assert "RRULE" not in sub
     for sub in rest:
         offset_from, offset_to = sub.decoded("TZOFFSETFROM"), sub.decoded("TZOFFSETTO")
         assert offset_from == previous_to
