@@ -223,7 +223,9 @@ class _Index:
     wishes: dict[str, str]
 
 
-def _register(ids: dict[str, str], item: dict[str, Any], path: str, out: list[BundleProblem]):
+def _register(
+    ids: dict[str, str], item: dict[str, Any], path: str, out: list[BundleProblem]
+) -> None:
     key = _string(item, "id")
     if key is None:
         return

@@ -206,7 +206,7 @@ def _solver_participants(session: Session, event: Event) -> tuple[sp.Participant
         sp.Participant(
             id=key,
             organisation=organisation,
-            organisation_kind=OrganisationKind(kind).value,  # type: ignore[arg-type]
+            organisation_kind=OrganisationKind(kind).value,
             online=attendance == Attendance.online,
             unavailable=frozenset(unavailable.get(row_id, ())),
             max_meetings=max_meetings,

@@ -746,7 +746,7 @@ _SERVED_WHEN_NEW = (Event, EventSession, Slot, Location)
 
 
 def _served_event_id(row: Any) -> int | None:
-    return row.id if isinstance(row, Event) else row.event_id  # type: ignore[no-any-return]
+    return row.id if isinstance(row, Event) else row.event_id
 
 
 @sa_event.listens_for(OrmSession, "after_flush")
@@ -767,7 +767,7 @@ def bump_serving_generations(session: OrmSession, _context: Any) -> None:
             event_ids.add(_served_event_id(row))  # type: ignore[arg-type]
         elif isinstance(row, ScheduleVersion) and row.published_at is not None:
             event_ids.add(row.event_id)
-    event_ids.discard(None)  # type: ignore[arg-type]
+    event_ids.discard(None)
     # A brand-new event has no cache entries yet.
     event_ids -= {row.id for row in session.new if isinstance(row, Event)}
     if event_ids:
