@@ -44,6 +44,7 @@ from matchmaking.platform.models import (
     EventRoleName,
     Organiser,
     Participant,
+    as_utc,
     utcnow,
 )
 from matchmaking.platform.security import hash_token
@@ -125,7 +126,7 @@ def optional_organiser(
         record_failed_guess(request, ORGANISER_TOKEN)
         raise _unauthenticated("The API token is unknown or revoked.", "Bearer")
     now = utcnow()
-    last = event_service.as_utc(token.last_used_at)
+    last = as_utc(token.last_used_at)
     if last is None or now - last > _LAST_USED_RESOLUTION:
         token.last_used_at = now
         db.commit()

@@ -164,7 +164,8 @@ def _domain_status(exc: errors.DomainError) -> tuple[int, str]:
 
 
 async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ProblemError)
+    if not isinstance(exc, ProblemError):
+        raise AssertionError("isinstance(exc, ProblemError)")
     return problem_response(
         request,
         exc.status,
@@ -177,7 +178,8 @@ async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, errors.DomainError)
+    if not isinstance(exc, errors.DomainError):
+        raise AssertionError("isinstance(exc, errors.DomainError)")
     status, slug = _domain_status(exc)
     field_errors = [FieldError(field=exc.field, message=exc.detail)] if exc.field else []
     if isinstance(exc, SetupInvalid):
@@ -196,7 +198,8 @@ async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+    if not isinstance(exc, RequestValidationError):
+        raise AssertionError("isinstance(exc, RequestValidationError)")
     field_errors = _validation_errors(exc)
     detail = "; ".join(f"{e.field}: {e.message}" for e in field_errors)
     return problem_response(
@@ -217,7 +220,8 @@ def wants_html(request: Request) -> bool:
 
 
 async def _on_http_exception(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
+    if not isinstance(exc, StarletteHTTPException):
+        raise AssertionError("isinstance(exc, StarletteHTTPException)")
     status_page: Callable[[Request, int], Response] | None = getattr(
         request.app.state, "status_page", None
     )
@@ -277,7 +281,8 @@ _RETRYABLE_PGCODES = {"40P01", "40001"}
 
 
 async def _on_operational_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, OperationalError)
+    if not isinstance(exc, OperationalError):
+        raise AssertionError("isinstance(exc, OperationalError)")
     pgcode = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
     locked = "database is locked" in str(exc.orig)
     if _database_unreachable(exc, pgcode):

@@ -30,11 +30,11 @@ from fastapi import Request
 from api.problems import TYPE_PREFIX, ProblemError
 
 #: Scopes: each kind of secret is limited on its own.
-ORGANISER_TOKEN = "organiser-token"
-PARTICIPANT_TOKEN = "participant-token"
+ORGANISER_TOKEN = "organiser-token"  # noqa: S105 - a scope name, not a secret
+PARTICIPANT_TOKEN = "participant-token"  # noqa: S105 - a scope name, not a secret
 CALENDAR_URL = "calendar-url"
 #: The pages' sign-in session cookies.
-SESSION_TOKEN = "session-token"
+SESSION_TOKEN = "session-token"  # noqa: S105 - a scope name, not a secret
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -10,6 +10,7 @@ demo does (25 s), publishes that version, re-plans with no change at all through
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,7 +30,9 @@ from solver import SolveParameters
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--time-limit", type=float, default=30.0, help="of the re-plan (s)")
-    parser.add_argument("--database", type=Path, default=Path("/tmp/replan-demo.db"))
+    parser.add_argument(
+        "--database", type=Path, default=Path(tempfile.gettempdir()) / "replan-demo.db"
+    )
     args = parser.parse_args()
     args.database.unlink(missing_ok=True)
     url = f"sqlite:///{args.database}"

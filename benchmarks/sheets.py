@@ -42,7 +42,7 @@ from matchmaking.platform.db import make_engine  # noqa: E402
 from matchmaking.platform.migrate import upgrade_database  # noqa: E402
 from matchmaking.platform.models import (  # noqa: E402
     Event,
-    EventSession,  # noqa: E402
+    EventSession,
     Location,
     Participant,
     Slot,

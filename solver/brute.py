@@ -70,7 +70,8 @@ def brute_force(problem: Problem) -> Solution:
         key = objective_key(problem, objective)
         if best is None or key > best[0]:
             best = (key, meetings, objective)
-    assert best is not None, "the empty schedule is always valid"
+    if best is None:
+        raise AssertionError("the empty schedule is always valid")
     _, meetings, objective = best
     return Solution(
         status="infeasible" if objective["required"] else "optimal",
@@ -211,7 +212,7 @@ def _breaks_fair(index: EventIndex, state: _State) -> bool:
         breaks.append(
             sum(
                 1
-                for a, b in zip(ordered, ordered[1:], strict=False)
+                for a, b in itertools.pairwise(ordered)
                 if b - a > 1 and index.problem.slots[a].day == index.problem.slots[b].day
             )
         )

@@ -40,6 +40,7 @@ here and must be equal):
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -171,7 +172,7 @@ def count_breaks(index: EventIndex, busy_slots: set[str]) -> int:
     breaks = 0
     for day_slots in index.days:
         positions = [i for i, s in enumerate(day_slots) if s in busy_slots]
-        breaks += sum(1 for a, b in zip(positions, positions[1:], strict=False) if b - a > 1)
+        breaks += sum(1 for a, b in itertools.pairwise(positions) if b - a > 1)
     return breaks
 
 

@@ -272,7 +272,7 @@ def improve(
     found or the event has rules the loop does not keep. `chosen` (candidate meetings of the
     timeless relaxation's matching) steers the neighbourhoods to the wishes it meets."""
     stats = LnsStats()
-    if not applicable(problem) or not start.meetings and not problem.wishes:
+    if not applicable(problem) or (not start.meetings and not problem.wishes):
         return start, stats
     schedule = _Schedule(problem, candidates, start)
     stats.start_weight = stats.weight = schedule.total_weight()

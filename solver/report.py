@@ -6,6 +6,7 @@ values independently.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 
 from solver.problem import (
@@ -34,7 +35,7 @@ def breaks_per_participant(problem: Problem, meetings: list[Meeting]) -> dict[st
     for person, slots in busy.items():
         count = 0
         ordered = sorted(slots)
-        for before, after in zip(ordered, ordered[1:], strict=False):
+        for before, after in itertools.pairwise(ordered):
             same_day = problem.slots[before].day == problem.slots[after].day
             count += same_day and after > before + 1
         breaks[person] = count

@@ -112,7 +112,8 @@ def solve(problem: Problem, params: SolveParameters | None = None) -> Solution:
         kept = as_solution(problem, kept_published(problem))
         baseline = hint_greedy_schedule(tm, kept)
     if head is not None:
-        assert start is not None  # set together with `head`
+        if start is None:  # set together with `head`
+            raise AssertionError("start is not None")
         baseline = hint_greedy_schedule(tm, start)
         # Implied by every timetable; lets CP-SAT stop as optimal when it reaches the bound.
         tm.model.add(tm.goals["scheduled"][0] <= head.bound.bound)
@@ -410,7 +411,8 @@ class _LexicographicRun:
         placed in slots by a model with every other meeting left out — a fraction of the size,
         where CP-SAT closes most of the gap between the first schedule and the bound that the
         full model closes only slowly."""
-        assert self.values is not None
+        if self.values is None:
+            raise AssertionError("self.values is not None")
         step = self.tm.model.clone()
         keep = set(self.chosen)
         keep.update(m for m, held in self.tm.held.items() if self.values[held.Index()])
@@ -481,7 +483,8 @@ class _LexicographicRun:
         where minimising from above wanders through poor schedules. Returns None (to fall
         back to plain minimisation) when a step runs out of its share of the time.
         """
-        assert self.tm.breaks is not None
+        if self.tm.breaks is None:
+            raise AssertionError("self.tm.breaks is not None")
         total = self.tm.breaks.total
         bound = self.tm.breaks.lower_bound
         if bound > 0:
@@ -546,7 +549,8 @@ class _LexicographicRun:
         """What the re-timing model decided: True when its schedule (at most `bound` breaks)
         was completed in the full model (now `self.values`), False when there is none (a
         proof: the compact model is a relaxation of the full one), None when undecided."""
-        assert self.tm.breaks is not None
+        if self.tm.breaks is None:
+            raise AssertionError("self.tm.breaks is not None")
         if rival.status == cp_model.INFEASIBLE:
             if self.values is None and not self._retime_rules_allow(0.3 * left):
                 self.infeasible = True
@@ -570,7 +574,8 @@ class _LexicographicRun:
 
     def _retime_rules_allow(self, budget: float) -> bool:
         """Whether the compact model has any schedule at all, whatever the breaks."""
-        assert self.fixed_meetings is not None
+        if self.fixed_meetings is None:
+            raise AssertionError("self.fixed_meetings is not None")
         problem = self.tm.problem
         unlimited = len(problem.slots) * len(problem.participants)
         question = retime_model(
@@ -830,7 +835,8 @@ class _Retimer:
     def __init__(
         self, run: _LexicographicRun, bound: int, budget: float, rival: cp_model.CpSolver
     ) -> None:
-        assert run.fixed_meetings is not None
+        if run.fixed_meetings is None:
+            raise AssertionError("run.fixed_meetings is not None")
         problem = run.tm.problem
         self.question = retime_model(
             problem,
@@ -882,7 +888,8 @@ class _CancelWatcher:
         return self
 
     def _watch(self) -> None:
-        assert self.cancel is not None
+        if self.cancel is None:
+            raise AssertionError("self.cancel is not None")
         while not self.done.is_set():
             if self.cancel.wait(0.05):
                 self.solver.stop_search()

@@ -144,7 +144,8 @@ def test_solve_file_solves_a_benchmark_instance_with_progress(tmp_path: Path) ->
 
     assert result.exit_code == 0, result.stderr
     schedule = json.loads(out.read_text(encoding="utf-8"))
-    assert len(schedule["meetings"]) == 125 and schedule["unscheduled"] == []
+    assert len(schedule["meetings"]) == 125
+    assert schedule["unscheduled"] == []
     assert "breaks: best" in result.stderr
 
 

@@ -38,9 +38,14 @@ def test_a_failed_transaction_leaves_nothing_behind(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'tx.db'}")
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE note (id INTEGER PRIMARY KEY)"))
-    with pytest.raises(RuntimeError), engine.begin() as conn:
-        conn.execute(text("INSERT INTO note (id) VALUES (1)"))
-        raise RuntimeError("boom")
+
+    def insert_then_fail() -> None:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO note (id) VALUES (1)"))
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        insert_then_fail()
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM note")).scalar() == 0
     engine.dispose()

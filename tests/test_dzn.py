@@ -142,5 +142,5 @@ def test_dzn_syntax_variants_are_read() -> None:
 
 
 def test_unreadable_file_names_the_file(tmp_path: Path) -> None:
-    with pytest.raises(DznError, match="missing.dzn: cannot read"):
+    with pytest.raises(DznError, match=r"missing\.dzn: cannot read"):
         convert_dzn(tmp_path / "missing.dzn")

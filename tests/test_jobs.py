@@ -90,12 +90,14 @@ def test_a_job_writes_its_version_and_its_success_together(
     run_solve_job(job.id, session_factory=factory)
 
     job = _reload(session, job)
-    assert job.status == JobStatus.succeeded and job.attempts == 1
+    assert job.status == JobStatus.succeeded
+    assert job.attempts == 1
     version = session.get_one(ScheduleVersion, job.version_id)
     assert version.status == "optimal"
     assert {w.key for m in version.meetings for w in m.wishes} == {"w1", "w2", "w3"}
     assert version.parameters["job"] == job.id
-    assert job.finished_at is not None and job.progress_elapsed is not None
+    assert job.finished_at is not None
+    assert job.progress_elapsed is not None
     assert job.progress_history, "the solver's progress reaches the job row"
 
 
@@ -219,10 +221,13 @@ def test_on_start_the_in_process_runner_runs_orphaned_and_queued_jobs_again(
     runner.wait(orphan.id, timeout=60)
     runner.shutdown()
 
-    assert recovery.requeued == [orphan.id] and recovery.failed == [worn_out.id]
+    assert recovery.requeued == [orphan.id]
+    assert recovery.failed == [worn_out.id]
     orphan, worn_out = _reload(session, orphan), _reload(session, worn_out)
-    assert orphan.status == JobStatus.succeeded and orphan.attempts == 2
-    assert worn_out.status == JobStatus.failed and "3 times" in worn_out.error
+    assert orphan.status == JobStatus.succeeded
+    assert orphan.attempts == 2
+    assert worn_out.status == JobStatus.failed
+    assert "3 times" in worn_out.error
 
 
 def test_a_job_with_a_fresh_heartbeat_is_not_taken_as_orphaned(
@@ -234,7 +239,8 @@ def test_a_job_with_a_fresh_heartbeat_is_not_taken_as_orphaned(
 
     recovery = requeue_orphaned_jobs(factory, heartbeat_timeout_seconds=60, max_attempts=3)
 
-    assert recovery.requeued == [] and _reload(session, job).status == JobStatus.running
+    assert recovery.requeued == []
+    assert _reload(session, job).status == JobStatus.running
 
 
 def test_shutting_down_without_waiting_queues_the_running_job_again(

@@ -9,6 +9,7 @@ submodule `package.name` when there is one, else of the package.
 from __future__ import annotations
 
 import ast
+import itertools
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -160,7 +161,7 @@ def upward_imports(graph: Mapping[str, Mapping[str, int]]) -> list[str]:
 
 
 def _describe(cycle: list[str], graph: Mapping[str, Mapping[str, int]]) -> str:
-    steps = [f"{a} (line {graph[a][b]})" for a, b in zip(cycle, cycle[1:], strict=False)]
+    steps = [f"{a} (line {graph[a][b]})" for a, b in itertools.pairwise(cycle)]
     return " -> ".join([*steps, cycle[-1]])
 
 
@@ -289,4 +290,5 @@ def test_an_upward_import_is_found(tmp_path: Path, module: str, text: str, targe
         },
     )
     found = upward_imports(import_graph(tmp_path))
-    assert len(found) == 1 and found[0].endswith(f"imports {target}")
+    assert len(found) == 1
+    assert found[0].endswith(f"imports {target}")

@@ -48,7 +48,8 @@ def test_first_publication_makes_the_version_current_and_tells_everyone(session:
     session.commit()
 
     assert current_published_version(session, event.id) == version
-    assert version.published_at is not None and version.superseded_at is None
+    assert version.published_at is not None
+    assert version.superseded_at is None
     assert event.status == EventStatus.published
     assert result.previous is None
     assert {n.kind for n in result.notifications} == {"schedule_published"}
@@ -74,7 +75,8 @@ def test_republishing_keeps_the_previous_version_in_history_and_notifies_only_th
     session.commit()
 
     assert current_published_version(session, event.id) == second
-    assert first.published_at is not None and first.superseded_at is not None
+    assert first.published_at is not None
+    assert first.superseded_at is not None
     assert publication_history(session, event.id) == [first, second]
     assert result.diff is not None
     assert [c.uid for c in result.diff.moved] == ["ev-w1"]
@@ -92,8 +94,10 @@ def test_publishing_the_current_version_again_changes_nothing(session: Session) 
 
     result = publish_version(session, version)
 
-    assert result.unchanged and result.notifications == []
-    assert version.published_at is not None and published_at is not None
+    assert result.unchanged
+    assert result.notifications == []
+    assert version.published_at is not None
+    assert published_at is not None
     assert as_utc(version.published_at) == as_utc(published_at)
 
 
@@ -149,13 +153,16 @@ def test_the_database_refuses_two_current_published_versions(session: Session) -
     make_version(session, event, FIRST)
     session.commit()
 
-    with pytest.raises(IntegrityError):
+    def publish_both() -> None:
         session.execute(
             update(ScheduleVersion)
             .where(ScheduleVersion.event_id == event.id)
             .values(published_at=utcnow())
         )
         session.flush()
+
+    with pytest.raises(IntegrityError):
+        publish_both()
 
 
 def test_two_concurrent_publishers_exactly_one_wins(session: Session, engine: Engine) -> None:

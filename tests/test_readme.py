@@ -17,7 +17,8 @@ def test_every_relative_link_points_at_a_file_of_the_repository(document: str) -
     links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", path.read_text(encoding="utf-8"))
     local = [link for link in links if "://" not in link]
     missing = [link for link in local if not (path.parent / link).exists()]
-    assert local and missing == []
+    assert local
+    assert missing == []
 
 
 def test_readme_commands_are_the_ones_run_py_and_ci_run() -> None:

@@ -13,14 +13,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from api.cookies import ORGANISER_COOKIE, cookie
 from api.deps import DbSession
 from api.pages import charts
 from api.pages.common import (
     CSRF_FIELD,
-    ORGANISER_COOKIE,
     PageError,
     check_csrf,
-    cookie,
     delete_cookie,
     organiser_event,
     page_organiser,

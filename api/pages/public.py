@@ -8,10 +8,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
+from api.cookies import PARTICIPANT_COOKIE
 from api.deps import DbSession
 from api.pages.common import (
     CSRF_FIELD,
-    PARTICIPANT_COOKIE,
     PageError,
     check_csrf,
     find_event,

@@ -36,7 +36,8 @@ def _build() -> APIRouter:
     combined = APIRouter(route_class=PageRoute, include_in_schema=False)
     for module in (public, participant, organiser, imports, messages, setup, hand_edits):
         for route in module.router.routes:
-            assert isinstance(route, APIRoute)
+            if not isinstance(route, APIRoute):
+                raise AssertionError("isinstance(route, APIRoute)")
             combined.add_api_route(
                 route.path,
                 route.endpoint,

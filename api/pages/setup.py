@@ -56,6 +56,7 @@ from matchmaking.platform.models import (
     Organiser,
     Participant,
     Slot,
+    as_utc,
 )
 from matchmaking.platform.wording import slot_label
 
@@ -393,7 +394,7 @@ def create_event(request: Request, db: DbSession, values: Posted) -> Response:
 
 def _local_instant(moment: datetime | None, zone_name: str) -> datetime | None:
     """A stored instant as the event's wall-clock time (None stays None)."""
-    utc = event_service.as_utc(moment)
+    utc = as_utc(moment)
     return utc.astimezone(ZoneInfo(zone_name)) if utc is not None else None
 
 

@@ -155,7 +155,7 @@ EVENT_NULLABLE = frozenset({"registration_closes", "max_requests_per_participant
 class RulesOut(Rules):
     model_config = ConfigDict(extra="allow")
 
-    cross_delegation_only: StrictBool = False  # type: ignore[assignment]
+    cross_delegation_only: StrictBool = False
 
 
 class Counts(BaseModel):

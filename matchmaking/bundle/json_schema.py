@@ -18,7 +18,7 @@ from matchmaking.bundle.schemas import Bundle, ScheduleDoc
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
-def _schema(model: type[BaseModel], schema_id: str, title: str, description: str) -> dict:
+def _schema(model: type[BaseModel], schema_id: str, title: str, description: str) -> dict[str, Any]:
     body = model.model_json_schema(by_alias=True, mode="validation")
     header: dict[str, Any] = {
         "$schema": SCHEMA_DIALECT,

@@ -274,7 +274,7 @@ def _workbook_sheets(data: bytes) -> dict[str, Iterable[tuple[int, list[Any]]]]:
         # data_only=False: a formula cell reads as its text ("=A1"), which is refused below;
         # nothing is ever evaluated.
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-    except Exception:  # noqa: BLE001 - openpyxl raises many kinds for files that are no workbook
+    except Exception:  # openpyxl raises many kinds for files that are no workbook
         raise _file_problem("is not an XLSX workbook") from None
     by_name = {name.strip().lower(): name for name in book.sheetnames}
     if "participants" not in by_name:

@@ -223,7 +223,9 @@ class _Index:
     wishes: dict[str, str]
 
 
-def _register(ids: dict[str, str], item: dict[str, Any], path: str, out: list[BundleProblem]):
+def _register(
+    ids: dict[str, str], item: dict[str, Any], path: str, out: list[BundleProblem]
+) -> None:
     key = _string(item, "id")
     if key is None:
         return
@@ -428,7 +430,7 @@ def _after_cycles(raw: dict[str, Any], index: _Index) -> list[BundleProblem]:
                 stack.pop()
             elif state.get(child) == 1:
                 cycle = [n for n, _ in stack]
-                cycle = cycle[cycle.index(child) :] + [child]
+                cycle = [*cycle[cycle.index(child) :], child]
                 first = min(cycle[:-1], key=lambda k: _position(index.wishes[k]))
                 out.append(
                     BundleProblem(

@@ -512,7 +512,8 @@ def import_sheet_command(
         upload = Upload("xlsx", data, None, workbook.name)
         source = workbook
     else:
-        assert participants is not None
+        if participants is None:
+            raise AssertionError("participants is not None")
         extra = read_sheet_file(wishes) if wishes is not None else None
         upload = Upload("csv", read_sheet_file(participants), extra, participants.name)
         source = participants

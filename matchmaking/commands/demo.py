@@ -378,7 +378,7 @@ class _Builder:
                     sectors=sectors,
                     focus=focus,
                     popularity=self.random.paretovariate(2.0),
-                )  # fmt: skip
+                )
             )
         return organisations
 
@@ -729,7 +729,10 @@ def _publish_and_invite(event_id: int, version_id: int, url: str) -> DemoResult:
         version = session.get_one(ScheduleVersion, version_id)
         publish_version(session, version)
         organiser, _, organiser_token = create_organiser(
-            session, email="organiser@eu-canada.example", name="Demo Organiser", token_name="demo"
+            session,
+            email="organiser@eu-canada.example",
+            name="Demo Organiser",
+            token_name="demo",  # noqa: S106 - the token's label, not a secret
         )
         session.add(EventRole(event=event, organiser=organiser, role=EventRoleName.owner))
         # The participant shown in the links: the one with the most meetings.
@@ -765,7 +768,8 @@ def _publish_and_invite(event_id: int, version_id: int, url: str) -> DemoResult:
 
 
 def _url_host(host: str) -> str:
-    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    # Compares with the any-address to print a usable link; binds nothing.
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
 
 
 def demo_links(result: DemoResult, base: str) -> list[str]:

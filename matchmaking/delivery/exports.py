@@ -151,7 +151,7 @@ def to_csv(sheet: Sheet) -> bytes:
 
 def to_xlsx(sheets: Iterable[Sheet]) -> bytes:
     workbook = Workbook()
-    workbook.remove(workbook.active)  # type: ignore[arg-type]
+    workbook.remove(workbook.active)
     for sheet in sheets:
         ws = workbook.create_sheet(sheet.title[:31])
         ws.append(list(sheet.columns))

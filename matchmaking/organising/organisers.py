@@ -26,7 +26,10 @@ def find_organiser(session: Session, email: str) -> Organiser | None:
 
 
 def create_organiser(
-    session: Session, email: str, name: str, token_name: str = "initial"
+    session: Session,
+    email: str,
+    name: str,
+    token_name: str = "initial",  # noqa: S107 - the token's label, not a secret
 ) -> tuple[Organiser, ApiToken, str]:
     """A new organiser with a first API token; the token text is returned once, never stored."""
     if find_organiser(session, email) is not None:

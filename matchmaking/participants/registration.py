@@ -24,10 +24,10 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import CursorResult, delete, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from matchmaking.organising.events import get_location, lock_event, registration_is_open
@@ -50,7 +50,7 @@ from matchmaking.platform.security import PARTICIPANT_TOKEN_PREFIX, hash_token, 
 from matchmaking.platform.wording import fold
 
 #: Prefix of organisation invitation tokens (like `mmp_` for personal links).
-INVITATION_TOKEN_PREFIX = "mmi"
+INVITATION_TOKEN_PREFIX = "mmi"  # noqa: S105 - a public prefix, not a secret
 
 
 @dataclass
@@ -383,8 +383,12 @@ def turn_down_membership(
     answer = TurnedDown(
         name=locked.name,
         organisation=locked.organisation.name,
-        wishes_removed=session.execute(
-            delete(Wish).where(or_(Wish.sender_id == locked.id, Wish.recipient_id == locked.id))
+        # A DELETE gives a CursorResult (with rowcount); Session.execute is typed as Result.
+        wishes_removed=cast(
+            "CursorResult[Any]",
+            session.execute(
+                delete(Wish).where(or_(Wish.sender_id == locked.id, Wish.recipient_id == locked.id))
+            ),
         ).rowcount,
     )
     session.delete(locked)

@@ -24,8 +24,8 @@ from sqlalchemy import BindParameter, Select, bindparam, func, literal, or_, sel
 from sqlalchemy.orm import Session, aliased, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from matchmaking.organising.events import as_utc, get_slot
 from matchmaking.organising.events import get_session as get_event_session
+from matchmaking.organising.events import get_slot
 from matchmaking.participants.recommend import delegation_key
 from matchmaking.participants.registration import participant_page
 from matchmaking.platform.errors import Conflict, Forbidden, Invalid, NotFound
@@ -38,6 +38,7 @@ from matchmaking.platform.models import (
     Wish,
     WishPolicy,
     WishStatus,
+    as_utc,
     utcnow,
 )
 

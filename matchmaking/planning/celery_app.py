@@ -26,11 +26,11 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from celery import Celery, Task, signals
 from kombu.exceptions import OperationalError as KombuOperationalError
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from matchmaking.platform.errors import Unavailable
@@ -110,16 +110,20 @@ def _mark_failed_if_running(job_id: str, error: str, worker: str | None = None) 
     if worker is not None:
         condition.append(SolveJob.worker == worker[:200])
     with _session_factory()() as session:
-        result = session.execute(
-            update(SolveJob)
-            .where(*condition)
-            .values(status=JobStatus.failed, error=error, finished_at=utcnow())
+        # An UPDATE gives a CursorResult (with rowcount); Session.execute is typed as Result.
+        result = cast(
+            "CursorResult[Any]",
+            session.execute(
+                update(SolveJob)
+                .where(*condition)
+                .values(status=JobStatus.failed, error=error, finished_at=utcnow())
+            ),
         )
         session.commit()
-        return result.rowcount == 1  # type: ignore[attr-defined]
+        return result.rowcount == 1
 
 
-class SolveTask(Task):  # type: ignore[misc]
+class SolveTask(Task[[str], None]):
     """The solve task; `on_failure` runs in the worker's main process on a hard time limit."""
 
     def on_failure(
@@ -175,7 +179,7 @@ def deliver_mail() -> None:
 def _preload_solver(**_: Any) -> None:
     # Import the solver (OR-Tools, pandas: seconds) once in the main process, before the pool
     # forks, so that a solve's time limit is not spent importing in a fresh pool process.
-    import matchmaking.planning.jobs  # noqa: F401
+    import matchmaking.planning.jobs
     import matchmaking.planning.scheduling  # noqa: F401
 
 
@@ -185,7 +189,14 @@ def _preload_solver(**_: Any) -> None:
 def enqueue_solve(job_id: str, solve_seconds: float, app: Celery = celery_app) -> None:
     """Send a job to the solve workers, with the worker-enforced time limits of its solve."""
     soft, hard = solve_time_limits(solve_seconds)
-    app.send_task(SOLVE_TASK, args=[job_id], task_id=job_id, soft_time_limit=soft, time_limit=hard)
+    app.send_task(
+        SOLVE_TASK,
+        args=[job_id],
+        task_id=job_id,
+        # celery-types declares int; Celery takes seconds as float (it passes them to timers).
+        soft_time_limit=soft,  # type: ignore[arg-type]
+        time_limit=hard,  # type: ignore[arg-type]
+    )
 
 
 def revoke_solve(job_id: str, app: Celery = celery_app) -> None:
@@ -465,7 +476,8 @@ def check_broker(url: str, timeout: float = 2.0) -> None:
     from kombu import Connection
 
     with Connection(url, connect_timeout=timeout) as connection:
-        connection.ensure_connection(max_retries=1, timeout=timeout)
+        # celery-types declares int; kombu takes the timeout in seconds as float.
+        connection.ensure_connection(max_retries=1, timeout=timeout)  # type: ignore[arg-type]
 
 
 def broker_queue_length(url: str, queue: str) -> int | None:

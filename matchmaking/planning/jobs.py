@@ -358,7 +358,8 @@ def _finish(
         if not _still_ours(job, me):
             log.warning("solve job %s was taken from this worker; its result is dropped", job_id)
             return
-        assert job is not None
+        if job is None:
+            raise AssertionError("job is not None")
         has_result = not (solution.cancelled and solution.status == "unknown")
         if has_result:
             event = session.get_one(Event, job.event_id)
@@ -375,7 +376,8 @@ def _fail(session_factory: SessionFactory, job_id: str, me: str, error: str) -> 
         with session_factory() as session, session.begin():
             job = _locked_job(session, job_id)
             if _still_ours(job, me):
-                assert job is not None
+                if job is None:
+                    raise AssertionError("job is not None")
                 job.status, job.error, job.finished_at = JobStatus.failed, error, utcnow()
     except Exception:  # the database is gone too: the reaper will find the job
         log.exception("could not mark solve job %s failed", job_id)
@@ -385,7 +387,8 @@ def _requeue(session_factory: SessionFactory, job_id: str, me: str) -> None:
     with session_factory() as session, session.begin():
         job = _locked_job(session, job_id)
         if _still_ours(job, me):
-            assert job is not None
+            if job is None:
+                raise AssertionError("job is not None")
             job.status, job.worker, job.heartbeat_at = JobStatus.queued, "", None
             log.info("solve job %s interrupted by shutdown; queued again", job_id)
 
@@ -493,7 +496,8 @@ class _JobMonitor:
                 self.lost = True
                 self.cancel.set()
                 return
-            assert job is not None
+            if job is None:
+                raise AssertionError("job is not None")
             if job.cancel_requested:
                 self.cancel.set()
             self.write_progress(job)

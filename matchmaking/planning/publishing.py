@@ -288,7 +288,8 @@ class _MeetingTexts:
 
     def describe(self, change: MeetingChange, participant_id: int) -> dict[str, str]:
         placement = change.new or change.old
-        assert placement is not None
+        if placement is None:
+            raise AssertionError("placement is not None")
         others = [pid for pid in placement.participant_ids if pid != participant_id]
         return {
             "change": {"added": "new", "moved": "moved", "removed": "cancelled"}[change.change],

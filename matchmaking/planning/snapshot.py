@@ -199,7 +199,7 @@ def _solver_participants(session: Session, event: Event) -> tuple[sp.Participant
             Participant.max_meetings,
             host.key,
             Participant.membership_confirmed,
-        )  # fmt: skip
+        )
         .join(Organisation, Participant.organisation_id == Organisation.id)
         .outerjoin(host, Participant.host_location_id == host.id)
         .where(Participant.event_id == event.id)
@@ -209,7 +209,7 @@ def _solver_participants(session: Session, event: Event) -> tuple[sp.Participant
         sp.Participant(
             id=key,
             organisation=organisation,
-            organisation_kind=OrganisationKind(kind).value,  # type: ignore[arg-type]
+            organisation_kind=OrganisationKind(kind).value,
             online=attendance == Attendance.online,
             unavailable=frozenset(unavailable.get(row_id, ())),
             max_meetings=max_meetings,

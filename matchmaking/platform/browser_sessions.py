@@ -25,7 +25,7 @@ from matchmaking.platform.models import (
 from matchmaking.platform.security import hash_token, new_token
 
 #: Prefix of browser session tokens (the pages' cookies).
-SESSION_TOKEN_PREFIX = "mms"
+SESSION_TOKEN_PREFIX = "mms"  # noqa: S105 - a public prefix, not a secret
 #: How long an organiser stays signed in on one browser.
 ORGANISER_SESSION_LIFETIME = timedelta(days=14)
 #: How long a participant stays signed in after opening the personal link.

@@ -373,7 +373,8 @@ def _deliver_batch(
 
 
 def _connect(settings: Settings) -> smtplib.SMTP:
-    assert settings.smtp_host
+    if not settings.smtp_host:
+        raise AssertionError("settings.smtp_host")
     context = ssl.create_default_context()
     smtp: smtplib.SMTP
     if settings.smtp_tls:
@@ -487,7 +488,8 @@ class MailDeliverer:
     def start(self) -> None:
         with self.session_factory() as session:
             engine = session.get_bind()
-        assert isinstance(engine, Engine)
+        if not isinstance(engine, Engine):
+            raise AssertionError("isinstance(engine, Engine)")
         self._unsubscribe = on_commit_of_mail(engine, self._wake.set)
         self._thread.start()
 

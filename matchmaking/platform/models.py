@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from sqlalchemy import (
     JSON,
@@ -60,7 +60,11 @@ def as_utc(moment: datetime | None) -> datetime | None:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON, datetime: DateTime(timezone=True)}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+        datetime: DateTime(timezone=True),
+    }
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
@@ -742,7 +746,7 @@ _SERVED_WHEN_NEW = (Event, EventSession, Slot, Location)
 
 
 def _served_event_id(row: Any) -> int | None:
-    return row.id if isinstance(row, Event) else row.event_id  # type: ignore[no-any-return]
+    return row.id if isinstance(row, Event) else row.event_id
 
 
 @sa_event.listens_for(OrmSession, "after_flush")
@@ -763,7 +767,7 @@ def bump_serving_generations(session: OrmSession, _context: Any) -> None:
             event_ids.add(_served_event_id(row))  # type: ignore[arg-type]
         elif isinstance(row, ScheduleVersion) and row.published_at is not None:
             event_ids.add(row.event_id)
-    event_ids.discard(None)  # type: ignore[arg-type]
+    event_ids.discard(None)
     # A brand-new event has no cache entries yet.
     event_ids -= {row.id for row in session.new if isinstance(row, Event)}
     if event_ids:

@@ -12,11 +12,11 @@ import hmac
 import secrets
 
 #: Prefix of organiser API tokens.
-ORGANISER_TOKEN_PREFIX = "mmo"
+ORGANISER_TOKEN_PREFIX = "mmo"  # noqa: S105 - a public prefix, not a secret
 #: Prefix of participants' personal secret link tokens.
-PARTICIPANT_TOKEN_PREFIX = "mmp"
+PARTICIPANT_TOKEN_PREFIX = "mmp"  # noqa: S105 - a public prefix, not a secret
 #: Prefix of calendar feed tokens.
-CALENDAR_TOKEN_PREFIX = "mmc"
+CALENDAR_TOKEN_PREFIX = "mmc"  # noqa: S105 - a public prefix, not a secret
 
 
 def new_token(prefix: str) -> str:

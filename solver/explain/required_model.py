@@ -245,7 +245,7 @@ class RequiredModel:
             candidate = pending.pop()
             left = deadline - time.monotonic()
             if left <= 0:
-                return kept + [candidate, *pending]
+                return [*kept, candidate, *pending]
             smaller = self._infeasible_core(kept + pending, min(left, 1.0))
             if smaller is None:
                 kept.append(candidate)

@@ -4,6 +4,7 @@ of solver/explain/reasons.py all reason on it."""
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
@@ -85,7 +86,7 @@ class Timetable:
         breaks = 0
         for day in self.index.days:
             busy = [i for i, s in enumerate(day) if (person, s) in self.at or s == extra_slot]
-            breaks += sum(1 for a, b in zip(busy, busy[1:], strict=False) if b - a > 1)
+            breaks += sum(1 for a, b in itertools.pairwise(busy) if b - a > 1)
         return breaks
 
     def busy_with(self, person: str, slot: str) -> Meeting | None:

@@ -151,7 +151,7 @@ class Mailbox:
     #: The client address of each message's connection (one per connection).
     peers: list[Any] = field(default_factory=list)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         import email
         from email import policy
 

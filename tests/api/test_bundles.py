@@ -42,7 +42,8 @@ def test_imported_bundle_exports_as_the_same_document(client: TestClient, make: 
     owner = make.organiser()
     imported = client.post("/api/v1/events/import", json=small_bundle(), headers=owner)
     assert imported.status_code == 201, imported.text
-    assert imported.json()["role"] == "owner" and imported.json()["counts"]["participants"] == 2
+    assert imported.json()["role"] == "owner"
+    assert imported.json()["counts"]["participants"] == 2
     exported = client.get("/api/v1/events/small-fair/bundle", headers=owner)
     assert exported.status_code == 200
     assert exported.json() == bundle_document(parse_bundle(small_bundle()))

@@ -44,7 +44,8 @@ def test_registration_and_own_profile_edit_offers_seeks_and_delegation(
         json={"organisation": {"delegation": "EU"}},
         headers=owner,
     )
-    assert edited.status_code == 200 and edited.json()["organisation"]["delegation"] == "EU"
+    assert edited.status_code == 200
+    assert edited.json()["organisation"]["delegation"] == "EU"
     other = make.participant(slug)
     directory = client.get(f"/api/v1/events/{slug}/directory", headers=other["headers"])
     entry = next(e for e in directory.json()["items"] if e["key"] == key)
@@ -91,7 +92,8 @@ def test_the_directory_searches_offers_and_seeks_and_filters_by_delegation(
     assert keys(delegation="EU", q="battery") == []
     # Paging: each page holds the right people, and the total counts them all.
     everyone = client.get(directory, params={"limit": 2}, headers=viewer["headers"]).json()
-    assert everyone["total"] == 3 and len(everyone["items"]) == 2
+    assert everyone["total"] == 3
+    assert len(everyone["items"]) == 2
     rest = client.get(directory, params={"limit": 2, "offset": 2}, headers=viewer["headers"])
     assert len(rest.json()["items"]) == 1
     assert {e["key"] for e in everyone["items"] + rest.json()["items"]} == {

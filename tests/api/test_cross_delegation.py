@@ -51,7 +51,8 @@ def test_same_delegation_wishes_are_refused_naming_the_rule(
 
     assert to_person.status_code == 409, to_person.text
     problem = to_person.json()
-    assert "cross_delegation_only" in problem["detail"] and "Ann Ltd" in problem["detail"]
+    assert "cross_delegation_only" in problem["detail"]
+    assert "Ann Ltd" in problem["detail"]
     assert problem["errors"][0]["field"] == "body.to"
     assert to_organisation.status_code == 409
     assert to_organisation.json()["errors"][0]["field"] == "body.to_organisation"

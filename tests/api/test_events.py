@@ -23,7 +23,8 @@ def test_creator_owns_the_new_draft_event(client: TestClient, make: Factory) -> 
     )
     assert answer.status_code == 201, answer.text
     event = answer.json()
-    assert event["status"] == "draft" and event["role"] == "owner"
+    assert event["status"] == "draft"
+    assert event["role"] == "owner"
     assert event["registration_closes"].startswith("2030-05-29T03:59")
     assert event["rules"] == {
         "max_meetings_per_participant": 12,
@@ -33,7 +34,8 @@ def test_creator_owns_the_new_draft_event(client: TestClient, make: Factory) -> 
         "cross_delegation_only": False,
     }
     listed = client.get("/api/v1/events", headers=owner).json()
-    assert listed["total"] == 1 and listed["items"][0]["slug"] == "eu-canada-2030"
+    assert listed["total"] == 1
+    assert listed["items"][0]["slug"] == "eu-canada-2030"
 
 
 @pytest.mark.parametrize(
@@ -73,7 +75,8 @@ def test_slug_in_use_is_a_conflict(client: TestClient, make: Factory) -> None:
         json={"slug": "taken-slug", "name": "x", "timezone": "UTC"},
         headers=make.organiser(),
     )
-    assert answer.status_code == 409 and answer.json()["errors"][0]["field"] == "body.slug"
+    assert answer.status_code == 409
+    assert answer.json()["errors"][0]["field"] == "body.slug"
 
 
 def test_generated_slots_fill_the_session_with_pauses(client: TestClient, make: Factory) -> None:
@@ -124,7 +127,8 @@ def test_slot_in_a_daylight_saving_gap_is_refused(client: TestClient, make: Fact
         json={"start": "2030-03-31T02:10", "end": "2030-03-31T02:40"},
         headers=owner,
     )
-    assert answer.status_code == 422 and "does not exist" in answer.json()["detail"]
+    assert answer.status_code == 422
+    assert "does not exist" in answer.json()["detail"]
 
 
 def test_slot_times_are_only_accepted_as_published(client: TestClient, make: Factory) -> None:
@@ -137,7 +141,8 @@ def test_slot_times_are_only_accepted_as_published(client: TestClient, make: Fac
             headers=owner,
         )
         assert answer.status_code == 422, start
-        assert "start" in answer.text and "YYYY-MM-DDTHH:MM" in answer.text
+        assert "start" in answer.text
+        assert "YYYY-MM-DDTHH:MM" in answer.text
     assert len(client.get(f"/api/v1/events/{slug}/slots", headers=owner).json()) == 3
 
 
@@ -169,9 +174,11 @@ def test_patch_changes_only_the_fields_sent_and_clears_nullable_ones(
     assert answer.status_code == 200
     event = answer.json()
     assert event["max_requests_per_participant"] is None
-    assert event["wish_policy"] == "auto_accept" and event["venue"] == "Hall A"
+    assert event["wish_policy"] == "auto_accept"
+    assert event["venue"] == "Hall A"
     refused = client.patch(f"/api/v1/events/{slug}", json={"name": None}, headers=owner)
-    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "body.name"
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "body.name"
 
 
 def test_rules_are_replaced_whole(client: TestClient, make: Factory) -> None:
@@ -196,7 +203,8 @@ def test_locations_crud(client: TestClient, make: Factory) -> None:
         json={"key": "video", "name": "Video room", "kind": "online", "capacity": 50},
         headers=owner,
     )
-    assert created.status_code == 201 and created.json()["position"] == 2
+    assert created.status_code == 201
+    assert created.json()["position"] == 2
     assert (
         client.post(
             f"/api/v1/events/{slug}/locations", json={"key": "video", "name": "x"}, headers=owner
@@ -210,7 +218,8 @@ def test_locations_crud(client: TestClient, make: Factory) -> None:
     bad = client.patch(
         f"/api/v1/events/{slug}/locations/video", json={"capacity": 0}, headers=owner
     )
-    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "body.capacity"
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "body.capacity"
     assert client.delete(f"/api/v1/events/{slug}/locations/video", headers=owner).status_code == 204
     keys = [x["key"] for x in client.get(f"/api/v1/events/{slug}/locations", headers=owner).json()]
     assert keys == ["t1", "t2"]
@@ -357,9 +366,8 @@ def test_numbers_beyond_what_is_stored_are_refused(client: TestClient, make: Fac
     owner = make.organiser()
     slug = make.event(owner)
     too_big = client.delete(f"/api/v1/events/{slug}/roles/{2**63}", headers=owner)
-    assert (
-        too_big.status_code == 422 and too_big.json()["errors"][0]["field"] == "path.organiser_id"
-    )
+    assert too_big.status_code == 422
+    assert too_big.json()["errors"][0]["field"] == "path.organiser_id"
     position = client.patch(
         f"/api/v1/events/{slug}/locations/t1", json={"position": 2**40}, headers=owner
     )

@@ -58,7 +58,8 @@ def test_move_refused_in_words_then_moved(make: Factory, client: TestClient) -> 
     solve(client, world)
     p0, p1, p2 = world.key(0), world.key(1), world.key(2)
     state = _state(client, world, 1)
-    assert state["editable"] is True and len(state["meetings"]) == 3
+    assert state["editable"] is True
+    assert len(state["meetings"]) == 3
     first, other = _between(state, p0, p1), _between(state, p0, p2)
 
     refused = client.post(
@@ -74,8 +75,10 @@ def test_move_refused_in_words_then_moved(make: Factory, client: TestClient) -> 
         f"{world.people[2]['participant']['name']} at {_hhmm(other['starts'])} at "
         f"{other['location_name']}."
     )
-    assert sentence in problem["reasons"] and sentence in problem["detail"]
-    assert p0 not in problem["detail"] and other["slot"] not in problem["detail"]
+    assert sentence in problem["reasons"]
+    assert sentence in problem["detail"]
+    assert p0 not in problem["detail"]
+    assert other["slot"] not in problem["detail"]
     assert _state(client, world, 1) == state  # nothing stored
 
     slot, location = _free_place(client, world, state, first)
@@ -86,7 +89,8 @@ def test_move_refused_in_words_then_moved(make: Factory, client: TestClient) -> 
     )
     assert moved.status_code == 200, moved.text
     body = moved.json()
-    assert body["edit"]["kind"] == "moved" and body["meeting"]["placed_by_hand"] is True
+    assert body["edit"]["kind"] == "moved"
+    assert body["meeting"]["placed_by_hand"] is True
     assert (body["meeting"]["slot"], body["meeting"]["location"]) == (slot, location)
     assert _state(client, world, 1)["edits"][0]["text"] == body["edit"]["text"]
 
@@ -111,9 +115,8 @@ def test_add_cancel_and_pin(make: Factory, client: TestClient) -> None:
         json={"participants": [p1, "nobody"], "slot": "s1", "location": "t1"},
         headers=world.owner,
     )
-    assert unknown.status_code == 404 and unknown.json()["errors"][0]["field"] == (
-        "body.participants"
-    )
+    assert unknown.status_code == 404
+    assert unknown.json()["errors"][0]["field"] == ("body.participants")
 
     cancelled_uid = _between(state, p2, p3)["uid"]
     cancelled = client.delete(
@@ -138,7 +141,8 @@ def test_add_cancel_and_pin(make: Factory, client: TestClient) -> None:
     pinned = client.put(
         world.url(f"/versions/1/meetings/{uid}/pin"), json={"pinned": True}, headers=world.owner
     )
-    assert pinned.status_code == 200 and pinned.json()["meeting"]["pinned"] is True
+    assert pinned.status_code == 200
+    assert pinned.json()["meeting"]["pinned"] is True
     again = client.put(
         world.url(f"/versions/1/meetings/{uid}/pin"), json={"pinned": True}, headers=world.owner
     )
@@ -162,7 +166,8 @@ def test_a_published_version_is_edited_through_a_copy_and_the_diff_shows_it(
         json={"slot": slot, "location": location},
         headers=world.owner,
     )
-    assert refused.status_code == 409 and "draft copy" in refused.json()["detail"]
+    assert refused.status_code == 409
+    assert "draft copy" in refused.json()["detail"]
 
     copy = client.post(world.url(f"/versions/{number}/copy"), headers=world.owner)
     assert copy.status_code == 201, copy.text
@@ -215,7 +220,8 @@ def test_pins_survive_a_resolve_around_pins(make: Factory, client: TestClient) -
     )
     assert len(new["meetings"]) == 3
     detail = client.get(world.url(f"/versions/{number}"), headers=world.owner).json()
-    assert detail["staleness"]["stale"] is False and detail["based_on"] is None
+    assert detail["staleness"]["stale"] is False
+    assert detail["based_on"] is None
 
 
 def test_who_may_not_edit(make: Factory, client: TestClient) -> None:
@@ -245,7 +251,8 @@ def test_who_may_not_edit(make: Factory, client: TestClient) -> None:
         assert call(world.url(path), headers=participant, **extra).status_code == 401, path
         assert call(world.url(path), headers=stranger, **extra).status_code == 404, path
     state = _state(client, world, 1)
-    assert state["edits"] == [] and len(state["meetings"]) == 3
+    assert state["edits"] == []
+    assert len(state["meetings"]) == 3
     versions = client.get(world.url("/versions"), headers=world.owner).json()
     assert versions["total"] == 1
 

@@ -36,13 +36,15 @@ def test_a_solve_answers_202_and_its_job_ends_with_a_version_and_progress(
     assert response.headers["Location"] == response.json()["url"]
     assert response.json()["status"] in {"queued", "running", "succeeded"}
     job = wait_for_job(client, response.headers["Location"], world.owner)
-    assert job["status"] == "succeeded" and job["attempts"] == 1
+    assert job["status"] == "succeeded"
+    assert job["attempts"] == 1
     assert job["version"] == {"number": 1, "url": world.url("/versions/1")}
     assert job["parameters"]["replan"] is False
     assert job["progress"]["history"], "progress of the search is visible on the job"
     assert client.get(f"/api/v1/jobs/{job['id']}", headers=world.owner).json()["id"] == job["id"]
     listed = client.get(world.url("/solves"), headers=world.owner).json()
-    assert listed["total"] == 1 and listed["items"][0]["id"] == job["id"]
+    assert listed["total"] == 1
+    assert listed["items"][0]["id"] == job["id"]
 
 
 def test_solve_parameters_are_checked_and_the_field_at_fault_named(

@@ -45,7 +45,8 @@ def test_wish_received_and_answered_are_mailed(
         headers=ana["headers"],
     ).json()
     received = mailbox.wait_for(3)[2]
-    assert received["To"] == "ben@example.org" and "Ana <Admin>" in received["Subject"]
+    assert received["To"] == "ben@example.org"
+    assert "Ana <Admin>" in received["Subject"]
     assert "Wind & <b>sun</b>" in mailbox.text(received)
     # The HTML part escapes what participants typed.
     assert "Wind &amp; &lt;b&gt;sun&lt;/b&gt;" in received.get_body(("html",)).get_content()
@@ -53,7 +54,8 @@ def test_wish_received_and_answered_are_mailed(
         f"/api/v1/events/{slug}/me/wishes/{sent['key']}/accept", headers=ben["headers"]
     )
     answered = mailbox.wait_for(4)[3]
-    assert answered["To"] == "ana@example.org" and "accepted" in answered["Subject"]
+    assert answered["To"] == "ana@example.org"
+    assert "accepted" in answered["Subject"]
 
 
 def test_registration_succeeds_when_the_mail_server_is_down_and_the_mail_waits(
@@ -129,9 +131,11 @@ def test_organisers_see_which_mails_were_sent_wait_or_failed_and_why(
         "registration",
         8,
     )
-    assert ben["error"] == "SMTPRecipientsRefused: 550" and failed["total"] == 1
+    assert ben["error"] == "SMTPRecipientsRefused: 550"
+    assert failed["total"] == 1
     refused = client.get(f"/api/v1/events/{slug}/mails?status=lost", headers=owner)
-    assert refused.status_code == 422 and "status" in refused.json()["detail"]
+    assert refused.status_code == 422
+    assert "status" in refused.json()["detail"]
 
 
 def test_erasing_a_participant_removes_their_mails_from_the_outbox(

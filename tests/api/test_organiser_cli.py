@@ -39,10 +39,12 @@ def test_first_organiser_is_created_on_the_command_line_and_its_token_works(
     token = result.output.strip().splitlines()[-1]
     assert token.startswith("mmo_")
     me = client.get("/api/v1/organisers/me", headers=bearer(token))
-    assert me.status_code == 200 and me.json()["name"] == "Anna"
+    assert me.status_code == 200
+    assert me.json()["name"] == "Anna"
 
     again = cli.invoke(cli_app, ["organiser", "create", "anna@example.org"])
-    assert again.exit_code == 2 and "exists already" in again.output
+    assert again.exit_code == 2
+    assert "exists already" in again.output
     assert "Traceback" not in again.output
 
 
@@ -59,7 +61,8 @@ def test_grant_gives_an_organiser_a_role_in_an_event(
     assert granted.exit_code == 0, granted.output
     assert client.get(f"/api/v1/events/{slug}", headers=bearer(token)).json()["role"] == "staff"
     unknown = cli.invoke(cli_app, ["organiser", "grant", "ben@example.org", "no-such-event"])
-    assert unknown.exit_code == 2 and "no event" in unknown.output
+    assert unknown.exit_code == 2
+    assert "no event" in unknown.output
 
 
 @pytest.mark.parametrize("name", ["   ", "\u202e\u202c", "Anna\u2028Berg"])
@@ -67,7 +70,8 @@ def test_an_organiser_name_without_a_visible_character_is_refused_on_the_command
     cli: CliRunner, client: TestClient, name: str
 ) -> None:
     result = cli.invoke(cli_app, ["organiser", "create", "blank@example.org", "--name", name])
-    assert result.exit_code == 2 and "--name" in result.output
+    assert result.exit_code == 2
+    assert "--name" in result.output
     assert "Traceback" not in result.output
     created = cli.invoke(cli_app, ["organiser", "create", "blank@example.org", "--name", "Bo"])
     assert created.exit_code == 0, created.output

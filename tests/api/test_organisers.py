@@ -20,9 +20,11 @@ def test_organiser_creates_another_organiser_whose_token_works(
     created = answer.json()
     assert created["organiser"]["email"] == "nora.lind@cluster.eu"
     token = created["token"]["token"]
-    assert token.startswith("mmo_") and created["token"]["prefix"] == token[:12]
+    assert token.startswith("mmo_")
+    assert created["token"]["prefix"] == token[:12]
     me = client.get("/api/v1/organisers/me", headers=bearer(token))
-    assert me.status_code == 200 and me.json()["name"] == "Nora Lind"
+    assert me.status_code == 200
+    assert me.json()["name"] == "Nora Lind"
 
 
 def test_anonymous_caller_cannot_create_organisers(client: TestClient) -> None:
@@ -61,7 +63,8 @@ def test_invalid_email_is_refused_naming_the_field(client: TestClient, make: Fac
     assert answer.status_code == 422
     problem = answer.json()
     assert {e["field"] for e in problem["errors"]} == {"body.email", "body.name"}
-    assert problem["status"] == 422 and problem["instance"] == "/api/v1/organisers"
+    assert problem["status"] == 422
+    assert problem["instance"] == "/api/v1/organisers"
 
 
 def test_revoked_token_is_refused_and_listing_never_shows_token_text(
@@ -79,7 +82,8 @@ def test_revoked_token_is_refused_and_listing_never_shows_token_text(
     assert listed[1]["last_used_at"] is not None
 
     revoked = client.delete(f"/api/v1/organisers/me/tokens/{second['id']}", headers=admin)
-    assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
+    assert revoked.status_code == 200
+    assert revoked.json()["revoked_at"] is not None
     assert client.get("/api/v1/organisers/me", headers=bearer(second["token"])).status_code == 401
 
 

@@ -36,10 +36,12 @@ def test_registration_returns_the_token_once_and_it_opens_the_profile(
     assert answer.status_code == 201, answer.text
     registered = answer.json()
     token = registered["access_token"]
-    assert token.startswith("mmp_") and token in registered["link"]
+    assert token.startswith("mmp_")
+    assert token in registered["link"]
     me = client.get(f"/api/v1/events/{slug}/me", headers=participant_auth(token)).json()
     assert me["organisation"]["country"] == "DK"
-    assert me["unavailable_slots"] == ["s2"] and me["attendance"] == "onsite"
+    assert me["unavailable_slots"] == ["s2"]
+    assert me["attendance"] == "onsite"
     also = client.get(
         f"/api/v1/events/{slug}/me", headers={"Authorization": f"Participant {token}"}
     )
@@ -74,7 +76,8 @@ def test_an_email_registers_once_per_event(client: TestClient, make: Factory) ->
         f"/api/v1/events/{slug}/registrations",
         json=registration(email="KRISTINA@energy.dk"),
     )
-    assert again.status_code == 409 and again.json()["errors"][0]["field"] == "body.email"
+    assert again.status_code == 409
+    assert again.json()["errors"][0]["field"] == "body.email"
 
 
 def test_registration_is_refused_unless_the_event_is_open(
@@ -91,7 +94,8 @@ def test_registration_is_refused_unless_the_event_is_open(
     assert closed.status_code == 409
     past = make.open_event(owner, registration_closes="2020-01-01T00:00:00Z")
     late = client.post(f"/api/v1/events/{past}/registrations", json=registration())
-    assert late.status_code == 409 and "not open" in late.json()["detail"]
+    assert late.status_code == 409
+    assert "not open" in late.json()["detail"]
 
 
 def test_invalid_registration_names_each_field_and_stores_nothing(
@@ -114,7 +118,8 @@ def test_invalid_registration_names_each_field_and_stores_nothing(
     online = client.post(
         f"/api/v1/events/{slug}/registrations", json=registration(attendance="online")
     )
-    assert online.status_code == 422 and online.json()["errors"][0]["field"] == "body.attendance"
+    assert online.status_code == 422
+    assert online.json()["errors"][0]["field"] == "body.attendance"
     everyone = client.get(f"/api/v1/events/{slug}/participants", headers=owner).json()
     assert everyone["total"] == 0
 
@@ -142,7 +147,8 @@ def test_participant_edits_own_profile_and_organisation(client: TestClient, make
     )
     assert answer.status_code == 200, answer.text
     profile = answer.json()
-    assert profile["job_title"] == "CEO" and profile["listed"] is False
+    assert profile["job_title"] == "CEO"
+    assert profile["listed"] is False
     assert profile["unavailable_slots"] == ["s3"]
     assert profile["organisation"]["focus_areas"] == ["AI"]
     assert profile["name"] == me["participant"]["name"]
@@ -229,7 +235,8 @@ def test_directory_lists_only_consenting_participants_with_filters(
     page = client.get(
         f"/api/v1/events/{slug}/directory", params={"limit": 1, "offset": 1}, headers=owner
     ).json()
-    assert page["total"] == 3 and [i["name"] for i in page["items"]] == ["Ana"]
+    assert page["total"] == 3
+    assert [i["name"] for i in page["items"]] == ["Ana"]
     assert "email" not in page["items"][0]
 
 
@@ -257,7 +264,8 @@ def test_organisers_see_and_edit_every_participant(client: TestClient, make: Fac
         headers=owner,
     )
     assert edited.status_code == 200, edited.text
-    assert edited.json()["max_meetings"] == 4 and edited.json()["host_location"] == "t2"
+    assert edited.json()["max_meetings"] == 4
+    assert edited.json()["host_location"] == "t2"
     unknown = client.patch(
         f"/api/v1/events/{slug}/participants/{key}", json={"host_location": "t9"}, headers=owner
     )

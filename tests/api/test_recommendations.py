@@ -57,7 +57,8 @@ def test_a_participant_sees_its_suggestions_best_first_with_reasons(
     bea, cid, dan = (people[n]["participant"]["key"] for n in ("bea", "cid", "dan"))
     assert set(_keys(answer)) == {bea, cid, dan}
     first = body["suggestions"][0]
-    assert first["participant"] == bea and first["name"] == "Bea"
+    assert first["participant"] == bea
+    assert first["name"] == "Bea"
     assert first["organisation"] == "Bea Ltd"
     assert first["reasons"][0] == (
         "offers battery recycling services, which you seek (partners for battery recycling)"
@@ -130,7 +131,7 @@ def test_who_may_not_ask_for_suggestions(client: TestClient, make: Factory) -> N
 def test_suggestions_follow_every_change_of_profiles_people_and_wishes(
     client: TestClient, make: Factory
 ) -> None:
-    owner, slug, people = _event(client, make)
+    _owner, slug, people = _event(client, make)
     ann, bea = people["ann"], people["bea"]
     mine = f"/api/v1/events/{slug}/me/suggestions"
     bea_key = bea["participant"]["key"]

@@ -28,7 +28,8 @@ def test_a_solved_version_shows_its_statistics_and_is_not_stale(
 
     version = client.get(world.url("/versions/1"), headers=world.owner).json()
 
-    assert version["status"] == "optimal" and version["current"] is False
+    assert version["status"] == "optimal"
+    assert version["current"] is False
     stats = version["statistics"]
     assert (stats["requested"], stats["accepted"], stats["scheduled"]) == (3, 3, 3)
     assert stats["scheduled_share"] == 1.0
@@ -41,7 +42,8 @@ def test_a_solved_version_shows_its_statistics_and_is_not_stale(
         "changes": [],
     }
     listed = client.get(world.url("/versions"), headers=world.owner).json()
-    assert [v["number"] for v in listed["items"]] == [1] and listed["items"][0]["meetings"] == 3
+    assert [v["number"] for v in listed["items"]] == [1]
+    assert listed["items"][0]["meetings"] == 3
 
 
 def test_the_schedule_document_follows_the_public_format(make: Factory, client: TestClient) -> None:
@@ -51,9 +53,11 @@ def test_the_schedule_document_follows_the_public_format(make: Factory, client: 
     document = client.get(world.url("/versions/1/schedule"), headers=world.owner).json()
 
     parsed = ScheduleDoc.model_validate(document)
-    assert parsed.event == world.slug and parsed.status == "optimal"
+    assert parsed.event == world.slug
+    assert parsed.status == "optimal"
     met = sorted(w for m in parsed.meetings for w in m.wishes)
-    assert len(met) == 3 and parsed.unscheduled == []
+    assert len(met) == 3
+    assert parsed.unscheduled == []
 
 
 def test_a_wish_sent_after_the_solve_makes_the_version_stale_and_publishing_needs_force(
@@ -70,7 +74,8 @@ def test_a_wish_sent_after_the_solve_makes_the_version_stale_and_publishing_need
     refused = _publish(client, world, 1)
     assert refused.status_code == 409
     problem = refused.json()
-    assert problem["code"] == "stale" and problem["changes"][0]["kind"] == "wish_added"
+    assert problem["code"] == "stale"
+    assert problem["changes"][0]["kind"] == "wish_added"
     forced = _publish(client, world, 1, force=True)
     assert forced.status_code == 200
     assert forced.json()["version"]["current"] is True
@@ -97,7 +102,8 @@ def test_publishing_then_replanning_diffs_and_publishes_again(
     diff = client.get(world.url(f"/versions/{second}/diff"), headers=world.owner).json()
     assert diff["against"] == first
     assert [c["wishes"] for c in diff["removed"]] == [[withdrawn]]
-    assert diff["moved"] == [] and diff["unchanged"] == 2
+    assert diff["moved"] == []
+    assert diff["unchanged"] == 2
     explicit = client.get(
         world.url(f"/versions/{second}/diff?against={first}"), headers=world.owner
     ).json()
@@ -106,12 +112,15 @@ def test_publishing_then_replanning_diffs_and_publishes_again(
     published = _publish(client, world, second)
     assert published.status_code == 200
     answer = published.json()
-    assert answer["previous"] == first and answer["removed"] == 1 and answer["notified"] == 2
+    assert answer["previous"] == first
+    assert answer["removed"] == 1
+    assert answer["notified"] == 2
     versions = client.get(world.url("/versions"), headers=world.owner).json()["items"]
     assert [(v["number"], v["current"]) for v in versions] == [(second, True), (first, False)]
     assert versions[1]["published_at"] is not None  # the history keeps the first publication
     again = _publish(client, world, second).json()
-    assert again["unchanged"] is True and again["notified"] == 0
+    assert again["unchanged"] is True
+    assert again["notified"] == 0
 
 
 def test_an_unknown_version_and_a_bad_diff_target_are_named(

@@ -23,8 +23,10 @@ def test_wish_waits_for_the_recipient_who_accepts_it(client: TestClient, make: F
     sent = wish(client, slug, ana, to=key_of(ben), priority=1, message="Let's talk wind.")
     assert sent.status_code == 201, sent.text
     body = sent.json()
-    assert body["status"] == "requested" and body["from"]["key"] == key_of(ana)
-    assert body["to"]["key"] == key_of(ben) and body["mutual"] is False
+    assert body["status"] == "requested"
+    assert body["from"]["key"] == key_of(ana)
+    assert body["to"]["key"] == key_of(ben)
+    assert body["mutual"] is False
 
     received = client.get(
         f"/api/v1/events/{slug}/me/wishes",
@@ -35,7 +37,8 @@ def test_wish_waits_for_the_recipient_who_accepts_it(client: TestClient, make: F
     accepted = client.post(
         f"/api/v1/events/{slug}/me/wishes/{body['key']}/accept", headers=ben["headers"]
     )
-    assert accepted.status_code == 200 and accepted.json()["status"] == "accepted"
+    assert accepted.status_code == 200
+    assert accepted.json()["status"] == "accepted"
     back = wish(client, slug, ben, to=key_of(ana))
     assert back.json()["mutual"] is True
 
@@ -44,7 +47,8 @@ def test_auto_accept_policy_accepts_wishes_when_sent(client: TestClient, make: F
     slug = make.open_event(make.organiser(), wish_policy="auto_accept")
     ana, ben = make.participant(slug), make.participant(slug)
     sent = wish(client, slug, ana, to=key_of(ben))
-    assert sent.json()["status"] == "accepted" and sent.json()["answered_at"] is not None
+    assert sent.json()["status"] == "accepted"
+    assert sent.json()["answered_at"] is not None
 
 
 def test_wish_to_an_organisation_is_answered_by_any_of_its_confirmed_people(
@@ -61,13 +65,16 @@ def test_wish_to_an_organisation_is_answered_by_any_of_its_confirmed_people(
     )
     assert confirmed.status_code == 200, confirmed.text
     sent = wish(client, slug, ana, to_organisation=organisation)
-    assert sent.status_code == 201 and sent.json()["to_organisation"]["name"] == "Wind Co"
+    assert sent.status_code == 201
+    assert sent.json()["to_organisation"]["name"] == "Wind Co"
     declined = client.post(
         f"/api/v1/events/{slug}/me/wishes/{sent.json()['key']}/decline", headers=cleo["headers"]
     )
-    assert declined.status_code == 200 and declined.json()["status"] == "declined"
+    assert declined.status_code == 200
+    assert declined.json()["status"] == "declined"
     own = wish(client, slug, ben, to_organisation=organisation)
-    assert own.status_code == 422 and own.json()["errors"][0]["field"] == "body.to_organisation"
+    assert own.status_code == 422
+    assert own.json()["errors"][0]["field"] == "body.to_organisation"
 
 
 def test_wishes_that_make_no_sense_are_refused_naming_the_field(
@@ -90,7 +97,8 @@ def test_wishes_that_make_no_sense_are_refused_naming_the_field(
         answer = wish(client, slug, ana, **body)
         assert answer.status_code == 422, (body, answer.text)
         problem = answer.json()
-        assert problem["errors"][0]["field"] == field and words in problem["detail"], problem
+        assert problem["errors"][0]["field"] == field, problem
+        assert words in problem["detail"], problem
 
 
 def test_second_open_wish_to_the_same_person_is_a_conflict(
@@ -111,7 +119,8 @@ def test_request_cap_counts_open_wishes_only(client: TestClient, make: Factory) 
     first = wish(client, slug, ana, to=key_of(others[0])).json()
     wish(client, slug, ana, to=key_of(others[1]))
     over = wish(client, slug, ana, to=key_of(others[2]))
-    assert over.status_code == 409 and "most this event allows (2)" in over.json()["detail"]
+    assert over.status_code == 409
+    assert "most this event allows (2)" in over.json()["detail"]
     client.post(f"/api/v1/events/{slug}/me/wishes/{first['key']}/withdraw", headers=ana["headers"])
     assert wish(client, slug, ana, to=key_of(others[2])).status_code == 201
 
@@ -130,7 +139,8 @@ def test_after_the_cut_off_wishes_cannot_be_sent_withdrawn_or_answered(
     base = f"/api/v1/events/{slug}/me/wishes/{sent['key']}"
     assert client.post(f"{base}/withdraw", headers=ana["headers"]).status_code == 409
     late = client.post(f"{base}/accept", headers=ben["headers"])
-    assert late.status_code == 409 and "cut-off" in late.json()["detail"]
+    assert late.status_code == 409
+    assert "cut-off" in late.json()["detail"]
 
 
 def test_only_the_sender_withdraws_and_only_the_recipient_answers(
@@ -197,7 +207,8 @@ def test_organisers_see_every_wish_and_set_scheduling_rules(
         headers=owner,
     )
     assert updated.status_code == 200, updated.text
-    assert updated.json()["required"] is True and updated.json()["fixed_slot"] == "s2"
+    assert updated.json()["required"] is True
+    assert updated.json()["fixed_slot"] == "s2"
     accepted = client.get(
         f"/api/v1/events/{slug}/wishes", params={"status": "accepted"}, headers=owner
     ).json()

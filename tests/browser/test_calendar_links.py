@@ -75,7 +75,8 @@ def test_a_participant_subscribes_twice_then_replaces_the_links_on_a_phone_by_ke
     _shot(page, screenshots, "calendar-01-second-link-phone")
     for url in (first, second):
         feed = page.request.get(url)
-        assert feed.status == 200 and feed.body().count(b"BEGIN:VEVENT") == 2
+        assert feed.status == 200
+        assert feed.body().count(b"BEGIN:VEVENT") == 2
 
     _press(page, "link", "Replace my calendar link — the old ones stop working")
     page.get_by_role("heading", name="Replace my calendar link").wait_for()

@@ -70,7 +70,8 @@ def test_organiser_sets_up_an_event_in_the_pages(
     page.get_by_role("button", name="Create the event").click()
     page.get_by_role("heading", name="Set up Nordic Cluster Days").wait_for()
     missing = page.locator("#missing").inner_text()
-    assert "session with slots" in missing and "location" in missing
+    assert "session with slots" in missing
+    assert "location" in missing
     _shot(page, screenshots, "setup-02-overview-missing")
 
     # The slot generator: a preview stores nothing, then the slots are saved.
@@ -120,7 +121,8 @@ def test_organiser_sets_up_an_event_in_the_pages(
     page.get_by_text("Registration is open: participants can register now.").wait_for()
     with Session(served.app.state.engine) as db:
         event = db.scalars(select(Event)).one()
-        assert event.status is EventStatus.open and event.slug == "nordic-cluster-days"
+        assert event.status is EventStatus.open
+        assert event.slug == "nordic-cluster-days"
     _shot(page, screenshots, "setup-06-registration-open")
 
     # A colleague without an account joins the team as staff, with a token shown once.

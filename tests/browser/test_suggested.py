@@ -53,7 +53,9 @@ def test_a_suggestion_is_one_keyboard_press_from_a_wish_on_a_phone(
     assert page.locator("#suggested-p7").count() == 0
     with _db(served) as db:
         wish = db.scalar(select(Wish))
-        assert wish is not None and wish.recipient.key == "p7" and wish.priority == 2
+        assert wish is not None
+        assert wish.recipient.key == "p7"
+        assert wish.priority == 2
 
     page.goto(f"{served.url}/e/{slug}/inbox")
     _shot(page, screenshots, "p15-inbox-phone")

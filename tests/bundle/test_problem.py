@@ -108,4 +108,5 @@ def test_schedule_lists_unscheduled_wishes_in_wish_order(example: dict[str, Any]
     )
     schedule = solution_to_schedule("eu-canada-2024", problem, solution)
     assert [u["wish"] for u in schedule["unscheduled"]] == ["w1", "w2"]
-    assert schedule["meetings"] == [] and schedule["status"] == "infeasible"
+    assert schedule["meetings"] == []
+    assert schedule["status"] == "infeasible"

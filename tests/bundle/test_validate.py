@@ -27,11 +27,13 @@ def test_example_bundle_of_the_format_document_parses(example_bytes: bytes) -> N
     assert bundle.event.registration_closes == datetime(2024, 5, 29, 3, 59, tzinfo=UTC)
     assert bundle.event.rules.max_break_difference == 2
     assert [s.id for s in bundle.slots()] == ["s1", "s2"]
-    assert bundle.locations[1].capacity == 500 and bundle.locations[0].capacity == 1
+    assert bundle.locations[1].capacity == 500
+    assert bundle.locations[0].capacity == 1
     assert bundle.participants[0].name == "Kristina Šermukšnytė-Alešiūnienė"
     second = bundle.wishes[1]
     assert (second.from_, second.to_organisation, second.after) == ("p3", "o1", ["w1"])
-    assert bundle.wishes[0].required is False and bundle.wishes[0].separate is False
+    assert bundle.wishes[0].required is False
+    assert bundle.wishes[0].separate is False
 
 
 def test_attendance_defaults_to_onsite_at_a_hybrid_event(example: Doc) -> None:

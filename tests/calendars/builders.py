@@ -68,8 +68,11 @@ def build_event(
             built.slots[key] = slot
             session.add_all([block, slot])
     for position, (key, name, kind) in enumerate(
-        [("t1", "Table 1", LocationKind.table), ("t2", "Table 2", LocationKind.table)]
-        + [("video", "Video room", LocationKind.online)]
+        [
+            ("t1", "Table 1", LocationKind.table),
+            ("t2", "Table 2", LocationKind.table),
+            ("video", "Video room", LocationKind.online),
+        ]
     ):
         built.locations[key] = Location(
             event=event, key=key, name=name, kind=kind, capacity=1, position=position

@@ -100,7 +100,8 @@ def test_unchanged_feed_answers_304_to_if_none_match_and_if_modified_since(world
     etag, modified = first.headers["etag"], first.headers["last-modified"]
 
     by_etag = world.client.get(url, headers={"If-None-Match": etag})
-    assert by_etag.status_code == 304 and by_etag.content == b""
+    assert by_etag.status_code == 304
+    assert by_etag.content == b""
     assert by_etag.headers["etag"] == etag
     by_date = world.client.get(url, headers={"If-Modified-Since": modified})
     assert by_date.status_code == 304
@@ -120,7 +121,8 @@ def test_republished_schedule_changes_the_etag_and_the_feed(world: World) -> Non
     )
     world.session.commit()
     response = world.client.get(url, headers={"If-None-Match": etag})
-    assert response.status_code == 200 and response.headers["etag"] != etag
+    assert response.status_code == 200
+    assert response.headers["etag"] != etag
     sequences = {
         str(e["UID"]): int(e["SEQUENCE"]) for e in _parse_both(response.content).walk("VEVENT")
     }
@@ -181,7 +183,8 @@ def test_event_and_location_feeds_are_for_the_events_organisers_only(world: Worl
             f"/api/v1/events/{slug}/locations/t1/calendar.ics?day={bad}", headers=staff
         )
         assert bad_day.status_code == 422, bad
-        assert "day" in bad_day.text and "YYYY-MM-DD" in bad_day.text
+        assert "day" in bad_day.text
+        assert "YYYY-MM-DD" in bad_day.text
 
     outsider = {"Authorization": f"Bearer {world.outsider_token}"}
     assert (
@@ -198,12 +201,14 @@ def test_participant_lists_and_revokes_their_calendar_links(world: World) -> Non
     listed = world.client.get(links, headers=headers)
     assert listed.status_code == 200
     body = listed.json()
-    assert len(body["links"]) == 2 and body["max_links"] == MAX_CALENDAR_LINKS
+    assert len(body["links"]) == 2
+    assert body["max_links"] == MAX_CALENDAR_LINKS
     assert "mmc_" not in listed.text  # the secrets are never shown again
     assert all(link["created_at"].endswith(("Z", "+00:00")) for link in body["links"])
 
     revoked = world.client.delete(links, headers=headers)
-    assert revoked.status_code == 200 and revoked.json() == {"revoked_links": 2}
+    assert revoked.status_code == 200
+    assert revoked.json() == {"revoked_links": 2}
     old = world.client.get(f"/calendars/participants/{world.calendar_token}.ics")
     assert old.status_code == 404
     assert world.client.get(links, headers=headers).json()["links"] == []
@@ -228,4 +233,5 @@ def test_a_new_calendar_link_beyond_the_maximum_is_refused_with_a_problem(world:
         MAX_CALENDAR_LINKS,
     )
     not_a_flag = world.client.post(links, params={"replace": "maybe"}, headers=headers)
-    assert not_a_flag.status_code == 422 and "replace" in not_a_flag.text
+    assert not_a_flag.status_code == 422
+    assert "replace" in not_a_flag.text

@@ -95,11 +95,13 @@ def test_a_replaced_personal_token_is_refused_at_once_though_its_agenda_is_cache
     assert refused.headers["www-authenticate"] == "Participant"
     assert "unknown or was replaced" in refused.json()["detail"]
     again = _agenda(world, replacement)
-    assert again.status_code == 200 and again.json() == first.json()
+    assert again.status_code == 200
+    assert again.json() == first.json()
     # The other two ways of sending the token.
     path = f"/api/v1/events/{world.built.event.slug}/me/agenda"
     by_scheme = world.client.get(path, headers={"Authorization": f"Participant {replacement}"})
-    assert by_scheme.status_code == 200 and by_scheme.content == again.content
+    assert by_scheme.status_code == 200
+    assert by_scheme.content == again.content
     # A cookie is no credential of the JSON agenda (the pages' cookies hold sessions).
     world.client.cookies.set(PARTICIPANT_COOKIE, replacement)
     by_cookie = world.client.get(path)
@@ -107,7 +109,8 @@ def test_a_replaced_personal_token_is_refused_at_once_though_its_agenda_is_cache
     assert by_cookie.status_code == 401
     # Without a token, and with one of someone who is not in the event's URL.
     missing = world.client.get(f"/api/v1/events/{world.built.event.slug}/me/agenda")
-    assert missing.status_code == 401 and "X-Participant-Token" in missing.json()["detail"]
+    assert missing.status_code == 401
+    assert "X-Participant-Token" in missing.json()["detail"]
     elsewhere = world.client.get(
         "/api/v1/events/another-event/me/agenda", headers={"X-Participant-Token": replacement}
     )
@@ -151,12 +154,15 @@ def test_a_connection_that_died_is_replaced_and_the_request_served(world: World)
         statements(app) as seen,
     ):
         again = _feed(world)
-    assert len(cut) == 1 and seen == ["SELECT", "SELECT"]  # the statement, once more
-    assert again.status_code == 200 and again.content == feed.content
+    assert len(cut) == 1
+    assert seen == ["SELECT", "SELECT"]
+    assert again.status_code == 200
+    assert again.content == feed.content
     with _terminated_before(app.state.lean_engine, _OWNER_QUERY, times=1) as cut:
         again = _agenda(world, world.participant_token)
     assert len(cut) == 1
-    assert again.status_code == 200 and again.content == agenda.content
+    assert again.status_code == 200
+    assert again.content == agenda.content
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)

@@ -96,7 +96,8 @@ def _unavailable(problem: httpx.Response) -> None:
     assert problem.status_code == 503, problem.text
     assert problem.headers["content-type"].startswith("application/problem+json")
     assert int(problem.headers["retry-after"]) > 0
-    assert "Traceback" not in problem.text and "nothing was changed" in problem.json()["detail"]
+    assert "Traceback" not in problem.text
+    assert "nothing was changed" in problem.json()["detail"]
 
 
 # --- the database goes away -------------------------------------------------------------------
@@ -141,7 +142,7 @@ def _allow_connections(database: str, allowed: bool) -> None:
 def test_the_database_going_away_and_coming_back(
     world_app: tuple[TestClient, FastAPI, World], db_url: str
 ) -> None:
-    client, app, world = world_app
+    client, _app, world = world_app
     database = db_url.rsplit("/", 1)[1]
     owner = world.headers("owner")
     assert client.get(f"/api/v1/events/{world.slug}", headers=owner).status_code == 200
@@ -234,7 +235,7 @@ def test_connection_lost_while_publishing_leaves_the_published_version_and_retry
 def test_two_publishers_at_once_exactly_one_wins(
     world_app: tuple[TestClient, FastAPI, World],
 ) -> None:
-    client, app, world = world_app
+    _client, app, world = world_app
     _second_version(app, world, 2)
     _second_version(app, world, 3)
     start = threading.Barrier(2)
@@ -306,7 +307,7 @@ def test_a_solve_killed_with_its_server_is_run_again_after_the_restart(
 def test_server_killed_during_registrations_loses_none_it_confirmed(
     db_url: str, busy_event: tuple[str, dict[str, str], sessionmaker[Any]], tmp_path: Path
 ) -> None:
-    slug, owner, sessions = busy_event
+    slug, _owner, sessions = busy_event
     log = tmp_path / "server.log"
     server = ApiServer(db_url, log, MATCHMAKING_LOG_REQUESTS="false")
     confirmed: dict[str, str] = {}  # e-mail → personal token, for every 201
@@ -343,7 +344,8 @@ def test_server_killed_during_registrations_loses_none_it_confirmed(
                 headers={"X-Participant-Token": token},
                 timeout=10,
             )
-            assert me.status_code == 200 and me.json()["email"] == email
+            assert me.status_code == 200
+            assert me.json()["email"] == email
         with sessions() as session:
             stored = {
                 p.email: p

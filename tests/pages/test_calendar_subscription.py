@@ -41,10 +41,12 @@ def test_subscribing_again_keeps_the_earlier_calendar_link_working(site: Site) -
     client = site.client()
     site.sign_in(client, "p1")
     status, first_page, first = _subscribe(client, site)
-    assert status == 200 and first.startswith("/calendars/participants/mmc_")
+    assert status == 200
+    assert first.startswith("/calendars/participants/mmc_")
     assert "stopped working" not in first_page
     status, second_page, second = _subscribe(client, site)
-    assert status == 200 and second != first
+    assert status == 200
+    assert second != first
 
     assert "Links you made before keep working: you now have 2 working calendar links" in (
         second_page
@@ -52,7 +54,8 @@ def test_subscribing_again_keeps_the_earlier_calendar_link_working(site: Site) -
     assert "Replace my calendar link — the old ones stop working" in second_page
     for path in (first, second):
         feed = client.get(path)
-        assert feed.status_code == 200 and b"BEGIN:VEVENT" in feed.content
+        assert feed.status_code == 200
+        assert b"BEGIN:VEVENT" in feed.content
 
 
 def test_replacing_calendar_links_asks_first_then_ends_every_earlier_link(site: Site) -> None:
@@ -71,7 +74,8 @@ def test_replacing_calendar_links_asks_first_then_ends_every_earlier_link(site: 
     # Without the ticked box nothing changes, and the page says what is missing.
     refused = client.post(f"/e/{site.slug}/me/calendar/replace", data={"csrf_token": token})
     assert refused.status_code == 400
-    assert 'id="confirm-error"' in refused.text and "Tick the box" in refused.text
+    assert 'id="confirm-error"' in refused.text
+    assert "Tick the box" in refused.text
     assert [client.get(path).status_code for path in earlier] == [200, 200]
     assert _links(site) == 2
 
@@ -92,7 +96,8 @@ def test_at_the_most_links_subscribing_offers_to_replace_them_instead(site: Site
     for _ in range(MAX_CALENDAR_LINKS):
         assert _subscribe(client, site)[0] == 200
     status, page, path = _subscribe(client, site)
-    assert status == 409 and not path
+    assert status == 409
+    assert not path
     assert f"You already have {MAX_CALENDAR_LINKS} calendar links" in page
     assert f"You have {MAX_CALENDAR_LINKS} working calendar links" in page
     assert _links(site) == MAX_CALENDAR_LINKS

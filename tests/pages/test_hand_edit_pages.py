@@ -72,7 +72,8 @@ def test_a_refused_move_says_why_in_words_and_a_good_one_is_stored(site: Site) -
     _version(site)
     client, csrf = _signed_in(site)
     page = client.get(f"/organiser/e/{site.slug}/versions/1/edit").text
-    assert 'id="move-meeting"' in page and "Person 1 &amp; Person 2" in page
+    assert 'id="move-meeting"' in page
+    assert "Person 1 &amp; Person 2" in page
 
     refused = _post(
         client, site, 1, "move", csrf_token=csrf, meeting="m-b", slot="s1", location="t1"
@@ -121,11 +122,13 @@ def test_a_published_version_is_copied_before_editing(site: Site) -> None:
     _version(site, published=True)
     client, csrf = _signed_in(site)
     page = client.get(f"/organiser/e/{site.slug}/versions/1/edit").text
-    assert 'id="copy"' in page and 'id="move"' not in page
+    assert 'id="copy"' in page
+    assert 'id="move"' not in page
     refused = _post(
         client, site, 1, "move", csrf_token=csrf, meeting="m-a", slot="s2", location="t1"
     )
-    assert refused.status_code == 409 and "draft copy" in refused.text
+    assert refused.status_code == 409
+    assert "draft copy" in refused.text
     copied = _post(client, site, 1, "copy", csrf_token=csrf)
     assert copied.status_code == 303
     assert copied.headers["location"].startswith(f"/organiser/e/{site.slug}/versions/2/edit")

@@ -51,7 +51,8 @@ def test_organiser_previews_then_confirms_and_the_preview_stores_nothing(site: S
         '<tr id="counts-participants"><th scope="row">Participants</th><td>2</td><td>0</td>'
         in preview.text
     )
-    assert "Ana Côté" in preview.text and "Énergie Québec" in preview.text
+    assert "Ana Côté" in preview.text
+    assert "Énergie Québec" in preview.text
     assert _count(site) == before
     confirm = client.post(
         f"/organiser/e/{site.slug}/import/confirm",
@@ -67,7 +68,8 @@ def test_organiser_previews_then_confirms_and_the_preview_stores_nothing(site: S
     assert "Imported people.csv: 2 new and 0 updated participants" in dashboard.text
     with site.read() as session:
         ana = session.scalar(select(Organisation).where(Organisation.name == "Énergie Québec"))
-        assert ana is not None and ana.offers == ["battery recycling services"]
+        assert ana is not None
+        assert ana.offers == ["battery recycling services"]
         assert ana.delegation == "Canada"
         # Confirmed uploads are not kept.
         assert session.scalar(select(func.count()).select_from(SheetUpload)) == 0
@@ -152,7 +154,8 @@ def test_the_templates_download_from_the_page(site: Site) -> None:
     for link in ("template.xlsx", "participants.csv", "wishes.csv"):
         assert f"/organiser/e/{site.slug}/import/{link}" in page.text
         answer = client.get(f"/organiser/e/{site.slug}/import/{link}")
-        assert answer.status_code == 200 and "attachment" in answer.headers["content-disposition"]
+        assert answer.status_code == 200
+        assert "attachment" in answer.headers["content-disposition"]
 
 
 def test_the_directory_shows_delegation_offers_and_seeks_escaped(site: Site) -> None:
@@ -171,7 +174,8 @@ def test_the_directory_shows_delegation_offers_and_seeks_escaped(site: Site) -> 
     assert page.status_code == 200
     assert "<dt>Delegation</dt><dd>Canada</dd>" in page.text
     assert "<dt>Offers</dt><dd>battery recycling services</dd>" in page.text
-    assert "&lt;b&gt;investors&lt;/b&gt;" in page.text and "<b>investors" not in page.text
+    assert "&lt;b&gt;investors&lt;/b&gt;" in page.text
+    assert "<b>investors" not in page.text
     # The agenda shows the participant's own organisation profile.
     own = site.client()
     token = new_token("mmp")

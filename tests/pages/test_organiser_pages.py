@@ -29,13 +29,16 @@ def test_organiser_signs_in_with_an_api_token_into_an_httponly_cookie(site: Site
     assert client.get(f"/organiser/e/{site.slug}").status_code == 401
     token = csrf_of(client, "/organiser/login")
     wrong = client.post("/organiser/login", data={"csrf_token": token, "token": "mmo_wrong"})
-    assert wrong.status_code == 401 and "unknown or revoked" in wrong.text
+    assert wrong.status_code == 401
+    assert "unknown or revoked" in wrong.text
     assert 'id="token-error"' in wrong.text
 
     cookie = site.sign_in_organiser(client)
     # The cookie holds a session token of this sign-in, never the API token.
-    assert cookie.startswith("mm_organiser=mms_") and site.organiser_token not in cookie
-    assert "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
+    assert cookie.startswith("mm_organiser=mms_")
+    assert site.organiser_token not in cookie
+    assert "HttpOnly" in cookie
+    assert "samesite=lax" in cookie.lower()
     dashboard = client.get(f"/organiser/e/{site.slug}")
     assert dashboard.status_code == 200
     assert "6</strong> participants" in dashboard.text
@@ -91,7 +94,8 @@ def test_organiser_solves_from_the_dashboard_and_publishes_the_version(site: Sit
             break
         time.sleep(0.2)
     assert progress["status"] == JobStatus.succeeded.value, progress
-    assert progress["share"] == 1.0 and "<svg" in progress["chart"]
+    assert progress["share"] == 1.0
+    assert "<svg" in progress["chart"]
 
     review = client.get(f"/organiser/e/{site.slug}/versions/1")
     assert review.status_code == 200
@@ -101,7 +105,8 @@ def test_organiser_solves_from_the_dashboard_and_publishes_the_version(site: Sit
     assert publish.status_code == 303, publish.text
     with site.read() as db:
         version = db.scalar(select(ScheduleVersion))
-        assert version is not None and version.published_at is not None
+        assert version is not None
+        assert version.published_at is not None
     assert "<strong>current</strong>" in client.get(f"/organiser/e/{site.slug}").text
 
 
@@ -130,7 +135,8 @@ def test_version_page_shows_grid_statistics_unscheduled_reasons_and_diff(site: S
     assert "Person 5 (Cluster 5) and Person 6 (Company 6) share no available slot" in page
     assert "p5 and p6" not in page  # names, not keys
     assert "Person 5 (Cluster 5) → Person 6" in page
-    assert '<svg class="chart"' in page and "Meetings per slot" in page
+    assert '<svg class="chart"' in page
+    assert "Meetings per slot" in page
     assert "Person 1: 1 meeting" in page
     assert 'id="publish"' in page
     assert "Publish anyway" in page  # w3 is accepted but version 2 planned from scratch
@@ -160,6 +166,7 @@ def test_exports_keep_formula_like_names_as_plain_text(site: Site) -> None:
     names = {row[0].value: row for row in rows}
     evil = names['=HYPERLINK("http://evil.example","click")']
     assert evil[0].data_type == "s"
-    assert evil[8].value == "+Plus & Co" and evil[8].data_type == "s"
+    assert evil[8].value == "+Plus & Co"
+    assert evil[8].data_type == "s"
     assert len(rows) == 2  # one row per participant and meeting
     assert client.get(f"{base}/secrets.csv").status_code == 404

@@ -37,10 +37,13 @@ def test_registration_errors_name_each_field_and_keep_what_was_typed(site: Site)
 
     assert response.status_code == 422
     page = response.text
-    assert 'id="email-error"' in page and "valid e-mail address" in page
-    assert 'id="country-error"' in page and "two-letter country code" in page
+    assert 'id="email-error"' in page
+    assert "valid e-mail address" in page
+    assert 'id="country-error"' in page
+    assert "two-letter country code" in page
     assert "Agree to the use of your data" in page
-    assert 'value="not-an-address"' in page and 'value="Acme Quantum"' in page
+    assert 'value="not-an-address"' in page
+    assert 'value="Acme Quantum"' in page
     assert 'value="Quantum Technology" checked' in page
     assert 'aria-invalid="true"' in page
     assert _participants(site) == 6
@@ -73,7 +76,8 @@ def test_registration_confirms_with_the_personal_link_which_signs_in(site: Site)
 
     with site.read() as db:
         ann = db.scalar(select(Participant).where(Participant.email == "ann@example.org"))
-        assert ann is not None and ann.organisation.country == "DE"
+        assert ann is not None
+        assert ann.organisation.country == "DE"
         assert ann.organisation.focus_areas == ["Quantum Technology"]
         assert {s.key for s in ann.unavailable_slots} == {"s5", "s6", "s7", "s8"}  # day 2 out
 
@@ -82,18 +86,23 @@ def test_registration_confirms_with_the_personal_link_which_signs_in(site: Site)
     assert signed_in.status_code == 303
     assert signed_in.headers["location"] == f"/e/{site.slug}/me"
     cookie = signed_in.headers["set-cookie"]
-    assert "mm_participant=mms_" in cookie and "mmp_" not in cookie  # a session, not the link
-    assert "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
+    assert "mm_participant=mms_" in cookie
+    assert "mmp_" not in cookie
+    assert "HttpOnly" in cookie
+    assert "samesite=lax" in cookie.lower()
     agenda = browser.get(f"/e/{site.slug}/me")
-    assert agenda.status_code == 200 and "Agenda of Ann Example" in agenda.text
+    assert agenda.status_code == 200
+    assert "Agenda of Ann Example" in agenda.text
 
 
 def test_unknown_personal_link_and_missing_sign_in_get_a_helpful_page(site: Site) -> None:
     client = site.client()
     bad = client.get(f"/e/{site.slug}/login", params={"token": "mmp_nope"})
-    assert bad.status_code == 401 and "does not work" in bad.text
+    assert bad.status_code == 401
+    assert "does not work" in bad.text
     anonymous = client.get(f"/e/{site.slug}/directory")
-    assert anonymous.status_code == 401 and "personal link" in anonymous.text
+    assert anonymous.status_code == 401
+    assert "personal link" in anonymous.text
 
 
 def test_wish_sent_from_the_directory_is_accepted_in_the_recipients_inbox(site: Site) -> None:
@@ -102,7 +111,8 @@ def test_wish_sent_from_the_directory_is_accepted_in_the_recipients_inbox(site: 
     site.sign_in(recipient, "p2")
 
     directory = sender.get(f"/e/{site.slug}/directory", params={"kind": "company"})
-    assert "Person 2" in directory.text and "Person 3" not in directory.text  # p3: a cluster
+    assert "Person 2" in directory.text
+    assert "Person 3" not in directory.text
     token = csrf_of(sender, f"/e/{site.slug}/directory")
     sent = sender.post(
         f"/e/{site.slug}/wishes", data={"csrf_token": token, "to": "p2", "priority": "1"}
@@ -110,7 +120,8 @@ def test_wish_sent_from_the_directory_is_accepted_in_the_recipients_inbox(site: 
     assert sent.status_code == 303
     with site.read() as db:
         wish = db.scalar(select(Wish))
-        assert wish is not None and (wish.priority, wish.status) == (1, WishStatus.requested)
+        assert wish is not None
+        assert (wish.priority, wish.status) == (1, WishStatus.requested)
     assert "requested" in sender.get(f"/e/{site.slug}/wishes").text
 
     inbox_token = csrf_of(recipient, f"/e/{site.slug}/inbox")
@@ -126,7 +137,8 @@ def test_wish_sent_from_the_directory_is_accepted_in_the_recipients_inbox(site: 
     refused = sender.post(
         f"/e/{site.slug}/wishes/{wish.key}", data={"csrf_token": token, "action": "decline"}
     )
-    assert refused.status_code == 409 and "recipient" in refused.text
+    assert refused.status_code == 409
+    assert "recipient" in refused.text
 
 
 def test_agenda_lists_published_meetings_with_video_link_and_the_viewers_own_time(
@@ -146,12 +158,15 @@ def test_agenda_lists_published_meetings_with_video_link_and_the_viewers_own_tim
     page = client.get(f"/e/{site.slug}/me").text
 
     assert page.index("Person 1") < page.index("Person 2")  # in time order
-    assert "09:00" in page and "03:00–03:20 your time" in page  # Berlin 09:00 = Toronto 03:00
+    assert "09:00" in page
+    assert "03:00–03:20 your time" in page
     assert 'href="https://video.example.org/rooms/eu-w2"' in page
-    assert "Cluster 1 (CA)" in page and "C2B" in page
+    assert "Cluster 1 (CA)" in page
+    assert "C2B" in page
     assert f'href="/api/v1/events/{site.slug}/me/calendar.ics"' in page
     ics = client.get(f"/api/v1/events/{site.slug}/me/calendar.ics")
-    assert ics.status_code == 200 and ics.content.count(b"BEGIN:VEVENT") == 2
+    assert ics.status_code == 200
+    assert ics.content.count(b"BEGIN:VEVENT") == 2
 
     token = csrf_of(client, f"/e/{site.slug}/me")
     links = client.post(f"/e/{site.slug}/me/calendar", data={"csrf_token": token})
@@ -186,7 +201,8 @@ def test_second_registration_with_the_same_address_is_refused_at_the_email_field
     taken = {**GOOD_REGISTRATION, "email": "p1@example.org"}
     response = client.post(f"/e/{site.slug}/register", data={"csrf_token": token, **taken})
     assert response.status_code == 422
-    assert 'id="email-error"' in response.text and "registered already" in response.text
+    assert 'id="email-error"' in response.text
+    assert "registered already" in response.text
     assert _participants(site) == 6
 
 
@@ -206,5 +222,6 @@ def test_lost_link_form_answers_alike_and_replaces_a_known_participants_link(
         f"/e/{site.slug}/link", data={"csrf_token": token, "email": "nobody@example.org"}
     )
     assert known.status_code == unknown.status_code == 200
-    assert "Check your e-mail" in known.text and "Check your e-mail" in unknown.text
+    assert "Check your e-mail" in known.text
+    assert "Check your e-mail" in unknown.text
     assert owner.get(f"/e/{site.slug}/me").status_code == 401  # the old link stopped working

@@ -52,7 +52,8 @@ def test_the_directory_suggests_partners_with_reasons_and_a_one_click_wish(site:
     assert sent.headers["location"].startswith(f"{path}?page=1&sent=p2")
     with site.read() as db:
         wish = db.scalar(select(Wish))
-        assert wish is not None and (wish.recipient.key, wish.priority) == ("p2", 2)
+        assert wish is not None
+        assert (wish.recipient.key, wish.priority) == ("p2", 2)
     after = client.get(sent.headers["location"]).text
     assert "Your wish was sent." in after
     section = after[after.index("Suggested for you") : after.index('role="status"', 1000)]
@@ -77,7 +78,8 @@ def test_the_inbox_suggests_too_and_comes_back_after_the_wish(site: Site) -> Non
         data={"csrf_token": csrf_of(client, path), "to": "p3", "priority": "2",
               "back": forms[1]["back"]},
     )  # fmt: skip
-    assert sent.status_code == 303 and sent.headers["location"].startswith(f"{path}?")
+    assert sent.status_code == 303
+    assert sent.headers["location"].startswith(f"{path}?")
     assert "Your wish was sent." in client.get(sent.headers["location"]).text
     # Without the CSRF token nothing is sent.
     refused = client.post(

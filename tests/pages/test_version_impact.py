@@ -77,7 +77,8 @@ def test_the_version_page_says_who_is_moved_cancelled_and_added_and_which_goals_
         ("Person 5", "1 added"),
         ("Person 6", "1 added"),
     ]
-    assert 'id="confirm-cancelled"' in page and "required" in page
+    assert 'id="confirm-cancelled"' in page
+    assert "required" in page
 
 
 def test_publishing_a_version_that_cancels_meetings_needs_the_confirmation(site: Site) -> None:

@@ -16,7 +16,8 @@ BUILDER = Path(__file__).resolve().parents[2] / "benchmarks" / "load" / "build_e
 
 def _builder() -> ModuleType:
     spec = importlib.util.spec_from_file_location("load_build_event", BUILDER)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)

@@ -109,7 +109,8 @@ def test_every_response_has_a_request_id_and_a_callers_plain_id_is_kept(
     client: TestClient,
 ) -> None:
     generated = client.get("/healthz").headers["x-request-id"]
-    assert len(generated) == 32 and generated != client.get("/healthz").headers["x-request-id"]
+    assert len(generated) == 32
+    assert generated != client.get("/healthz").headers["x-request-id"]
 
     kept = client.get("/healthz", headers={"X-Request-ID": "lb-7f3a.42"})
     assert kept.headers["x-request-id"] == "lb-7f3a.42"
@@ -140,7 +141,8 @@ def test_json_log_lines_carry_the_request_id_and_the_route_template(db_url: str)
     assert entry["route"] == TOKENS_ROUTE
     assert entry["path"] == "/api/v1/organisers/me/tokens/17"
     assert entry["status"] == response.status_code == 401
-    assert entry["level"] == "INFO" and entry["duration_ms"] >= 0
+    assert entry["level"] == "INFO"
+    assert entry["duration_ms"] >= 0
 
 
 def _sample(metrics_text: str, name: str, **labels: str) -> float | None:

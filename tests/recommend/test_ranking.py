@@ -122,7 +122,7 @@ def test_the_wishes_of_alike_senders_suggest_partners_with_a_reason_naming_them(
 
 
 def test_every_suggestion_has_a_reason_and_no_reason_means_no_suggestion() -> None:
-    people = _people() + [Person("p9", "Zed", "o9", "Nothing in common")]
+    people = [*_people(), Person("p9", "Zed", "o9", "Nothing in common")]
     ranking = Recommender(people, [])
 
     for person in people:

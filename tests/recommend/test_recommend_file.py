@@ -95,9 +95,9 @@ def test_recommend_file_refuses_bad_input_with_exit_2(tmp_path: Path) -> None:
     )
 
     assert invalid.exit_code == 2
-    assert "is not a valid bundle" in invalid.stderr and "/participants/0/organisation" in (
-        invalid.stderr
-    )
+    assert "is not a valid bundle" in invalid.stderr
+    assert "/participants/0/organisation" in (invalid.stderr)
     assert not out.exists()
     assert bad_top.exit_code == 2
-    assert missing_folder.exit_code == 2 and "does not exist" in missing_folder.stderr
+    assert missing_folder.exit_code == 2
+    assert "does not exist" in missing_folder.stderr

@@ -58,21 +58,24 @@ def test_limiter_blocks_after_the_allowed_failures_until_the_window_passes() -> 
 def test_tokens_are_long_random_and_only_their_hash_is_stored(
     strict: tuple[TestClient, Factory],
 ) -> None:
-    client, make = strict
+    _client, make = strict
     owner = make.organiser()
     slug = make.open_event(owner)
     person = make.participant(slug)
     token = person["access_token"]
-    assert token.startswith("mmp_") and len(token) >= 43 + 4
+    assert token.startswith("mmp_")
+    assert len(token) >= 43 + 4
     assert len({new_token("mmp") for _ in range(1000)}) == 1000
     with make.app.state.sessionmaker() as db:
         stored = db.scalar(
             select(Participant).where(Participant.key == person["participant"]["key"])
         )
-        assert stored is not None and stored.access_token_hash == hash_token(token)
+        assert stored is not None
+        assert stored.access_token_hash == hash_token(token)
         secret = owner["Authorization"].removeprefix("Bearer ")
         row = db.scalar(select(ApiToken))
-        assert row is not None and secret not in (row.token_hash, row.prefix)
+        assert row is not None
+        assert secret not in (row.token_hash, row.prefix)
         assert row.token_hash == hash_token(secret)
 
 
@@ -167,7 +170,7 @@ def test_revoked_organiser_token_is_refused_at_once(strict: tuple[TestClient, Fa
 def test_guessing_personal_links_on_the_pages_gets_a_429_page(
     strict: tuple[TestClient, Factory],
 ) -> None:
-    client, make = strict
+    _client, make = strict
     slug = make.open_event(make.organiser())
     browser = TestClient(make.app, follow_redirects=False)
     for _ in range(LIMIT):
@@ -184,7 +187,7 @@ def test_guessing_organiser_tokens_on_the_sign_in_form_gets_a_429_page(
 ) -> None:
     from tests.pages.conftest import csrf_of
 
-    client, make = strict
+    _client, make = strict
     browser = TestClient(make.app, follow_redirects=False)
     csrf = csrf_of(browser, "/organiser/login")
     for _ in range(LIMIT):
@@ -274,7 +277,8 @@ def test_behind_a_trusted_proxy_each_client_is_counted_by_its_own_address(db_url
         # A guesser rotating what it writes into X-Forwarded-For is still one client: the
         # proxy appended the address it saw (203.0.113.9) on the right.
         answers = [guess(f"198.51.100.{i}, 203.0.113.9") for i in range(LIMIT + 2)]
-        assert answers[:LIMIT] == [401] * LIMIT and answers[LIMIT:] == [429, 429]
+        assert answers[:LIMIT] == [401] * LIMIT
+        assert answers[LIMIT:] == [429, 429]
         # Another client behind the same proxy is not blocked by it.
         assert guess("203.0.113.10") == 401
     # Without the setting, the header from the same peer is not believed.
@@ -292,7 +296,7 @@ def test_behind_a_trusted_proxy_each_client_is_counted_by_its_own_address(db_url
 def test_unknown_session_cookies_on_the_pages_count_as_guesses(
     strict: tuple[TestClient, Factory],
 ) -> None:
-    client, make = strict
+    _client, make = strict
     slug = make.open_event(make.organiser())
     browser = TestClient(make.app, follow_redirects=False)
     for _ in range(LIMIT):

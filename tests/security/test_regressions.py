@@ -34,11 +34,13 @@ def test_versions_jobs_and_agendas_answer_instants_with_their_offset(
     client, world = world_client
     owner = world.headers("owner")
     version = client.get(f"/api/v1/events/{world.slug}/versions/1", headers=owner).json()
-    assert OFFSET.search(version["published_at"]) and OFFSET.search(version["created_at"])
+    assert OFFSET.search(version["published_at"])
+    assert OFFSET.search(version["created_at"])
     slot_use = version["statistics"]["location_use"][0]
     assert not OFFSET.search(slot_use["start"])  # slot times stay local wall-clock times
     job = client.get(f"/api/v1/jobs/{world.job_id}", headers=owner).json()
-    assert OFFSET.search(job["created_at"]) and OFFSET.search(job["finished_at"])
+    assert OFFSET.search(job["created_at"])
+    assert OFFSET.search(job["finished_at"])
     agenda = client.get(
         f"/api/v1/events/{world.slug}/me/agenda", headers=world.headers("participant")
     ).json()

@@ -62,4 +62,4 @@ def test_guided_order_places_the_relaxations_choice_and_heavier_wishes_first() -
     problem = event(1, TRIANGLE[::-1])
     candidates = build_candidates(problem)
     chosen = matching_bound(problem, candidates, time_limit=10, deterministic=True).chosen
-    assert [w.id for w in guided_order(problem, candidates, chosen)][0] == "ab"
+    assert next(w.id for w in guided_order(problem, candidates, chosen)) == "ab"

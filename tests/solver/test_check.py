@@ -243,7 +243,7 @@ def test_every_wish_is_met_once_or_unscheduled_never_both() -> None:
     both = solution_of(problem, GOOD)
     both.unscheduled = [Unscheduled("w3", "no_common_slot", "x")]
     assert_one(check(problem, both).violations, "wish w3 is both met and listed as unscheduled")
-    twice = GOOD + [Meeting(("w3",), "s3", "video", ("p1", "p3"), "C2B")]
+    twice = [*GOOD, Meeting(("w3",), "s3", "video", ("p1", "p3"), "C2B")]
     assert_one(violations(twice), "wish w3 is met by 2 meetings")
 
 

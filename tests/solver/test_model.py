@@ -229,8 +229,10 @@ def test_break_difference_caps_the_unluckiest_participant() -> None:
     goals = ("required", "scheduled", "breaks")
     loose = solved(event(wishes, time_grid=grid, objective=goals))
     fair = solved(event(wishes, time_grid=grid, objective=goals, max_break_difference=0))
-    assert len(loose.meetings) == 3 and loose.objective["breaks"] == 1
-    assert len(fair.meetings) == 2 and fair.objective["breaks"] == 0
+    assert len(loose.meetings) == 3
+    assert loose.objective["breaks"] == 1
+    assert len(fair.meetings) == 2
+    assert fair.objective["breaks"] == 0
 
 
 def test_fairness_first_gives_the_least_served_participant_a_meeting() -> None:
@@ -253,8 +255,10 @@ def test_fairness_first_gives_the_least_served_participant_a_meeting() -> None:
             objective=("required", "fairness", "scheduled"),
         )
     )
-    assert met(by_weight) == {"w1", "w3"} and by_weight.objective["min_share"] == 0
-    assert met(by_share) == {"w2", "w3"} and by_share.objective["min_share"] == 0.5
+    assert met(by_weight) == {"w1", "w3"}
+    assert by_weight.objective["min_share"] == 0
+    assert met(by_share) == {"w2", "w3"}
+    assert by_share.objective["min_share"] == 0.5
 
 
 def test_replan_keeps_published_meetings_in_place() -> None:
@@ -314,7 +318,8 @@ def test_cancel_stops_the_solve_and_returns_the_best_schedule_so_far() -> None:
     solution = solve(crowded_event(), params)
     assert solution.cancelled
     assert solution.solve_seconds < 60
-    assert seen and seen[0].goal == "scheduled"
+    assert seen
+    assert seen[0].goal == "scheduled"
     if solution.meetings:
         assert check(crowded_event(), solution).violations == []
 
@@ -324,10 +329,12 @@ def test_cancel_before_start_returns_the_greedy_schedule_or_none() -> None:
     cancel.set()
     params = SolveParameters(cancel=cancel)
     with_greedy = solve(event([Wish("w1", "a", "b")]), params)
-    assert with_greedy.cancelled and with_greedy.status == "feasible"
+    assert with_greedy.cancelled
+    assert with_greedy.status == "feasible"
     assert met(with_greedy) == {"w1"}
     breaks_only = solve(event([Wish("w1", "a", "b")], objective=("required", "breaks")), params)
-    assert breaks_only.cancelled and breaks_only.status == "unknown"
+    assert breaks_only.cancelled
+    assert breaks_only.status == "unknown"
     assert [u.wish for u in breaks_only.unscheduled] == ["w1"]
 
 

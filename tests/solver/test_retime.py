@@ -132,7 +132,8 @@ def test_the_meeting_set_is_fixed_only_when_every_meeting_is_required() -> None:
     required = (Wish("w1", "a", "b", required=True), Wish("w2", "b", "c", required=True))
     problem = _event(required)
     fixed = fixed_meeting_set(problem, build_candidates(problem))
-    assert fixed is not None and len(fixed) == 2
+    assert fixed is not None
+    assert len(fixed) == 2
 
     optional = _event((*required, Wish("w3", "a", "c")))
     assert fixed_meeting_set(optional, build_candidates(optional)) is None
