@@ -79,6 +79,16 @@ def _shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def _widest(page: Any, selector: str) -> float:
+    """The right edge of the furthest-reaching element in `selector`, in CSS pixels."""
+    return float(
+        page.locator(selector).evaluate(
+            "el => Math.max(...[...el.querySelectorAll('*')]"
+            ".map(e => e.getBoundingClientRect().right))"
+        )
+    )
+
+
 def _workbook(path: Path) -> Path:
     """The workbook an organiser fills in: the template's columns, six people, five wishes."""
     book = Workbook()
@@ -194,6 +204,7 @@ def _import(page: Any, served: Served, tmp_path: Path) -> None:
     assert page.locator("#counts-participants td").all_inner_texts() == ["6", "0", "0"]
     assert "Chloé Tremblay" in page.locator("#to-create").inner_text()
     page.set_viewport_size(PHONE)
+    assert _widest(page, "main") <= 390  # nothing cut off: no table scrolls sideways either
     _shot(page, "07-import-preview-phone")
     page.set_viewport_size(DESKTOP)
     page.get_by_role("button", name="Confirm the import").click()
@@ -351,11 +362,15 @@ def _move_pin_resolve_publish(page: Any, served: Served) -> None:
     page.locator("#pin-meeting").select_option(uid)
     page.get_by_role("button", name="Pin", exact=True).click()
     page.locator("#meetings tr", has_text="Ann Aas").get_by_text("pinned").wait_for()
+    resolve = page.locator("section[aria-labelledby=resolve-h]").inner_text()
+    assert "the pinned meeting stays exactly where it is" in resolve
     _shot(page, "19-pinned")
 
     page.get_by_label("Search time").select_option(index=0)
     page.get_by_role("button", name="Re-solve around pins").click()
     page.get_by_role("heading", name="Schedule version 2").wait_for(timeout=60_000)
+    cell = page.locator("table td", has_text="Ann Aas (Oslo Batteries AS)")
+    assert "pinned" in cell.inner_text()  # the timetable marks the pin
     _shot(page, "20-resolved-version-2")
     with _db(served) as db:
         kept = _pair(db, 2, "Ann Aas", "Ben Berg")
@@ -389,9 +404,7 @@ def _message_a_delegation(page: Any, served: Served) -> None:
     _shot(page, "23-message-sent")
     with _db(served) as db:
         queued = list(
-            db.scalars(
-                select(OutboxMail).where(OutboxMail.template == "organiser_message")
-            )
+            db.scalars(select(OutboxMail).where(OutboxMail.template == "organiser_message"))
         )
         assert sorted(m.recipient for m in queued) == [
             "ana@example.org", "chloe@example.org", "fay@example.org"
