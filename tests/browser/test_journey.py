@@ -80,11 +80,13 @@ def _shot(page: Any, name: str) -> None:
 
 
 def _widest(page: Any, selector: str) -> float:
-    """The right edge of the furthest-reaching element in `selector`, in CSS pixels."""
+    """The right edge of the furthest-reaching element matched by `selector` or inside one,
+    in CSS pixels."""
     return float(
-        page.locator(selector).evaluate(
-            "el => Math.max(...[...el.querySelectorAll('*')]"
-            ".map(e => e.getBoundingClientRect().right))"
+        page.evaluate(
+            "s => Math.max(...[...document.querySelectorAll(s)]"
+            ".map(e => e.getBoundingClientRect().right))",
+            f"{selector}, {selector} *",
         )
     )
 
@@ -365,6 +367,10 @@ def _move_pin_resolve_publish(page: Any, served: Served) -> None:
     resolve = page.locator("section[aria-labelledby=resolve-h]").inner_text()
     assert "the pinned meeting stays exactly where it is" in resolve
     _shot(page, "19-pinned")
+    page.set_viewport_size(PHONE)
+    assert _widest(page, "main form") <= 390
+    _shot(page, "19b-hand-edits-phone")
+    page.set_viewport_size(DESKTOP)
 
     page.get_by_label("Search time").select_option(index=0)
     page.get_by_role("button", name="Re-solve around pins").click()
@@ -397,6 +403,9 @@ def _message_a_delegation(page: Any, served: Served) -> None:
     send.wait_for()
     assert "Chloé Tremblay" in page.locator("#recipients-title + p").inner_text()
     _shot(page, "22-message-preview")
+    page.set_viewport_size(PHONE)
+    _shot(page, "22b-message-preview-phone")
+    page.set_viewport_size(DESKTOP)
     with _db(served) as db:
         before = db.scalar(select(func.count()).select_from(OutboxMail)) or 0
     send.click()
