@@ -11,7 +11,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from api.deps import DbSession
 from api.pages.common import (
@@ -22,7 +21,7 @@ from api.pages.common import (
     redirect,
     render,
 )
-from api.pages.forms import form_values
+from api.pages.forms import PostedForm
 from matchmaking.planning import hand_edits as service
 from matchmaking.planning import jobs as job_service
 from matchmaking.planning.versions import SCHEDULE_STATUSES, load_meetings
@@ -116,10 +115,12 @@ def edit_page(slug: str, number: int, request: Request, db: DbSession) -> HTMLRe
 
 
 @router.post("/organiser/e/{slug}/versions/{number}/edit/{action}", include_in_schema=False)
-async def edit(slug: str, number: int, action: str, request: Request, db: DbSession) -> Response:
-    values = form_values(await request.form())
-    # The database work (and a re-solve) in a worker thread, as the other organiser forms.
-    return await run_in_threadpool(_edit, slug, number, action, request, db, values)
+def edit(
+    slug: str, number: int, action: str, request: Request, db: DbSession, form: PostedForm
+) -> Response:
+    # A plain `def`: FastAPI runs it in the thread pool, so the database work (and a
+    # re-solve) never stalls the event loop, as the other organiser forms.
+    return _edit(slug, number, action, request, db, form)
 
 
 def _text(values: dict[str, Any], name: str) -> str:

@@ -168,6 +168,8 @@ class Shown:
     kind: str
     a: Person
     b: Person
+    #: Pinned by an organiser on the hand-edit page: a re-solve keeps it where it is.
+    pinned: bool = False
 
 
 def _shown_meetings(db: Session, *where: Any) -> list[Shown]:
@@ -183,6 +185,7 @@ def _shown_meetings(db: Session, *where: Any) -> list[Shown]:
             org_a.name,
             b.name,
             org_b.name,
+            Meeting.pinned,
         )
         .join(a, Meeting.participant_a_id == a.id)
         .join(org_a, a.organisation_id == org_a.id)
@@ -192,8 +195,8 @@ def _shown_meetings(db: Session, *where: Any) -> list[Shown]:
         .order_by(Meeting.id)
     )
     return [
-        Shown(slot, location, uid, kind, Person(an, ao), Person(bn, bo))
-        for slot, location, uid, kind, an, ao, bn, bo in rows
+        Shown(slot, location, uid, kind, Person(an, ao), Person(bn, bo), bool(pinned))
+        for slot, location, uid, kind, an, ao, bn, bo, pinned in rows
     ]
 
 

@@ -110,8 +110,15 @@ def test_add_pin_and_cancel_from_the_page(site: Site) -> None:
     assert added.status_code == 303
     assert _places(site)["eu-canada-2024-w3"] == ("s2", "t1", True, False)
 
+    page = html.unescape(client.get(f"/organiser/e/{site.slug}/versions/1/edit").text)
+    assert "no meeting is pinned yet, so the meetings stay where they are" in page
     assert _post(client, site, 1, "pin", csrf_token=csrf, meeting="m-a").status_code == 303
     assert _places(site)["m-a"][3] is True
+    page = html.unescape(client.get(f"/organiser/e/{site.slug}/versions/1/edit").text)
+    assert "the pinned meeting stays exactly where it is" in page
+    # The version's timetable marks the pinned meeting, and only that one.
+    review = client.get(f"/organiser/e/{site.slug}/versions/1").text
+    assert review.count('<span class="tag pinned">pinned</span>') == 1
     assert _post(client, site, 1, "cancel", csrf_token=csrf, meeting="m-b").status_code == 303
     assert "m-b" not in _places(site)
     log = client.get(f"/organiser/e/{site.slug}/versions/1/edit").text

@@ -53,6 +53,8 @@ def test_organiser_previews_then_confirms_and_the_preview_stores_nothing(site: S
     )
     assert "Ana Côté" in preview.text
     assert "Énergie Québec" in preview.text
+    # Every scrolling box is closed: the tables after the counts are not inside theirs.
+    assert preview.text.count("<div") == preview.text.count("</div>")
     assert _count(site) == before
     confirm = client.post(
         f"/organiser/e/{site.slug}/import/confirm",
@@ -117,7 +119,11 @@ def test_a_bad_file_shows_every_problem_by_row_and_is_not_kept(site: Site) -> No
 
     assert page.status_code == 422
     assert "2 problems found. Nothing was stored" in page.text
-    assert "<td>participants</td><td>2</td><td>country</td>" in page.text
+    assert (
+        '<td data-label="Sheet">participants</td><td data-label="Row">2</td>'
+        '<td data-label="Column">country</td>' in page.text
+    )
+    assert page.text.count("<div") == page.text.count("</div>")  # no stray </div>
     assert "&#34;Canadia&#34; is not an ISO 3166 country code" in page.text
     with site.read() as session:
         assert session.scalar(select(func.count()).select_from(SheetUpload)) == 0
