@@ -187,3 +187,40 @@ def test_dry_run_stores_nothing(cli: CliRunner, tmp_path: Path, db_url: str) -> 
     with engine.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(Participant)) == 2
     engine.dispose()
+
+
+def test_under_cross_delegation_only_a_wish_within_a_delegation_is_refused(
+    cli: CliRunner,  # noqa: F811
+    tmp_path: Path,
+    db_url: str,
+) -> None:
+    from sqlalchemy import update
+
+    from matchmaking.platform.models import Event
+
+    _imported(cli, tmp_path)
+    engine = create_engine(db_url)
+    with engine.begin() as connection:
+        connection.execute(update(Event).values(rules={"cross_delegation_only": True}))
+        wishes_before = connection.scalar(select(func.count()).select_from(Wish))
+    rows = [list(r) for r in ROWS]
+    rows[1][7] = " eu "  # Ana's organisation joins Ann's delegation (case and spaces ignored)
+    book = xlsx(tmp_path / "same.xlsx", {"participants": rows, "wishes": WISHES})
+
+    result = cli.invoke(app, ["import-sheet", "tiny-fair", str(book)])
+
+    assert result.exit_code == 2, result.output
+    assert "wishes row 2, column to: both sides are of the delegation" in result.output
+    assert "wishes row 3, column to_organisation: both sides are of the delegation" in (
+        result.output
+    )
+    with engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(Wish)) == wishes_before
+        assert connection.scalar(select(func.count()).select_from(Participant)) == 2
+    # Different delegations still meet.
+    rows[1][7] = "Canada"
+    book = xlsx(tmp_path / "other.xlsx", {"participants": rows, "wishes": WISHES})
+    assert cli.invoke(app, ["import-sheet", "tiny-fair", str(book)]).exit_code == 0
+    with engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(Wish)) == wishes_before + 2
+    engine.dispose()

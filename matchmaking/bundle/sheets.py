@@ -41,6 +41,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from matchmaking.organising.events import lock_event
+from matchmaking.participants.recommend import delegation_key
 from matchmaking.platform.countries import COUNTRY_CODES
 from matchmaking.platform.models import (
     Attendance,
@@ -786,6 +787,29 @@ class _Checker:
         org_id = self.participants[email][2]
         return _norm_name(self.organisation_by_id[org_id].name).lower()
 
+    def delegation_of(self, organisation: str) -> str:
+        """The delegation an organisation (normalised lower-case name) will have."""
+        planned = self.plan.organisations.get(organisation)
+        if planned is not None and "delegation" in planned.fields:
+            return str(planned.fields["delegation"])
+        stored = self.organisations.get(organisation)
+        return stored.delegation if stored is not None else ""
+
+    def same_delegation(self, sender: str, recipient: str | None, to_org: str | None) -> str:
+        """Under `cross_delegation_only`: the delegation the two sides share, else ""."""
+        if not (self.event.rules or {}).get("cross_delegation_only"):
+            return ""
+        target = to_org if to_org is not None else self.organisation_of(recipient or "")
+        sender_org = self.organisation_of(sender)
+        if sender_org is None or target is None:
+            return ""
+        mine = self.delegation_of(sender_org)
+        if delegation_key(mine) and delegation_key(mine) == delegation_key(
+            self.delegation_of(target)
+        ):
+            return mine
+        return ""
+
     def wish_rows(self, sheet: SheetRows) -> None:
         seen: dict[tuple[str, str | None, str | None], int] = {}
         for row, values in sheet.rows:
@@ -863,6 +887,14 @@ class _Checker:
                 )
                 ok = False
             if not ok or sender is None:
+                continue
+            shared = self.same_delegation(sender, recipient, to_org)
+            if shared:
+                self.problem(
+                    "wishes", row, "to" if recipient else "to_organisation",
+                    f'both sides are of the delegation "{_short(shared)}", and the event\'s rule '
+                    "cross_delegation_only allows meetings only between delegations",
+                )  # fmt: skip
                 continue
             pair = (sender, recipient, to_org)
             if pair in seen:
