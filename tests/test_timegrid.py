@@ -69,3 +69,11 @@ def test_an_unknown_time_zone_is_refused() -> None:
     problems = slot_problems("America/Montreal-ish", [])
     assert [(p.index, p.field) for p in problems] == [(-1, "timezone")]
     assert "is not an IANA time zone name" in problems[0].message
+
+
+def test_a_time_zone_name_too_long_for_a_file_name_is_refused() -> None:
+    # The zone database is read from files: a long name made ZoneInfo raise OSError ("File
+    # name too long"), which the bundle import answered with a 500 (probe of issue 11).
+    problems = slot_problems("Europe/" + "x" * 300, [])
+    assert [(p.index, p.field) for p in problems] == [(-1, "timezone")]
+    assert "is not an IANA time zone name" in problems[0].message

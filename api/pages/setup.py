@@ -47,7 +47,7 @@ from matchmaking.organising import events as event_service
 from matchmaking.organising import organisers as organiser_service
 from matchmaking.organising.timegrid import zone as event_zone
 from matchmaking.participants import registration as registration_service
-from matchmaking.platform.errors import DomainError, Invalid
+from matchmaking.platform.errors import Conflict, DomainError, Invalid
 from matchmaking.platform.models import (
     Event,
     EventRoleName,
@@ -461,7 +461,10 @@ def delete_event(slug: str, request: Request, db: DbSession, values: Posted) -> 
 def bundle(slug: str, request: Request, db: DbSession) -> Response:
     """The event as a `matchmaking-bundle/1` document, to keep or to import elsewhere."""
     event, _, _ = _event(request, db, slug)
-    document = bundle_document(export_bundle(db, event))
+    try:
+        document = bundle_document(export_bundle(db, event))
+    except Conflict as error:
+        raise PageError(409, "Not ready to download", error.detail) from None
     return JSONResponse(
         document,
         headers={"Content-Disposition": f'attachment; filename="{event.slug}.json"'},

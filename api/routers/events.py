@@ -231,10 +231,11 @@ def public_event(slug: str, db: DbSession) -> EventPublic:
     "/{slug}/bundle",
     responses={
         200: {"description": "The event as a `matchmaking-bundle/1` document."},
-        **problem_responses(401, 404, 422),
+        **problem_responses(401, 404, 409, 422),
     },
     summary="Export the event as a bundle",
-    description=STAFF + " The document re-imports to the same event (round trip).",
+    description=STAFF + " The document re-imports to the same event (round trip). An event "
+    "without sessions, or with a session without slots, cannot be a bundle yet → 409.",
 )
 def export_event(access: StaffAccess, db: DbSession) -> JSONResponse:
     document = bundle_document(export_bundle(db, access.event))

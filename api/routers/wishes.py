@@ -94,7 +94,7 @@ def _outs(db: Session, wishes: list[Wish]) -> list[WishOut]:
     responses=problem_responses(401, 404, 422),
     summary="My wishes, sent or received",
     description=PARTICIPANT + " `direction=received` includes wishes to the participant's "
-    "organisation.",
+    "organisation once its membership is confirmed.",
 )
 def my_wishes(
     participant: EventParticipant,
@@ -161,10 +161,11 @@ def _send_wish(slug: str, body: WishCreate, request: Request, token: str) -> Wis
     response_model=WishOut,
     responses=problem_responses(401, 404, 422),
     summary="One of my wishes",
-    description=PARTICIPANT + " Only wishes the participant sent or received (else 404).",
+    description=PARTICIPANT + " Only wishes the participant sent or received (else 404); "
+    "wishes to its organisation once its membership is confirmed.",
 )
 def my_wish(key: str, participant: EventParticipant, db: DbSession) -> WishOut:
-    return _outs(db, [service.own_wish(db, participant, key)])[0]
+    return _outs(db, [service.readable_wish(db, participant, key)])[0]
 
 
 @router.patch(

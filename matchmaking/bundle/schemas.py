@@ -99,7 +99,8 @@ def _empty_to_none(value: Any) -> Any:
 def _zone_exists(name: str) -> bool:
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    # OSError: a name too long for a file name of the zone database ("File name too long").
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         return False
     return True
 

@@ -38,6 +38,7 @@ from matchmaking.organising.timegrid import SlotTimes, check_event_slots, slot_p
 from matchmaking.planning.publishing import current_published_version
 from matchmaking.planning.scheduling import wish_rows
 from matchmaking.planning.versions import latest_version
+from matchmaking.platform.errors import Conflict
 from matchmaking.platform.models import (
     Attendance,
     Event,
@@ -292,6 +293,24 @@ def _wish_row(
 # --- export ---------------------------------------------------------------------------------
 
 
+def check_exportable(sessions: Sequence[EventSession]) -> None:
+    """A bundle holds at least one session and each session at least one slot: an event being
+    set up (no session yet, or a session whose slots are not made yet) is refused with 409
+    saying what to add, instead of an invalid document."""
+    if not sessions:
+        raise Conflict(
+            "The event cannot be exported as a bundle yet: it has no sessions. Add a session "
+            "with its slots first."
+        )
+    empty = [s.name.strip() or s.key for s in sessions if not s.slots]
+    if empty:
+        names = ", ".join(f'"{name}"' for name in empty)
+        raise Conflict(
+            "The event cannot be exported as a bundle yet: every session of a bundle has "
+            f"slots, and {names} has none. Add its slots or delete it, then export again."
+        )
+
+
 def export_bundle(session: Session, event: Event) -> Bundle:
     """The event as a bundle, in the order it was imported or created."""
     sessions = session.scalars(
@@ -300,6 +319,7 @@ def export_bundle(session: Session, event: Event) -> Bundle:
         .options(selectinload(EventSession.slots))
         .order_by(EventSession.position, EventSession.id)
     ).all()
+    check_exportable(sessions)
     return Bundle(
         format=BUNDLE_FORMAT,
         event=_event_out(event),

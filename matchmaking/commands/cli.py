@@ -572,7 +572,7 @@ def export_command(
     from matchmaking.delivery.exports import timetable_csv
     from matchmaking.organising.events import get_event
     from matchmaking.platform.db import session_scope
-    from matchmaking.platform.errors import NotFound
+    from matchmaking.platform.errors import Conflict, NotFound
     from matchmaking.platform.settings import get_settings
 
     with database_errors(get_settings().database_url):
@@ -585,7 +585,7 @@ def export_command(
                     data = timetable_csv(session, event)
                 else:
                     data = participants_csv(session, event).encode("utf-8")
-        except NotFound as error:
+        except (NotFound, Conflict) as error:
             fail(error.detail)
     write_output(data, output)
 

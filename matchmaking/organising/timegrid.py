@@ -56,7 +56,8 @@ def zone(name: str) -> ZoneInfo:
         raise ValueError(f'"{name}" is not an IANA time zone name')
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as error:
+    # OSError: a name too long for a file name of the zone database ("File name too long").
+    except (ZoneInfoNotFoundError, ValueError, OSError) as error:
         message = f'"{name}" is not an IANA time zone name (e.g. "Europe/Brussels")'
         raise ValueError(message) from error
 

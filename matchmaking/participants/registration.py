@@ -7,12 +7,12 @@ Decisions (see docs/api.md):
   false) until a confirmed member of the organisation or an organiser of the event confirms
   it: typing a name must not hand out the organisation's rights. A registrant with the
   organisation's invitation link (made by a confirmed member) joins confirmed. Only confirmed
-  members edit the organisation's profile and answer wishes addressed to it; the organiser-run
-  imports make confirmed members. Who creates an organisation is its first confirmed member.
-  The same people may turn a pending member down instead: the registration is withdrawn
-  (the person, their wishes and their personal link go), because someone who is not of the
-  organisation registered under its name. Pending members never take meetings addressed to
-  the organisation (the solver leaves them out of its representatives).
+  members edit the organisation's profile and read and answer wishes addressed to it; the
+  organiser-run imports make confirmed members. Who creates an organisation is its first
+  confirmed member. The same people may turn a pending member down instead: the registration
+  is withdrawn (the person, their wishes and their personal link go), because someone who is
+  not of the organisation registered under its name. Pending members never take meetings
+  addressed to the organisation (the solver leaves them out of its representatives).
 - One registration per e-mail address and event.
 - The personal link token is returned once and e-mailed; only its SHA-256 is stored. Asking
   for a new link replaces the token, so an old link stops working.

@@ -348,6 +348,20 @@ def is_recipient(wish: Wish, participant: Participant) -> bool:
     return wish.recipient_organisation_id == participant.organisation_id
 
 
+def readable_wish(session: Session, participant: Participant, key: str) -> Wish:
+    """A wish the participant may read: sent or received, and a wish to its organisation only
+    once its membership is confirmed (whoever typed the organisation's name does not read the
+    messages written to it); others are not found (404)."""
+    wish = own_wish(session, participant, key)
+    if (
+        wish.recipient_organisation_id is not None
+        and wish.sender_id != participant.id
+        and not participant.membership_confirmed
+    ):
+        raise NotFound(f"You have no wish '{key}'.")
+    return wish
+
+
 def own_wish(session: Session, participant: Participant, key: str) -> Wish:
     """A wish the participant sent or received; others' wishes are not found (404)."""
     wish = session.scalar(
@@ -371,13 +385,16 @@ def participant_wishes(
 ) -> tuple[list[Wish], int]:
     if direction == "sent":
         query = select(Wish).where(Wish.sender_id == participant.id)
-    else:
+    elif participant.membership_confirmed:
         query = select(Wish).where(
             or_(
                 Wish.recipient_id == participant.id,
                 Wish.recipient_organisation_id == participant.organisation_id,
             )
         )
+    else:
+        # A pending member does not read the organisation's wishes (see `readable_wish`).
+        query = select(Wish).where(Wish.recipient_id == participant.id)
     return _page(session, query, status, limit, offset)
 
 

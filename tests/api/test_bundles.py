@@ -80,3 +80,37 @@ def test_only_organisers_import_and_only_the_events_organisers_export(
     assert (
         client.get("/api/v1/events/small-fair/bundle", headers=make.organiser()).status_code == 404
     )
+
+
+def test_an_event_being_set_up_is_refused_as_a_bundle_saying_what_to_add(
+    client: TestClient, make: Factory
+) -> None:
+    # Probe of issue 11: an event without sessions, or with a session without slots (both
+    # reachable through the API and the set-up pages), made the export answer 500.
+    owner = make.organiser()
+    created = client.post(
+        "/api/v1/events",
+        json={"slug": "set-up-2030", "name": "Set up", "timezone": "Europe/Berlin"},
+        headers=owner,
+    )
+    assert created.status_code == 201, created.text
+    export = "/api/v1/events/set-up-2030/bundle"
+    refused = client.get(export, headers=owner)
+    assert refused.status_code == 409, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert "has no sessions" in refused.json()["detail"]
+    session = {"key": "d1", "name": "Day 1 morning"}
+    added = client.post("/api/v1/events/set-up-2030/sessions", json=session, headers=owner)
+    assert added.status_code == 201, added.text
+    refused = client.get(export, headers=owner)
+    assert refused.status_code == 409 and '"Day 1 morning" has none' in refused.json()["detail"]
+    slot = {"start": "2030-09-10T09:00", "end": "2030-09-10T09:20"}
+    assert (
+        client.post(
+            "/api/v1/events/set-up-2030/sessions/d1/slots", json=slot, headers=owner
+        ).status_code
+        == 201
+    )
+    exported = client.get(export, headers=owner)
+    assert exported.status_code == 200, exported.text
+    assert parse_bundle(exported.json()).sessions[0].name == "Day 1 morning"

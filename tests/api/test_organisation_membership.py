@@ -361,3 +361,37 @@ def test_a_member_turns_down_a_newcomer_with_the_button_on_its_page(make: Factor
     assert member.post(turn_down, data={"csrf_token": csrf}).status_code == 303
     page, _ = _csrf(member, f"/e/{slug}/me")
     assert "People asking to join" not in page
+
+
+def test_a_pending_member_does_not_read_the_wishes_to_the_organisation(
+    make: Factory, client: TestClient
+) -> None:
+    # Probe of issue 11: the stranger who typed the name read the organisation's wishes and
+    # their messages (list and single wish) while pending.
+    owner, slug, founder, stranger = _org_event(make)
+    other = make.participant(slug)
+    wishes = f"/api/v1/events/{slug}/me/wishes"
+    organisation = founder["participant"]["organisation"]["key"]
+    sent = client.post(
+        wishes,
+        json={"to_organisation": organisation, "message": "Our pilot site in Aarhus"},
+        headers=other["headers"],
+    )
+    assert sent.status_code == 201, sent.text
+    key = sent.json()["key"]
+    received = {"direction": "received"}
+    listed = client.get(wishes, params=received, headers=stranger["headers"]).json()
+    assert listed["items"] == [] and listed["total"] == 0
+    assert "Aarhus" not in client.get(wishes, params=received, headers=stranger["headers"]).text
+    _problem(client.get(f"{wishes}/{key}", headers=stranger["headers"]), 404)
+    # The confirmed member reads it; the stranger once an organiser confirms them.
+    mine = client.get(wishes, params=received, headers=founder["headers"]).json()
+    assert [w["key"] for w in mine["items"]] == [key]
+    confirmed = client.post(
+        f"/api/v1/events/{slug}/participants/{stranger['participant']['key']}/confirm-membership",
+        headers=owner,
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    assert client.get(f"{wishes}/{key}", headers=stranger["headers"]).status_code == 200
+    listed = client.get(wishes, params=received, headers=stranger["headers"]).json()
+    assert [w["key"] for w in listed["items"]] == [key]

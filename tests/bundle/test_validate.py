@@ -342,3 +342,11 @@ def test_slots_that_are_not_a_list_are_reported_with_the_references_they_break(
         "/sessions/0/slots: must be a JSON array; got 5",
         '/wishes/1/fixed_slot: unknown slot "s1"',
     ]
+
+
+def test_a_time_zone_name_too_long_for_a_file_name_is_a_problem_not_a_crash(
+    example: Doc,
+) -> None:
+    # ZoneInfo raised OSError ("File name too long"): `POST /api/v1/events/import` answered 500.
+    example["event"]["timezone"] = "x" * 10_000
+    assert problems_of(example) == ["/event/timezone: must have at most 64 characters"]

@@ -790,3 +790,13 @@ def test_staff_set_up_the_event_but_only_owners_change_the_team(site: Site) -> N
     assert delete.status_code == 403
     assert staff.get(f"/organiser/e/{site.slug}/bundle.json").status_code == 200
     assert _event(site, site.slug).status is EventStatus.open
+
+
+def test_a_bundle_of_an_event_without_slots_is_refused_with_a_page(site: Site) -> None:
+    # Probe of issue 11: the download answered 500 before the slots were made.
+    client = _owner(site)
+    _create(client)
+    refused = client.get(f"/organiser/e/{NEW}/bundle.json")
+    assert refused.status_code == 409
+    assert "text/html" in refused.headers["content-type"]
+    assert "has no sessions" in refused.text
