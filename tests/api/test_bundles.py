@@ -103,7 +103,8 @@ def test_an_event_being_set_up_is_refused_as_a_bundle_saying_what_to_add(
     added = client.post("/api/v1/events/set-up-2030/sessions", json=session, headers=owner)
     assert added.status_code == 201, added.text
     refused = client.get(export, headers=owner)
-    assert refused.status_code == 409 and '"Day 1 morning" has none' in refused.json()["detail"]
+    assert refused.status_code == 409
+    assert '"Day 1 morning" has none' in refused.json()["detail"]
     slot = {"start": "2030-09-10T09:00", "end": "2030-09-10T09:20"}
     assert (
         client.post(

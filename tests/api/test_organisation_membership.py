@@ -381,7 +381,8 @@ def test_a_pending_member_does_not_read_the_wishes_to_the_organisation(
     key = sent.json()["key"]
     received = {"direction": "received"}
     listed = client.get(wishes, params=received, headers=stranger["headers"]).json()
-    assert listed["items"] == [] and listed["total"] == 0
+    assert listed["items"] == []
+    assert listed["total"] == 0
     assert "Aarhus" not in client.get(wishes, params=received, headers=stranger["headers"]).text
     _problem(client.get(f"{wishes}/{key}", headers=stranger["headers"]), 404)
     # The confirmed member reads it; the stranger once an organiser confirms them.
