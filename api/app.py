@@ -13,7 +13,7 @@ from sqlalchemy.orm import sessionmaker
 
 from api.origin import CrossSiteRefusal
 from api.pages.common import NoStoreByDefault, SecurityHeaders, status_page
-from api.problems import BodySizeLimit, document_problems, install_problem_handlers
+from api.problems import BodySizeLimit, RefuseNul, document_problems, install_problem_handlers
 from api.ratelimit import GuessLimiter, parse_networks
 from api.routers.jobs import start_job_runner, stop_job_runner
 from matchmaking.delivery.serving import ServingCache
@@ -92,6 +92,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.trusted_proxies = parse_networks(settings.trusted_proxies)
     install_problem_handlers(app, status_page=status_page)
+    # Inside the size limit: a body is read whole only once it is known to be small enough.
+    app.add_middleware(RefuseNul)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(NoStoreByDefault)

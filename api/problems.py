@@ -9,11 +9,13 @@ become a 500 problem without a traceback (the traceback goes to the log).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -544,3 +546,97 @@ def _unique_operation_ids(schema: dict[str, Any]) -> None:
                 operation_id = f"{operation_id}_{method}"
                 operation["operationId"] = operation_id
             seen.add(operation_id)
+
+
+# --- NUL characters ----------------------------------------------------------------------------
+
+NUL_MESSAGE = "must not contain a NUL character (U+0000)"
+
+
+def _nul_in_json(value: Any, where: str) -> str | None:
+    """The dotted path (`body.wishes.0.to`) of the first string or key holding U+0000."""
+    if isinstance(value, str):
+        return where if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in str(key):
+                return where
+            found = _nul_in_json(item, f"{where}.{key}")
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_in_json(item, f"{where}.{index}")
+            if found:
+                return found
+    return None
+
+
+class RefuseNul:
+    """Answers 422 naming the field to an API request with a NUL character in its path, its
+    query or its JSON body, before any endpoint runs.
+
+    No text of the service may hold U+0000 (PostgreSQL cannot store it, and on SQLite it would
+    cut names short in some readers); refusing it here names where it is, which the database's
+    own refusal cannot. Bodies are read only when their raw bytes hold the JSON escape of NUL.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        field = self._in_address(scope)
+        if field is not None:
+            await self._refuse(scope, receive, send, field)
+            return
+        headers = dict(scope.get("headers") or [])
+        if not headers.get(b"content-type", b"").startswith(b"application/json"):
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        body = b""
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        if b"\\u0000" in body:
+            try:
+                field = _nul_in_json(json.loads(body), "body")
+            except ValueError:
+                field = None  # not JSON: the endpoint's own parsing answers 422
+            if field is not None:
+                await self._refuse(scope, receive, send, field)
+                return
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    def _in_address(scope: Scope) -> str | None:
+        if "\x00" in str(scope.get("path", "")):
+            return "path"
+        query = scope.get("query_string", b"").decode("latin-1")
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            if "\x00" in name or "\x00" in value:
+                return f"query.{name.replace(chr(0), '')}"
+        return None
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, field: str) -> None:
+        response = problem_response(
+            Request(scope),
+            422,
+            f"`{field}` {NUL_MESSAGE}; nothing was changed.",
+            title="Invalid input",
+            type_=TYPE_PREFIX + "validation-error",
+            errors=[FieldError(field=field, message=NUL_MESSAGE)],
+        )
+        await response(scope, receive, send)
