@@ -20,7 +20,9 @@ Decisions (see docs/api.md):
 
 from __future__ import annotations
 
+import re
 import secrets
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -241,19 +243,35 @@ def _invited_organisation(session: Session, event: Event, token: str) -> Organis
     return organisation
 
 
+#: Dashes that look like "-": hyphens, non-breaking hyphen, figure dash, en and em dashes,
+#: minus signs.
+_DASHES = re.compile(r"[\u2010-\u2015\u2212\ufe58\ufe63\uff0d]")
+
+
+def organisation_match_key(name: str) -> str:
+    """What a typed organisation name is matched by: compatibility forms, case and accents
+    folded, invisible characters (zero-width spaces, bidi controls) dropped, dashes made "-",
+    spaces collapsed. Look-alike names thus join the existing organisation as pending
+    members instead of making a second, confirmed one that looks the same."""
+    text = unicodedata.normalize("NFKC", name)
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cf", "Cc"))
+    return " ".join(fold(_DASHES.sub("-", text)).split())
+
+
 def _join_or_create_organisation(
     session: Session, event: Event, profile: OrganisationProfile
 ) -> tuple[Organisation, bool]:
     """The organisation of that name and a pending membership, or a new organisation and a
     confirmed one."""
     name = " ".join(profile.name.split())
-    existing = session.scalar(
-        select(Organisation).where(
-            Organisation.event_id == event.id, func.lower(Organisation.name) == name.lower()
-        )
-    )
-    if existing is not None:
-        return existing, False
+    wanted = organisation_match_key(name)
+    for org_id, stored in session.execute(
+        select(Organisation.id, Organisation.name)
+        .where(Organisation.event_id == event.id)
+        .order_by(Organisation.id)
+    ):
+        if organisation_match_key(stored) == wanted:
+            return session.get_one(Organisation, org_id), False
     check_focus_areas(event, profile.focus_areas, "body.organisation.focus_areas")
     organisation = Organisation(
         event_id=event.id,

@@ -396,3 +396,23 @@ def test_a_pending_member_does_not_read_the_wishes_to_the_organisation(
     assert client.get(f"{wishes}/{key}", headers=stranger["headers"]).status_code == 200
     listed = client.get(wishes, params=received, headers=stranger["headers"]).json()
     assert [w["key"] for w in listed["items"]] == [key]
+
+
+def test_look_alike_names_join_the_organisation_as_pending_members(make: Factory) -> None:
+    owner = make.organiser()
+    slug = make.open_event(owner)
+    founder = make.participant(slug, organisation={"name": "Énergie Sud-Ouest", "kind": "cluster"})
+    key = founder["participant"]["organisation"]["key"]
+    for typed in (
+        "ÉNERGIE SUD-OUEST",  # case, with accents (SQLite's lower() knows only ASCII)
+        "energie sud-ouest",  # accents left out
+        "Énergie\u200b Sud-Ouest",  # a zero-width space
+        "Énergie Sud\u2011Ouest",  # a non-breaking hyphen
+        "\uff25nergie  Sud-Ouest",  # a full-width letter and two spaces
+    ):
+        joined = make.participant(slug, organisation={"name": typed})["participant"]
+        assert joined["organisation"]["key"] == key, typed
+        assert joined["membership_confirmed"] is False, typed
+    other = make.participant(slug, organisation={"name": "Énergie Nord-Ouest"})["participant"]
+    assert other["organisation"]["key"] != key
+    assert other["membership_confirmed"] is True
