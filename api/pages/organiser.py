@@ -43,6 +43,7 @@ from matchmaking.planning import jobs as job_service
 from matchmaking.planning import publishing
 from matchmaking.planning.versions import (
     Staleness,
+    unscheduled_wishes,
     version_impact,
     version_staleness,
     version_statistics,
@@ -56,7 +57,6 @@ from matchmaking.platform.models import (
     Participant,
     ScheduleVersion,
     SolveJob,
-    Wish,
 )
 from matchmaking.platform.security import hash_token
 from matchmaking.platform.wording import KeyNames, reason_words, slot_label
@@ -401,28 +401,15 @@ def _version(db: DbSession, event: Event, number: int) -> ScheduleVersion:
 def _unscheduled(
     db: DbSession, event: Event, unscheduled: list[dict[str, Any]], names: KeyNames
 ) -> list[dict[str, Any]]:
-    keys = [u["wish"] for u in unscheduled]
-    wishes = {
-        w.key: w
-        for w in db.scalars(
-            select(Wish)
-            .where(Wish.event_id == event.id, Wish.key.in_(keys))
-            .options(
-                selectinload(Wish.sender).selectinload(Participant.organisation),
-                selectinload(Wish.recipient),
-                selectinload(Wish.recipient_organisation),
-            )
-        )
-    }
     return [
         {
-            "key": u["wish"],
-            "wish": wishes.get(u["wish"]),
-            "reason": u.get("reason", ""),
-            "reason_text": reason_words(str(u.get("reason", ""))),
-            "detail": names.words(str(u.get("detail", ""))),
+            "key": entry.key,
+            "wish": entry.wish,
+            "reason": entry.reason,
+            "reason_text": reason_words(entry.reason),
+            "detail": names.words(entry.detail),
         }
-        for u in unscheduled
+        for entry in unscheduled_wishes(db, event, unscheduled)
     ]
 
 

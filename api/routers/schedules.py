@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
 
 from api.deps import AppSettings, DbSession, StaffAccess
 from api.problems import PROBLEM_MEDIA_TYPE, ProblemDetails, ProblemError, problem_responses
@@ -36,7 +35,7 @@ from api.schemas.schedules import (
 from matchmaking.bundle.schemas import ScheduleDoc
 from matchmaking.planning import publishing as publishing_service
 from matchmaking.planning import versions as version_service
-from matchmaking.platform.models import Event, Meeting, Participant, ScheduleVersion, Wish
+from matchmaking.platform.models import Event, Meeting, Participant, ScheduleVersion
 
 router = APIRouter(prefix="/api/v1/events/{slug}/versions", tags=["schedule versions"])
 
@@ -114,37 +113,21 @@ def _person(participant: Participant | None) -> Person | None:
 
 
 def _unscheduled(db: DbSession, event: Event, version: ScheduleVersion) -> list[UnscheduledWish]:
-    keys = [entry["wish"] for entry in version.unscheduled]
-    wishes = {
-        wish.key: wish
-        for wish in db.scalars(
-            select(Wish)
-            .where(Wish.event_id == event.id, Wish.key.in_(keys))
-            .options(
-                selectinload(Wish.sender).selectinload(Participant.organisation),
-                selectinload(Wish.recipient).selectinload(Participant.organisation),
-                selectinload(Wish.recipient_organisation),
-            )
+    return [
+        UnscheduledWish(
+            wish=entry.key,
+            reason=entry.reason,
+            detail=entry.detail,
+            sender=_person(entry.wish.sender) if entry.wish else None,
+            recipient=_person(entry.wish.recipient) if entry.wish else None,
+            recipient_organisation=(
+                entry.wish.recipient_organisation.name
+                if entry.wish is not None and entry.wish.recipient_organisation is not None
+                else None
+            ),
         )
-    }
-    found = []
-    for entry in version.unscheduled:
-        wish = wishes.get(entry["wish"])
-        found.append(
-            UnscheduledWish(
-                wish=entry["wish"],
-                reason=entry["reason"],
-                detail=entry.get("detail", ""),
-                sender=_person(wish.sender) if wish else None,
-                recipient=_person(wish.recipient) if wish else None,
-                recipient_organisation=(
-                    wish.recipient_organisation.name
-                    if wish is not None and wish.recipient_organisation is not None
-                    else None
-                ),
-            )
-        )
-    return found
+        for entry in version_service.unscheduled_wishes(db, event, version.unscheduled)
+    ]
 
 
 def _statistics(db: DbSession, version: ScheduleVersion) -> StatisticsOut:

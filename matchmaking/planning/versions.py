@@ -409,6 +409,47 @@ def unscheduled_wish_keys(version: ScheduleVersion) -> set[str]:
     return {entry["wish"] for entry in version.unscheduled}
 
 
+@dataclass(frozen=True)
+class UnscheduledEntry:
+    """One wish a version could not place: its key, the reason code and detail the solver
+    gave, and the wish as stored now (None when it is gone since), with its sender, recipient
+    and their organisations loaded."""
+
+    key: str
+    reason: str
+    detail: str
+    wish: Wish | None
+
+
+def unscheduled_wishes(
+    session: Session, event: Event, entries: Sequence[dict[str, Any]]
+) -> list[UnscheduledEntry]:
+    """`entries` (all or some of a version's `unscheduled`) with their wishes, in one query:
+    what the API and the version page both show."""
+    keys = [entry["wish"] for entry in entries]
+    wishes = {
+        wish.key: wish
+        for wish in session.scalars(
+            select(Wish)
+            .where(Wish.event_id == event.id, Wish.key.in_(keys))
+            .options(
+                selectinload(Wish.sender).selectinload(Participant.organisation),
+                selectinload(Wish.recipient).selectinload(Participant.organisation),
+                selectinload(Wish.recipient_organisation),
+            )
+        )
+    }
+    return [
+        UnscheduledEntry(
+            key=str(entry["wish"]),
+            reason=str(entry.get("reason", "")),
+            detail=str(entry.get("detail", "")),
+            wish=wishes.get(entry["wish"]),
+        )
+        for entry in entries
+    ]
+
+
 def _requested_before(session: Session, version: ScheduleVersion) -> int:
     return (
         session.scalar(
