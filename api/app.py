@@ -36,6 +36,7 @@ ROUTER_MODULES: list[str] = [
     "api.routers.messages",
     "api.routers.agenda",
     "api.routers.imports",
+    "api.routers.eventday",
     "api.routers.docs",
     "api.pages.router",
 ]

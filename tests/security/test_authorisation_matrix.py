@@ -702,6 +702,22 @@ OPERATIONS: list[Operation] = [
         201,
         draft("/versions/{number}/resolve-around-pins", {"time_limit_seconds": 2, "workers": 1}),
     ),
+    # the event day
+    Operation("GET", E + "/check-ins", "staff", 200),
+    Operation(
+        "PUT",
+        E + "/participants/{key}/check-in",
+        "staff",
+        200,
+        lambda c, r: Request(fill(E + "/participants/p3/check-in", c.world)),
+    ),
+    Operation(
+        "DELETE",
+        E + "/participants/{key}/check-in",
+        "staff",
+        200,
+        lambda c, r: Request(fill(E + "/participants/p3/check-in", c.world)),
+    ),
     Operation("GET", E + "/me/agenda", "participant", 200),
     Operation(
         "GET",

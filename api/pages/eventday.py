@@ -1,0 +1,174 @@
+"""The event day's pages: check-in for staff on a phone (search a name, mark arrived, undo),
+the check-in page a badge's QR code opens, and printable badges (matchmaking/onsite)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import quote_plus
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from api.deps import DbSession
+from api.pages.common import (
+    CSRF_FIELD,
+    PageError,
+    check_csrf,
+    find_event,
+    organiser_event,
+    page_participant,
+    redirect,
+    render,
+    settings_of,
+)
+from api.pages.forms import PostedForm
+from matchmaking.delivery.agenda import participant_agenda
+from matchmaking.onsite import checkin
+from matchmaking.platform.errors import NotFound
+from matchmaking.platform.models import Event, Participant
+
+router = APIRouter()
+
+#: People a check-in search shows at once (a phone screen's worth, a few scrolls).
+SEARCH_LIMIT = 30
+#: Badges one page prints at most.
+BADGE_LIMIT = 500
+
+
+def _person(db: DbSession, event: Event, key: str) -> Participant:
+    try:
+        return checkin.find_participant(db, event, key[:64])
+    except NotFound as error:
+        raise PageError(404, "Participant not found", error.detail) from error
+
+
+def _badge(request: Request, event: Event, person: Participant) -> dict[str, object]:
+    url = checkin.check_in_url(settings_of(request).base_url, event, person)
+    return {
+        "person": person,
+        "qr": checkin.qr_svg(url, title=f"Check-in code of {person.name}"),
+    }
+
+
+@router.get("/organiser/e/{slug}/check-in", response_class=HTMLResponse, include_in_schema=False)
+def check_in_search(slug: str, request: Request, db: DbSession) -> HTMLResponse:
+    event, organiser, _ = organiser_event(request, db, slug)
+    q = request.query_params.get("q", "").strip()[:200]
+    found, total, arrived = checkin.search(db, event, q, SEARCH_LIMIT, 0)
+    everyone = len(event.participants)
+    return render(
+        request,
+        "pages/check_in.html",
+        {
+            "title": f"Check-in · {event.name}",
+            "event": event,
+            "organiser": organiser,
+            "q": q,
+            "found": found,
+            "total": total,
+            "arrived": arrived,
+            "everyone": everyone,
+            "flash": request.query_params.get("flash", "")[:300],
+            "zone": event.timezone,
+        },
+    )
+
+
+@router.get(
+    "/organiser/e/{slug}/check-in/{key}", response_class=HTMLResponse, include_in_schema=False
+)
+def check_in_person(slug: str, key: str, request: Request, db: DbSession) -> HTMLResponse:
+    """The page a badge's QR code opens: who it is, whether they arrived, their meetings."""
+    event, organiser, _ = organiser_event(request, db, slug)
+    person = _person(db, event, key)
+    agenda = participant_agenda(db, person)
+    return render(
+        request,
+        "pages/check_in_person.html",
+        {
+            "title": f"Check in {person.name}",
+            "event": event,
+            "organiser": organiser,
+            "person": person,
+            "arrived_at": checkin.arrived_at(db, person),
+            "meetings": [
+                (datetime.fromisoformat(m.start), datetime.fromisoformat(m.end), m)
+                for m in agenda.meetings
+            ],
+            "flash": request.query_params.get("flash", "")[:300],
+        },
+    )
+
+
+@router.post("/organiser/e/{slug}/check-in/{key}", include_in_schema=False)
+def check_in_action(
+    slug: str, key: str, request: Request, db: DbSession, values: PostedForm
+) -> Response:
+    """Mark arrived (`action=arrive`) or undo it (`action=undo`); back to the search (with
+    its words) or to the person's page."""
+    check_csrf(request, str(values.get(CSRF_FIELD, "")))
+    event, organiser, _ = organiser_event(request, db, slug)
+    person = _person(db, event, key)
+    action = str(values.get("action", ""))
+    if action == "arrive":
+        checkin.check_in(db, event, person, by=organiser.id)
+        flash = f"{person.name} ({person.organisation.name}) has arrived."
+    elif action == "undo":
+        checkin.undo_check_in(db, event, person)
+        flash = f"{person.name} is no longer marked arrived."
+    else:
+        raise PageError(422, "Unknown action", "Choose to mark the person arrived or undo it.")
+    db.commit()
+    q = str(values.get("q", ""))[:200]
+    if values.get("back") == "search":
+        return redirect(
+            f"/organiser/e/{event.slug}/check-in?q={quote_plus(q)}&flash={quote_plus(flash)}"
+        )
+    return redirect(
+        f"/organiser/e/{event.slug}/check-in/{quote_plus(person.key)}?flash={quote_plus(flash)}"
+    )
+
+
+@router.get("/organiser/e/{slug}/badges", response_class=HTMLResponse, include_in_schema=False)
+def badges(slug: str, request: Request, db: DbSession) -> HTMLResponse:
+    """Printable badges (all participants, or those a search finds), each with its QR code."""
+    event, organiser, _ = organiser_event(request, db, slug)
+    q = request.query_params.get("q", "").strip()[:200]
+    found, total, _ = checkin.search(db, event, q, BADGE_LIMIT, 0)
+    return render(
+        request,
+        "pages/badges.html",
+        {
+            "title": f"Badges · {event.name}",
+            "event": event,
+            "organiser": organiser,
+            "q": q,
+            "total": total,
+            "badges": [_badge(request, event, a.participant) for a in found],
+        },
+    )
+
+
+@router.get("/e/{slug}/me/badge", response_class=HTMLResponse, include_in_schema=False)
+def my_badge(slug: str, request: Request, db: DbSession) -> HTMLResponse:
+    """A participant's own badge to print, with the check-in code staff scan."""
+    event = find_event(db, slug)
+    me = page_participant(request, db, event)
+    return render(
+        request,
+        "pages/badges.html",
+        {
+            "title": f"Badge of {me.name}",
+            "event": event,
+            "me": me,
+            "q": "",
+            "total": 1,
+            "badges": [_badge(request, event, me)],
+        },
+    )
+
+
+def agenda_check_in_code(request: Request, event: Event, me: Participant) -> str:
+    """The QR code the agenda page shows (staff scan it to check the participant in)."""
+    url = checkin.check_in_url(settings_of(request).base_url, event, me)
+    return checkin.qr_svg(url, title=f"Check-in code of {me.name}")

@@ -1,0 +1,84 @@
+"""The event day's pages (api/pages/eventday.py): check-in on a phone, the QR code of the
+agenda and the badges, and who may not."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from matchmaking.onsite import checkin
+from matchmaking.platform.models import CheckIn
+from tests.pages.conftest import Site, csrf_of
+
+
+def _arrived(site: Site) -> set[int]:
+    with site.read() as db:
+        return set(db.scalars(select(CheckIn.participant_id)))
+
+
+def test_staff_search_a_name_mark_arrived_and_undo(site: Site) -> None:
+    client = site.client()
+    site.sign_in_organiser(client)
+    page = client.get(f"/organiser/e/{site.slug}/check-in", params={"q": "person 2"})
+    assert page.status_code == 200
+    assert "Person 2" in page.text and "Person 3" not in page.text
+    assert 'name="viewport"' in page.text and "0 of 6" in page.text
+    csrf = csrf_of(client, f"/organiser/e/{site.slug}/check-in")
+
+    done = client.post(
+        f"/organiser/e/{site.slug}/check-in/p2",
+        data={"csrf_token": csrf, "action": "arrive", "back": "search", "q": "person 2"},
+    )
+    assert done.status_code == 303 and "q=person+2" in done.headers["location"]
+    assert _arrived(site) == {site.built.participants["p2"].id}
+    after = client.get(done.headers["location"]).text
+    assert "Person 2 (Company 2) has arrived." in after and "1 of 6" in after
+    assert "Undo the arrival of Person 2" in after
+
+    undone = client.post(
+        f"/organiser/e/{site.slug}/check-in/p2", data={"csrf_token": csrf, "action": "undo"}
+    )
+    assert undone.status_code == 303 and _arrived(site) == set()
+    person = client.get(undone.headers["location"]).text
+    assert "Not arrived yet." in person and "Mark arrived" in person
+
+
+def test_the_agenda_and_the_badge_carry_the_code_of_the_check_in_page(site: Site) -> None:
+    client = site.client()
+    person = site.sign_in(client, "p1")
+    url = checkin.check_in_url("http://testserver", site.built.event, person)
+    assert url == f"http://testserver/organiser/e/{site.slug}/check-in/p1"
+    code = checkin.qr_svg(url, title="Check-in code of Person 1")
+    agenda = client.get(f"/e/{site.slug}/me").text
+    assert code in agenda and "Your check-in code" in agenda
+    badge = client.get(f"/e/{site.slug}/me/badge")
+    assert badge.status_code == 200 and code in badge.text
+    # The code's page is for staff: the participant is asked to sign in as an organiser.
+    assert client.get(f"/organiser/e/{site.slug}/check-in/p1").status_code == 401
+
+    staff = site.client()
+    site.sign_in_organiser(staff)
+    badges = staff.get(f"/organiser/e/{site.slug}/badges").text
+    assert code in badges and badges.count('class="badge"') == 6
+    page = staff.get(f"/organiser/e/{site.slug}/check-in/p1").text
+    assert "Person 1" in page and "Not arrived yet." in page
+
+
+def test_who_may_not_check_in_on_the_pages(site: Site) -> None:
+    anonymous = site.client()
+    assert anonymous.get(f"/organiser/e/{site.slug}/check-in").status_code == 401
+    participant = site.client()
+    site.sign_in(participant, "p1")
+    csrf = csrf_of(participant, f"/e/{site.slug}/me")
+    refused = participant.post(
+        f"/organiser/e/{site.slug}/check-in/p1", data={"csrf_token": csrf, "action": "arrive"}
+    )
+    assert refused.status_code == 401 and _arrived(site) == set()
+
+    client = site.client()
+    site.sign_in_organiser(client)
+    assert client.get(f"/organiser/e/{site.slug}/check-in/nobody").status_code == 404
+    csrf = csrf_of(client, f"/organiser/e/{site.slug}/check-in")
+    bad = client.post(
+        f"/organiser/e/{site.slug}/check-in/p1", data={"csrf_token": csrf, "action": "fly"}
+    )
+    assert bad.status_code == 422 and _arrived(site) == set()
