@@ -1,9 +1,11 @@
 """The event day's pages: check-in for staff on a phone (search a name, mark arrived, undo),
-the check-in page a badge's QR code opens, and printable badges (matchmaking/onsite)."""
+the check-in page a badge's QR code opens, printable badges, and the meetings of the day
+marked held or no-shows by staff or either side (matchmaking/onsite)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from urllib.parse import quote_plus
 
 from fastapi import APIRouter, Request
@@ -23,9 +25,10 @@ from api.pages.common import (
 )
 from api.pages.forms import PostedForm
 from matchmaking.delivery.agenda import participant_agenda
-from matchmaking.onsite import checkin
-from matchmaking.platform.errors import NotFound
-from matchmaking.platform.models import Event, Participant
+from matchmaking.onsite import attendance, checkin
+from matchmaking.platform.errors import Conflict, DomainError, NotFound
+from matchmaking.platform.models import Event, MeetingOutcome, Participant
+from matchmaking.platform.wording import fold, slot_label
 
 router = APIRouter()
 
@@ -172,3 +175,119 @@ def agenda_check_in_code(request: Request, event: Event, me: Participant) -> str
     """The QR code the agenda page shows (staff scan it to check the participant in)."""
     url = checkin.check_in_url(settings_of(request).base_url, event, me)
     return checkin.qr_svg(url, title=f"Check-in code of {me.name}")
+
+
+# --- attendance of meetings ------------------------------------------------------------------
+
+
+def _set_attendance(
+    db: DbSession,
+    event: Event,
+    meeting: Any,
+    values: dict[str, Any],
+    *,
+    organiser_id: int | None = None,
+    participant: Participant | None = None,
+) -> str:
+    """Apply a posted attendance button (`action` held, no_show or clear, `absent` a key);
+    the flash message in words."""
+    action = str(values.get("action", ""))
+    a, b = meeting.participant_a, meeting.participant_b
+    pair = f"{a.name} & {b.name}"
+    try:
+        if action == "clear":
+            attendance.clear(db, event, meeting)
+            return f"The meeting of {pair} is no longer marked."
+        # "held", "no_show" (neither came; for a participant: the other side) or
+        # "absent:<key>" (that side did not come).
+        absent = action.partition(":")[2] if action.startswith("absent:") else None
+        outcome = "no_show" if absent else action
+        if outcome not in ("held", "no_show"):
+            raise PageError(422, "Unknown action", "Choose held, no-show or undo.")
+        mark = attendance.mark(
+            db, event, meeting, MeetingOutcome(outcome), absent=absent,
+            organiser_id=organiser_id, participant=participant,
+        )  # fmt: skip
+    except DomainError as error:
+        db.rollback()
+        status = 409 if isinstance(error, Conflict) else 404 if isinstance(error, NotFound) else 422
+        raise PageError(status, error.title, error.detail) from error
+    if mark.outcome is MeetingOutcome.held:
+        return f"The meeting of {pair} is marked held."
+    names = {a.key: a.name, b.key: b.name}
+    who = names.get(mark.absent or "", "neither of them")
+    return f"The meeting of {pair} is marked a no-show ({who} did not come)."
+
+
+@router.get("/organiser/e/{slug}/meetings", response_class=HTMLResponse, include_in_schema=False)
+def meetings_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
+    """The published meetings by time and place, each to mark held or a no-show."""
+    event, organiser, _ = organiser_event(request, db, slug)
+    q = request.query_params.get("q", "").strip()[:200]
+    words = fold(q).split()
+    meetings = attendance.published_meetings(db, event)
+    if words:
+        meetings = [m for m in meetings if all(w in fold(_who(m)) for w in words)]
+    marks = attendance.marks(db, event)
+    multi_day = len({m.slot.start.date() for m in meetings}) > 1
+    return render(
+        request,
+        "pages/day_meetings.html",
+        {
+            "title": f"Meetings of the day · {event.name}",
+            "event": event,
+            "organiser": organiser,
+            "q": q,
+            "rows": [
+                (m, attendance.mark_of(marks.get(m.uid), m.uid), attendance.has_begun(event, m))
+                for m in meetings
+            ],
+            "when": lambda m: slot_label(m.slot.start, m.slot.end, with_day=multi_day),
+            "held": sum(1 for r in marks.values() if r.outcome is MeetingOutcome.held),
+            "no_shows": sum(1 for r in marks.values() if r.outcome is MeetingOutcome.no_show),
+            "flash": request.query_params.get("flash", "")[:300],
+        },
+    )
+
+
+def _who(meeting: Any) -> str:
+    a, b = meeting.participant_a, meeting.participant_b
+    return f"{a.name} {a.organisation.name} {b.name} {b.organisation.name} {meeting.location.name}"
+
+
+@router.post("/organiser/e/{slug}/meetings/{uid}/attendance", include_in_schema=False)
+def staff_attendance(
+    slug: str, uid: str, request: Request, db: DbSession, values: PostedForm
+) -> Response:
+    check_csrf(request, str(values.get(CSRF_FIELD, "")))
+    event, organiser, _ = organiser_event(request, db, slug)
+    try:
+        meeting = attendance.published_meeting(db, event, uid[:200])
+    except NotFound as error:
+        raise PageError(404, "Meeting not found", error.detail) from error
+    flash = _set_attendance(db, event, meeting, values, organiser_id=organiser.id)
+    db.commit()
+    q = str(values.get("q", ""))[:200]
+    return redirect(
+        f"/organiser/e/{event.slug}/meetings?q={quote_plus(q)}&flash={quote_plus(flash)}"
+        f"#meeting-{quote_plus(meeting.uid)}"
+    )
+
+
+@router.post("/e/{slug}/me/meetings/{uid}/attendance", include_in_schema=False)
+def my_attendance(
+    slug: str, uid: str, request: Request, db: DbSession, values: PostedForm
+) -> Response:
+    """A participant marks their own meeting (anyone else's is not found)."""
+    check_csrf(request, str(values.get(CSRF_FIELD, "")))
+    event = find_event(db, slug)
+    me = page_participant(request, db, event)
+    try:
+        meeting = attendance.published_meeting(db, event, uid[:200], of=me)
+    except NotFound as error:
+        raise PageError(404, "Meeting not found", error.detail) from error
+    flash = _set_attendance(db, event, meeting, values, participant=me)
+    db.commit()
+    return redirect(
+        f"/e/{event.slug}/me?flash={quote_plus(flash)}#meeting-{quote_plus(meeting.uid)}"
+    )

@@ -1,4 +1,4 @@
-"""The event day over HTTP: check-in at the venue (matchmaking/onsite)."""
+"""The event day over HTTP: check-in at the venue, attendance of meetings (matchmaking/onsite)."""
 
 from __future__ import annotations
 
@@ -6,16 +6,24 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from api.deps import DbSession, StaffAccess
+from api.deps import DbSession, EventParticipant, StaffAccess
 from api.problems import problem_responses
 from api.schemas.common import Limit, Offset
-from api.schemas.eventday import CheckInOut, CheckInPage
-from matchmaking.onsite import checkin
+from api.schemas.eventday import (
+    AttendanceIn,
+    AttendanceOut,
+    CheckInOut,
+    CheckInPage,
+    DayMeetingOut,
+)
+from matchmaking.onsite import attendance, checkin
 from matchmaking.onsite.checkin import Arrival
+from matchmaking.platform.models import MeetingOutcome
 
 router = APIRouter(prefix="/api/v1/events/{slug}", tags=["event day"])
 
 STAFF = "**Who:** owners and staff of the event."
+ME = "**Who:** a participant of the event, with their personal token."
 Key = Annotated[str, Path(min_length=1, max_length=64, description="The participant's key.")]
 
 
@@ -84,3 +92,115 @@ def undo_check_in(access: StaffAccess, db: DbSession, key: Key) -> CheckInOut:
     arrival = checkin.undo_check_in(db, access.event, person)
     db.commit()
     return _check_in_out(arrival)
+
+
+# --- attendance of meetings ------------------------------------------------------------------
+
+Uid = Annotated[str, Path(min_length=1, max_length=200, description="The meeting's uid.")]
+MARKING = (
+    "A meeting of the published schedule, once it has begun (409 before); the last mark "
+    "counts. `absent` only with `no_show` and only one of the meeting's two (422 naming "
+    "`body.absent`)."
+)
+
+
+def _attendance_out(mark: attendance.Mark) -> AttendanceOut:
+    return AttendanceOut(
+        uid=mark.uid,
+        outcome=mark.outcome.value if mark.outcome is not None else None,
+        absent=mark.absent,
+        marked_by=mark.marked_by,  # type: ignore[arg-type]
+        marked_at=mark.marked_at,
+    )
+
+
+@router.get(
+    "/meetings",
+    response_model=list[DayMeetingOut],
+    responses=problem_responses(401, 404),
+    summary="The published meetings with their attendance",
+    description=f"{STAFF} By time and place; empty while nothing is published.",
+)
+def day_meetings(access: StaffAccess, db: DbSession) -> list[DayMeetingOut]:
+    marks = attendance.marks(db, access.event)
+    out = []
+    for m in attendance.published_meetings(db, access.event):
+        a, b = m.participant_a, m.participant_b
+        out.append(
+            DayMeetingOut(
+                uid=m.uid,
+                session=m.slot.session.name,
+                starts=m.slot.start,
+                ends=m.slot.end,
+                location_name=m.location.name,
+                kind=m.kind,
+                participants=[a.key, b.key],
+                names=[a.name, b.name],
+                organisations=[a.organisation.name, b.organisation.name],
+                attendance=_attendance_out(attendance.mark_of(marks.get(m.uid), m.uid)),
+            )
+        )
+    return out
+
+
+@router.put(
+    "/meetings/{uid}/attendance",
+    response_model=AttendanceOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Mark a meeting held or a no-show",
+    description=f"{STAFF} {MARKING}",
+)
+def mark_meeting(access: StaffAccess, db: DbSession, uid: Uid, body: AttendanceIn) -> AttendanceOut:
+    meeting = attendance.published_meeting(db, access.event, uid)
+    mark = attendance.mark(
+        db, access.event, meeting, MeetingOutcome(body.outcome), absent=body.absent,
+        organiser_id=access.organiser.id,
+    )  # fmt: skip
+    db.commit()
+    return _attendance_out(mark)
+
+
+@router.delete(
+    "/meetings/{uid}/attendance",
+    response_model=AttendanceOut,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Unmark a meeting",
+    description=f"{STAFF} The meeting is neither held nor a no-show again.",
+)
+def unmark_meeting(access: StaffAccess, db: DbSession, uid: Uid) -> AttendanceOut:
+    meeting = attendance.published_meeting(db, access.event, uid)
+    mark = attendance.clear(db, access.event, meeting)
+    db.commit()
+    return _attendance_out(mark)
+
+
+@router.put(
+    "/me/meetings/{uid}/attendance",
+    response_model=AttendanceOut,
+    responses=problem_responses(401, 404, 409, 422),
+    summary="Mark my meeting held or a no-show",
+    description=f"{ME} Only one's own meetings: anyone else's is 404. {MARKING}",
+)
+def mark_my_meeting(
+    me: EventParticipant, db: DbSession, uid: Uid, body: AttendanceIn
+) -> AttendanceOut:
+    meeting = attendance.published_meeting(db, me.event, uid, of=me)
+    mark = attendance.mark(
+        db, me.event, meeting, MeetingOutcome(body.outcome), absent=body.absent, participant=me
+    )
+    db.commit()
+    return _attendance_out(mark)
+
+
+@router.delete(
+    "/me/meetings/{uid}/attendance",
+    response_model=AttendanceOut,
+    responses=problem_responses(401, 404, 422),
+    summary="Unmark my meeting",
+    description=f"{ME} Only one's own meetings: anyone else's is 404.",
+)
+def unmark_my_meeting(me: EventParticipant, db: DbSession, uid: Uid) -> AttendanceOut:
+    meeting = attendance.published_meeting(db, me.event, uid, of=me)
+    mark = attendance.clear(db, me.event, meeting)
+    db.commit()
+    return _attendance_out(mark)

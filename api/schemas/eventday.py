@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Literal
 
-from api.schemas.common import Instant, Page
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.schemas.common import Instant, LocalTime, Page
 
 
 class CheckInOut(BaseModel):
@@ -18,3 +20,41 @@ class CheckInOut(BaseModel):
 
 class CheckInPage(Page[CheckInOut]):
     arrived_total: int = Field(description="How many participants of the event have arrived.")
+
+
+class AttendanceIn(BaseModel):
+    """Held, or a no-show; `absent` says who did not come (a participant's key)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["held", "no_show"]
+    absent: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="For a no-show: the key of the side that did not come. Left out by a "
+        "participant, it means the other side; left out by staff, neither came.",
+    )
+
+
+class AttendanceOut(BaseModel):
+    uid: str = Field(description="The meeting's uid.")
+    outcome: Literal["held", "no_show"] | None = Field(description="None while unmarked.")
+    absent: str | None
+    marked_by: Literal["staff", "participant"] | None
+    marked_at: Instant | None
+
+
+class DayMeetingOut(BaseModel):
+    """A published meeting on the day, with its attendance."""
+
+    uid: str
+    session: str
+    starts: LocalTime
+    ends: LocalTime
+    location_name: str
+    kind: str
+    participants: list[str] = Field(description="Keys of the two participants.")
+    names: list[str]
+    organisations: list[str]
+    attendance: AttendanceOut

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 import pytest
 from fastapi import FastAPI
@@ -13,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
-from matchmaking.platform.models import CheckIn
+from matchmaking.platform.models import CheckIn, Event, MeetingAttendance, Slot
 from tests.api.conftest import make_settings
 from tests.security.world import World, build_world
 
@@ -92,3 +93,85 @@ def test_who_may_not_check_in(day: Day, role: str, status: int) -> None:
     assert answer.status_code == status
     assert day.client.get(f"{E}/check-ins", headers=day.as_(role)).status_code == status
     assert day.count(CheckIn) == 0
+
+
+# --- attendance of meetings ------------------------------------------------------------------
+
+
+def _marks(day: Day) -> dict[str, tuple[str, str | None]]:
+    with Session(day.app.state.engine) as db:
+        return {
+            row.uid: (row.outcome.value, row.absent.key if row.absent else None)
+            for row in db.scalars(select(MeetingAttendance))
+        }
+
+
+def test_staff_and_either_side_mark_a_meeting_held_or_a_no_show(day: Day) -> None:
+    held = day.client.put(
+        f"{E}/meetings/w3/attendance", json={"outcome": "held"}, headers=day.as_("staff")
+    )
+    assert held.status_code == 200, held.text
+    assert held.json()["outcome"] == "held" and held.json()["marked_by"] == "staff"
+
+    # p1 says p2 did not come (the other side, when unsaid); p2 says they met after all.
+    no_show = day.client.put(
+        f"{E}/me/meetings/w1/attendance", json={"outcome": "no_show"}, headers=day.p("p1")
+    )
+    assert no_show.status_code == 200, no_show.text
+    assert no_show.json()["absent"] == "p2" and no_show.json()["marked_by"] == "participant"
+    assert _marks(day) == {"w3": ("held", None), "w1": ("no_show", "p2")}
+    day.client.put(f"{E}/me/meetings/w1/attendance", json={"outcome": "held"}, headers=day.p("p2"))
+    listed = day.client.get(f"{E}/meetings", headers=day.as_("owner")).json()
+    assert [(m["uid"], m["names"], m["attendance"]["outcome"]) for m in listed] == [
+        ("w3", ["Person 3", "Person 4"], "held"),
+        ("w1", ["Person 1", "Person 2"], "held"),
+    ]
+    assert listed[0]["location_name"] == "Table 1" and listed[0]["starts"].startswith("2024-10-26T09:00")
+
+    cleared = day.client.delete(f"{E}/meetings/w1/attendance", headers=day.as_("staff"))
+    assert cleared.status_code == 200 and cleared.json()["outcome"] is None
+    day.client.delete(f"{E}/me/meetings/w3/attendance", headers=day.p("p3"))
+    assert _marks(day) == {}
+
+
+def test_bad_marks_are_refused_and_change_nothing(day: Day) -> None:
+    staff = day.as_("staff")
+    before = _marks(day)
+    cases = [
+        # someone else's meeting, for a participant: as if it did not exist
+        ("PUT", f"{E}/me/meetings/w3/attendance", {"outcome": "held"}, day.p("p1"), 404),
+        # a participant of another event
+        ("PUT", f"{E}/me/meetings/w1/attendance", {"outcome": "held"}, day.p("q1"), 404),
+        ("PUT", f"{E}/meetings/nope/attendance", {"outcome": "held"}, staff, 404),
+        ("PUT", f"{E}/meetings/w1/attendance", {"outcome": "held", "absent": "p1"}, staff, 422),
+        ("PUT", f"{E}/meetings/w1/attendance", {"outcome": "no_show", "absent": "p3"}, staff, 422),
+        ("PUT", f"{E}/meetings/w1/attendance", {"outcome": "late"}, staff, 422),
+        ("PUT", f"{E}/meetings/w1/attendance", {"outcome": "held"}, day.as_("other_owner"), 404),
+        ("PUT", f"{E}/meetings/w1/attendance", {"outcome": "held"}, day.p("p1"), 401),
+        ("DELETE", f"{E}/me/meetings/w3/attendance", None, day.p("p1"), 404),
+    ]
+    for method, path, body, headers, status in cases:
+        answer = day.client.request(method, path, json=body, headers=headers)
+        assert answer.status_code == status, (path, body, answer.text)
+        assert answer.headers["content-type"].startswith("application/problem+json")
+    bad_absent = day.client.put(
+        f"{E}/meetings/w1/attendance", json={"outcome": "no_show", "absent": "p3"}, headers=staff
+    )
+    assert bad_absent.json()["errors"][0]["field"] == "body.absent"
+    assert _marks(day) == before == {}
+
+
+def test_a_meeting_is_marked_once_it_has_begun(day: Day) -> None:
+    with Session(day.app.state.engine) as db:
+        slot = db.scalar(
+            select(Slot).join(Slot.event).where(Slot.key == "s2", Event.slug == "fair-2030")
+        )
+        assert slot is not None
+        slot.start, slot.end = datetime(2031, 5, 5, 10, 0), datetime(2031, 5, 5, 10, 20)
+        db.commit()
+    answer = day.client.put(
+        f"{E}/me/meetings/w1/attendance", json={"outcome": "held"}, headers=day.p("p1")
+    )
+    assert answer.status_code == 409
+    assert "Mon 05 May 10:00–10:20" in answer.json()["detail"]
+    assert _marks(day) == {}

@@ -6,7 +6,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from matchmaking.onsite import checkin
-from matchmaking.platform.models import CheckIn
+from matchmaking.platform.models import CheckIn, MeetingAttendance
+from tests.calendars.builders import add_version, at
 from tests.pages.conftest import Site, csrf_of
 
 
@@ -82,3 +83,68 @@ def test_who_may_not_check_in_on_the_pages(site: Site) -> None:
         f"/organiser/e/{site.slug}/check-in/p1", data={"csrf_token": csrf, "action": "fly"}
     )
     assert bad.status_code == 422 and _arrived(site) == set()
+
+
+# --- attendance of meetings ------------------------------------------------------------------
+
+
+def _published(site: Site) -> None:
+    """Person 1 & Person 2 at Table 1, Person 3 & Person 4 at Table 2 (day 1, 09:00)."""
+    add_version(
+        site.session,
+        site.built,
+        [("m-a", "s1", "t1", "p1", "p2"), ("m-b", "s1", "t2", "p3", "p4")],
+        published_at=at(20),
+    )
+    site.session.commit()
+
+
+def _marks(site: Site) -> dict[str, tuple[str, str | None]]:
+    with site.read() as db:
+        return {
+            r.uid: (r.outcome.value, r.absent.key if r.absent else None)
+            for r in db.scalars(select(MeetingAttendance))
+        }
+
+
+def test_a_participant_marks_a_no_show_and_staff_correct_it(site: Site) -> None:
+    _published(site)
+    client = site.client()
+    site.sign_in(client, "p1")
+    agenda = client.get(f"/e/{site.slug}/me").text
+    assert 'id="meeting-m-a"' in agenda and "Person 2 did not come" in agenda
+    csrf = csrf_of(client, f"/e/{site.slug}/me")
+    done = client.post(
+        f"/e/{site.slug}/me/meetings/m-a/attendance",
+        data={"csrf_token": csrf, "action": "absent:p2"},
+    )
+    assert done.status_code == 303
+    assert _marks(site) == {"m-a": ("no_show", "p2")}
+    assert "Person 2 did not come" in client.get(done.headers["location"]).text
+    # Someone else's meeting is not found, and nothing changes.
+    other = client.post(
+        f"/e/{site.slug}/me/meetings/m-b/attendance", data={"csrf_token": csrf, "action": "held"}
+    )
+    assert other.status_code == 404 and _marks(site) == {"m-a": ("no_show", "p2")}
+
+    staff = site.client()
+    site.sign_in_organiser(staff)
+    page = staff.get(f"/organiser/e/{site.slug}/meetings").text
+    assert "Person 1</strong> (Cluster 1) &amp; <strong>Person 2" in page
+    assert "No-show: Person 2 did not come" in page
+    token = csrf_of(staff, f"/organiser/e/{site.slug}/meetings")
+    fixed = staff.post(
+        f"/organiser/e/{site.slug}/meetings/m-a/attendance",
+        data={"csrf_token": token, "action": "held"},
+    )
+    assert fixed.status_code == 303 and _marks(site) == {"m-a": ("held", None)}
+    bad = staff.post(
+        f"/organiser/e/{site.slug}/meetings/m-a/attendance",
+        data={"csrf_token": token, "action": "absent:p3"},
+    )
+    assert bad.status_code == 422 and _marks(site) == {"m-a": ("held", None)}
+    staff.post(
+        f"/organiser/e/{site.slug}/meetings/m-a/attendance",
+        data={"csrf_token": token, "action": "clear"},
+    )
+    assert _marks(site) == {}

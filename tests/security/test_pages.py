@@ -262,7 +262,16 @@ def test_organiser_pages_of_other_events_look_like_missing_ones(
 ) -> None:
     app, world = pages
     stranger = signed_in_organiser(app, world, "other_owner")
-    for path in ("", "/versions/1", "/versions/1/timetable.csv", "/versions/1/edit"):
+    for path in (
+        "",
+        "/versions/1",
+        "/versions/1/timetable.csv",
+        "/versions/1/edit",
+        "/check-in",
+        "/check-in/p1",
+        "/badges",
+        "/meetings",
+    ):
         assert stranger.get(f"/organiser/e/{world.slug}{path}").status_code == 404, path
     assert stranger.get(f"/organiser/e/{world.slug}/jobs/{world.job_id}.json").status_code == 404
 
