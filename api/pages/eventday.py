@@ -25,7 +25,7 @@ from api.pages.common import (
 )
 from api.pages.forms import PostedForm
 from matchmaking.delivery.agenda import participant_agenda
-from matchmaking.onsite import attendance, checkin
+from matchmaking.onsite import attendance, checkin, door_lists
 from matchmaking.platform.errors import Conflict, DomainError, NotFound
 from matchmaking.platform.models import Event, MeetingOutcome, Participant
 from matchmaking.platform.wording import fold, slot_label
@@ -290,4 +290,35 @@ def my_attendance(
     db.commit()
     return redirect(
         f"/e/{event.slug}/me?flash={quote_plus(flash)}#meeting-{quote_plus(meeting.uid)}"
+    )
+
+
+# --- door lists ------------------------------------------------------------------------------
+
+
+@router.get("/organiser/e/{slug}/door-lists", response_class=HTMLResponse, include_in_schema=False)
+def door_lists_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
+    """Printable door lists (one per table or room and session, a page each when printed)."""
+    event, organiser, _ = organiser_event(request, db, slug)
+    location = request.query_params.get("location", "")[:64] or None
+    block = request.query_params.get("session", "")[:64] or None
+    try:
+        lists = door_lists.door_lists(db, event, location=location, block=block)
+    except NotFound as error:
+        raise PageError(404, "Not found", error.detail) from error
+    multi_day = len({s.start.date() for s in event.slots}) > 1
+    return render(
+        request,
+        "pages/door_lists.html",
+        {
+            "title": f"Door lists · {event.name}",
+            "event": event,
+            "organiser": organiser,
+            "lists": lists,
+            "locations": [loc for loc in event.locations if loc.kind.value != "online"],
+            "sessions": event.sessions,
+            "location": location or "",
+            "block": block or "",
+            "day": (lambda moment: moment.strftime("%a %d %b ")) if multi_day else (lambda m: ""),
+        },
     )

@@ -1,4 +1,5 @@
-"""The event day over HTTP: check-in at the venue, attendance of meetings (matchmaking/onsite)."""
+"""The event day over HTTP: check-in at the venue, attendance of meetings, door lists
+(matchmaking/onsite)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,11 @@ from api.schemas.eventday import (
     CheckInOut,
     CheckInPage,
     DayMeetingOut,
+    DoorListOut,
+    DoorPersonOut,
+    DoorRowOut,
 )
-from matchmaking.onsite import attendance, checkin
+from matchmaking.onsite import attendance, checkin, door_lists
 from matchmaking.onsite.checkin import Arrival
 from matchmaking.platform.models import MeetingOutcome
 
@@ -204,3 +208,52 @@ def unmark_my_meeting(me: EventParticipant, db: DbSession, uid: Uid) -> Attendan
     mark = attendance.clear(db, me.event, meeting)
     db.commit()
     return _attendance_out(mark)
+
+
+# --- door lists ------------------------------------------------------------------------------
+
+
+@router.get(
+    "/door-lists",
+    response_model=list[DoorListOut],
+    responses=problem_responses(401, 404, 422),
+    summary="Door lists: who meets at each table or room, per session",
+    description=f"{STAFF} From the published schedule, by location then session (video rooms "
+    "have none); only one `location` or `session` (keys) when given (404 naming the "
+    "parameter for a key the event lacks). Each person says whether they checked in.",
+)
+def list_door_lists(
+    access: StaffAccess,
+    db: DbSession,
+    location: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    session: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+) -> list[DoorListOut]:
+    found = door_lists.door_lists(db, access.event, location=location, block=session)
+    return [
+        DoorListOut(
+            location=d.location,
+            location_name=d.location_name,
+            session=d.session,
+            session_name=d.session_name,
+            starts=d.start,
+            ends=d.end,
+            meetings=[
+                DoorRowOut(
+                    uid=row.uid,
+                    starts=row.start,
+                    ends=row.end,
+                    people=[
+                        DoorPersonOut(
+                            participant=p.key,
+                            name=p.name,
+                            organisation=p.organisation,
+                            arrived=p.arrived,
+                        )  # fmt: skip
+                        for p in row.people
+                    ],
+                )
+                for row in d.rows
+            ],
+        )
+        for d in found
+    ]

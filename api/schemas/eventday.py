@@ -58,3 +58,29 @@ class DayMeetingOut(BaseModel):
     names: list[str]
     organisations: list[str]
     attendance: AttendanceOut
+
+
+class DoorPersonOut(BaseModel):
+    participant: str = Field(description="The participant's key.")
+    name: str
+    organisation: str
+    arrived: bool = Field(description="Checked in at the venue.")
+
+
+class DoorRowOut(BaseModel):
+    uid: str
+    starts: LocalTime
+    ends: LocalTime
+    people: list[DoorPersonOut]
+
+
+class DoorListOut(BaseModel):
+    """Who meets at one table or room during one session, by time."""
+
+    location: str
+    location_name: str
+    session: str
+    session_name: str
+    starts: LocalTime
+    ends: LocalTime
+    meetings: list[DoorRowOut]

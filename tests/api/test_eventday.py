@@ -126,7 +126,9 @@ def test_staff_and_either_side_mark_a_meeting_held_or_a_no_show(day: Day) -> Non
         ("w3", ["Person 3", "Person 4"], "held"),
         ("w1", ["Person 1", "Person 2"], "held"),
     ]
-    assert listed[0]["location_name"] == "Table 1" and listed[0]["starts"].startswith("2024-10-26T09:00")
+    assert listed[0]["location_name"] == "Table 1" and listed[0]["starts"].startswith(
+        "2024-10-26T09:00"
+    )
 
     cleared = day.client.delete(f"{E}/meetings/w1/attendance", headers=day.as_("staff"))
     assert cleared.status_code == 200 and cleared.json()["outcome"] is None
@@ -175,3 +177,33 @@ def test_a_meeting_is_marked_once_it_has_begun(day: Day) -> None:
     assert answer.status_code == 409
     assert "Mon 05 May 10:00–10:20" in answer.json()["detail"]
     assert _marks(day) == {}
+
+
+# --- door lists ------------------------------------------------------------------------------
+
+
+def test_door_lists_say_who_meets_where_per_session(day: Day) -> None:
+    day.client.put(f"{E}/participants/p3/check-in", headers=day.as_("staff"))
+    lists = day.client.get(f"{E}/door-lists", headers=day.as_("staff"))
+    assert lists.status_code == 200, lists.text
+    assert [(d["location_name"], d["session_name"]) for d in lists.json()] == [
+        ("Table 1", "Day 1"),
+        ("Table 2", "Day 1"),
+    ]
+    first = lists.json()[0]
+    assert first["starts"].startswith("2024-10-26T09:00") and first["ends"].startswith(
+        "2024-10-26T10:35"
+    )
+    assert [
+        [(p["name"], p["organisation"], p["arrived"]) for p in m["people"]]
+        for m in first["meetings"]
+    ] == [[("Person 3", "Cluster 3", True), ("Person 4", "Company 4", False)]]
+    only = day.client.get(f"{E}/door-lists", params={"location": "t2"}, headers=day.as_("owner"))
+    assert [d["location"] for d in only.json()] == ["t2"]
+    none = day.client.get(f"{E}/door-lists", params={"session": "d2"}, headers=day.as_("owner"))
+    assert none.json() == []
+    missing = day.client.get(f"{E}/door-lists", params={"location": "x"}, headers=day.as_("staff"))
+    assert missing.status_code == 404
+    assert missing.json()["errors"][0]["field"] == "query.location"
+    assert day.client.get(f"{E}/door-lists", headers=day.as_("other_owner")).status_code == 404
+    assert day.client.get(f"{E}/door-lists", headers=day.p("p1")).status_code == 401

@@ -148,3 +148,22 @@ def test_a_participant_marks_a_no_show_and_staff_correct_it(site: Site) -> None:
         data={"csrf_token": token, "action": "clear"},
     )
     assert _marks(site) == {}
+
+
+def test_door_lists_print_one_page_per_table_and_session(site: Site) -> None:
+    _published(site)
+    staff = site.client()
+    site.sign_in_organiser(staff)
+    page = staff.get(f"/organiser/e/{site.slug}/door-lists")
+    assert page.status_code == 200
+    assert page.text.count('class="door-list"') == 2
+    assert "Table 1 · Day 1, Sat 26 Oct 09:00–10:35" in page.text
+    assert "Person 1 (Cluster 1) &amp; Person 2 (Company 2)" in page.text
+    one = staff.get(f"/organiser/e/{site.slug}/door-lists", params={"location": "t2"}).text
+    assert one.count('class="door-list"') == 1 and "Person 3 (Cluster 3)" in one
+    assert staff.get(f"/organiser/e/{site.slug}/door-lists?location=zz").status_code == 404
+    css = staff.get("/static/print.css").text
+    assert "section.door-list { break-after: page; }" in css
+    participant = site.client()
+    site.sign_in(participant, "p1")
+    assert participant.get(f"/organiser/e/{site.slug}/door-lists").status_code == 401

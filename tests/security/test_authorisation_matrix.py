@@ -747,6 +747,7 @@ OPERATIONS: list[Operation] = [
         200,
         lambda c, r: Request(fill(E + "/me/meetings/w1/attendance", c.world)),
     ),
+    Operation("GET", E + "/door-lists", "staff", 200),
     Operation("GET", E + "/me/agenda", "participant", 200),
     Operation(
         "GET",
