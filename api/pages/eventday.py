@@ -1,6 +1,6 @@
 """The event day's pages: check-in for staff on a phone (search a name, mark arrived, undo),
 the check-in page a badge's QR code opens, printable badges, and the meetings of the day
-marked held or no-shows by staff or either side (matchmaking/onsite)."""
+marked held or no-shows by staff or either side, door lists, feedback (matchmaking/onsite)."""
 
 from __future__ import annotations
 
@@ -25,9 +25,15 @@ from api.pages.common import (
 )
 from api.pages.forms import PostedForm
 from matchmaking.delivery.agenda import participant_agenda
-from matchmaking.onsite import attendance, checkin, door_lists
+from matchmaking.onsite import attendance, checkin, door_lists, feedback
 from matchmaking.platform.errors import Conflict, DomainError, NotFound
-from matchmaking.platform.models import Event, MeetingOutcome, Participant
+from matchmaking.platform.models import (
+    Cooperation,
+    Event,
+    FollowUp,
+    MeetingOutcome,
+    Participant,
+)
 from matchmaking.platform.wording import fold, slot_label
 
 router = APIRouter()
@@ -322,3 +328,110 @@ def door_lists_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
             "day": (lambda moment: moment.strftime("%a %d %b ")) if multi_day else (lambda m: ""),
         },
     )
+
+
+# --- feedback --------------------------------------------------------------------------------
+
+USEFULNESS_WORDS = [
+    ("1", "1 – not useful"),
+    ("2", "2"),
+    ("3", "3"),
+    ("4", "4"),
+    ("5", "5 – very useful"),
+]
+FOLLOW_UP_WORDS = [("yes", "Yes"), ("maybe", "Maybe"), ("no", "No")]
+COOPERATION_WORDS = [
+    ("project", "A joint project"),
+    ("purchase", "A purchase or sale"),
+    ("partnership", "A partnership"),
+    ("other", "Something else"),
+]
+
+
+def _my_meeting(db: DbSession, event: Event, me: Participant, uid: str) -> Any:
+    try:
+        return attendance.published_meeting(db, event, uid[:200], of=me)
+    except NotFound as error:
+        raise PageError(404, "Meeting not found", error.detail) from error
+
+
+def _feedback_page(
+    request: Request,
+    event: Event,
+    me: Participant,
+    meeting: Any,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status: int = 200,
+) -> HTMLResponse:
+    other = meeting.participant_b if meeting.participant_a_id == me.id else meeting.participant_a
+    return render(
+        request,
+        "pages/feedback.html",
+        {
+            "title": f"Your meeting with {other.name}",
+            "event": event,
+            "me": me,
+            "meeting": meeting,
+            "other": other,
+            "when": slot_label(meeting.slot.start, meeting.slot.end),
+            "values": values,
+            "errors": errors,
+            "usefulness": USEFULNESS_WORDS,
+            "follow_ups": FOLLOW_UP_WORDS,
+            "cooperations": COOPERATION_WORDS,
+        },
+        status=status,
+    )
+
+
+@router.get(
+    "/e/{slug}/me/meetings/{uid}/feedback", response_class=HTMLResponse, include_in_schema=False
+)
+def feedback_form(slug: str, uid: str, request: Request, db: DbSession) -> HTMLResponse:
+    event = find_event(db, slug)
+    me = page_participant(request, db, event)
+    meeting = _my_meeting(db, event, me, uid)
+    if meeting.uid in feedback.answered(db, event, me):
+        raise PageError(
+            409,
+            "Answered already",
+            "You have answered about this meeting already; answers are given once. Thank you!",
+            links=(("Back to my agenda", f"/e/{event.slug}/me"),),
+        )
+    return _feedback_page(request, event, me, meeting, {}, {})
+
+
+@router.post("/e/{slug}/me/meetings/{uid}/feedback", include_in_schema=False)
+def feedback_answer(
+    slug: str, uid: str, request: Request, db: DbSession, values: PostedForm
+) -> Response:
+    check_csrf(request, str(values.get(CSRF_FIELD, "")))
+    event = find_event(db, slug)
+    me = page_participant(request, db, event)
+    meeting = _my_meeting(db, event, me, uid)
+    errors = {}
+    usefulness = str(values.get("usefulness", ""))
+    if usefulness not in {v for v, _ in USEFULNESS_WORDS}:
+        errors["usefulness"] = "Choose how useful the meeting was, from 1 to 5."
+    follow_up = str(values.get("follow_up", ""))
+    if follow_up not in {v for v, _ in FOLLOW_UP_WORDS}:
+        errors["follow_up"] = "Choose whether you plan a follow-up."
+    cooperation = str(values.get("cooperation", ""))
+    if cooperation not in {v for v, _ in COOPERATION_WORDS}:
+        errors["cooperation"] = "Choose the kind of cooperation you expect."
+    if errors:
+        return _feedback_page(request, event, me, meeting, values, errors, status=422)
+    try:
+        feedback.give_feedback(
+            db, event, me, meeting.uid, usefulness=int(usefulness),
+            follow_up=FollowUp(follow_up), cooperation=Cooperation(cooperation),
+        )  # fmt: skip
+    except DomainError as error:
+        db.rollback()
+        raise PageError(
+            409, "Not possible", error.detail, links=(("Back to my agenda", f"/e/{event.slug}/me"),)
+        ) from error
+    db.commit()
+    flash = quote_plus("Thank you for your answers.")
+    return redirect(f"/e/{event.slug}/me?flash={flash}#meeting-{quote_plus(meeting.uid)}")

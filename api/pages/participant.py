@@ -28,7 +28,7 @@ from api.pages.common import (
 from api.pages.forms import ORGANISATION_KINDS, PostedForm
 from matchmaking.delivery import calendars
 from matchmaking.delivery.agenda import AgendaItem, participant_agenda
-from matchmaking.onsite import attendance, checkin
+from matchmaking.onsite import attendance, checkin, feedback
 from matchmaking.participants import registration as registration_service
 from matchmaking.participants import wishes as wish_service
 from matchmaking.planning.versions import as_utc
@@ -112,6 +112,7 @@ def agenda_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
                 for uid, row in attendance.marks(db, event).items()
             },
             "now": datetime.now(UTC),
+            "answered": feedback.answered(db, event, me),
             "check_in_code": checkin.qr_svg(
                 checkin.check_in_url(settings_of(request).base_url, event, me),
                 title=f"Check-in code of {me.name}",

@@ -1,11 +1,11 @@
-"""The event day over HTTP: check-in at the venue, attendance of meetings, door lists
-(matchmaking/onsite)."""
+"""The event day over HTTP: check-in at the venue, attendance of meetings, door lists,
+feedback after a meeting (matchmaking/onsite)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, status
 
 from api.deps import DbSession, EventParticipant, StaffAccess
 from api.problems import problem_responses
@@ -19,10 +19,12 @@ from api.schemas.eventday import (
     DoorListOut,
     DoorPersonOut,
     DoorRowOut,
+    FeedbackIn,
+    FeedbackOut,
 )
-from matchmaking.onsite import attendance, checkin, door_lists
+from matchmaking.onsite import attendance, checkin, door_lists, feedback
 from matchmaking.onsite.checkin import Arrival
-from matchmaking.platform.models import MeetingOutcome
+from matchmaking.platform.models import Cooperation, FollowUp, MeetingOutcome
 
 router = APIRouter(prefix="/api/v1/events/{slug}", tags=["event day"])
 
@@ -257,3 +259,31 @@ def list_door_lists(
         )
         for d in found
     ]
+
+
+# --- feedback --------------------------------------------------------------------------------
+
+
+@router.post(
+    "/me/meetings/{uid}/feedback",
+    response_model=FeedbackOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(401, 404, 409, 422),
+    summary="Answer the three questions about my meeting",
+    description=f"{ME} Once per meeting and side: a second answer is 409 and the first "
+    "stays. Only one's own published meetings (anyone else's: 404), once they have begun "
+    "and unless marked a no-show (409).",
+)
+def give_feedback(me: EventParticipant, db: DbSession, uid: Uid, body: FeedbackIn) -> FeedbackOut:
+    row = feedback.give_feedback(
+        db, me.event, me, uid, usefulness=body.usefulness, follow_up=FollowUp(body.follow_up),
+        cooperation=Cooperation(body.cooperation),
+    )  # fmt: skip
+    db.commit()
+    return FeedbackOut(
+        uid=row.uid,
+        usefulness=row.usefulness,
+        follow_up=row.follow_up.value,  # type: ignore[arg-type]
+        cooperation=row.cooperation.value,  # type: ignore[arg-type]
+        answered_at=row.created_at,
+    )

@@ -84,3 +84,20 @@ class DoorListOut(BaseModel):
     starts: LocalTime
     ends: LocalTime
     meetings: list[DoorRowOut]
+
+
+class FeedbackIn(BaseModel):
+    """The three questions after a meeting."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    usefulness: int = Field(ge=1, le=5, description="How useful the meeting was, 1 to 5.")
+    follow_up: Literal["yes", "no", "maybe"] = Field(description="A follow-up is planned.")
+    cooperation: Literal["project", "purchase", "partnership", "other"] = Field(
+        description="The kind of cooperation expected."
+    )
+
+
+class FeedbackOut(FeedbackIn):
+    uid: str = Field(description="The meeting's uid.")
+    answered_at: Instant

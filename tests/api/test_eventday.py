@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
-from matchmaking.platform.models import CheckIn, Event, MeetingAttendance, Slot
+from matchmaking.platform.models import CheckIn, Event, MeetingAttendance, MeetingFeedback, Slot
 from tests.api.conftest import make_settings
 from tests.security.world import World, build_world
 
@@ -207,3 +207,61 @@ def test_door_lists_say_who_meets_where_per_session(day: Day) -> None:
     assert missing.json()["errors"][0]["field"] == "query.location"
     assert day.client.get(f"{E}/door-lists", headers=day.as_("other_owner")).status_code == 404
     assert day.client.get(f"{E}/door-lists", headers=day.p("p1")).status_code == 401
+
+
+# --- feedback --------------------------------------------------------------------------------
+
+ANSWERS = {"usefulness": 4, "follow_up": "yes", "cooperation": "partnership"}
+
+
+def _feedback(day: Day) -> list[tuple[str, int, str, str]]:
+    with Session(day.app.state.engine) as db:
+        return sorted(
+            (r.uid, r.usefulness, r.follow_up.value, r.cooperation.value)
+            for r in db.scalars(select(MeetingFeedback))
+        )
+
+
+def test_each_side_answers_once(day: Day) -> None:
+    first = day.client.post(f"{E}/me/meetings/w1/feedback", json=ANSWERS, headers=day.p("p1"))
+    assert first.status_code == 201, first.text
+    assert first.json()["usefulness"] == 4 and first.json()["uid"] == "w1"
+    again = day.client.post(
+        f"{E}/me/meetings/w1/feedback", json={**ANSWERS, "usefulness": 1}, headers=day.p("p1")
+    )
+    assert again.status_code == 409
+    assert again.headers["content-type"].startswith("application/problem+json")
+    other_side = day.client.post(
+        f"{E}/me/meetings/w1/feedback",
+        json={"usefulness": 2, "follow_up": "maybe", "cooperation": "other"},
+        headers=day.p("p2"),
+    )
+    assert other_side.status_code == 201
+    assert _feedback(day) == [("w1", 2, "maybe", "other"), ("w1", 4, "yes", "partnership")]
+
+
+def test_feedback_by_a_non_participant_or_bad_answers_changes_nothing(day: Day) -> None:
+    cases = [
+        (day.p("p3"), "w1", ANSWERS, 404),  # not their meeting
+        (day.p("q1"), "w1", ANSWERS, 404),  # of another event
+        (day.as_("owner"), "w1", ANSWERS, 401),  # organisers do not answer
+        ({}, "w1", ANSWERS, 401),
+        (day.p("p1"), "nope", ANSWERS, 404),
+        (day.p("p1"), "w1", {**ANSWERS, "usefulness": 6}, 422),
+        (day.p("p1"), "w1", {**ANSWERS, "follow_up": "perhaps"}, 422),
+        (day.p("p1"), "w1", {"usefulness": 3}, 422),
+    ]
+    for headers, uid, body, status in cases:
+        answer = day.client.post(f"{E}/me/meetings/{uid}/feedback", json=body, headers=headers)
+        assert answer.status_code == status, (headers, uid, body, answer.text)
+    bad = day.client.post(
+        f"{E}/me/meetings/w1/feedback", json={**ANSWERS, "usefulness": 0}, headers=day.p("p1")
+    )
+    assert bad.json()["errors"][0]["field"] == "body.usefulness"
+    # A no-show has nothing to answer about.
+    day.client.put(
+        f"{E}/meetings/w3/attendance", json={"outcome": "no_show"}, headers=day.as_("staff")
+    )
+    no_show = day.client.post(f"{E}/me/meetings/w3/feedback", json=ANSWERS, headers=day.p("p3"))
+    assert no_show.status_code == 409 and "no-show" in no_show.json()["detail"]
+    assert _feedback(day) == []

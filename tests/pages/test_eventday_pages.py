@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from matchmaking.onsite import checkin
-from matchmaking.platform.models import CheckIn, MeetingAttendance
+from matchmaking.platform.models import CheckIn, MeetingAttendance, MeetingFeedback
 from tests.calendars.builders import add_version, at
 from tests.pages.conftest import Site, csrf_of
 
@@ -167,3 +167,41 @@ def test_door_lists_print_one_page_per_table_and_session(site: Site) -> None:
     participant = site.client()
     site.sign_in(participant, "p1")
     assert participant.get(f"/organiser/e/{site.slug}/door-lists").status_code == 401
+
+
+def test_feedback_from_the_agenda_once(site: Site) -> None:
+    _published(site)
+    client = site.client()
+    site.sign_in(client, "p2")
+    agenda = client.get(f"/e/{site.slug}/me").text
+    link = f"/e/{site.slug}/me/meetings/m-a/feedback"
+    assert f'href="{link}"' in agenda and "Give feedback on the meeting with Person 1" in agenda
+    form = client.get(link)
+    assert form.status_code == 200 and "How useful was the meeting?" in form.text
+    csrf = csrf_of(client, link)
+    missing = client.post(link, data={"csrf_token": csrf, "usefulness": "5"})
+    assert missing.status_code == 422 and "Choose whether you plan a follow-up." in missing.text
+    assert 'value="5" checked' in missing.text
+    sent = client.post(
+        link,
+        data={
+            "csrf_token": csrf,
+            "usefulness": "5",
+            "follow_up": "maybe",
+            "cooperation": "project",
+        },
+    )
+    assert sent.status_code == 303
+    assert "Your feedback is sent" in client.get(sent.headers["location"]).text
+    assert client.get(link).status_code == 409
+    twice = client.post(
+        link,
+        data={"csrf_token": csrf, "usefulness": "1", "follow_up": "no", "cooperation": "other"},
+    )
+    assert twice.status_code == 409
+    assert client.get(f"/e/{site.slug}/me/meetings/m-b/feedback").status_code == 404
+    with site.read() as db:
+        rows = [
+            (r.uid, r.usefulness, r.follow_up.value) for r in db.scalars(select(MeetingFeedback))
+        ]
+    assert rows == [("m-a", 5, "maybe")]

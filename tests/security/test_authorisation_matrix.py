@@ -718,6 +718,17 @@ OPERATIONS: list[Operation] = [
         200,
         lambda c, r: Request(fill(E + "/participants/p3/check-in", c.world)),
     ),
+    # feedback before the attendance marks (a no-show would refuse it)
+    Operation(
+        "POST",
+        E + "/me/meetings/{uid}/feedback",
+        "participant",
+        201,
+        lambda c, r: Request(
+            fill(E + "/me/meetings/w1/feedback", c.world),
+            {"usefulness": 5, "follow_up": "yes", "cooperation": "project"},
+        ),
+    ),
     Operation("GET", E + "/meetings", "staff", 200),
     Operation(
         "PUT",
