@@ -25,7 +25,7 @@ from api.pages.common import (
 )
 from api.pages.forms import PostedForm
 from matchmaking.delivery.agenda import participant_agenda
-from matchmaking.onsite import attendance, checkin, door_lists, feedback
+from matchmaking.onsite import attendance, checkin, door_lists, feedback, report
 from matchmaking.platform.errors import Conflict, DomainError, NotFound
 from matchmaking.platform.models import (
     Cooperation,
@@ -435,3 +435,25 @@ def feedback_answer(
     db.commit()
     flash = quote_plus("Thank you for your answers.")
     return redirect(f"/e/{event.slug}/me?flash={flash}#meeting-{quote_plus(meeting.uid)}")
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+@router.get("/organiser/e/{slug}/report", response_class=HTMLResponse, include_in_schema=False)
+def report_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
+    """The figures for funders, printable."""
+    event, organiser, _ = organiser_event(request, db, slug)
+    return render(
+        request,
+        "pages/report.html",
+        {
+            "title": f"Report · {event.name}",
+            "event": event,
+            "organiser": organiser,
+            "r": report.event_report(db, event),
+            "usefulness_words": dict(USEFULNESS_WORDS),
+            "follow_up_words": dict(FOLLOW_UP_WORDS),
+            "cooperation_words": dict(COOPERATION_WORDS),
+        },
+    )

@@ -1,5 +1,5 @@
 """The event day over HTTP: check-in at the venue, attendance of meetings, door lists,
-feedback after a meeting (matchmaking/onsite)."""
+feedback after a meeting, the report (matchmaking/onsite)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,10 @@ from api.schemas.eventday import (
     DoorRowOut,
     FeedbackIn,
     FeedbackOut,
+    ReportLineOut,
+    ReportOut,
 )
-from matchmaking.onsite import attendance, checkin, door_lists, feedback
+from matchmaking.onsite import attendance, checkin, door_lists, feedback, report
 from matchmaking.onsite.checkin import Arrival
 from matchmaking.platform.models import Cooperation, FollowUp, MeetingOutcome
 
@@ -287,3 +289,45 @@ def give_feedback(me: EventParticipant, db: DbSession, uid: Uid, body: FeedbackI
         cooperation=row.cooperation.value,  # type: ignore[arg-type]
         answered_at=row.created_at,
     )
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+def report_out(found: report.Report) -> ReportOut:
+    def lines(items: list[report.Line]) -> list[ReportLineOut]:
+        return [
+            ReportLineOut(label=i.label, planned=i.planned, held=i.held, no_shows=i.no_shows)
+            for i in items
+        ]
+
+    return ReportOut(
+        participants=found.participants,
+        checked_in=found.checked_in,
+        planned=found.planned,
+        held=found.held,
+        no_shows=found.no_shows,
+        unmarked=found.unmarked,
+        with_a_meeting=found.with_a_meeting,
+        with_a_held_meeting=found.with_a_held_meeting,
+        by_kind=lines(found.by_kind),
+        by_delegation_pair=lines(found.by_delegation_pair),
+        answers=found.answers,
+        usefulness_mean=found.usefulness_mean,
+        usefulness={str(k): v for k, v in found.usefulness.items()},
+        follow_up=found.follow_up,
+        cooperation=found.cooperation,
+    )
+
+
+@router.get(
+    "/report",
+    response_model=ReportOut,
+    responses=problem_responses(401, 404),
+    summary="The event's report: meetings planned and held, no-shows, satisfaction",
+    description=f"{STAFF} Meetings of the published version planned, held and no-shows (their "
+    "attendance marks) by kind and by delegation pair; participants with at least one "
+    "meeting; check-ins; the feedback answers (usefulness, follow-ups, cooperation).",
+)
+def event_report(access: StaffAccess, db: DbSession) -> ReportOut:
+    return report_out(report.event_report(db, access.event))

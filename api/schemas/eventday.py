@@ -101,3 +101,30 @@ class FeedbackIn(BaseModel):
 class FeedbackOut(FeedbackIn):
     uid: str = Field(description="The meeting's uid.")
     answered_at: Instant
+
+
+class ReportLineOut(BaseModel):
+    label: str = Field(examples=["C2B", "Canada–EU"])
+    planned: int
+    held: int
+    no_shows: int
+
+
+class ReportOut(BaseModel):
+    """The event's figures for its funders (see docs/api.md, "The event day")."""
+
+    participants: int
+    checked_in: int
+    planned: int = Field(description="Meetings of the published version.")
+    held: int = Field(description="Planned meetings marked held.")
+    no_shows: int
+    unmarked: int
+    with_a_meeting: int = Field(description="Participants with at least one planned meeting.")
+    with_a_held_meeting: int
+    by_kind: list[ReportLineOut]
+    by_delegation_pair: list[ReportLineOut]
+    answers: int = Field(description="Feedback answers about planned meetings.")
+    usefulness_mean: float | None
+    usefulness: dict[str, int] = Field(description="Answers per usefulness, '1' to '5'.")
+    follow_up: dict[str, int]
+    cooperation: dict[str, int]

@@ -1,21 +1,34 @@
-"""The event day over the API (api/routers/eventday.py): check-in, who may and may not, and
-bad input answered with a clear 4xx that changes nothing."""
+"""The event day over the API (api/routers/eventday.py): check-in, attendance, door lists,
+feedback and the report (every figure recomputed from the database with SQL of its own); who
+may and may not, and bad input answered with a clear 4xx that changes nothing."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
-from matchmaking.platform.models import CheckIn, Event, MeetingAttendance, MeetingFeedback, Slot
+from matchmaking.platform.models import (
+    CheckIn,
+    Event,
+    Meeting,
+    MeetingAttendance,
+    MeetingFeedback,
+    Organisation,
+    ScheduleVersion,
+    Slot,
+)
 from tests.api.conftest import make_settings
+from tests.calendars.builders import meeting_kind
 from tests.security.world import World, build_world
 
 E = "/api/v1/events/fair-2030"
@@ -265,3 +278,179 @@ def test_feedback_by_a_non_participant_or_bad_answers_changes_nothing(day: Day) 
     no_show = day.client.post(f"{E}/me/meetings/w3/feedback", json=ANSWERS, headers=day.p("p3"))
     assert no_show.status_code == 409 and "no-show" in no_show.json()["detail"]
     assert _feedback(day) == []
+
+
+# --- the report ----------------------------------------------------------------------------
+
+PUBLISHED = """
+    FROM meetings m
+    JOIN schedule_versions v ON v.id = m.version_id
+    JOIN events e ON e.id = v.event_id
+    LEFT JOIN meeting_attendance a ON a.event_id = e.id AND a.uid = m.uid
+    WHERE e.slug = 'fair-2030' AND v.published_at IS NOT NULL AND v.superseded_at IS NULL
+"""
+
+
+def _play_the_day(day: Day) -> None:
+    """Two more meetings, delegations, marks, feedback and check-ins."""
+    with Session(day.app.state.engine) as db:
+        event = db.scalar(select(Event).where(Event.slug == "fair-2030"))
+        assert event is not None
+        version = db.scalar(
+            select(ScheduleVersion).where(
+                ScheduleVersion.event_id == event.id, ScheduleVersion.published_at.is_not(None)
+            )
+        )
+        assert version is not None
+        people = {p.key: p for p in event.participants}
+        slots = {s.key: s for s in event.slots}
+        places = {loc.key: loc for loc in event.locations}
+        for uid, slot, place, a, b in [
+            ("x1", "s3", "t1", "p1", "p3"),
+            ("x2", "s4", "t2", "p2", "p4"),
+        ]:
+            db.add(
+                Meeting(
+                    version=version, slot=slots[slot], location=places[place],
+                    participant_a=people[a], participant_b=people[b],
+                    kind=meeting_kind(people[a], people[b]), uid=uid,
+                )
+            )  # fmt: skip
+        for key, delegation in [("o1", "EU"), ("o2", "Canada"), ("o3", "EU")]:
+            organisation = db.scalar(
+                select(Organisation).where(
+                    Organisation.event_id == event.id, Organisation.key == key
+                )
+            )
+            assert organisation is not None
+            organisation.delegation = delegation
+        db.commit()
+    staff = day.as_("staff")
+    for uid, body in [
+        ("w1", {"outcome": "held"}),
+        ("w3", {"outcome": "no_show", "absent": "p4"}),
+        ("x1", {"outcome": "held"}),
+    ]:
+        assert (
+            day.client.put(f"{E}/meetings/{uid}/attendance", json=body, headers=staff).status_code
+            == 200
+        )
+    for who, uid, answers in [
+        ("p1", "w1", ANSWERS),
+        ("p2", "w1", {"usefulness": 3, "follow_up": "maybe", "cooperation": "partnership"}),
+        ("p1", "x1", {"usefulness": 5, "follow_up": "no", "cooperation": "other"}),
+    ]:
+        answer = day.client.post(
+            f"{E}/me/meetings/{uid}/feedback", json=answers, headers=day.p(who)
+        )
+        assert answer.status_code == 201, answer.text
+    for key in ("p1", "p2"):
+        day.client.put(f"{E}/participants/{key}/check-in", headers=staff)
+
+
+def _expected(day: Day) -> dict[str, Any]:
+    with day.app.state.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT m.uid, m.kind, a.outcome, oa.delegation, ob.delegation, "
+                "m.participant_a_id, m.participant_b_id "
+                + PUBLISHED.replace(
+                    "WHERE",
+                    "JOIN participants pa ON pa.id = m.participant_a_id "
+                    "JOIN organisations oa ON oa.id = pa.organisation_id "
+                    "JOIN participants pb ON pb.id = m.participant_b_id "
+                    "JOIN organisations ob ON ob.id = pb.organisation_id WHERE",
+                )
+            )
+        ).all()
+        answers = conn.execute(
+            text(
+                "SELECT f.usefulness, f.follow_up, f.cooperation FROM meeting_feedback f "
+                "WHERE f.uid IN (SELECT m.uid " + PUBLISHED + ")"
+            )
+        ).all()
+        participants = conn.execute(
+            text(
+                "SELECT count(*) FROM participants p JOIN events e ON e.id = p.event_id "
+                "WHERE e.slug = 'fair-2030'"
+            )
+        ).scalar()
+        checked_in = conn.execute(
+            text(
+                "SELECT count(*) FROM check_ins c JOIN events e ON e.id = c.event_id "
+                "WHERE e.slug = 'fair-2030'"
+            )
+        ).scalar()
+    by_kind: dict[str, Counter[str]] = {k: Counter() for k in ("C2C", "C2B", "B2B")}
+    by_pair: dict[str, Counter[str]] = {}
+    for _, kind, outcome, da, db_, _, _ in rows:
+        pair = "–".join(sorted((da or "no delegation", db_ or "no delegation")))
+        for c in (by_kind[kind], by_pair.setdefault(pair, Counter())):
+            c["planned"] += 1
+            c[outcome or "unmarked"] += 1
+
+    def line(label: str, c: Counter[str]) -> dict[str, Any]:
+        return {
+            "label": label,
+            "planned": c["planned"],
+            "held": c["held"],
+            "no_shows": c["no_show"],
+        }
+
+    return {
+        "participants": participants,
+        "checked_in": checked_in,
+        "planned": len(rows),
+        "held": sum(1 for r in rows if r[2] == "held"),
+        "no_shows": sum(1 for r in rows if r[2] == "no_show"),
+        "unmarked": sum(1 for r in rows if r[2] is None),
+        "with_a_meeting": len({p for r in rows for p in r[5:7]}),
+        "with_a_held_meeting": len({p for r in rows if r[2] == "held" for p in r[5:7]}),
+        "by_kind": [line(k, c) for k, c in by_kind.items()],
+        "by_delegation_pair": [line(p, by_pair[p]) for p in sorted(by_pair)],
+        "answers": len(answers),
+        "usefulness_mean": round(sum(a[0] for a in answers) / len(answers), 2),
+        "usefulness": {str(n): sum(1 for a in answers if a[0] == n) for n in range(1, 6)},
+        "follow_up": {v: sum(1 for a in answers if a[1] == v) for v in ("yes", "maybe", "no")},
+        "cooperation": {
+            v: sum(1 for a in answers if a[2] == v)
+            for v in ("project", "purchase", "partnership", "other")
+        },
+    }
+
+
+def test_the_report_figures_are_those_of_the_database(day: Day) -> None:
+    _play_the_day(day)
+    report = day.client.get(f"{E}/report", headers=day.as_("staff"))
+    assert report.status_code == 200, report.text
+    expected = _expected(day)
+    assert report.json() == expected
+    # and what the day was, by hand
+    assert (expected["planned"], expected["held"], expected["no_shows"]) == (4, 2, 1)
+    assert expected["with_a_meeting"] == 4 and expected["with_a_held_meeting"] == 3
+    assert expected["usefulness_mean"] == 4.0 and expected["checked_in"] == 2
+    assert [p["label"] for p in expected["by_delegation_pair"]] == [
+        "Canada–EU",
+        "Canada–no delegation",
+        "EU–EU",
+        "EU–no delegation",
+    ]
+
+
+def test_the_report_page_and_who_may_not(day: Day) -> None:
+    _play_the_day(day)
+    assert day.client.get(f"{E}/report", headers=day.as_("other_owner")).status_code == 404
+    assert day.client.get(f"{E}/report", headers=day.p("p1")).status_code == 401
+    client = day.client
+    page = client.get("/organiser/login")
+    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    client.post(
+        "/organiser/login",
+        data={"csrf_token": token, "token": day.world.organiser_tokens["staff"]},
+        follow_redirects=False,
+    )
+    html = client.get("/organiser/e/fair-2030/report")
+    assert html.status_code == 200
+    assert "<strong>4</strong> meetings planned" in html.text
+    assert "<strong>2</strong> held" in html.text and "Canada–EU" in html.text
+    assert "mean usefulness <strong>4.00</strong>" in html.text

@@ -759,6 +759,7 @@ OPERATIONS: list[Operation] = [
         lambda c, r: Request(fill(E + "/me/meetings/w1/attendance", c.world)),
     ),
     Operation("GET", E + "/door-lists", "staff", 200),
+    Operation("GET", E + "/report", "staff", 200),
     Operation("GET", E + "/me/agenda", "participant", 200),
     Operation(
         "GET",

@@ -272,6 +272,7 @@ def test_organiser_pages_of_other_events_look_like_missing_ones(
         "/badges",
         "/meetings",
         "/door-lists",
+        "/report",
     ):
         assert stranger.get(f"/organiser/e/{world.slug}{path}").status_code == 404, path
     assert stranger.get(f"/organiser/e/{world.slug}/jobs/{world.job_id}.json").status_code == 404
