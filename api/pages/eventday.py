@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.deps import DbSession
+from api.pages import charts
 from api.pages.common import (
     CSRF_FIELD,
     PageError,
@@ -444,6 +445,7 @@ def feedback_answer(
 def report_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
     """The figures for funders, printable."""
     event, organiser, _ = organiser_event(request, db, slug)
+    found = report.event_report(db, event)
     return render(
         request,
         "pages/report.html",
@@ -451,7 +453,21 @@ def report_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
             "title": f"Report · {event.name}",
             "event": event,
             "organiser": organiser,
-            "r": report.event_report(db, event),
+            "r": found,
+            "charts": [
+                charts.bar_chart(
+                    "Meetings planned and held by kind",
+                    [
+                        (f"{line.label} {what}", value)
+                        for line in found.by_kind
+                        for what, value in (("planned", line.planned), ("held", line.held))
+                    ],
+                ),
+                charts.bar_chart(
+                    "How useful the meetings were (answers per 1–5)",
+                    [(str(n), count) for n, count in found.usefulness.items()],
+                ),
+            ],
             "usefulness_words": dict(USEFULNESS_WORDS),
             "follow_up_words": dict(FOLLOW_UP_WORDS),
             "cooperation_words": dict(COOPERATION_WORDS),

@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import segno
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from matchmaking.platform.errors import NotFound
@@ -57,14 +58,19 @@ def check_in(
     """Mark the participant arrived (no change when they are already)."""
     if participant.event_id != event.id:
         raise NotFound(f"The event has no participant '{participant.key}'.", field="path.key")
-    row = session.scalar(select(CheckIn).where(CheckIn.participant_id == participant.id))
+    query = select(CheckIn).where(CheckIn.participant_id == participant.id)
+    row = session.scalar(query)
     if row is None:
         row = CheckIn(
             event_id=event.id, participant_id=participant.id, arrived_at=now or utcnow(),
             organiser_id=by,
         )  # fmt: skip
-        session.add(row)
-        session.flush()
+        try:
+            # Two phones scanning the same badge at once: the second finds the first's row.
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:
+            row = session.scalars(query.execution_options(populate_existing=True)).one()
     return Arrival(participant, as_utc(row.arrived_at))
 
 

@@ -454,3 +454,5 @@ def test_the_report_page_and_who_may_not(day: Day) -> None:
     assert "<strong>4</strong> meetings planned" in html.text
     assert "<strong>2</strong> held" in html.text and "Canada–EU" in html.text
     assert "mean usefulness <strong>4.00</strong>" in html.text
+    assert html.text.count('<svg class="chart"') == 2
+    assert "<title>C2C held: 1</title>" in html.text
