@@ -113,6 +113,7 @@ def agenda_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
             },
             "now": datetime.now(UTC),
             "answered": feedback.answered(db, event, me),
+            "flash": request.query_params.get("flash", "")[:300],
             "check_in_code": checkin.qr_svg(
                 checkin.check_in_url(settings_of(request).base_url, event, me),
                 title=f"Check-in code of {me.name}",
