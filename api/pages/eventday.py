@@ -26,6 +26,7 @@ from api.pages.common import (
 )
 from api.pages.forms import PostedForm
 from matchmaking.delivery.agenda import participant_agenda
+from matchmaking.delivery.exports import to_xlsx
 from matchmaking.onsite import attendance, checkin, door_lists, feedback, report
 from matchmaking.platform.errors import Conflict, DomainError, NotFound
 from matchmaking.platform.models import (
@@ -471,5 +472,20 @@ def report_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
             "usefulness_words": dict(USEFULNESS_WORDS),
             "follow_up_words": dict(FOLLOW_UP_WORDS),
             "cooperation_words": dict(COOPERATION_WORDS),
+        },
+    )
+
+
+@router.get("/organiser/e/{slug}/report.xlsx", include_in_schema=False)
+def report_workbook(slug: str, request: Request, db: DbSession) -> Response:
+    """The report as an XLSX workbook (figures, by kind, by delegation pair, feedback)."""
+    event, _, _ = organiser_event(request, db, slug)
+    body = to_xlsx(report.report_sheets(report.event_report(db, event)))
+    return Response(
+        body,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={
+            "Content-Disposition": f'attachment; filename="{event.slug}-report.xlsx"',
+            "Cache-Control": "private, no-store",
         },
     )

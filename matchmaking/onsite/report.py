@@ -1,6 +1,6 @@
 """The report organisers give their funders: meetings planned and held by kind (C2C / C2B /
 B2B) and by delegation pair, no-shows, participants with at least one meeting, check-ins,
-satisfaction and follow-ups.
+satisfaction and follow-ups — as figures, and as the sheets of a workbook.
 
 "Planned" is a meeting of the published version; "held" and "no-show" are its attendance
 marks (unmarked meetings are neither); feedback counts the answers about planned meetings.
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from matchmaking.delivery.exports import Cellvalue, Sheet
 from matchmaking.onsite.attendance import marks, published_meetings
 from matchmaking.platform.models import (
     CheckIn,
@@ -128,3 +129,45 @@ def event_report(session: Session, event: Event) -> Report:
             for v in ("project", "purchase", "partnership", "other")
         },
     )
+
+
+def report_sheets(report: Report) -> list[Sheet]:
+    """The report as spreadsheet sheets: figures, by kind, by delegation pair, feedback."""
+    figures: list[list[Cellvalue]] = [
+        ["Participants", report.participants],
+        ["Checked in", report.checked_in],
+        ["Meetings planned", report.planned],
+        ["Meetings held", report.held],
+        ["No-shows", report.no_shows],
+        ["Not marked", report.unmarked],
+        ["Participants with at least one meeting", report.with_a_meeting],
+        ["Participants with at least one held meeting", report.with_a_held_meeting],
+        ["Feedback answers", report.answers],
+        [
+            "Mean usefulness (1–5)",
+            "" if report.usefulness_mean is None else str(report.usefulness_mean),
+        ],
+    ]
+    feedback: list[list[Cellvalue]] = [
+        *(["How useful", str(n), count] for n, count in report.usefulness.items()),
+        *(["Follow-up planned", v, count] for v, count in report.follow_up.items()),
+        *(["Cooperation expected", v, count] for v, count in report.cooperation.items()),
+    ]
+    columns = ("Planned", "Held", "No-shows")
+    return [
+        Sheet("Figures", ("Figure", "Value"), figures),
+        Sheet(
+            "By kind",
+            ("Kind", *columns),
+            [[line.label, line.planned, line.held, line.no_shows] for line in report.by_kind],
+        ),
+        Sheet(
+            "By delegation pair",
+            ("Delegations", *columns),
+            [
+                [line.label, line.planned, line.held, line.no_shows]
+                for line in report.by_delegation_pair
+            ],
+        ),
+        Sheet("Feedback", ("Question", "Answer", "Answers"), feedback),
+    ]

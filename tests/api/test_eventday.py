@@ -4,12 +4,14 @@ may and may not, and bad input answered with a clear 4xx that changes nothing.""
 
 from __future__ import annotations
 
+import io
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import openpyxl
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -456,3 +458,12 @@ def test_the_report_page_and_who_may_not(day: Day) -> None:
     assert "mean usefulness <strong>4.00</strong>" in html.text
     assert html.text.count('<svg class="chart"') == 2
     assert "<title>C2C held: 1</title>" in html.text
+    workbook = client.get("/organiser/e/fair-2030/report.xlsx")
+    assert workbook.status_code == 200
+    sheets = openpyxl.load_workbook(io.BytesIO(workbook.content))
+    assert sheets.sheetnames == ["Figures", "By kind", "By delegation pair", "Feedback"]
+    figures = {row[0]: row[1] for row in sheets["Figures"].iter_rows(min_row=2, values_only=True)}
+    assert figures["Meetings planned"] == 4 and figures["No-shows"] == 1
+    assert figures["Mean usefulness (1–5)"] == "4.0"
+    by_pair = list(sheets["By delegation pair"].iter_rows(min_row=2, values_only=True))
+    assert by_pair[0] == ("Canada–EU", 1, 1, 0)
