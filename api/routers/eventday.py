@@ -312,6 +312,7 @@ def report_out(found: report.Report) -> ReportOut:
         with_a_held_meeting=found.with_a_held_meeting,
         by_kind=lines(found.by_kind),
         by_delegation_pair=lines(found.by_delegation_pair),
+        by_country_pair=lines(found.by_country_pair),
         answers=found.answers,
         usefulness_mean=found.usefulness_mean,
         usefulness={str(k): v for k, v in found.usefulness.items()},
@@ -326,8 +327,8 @@ def report_out(found: report.Report) -> ReportOut:
     responses=problem_responses(401, 404),
     summary="The event's report: meetings planned and held, no-shows, satisfaction",
     description=f"{STAFF} Meetings of the published version planned, held and no-shows (their "
-    "attendance marks) by kind and by delegation pair; participants with at least one "
-    "meeting; check-ins; the feedback answers (usefulness, follow-ups, cooperation).",
+    "attendance marks) by kind, by delegation pair and by country pair; participants with at "
+    "least one meeting; check-ins; the feedback answers (usefulness, follow-ups, cooperation).",
 )
 def event_report(access: StaffAccess, db: DbSession) -> ReportOut:
     return report_out(report.event_report(db, access.event))

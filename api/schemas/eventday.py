@@ -123,6 +123,7 @@ class ReportOut(BaseModel):
     with_a_held_meeting: int
     by_kind: list[ReportLineOut]
     by_delegation_pair: list[ReportLineOut]
+    by_country_pair: list[ReportLineOut]
     answers: int = Field(description="Feedback answers about planned meetings.")
     usefulness_mean: float | None
     usefulness: dict[str, int] = Field(description="Answers per usefulness, '1' to '5'.")

@@ -1,6 +1,6 @@
 """The report organisers give their funders: meetings planned and held by kind (C2C / C2B /
-B2B) and by delegation pair, no-shows, participants with at least one meeting, check-ins,
-satisfaction and follow-ups — as figures, and as the sheets of a workbook.
+B2B), by delegation pair and by country pair, no-shows, participants with at least one
+meeting, check-ins, satisfaction and follow-ups — as figures, and as a workbook's sheets.
 
 "Planned" is a meeting of the published version; "held" and "no-show" are its attendance
 marks (unmarked meetings are neither); feedback counts the answers about planned meetings.
@@ -52,6 +52,8 @@ class Report:
     with_a_held_meeting: int
     by_kind: list[Line]
     by_delegation_pair: list[Line]
+    #: The same by the organisations' country pair ("CA–DE"; "?" for no country).
+    by_country_pair: list[Line]
     answers: int
     #: Mean usefulness (1–5) over the answers, None without answers.
     usefulness_mean: float | None
@@ -71,6 +73,7 @@ def event_report(session: Session, event: Event) -> Report:
     outcome = {uid: row.outcome for uid, row in marks(session, event).items()}
     kinds: dict[str, Counter[str]] = {kind: Counter() for kind in KINDS}
     pairs: dict[str, Counter[str]] = {}
+    countries: dict[str, Counter[str]] = {}
     people: set[int] = set()
     met: set[int] = set()
     for m in meetings:
@@ -78,7 +81,19 @@ def event_report(session: Session, event: Event) -> Report:
         pair = delegation_pair(
             m.participant_a.organisation.delegation, m.participant_b.organisation.delegation
         )
-        for counter in (kinds.setdefault(m.kind, Counter()), pairs.setdefault(pair, Counter())):
+        country = "–".join(
+            sorted(
+                (
+                    m.participant_a.organisation.country or "?",
+                    m.participant_b.organisation.country or "?",
+                )
+            )
+        )
+        for counter in (
+            kinds.setdefault(m.kind, Counter()),
+            pairs.setdefault(pair, Counter()),
+            countries.setdefault(country, Counter()),
+        ):
             counter["planned"] += 1
             counter["held"] += state is MeetingOutcome.held
             counter["no_shows"] += state is MeetingOutcome.no_show
@@ -116,6 +131,7 @@ def event_report(session: Session, event: Event) -> Report:
         with_a_held_meeting=len(met),
         by_kind=[line(kind, c) for kind, c in kinds.items()],
         by_delegation_pair=[line(pair, pairs[pair]) for pair in sorted(pairs)],
+        by_country_pair=[line(pair, countries[pair]) for pair in sorted(countries)],
         answers=len(answers),
         usefulness_mean=(
             round(sum(a.usefulness for a in answers) / len(answers), 2) if answers else None
@@ -167,6 +183,14 @@ def report_sheets(report: Report) -> list[Sheet]:
             [
                 [line.label, line.planned, line.held, line.no_shows]
                 for line in report.by_delegation_pair
+            ],
+        ),
+        Sheet(
+            "By country pair",
+            ("Countries", *columns),
+            [
+                [line.label, line.planned, line.held, line.no_shows]
+                for line in report.by_country_pair
             ],
         ),
         Sheet("Feedback", ("Question", "Answer", "Answers"), feedback),

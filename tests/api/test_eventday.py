@@ -355,7 +355,7 @@ def _expected(day: Day) -> dict[str, Any]:
         rows = conn.execute(
             text(
                 "SELECT m.uid, m.kind, a.outcome, oa.delegation, ob.delegation, "
-                "m.participant_a_id, m.participant_b_id "
+                "m.participant_a_id, m.participant_b_id, oa.country, ob.country "
                 + PUBLISHED.replace(
                     "WHERE",
                     "JOIN participants pa ON pa.id = m.participant_a_id "
@@ -385,9 +385,15 @@ def _expected(day: Day) -> dict[str, Any]:
         ).scalar()
     by_kind: dict[str, Counter[str]] = {k: Counter() for k in ("C2C", "C2B", "B2B")}
     by_pair: dict[str, Counter[str]] = {}
-    for _, kind, outcome, da, db_, _, _ in rows:
+    by_country: dict[str, Counter[str]] = {}
+    for _, kind, outcome, da, db_, _, _, ca, cb in rows:
         pair = "–".join(sorted((da or "no delegation", db_ or "no delegation")))
-        for c in (by_kind[kind], by_pair.setdefault(pair, Counter())):
+        country = "–".join(sorted((ca or "?", cb or "?")))
+        for c in (
+            by_kind[kind],
+            by_pair.setdefault(pair, Counter()),
+            by_country.setdefault(country, Counter()),
+        ):
             c["planned"] += 1
             c[outcome or "unmarked"] += 1
 
@@ -410,6 +416,7 @@ def _expected(day: Day) -> dict[str, Any]:
         "with_a_held_meeting": len({p for r in rows if r[2] == "held" for p in r[5:7]}),
         "by_kind": [line(k, c) for k, c in by_kind.items()],
         "by_delegation_pair": [line(p, by_pair[p]) for p in sorted(by_pair)],
+        "by_country_pair": [line(p, by_country[p]) for p in sorted(by_country)],
         "answers": len(answers),
         "usefulness_mean": round(sum(a[0] for a in answers) / len(answers), 2),
         "usefulness": {str(n): sum(1 for a in answers if a[0] == n) for n in range(1, 6)},
@@ -461,7 +468,13 @@ def test_the_report_page_and_who_may_not(day: Day) -> None:
     workbook = client.get("/organiser/e/fair-2030/report.xlsx")
     assert workbook.status_code == 200
     sheets = openpyxl.load_workbook(io.BytesIO(workbook.content))
-    assert sheets.sheetnames == ["Figures", "By kind", "By delegation pair", "Feedback"]
+    assert sheets.sheetnames == [
+        "Figures",
+        "By kind",
+        "By delegation pair",
+        "By country pair",
+        "Feedback",
+    ]
     figures = {row[0]: row[1] for row in sheets["Figures"].iter_rows(min_row=2, values_only=True)}
     assert figures["Meetings planned"] == 4 and figures["No-shows"] == 1
     assert figures["Mean usefulness (1–5)"] == "4.0"
