@@ -28,6 +28,7 @@ from api.pages.forms import PostedForm
 from matchmaking.delivery.agenda import participant_agenda
 from matchmaking.delivery.exports import to_xlsx
 from matchmaking.onsite import attendance, checkin, door_lists, feedback, report
+from matchmaking.platform import mail
 from matchmaking.platform.errors import Conflict, DomainError, NotFound
 from matchmaking.platform.models import (
     Cooperation,
@@ -455,6 +456,7 @@ def report_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
             "event": event,
             "organiser": organiser,
             "r": found,
+            "flash": request.query_params.get("flash", "")[:300],
             "charts": [
                 charts.bar_chart(
                     "Meetings planned and held by kind",
@@ -489,3 +491,20 @@ def report_workbook(slug: str, request: Request, db: DbSession) -> Response:
             "Cache-Control": "private, no-store",
         },
     )
+
+
+@router.post("/organiser/e/{slug}/report/feedback-mails", include_in_schema=False)
+def feedback_mails(slug: str, request: Request, db: DbSession, values: PostedForm) -> Response:
+    """Send the closing mail with the feedback links (to those who have questions left)."""
+    check_csrf(request, str(values.get(CSRF_FIELD, "")))
+    event, _, _ = organiser_event(request, db, slug)
+    mails = feedback.closing_mails(db, event, settings_of(request).base_url)
+    queued = mail.queue(db, mails, event_id=event.id)
+    db.commit()
+    flash = (
+        f"{queued} e-mail{'s' if queued != 1 else ''} with feedback links "
+        f"{'are' if queued != 1 else 'is'} on the way."
+        if queued
+        else "Nobody has meetings left to answer about: no e-mail was sent."
+    )
+    return redirect(f"/organiser/e/{event.slug}/report?flash={quote_plus(flash)}")

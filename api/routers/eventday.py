@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
-from api.deps import DbSession, EventParticipant, StaffAccess
+from api.deps import AppSettings, DbSession, EventParticipant, StaffAccess
 from api.problems import problem_responses
 from api.schemas.common import Limit, Offset
 from api.schemas.eventday import (
@@ -20,12 +20,14 @@ from api.schemas.eventday import (
     DoorPersonOut,
     DoorRowOut,
     FeedbackIn,
+    FeedbackMailsOut,
     FeedbackOut,
     ReportLineOut,
     ReportOut,
 )
 from matchmaking.onsite import attendance, checkin, door_lists, feedback, report
 from matchmaking.onsite.checkin import Arrival
+from matchmaking.platform import mail
 from matchmaking.platform.models import Cooperation, FollowUp, MeetingOutcome
 
 router = APIRouter(prefix="/api/v1/events/{slug}", tags=["event day"])
@@ -332,3 +334,22 @@ def report_out(found: report.Report) -> ReportOut:
 )
 def event_report(access: StaffAccess, db: DbSession) -> ReportOut:
     return report_out(report.event_report(db, access.event))
+
+
+@router.post(
+    "/feedback-mails",
+    response_model=FeedbackMailsOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problem_responses(401, 403, 404),
+    summary="Send the closing mail with the feedback links",
+    description=f"{STAFF} One e-mail to each participant with published meetings that have "
+    "begun, are not no-shows and that they have not answered about, linking each one's three "
+    "questions. Sending it again reaches only those who still have some to answer.",
+)
+def send_feedback_mails(
+    access: StaffAccess, db: DbSession, settings: AppSettings
+) -> FeedbackMailsOut:
+    mails = feedback.closing_mails(db, access.event, settings.base_url)
+    queued = mail.queue(db, mails, event_id=access.event.id)
+    db.commit()
+    return FeedbackMailsOut(queued=queued)

@@ -129,3 +129,7 @@ class ReportOut(BaseModel):
     usefulness: dict[str, int] = Field(description="Answers per usefulness, '1' to '5'.")
     follow_up: dict[str, int]
     cooperation: dict[str, int]
+
+
+class FeedbackMailsOut(BaseModel):
+    queued: int = Field(description="E-mails put in the outbox (sent after the answer).")

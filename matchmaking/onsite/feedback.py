@@ -5,17 +5,27 @@
 Only the meeting's two participants answer (anyone else: the meeting is not found), once
 it has begun and unless it was marked a no-show; a second answer is refused (Conflict) and
 the first stays. The database's unique constraint holds that under concurrent answers too.
+The closing mail (`closing_mails`) links each participant to the questions they have left.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import quote
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matchmaking.onsite.attendance import check_begun, published_meeting
+from matchmaking.onsite.attendance import (
+    check_begun,
+    has_begun,
+    marks,
+    published_meeting,
+    published_meetings,
+)
+from matchmaking.participants.registration import participant_page
 from matchmaking.platform.errors import Conflict, Invalid
+from matchmaking.platform.mail import Mail
 from matchmaking.platform.models import (
     Cooperation,
     Event,
@@ -26,6 +36,7 @@ from matchmaking.platform.models import (
     Participant,
     utcnow,
 )
+from matchmaking.platform.wording import slot_label
 
 USEFULNESS = range(1, 6)
 
@@ -81,3 +92,55 @@ def answered(session: Session, event: Event, participant: Participant) -> set[st
             )
         )
     )
+
+
+# --- the closing mail --------------------------------------------------------------------------
+
+
+def closing_mails(
+    session: Session, event: Event, base_url: str, now: datetime | None = None
+) -> list[Mail]:
+    """One e-mail per participant (with an address) who has published meetings that have
+    begun, are not no-shows and that they have not answered about: a link to each one's
+    questions. Sending it again reaches only those who still have some to answer."""
+    outcome = {uid: row.outcome for uid, row in marks(session, event).items()}
+    done = set(
+        session.execute(
+            select(MeetingFeedback.uid, MeetingFeedback.participant_id).where(
+                MeetingFeedback.event_id == event.id
+            )
+        ).tuples()
+    )
+    base = base_url.rstrip("/")
+    open_questions: dict[int, list[tuple[Participant, dict[str, str]]]] = {}
+    for m in published_meetings(session, event):
+        if not has_begun(event, m, now) or outcome.get(m.uid) is MeetingOutcome.no_show:
+            continue
+        for me, other in ((m.participant_a, m.participant_b), (m.participant_b, m.participant_a)):
+            if (m.uid, me.id) in done or not me.email:
+                continue
+            open_questions.setdefault(me.id, []).append(
+                (
+                    me,
+                    {
+                        "when": slot_label(m.slot.start, m.slot.end),
+                        "with": f"{other.name} ({other.organisation.name})",
+                        "url": f"{base}/e/{quote(event.slug)}/me/meetings/{quote(m.uid, safe='')}"
+                        "/feedback",
+                    },
+                )
+            )
+    page = participant_page(base_url, event)
+    return [
+        Mail(
+            to=items[0][0].email,
+            template="feedback_request",
+            context={
+                "participant_name": items[0][0].name,
+                "event_name": event.name,
+                "meetings": [item for _, item in items],
+                "page_url": page,
+            },
+        )
+        for _, items in sorted(open_questions.items())
+    ]

@@ -19,6 +19,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
+from matchmaking.onsite import feedback
+from matchmaking.platform import mail
 from matchmaking.platform.models import (
     CheckIn,
     Event,
@@ -26,6 +28,7 @@ from matchmaking.platform.models import (
     MeetingAttendance,
     MeetingFeedback,
     Organisation,
+    OutboxMail,
     ScheduleVersion,
     Slot,
 )
@@ -480,3 +483,58 @@ def test_the_report_page_and_who_may_not(day: Day) -> None:
     assert figures["Mean usefulness (1–5)"] == "4.0"
     by_pair = list(sheets["By delegation pair"].iter_rows(min_row=2, values_only=True))
     assert by_pair[0] == ("Canada–EU", 1, 1, 0)
+
+
+# --- the closing mail ------------------------------------------------------------------------
+
+
+def _outbox(day: Day) -> list[str]:
+    """The recipients of the closing mails in the outbox (their texts are emptied once sent)."""
+    with Session(day.app.state.engine) as db:
+        return sorted(
+            db.scalars(
+                select(OutboxMail.recipient).where(OutboxMail.template == "feedback_request")
+            )
+        )
+
+
+def _links(day: Day) -> dict[str, list[str]]:
+    """What a closing mail would link now, by recipient."""
+    with Session(day.app.state.engine) as db:
+        event = db.scalar(select(Event).where(Event.slug == "fair-2030"))
+        assert event is not None
+        return {
+            m.to: [item["url"] for item in m.context["meetings"]]
+            for m in feedback.closing_mails(db, event, "http://matchmaking.test/")
+        }
+
+
+def test_the_closing_mail_links_the_questions_left_to_answer(day: Day) -> None:
+    link = "http://matchmaking.test/e/fair-2030/me/meetings/{}/feedback"
+    assert _links(day) == {
+        "p1@example.org": [link.format("w1")],
+        "p2@example.org": [link.format("w1")],
+        "p3@example.org": [link.format("w3")],
+        "p4@example.org": [link.format("w3")],
+    }
+    sent = day.client.post(f"{E}/feedback-mails", headers=day.as_("staff"))
+    assert sent.status_code == 202 and sent.json() == {"queued": 4}
+    assert _outbox(day) == [f"p{n}@example.org" for n in (1, 2, 3, 4)]
+    day.client.post(f"{E}/me/meetings/w1/feedback", json=ANSWERS, headers=day.p("p1"))
+    day.client.put(
+        f"{E}/meetings/w3/attendance", json={"outcome": "no_show"}, headers=day.as_("staff")
+    )
+    assert _links(day) == {"p2@example.org": [link.format("w1")]}
+    with Session(day.app.state.engine) as db:
+        event = db.scalar(select(Event).where(Event.slug == "fair-2030"))
+        assert event is not None
+        (only,) = feedback.closing_mails(db, event, "http://matchmaking.test")
+    message = mail.render(only, make_settings("sqlite://"))
+    assert message["Subject"] == "How were your meetings at EU–Canada Cluster Matchmaking?"
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Sat 26 Oct 09:25–09:45, with Person 1 (Cluster 1): " + link.format("w1") in text
+    again = day.client.post(f"{E}/feedback-mails", headers=day.as_("owner"))
+    assert again.json() == {"queued": 1}
+    assert _outbox(day).count("p2@example.org") == 2
+    assert day.client.post(f"{E}/feedback-mails", headers=day.p("p1")).status_code == 401
+    assert day.client.post(f"{E}/feedback-mails", headers=day.as_("other_owner")).status_code == 404

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from matchmaking.onsite import checkin
-from matchmaking.platform.models import CheckIn, MeetingAttendance, MeetingFeedback
+from matchmaking.platform.models import CheckIn, MeetingAttendance, MeetingFeedback, OutboxMail
 from tests.calendars.builders import add_version, at
 from tests.pages.conftest import Site, csrf_of
 
@@ -205,3 +205,42 @@ def test_feedback_from_the_agenda_once(site: Site) -> None:
             (r.uid, r.usefulness, r.follow_up.value) for r in db.scalars(select(MeetingFeedback))
         ]
     assert rows == [("m-a", 5, "maybe")]
+
+
+def test_the_closing_mail_from_the_report_page_and_every_form_needs_its_csrf_token(
+    site: Site,
+) -> None:
+    _published(site)
+    staff = site.client()
+    site.sign_in_organiser(staff)
+    csrf = csrf_of(staff, f"/organiser/e/{site.slug}/report")
+    sent = staff.post(f"/organiser/e/{site.slug}/report/feedback-mails", data={"csrf_token": csrf})
+    assert sent.status_code == 303
+    assert (
+        "4 e-mails with feedback links are on the way." in staff.get(sent.headers["location"]).text
+    )
+    with site.read() as db:
+        assert len(db.scalars(select(OutboxMail)).all()) == 4
+
+    person = site.client()
+    site.sign_in(person, "p1")
+    forms = [
+        (staff, f"/organiser/e/{site.slug}/check-in/p1", {"action": "arrive"}),
+        (staff, f"/organiser/e/{site.slug}/meetings/m-a/attendance", {"action": "held"}),
+        (staff, f"/organiser/e/{site.slug}/report/feedback-mails", {}),
+        (person, f"/e/{site.slug}/me/meetings/m-a/attendance", {"action": "held"}),
+        (
+            person,
+            f"/e/{site.slug}/me/meetings/m-a/feedback",
+            {"usefulness": "5", "follow_up": "yes", "cooperation": "other"},
+        ),
+    ]
+    for client, path, data in forms:
+        for token in (None, "forged"):
+            form = dict(data) if token is None else {**data, "csrf_token": token}
+            assert client.post(path, data=form).status_code == 403, (path, token)
+    with site.read() as db:
+        assert len(db.scalars(select(OutboxMail)).all()) == 4
+        assert db.scalars(select(CheckIn)).all() == []
+        assert db.scalars(select(MeetingAttendance)).all() == []
+        assert db.scalars(select(MeetingFeedback)).all() == []

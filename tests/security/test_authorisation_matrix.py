@@ -760,6 +760,7 @@ OPERATIONS: list[Operation] = [
     ),
     Operation("GET", E + "/door-lists", "staff", 200),
     Operation("GET", E + "/report", "staff", 200),
+    Operation("POST", E + "/feedback-mails", "staff", 202),
     Operation("GET", E + "/me/agenda", "participant", 200),
     Operation(
         "GET",
