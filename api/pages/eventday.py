@@ -10,6 +10,7 @@ from urllib.parse import quote_plus
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import func, select
 
 from api.deps import DbSession
 from api.pages import charts
@@ -67,7 +68,9 @@ def check_in_search(slug: str, request: Request, db: DbSession) -> HTMLResponse:
     event, organiser, _ = organiser_event(request, db, slug)
     q = request.query_params.get("q", "").strip()[:200]
     found, total, arrived = checkin.search(db, event, q, SEARCH_LIMIT, 0)
-    everyone = len(event.participants)
+    everyone = db.scalar(
+        select(func.count()).select_from(Participant).where(Participant.event_id == event.id)
+    )
     return render(
         request,
         "pages/check_in.html",

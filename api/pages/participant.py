@@ -109,7 +109,9 @@ def agenda_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
             "own_zone": me.timezone if me.timezone and me.timezone != event.timezone else "",
             "marks": {
                 uid: attendance.mark_of(row, uid)
-                for uid, row in attendance.marks(db, event).items()
+                for uid, row in attendance.marks(
+                    db, event, [item.uid for item in agenda.meetings]
+                ).items()
             },
             "now": datetime.now(UTC),
             "answered": feedback.answered(db, event, me),

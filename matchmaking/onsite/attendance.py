@@ -8,6 +8,7 @@ it. A participant marks only their own meetings: for anyone else's the meeting i
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -104,13 +105,18 @@ class Mark:
     marked_by: str | None
 
 
-def marks(session: Session, event: Event) -> dict[str, MeetingAttendance]:
-    """The event's attendance marks by meeting uid."""
-    rows = session.scalars(
+def marks(
+    session: Session, event: Event, uids: Collection[str] | None = None
+) -> dict[str, MeetingAttendance]:
+    """The event's attendance marks by meeting uid (only of `uids`, when given)."""
+    query = (
         select(MeetingAttendance)
         .where(MeetingAttendance.event_id == event.id)
         .options(joinedload(MeetingAttendance.absent))
     )
+    if uids is not None:
+        query = query.where(MeetingAttendance.uid.in_(sorted(uids)))
+    rows = session.scalars(query)
     return {row.uid: row for row in rows}
 
 
