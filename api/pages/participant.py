@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -29,6 +29,7 @@ from api.pages.forms import ORGANISATION_KINDS, PostedForm
 from api.pages.suggested import suggested
 from matchmaking.delivery import calendars
 from matchmaking.delivery.agenda import AgendaItem, participant_agenda
+from matchmaking.onsite import attendance, checkin, feedback
 from matchmaking.participants import registration as registration_service
 from matchmaking.participants import wishes as wish_service
 from matchmaking.planning.versions import as_utc
@@ -107,6 +108,19 @@ def agenda_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
             "not_scheduled": _not_scheduled(db, me, agenda.version),
             "registered_late": _registered_after(db, me, agenda.version),
             "own_zone": me.timezone if me.timezone and me.timezone != event.timezone else "",
+            "marks": {
+                uid: attendance.mark_of(row, uid)
+                for uid, row in attendance.marks(
+                    db, event, [item.uid for item in agenda.meetings]
+                ).items()
+            },
+            "now": datetime.now(UTC),
+            "answered": feedback.answered(db, event, me),
+            "flash": request.query_params.get("flash", "")[:300],
+            "check_in_code": checkin.qr_svg(
+                checkin.check_in_url(settings_of(request).base_url, event, me),
+                title=f"Check-in code of {me.name}",
+            ),
         },
     )
 

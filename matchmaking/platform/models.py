@@ -147,6 +147,28 @@ class MailStatus(enum.StrEnum):
     failed = "failed"
 
 
+class MeetingOutcome(enum.StrEnum):
+    """What became of a published meeting on the day."""
+
+    held = "held"
+    no_show = "no_show"
+
+
+class FollowUp(enum.StrEnum):
+    yes = "yes"
+    no = "no"
+    maybe = "maybe"
+
+
+class Cooperation(enum.StrEnum):
+    """The kind of cooperation a participant expects from a meeting (feedback)."""
+
+    project = "project"
+    purchase = "purchase"
+    partnership = "partnership"
+    other = "other"
+
+
 # --- organisers and access -------------------------------------------------------------
 
 
@@ -728,6 +750,78 @@ class HandEdit(Base):
     organiser_id: Mapped[int | None] = mapped_column(
         ForeignKey("organisers.id", ondelete="SET NULL")
     )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- the event day and after -----------------------------------------------------------------
+
+
+class CheckIn(Base):
+    """A participant's arrival at the venue, marked by the event's staff (one per person;
+    undoing it deletes the row). See `matchmaking.onsite.checkin`."""
+
+    __tablename__ = "check_ins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), unique=True
+    )
+    arrived_at: Mapped[datetime] = mapped_column(default=utcnow)
+    organiser_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisers.id", ondelete="SET NULL")
+    )
+
+
+class MeetingAttendance(Base):
+    """Whether a published meeting was held or a no-show, marked by staff or either side.
+
+    Keyed by the meeting's `uid` (its identity across versions), so a mark survives a
+    re-plan that keeps the meeting. See `matchmaking.onsite.attendance`.
+    """
+
+    __tablename__ = "meeting_attendance"
+    __table_args__ = (UniqueConstraint("event_id", "uid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    uid: Mapped[str] = mapped_column(String(200))
+    outcome: Mapped[MeetingOutcome] = mapped_column(_enum(MeetingOutcome, "meeting_outcome"))
+    #: For a no-show: who did not come (None: neither came, or nobody said).
+    absent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("participants.id", ondelete="SET NULL")
+    )
+    #: Who marked it last: an organiser (staff or owner) or one of the two participants.
+    organiser_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisers.id", ondelete="SET NULL")
+    )
+    participant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("participants.id", ondelete="SET NULL")
+    )
+    marked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    absent: Mapped[Participant | None] = relationship(foreign_keys=[absent_id])
+
+
+class MeetingFeedback(Base):
+    """One side's answers about one meeting, given once (see `matchmaking.onsite.feedback`)."""
+
+    __tablename__ = "meeting_feedback"
+    __table_args__ = (
+        UniqueConstraint("event_id", "uid", "participant_id"),
+        CheckConstraint("usefulness BETWEEN 1 AND 5", name="usefulness_1_to_5"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    uid: Mapped[str] = mapped_column(String(200))
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), index=True
+    )
+    #: How useful the meeting was, 1 (not at all) to 5 (very).
+    usefulness: Mapped[int]
+    follow_up: Mapped[FollowUp] = mapped_column(_enum(FollowUp, "follow_up"))
+    cooperation: Mapped[Cooperation] = mapped_column(_enum(Cooperation, "cooperation"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -1,7 +1,8 @@
 """Property-based check that the OpenAPI document is true (schemathesis).
 
-Generated requests go to every operation of the organiser, event, participant and wish
-routers (tags), authenticated as an owner (or a participant for `/me`), against one SQLite event.
+Generated requests go to every operation of the organiser, event, participant, wish and
+event-day routers (tags), authenticated as an owner (or a participant for `/me`), against one
+SQLite event.
 Every answer must be documented (status, media type, schema) and never a server error.
 """
 
@@ -45,7 +46,7 @@ def test_answers_match_the_openapi_document(fuzzed_app: dict[str, Any]) -> None:
     app: FastAPI = fuzzed_app["app"]
     schema = (
         schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
-        .include(tag=["organisers", "events", "participants", "wishes"])
+        .include(tag=["organisers", "events", "participants", "wishes", "event day"])
         # Revoking the caller's own token or deleting the event would end the run early.
         .exclude(method="DELETE", path_regex=r"^/api/v1/(organisers/me/tokens/|events/\{slug\}$)")
     )

@@ -121,6 +121,7 @@ def test_the_pages_tested_are_all_the_get_pages(pages: tuple[FastAPI, World]) ->
         "/e/{slug}/login",  # a redirect that sets the cookie
         "/organiser/e/{slug}/jobs/{job_id}.json",  # JSON for the progress script
         "/organiser/e/{slug}/versions/{number}/{kind}.{fmt}",  # file downloads
+        "/organiser/e/{slug}/report.xlsx",
     }
     gets = {path for method, path in page_routes(app) if method == "GET"}
     assert gets - tested - not_pages == set()
@@ -264,7 +265,19 @@ def test_organiser_pages_of_other_events_look_like_missing_ones(
 ) -> None:
     app, world = pages
     stranger = signed_in_organiser(app, world, "other_owner")
-    for path in ("", "/versions/1", "/versions/1/timetable.csv", "/versions/1/edit"):
+    for path in (
+        "",
+        "/versions/1",
+        "/versions/1/timetable.csv",
+        "/versions/1/edit",
+        "/check-in",
+        "/check-in/p1",
+        "/badges",
+        "/meetings",
+        "/door-lists",
+        "/report",
+        "/report.xlsx",
+    ):
         assert stranger.get(f"/organiser/e/{world.slug}{path}").status_code == 404, path
     assert stranger.get(f"/organiser/e/{world.slug}/jobs/{world.job_id}.json").status_code == 404
 

@@ -1,0 +1,135 @@
+"""Request and response shapes of the event day: check-in, attendance, door lists, feedback."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.schemas.common import Instant, LocalTime, Page
+
+
+class CheckInOut(BaseModel):
+    participant: str = Field(description="The participant's key.", examples=["p17"])
+    name: str
+    organisation: str
+    country: str
+    arrived: bool
+    arrived_at: Instant | None = Field(description="When staff marked them arrived (UTC).")
+
+
+class CheckInPage(Page[CheckInOut]):
+    arrived_total: int = Field(description="How many participants of the event have arrived.")
+
+
+class AttendanceIn(BaseModel):
+    """Held, or a no-show; `absent` says who did not come (a participant's key)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["held", "no_show"]
+    absent: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="For a no-show: the key of the side that did not come. Left out by a "
+        "participant, it means the other side; left out by staff, neither came.",
+    )
+
+
+class AttendanceOut(BaseModel):
+    uid: str = Field(description="The meeting's uid.")
+    outcome: Literal["held", "no_show"] | None = Field(description="None while unmarked.")
+    absent: str | None
+    marked_by: Literal["staff", "participant"] | None
+    marked_at: Instant | None
+
+
+class DayMeetingOut(BaseModel):
+    """A published meeting on the day, with its attendance."""
+
+    uid: str
+    session: str
+    starts: LocalTime
+    ends: LocalTime
+    location_name: str
+    kind: str
+    participants: list[str] = Field(description="Keys of the two participants.")
+    names: list[str]
+    organisations: list[str]
+    attendance: AttendanceOut
+
+
+class DoorPersonOut(BaseModel):
+    participant: str = Field(description="The participant's key.")
+    name: str
+    organisation: str
+    arrived: bool = Field(description="Checked in at the venue.")
+
+
+class DoorRowOut(BaseModel):
+    uid: str
+    starts: LocalTime
+    ends: LocalTime
+    people: list[DoorPersonOut]
+
+
+class DoorListOut(BaseModel):
+    """Who meets at one table or room during one session, by time."""
+
+    location: str
+    location_name: str
+    session: str
+    session_name: str
+    starts: LocalTime
+    ends: LocalTime
+    meetings: list[DoorRowOut]
+
+
+class FeedbackIn(BaseModel):
+    """The three questions after a meeting."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    usefulness: int = Field(ge=1, le=5, description="How useful the meeting was, 1 to 5.")
+    follow_up: Literal["yes", "no", "maybe"] = Field(description="A follow-up is planned.")
+    cooperation: Literal["project", "purchase", "partnership", "other"] = Field(
+        description="The kind of cooperation expected."
+    )
+
+
+class FeedbackOut(FeedbackIn):
+    uid: str = Field(description="The meeting's uid.")
+    answered_at: Instant
+
+
+class ReportLineOut(BaseModel):
+    label: str = Field(examples=["C2B", "Canada–EU"])
+    planned: int
+    held: int
+    no_shows: int
+
+
+class ReportOut(BaseModel):
+    """The event's figures for its funders (see docs/api.md, "The event day")."""
+
+    participants: int
+    checked_in: int
+    planned: int = Field(description="Meetings of the published version.")
+    held: int = Field(description="Planned meetings marked held.")
+    no_shows: int
+    unmarked: int
+    with_a_meeting: int = Field(description="Participants with at least one planned meeting.")
+    with_a_held_meeting: int
+    by_kind: list[ReportLineOut]
+    by_delegation_pair: list[ReportLineOut]
+    by_country_pair: list[ReportLineOut]
+    answers: int = Field(description="Feedback answers about planned meetings.")
+    usefulness_mean: float | None
+    usefulness: dict[str, int] = Field(description="Answers per usefulness, '1' to '5'.")
+    follow_up: dict[str, int]
+    cooperation: dict[str, int]
+
+
+class FeedbackMailsOut(BaseModel):
+    queued: int = Field(description="E-mails put in the outbox (sent after the answer).")
