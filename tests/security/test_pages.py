@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -35,15 +36,28 @@ def pages(db_url: str) -> Iterator[tuple[FastAPI, World]]:
     app.state.engine.dispose()
 
 
+def _api_routes(routes: list[Any], prefix: str = "") -> list[tuple[str, APIRoute]]:
+    """(full path, route) of every APIRoute, also inside included routers (FastAPI 0.165 keeps
+    an included router as one `_IncludedRouter` entry of `app.routes`)."""
+    found: list[tuple[str, APIRoute]] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append((prefix + route.path, route))
+        elif hasattr(route, "original_router"):
+            extra = getattr(getattr(route, "include_context", None), "prefix", "") or ""
+            found += _api_routes(route.original_router.routes, prefix + extra)
+    return found
+
+
 def page_routes(app: FastAPI) -> list[tuple[str, str]]:
     """(method, path) of every HTML page route (not the JSON API, not the static files)."""
     found = []
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or route.include_in_schema:
+    for path, route in _api_routes(list(app.routes)):
+        if route.include_in_schema or path.startswith(("/api/", "/static/")):
             continue
-        if route.path.startswith(("/api/", "/static/")):
-            continue
-        found += [(method, route.path) for method in sorted(route.methods or [])]
+        found += [(method, path) for method in sorted(route.methods or [])]
+    # The checks below go over these routes: finding none would make them pass unchecked.
+    assert len(found) > 50, f"only {len(found)} page routes found"
     return found
 
 
@@ -75,6 +89,19 @@ def signed_in_organiser(app: FastAPI, world: World, role: str = "owner") -> Test
     return client
 
 
+#: What fills a page route's parameters in these tests (a key that does not exist answers
+#: 404, which these tests accept: they check headers and forms, not contents).
+FILL = {
+    "number": 1,
+    "key": "w2",
+    "uid": "no-such-meeting",
+    "member_id": 1,
+    "kind": "tables",
+    "action": "copy",
+    "name": "participants.csv",
+    "job_id": "no-such-job",
+}
+
 GET_PAGES = [
     ("anonymous", "/"),
     ("anonymous", "/e/{slug}"),
@@ -82,13 +109,33 @@ GET_PAGES = [
     ("anonymous", "/organiser/login"),
     ("anonymous", "/e/{slug}/link"),
     ("participant", "/e/{slug}/me"),
+    ("participant", "/e/{slug}/me/badge"),
+    ("participant", "/e/{slug}/me/calendar/replace"),
+    ("participant", "/e/{slug}/me/meetings/{uid}/feedback"),
     ("participant", "/e/{slug}/directory"),
     ("participant", "/e/{slug}/wishes"),
     ("participant", "/e/{slug}/inbox"),
     ("organiser", "/organiser"),
+    ("organiser", "/organiser/new"),
     ("organiser", "/organiser/e/{slug}"),
-    ("organiser", "/organiser/e/{slug}/versions/1"),
-    ("organiser", "/organiser/e/{slug}/versions/1/edit"),
+    ("organiser", "/organiser/e/{slug}/setup"),
+    ("organiser", "/organiser/e/{slug}/details"),
+    ("organiser", "/organiser/e/{slug}/sessions"),
+    ("organiser", "/organiser/e/{slug}/slots/{key}"),
+    ("organiser", "/organiser/e/{slug}/locations"),
+    ("organiser", "/organiser/e/{slug}/locations/{key}/edit"),
+    ("organiser", "/organiser/e/{slug}/rules"),
+    ("organiser", "/organiser/e/{slug}/team"),
+    ("organiser", "/organiser/e/{slug}/import"),
+    ("organiser", "/organiser/e/{slug}/messages"),
+    ("organiser", "/organiser/e/{slug}/versions/{number}"),
+    ("organiser", "/organiser/e/{slug}/versions/{number}/edit"),
+    ("organiser", "/organiser/e/{slug}/check-in"),
+    ("organiser", "/organiser/e/{slug}/check-in/{key}"),
+    ("organiser", "/organiser/e/{slug}/meetings"),
+    ("organiser", "/organiser/e/{slug}/door-lists"),
+    ("organiser", "/organiser/e/{slug}/badges"),
+    ("organiser", "/organiser/e/{slug}/report"),
     ("anonymous", "/e/no-such-event"),  # error pages too
 ]
 
@@ -101,7 +148,7 @@ def test_every_page_carries_the_security_headers(pages: tuple[FastAPI, World]) -
         "organiser": signed_in_organiser(app, world),
     }
     for who, path in GET_PAGES:
-        page = clients[who].get(path.format(slug=world.slug))
+        page = clients[who].get(path.format(slug=world.slug, **FILL))
         assert page.status_code in (200, 404), (path, page.status_code)
         headers = page.headers
         csp = headers["content-security-policy"]
@@ -122,9 +169,13 @@ def test_the_pages_tested_are_all_the_get_pages(pages: tuple[FastAPI, World]) ->
         "/organiser/e/{slug}/jobs/{job_id}.json",  # JSON for the progress script
         "/organiser/e/{slug}/versions/{number}/{kind}.{fmt}",  # file downloads
         "/organiser/e/{slug}/report.xlsx",
+        "/organiser/e/{slug}/bundle.json",
+        "/organiser/e/{slug}/import/{name}",  # the import templates
+        "/e/no-such-event",
     }
     gets = {path for method, path in page_routes(app) if method == "GET"}
-    assert gets - tested - not_pages == set()
+    assert gets - tested - not_pages == set(), "add the new page to GET_PAGES"
+    assert tested - gets - not_pages == set(), "GET_PAGES names a page that is gone"
 
 
 def _cookie_flags(set_cookie: str) -> set[str]:
@@ -199,6 +250,50 @@ def _post_targets(world: World) -> dict[str, tuple[str, dict[str, str]]]:
             {"name": "Mallory", "email": "m@example.org", "organisation": "Evil", "kind": "other"},
         ),
         "/e/{slug}/link": ("anonymous", {"email": "p1@example.org"}),
+        "/e/{slug}/me/meetings/{uid}/attendance": ("participant", {"state": "held"}),
+        "/e/{slug}/me/meetings/{uid}/feedback": (
+            "participant",
+            {"usefulness": "5", "follow_up": "yes", "cooperation": "project"},
+        ),
+        "/e/{slug}/me/organisation/members/{key}/confirm": ("participant", {}),
+        "/e/{slug}/me/organisation/members/{key}/turn-down": ("participant", {}),
+        "/organiser/new": (
+            "organiser",
+            {"name": "Mallory's fair", "slug": "mallory-fair", "timezone": "Europe/Paris"},
+        ),
+        "/organiser/e/{slug}/delete": ("organiser", {"confirm": "yes"}),
+        "/organiser/e/{slug}/details": ("organiser", {"name": "Renamed"}),
+        "/organiser/e/{slug}/sessions/generate": (
+            "organiser",
+            {
+                "session_name": "Extra",
+                "day": "2030-09-11",
+                "start": "09:00",
+                "end": "10:00",
+                "meeting_minutes": "20",
+                "pause_minutes": "0",
+                "action": "save",
+            },
+        ),
+        "/organiser/e/{slug}/sessions/{key}": ("organiser", {"action": "remove"}),
+        "/organiser/e/{slug}/slots/{key}": ("organiser", {"action": "remove"}),
+        "/organiser/e/{slug}/locations/{kind}": ("organiser", {"count": "3", "first": "50"}),
+        "/organiser/e/{slug}/locations/{key}/edit": ("organiser", {"action": "remove"}),
+        "/organiser/e/{slug}/rules": ("organiser", {"max_meetings_per_participant": "1"}),
+        "/organiser/e/{slug}/setup/registration": ("organiser", {"action": "close"}),
+        "/organiser/e/{slug}/team": ("organiser", {"email": "m@example.org", "role": "owner"}),
+        "/organiser/e/{slug}/team/{member_id}": ("organiser", {"action": "remove"}),
+        "/organiser/e/{slug}/import": ("organiser", {}),
+        "/organiser/e/{slug}/import/confirm": ("organiser", {"digest": "x"}),
+        "/organiser/e/{slug}/messages": (
+            "organiser",
+            {"segment": "everyone", "subject": "Hi", "body": "Spam", "action": "send", "seen": "6"},
+        ),
+        "/organiser/e/{slug}/participants/{key}/confirm-membership": ("organiser", {}),
+        "/organiser/e/{slug}/participants/{key}/turn-down-membership": ("organiser", {}),
+        "/organiser/e/{slug}/check-in/{key}": ("organiser", {"action": "arrived"}),
+        "/organiser/e/{slug}/meetings/{uid}/attendance": ("organiser", {"state": "held"}),
+        "/organiser/e/{slug}/report/feedback-mails": ("organiser", {}),
     }
 
 
@@ -212,7 +307,7 @@ def test_every_form_refuses_a_post_without_a_valid_csrf_token(
     before = _counts(app)
     for path in sorted(posts):
         who, data = targets[path]
-        url = path.format(slug=world.slug, number=1, key="w2", action="copy")
+        url = path.format(slug=world.slug, **FILL)
         for token in (None, "forged", "0" * 64):
             client = {
                 "anonymous": browser(app),
