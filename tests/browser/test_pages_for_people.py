@@ -114,7 +114,7 @@ def test_directory_pages_search_ignores_accents_and_ask_to_meet_returns_to_the_c
     slug = built.event.slug
     page = _participant(browser, served, slug, tokens["p1"], viewport=PHONE)
     page.goto(f"{served.url}/e/{slug}/directory")
-    assert page.locator("ul.cards > li.card").count() == 24
+    assert page.locator("#people > li.card").count() == 24
     assert "1–24 of 59 participants" in page.inner_text("main")
     assert page.evaluate(FITS), "the directory is wider than the phone"
     _shot(page, screenshots, "p12-directory-phone", full_page=False)
@@ -122,7 +122,7 @@ def test_directory_pages_search_ignores_accents_and_ask_to_meet_returns_to_the_c
     # Accents do not matter: "montreal" finds "Grappe IA de Montréal".
     page.get_by_label("Search").fill("montreal")
     page.get_by_role("button", name="Filter").click()
-    cards = page.locator("ul.cards > li.card")
+    cards = page.locator("#people > li.card")
     assert cards.count() == 1
     assert "Montréal" in cards.inner_text()
 
@@ -131,7 +131,7 @@ def test_directory_pages_search_ignores_accents_and_ask_to_meet_returns_to_the_c
     page.get_by_role("link", name="Page 2").first.click()
     assert "page=2" in page.url
     assert "q=person" in page.url
-    card = page.locator("ul.cards > li.card").nth(20)
+    card = page.locator("#people > li.card").nth(20)
     card_id = card.get_attribute("id")
     card.get_by_label("Message (optional)").fill("Let's talk <b>quantum</b> sensors & grids")
     card.get_by_role("button", name=re.compile("Ask to meet")).click()
@@ -156,7 +156,7 @@ def test_directory_pages_search_ignores_accents_and_ask_to_meet_returns_to_the_c
     # The recipient reads the message as text (escaped), in an inbox with pending first.
     inbox = _participant(browser, served, slug, recipient_token, viewport=PHONE)
     inbox.goto(f"{served.url}/e/{slug}/inbox")
-    first = inbox.locator("ul.cards > li.card").first
+    first = inbox.locator("#requests > li.card").first
     assert "Let's talk <b>quantum</b> sensors & grids" in first.inner_text()
     assert first.locator("b").count() == 0
     assert "2 – want to meet" in first.inner_text()
@@ -178,10 +178,10 @@ def test_inbox_lists_pending_requests_first_with_their_priority(
         db.commit()
     page = _participant(browser, served, built.event.slug, tokens["p1"], viewport=PHONE)
     page.goto(f"{served.url}/e/{built.event.slug}/inbox")
-    names = page.locator("ul.cards > li.card h2").all_inner_texts()
+    names = page.locator("#requests > li.card h2").all_inner_texts()
     assert names == ["Person 6", "Person 4", "Person 3", "Person 5"]
     assert "2 requests wait for your answer" in page.inner_text("main")
-    assert "1 – must meet" in page.locator("ul.cards > li.card").first.inner_text()
+    assert "1 – must meet" in page.locator("#requests > li.card").first.inner_text()
     _shot(page, screenshots, "p15-inbox-pending-first-phone")
 
 

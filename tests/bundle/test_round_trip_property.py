@@ -10,12 +10,14 @@ from hypothesis import strategies as st
 
 from matchmaking.bundle.dump import dump_bundle
 from matchmaking.bundle.validate import parse_bundle
+from matchmaking.platform.text import has_visible_character
 
+# A name holds a visible character (the format refuses names of spaces or invisible ones).
 names = st.text(
     st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters="\x85"),
     min_size=1,
     max_size=40,
-)
+).filter(has_visible_character)
 optional_text = st.none() | st.just("") | names
 
 
