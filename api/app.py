@@ -37,6 +37,7 @@ ROUTER_MODULES: list[str] = [
     "api.routers.agenda",
     "api.routers.imports",
     "api.routers.recommendations",
+    "api.routers.proposals",
     "api.routers.docs",
     "api.pages.router",
 ]
