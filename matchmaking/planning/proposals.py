@@ -192,9 +192,11 @@ def _free_slots(
         unavailable[pid] = count
     default_cap = (event.rules or {}).get("max_meetings_per_participant")
     used: Counter[int] = Counter()
-    proposals = select(Wish.sender_id, Wish.recipient_id).where(
-        Wish.event_id == event.id, Wish.proposed.is_(True), Wish.status.in_(OPEN_STATUSES)
-    )
+    open_proposals = [
+        Wish.event_id == event.id,
+        Wish.proposed.is_(True),
+        Wish.status.in_(OPEN_STATUSES),
+    ]
     if basis is not None:
         for a, b in session.execute(
             select(Meeting.participant_a_id, Meeting.participant_b_id).where(
@@ -202,7 +204,8 @@ def _free_slots(
             )
         ):
             used.update((a, b))
-        proposals = proposals.where(Wish.created_at >= basis.snapshot_at)
+        # Proposals the version could not have held yet.
+        open_proposals.append(Wish.created_at >= basis.snapshot_at)
     else:
         for sender, recipient in session.execute(
             select(Wish.sender_id, Wish.recipient_id).where(
@@ -212,15 +215,10 @@ def _free_slots(
             )
         ):
             used.update([sender] if recipient is None else [sender, recipient])
-        proposals = proposals.where(Wish.status == WishStatus.requested).union_all(
-            select(Wish.sender_id, Wish.recipient_id).where(
-                Wish.event_id == event.id,
-                Wish.proposed.is_(True),
-                Wish.status == WishStatus.accepted,
-            )
-        )
-    for sender, recipient in session.execute(proposals):
-        used.update((sender, recipient))
+    for sender, recipient in session.execute(
+        select(Wish.sender_id, Wish.recipient_id).where(*open_proposals)
+    ):
+        used.update(p for p in (sender, recipient) if p is not None)
     free: dict[int, int] = {}
     for pid, person in people.items():
         room = slots - unavailable[pid]

@@ -21,7 +21,8 @@ def test_all_proposals_together_weigh_less_than_the_lightest_self_sent_wish() ->
     assert sum(weight[f"p{i}"] for i in range(5)) < weight["w1"]
     # Among self-sent wishes, priorities keep their order and ratios.
     both = wish_weights([Wish("w1", "a", "b", priority=1), Wish("p", "c", "d", proposed=True)])
-    assert both["w1"] == PRIORITY_WEIGHT[1] * 2 and both["p"] == 1
+    assert both["w1"] == PRIORITY_WEIGHT[1] * 2
+    assert both["p"] == 1
 
 
 def test_a_priority_3_wish_wins_the_slot_against_a_proposal() -> None:
