@@ -10,7 +10,16 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 from fastapi.routing import APIRoute
 
-from api.pages import hand_edits, imports, messages, organiser, participant, public, setup
+from api.pages import (
+    hand_edits,
+    imports,
+    messages,
+    organiser,
+    participant,
+    proposals,
+    public,
+    setup,
+)
 from api.pages.common import PageError, SecurityHeaders, error_page
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -34,7 +43,16 @@ class PageRoute(APIRoute):
 
 def _build() -> APIRouter:
     combined = APIRouter(route_class=PageRoute, include_in_schema=False)
-    for module in (public, participant, organiser, imports, messages, setup, hand_edits):
+    for module in (
+        public,
+        participant,
+        organiser,
+        imports,
+        messages,
+        proposals,
+        setup,
+        hand_edits,
+    ):
         for route in module.router.routes:
             if not isinstance(route, APIRoute):
                 raise AssertionError("isinstance(route, APIRoute)")

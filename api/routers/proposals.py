@@ -11,13 +11,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
 from api.deps import AppSettings, DbSession, StaffAccess
 from api.problems import problem_responses
 from matchmaking.planning import proposals as service
-from matchmaking.platform import mail
-from matchmaking.platform.models import Event, Organiser
 
 router = APIRouter(prefix="/api/v1/events/{slug}/proposals", tags=["proposals"])
 
@@ -87,17 +84,6 @@ def _answer(
     )
 
 
-def send_round(
-    db: Session, event: Event, organiser: Organiser, per_participant: int, base_url: str
-) -> tuple[service.ProposalPlan, list[str], int]:
-    """Send and queue the e-mails in one transaction (the caller commits)."""
-    plan, wishes = service.send_proposals(db, event, organiser, per_participant)
-    queued = mail.queue(
-        db, service.proposal_mails(event, plan.proposals, base_url), event_id=event.id
-    )
-    return plan, [w.key for w in wishes], queued
-
-
 @router.post(
     "",
     response_model=ProposalsAnswer,
@@ -122,9 +108,9 @@ def propose(
     per_participant = (body or ProposalsIn()).per_participant
     if dry_run:
         return _answer(service.plan_proposals(db, access.event, per_participant), None)
-    plan, keys, queued = send_round(
-        db, access.event, access.organiser, per_participant, settings.base_url
+    sent = service.send_proposals(
+        db, access.event, access.organiser, per_participant, base_url=settings.base_url
     )
-    answer = _answer(plan, keys, queued)
+    answer = _answer(sent.plan, [w.key for w in sent.wishes], sent.mails)
     db.commit()
     return answer

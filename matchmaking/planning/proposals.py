@@ -41,7 +41,7 @@ from matchmaking.participants.wishes import OPEN_STATUSES, check_wishes_allowed
 from matchmaking.planning.publishing import current_published_version
 from matchmaking.planning.versions import latest_version
 from matchmaking.platform.errors import Invalid
-from matchmaking.platform.mail import Mail
+from matchmaking.platform.mail import Mail, queue
 from matchmaking.platform.models import (
     Event,
     Meeting,
@@ -254,10 +254,13 @@ def send_proposals(
     event: Event,
     organiser: Organiser,
     per_participant: int = DEFAULT_PER_PARTICIPANT,
+    *,
+    base_url: str,
     now: datetime | None = None,
-) -> tuple[ProposalPlan, list[Wish]]:
+) -> SentRound:
     """Send a round of proposals: plan again under the event's lock, add one proposed wish
-    per proposal; flushes, the caller queues `proposal_mails` and commits."""
+    per proposal and queue the e-mails to both sides, in the session's transaction (the
+    caller commits: nothing is stored or sent if it rolls back)."""
     check_per_participant(per_participant)
     check_wishes_allowed(event, now)
     lock_event(session, event)
@@ -286,7 +289,17 @@ def send_proposals(
         session.add(wish)
         wishes.append(wish)
     session.flush()
-    return plan, wishes
+    queued = queue(session, proposal_mails(event, plan.proposals, base_url), event_id=event.id)
+    return SentRound(plan, wishes, queued)
+
+
+@dataclass(frozen=True, slots=True)
+class SentRound:
+    plan: ProposalPlan
+    #: The proposed wishes, in the plan's order.
+    wishes: list[Wish]
+    #: E-mails queued.
+    mails: int
 
 
 def proposal_mails(event: Event, proposals: Iterable[Proposal], base_url: str) -> list[Mail]:
