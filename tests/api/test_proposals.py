@@ -333,3 +333,29 @@ def test_the_proposal_mail_speaks_in_names_and_escapes(db_url: str) -> None:
     assert "http://matchmaking.test/e/battery/inbox" in text
     assert "Dan &lt;b&gt;" in html
     assert "Dan <b>" not in html
+
+
+def test_an_accepted_proposal_reaches_the_solver_as_a_proposal(
+    client: TestClient, make: Factory
+) -> None:
+    from matchmaking.organising.events import find_event
+    from matchmaking.planning.snapshot import problem_from_event
+
+    owner, slug, people = _event(make)
+    body = _propose(client, slug, owner, False, per_participant=2).json()
+    by_name = {p["participant"]["name"]: p for p in people.values()}
+    assert body["count"] >= 2
+    first, second = body["proposals"][0], body["proposals"][1]
+    for name in (first["name"], first["partner_name"]):
+        answer = client.post(
+            f"/api/v1/events/{slug}/me/wishes/{first['wish']}/accept",
+            headers=by_name[name]["headers"],
+        )
+        assert answer.status_code == 200, answer.text
+    with make.app.state.sessionmaker() as db:
+        event = find_event(db, slug)
+        assert event is not None
+        wishes = problem_from_event(db, event).problem.wishes
+    # Only the accepted one; a proposal only one side (or no side) accepted is not planned.
+    assert [(w.id, w.proposed) for w in wishes] == [(first["wish"], True)]
+    assert second["wish"] not in {w.id for w in wishes}
