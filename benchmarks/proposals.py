@@ -7,8 +7,9 @@ migrated SQLite database and solved (`solve_event`, as `matchmaking solve`). The
 proposals (`matchmaking.planning.proposals.send_proposals`, `--per-participant` each) fills the
 free slots of that version; a share `--accept` of them (seeded) is accepted by both sides
 (`answer_wish`, as the inbox does), the rest declined by one; and the event is solved again:
-from scratch, or with `--replan` as an organiser would, after publishing the first version
-and re-planning from it (published meetings stay unless more wishes are met by moving them).
+from scratch, or with `--replan` as an organiser would: the first version is published before
+the proposals are sent, and the second solve re-plans from it (published meetings stay unless
+more wishes are met by moving them).
 Reported: meetings per participant (mean, median, the share with none) before and after, how
 many self-sent wishes are met in each (the promise: never fewer after, at the optimum), and the
 proposals sent, accepted and met.
@@ -160,6 +161,9 @@ def main() -> None:
         solve_before = time.perf_counter() - started
         with sessions() as session:
             before = agendas(session, before_version, people)
+            if args.replan:
+                publish_version(session, session.get_one(ScheduleVersion, before_version.id))
+                session.commit()
             event = session.get_one(Event, event_id)
             organiser = session.scalars(select(Organiser)).one()
             started = time.perf_counter()
@@ -182,9 +186,6 @@ def main() -> None:
                     answer_wish(session, wish.recipient, wish, accept=False)
             session.commit()
             free = len(sent.plan.free)
-            if args.replan:
-                publish_version(session, session.get_one(ScheduleVersion, before_version.id))
-                session.commit()
         started = time.perf_counter()
         after_version = solve_event(sessions, event_id, parameters, replan=args.replan)
         solve_after = time.perf_counter() - started

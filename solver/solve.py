@@ -29,7 +29,7 @@ from solver.problem import (
     Unscheduled,
     wish_weights,
 )
-from solver.replan import as_solution, kept_published
+from solver.replan import as_solution, filled, kept_published
 from solver.report import measure_objective, moves_against_published
 from solver.retime import fixed_meeting_set, retime_model
 from solver.tables import placed_meetings
@@ -109,7 +109,7 @@ def solve(problem: Problem, params: SolveParameters | None = None) -> Solution:
     kept: Solution | None = None
     if problem.published:
         # A re-plan starts from the published meetings that can still be held.
-        kept = as_solution(problem, kept_published(problem))
+        kept = as_solution(problem, filled(problem, kept_published(problem)))
         baseline = hint_greedy_schedule(tm, kept)
     if head is not None:
         if start is None:  # set together with `head`

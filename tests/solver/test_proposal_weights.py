@@ -58,3 +58,20 @@ def test_proposals_fill_what_self_sent_wishes_leave() -> None:
     wishes = [Wish("w1", "a", "b", priority=3), Wish("p1", "a", "c", proposed=True)]
     solution = solved(event(wishes, time_grid=slots("am", "am")))
     assert met(solution) == {"w1", "p1"}
+
+
+def test_a_replan_starts_from_the_published_meetings_with_the_proposals_that_fit() -> None:
+    from dataclasses import replace
+
+    from solver.problem import Meeting
+    from solver.replan import filled, kept_published
+
+    published = Meeting(("w1",), "s1", "t1", ("a", "b"), "B2B")
+    wishes = [Wish("w1", "a", "b", priority=3), Wish("p1", "a", "c", proposed=True)]
+    problem = replace(event(wishes, time_grid=slots("am", "am")), published=(published,))
+    start = filled(problem, kept_published(problem))
+    assert start[0] == published
+    assert [m.wishes for m in start] == [("w1",), ("p1",)]
+    solution = solved(problem)
+    assert met(solution) == {"w1", "p1"}
+    assert published in solution.meetings
