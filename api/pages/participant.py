@@ -82,7 +82,7 @@ def agenda_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
     event = find_event(db, slug)
     me = page_participant(request, db, event)
     agenda = participant_agenda(db, me)
-    _, received = wish_service.participant_wishes(db, me, "received", WishStatus.requested, 1, 0)
+    received = wish_service.waiting_for_answer(db, me)
     waiting = (
         [
             p

@@ -439,6 +439,26 @@ def _page(
     return list(rows), total
 
 
+def waiting_for_answer(session: Session, participant: Participant) -> int:
+    """How many received wishes wait for the participant's answer: a proposal only while
+    this side has not accepted it."""
+    accepted_here = or_(
+        and_(Wish.sender_id == participant.id, Wish.sender_accepted.is_(True)),
+        and_(Wish.recipient_id == participant.id, Wish.recipient_accepted.is_(True)),
+    )
+    query = select(func.count(Wish.id)).where(
+        Wish.event_id == participant.event_id,
+        Wish.status == WishStatus.requested,
+        or_(
+            Wish.recipient_id == participant.id,
+            Wish.recipient_organisation_id == participant.organisation_id,
+            and_(Wish.sender_id == participant.id, Wish.proposed.is_(True)),
+        ),
+        ~and_(Wish.proposed.is_(True), accepted_here),
+    )
+    return session.scalar(query) or 0
+
+
 def mutual_keys(session: Session, wishes: list[Wish]) -> set[str]:
     """Keys of the wishes whose recipient also wishes to meet the sender (open wishes)."""
     candidates = [w for w in wishes if w.recipient_id is not None and w.status in OPEN_STATUSES]

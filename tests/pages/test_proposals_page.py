@@ -93,6 +93,8 @@ def test_both_sides_answer_a_proposal_in_their_inbox(site: Site) -> None:
     assert accepted.status_code == 303
     page = one.get(inbox)
     assert "waiting for the other side" in page.text
+    assert "for your answer" not in one.get(f"/e/{site.slug}/me").text
+    assert "1 meeting request waits for your answer" in other.get(f"/e/{site.slug}/me").text
     assert f'aria-label="Accept the proposed meeting with {names[wish.recipient_id]}"' not in (
         page.text
     )
