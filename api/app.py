@@ -38,6 +38,7 @@ ROUTER_MODULES: list[str] = [
     "api.routers.imports",
     "api.routers.recommendations",
     "api.routers.eventday",
+    "api.routers.proposals",
     "api.routers.docs",
     "api.pages.router",
 ]

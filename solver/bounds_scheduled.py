@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from ortools.sat.python import cp_model
 
 from solver.candidates import HOST_PREFIX, ONSITE, Candidates
-from solver.problem import PRIORITY_WEIGHT, Problem
+from solver.problem import Problem, wish_weights
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +42,7 @@ def matching_bound(
 ) -> MatchingBound:
     """Solve the timeless relaxation within `time_limit` seconds; its bound is always valid."""
     model = cp_model.CpModel()
-    weight = {w.id: PRIORITY_WEIGHT.get(w.priority, 1) for w in problem.wishes}
+    weight = wish_weights(problem.wishes)
     held: dict[int, cp_model.IntVar] = {}
     terms: list[cp_model.LinearExprT] = []
     met_by: dict[str, list[cp_model.IntVar]] = defaultdict(list)

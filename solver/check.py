@@ -10,8 +10,9 @@ here and must be equal):
 - A wish is *met* when its id is in some meeting's `wishes`.
 - `required`: the number of required wishes that are not met.
 - `scheduled`: the number of met wishes (a mutual meeting meets two wishes and counts 2).
-- `scheduled_weight`: the sum of `PRIORITY_WEIGHT[wish.priority]` over met wishes, so a mutual
-  meeting counts the weight of both wishes.
+- `scheduled_weight`: the sum of `wish_weights(problem.wishes)` over met wishes (without
+  proposals `PRIORITY_WEIGHT[wish.priority]`), so a mutual meeting counts the weight of both
+  wishes.
 - `min_share`: the smallest share of a participant's wishes that is met, over the participants
   with at least one wish; a participant's wishes are the wishes it sent plus the wishes
   addressed to it personally (`recipient`). A wish to an organisation counts for its sender
@@ -46,7 +47,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from solver.problem import (
-    PRIORITY_WEIGHT,
     Location,
     Meeting,
     MeetingKind,
@@ -57,6 +57,7 @@ from solver.problem import (
     Wish,
     same_delegation,
     slots_by_day,
+    wish_weights,
 )
 
 #: Objective keys every schedule with meetings (status optimal or feasible) reports.
@@ -204,10 +205,11 @@ def evaluate(
     """The objective values of `meetings` (definitions in the module docstring)."""
     met = met_wishes(meetings)
     held = [w for w in problem.wishes if w.id in met]
+    weight = wish_weights(problem.wishes)
     return {
         "required": float(sum(1 for w in problem.wishes if w.required and w.id not in met)),
         "scheduled": float(len(held)),
-        "scheduled_weight": float(sum(PRIORITY_WEIGHT[w.priority] for w in held)),
+        "scheduled_weight": float(sum(weight[w.id] for w in held)),
         "min_share": min_share(problem, met),
         "breaks": float(sum(breaks_per_participant(problem, meetings, index).values())),
         "moved": float(count_moved(problem, meetings)),

@@ -21,7 +21,7 @@ from solver.bounds_scheduled import MatchingBound, matching_bound
 from solver.candidates import Candidates
 from solver.check import check
 from solver.greedy import greedy
-from solver.problem import PRIORITY_WEIGHT, Problem, Solution, Wish
+from solver.problem import Problem, Solution, Wish, wish_weights
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +71,10 @@ def guided_order(
         ]
         return min(options, default=0)
 
+    weights = wish_weights(problem.wishes)
+
     def key(wish: Wish) -> tuple[bool, bool, int, int]:
-        weight = PRIORITY_WEIGHT.get(wish.priority, 1)
+        weight = weights[wish.id]
         return (not wish.required, wish.id not in in_matching, -weight, usable_slots(wish))
 
     return tuple(sorted(problem.wishes, key=key))

@@ -38,7 +38,7 @@ from ortools.sat.python import cp_model
 
 from solver.candidates import HOST_PREFIX, ONSITE, Candidates
 from solver.check import check, evaluate
-from solver.problem import PRIORITY_WEIGHT, Meeting, Problem, Solution
+from solver.problem import Meeting, Problem, Solution, wish_weights
 from solver.tables import placed_meetings
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class _Schedule:
     def __init__(self, problem: Problem, candidates: Candidates, start: Solution) -> None:
         self.problem = problem
         self.candidates = candidates
-        self.weight = {w.id: PRIORITY_WEIGHT.get(w.priority, 1) for w in problem.wishes}
+        self.weight = wish_weights(problem.wishes)
         self.required = {w.id for w in problem.wishes if w.required}
         self.cap: dict[str, int | None] = {
             p.id: p.max_meetings

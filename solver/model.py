@@ -16,7 +16,7 @@ from ortools.sat.python import cp_model
 
 from solver.breaks import BreakTerms, add_break_terms
 from solver.candidates import HOST_PREFIX, ONSITE, Candidates, build_candidates
-from solver.problem import PRIORITY_WEIGHT, Problem
+from solver.problem import Problem, wish_weights
 
 #: Fairness is optimised as an integer: min share scaled by this (or by the lcm of the wish
 #: counts when that is small enough, which makes the scaled optimum exact).
@@ -207,7 +207,8 @@ def add_goal(tm: TimetableModel, goal: str) -> None:
 
 
 def scheduled_weight(tm: TimetableModel) -> cp_model.LinearExprT:
-    return sum(PRIORITY_WEIGHT.get(w.priority, 1) * tm.wish_met(w.id) for w in tm.problem.wishes)
+    weight = wish_weights(tm.problem.wishes)
+    return sum(weight[w.id] * tm.wish_met(w.id) for w in tm.problem.wishes)
 
 
 def wishes_of(problem: Problem) -> dict[str, list[str]]:

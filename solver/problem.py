@@ -9,7 +9,7 @@ schedule version or a schedule JSON document.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -86,6 +86,30 @@ class Wish:
     after: tuple[str, ...] = ()
     #: A meeting of its own even when the same two participants meet for another wish.
     separate: bool = False
+    #: Proposed by the organisers (and accepted by both sides), not sent by `sender`: met
+    #: only after every wish the participants sent themselves (see `wish_weights`).
+    proposed: bool = False
+
+
+def wish_weights(wishes: Iterable[Wish]) -> dict[str, int]:
+    """Wish id -> the weight a met wish adds to the `scheduled` goal.
+
+    A wish the participants sent themselves weighs `PRIORITY_WEIGHT[priority]`; a proposal
+    the organisers made weighs less than any of them, whatever its priority, and so little
+    that all proposals together weigh less than one such wish. With P proposals, a proposal
+    weighs 1 and a self-sent wish `PRIORITY_WEIGHT[priority] * (P + 1)`: the P proposals
+    weigh at most P < P + 1 <= the lightest self-sent wish. So within the one `scheduled`
+    goal the order is lexicographic: first the self-sent wishes by priority, exactly as
+    without proposals (their weights are only scaled by one factor), then as many proposals
+    as fit in what is left. Not a separate goal after `scheduled`: the goals after it
+    (fairness, breaks, stability) must not be able to push a proposal out of the schedule
+    either way, and a separate level would put fairness between the two. Without proposals
+    the weights are `PRIORITY_WEIGHT`'s, unchanged.
+    """
+    wishes = list(wishes)
+    proposals = sum(1 for w in wishes if w.proposed)
+    scale = proposals + 1
+    return {w.id: 1 if w.proposed else PRIORITY_WEIGHT.get(w.priority, 1) * scale for w in wishes}
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,8 +19,26 @@ from dataclasses import replace
 
 from solver.check import EventIndex, check, meeting_kind
 from solver.explain import Timetable
-from solver.problem import Meeting, Problem, Solution, Unscheduled
+from solver.problem import Meeting, Problem, Solution, Unscheduled, wish_weights
 from solver.report import measure_objective
+
+
+def filled(problem: Problem, kept: list[Meeting]) -> list[Meeting]:
+    """`kept`, then the accepted wishes it does not meet placed first come first served where
+    they fit as it stands (`solver.greedy`), the heaviest first: a wish sent or accepted since
+    the publication, or a proposal both sides accepted, so that a re-plan starts from a
+    schedule that already holds what fits in the free slots (the search may still do better,
+    and never worse on the goals above `stability`)."""
+    from solver.greedy import _place
+
+    index = EventIndex(problem)
+    table = Timetable(index, kept)
+    met = {w for m in kept for w in m.wishes}
+    weight = wish_weights(problem.wishes)
+    for wish in sorted((w for w in problem.wishes if w.id not in met), key=lambda w: -weight[w.id]):
+        _place(index, table, wish)
+    meetings = list(table.meetings)
+    return meetings if not check(problem, as_solution(problem, meetings)).violations else kept
 
 
 def kept_published(problem: Problem) -> list[Meeting]:

@@ -10,12 +10,12 @@ import itertools
 from collections import defaultdict
 
 from solver.problem import (
-    PRIORITY_WEIGHT,
     Meeting,
     MeetingKind,
     Move,
     Participant,
     Problem,
+    wish_weights,
 )
 
 
@@ -58,7 +58,7 @@ def measure_objective(problem: Problem, meetings: list[Meeting]) -> dict[str, fl
         "required": sum(1 for w in problem.wishes if w.required and w.id not in met),
         "scheduled": len(met),
         "scheduled_weight": sum(
-            PRIORITY_WEIGHT.get(w.priority, 1) for w in problem.wishes if w.id in met
+            weight for key, weight in wish_weights(problem.wishes).items() if key in met
         ),
         "min_share": round(min_share(problem, met), 6),
         "breaks": sum(breaks_per_participant(problem, meetings).values()),

@@ -19,7 +19,6 @@ from solver.large import head_start
 from solver.lns import improve as improve_by_lns
 from solver.model import TimetableModel, add_goal, build_model, published_candidate, wishes_of
 from solver.problem import (
-    PRIORITY_WEIGHT,
     Conflict,
     Meeting,
     Problem,
@@ -28,8 +27,9 @@ from solver.problem import (
     SolveParameters,
     SolveStatus,
     Unscheduled,
+    wish_weights,
 )
-from solver.replan import as_solution, kept_published
+from solver.replan import as_solution, filled, kept_published
 from solver.report import measure_objective, moves_against_published
 from solver.retime import fixed_meeting_set, retime_model
 from solver.tables import placed_meetings
@@ -109,7 +109,7 @@ def solve(problem: Problem, params: SolveParameters | None = None) -> Solution:
     kept: Solution | None = None
     if problem.published:
         # A re-plan starts from the published meetings that can still be held.
-        kept = as_solution(problem, kept_published(problem))
+        kept = as_solution(problem, filled(problem, kept_published(problem)))
         baseline = hint_greedy_schedule(tm, kept)
     if head is not None:
         if start is None:  # set together with `head`
@@ -460,11 +460,8 @@ class _LexicographicRun:
         """CP-SAT's bound, cut to what the goal can reach at all (before search starts on a big
         model its bound is only the objective's domain)."""
         if goal == "scheduled":
-            weights = (
-                PRIORITY_WEIGHT.get(w.priority, 1)
-                for w in self.tm.problem.wishes
-                if self.tm.ways_to_meet(w.id)
-            )
+            weight = wish_weights(self.tm.problem.wishes)
+            weights = (weight[w.id] for w in self.tm.problem.wishes if self.tm.ways_to_meet(w.id))
             if self.scheduled_bound is not None:
                 bound = min(bound, self.scheduled_bound)
             return min(bound, sum(weights))

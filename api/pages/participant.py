@@ -83,7 +83,7 @@ def agenda_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
     event = find_event(db, slug)
     me = page_participant(request, db, event)
     agenda = participant_agenda(db, me)
-    _, received = wish_service.participant_wishes(db, me, "received", WishStatus.requested, 1, 0)
+    received = wish_service.waiting_for_answer(db, me)
     waiting = (
         [
             p
@@ -504,8 +504,18 @@ def inbox_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
     me = page_participant(request, db, event)
     received, _ = wish_service.participant_wishes(db, me, "received", None, LIST_LIMIT, 0)
     # Waiting for an answer first, most important first; then the answered ones.
-    order = {WishStatus.requested: 0, WishStatus.accepted: 1, WishStatus.declined: 2}
-    received.sort(key=lambda w: (order.get(w.status, 3), w.priority, w.created_at))
+    # A proposal counts as waiting only while it waits for this side.
+    proposals = {w.key: _proposal_view(w, me) for w in received if w.proposed}
+
+    def waiting(w: Wish) -> bool:
+        if w.key in proposals:
+            return bool(proposals[w.key]["may_accept"])
+        return w.status is WishStatus.requested
+
+    order = {WishStatus.accepted: 1, WishStatus.declined: 2}
+    received.sort(
+        key=lambda w: (0 if waiting(w) else order.get(w.status, 3), w.priority, w.created_at)
+    )
     return render(
         request,
         "pages/inbox.html",
@@ -514,13 +524,27 @@ def inbox_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
             "event": event,
             "me": me,
             "wishes": received,
-            "pending": sum(1 for w in received if w.status is WishStatus.requested),
+            "proposals": proposals,
+            "pending": sum(1 for w in received if waiting(w)),
             "priority_words": dict(PRIORITIES),
             "suggested": suggested(db, event, me),
             "suggested_back": f"/e/{event.slug}/inbox?suggested=1",
             "flash": "Your wish was sent." if request.query_params.get("sent") else "",
         },
     )
+
+
+def _proposal_view(wish: Wish, me: Participant) -> dict[str, Any]:
+    """How a proposal reads for one of its sides: the other side, the reasons in this
+    side's words, its state, and whether this side may still accept it."""
+    mine = wish.sender_id == me.id
+    accepted = wish.sender_accepted if mine else wish.recipient_accepted
+    return {
+        "other": wish.recipient if mine else wish.sender,
+        "reasons": list((wish.reasons or {}).get("sender" if mine else "recipient", [])),
+        "words": wish_service.proposal_words(wish, me),
+        "may_accept": wish.status is WishStatus.requested and not accepted,
+    }
 
 
 @router.post("/e/{slug}/wishes/{key}", include_in_schema=False)

@@ -17,6 +17,7 @@ from api.pages import (
     messages,
     organiser,
     participant,
+    proposals,
     public,
     setup,
 )
@@ -43,7 +44,17 @@ class PageRoute(APIRoute):
 
 def _build() -> APIRouter:
     combined = APIRouter(route_class=PageRoute, include_in_schema=False)
-    for module in (public, participant, organiser, imports, messages, setup, hand_edits, eventday):
+    for module in (
+        public,
+        participant,
+        organiser,
+        imports,
+        messages,
+        proposals,
+        setup,
+        hand_edits,
+        eventday,
+    ):
         for route in module.router.routes:
             if not isinstance(route, APIRoute):
                 raise AssertionError("isinstance(route, APIRoute)")

@@ -77,6 +77,16 @@ def wish_out(wish: Wish, mutual: bool) -> WishOut:
         fixed_slot=wish.fixed_slot.key if wish.fixed_slot else None,
         created_at=wish.created_at,
         answered_at=wish.answered_at,
+        proposed=wish.proposed,
+        accepted_by=[
+            person.key
+            for person, accepted in (
+                (wish.sender, wish.sender_accepted),
+                (wish.recipient, wish.recipient_accepted),
+            )
+            if wish.proposed and accepted and person is not None
+        ],
+        reasons={k: list(v) for k, v in (wish.reasons or {}).items()} if wish.proposed else {},
     )
 
 

@@ -75,3 +75,16 @@ class WishOut(BaseModel):
     fixed_slot: str | None
     created_at: Instant
     answered_at: Instant | None
+    proposed: StrictBool = Field(
+        False,
+        description="Proposed by the organisers: both sides must accept it (`requested` "
+        "until both have); scheduled after every wish the participants sent themselves.",
+    )
+    accepted_by: list[str] = Field(
+        default_factory=list,
+        description="For a proposal: the keys of the sides that have accepted it.",
+    )
+    reasons: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="For a proposal: why, in each side's words (`sender`, `recipient`).",
+    )

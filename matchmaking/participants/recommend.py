@@ -558,6 +558,29 @@ class Recommender:
                     return suggestions
         return suggestions
 
+    def reasons_between(self, participant: str, other: str) -> tuple[str, ...]:
+        """Why `participant` should meet `other`, in `participant`'s words ("you" being
+        `participant`), whether or not `other` is among its suggestions: the reasons of a
+        proposal for the side whose ranking did not make it. Empty for unknown people."""
+        person, partner = self.people.get(participant), self.people.get(other)
+        if person is None or partner is None:
+            return ()
+        org = self.organisations[person.organisation]
+        theirs = self.organisations[partner.organisation]
+        raw, count, colleagues = self._alike_seekers(org).get(theirs.key, (0.0, 0, 0))
+        signals = [
+            _dot(org.seeks_vector, theirs.offers_vector),
+            _dot(org.offers_vector, theirs.seeks_vector),
+            _dot(org.seeks_vector, theirs.description_vector),
+            _overlap(org.sectors, theirs.sectors),
+            _overlap(org.focus_areas, theirs.focus_areas),
+            raw,
+            float(count),
+            float(colleagues),
+        ]
+        collaborative = self._collaborative(participant).get(theirs.key)
+        return self._reasons(person, theirs.key, signals, collaborative)
+
     def suggest_all(self, top: int = DEFAULT_TOP) -> dict[str, list[Suggestion]]:
         """Every participant's suggestions, in the order the people were given."""
         found: dict[str, list[Suggestion]] = {}

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import BindParameter, Select, bindparam, func, literal, or_, select
+from sqlalchemy import BindParameter, Select, and_, bindparam, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -175,7 +175,12 @@ def _check_statement(to_participant: bool) -> Select[Any]:
     sender_organisation_id: BindParameter[int] = bindparam("sender_organisation_id")
     event_id: BindParameter[int] = bindparam("event_id")
     own = Wish.sender_id == sender_id
-    open_sent = select(func.count()).where(own, Wish.status.in_(OPEN_STATUSES)).scalar_subquery()
+    # Proposals (made by the organisers) do not count against the sender's cap.
+    open_sent = (
+        select(func.count())
+        .where(own, Wish.status.in_(OPEN_STATUSES), Wish.proposed.is_(False))
+        .scalar_subquery()
+    )
     key_taken = select(Wish.id).where(Wish.event_id == event_id, Wish.key == bindparam("key"))
     back: Any
     target: Select[Any]
@@ -343,6 +348,10 @@ def get_wish(session: Session, event: Event, key: str) -> Wish:
 
 
 def is_recipient(wish: Wish, participant: Participant) -> bool:
+    """Whether the participant answers the wish: its recipient, or either side of a
+    proposal."""
+    if wish.proposed and wish.sender_id == participant.id:
+        return True
     if wish.recipient_id is not None:
         return wish.recipient_id == participant.id
     return wish.recipient_organisation_id == participant.organisation_id
@@ -383,18 +392,25 @@ def participant_wishes(
     limit: int,
     offset: int,
 ) -> tuple[list[Wish], int]:
+    # A proposal is the organisers', not its sender's: both sides receive it.
     if direction == "sent":
-        query = select(Wish).where(Wish.sender_id == participant.id)
+        query = select(Wish).where(Wish.sender_id == participant.id, Wish.proposed.is_(False))
     elif participant.membership_confirmed:
         query = select(Wish).where(
             or_(
                 Wish.recipient_id == participant.id,
                 Wish.recipient_organisation_id == participant.organisation_id,
+                and_(Wish.sender_id == participant.id, Wish.proposed.is_(True)),
             )
         )
     else:
         # A pending member does not read the organisation's wishes (see `readable_wish`).
-        query = select(Wish).where(Wish.recipient_id == participant.id)
+        query = select(Wish).where(
+            or_(
+                Wish.recipient_id == participant.id,
+                and_(Wish.sender_id == participant.id, Wish.proposed.is_(True)),
+            )
+        )
     return _page(session, query, status, limit, offset)
 
 
@@ -443,6 +459,26 @@ def _page(
         .offset(offset)
     ).all()
     return list(rows), total
+
+
+def waiting_for_answer(session: Session, participant: Participant) -> int:
+    """How many received wishes wait for the participant's answer: a proposal only while
+    this side has not accepted it."""
+    accepted_here = or_(
+        and_(Wish.sender_id == participant.id, Wish.sender_accepted.is_(True)),
+        and_(Wish.recipient_id == participant.id, Wish.recipient_accepted.is_(True)),
+    )
+    query = select(func.count(Wish.id)).where(
+        Wish.event_id == participant.event_id,
+        Wish.status == WishStatus.requested,
+        or_(
+            Wish.recipient_id == participant.id,
+            Wish.recipient_organisation_id == participant.organisation_id,
+            and_(Wish.sender_id == participant.id, Wish.proposed.is_(True)),
+        ),
+        ~and_(Wish.proposed.is_(True), accepted_here),
+    )
+    return session.scalar(query) or 0
 
 
 def mutual_keys(session: Session, wishes: list[Wish]) -> set[str]:
@@ -514,6 +550,8 @@ def edit_wish(
     check_wishes_allowed(participant.event, now)
     if wish.sender_id != participant.id:
         raise Forbidden("Only the sender of a wish can change it.")
+    if wish.proposed:
+        raise Forbidden("The organisers proposed this meeting; accept or decline it instead.")
     wish = lock_wish(session, wish)
     if wish.status not in OPEN_STATUSES:
         raise Conflict(
@@ -533,6 +571,8 @@ def withdraw_wish(
     check_wishes_allowed(participant.event, now)
     if wish.sender_id != participant.id:
         raise Forbidden("Only the sender of a wish can withdraw it.")
+    if wish.proposed:
+        raise Forbidden("The organisers proposed this meeting; decline it instead.")
     wish = lock_wish(session, wish)
     if wish.status is WishStatus.cancelled:
         raise Conflict(f"Wish '{wish.key}' is withdrawn already.")
@@ -553,6 +593,8 @@ def answer_wish(
     check_wishes_allowed(participant.event, now)
     if not is_recipient(wish, participant):
         raise Forbidden("Only the recipient of a wish can answer it.")
+    if wish.proposed:
+        return answer_proposal(session, participant, wish, accept)
     check_may_answer(participant, wish)
     wish = lock_wish(session, wish)
     if wish.status is WishStatus.cancelled:
@@ -563,6 +605,41 @@ def answer_wish(
     wish.answered_at = utcnow()
     session.flush()
     return wish
+
+
+def answer_proposal(session: Session, participant: Participant, wish: Wish, accept: bool) -> Wish:
+    """One side of a proposal accepts or declines it (the caller checked the window and
+    that `participant` is a side). Under the wish's lock, on the row as stored now: the
+    proposal is accepted when the other side has accepted too, and declined as soon as
+    either side declines; a declined proposal stays declined (409), as the organisers
+    proposed it once and the other side may have been told. An accepted proposal may still
+    be declined by either side until the cut-off."""
+    wish = lock_wish(session, wish)
+    if wish.status is WishStatus.cancelled:
+        raise Conflict(f"Wish '{wish.key}' is withdrawn now.")
+    if wish.status is WishStatus.declined:
+        raise Conflict(
+            f"Wish '{wish.key}' is declined now: one of you declined the proposal, so it "
+            "can no longer be accepted."
+        )
+    mine = "sender_accepted" if wish.sender_id == participant.id else "recipient_accepted"
+    setattr(wish, mine, accept)
+    if not accept:
+        wish.status = WishStatus.declined
+        wish.answered_at = utcnow()
+    elif wish.sender_accepted and wish.recipient_accepted:
+        wish.status = WishStatus.accepted
+        wish.answered_at = utcnow()
+    session.flush()
+    return wish
+
+
+def proposal_words(wish: Wish, participant: Participant) -> str:
+    """The state of a proposal as one side reads it."""
+    if wish.status is WishStatus.requested:
+        mine = wish.sender_accepted if wish.sender_id == participant.id else wish.recipient_accepted
+        return "waiting for the other side" if mine else "waiting for your answer"
+    return state_words(wish.status)
 
 
 def check_may_answer(participant: Participant, wish: Wish) -> None:
@@ -581,7 +658,11 @@ def _check_cap_to_reopen(session: Session, event: Event, wish: Wish) -> None:
     # The sender's lock, as sending takes it: the count is then stable (see `send`).
     session.execute(_LOCK_SENDER, {"sender_id": wish.sender_id})
     open_sent = session.scalar(
-        select(func.count()).where(Wish.sender_id == wish.sender_id, Wish.status.in_(OPEN_STATUSES))
+        select(func.count()).where(
+            Wish.sender_id == wish.sender_id,
+            Wish.status.in_(OPEN_STATUSES),
+            Wish.proposed.is_(False),
+        )
     )
     if (open_sent or 0) >= cap:
         raise Conflict(
@@ -662,15 +743,22 @@ def received_mails(session: Session, wish: Wish, base_url: str) -> list[Mail]:
 
 
 def answered_mail(wish: Wish, answered_by: Participant, base_url: str) -> Mail:
+    """'Wish answered' to the sender; for a proposal, to the other side."""
+    told = wish.sender
+    if wish.proposed and wish.sender_id == answered_by.id and wish.recipient is not None:
+        told = wish.recipient
     return Mail(
-        to=wish.sender.email,
+        to=told.email,
         template="wish_answered",
         context={
             "event_name": wish.event.name,
-            "sender_name": wish.sender.name,
+            "sender_name": told.name,
             "recipient_name": answered_by.name,
             "recipient_organisation": answered_by.organisation.name,
-            "accepted": wish.status is WishStatus.accepted,
+            "accepted": wish.status is WishStatus.accepted
+            or (wish.proposed and wish.status is WishStatus.requested),
+            "proposal": wish.proposed,
+            "both_accepted": wish.status is WishStatus.accepted,
             "page_url": participant_page(base_url, wish.event),
         },
     )

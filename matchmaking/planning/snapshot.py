@@ -258,6 +258,7 @@ def wish_rows(
             Slot.key.label("slot_key"),
             Wish.separate,
             Wish.message,
+            Wish.proposed,
         )
         .join(sender, Wish.sender_id == sender.id)
         .outerjoin(recipient, Wish.recipient_id == recipient.id)
@@ -285,6 +286,7 @@ def _solver_wishes(session: Session, event: Event) -> tuple[sp.Wish, ...]:
             fixed_slot=row.slot_key,
             after=tuple(after.get(row.id, ())),
             separate=row.separate,
+            proposed=row.proposed,
         )
         for row in rows
     )

@@ -505,6 +505,22 @@ class Wish(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     answered_at: Mapped[datetime | None]
+    #: Proposed by the organisers (`matchmaking.planning.proposals`), not sent by `sender`:
+    #: it stays `requested` until both sides accept it (`sender_accepted` and
+    #: `recipient_accepted`), and is `declined` as soon as either declines. A proposal is
+    #: scheduled after every wish the participants sent themselves and does not count against
+    #: `max_requests_per_participant`.
+    proposed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: The organiser who sent the proposal (None once that organiser's account is gone).
+    proposed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisers.id", ondelete="SET NULL")
+    )
+    #: For a proposal: whether each side has accepted it (an ordinary wish: unused).
+    sender_accepted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    recipient_accepted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: For a proposal: why, in each side's words: {"sender": [...], "recipient": [...]}
+    #: (the recommendation's reasons, "you" being that side).
+    reasons: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
 
     event: Mapped[Event] = relationship(back_populates="wishes")
     sender: Mapped[Participant] = relationship(foreign_keys=[sender_id])

@@ -663,6 +663,8 @@ OPERATIONS: list[Operation] = [
         202,
         body({"segment": "everyone", "subject": "Welcome", "body": "See you soon."}),
     ),
+    # proposals that fill idle slots: a preview and a round sent
+    Operation("POST", E + "/proposals", "staff", 200, body({"per_participant": 1})),
     # schedule versions and agendas
     Operation("GET", E + "/versions", "staff", 200),
     Operation("GET", E + "/versions/{number}", "staff", 200),

@@ -128,6 +128,7 @@ GET_PAGES = [
     ("organiser", "/organiser/e/{slug}/team"),
     ("organiser", "/organiser/e/{slug}/import"),
     ("organiser", "/organiser/e/{slug}/messages"),
+    ("organiser", "/organiser/e/{slug}/proposals"),
     ("organiser", "/organiser/e/{slug}/versions/{number}"),
     ("organiser", "/organiser/e/{slug}/versions/{number}/edit"),
     ("organiser", "/organiser/e/{slug}/check-in"),
@@ -288,6 +289,10 @@ def _post_targets(world: World) -> dict[str, tuple[str, dict[str, str]]]:
         "/organiser/e/{slug}/messages": (
             "organiser",
             {"segment": "everyone", "subject": "Hi", "body": "Spam", "action": "send", "seen": "6"},
+        ),
+        "/organiser/e/{slug}/proposals": (
+            "organiser",
+            {"per_participant": "3", "action": "send", "seen": "0"},
         ),
         "/organiser/e/{slug}/participants/{key}/confirm-membership": ("organiser", {}),
         "/organiser/e/{slug}/participants/{key}/turn-down-membership": ("organiser", {}),
