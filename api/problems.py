@@ -326,6 +326,16 @@ async def _on_data_error(request: Request, exc: Exception) -> JSONResponse:
     # A value that passed the input checks but that the database cannot hold (a NUL
     # character, a number beyond the column's range): the statement failed, nothing was stored.
     log.warning("data error on %s %s: %s", request.method, request.url.path, exc)
+    nul_fields: list[str] = getattr(request.state, "nul_fields", [])
+    if nul_fields:
+        return problem_response(
+            request,
+            422,
+            f"`{nul_fields[0]}` {NUL_MESSAGE}; nothing was changed.",
+            title="Invalid input",
+            type_=TYPE_PREFIX + "validation-error",
+            errors=[FieldError(field=field, message=NUL_MESSAGE) for field in nul_fields],
+        )
     return problem_response(
         request,
         422,
@@ -553,32 +563,31 @@ def _unique_operation_ids(schema: dict[str, Any]) -> None:
 NUL_MESSAGE = "must not contain a NUL character (U+0000)"
 
 
-def _nul_in_json(value: Any, where: str) -> str | None:
-    """The dotted path (`body.wishes.0.to`) of the first string or key holding U+0000."""
+def _nul_in_json(value: Any, where: str) -> list[str]:
+    """The dotted paths (`body.wishes.0.to`) of the strings and keys holding U+0000."""
     if isinstance(value, str):
-        return where if "\x00" in value else None
+        return [where] if "\x00" in value else []
+    found: list[str] = []
     if isinstance(value, dict):
         for key, item in value.items():
             if "\x00" in str(key):
-                return where
-            found = _nul_in_json(item, f"{where}.{key}")
-            if found:
-                return found
+                found.append(where)
+            else:
+                found += _nul_in_json(item, f"{where}.{key}")
     if isinstance(value, list):
         for index, item in enumerate(value):
-            found = _nul_in_json(item, f"{where}.{index}")
-            if found:
-                return found
-    return None
+            found += _nul_in_json(item, f"{where}.{index}")
+    return found
 
 
 class RefuseNul:
-    """Answers 422 naming the field to an API request with a NUL character in its path, its
-    query or its JSON body, before any endpoint runs.
+    """Answers 422 naming the parameter to an API request with a NUL character in its path or
+    its query, before any endpoint runs; and notes where a JSON body holds one.
 
-    No text of the service may hold U+0000 (PostgreSQL cannot store it, and on SQLite it would
-    cut names short in some readers); refusing it here names where it is, which the database's
-    own refusal cannot. Bodies are read only when their raw bytes hold the JSON escape of NUL.
+    No text of the service may hold U+0000 (PostgreSQL cannot store it). A body is still
+    validated as usual, so that every problem of it is listed; the fields that hold a NUL
+    (`request.state.nul_fields`) name the culprit when only the database refuses the value.
+    Bodies are parsed here only when their raw bytes hold the JSON escape of NUL.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -608,12 +617,11 @@ class RefuseNul:
                 break
         if b"\\u0000" in body:
             try:
-                field = _nul_in_json(json.loads(body), "body")
+                fields = _nul_in_json(json.loads(body), "body")
             except ValueError:
-                field = None  # not JSON: the endpoint's own parsing answers 422
-            if field is not None:
-                await self._refuse(scope, receive, send, field)
-                return
+                fields = []  # not JSON: the endpoint's own parsing answers 422
+            if fields:
+                scope.setdefault("state", {})["nul_fields"] = fields
 
         async def replay() -> Message:
             return messages.pop(0) if messages else await receive()
