@@ -49,7 +49,10 @@ def test_the_day_on_a_phone_by_keyboard(browser: Any, served: Served, screenshot
 
     staff = _organiser(browser, served, tokens["organiser"], viewport=PHONE)
     staff.goto(f"{served.url}/organiser/e/{slug}/check-in")
-    staff.keyboard.type("person 3")  # the search box has the focus
+    # The search box has the focus once the page is loaded (autofocus); wait for it, so that
+    # no key typed before is lost on a busy machine.
+    staff.wait_for_function("document.activeElement && document.activeElement.id === 'q'")
+    staff.keyboard.type("person 3")
     staff.keyboard.press("Enter")
     staff.get_by_text("1 found for “person 3”").wait_for()
     _fits(staff, screenshots, "check-in-search")
