@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from solver.check import EventIndex, evaluate, meeting_kind
 from solver.explain import any_suitable_location, static_slots
 from solver.problem import Meeting, Problem, Solution, Wish
+from solver.report import objective_key
 
 #: (partner, slot), or None for "not met".
 Choice = tuple[str, str] | None
@@ -42,17 +43,6 @@ class _State:
     shared: dict[frozenset[str], int] = field(default_factory=dict)
     count: Counter[str] = field(default_factory=Counter)
     kinds: Counter[tuple[str, str]] = field(default_factory=Counter)
-
-
-def objective_key(problem: Problem, objective: dict[str, float]) -> tuple[float, ...]:
-    """Larger is better: required wishes first, then the event's goals in its order."""
-    terms = {
-        "scheduled": objective["scheduled_weight"],
-        "fairness": objective["min_share"],
-        "breaks": -objective["breaks"],
-        "stability": -objective["moved"],
-    }
-    return (-objective["required"], *(terms[g] for g in problem.objective if g in terms))
 
 
 def all_schedules(problem: Problem) -> Iterator[list[Meeting]]:

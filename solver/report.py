@@ -96,3 +96,14 @@ def moves_against_published(problem: Problem, meetings: list[Meeting]) -> list[M
         if i not in continued:
             moves.append(Move(new.wishes, "added", new_slot=new.slot, new_location=new.location))
     return moves
+
+
+def objective_key(problem: Problem, objective: dict[str, float]) -> tuple[float, ...]:
+    """Larger is better: required wishes first, then the event's goals in its order."""
+    terms = {
+        "scheduled": objective["scheduled_weight"],
+        "fairness": objective["min_share"],
+        "breaks": -objective["breaks"],
+        "stability": -objective["moved"],
+    }
+    return (-objective["required"], *(terms[g] for g in problem.objective if g in terms))

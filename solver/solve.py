@@ -30,7 +30,7 @@ from solver.problem import (
     wish_weights,
 )
 from solver.replan import as_solution, filled, kept_published
-from solver.report import measure_objective, moves_against_published
+from solver.report import measure_objective, moves_against_published, objective_key
 from solver.retime import fixed_meeting_set, retime_model
 from solver.tables import placed_meetings
 
@@ -139,7 +139,6 @@ def no_worse_than_published(problem: Problem, answer: Solution, kept: Solution) 
     or the search found only schedules that move meetings for no gain). Ties go to the kept
     schedule: it moves nothing. So a re-plan of an unchanged event answers the published
     meetings whatever the time limit, and never one that is worse on any goal."""
-    from solver.brute import objective_key
     from solver.check import check
 
     if answer.status == "infeasible" or check(problem, kept).violations:

@@ -309,7 +309,7 @@ def test_a_replan_out_of_time_answers_the_published_meetings_not_a_worse_schedul
 
     from matchmaking.bundle.problem import bundle_to_problem
     from solver import solve
-    from solver.brute import objective_key
+    from solver.report import objective_key
 
     problem = bundle_to_problem(parse_bundle(demo_bundle(7)))
     first = solve(problem, SolveParameters(time_limit_seconds=10, workers=1, deterministic=True))

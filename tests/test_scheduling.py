@@ -230,3 +230,19 @@ def test_solve_event_solves_outside_a_transaction_and_stores_a_version(
     assert version.status in ("optimal", "feasible")
     with pytest.raises(SchedulingError, match="no published version"):
         solve_event(sessions, event.id, quick(), replan=True)
+
+
+def test_fields_added_to_the_solver_data_leave_digests_of_earlier_versions_alone() -> None:
+    """Versions stored before `delegation`, `represents_organisation` and `proposed` existed
+    keep their digests while those are at their defaults (else every version would look
+    stale); a value other than the default does change the digest."""
+    from matchmaking.planning.versions import _canonical, _digest
+
+    person = sp.Participant(id="p1", organisation="o1")
+    assert set(_canonical(person)) == {
+        "id", "organisation", "organisation_kind", "online", "unavailable", "max_meetings",
+        "host_location",
+    }  # fmt: skip
+    wish = sp.Wish(id="w1", sender="p1", recipient="p2")
+    assert "proposed" not in _canonical(wish)
+    assert _digest(sp.Participant(id="p1", organisation="o1", delegation="EU")) != _digest(person)

@@ -300,42 +300,29 @@ def _start_solve(slug: str, request: Request, db: Session, values: dict[str, Any
 def confirm_membership(
     slug: str, key: str, request: Request, db: DbSession, values: PostedForm
 ) -> Response:
-    return _confirm_membership(slug, key, request, db, values)
-
-
-def _confirm_membership(
-    slug: str, key: str, request: Request, db: Session, values: dict[str, Any]
-) -> Response:
-    check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event, _, _ = organiser_event(request, db, slug)
-    try:
-        member = registration_service.get_participant(db, event, key)
-        registration_service.confirm_membership(db, member, None)
-    except NotFound as error:
-        raise PageError(404, error.title, error.detail) from error
-    except Conflict as error:
-        db.rollback()
-        raise PageError(409, error.title, error.detail) from error
-    db.commit()
-    return redirect(f"/organiser/e/{event.slug}#waiting-members")
+    return _decide_membership(slug, key, request, db, values, confirm=True)
 
 
 @router.post("/organiser/e/{slug}/participants/{key}/turn-down-membership", include_in_schema=False)
 def turn_down_membership(
     slug: str, key: str, request: Request, db: DbSession, values: PostedForm
 ) -> Response:
-    return _turn_down_membership(slug, key, request, db, values)
+    return _decide_membership(slug, key, request, db, values, confirm=False)
 
 
-def _turn_down_membership(
-    slug: str, key: str, request: Request, db: Session, values: dict[str, Any]
+def _decide_membership(
+    slug: str, key: str, request: Request, db: Session, values: dict[str, Any], *, confirm: bool
 ) -> Response:
-    """Withdraw the registration of someone who is not of the organisation they named."""
+    """An organiser confirms a pending membership, or turns it down (the registration of
+    someone not of the organisation they named is withdrawn)."""
     check_csrf(request, str(values.get(CSRF_FIELD, "")))
     event, _, _ = organiser_event(request, db, slug)
     try:
         member = registration_service.get_participant(db, event, key)
-        registration_service.turn_down_membership(db, member, None)
+        if confirm:
+            registration_service.confirm_membership(db, member, None)
+        else:
+            registration_service.turn_down_membership(db, member, None)
     except NotFound as error:
         raise PageError(404, error.title, error.detail) from error
     except Conflict as error:

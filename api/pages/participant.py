@@ -276,44 +276,32 @@ def calendar_replace(
 def confirm_member(
     slug: str, key: str, request: Request, db: DbSession, values: PostedForm
 ) -> Response:
-    return _confirm_member(slug, key, request, db, values)
-
-
-def _confirm_member(
-    slug: str, key: str, request: Request, db: Session, values: dict[str, Any]
-) -> Response:
-    check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event = find_event(db, slug)
-    me = page_participant(request, db, event)
-    try:
-        registration_service.check_confirmed_member(me, "confirm new members")
-        member = registration_service.find_member(db, me, key)
-        registration_service.confirm_membership(db, member, me)
-    except DomainError as error:
-        db.rollback()
-        status = 403 if error.title == "Forbidden" else 404 if error.title == "Not found" else 409
-        raise PageError(status, error.title, error.detail) from error
-    db.commit()
-    return redirect(f"/e/{event.slug}/me")
+    return _decide_member(slug, key, request, db, values, confirm=True)
 
 
 @router.post("/e/{slug}/me/organisation/members/{key}/turn-down", include_in_schema=False)
 def turn_down_member(
     slug: str, key: str, request: Request, db: DbSession, values: PostedForm
 ) -> Response:
-    return _turn_down_member(slug, key, request, db, values)
+    return _decide_member(slug, key, request, db, values, confirm=False)
 
 
-def _turn_down_member(
-    slug: str, key: str, request: Request, db: Session, values: dict[str, Any]
+def _decide_member(
+    slug: str, key: str, request: Request, db: Session, values: dict[str, Any], *, confirm: bool
 ) -> Response:
+    """A confirmed member confirms, or turns down, someone asking to join the organisation."""
     check_csrf(request, str(values.get(CSRF_FIELD, "")))
     event = find_event(db, slug)
     me = page_participant(request, db, event)
     try:
-        registration_service.check_confirmed_member(me, "turn down new members")
+        registration_service.check_confirmed_member(
+            me, "confirm new members" if confirm else "turn down new members"
+        )
         member = registration_service.find_member(db, me, key)
-        registration_service.turn_down_membership(db, member, me)
+        if confirm:
+            registration_service.confirm_membership(db, member, me)
+        else:
+            registration_service.turn_down_membership(db, member, me)
     except DomainError as error:
         db.rollback()
         status = 403 if error.title == "Forbidden" else 404 if error.title == "Not found" else 409

@@ -159,17 +159,25 @@ def _check_segment(session: Session, event: Event, segment: str, delegation: str
             )
 
 
-def audience(session: Session, event: Event, segment: str, delegation: str = "") -> Audience:
-    """Who a message to `segment` would reach now."""
+def _recipients(
+    session: Session, event: Event, segment: str, delegation: str
+) -> tuple[Audience, list[tuple[str, str]]]:
+    """Who a message to `segment` reaches now, and their (name, e-mail), by name."""
     _check_segment(session, event, segment, delegation)
     query = _filter(session, event, segment, delegation)
     rows = session.execute(query.order_by(func.lower(Participant.name), Participant.id)).all()
-    return Audience(
+    reached = Audience(
         segment=segment,
         delegation=delegation.strip() if segment == "delegation" else "",
         count=len(rows),
         names=tuple(r.name for r in rows[:PREVIEW_NAMES]),
     )
+    return reached, [(r.name, r.email) for r in rows]
+
+
+def audience(session: Session, event: Event, segment: str, delegation: str = "") -> Audience:
+    """Who a message to `segment` would reach now."""
+    return _recipients(session, event, segment, delegation)[0]
 
 
 def segment_counts(session: Session, event: Event) -> dict[str, int]:
@@ -225,8 +233,7 @@ def send_message(
     """Queue the message to everyone in the segment (in the session's transaction; the caller
     commits) and say whom it reached. Nothing is queued when a field is wrong."""
     subject, body = check_message(subject, body)
-    reached = audience(session, event, segment, delegation)
-    query = _filter(session, event, segment, delegation).order_by(Participant.id)
+    reached, people = _recipients(session, event, segment, delegation)
     link = participant_page(base_url, event)
     mails = [
         Mail(
@@ -241,7 +248,7 @@ def send_message(
                 "page_url": link,
             },
         )
-        for _, name, email in session.execute(query)
+        for name, email in people
     ]
     queue(session, mails, event_id=event.id)
     return reached

@@ -340,18 +340,23 @@ def confirm_membership(
 ) -> Participant:
     """Confirm `member`'s pending membership: by a confirmed member of the same organisation,
     or by an organiser of the event (`confirmed_by` None; the caller checked the role)."""
-    if confirmed_by is not None:
-        check_confirmed_member(confirmed_by, "confirm new members")
-        if confirmed_by.organisation_id != member.organisation_id:
-            raise NotFound(f"Your organisation has no member '{member.key}'.")
-    locked = _locked_pending(session, member)
+    locked = _locked_pending(session, member, confirmed_by, "confirm new members")
     locked.membership_confirmed = True
     locked.updated_at = utcnow()
     session.flush()
     return locked
 
 
-def _locked_pending(session: Session, member: Participant) -> Participant:
+def _locked_pending(
+    session: Session, member: Participant, by: Participant | None, action: str
+) -> Participant:
+    """`member`'s row, locked, while its membership is pending; `by` (a participant, or None
+    for an organiser whose role the caller checked) must be a confirmed member of the same
+    organisation to `action`."""
+    if by is not None:
+        check_confirmed_member(by, action)
+        if by.organisation_id != member.organisation_id:
+            raise NotFound(f"Your organisation has no member '{member.key}'.")
     locked = session.scalar(
         select(Participant)
         .where(Participant.id == member.id)
@@ -383,11 +388,7 @@ def turn_down_membership(
     The registration is withdrawn: the participant and every wish they sent or received are
     deleted. Someone already in a schedule version's meetings is refused (409): deleting them
     would rewrite the version's history; erase their personal data instead."""
-    if turned_down_by is not None:
-        check_confirmed_member(turned_down_by, "turn down new members")
-        if turned_down_by.organisation_id != member.organisation_id:
-            raise NotFound(f"Your organisation has no member '{member.key}'.")
-    locked = _locked_pending(session, member)
+    locked = _locked_pending(session, member, turned_down_by, "turn down new members")
     scheduled = session.scalar(
         select(func.count())
         .select_from(Meeting)

@@ -570,7 +570,7 @@ def version_staleness(session: Session, version: ScheduleVersion) -> Staleness:
 
 #: Fields added to the solver's data after versions were stored with digests: left out of a
 #: digest while at their default, so those versions do not all look changed.
-_ADDED_FIELDS = frozenset({"represents_organisation", "proposed"})
+_ADDED_FIELDS = frozenset({"represents_organisation", "delegation", "proposed"})
 
 
 def _canonical(value: Any) -> Any:

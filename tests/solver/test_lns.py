@@ -10,12 +10,13 @@ from hypothesis import example, given, note, settings
 from ortools.sat.python import cp_model
 
 from solver import solve
-from solver.brute import brute_force, objective_key
+from solver.brute import brute_force
 from solver.candidates import build_candidates
 from solver.check import check, evaluate
 from solver.greedy import greedy
 from solver.lns import improve
 from solver.problem import Location, Participant, Problem, Slot, SolveParameters, Wish
+from solver.report import objective_key
 from solver.solve import set_hint
 from tests.solver.test_properties import WITH_SOLVER, problems
 

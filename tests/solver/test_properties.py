@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
 
-from solver.brute import all_schedules, brute_force, objective_key
+from solver.brute import all_schedules, brute_force
 from solver.check import EventIndex, check, evaluate, meeting_kind
 from solver.explain import explain_unscheduled, find_conflicts
 from solver.greedy import greedy
@@ -31,6 +31,7 @@ from solver.problem import (
     SolveParameters,
     Wish,
 )
+from solver.report import objective_key
 
 T = TypeVar("T")
 
