@@ -12,12 +12,20 @@ from datetime import datetime
 from urllib.parse import quote
 
 import segno
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from matchmaking.platform.errors import NotFound
-from matchmaking.platform.models import CheckIn, Event, Organisation, Participant, as_utc, utcnow
+from matchmaking.platform.models import (
+    Absence,
+    CheckIn,
+    Event,
+    Organisation,
+    Participant,
+    as_utc,
+    utcnow,
+)
 from matchmaking.platform.wording import fold
 
 
@@ -55,7 +63,8 @@ def check_in(
     by: int | None = None,
     now: datetime | None = None,
 ) -> Arrival:
-    """Mark the participant arrived (no change when they are already)."""
+    """Mark the participant arrived (no change when they are already); someone marked away
+    (see `absences`) is so no longer: they came after all, or came back."""
     if participant.event_id != event.id:
         raise NotFound(f"The event has no participant '{participant.key}'.", field="path.key")
     query = select(CheckIn).where(CheckIn.participant_id == participant.id)
@@ -71,6 +80,7 @@ def check_in(
                 session.add(row)
         except IntegrityError:
             row = session.scalars(query.execution_options(populate_existing=True)).one()
+    session.execute(delete(Absence).where(Absence.participant_id == participant.id))
     return Arrival(participant, as_utc(row.arrived_at))
 
 

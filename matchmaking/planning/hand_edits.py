@@ -35,6 +35,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from matchmaking.planning.publishing import current_published_version
+from matchmaking.planning.rest_of_day import pinned_problem
 from matchmaking.planning.scheduling import (
     goal_order,
     problem_from_event,
@@ -804,42 +805,6 @@ def hand_edits(session: Session, version: ScheduleVersion) -> list[HandEdit]:
 
 class PinsNotKept(Conflict):
     title = "The pinned meetings cannot all be kept"
-
-
-def pinned_problem(
-    problem: sp.Problem, meetings: list[sp.Meeting], pins: list[sp.Meeting]
-) -> sp.Problem:
-    """`problem` with the pinned meetings fixed: their wishes are required in their slot, the
-    version's meetings are the `published` schedule the stability goal keeps (a kept meeting
-    gets its location back, see solver/tables.py), and a host who is not in a pinned meeting
-    held at their full host location is not available then (their meeting would take it)."""
-    wishes = {w.id: w for w in problem.wishes}
-    for pin in pins:
-        for key in pin.wishes:
-            if key in wishes:
-                wishes[key] = dataclasses.replace(
-                    wishes[key], required=True, fixed_slot=pin.slot, session=None
-                )
-    capacity = {loc.id: loc.capacity for loc in problem.locations}
-    used = Counter((pin.slot, pin.location) for pin in pins)
-    blocked: dict[str, set[str]] = {}
-    for p in problem.participants:
-        if p.host_location is None:
-            continue
-        for (slot, location), n in used.items():
-            mine = any(p.id in pin.participants for pin in pins if pin.slot == slot)
-            if location == p.host_location and n >= capacity.get(location, 1) and not mine:
-                blocked.setdefault(p.id, set()).add(slot)
-    participants = tuple(
-        dataclasses.replace(p, unavailable=p.unavailable | blocked[p.id]) if p.id in blocked else p
-        for p in problem.participants
-    )
-    return dataclasses.replace(
-        problem,
-        wishes=tuple(wishes[w.id] for w in problem.wishes),
-        participants=participants,
-        published=tuple(meetings),
-    )
 
 
 def _same_place(a: sp.Meeting, b: sp.Meeting) -> bool:

@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import and_, or_, select, update
@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from matchmaking.planning.publishing import current_published_version
+from matchmaking.planning.rest_of_day import instant
 from matchmaking.platform.errors import Conflict
 from matchmaking.platform.mail import MailDeliverer
 from matchmaking.platform.models import Event, JobStatus, SolveJob, utcnow
@@ -100,6 +101,9 @@ class JobParameters:
     #: A re-plan may move published meetings for every goal ranked above `stability` in the
     #: order as given (the organiser's explicit choice); False keeps the published promise.
     move_published: bool = False
+    #: A re-plan of the rest of the day: the moment (UTC, ISO 8601) before which published
+    #: meetings stay as they are; people marked away get no meeting after it.
+    frozen_before: str | None = None
     relative_gap: float = 0.0
     deterministic: bool = False
     random_seed: int = 0
@@ -121,6 +125,7 @@ class JobParameters:
             replan=bool(record.get("replan", False)),
             objective=tuple(objective) if objective is not None else None,
             move_published=bool(record.get("move_published", False)),
+            frozen_before=record.get("frozen_before") or None,
             relative_gap=float(record.get("relative_gap") or 0.0),
             deterministic=bool(record.get("deterministic", False)),
             random_seed=int(record.get("random_seed") or 0),
@@ -161,13 +166,15 @@ def create_solve_job(
     relative_gap: float = 0.0,
     deterministic: bool = False,
     move_published: bool = False,
+    frozen_before: datetime | None = None,
     requested_by: int | None = None,
     settings: Settings | None = None,
 ) -> SolveJob:
     """A queued job for `event`. Flushes; the caller commits, then submits it to a runner
     (never before the commit, or a worker might look for a row that is not there yet).
 
-    `replan` defaults to True when the event has a published version.
+    `replan` defaults to True when the event has a published version. `frozen_before` makes
+    it a re-plan of the rest of the day from that moment (see `rest_of_day`).
 
     One solve of an event at a time: `SolveUnderWay` (a `Conflict`) while another is queued or
     running. The database holds the rule under concurrent starts too: a partial unique index
@@ -185,6 +192,8 @@ def create_solve_job(
         raise JobError("replan", "the event has no published version to re-plan from")
     if move_published and not replan:
         raise JobError("move_published", "only a re-plan has published meetings to move")
+    if frozen_before is not None and not replan:
+        raise JobError("frozen_before", "only a re-plan has published meetings to keep")
     parameters = JobParameters(
         time_limit_seconds=time_limit_seconds or settings.solve_time_limit_seconds,
         workers=workers or settings.solve_workers,
@@ -193,6 +202,7 @@ def create_solve_job(
         relative_gap=relative_gap,
         deterministic=deterministic,
         move_published=move_published,
+        frozen_before=instant(frozen_before).isoformat() if frozen_before is not None else None,
     )
     job = SolveJob(
         id=str(uuid.uuid4()),
@@ -301,6 +311,11 @@ def _run_claimed(
             replan=claim.parameters.replan,
             objective=claim.parameters.objective,
             move_published=claim.parameters.move_published,
+            frozen_before=(
+                datetime.fromisoformat(claim.parameters.frozen_before)
+                if claim.parameters.frozen_before
+                else None
+            ),
             finish=finish,
         )
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from matchmaking.planning.publishing import current_published_version
+from matchmaking.planning.rest_of_day import rest_of_day_problem
 from matchmaking.planning.snapshot import Snapshot, goal_order, problem_from_event, wish_rows
 from matchmaking.planning.versions import snapshot_digest
 from matchmaking.platform.models import (
@@ -276,6 +278,7 @@ def solve_event(
     replan: bool = False,
     objective: Sequence[str] | None = None,
     move_published: bool = False,
+    frozen_before: datetime | None = None,
     record: Mapping[str, Any] | None = None,
     finish: Callable[[Snapshot, sp.Solution], T] | None = None,
 ) -> ScheduleVersion | T:
@@ -286,6 +289,10 @@ def solve_event(
     the solve parameters) as its parameters. `finish` replaces the default save (one
     transaction calling `save_solution`): a solve job saves the version together with the
     job's own end, or puts the job back in the queue.
+
+    With `frozen_before` (a re-plan only) the solve re-plans the rest of the day from that
+    moment: published meetings before it stay, people away get no meeting after it
+    (`rest_of_day.rest_of_day_problem`); the version records the event as read.
     """
     from solver import solve  # the solver is heavy to import; only solving needs it
 
@@ -294,7 +301,12 @@ def solve_event(
         snapshot = take_snapshot(
             session, event, replan=replan, objective=objective, move_published=move_published
         )
-    solution = solve(snapshot.problem, parameters)
+        problem = snapshot.problem
+        if frozen_before is not None:
+            if snapshot.based_on_id is None:
+                raise SchedulingError("only a re-plan keeps the meetings before a moment")
+            problem = rest_of_day_problem(session, event, problem, frozen_before)
+    solution = solve(problem, parameters)
     if finish is not None:
         return finish(snapshot, solution)
     with sessions() as session, session.begin():

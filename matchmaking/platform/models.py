@@ -819,6 +819,27 @@ class MeetingAttendance(Base):
     absent: Mapped[Participant | None] = relationship(foreign_keys=[absent_id])
 
 
+class Absence(Base):
+    """A participant who is not there from `absent_from` on (did not come, or left early),
+    marked by the event's staff; a re-plan of the rest of the day gives them no meeting from
+    then (see `matchmaking.onsite.absences` and `matchmaking.planning.rest_of_day`). One per
+    person; marking again moves the time, and they are back when the row is deleted."""
+
+    __tablename__ = "absences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), unique=True
+    )
+    #: From when they are away (UTC).
+    absent_from: Mapped[datetime]
+    organiser_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisers.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class MeetingFeedback(Base):
     """One side's answers about one meeting, given once (see `matchmaking.onsite.feedback`)."""
 

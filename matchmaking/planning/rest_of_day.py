@@ -1,0 +1,129 @@
+"""The re-plan of the rest of the day: what is past stays, who is away gets no meeting.
+
+On the event day the organiser re-plans from a moment T (now, or a chosen time) without the
+people who are away (`Absence` rows: not come, or left early). `rest_of_day_problem` turns the
+re-plan's problem (the event as read, with the published version as `published`) into the
+problem the solver works on:
+
+- the published meetings of slots that begin before T are frozen: their wishes are required
+  in their slot, where they were (`pinned_problem`, as pins of a hand-edited version);
+- nobody gets a new meeting in a slot that begins before T;
+- a participant away from A has no meeting in a slot that begins at or after T and ends
+  after A, and their wishes are no longer required (they cannot be held);
+- everything else is an ordinary re-plan: the stability goal keeps the other published
+  meetings where they are unless moving them meets more wishes, and wishes that were not met
+  may take the slots freed.
+
+The version records the event as read (its fingerprints judge staleness later), not this
+stricter copy, as `resolve_around_pins` does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from matchmaking.platform.models import Absence, Event, Participant, Slot
+from solver import problem as sp
+
+
+def pinned_problem(
+    problem: sp.Problem, meetings: list[sp.Meeting], pins: list[sp.Meeting]
+) -> sp.Problem:
+    """`problem` with the pinned meetings fixed: their wishes are required in their slot, the
+    version's meetings are the `published` schedule the stability goal keeps (a kept meeting
+    gets its location back, see solver/tables.py), and a host who is not in a pinned meeting
+    held at their full host location is not available then (their meeting would take it)."""
+    wishes = {w.id: w for w in problem.wishes}
+    for pin in pins:
+        for key in pin.wishes:
+            if key in wishes:
+                wishes[key] = dataclasses.replace(
+                    wishes[key], required=True, fixed_slot=pin.slot, session=None
+                )
+    capacity = {loc.id: loc.capacity for loc in problem.locations}
+    used = Counter((pin.slot, pin.location) for pin in pins)
+    blocked: dict[str, set[str]] = {}
+    for p in problem.participants:
+        if p.host_location is None:
+            continue
+        for (slot, location), n in used.items():
+            mine = any(p.id in pin.participants for pin in pins if pin.slot == slot)
+            if location == p.host_location and n >= capacity.get(location, 1) and not mine:
+                blocked.setdefault(p.id, set()).add(slot)
+    participants = tuple(
+        dataclasses.replace(p, unavailable=p.unavailable | blocked[p.id]) if p.id in blocked else p
+        for p in problem.participants
+    )
+    return dataclasses.replace(
+        problem,
+        wishes=tuple(wishes[w.id] for w in problem.wishes),
+        participants=participants,
+        published=tuple(meetings),
+    )
+
+
+def instant(moment: datetime) -> datetime:
+    """`moment` as an aware UTC time (a naive one is UTC, as SQLite hands them back)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def wall_clock(event: Event, moment: datetime) -> datetime:
+    """`moment` (aware, or naive UTC) as the event zone's wall clock, as slot times are."""
+    return instant(moment).astimezone(ZoneInfo(event.timezone)).replace(tzinfo=None)
+
+
+def away_slots(session: Session, event: Event, frozen_before: datetime) -> dict[str, set[str]]:
+    """Participant key → the slots of the rest of the day (beginning at or after
+    `frozen_before`) they cannot take because they are away by the slot's end."""
+    moment = wall_clock(event, frozen_before)
+    slots = session.execute(
+        select(Slot.key, Slot.start, Slot.end).where(Slot.event_id == event.id)
+    ).all()
+    away: dict[str, set[str]] = {}
+    for key, absent_from in session.execute(
+        select(Participant.key, Absence.absent_from)
+        .join(Participant, Absence.participant_id == Participant.id)
+        .where(Absence.event_id == event.id)
+    ):
+        since = wall_clock(event, absent_from)
+        away[key] = {s for s, start, end in slots if start >= moment and end > since}
+    return away
+
+
+def rest_of_day_problem(
+    session: Session, event: Event, problem: sp.Problem, frozen_before: datetime
+) -> sp.Problem:
+    """The re-plan's `problem` for the rest of the day from `frozen_before` (see the module
+    docstring); `problem.published` holds the published version's meetings."""
+    moment = wall_clock(event, frozen_before)
+    past = set(
+        session.scalars(select(Slot.key).where(Slot.event_id == event.id, Slot.start < moment))
+    )
+    frozen = [m for m in problem.published if m.slot in past]
+    pinned = pinned_problem(problem, list(problem.published), frozen)
+    held = {(person, m.slot) for m in frozen for person in m.participants}
+    frozen_wishes = {key for m in frozen for key in m.wishes}
+    away = away_slots(session, event, frozen_before)
+    participants = tuple(
+        dataclasses.replace(
+            p,
+            unavailable=p.unavailable
+            | {slot for slot in past if (p.id, slot) not in held}
+            | away.get(p.id, set()),
+        )
+        for p in pinned.participants
+    )
+    gone = {key for key, slots in away.items() if slots}
+    wishes = tuple(
+        dataclasses.replace(w, required=False)
+        if w.required and w.id not in frozen_wishes and ({w.sender, w.recipient} & gone)
+        else w
+        for w in pinned.wishes
+    )
+    return dataclasses.replace(pinned, participants=participants, wishes=wishes)
