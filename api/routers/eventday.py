@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from api.deps import AppSettings, DbSession, EventParticipant, StaffAccess
-from api.problems import problem_responses
+from api.problems import FieldError, ProblemError, problem_responses
+from api.routers.jobs import Runner, job_out, job_url
 from api.schemas.common import Limit, Offset
 from api.schemas.eventday import (
+    AbsenceIn,
+    AbsenceOut,
     AttendanceIn,
     AttendanceOut,
     CheckInOut,
@@ -24,11 +27,15 @@ from api.schemas.eventday import (
     FeedbackOut,
     ReportLineOut,
     ReportOut,
+    RestOfDayIn,
+    RestOfDayOut,
 )
-from matchmaking.onsite import attendance, checkin, door_lists, feedback, report
+from matchmaking.onsite import absences, attendance, checkin, door_lists, feedback, report
 from matchmaking.onsite.checkin import Arrival
+from matchmaking.planning import jobs as job_service
 from matchmaking.platform import mail
-from matchmaking.platform.models import Cooperation, FollowUp, MeetingOutcome
+from matchmaking.platform.errors import DomainError
+from matchmaking.platform.models import Cooperation, FollowUp, MeetingOutcome, utcnow
 
 router = APIRouter(prefix="/api/v1/events/{slug}", tags=["event day"])
 
@@ -353,3 +360,127 @@ def send_feedback_mails(
     queued = mail.queue(db, mails, event_id=access.event.id)
     db.commit()
     return FeedbackMailsOut(queued=queued)
+
+
+# --- who is away, and the re-plan of the rest of the day ------------------------------------
+
+AWAY = (
+    "Someone away gets no meeting from then on in the next re-plan of the rest of the day; "
+    "checking them in ends it. The time must fall within the event (422 naming the field)."
+)
+
+
+def _absence_out(away: absences.Away) -> AbsenceOut:
+    person = away.participant
+    return AbsenceOut(
+        participant=person.key,
+        name=person.name,
+        organisation=person.organisation.name,
+        away_from=away.absent_from,
+    )
+
+
+@router.get(
+    "/absences",
+    response_model=list[AbsenceOut],
+    responses=problem_responses(401, 404),
+    summary="Who is marked away",
+    description=f"{STAFF} By name. {AWAY}",
+)
+def list_absences(access: StaffAccess, db: DbSession) -> list[AbsenceOut]:
+    return [_absence_out(a) for a in absences.absences(db, access.event)]
+
+
+@router.put(
+    "/participants/{key}/absence",
+    response_model=AbsenceOut,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Mark a participant away",
+    description=f"{STAFF} From `away_from` on (they did not come, or leave early); a second "
+    f"mark moves the time. 404 for a participant of another event. {AWAY}",
+)
+def mark_away(access: StaffAccess, db: DbSession, key: Key, body: AbsenceIn) -> AbsenceOut:
+    person = checkin.find_participant(db, access.event, key)
+    away = absences.mark_absent(db, access.event, person, body.away_from, by=access.organiser.id)
+    db.commit()
+    return _absence_out(away)
+
+
+@router.delete(
+    "/participants/{key}/absence",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="The participant is not away after all",
+    description=f"{STAFF} No change when they were not marked away.",
+)
+def clear_away(access: StaffAccess, db: DbSession, key: Key) -> None:
+    person = checkin.find_participant(db, access.event, key)
+    absences.clear_absence(db, access.event, person)
+    db.commit()
+
+
+@router.post(
+    "/rest-of-day-replans",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RestOfDayOut,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Re-plan the rest of the day without the people away",
+    description=f"{STAFF} One action: marks the people of `absent` away (and everyone not "
+    "checked in, with `not_checked_in_away`), then queues a re-plan of the published version "
+    "from `frozen_before` (default now): meetings before it stay as they are, the people away "
+    "get no meeting after it, everyone else keeps their published meetings unless moving "
+    "them meets more wishes, and wishes not met before may take the freed slots. The job's "
+    "version is checked (its changes against the published one) and published like any "
+    "other, which tells everyone whose agenda changes. 404 naming `body.absent[i].participant` "
+    "for someone of another event, 422 for a time outside the event, 409 while a solve is "
+    "under way or when nothing is published; nothing is stored then.",
+)
+def replan_rest_of_day(
+    access: StaffAccess,
+    db: DbSession,
+    runner: Runner,
+    settings: AppSettings,
+    response: Response,
+    body: RestOfDayIn,
+) -> RestOfDayOut:
+    event = access.event
+    try:
+        done = absences.replan_rest_of_day(
+            db,
+            event,
+            frozen_before=body.frozen_before or utcnow(),
+            absent=[(a.participant, a.away_from) for a in body.absent],
+            not_checked_in_away=body.not_checked_in_away,
+            by=access.organiser.id,
+            time_limit_seconds=body.time_limit_seconds,
+            settings=settings,
+        )
+    except job_service.SolveUnderWay as busy:
+        db.rollback()
+        raise ProblemError(
+            409,
+            f"A solve of this event is already under way ({job_url(event.slug, busy.job_id or '')}"
+            "); wait for it or cancel it first.",
+            title="Conflict with the current state",
+            type_="/problems/conflict",
+        ) from None
+    except job_service.JobError as refused:
+        db.rollback()
+        raise ProblemError(
+            409,
+            "Nothing is published yet: there is no day to re-plan.",
+            title="Conflict with the current state",
+            type_="/problems/conflict",
+            errors=[FieldError(field=f"body.{refused.field}", message=refused.message)],
+        ) from None
+    except DomainError:
+        db.rollback()
+        raise
+    db.commit()
+    runner.submit(done.job.id, time_limit_seconds=done.job.parameters["time_limit_seconds"])
+    response.headers["Location"] = job_url(event.slug, done.job.id)
+    return RestOfDayOut(
+        frozen_before=done.frozen_before,
+        away=[_absence_out(a) for a in done.away],
+        job=job_out(db, done.job, event.slug),
+    )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import Instant, LocalTime, Page
+from api.schemas.schedules import JobOut
 
 
 class CheckInOut(BaseModel):
@@ -133,3 +135,65 @@ class ReportOut(BaseModel):
 
 class FeedbackMailsOut(BaseModel):
     queued: int = Field(description="E-mails put in the outbox (sent after the answer).")
+
+
+# --- who is away, and the re-plan of the rest of the day ------------------------------------
+
+EventTime = Field(
+    description="A time with its offset (`2030-10-26T11:00:00+02:00`), or the event's "
+    "wall-clock time without one (`2030-10-26T11:00`); it must fall within the event."
+)
+
+
+class AbsenceIn(BaseModel):
+    """From when a participant is away (did not come, or leaves early)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    away_from: datetime = EventTime
+
+
+class AbsenceOut(BaseModel):
+    participant: str = Field(description="The participant's key.")
+    name: str
+    organisation: str
+    away_from: Instant = Field(description="From when they are away (UTC).")
+
+
+class AwayIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    participant: str = Field(min_length=1, max_length=64, description="The participant's key.")
+    away_from: datetime | None = Field(
+        default=None,
+        description="From when they are away (as `frozen_before`); left out: from `frozen_before`.",
+    )
+
+
+class RestOfDayIn(BaseModel):
+    """Re-plan the rest of the day without the people who are away."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    frozen_before: datetime | None = Field(
+        default=None,
+        description="Published meetings of slots beginning before this moment stay as they "
+        "are, and nobody gets a new meeting before it. Left out: now. A time with its offset, "
+        "or the event's wall-clock time without one; it must fall within the event.",
+    )
+    absent: list[AwayIn] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="People to mark away first (in addition to those marked already).",
+    )
+    not_checked_in_away: bool = Field(
+        default=False,
+        description="Mark everyone who has not been checked in away from `frozen_before`.",
+    )
+    time_limit_seconds: float | None = Field(default=None, ge=1, le=3600)
+
+
+class RestOfDayOut(BaseModel):
+    frozen_before: Instant
+    away: list[AbsenceOut] = Field(description="Everyone marked away, by name.")
+    job: JobOut = Field(description="The re-plan's solve job; its version is published as any.")

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from matchmaking.onsite.checkin import find_participant
 from matchmaking.planning import jobs
 from matchmaking.planning.rest_of_day import instant
 from matchmaking.platform.errors import Invalid, NotFound
@@ -104,7 +105,7 @@ def mark_absent(
     absent_from: datetime,
     *,
     by: int | None = None,
-    field: str = "body.from",
+    field: str = "body.away_from",
 ) -> Away:
     """Mark the participant away from `absent_from` (within the event; `Invalid` naming
     `field` otherwise); a second mark moves the moment."""
@@ -165,25 +166,31 @@ def replan_rest_of_day(
     event: Event,
     *,
     frozen_before: datetime,
-    absent: Sequence[tuple[Participant, datetime | None]] = (),
+    absent: Sequence[tuple[str, datetime | None]] = (),
     not_checked_in_away: bool = False,
     by: int | None = None,
     time_limit_seconds: float | None = None,
     settings: Settings | None = None,
 ) -> RestOfDay:
-    """The organiser's one action (see the module docstring): mark `absent` away (each from
-    its moment, or from `frozen_before`), and everyone not checked in too when
-    `not_checked_in_away`, then queue the re-plan of the rest of the day from `frozen_before`.
+    """The organiser's one action (see the module docstring): mark the participants of
+    `absent` (keys) away, each from its moment or from `frozen_before`, and everyone not
+    checked in too when `not_checked_in_away`; then queue the re-plan of the rest of the day
+    from `frozen_before`.
 
-    Every moment is checked before anything is written (`Invalid` naming `body.frozen_before`
-    or `body.absent[i].from`); `jobs.SolveUnderWay` while a solve runs, `jobs.JobError` when
-    nothing is published. Flushes; the caller commits, then submits the job, or rolls back.
+    Everything is checked before anything is written: `Invalid` naming `body.frozen_before`
+    or `body.absent[i].away_from` for a moment outside the event, `NotFound` naming
+    `body.absent[i].participant` for someone not of this event; `jobs.SolveUnderWay` while
+    a solve runs, `jobs.JobError` when nothing is published. Flushes; the caller commits,
+    then submits the job, or rolls back.
     """
     moment = within_event(session, event, frozen_before, "body.frozen_before")
     wanted: dict[int, tuple[Participant, datetime]] = {}
-    for i, (person, since) in enumerate(absent):
-        _check_own(event, person)
-        field = f"body.absent[{i}].from"
+    for i, (key, since) in enumerate(absent):
+        try:
+            person = find_participant(session, event, key)
+        except NotFound as error:
+            raise NotFound(error.detail, field=f"body.absent[{i}].participant") from None
+        field = f"body.absent[{i}].away_from"
         wanted[person.id] = (
             person,
             moment if since is None else within_event(session, event, since, field),
