@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote_plus
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -26,9 +27,12 @@ from api.pages.common import (
     settings_of,
 )
 from api.pages.forms import PostedForm
+from api.routers.jobs import start_job_runner
 from matchmaking.delivery.agenda import participant_agenda
 from matchmaking.delivery.exports import to_xlsx
-from matchmaking.onsite import attendance, checkin, door_lists, feedback, report
+from matchmaking.onsite import absences, attendance, checkin, door_lists, feedback, report
+from matchmaking.planning import jobs as job_service
+from matchmaking.planning import publishing as publishing_service
 from matchmaking.platform import mail
 from matchmaking.platform.errors import Conflict, DomainError, NotFound
 from matchmaking.platform.models import (
@@ -106,6 +110,8 @@ def check_in_person(slug: str, key: str, request: Request, db: DbSession) -> HTM
             "organiser": organiser,
             "person": person,
             "arrived_at": checkin.arrived_at(db, person),
+            "away_from": absences.absent_from(db, person),
+            "suggested": _wall_clock(event, absences.suggested_moment(db, event)),
             "meetings": [
                 (datetime.fromisoformat(m.start), datetime.fromisoformat(m.end), m)
                 for m in agenda.meetings
@@ -142,6 +148,119 @@ def check_in_action(
     return redirect(
         f"/organiser/e/{event.slug}/check-in/{quote_plus(person.key)}?flash={quote_plus(flash)}"
     )
+
+
+# --- who is away, and the re-plan of the rest of the day -------------------------------------
+
+
+def _wall_clock(event: Event, moment: datetime) -> str:
+    """A UTC moment as a `datetime-local` field's value, in the event's time zone."""
+    return moment.astimezone(ZoneInfo(event.timezone)).strftime("%Y-%m-%dT%H:%M")
+
+
+def _posted_moment(event: Event, value: object, label: str) -> datetime:
+    """A posted `datetime-local` value (event time) as a UTC moment; 422 when it is none."""
+    try:
+        return absences.event_moment(event, datetime.fromisoformat(str(value)[:40]))
+    except ValueError:
+        raise PageError(
+            422, "Invalid time", f"Give {label} as a day and a time of the event."
+        ) from None
+
+
+def _domain_refusal(db: DbSession, error: DomainError) -> PageError:
+    db.rollback()
+    status = 404 if isinstance(error, NotFound) else 409 if isinstance(error, Conflict) else 422
+    return PageError(status, error.title, error.detail)
+
+
+@router.post("/organiser/e/{slug}/check-in/{key}/away", include_in_schema=False)
+def away_action(
+    slug: str, key: str, request: Request, db: DbSession, values: PostedForm
+) -> Response:
+    """Staff mark a participant away from a time (`action=away`, `away_from`) or back
+    (`action=back`); then on to the re-plan of the rest of the day, or back to the person."""
+    check_csrf(request, str(values.get(CSRF_FIELD, "")))
+    event, organiser, _ = organiser_event(request, db, slug)
+    person = _person(db, event, key)
+    action = str(values.get("action", ""))
+    try:
+        if action == "away":
+            moment = _posted_moment(event, values.get("away_from", ""), "when they are away")
+            away = absences.mark_absent(db, event, person, moment, by=organiser.id)
+            when = _wall_clock(event, away.absent_from).replace("T", " ")
+            flash = f"{person.name} is away from {when}."
+        elif action == "back":
+            absences.clear_absence(db, event, person)
+            flash = f"{person.name} is no longer marked away."
+        else:
+            raise PageError(422, "Unknown action", "Choose to mark the person away or back.")
+    except DomainError as error:
+        raise _domain_refusal(db, error) from error
+    db.commit()
+    if action == "away":
+        return redirect(f"/organiser/e/{event.slug}/rest-of-day?flash={quote_plus(flash)}")
+    return redirect(
+        f"/organiser/e/{event.slug}/check-in/{quote_plus(person.key)}?flash={quote_plus(flash)}"
+    )
+
+
+@router.get("/organiser/e/{slug}/rest-of-day", response_class=HTMLResponse, include_in_schema=False)
+def rest_of_day_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
+    """Who is away, who has not come, and the one action that re-plans the rest of the day
+    without them (owners and staff of the event)."""
+    event, organiser, _ = organiser_event(request, db, slug)
+    return render(
+        request,
+        "pages/rest_of_day.html",
+        {
+            "title": f"Re-plan the rest of the day · {event.name}",
+            "event": event,
+            "organiser": organiser,
+            "away": absences.absences(db, event),
+            "not_come": absences.not_checked_in(db, event),
+            "suggested": _wall_clock(event, absences.suggested_moment(db, event)),
+            "span": absences.event_span(db, event),
+            "published": publishing_service.current_published_version(db, event.id),
+            "flash": request.query_params.get("flash", "")[:300],
+        },
+    )
+
+
+@router.post("/organiser/e/{slug}/rest-of-day", include_in_schema=False)
+def rest_of_day_action(slug: str, request: Request, db: DbSession, values: PostedForm) -> Response:
+    """The one action: mark those not checked in away when asked, and queue the re-plan of
+    the rest of the day from `frozen_before`; its progress and version are on the dashboard,
+    whose version page shows the changes before they are published."""
+    check_csrf(request, str(values.get(CSRF_FIELD, "")))
+    event, organiser, _ = organiser_event(request, db, slug)
+    moment = _posted_moment(event, values.get("frozen_before", ""), "from when to re-plan")
+    settings = settings_of(request)
+    limit = min(60.0, settings.solve_time_limit_seconds)
+    try:
+        done = absences.replan_rest_of_day(
+            db, event, frozen_before=moment,
+            not_checked_in_away=values.get("not_checked_in") == "yes",
+            by=organiser.id, time_limit_seconds=limit, settings=settings,
+        )  # fmt: skip
+    except job_service.SolveUnderWay as error:
+        raise _domain_refusal(db, error) from error
+    except job_service.JobError:
+        db.rollback()
+        raise PageError(
+            409, "Nothing is published", "Publish a schedule first: there is no day to re-plan."
+        ) from None
+    except DomainError as error:
+        raise _domain_refusal(db, error) from error
+    db.commit()
+    start_job_runner(request.app).submit(done.job.id, time_limit_seconds=limit)
+    names = [a.participant.name for a in done.away]
+    who = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    flash = (
+        f"Re-planning from {_wall_clock(event, moment).replace('T', ' ')} without "
+        f"{who or 'nobody away'}: check the new version's changes, then publish it."
+    )
+    return redirect(f"/organiser/e/{event.slug}?flash={quote_plus(flash)}#job-{done.job.id}")
 
 
 @router.get("/organiser/e/{slug}/badges", response_class=HTMLResponse, include_in_schema=False)

@@ -93,6 +93,16 @@ def within_event(session: Session, event: Event, moment: datetime, field: str) -
     return instant
 
 
+def suggested_moment(session: Session, event: Event, now: datetime | None = None) -> datetime:
+    """What a form offers as "from": now, or the nearest moment of the event when now is
+    before or after it (UTC)."""
+    moment = instant(now or utcnow())
+    span = event_span(session, event)
+    if span is None:
+        return moment
+    return min(max(moment, span[0]), span[1])
+
+
 def _check_own(event: Event, participant: Participant) -> None:
     if participant.event_id != event.id:
         raise NotFound(f"The event has no participant '{participant.key}'.", field="path.key")

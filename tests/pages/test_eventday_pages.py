@@ -3,10 +3,22 @@ agenda and the badges, and who may not."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import time
+
+from sqlalchemy import func, select
 
 from matchmaking.onsite import checkin
-from matchmaking.platform.models import CheckIn, MeetingAttendance, MeetingFeedback, OutboxMail
+from matchmaking.platform.models import (
+    Absence,
+    CheckIn,
+    MeetingAttendance,
+    MeetingFeedback,
+    OutboxMail,
+    Participant,
+    SolveJob,
+    Wish,
+    WishStatus,
+)
 from tests.calendars.builders import add_version, at
 from tests.pages.conftest import Site, csrf_of
 
@@ -264,3 +276,141 @@ def test_the_closing_mail_from_the_report_page_and_every_form_needs_its_csrf_tok
         assert db.scalars(select(CheckIn)).all() == []
         assert db.scalars(select(MeetingAttendance)).all() == []
         assert db.scalars(select(MeetingFeedback)).all() == []
+
+
+# --- who is away, and the re-plan of the rest of the day -------------------------------------
+
+
+def _published_with_wishes(site: Site) -> None:
+    """Person 1 & Person 2 at 09:00 and Person 1 & Person 3 at 09:50 (day 1), each for an
+    accepted wish, and Person 5's wish to meet Person 1 not met."""
+    people = site.built.participants
+    wishes = {
+        key: Wish(
+            event=site.built.event,
+            key=key,
+            sender=people[a],
+            recipient=people[b],
+            status=WishStatus.accepted,
+        )
+        for key, a, b in [("w1", "p1", "p2"), ("w2", "p1", "p3"), ("w3", "p5", "p1")]
+    }
+    site.session.add_all(wishes.values())
+    version = add_version(
+        site.session,
+        site.built,
+        [("m-1", "s1", "t1", "p1", "p2"), ("m-2", "s3", "t1", "p1", "p3")],
+        published_at=at(20),
+    )
+    version.meetings[0].wishes = [wishes["w1"]]
+    version.meetings[1].wishes = [wishes["w2"]]
+    site.session.commit()
+
+
+def _away(site: Site) -> dict[str, str]:
+    with site.read() as db:
+        return {
+            key: moment.strftime("%H:%M")
+            for key, moment in db.execute(
+                select(Participant.key, Absence.absent_from).join(
+                    Absence, Absence.participant_id == Participant.id
+                )
+            )
+        }
+
+
+def test_staff_mark_someone_away_and_re_plan_the_rest_of_the_day(site: Site) -> None:
+    _published_with_wishes(site)
+    client = site.client()
+    site.sign_in_organiser(client)
+    person = client.get(f"/organiser/e/{site.slug}/check-in/p3")
+    assert 'id="away_from"' in person.text
+    assert 'value="2024-10-27T10:35"' in person.text  # after the event: its last moment
+    csrf = csrf_of(client, f"/organiser/e/{site.slug}/check-in/p3")
+    # A time outside the event, or no time at all: refused, nothing stored.
+    for value in ("2024-10-29T09:30", "soon"):
+        refused = client.post(
+            f"/organiser/e/{site.slug}/check-in/p3/away",
+            data={"csrf_token": csrf, "action": "away", "away_from": value},
+        )
+        assert refused.status_code == 422, value
+    assert "within the event" in refused.text or "day and a time" in refused.text
+    assert _away(site) == {}
+
+    marked = client.post(
+        f"/organiser/e/{site.slug}/check-in/p3/away",
+        data={"csrf_token": csrf, "action": "away", "away_from": "2024-10-26T09:30"},
+    )
+    assert marked.status_code == 303
+    assert marked.headers["location"].startswith(f"/organiser/e/{site.slug}/rest-of-day")
+    assert _away(site) == {"p3": "07:30"}  # UTC
+    page = client.get(marked.headers["location"]).text
+    assert "Person 3 is away from 2024-10-26 09:30." in page
+    assert "Away from 26 Oct 2024, 09:30 CEST" in page
+    assert "Person 3 is not away after all" in page
+    assert 'id="frozen_before"' in page
+
+    csrf = csrf_of(client, f"/organiser/e/{site.slug}/rest-of-day")
+    outside = client.post(
+        f"/organiser/e/{site.slug}/rest-of-day",
+        data={"csrf_token": csrf, "frozen_before": "2024-10-25T09:30"},
+    )
+    assert outside.status_code == 422
+    with site.read() as db:
+        assert db.scalar(select(func.count()).select_from(SolveJob)) == 0
+
+    started = client.post(
+        f"/organiser/e/{site.slug}/rest-of-day",
+        data={"csrf_token": csrf, "frozen_before": "2024-10-26T09:30"},
+    )
+    assert started.status_code == 303, started.text
+    assert "Re-planning+from+2024-10-26+09%3A30+without+Person+3" in started.headers["location"]
+    with site.read() as db:
+        job = db.scalars(select(SolveJob)).one()
+        assert job.parameters["frozen_before"] == "2024-10-26T07:30:00+00:00"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with site.read() as db:
+            job = db.scalars(select(SolveJob)).one()
+        if job.status.value in ("succeeded", "failed"):
+            break
+        time.sleep(0.1)
+    assert job.status.value == "succeeded", job.error
+    # The version page is the preview: Person 1 & Person 3 cancelled, Person 5 & Person 1 added.
+    preview = client.get(f"/organiser/e/{site.slug}/versions/2").text
+    assert "cancels 1 and adds 1 meetings" in preview
+
+    back = client.post(
+        f"/organiser/e/{site.slug}/check-in/p3/away", data={"csrf_token": csrf, "action": "back"}
+    )
+    assert back.status_code == 303
+    assert _away(site) == {}
+
+
+def test_who_may_not_mark_someone_away_or_re_plan_on_the_pages(site: Site) -> None:
+    _published_with_wishes(site)
+    anonymous = site.client()
+    assert anonymous.get(f"/organiser/e/{site.slug}/rest-of-day").status_code == 401
+    participant = site.client()
+    site.sign_in(participant, "p1")
+    csrf = csrf_of(participant, f"/e/{site.slug}/me")
+    for path, data in [
+        ("check-in/p2/away", {"action": "away", "away_from": "2024-10-26T09:30"}),
+        ("rest-of-day", {"frozen_before": "2024-10-26T09:30"}),
+    ]:
+        refused = participant.post(
+            f"/organiser/e/{site.slug}/{path}", data={"csrf_token": csrf, **data}
+        )
+        assert refused.status_code == 401, path
+    assert participant.get(f"/organiser/e/{site.slug}/rest-of-day").status_code == 401
+    staff = site.client()
+    site.sign_in_organiser(staff)
+    csrf = csrf_of(staff, f"/organiser/e/{site.slug}/rest-of-day")
+    nobody = staff.post(
+        f"/organiser/e/{site.slug}/check-in/nobody/away",
+        data={"csrf_token": csrf, "action": "away", "away_from": "2024-10-26T09:30"},
+    )
+    assert nobody.status_code == 404
+    assert _away(site) == {}
+    with site.read() as db:
+        assert db.scalar(select(func.count()).select_from(SolveJob)) == 0

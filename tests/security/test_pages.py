@@ -18,7 +18,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from api.app import create_app
-from matchmaking.platform.models import CalendarLink, Participant, ScheduleVersion, SolveJob, Wish
+from matchmaking.platform.models import (
+    Absence,
+    CalendarLink,
+    Participant,
+    ScheduleVersion,
+    SolveJob,
+    Wish,
+)
 from tests.api.conftest import make_settings
 from tests.security.world import World, build_world
 
@@ -133,6 +140,7 @@ GET_PAGES = [
     ("organiser", "/organiser/e/{slug}/versions/{number}/edit"),
     ("organiser", "/organiser/e/{slug}/check-in"),
     ("organiser", "/organiser/e/{slug}/check-in/{key}"),
+    ("organiser", "/organiser/e/{slug}/rest-of-day"),
     ("organiser", "/organiser/e/{slug}/meetings"),
     ("organiser", "/organiser/e/{slug}/door-lists"),
     ("organiser", "/organiser/e/{slug}/badges"),
@@ -220,7 +228,7 @@ def test_every_post_form_in_the_templates_carries_the_csrf_field() -> None:
     assert forms >= 8
 
 
-def _counts(app: FastAPI) -> tuple[int, int, int, int, int, str]:
+def _counts(app: FastAPI) -> tuple[int, int, int, int, int, str, int]:
     with sessionmaker(bind=app.state.engine)() as db:
         version = db.scalar(select(ScheduleVersion).where(ScheduleVersion.number == 1))
         return (
@@ -230,6 +238,7 @@ def _counts(app: FastAPI) -> tuple[int, int, int, int, int, str]:
             db.scalar(select(func.count()).select_from(SolveJob)) or 0,
             len(db.scalars(select(ScheduleVersion)).all()),
             str(version.published_at if version else None),
+            db.scalar(select(func.count()).select_from(Absence)) or 0,
         )
 
 
@@ -297,6 +306,11 @@ def _post_targets(world: World) -> dict[str, tuple[str, dict[str, str]]]:
         "/organiser/e/{slug}/participants/{key}/confirm-membership": ("organiser", {}),
         "/organiser/e/{slug}/participants/{key}/turn-down-membership": ("organiser", {}),
         "/organiser/e/{slug}/check-in/{key}": ("organiser", {"action": "arrived"}),
+        "/organiser/e/{slug}/check-in/{key}/away": (
+            "organiser",
+            {"action": "away", "away_from": "2024-10-26T09:30"},
+        ),
+        "/organiser/e/{slug}/rest-of-day": ("organiser", {"frozen_before": "2024-10-26T09:30"}),
         "/organiser/e/{slug}/meetings/{uid}/attendance": ("organiser", {"state": "held"}),
         "/organiser/e/{slug}/report/feedback-mails": ("organiser", {}),
     }
@@ -372,6 +386,7 @@ def test_organiser_pages_of_other_events_look_like_missing_ones(
         "/versions/1/edit",
         "/check-in",
         "/check-in/p1",
+        "/rest-of-day",
         "/badges",
         "/meetings",
         "/door-lists",
