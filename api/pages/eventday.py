@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
 from sqlalchemy import func, select
 
 from api.deps import DbSession
@@ -565,6 +566,17 @@ def feedback_answer(
 # --- the report ------------------------------------------------------------------------------
 
 
+def _planned_and_held(title: str, lines: list[report.Line]) -> Markup:
+    return charts.bar_chart(
+        title,
+        [
+            (f"{line.label} {what}", value)
+            for line in lines
+            for what, value in (("planned", line.planned), ("held", line.held))
+        ],
+    )
+
+
 @router.get("/organiser/e/{slug}/report", response_class=HTMLResponse, include_in_schema=False)
 def report_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
     """The figures for funders, printable."""
@@ -580,14 +592,8 @@ def report_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
             "r": found,
             "flash": request.query_params.get("flash", "")[:300],
             "charts": [
-                charts.bar_chart(
-                    "Meetings planned and held by kind",
-                    [
-                        (f"{line.label} {what}", value)
-                        for line in found.by_kind
-                        for what, value in (("planned", line.planned), ("held", line.held))
-                    ],
-                ),
+                _planned_and_held("Meetings planned and held by kind", found.by_kind),
+                _planned_and_held("Meetings planned and held by sector", found.by_sector),
                 charts.bar_chart(
                     "How useful the meetings were (answers per 1–5)",
                     [(str(n), count) for n, count in found.usefulness.items()],
@@ -602,7 +608,8 @@ def report_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
 
 @router.get("/organiser/e/{slug}/report.xlsx", include_in_schema=False)
 def report_workbook(slug: str, request: Request, db: DbSession) -> Response:
-    """The report as an XLSX workbook (figures, by kind, by delegation pair, feedback)."""
+    """The report as an XLSX workbook (figures, by kind, delegation pair, country pair and
+    sector, feedback)."""
     event, _, _ = organiser_event(request, db, slug)
     body = to_xlsx(report.report_sheets(report.event_report(db, event)))
     return Response(

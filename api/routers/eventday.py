@@ -322,6 +322,7 @@ def report_out(found: report.Report) -> ReportOut:
         by_kind=lines(found.by_kind),
         by_delegation_pair=lines(found.by_delegation_pair),
         by_country_pair=lines(found.by_country_pair),
+        by_sector=lines(found.by_sector),
         answers=found.answers,
         usefulness_mean=found.usefulness_mean,
         usefulness={str(k): v for k, v in found.usefulness.items()},
@@ -336,7 +337,8 @@ def report_out(found: report.Report) -> ReportOut:
     responses=problem_responses(401, 404),
     summary="The event's report: meetings planned and held, no-shows, satisfaction",
     description=f"{STAFF} Meetings of the published version planned, held and no-shows (their "
-    "attendance marks) by kind, by delegation pair and by country pair; participants with at "
+    "attendance marks) by kind, by delegation pair, by country pair and by sector (a meeting "
+    "under every sector either side works in); participants with at "
     "least one meeting; check-ins; the feedback answers (usefulness, follow-ups, cooperation).",
 )
 def event_report(access: StaffAccess, db: DbSession) -> ReportOut:

@@ -126,6 +126,11 @@ class ReportOut(BaseModel):
     by_kind: list[ReportLineOut]
     by_delegation_pair: list[ReportLineOut]
     by_country_pair: list[ReportLineOut]
+    by_sector: list[ReportLineOut] = Field(
+        description="A meeting counts once under every sector either organisation works in "
+        "(so the lines may add up to more than the meetings), under 'no sector' when neither "
+        "names one."
+    )
     answers: int = Field(description="Feedback answers about planned meetings.")
     usefulness_mean: float | None
     usefulness: dict[str, int] = Field(description="Answers per usefulness, '1' to '5'.")

@@ -1,9 +1,12 @@
 """The report organisers give their funders: meetings planned and held by kind (C2C / C2B /
-B2B), by delegation pair and by country pair, no-shows, participants with at least one
+B2B), by delegation pair, by country pair and by sector, no-shows, participants with at least one
 meeting, check-ins, satisfaction and follow-ups — as figures, and as a workbook's sheets.
 
 "Planned" is a meeting of the published version; "held" and "no-show" are its attendance
 marks (unmarked meetings are neither); feedback counts the answers about planned meetings.
+A meeting counts once under every sector either organisation works in (so the sector lines
+add up to more than the meetings when organisations name several), and under "no sector"
+when neither names one.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from matchmaking.platform.models import (
 KINDS = ("C2C", "C2B", "B2B")
 #: The delegation of an organisation that names none.
 NO_DELEGATION = "no delegation"
+#: The sector line of a meeting whose two organisations name none.
+NO_SECTOR = "no sector"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +59,8 @@ class Report:
     by_delegation_pair: list[Line]
     #: The same by the organisations' country pair ("CA–DE"; "?" for no country).
     by_country_pair: list[Line]
+    #: The same by the sectors either side works in (a meeting under each of them).
+    by_sector: list[Line]
     answers: int
     #: Mean usefulness (1–5) over the answers, None without answers.
     usefulness_mean: float | None
@@ -68,12 +75,19 @@ def delegation_pair(first: str, second: str) -> str:
     return f"{a}–{b}"
 
 
+def meeting_sectors(first: list[str] | None, second: list[str] | None) -> list[str]:
+    """The sectors a meeting counts under: those of either side, once each, by name."""
+    sectors = sorted({s for s in [*(first or []), *(second or [])] if s})
+    return sectors or [NO_SECTOR]
+
+
 def event_report(session: Session, event: Event) -> Report:
     meetings = published_meetings(session, event)
     outcome = {uid: row.outcome for uid, row in marks(session, event).items()}
     kinds: dict[str, Counter[str]] = {kind: Counter() for kind in KINDS}
     pairs: dict[str, Counter[str]] = {}
     countries: dict[str, Counter[str]] = {}
+    sectors: dict[str, Counter[str]] = {}
     people: set[int] = set()
     met: set[int] = set()
     for m in meetings:
@@ -93,6 +107,12 @@ def event_report(session: Session, event: Event) -> Report:
             kinds.setdefault(m.kind, Counter()),
             pairs.setdefault(pair, Counter()),
             countries.setdefault(country, Counter()),
+            *(
+                sectors.setdefault(sector, Counter())
+                for sector in meeting_sectors(
+                    m.participant_a.organisation.sectors, m.participant_b.organisation.sectors
+                )
+            ),
         ):
             counter["planned"] += 1
             counter["held"] += state is MeetingOutcome.held
@@ -132,6 +152,7 @@ def event_report(session: Session, event: Event) -> Report:
         by_kind=[line(kind, c) for kind, c in kinds.items()],
         by_delegation_pair=[line(pair, pairs[pair]) for pair in sorted(pairs)],
         by_country_pair=[line(pair, countries[pair]) for pair in sorted(countries)],
+        by_sector=[line(sector, sectors[sector]) for sector in sorted(sectors)],
         answers=len(answers),
         usefulness_mean=(
             round(sum(a.usefulness for a in answers) / len(answers), 2) if answers else None
@@ -148,7 +169,8 @@ def event_report(session: Session, event: Event) -> Report:
 
 
 def report_sheets(report: Report) -> list[Sheet]:
-    """The report as spreadsheet sheets: figures, by kind, by delegation pair, feedback."""
+    """The report as spreadsheet sheets: figures, by kind, by delegation pair, by country
+    pair, by sector, feedback."""
     figures: list[list[Cellvalue]] = [
         ["Participants", report.participants],
         ["Checked in", report.checked_in],
@@ -192,6 +214,11 @@ def report_sheets(report: Report) -> list[Sheet]:
                 [line.label, line.planned, line.held, line.no_shows]
                 for line in report.by_country_pair
             ],
+        ),
+        Sheet(
+            "By sector",
+            ("Sector", *columns),
+            [[line.label, line.planned, line.held, line.no_shows] for line in report.by_sector],
         ),
         Sheet("Feedback", ("Question", "Answer", "Answers"), feedback),
     ]

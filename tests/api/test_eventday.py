@@ -5,6 +5,7 @@ may and may not, and bad input answered with a clear 4xx that changes nothing.""
 from __future__ import annotations
 
 import io
+import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -328,7 +329,11 @@ def _play_the_day(day: Day) -> None:
                     kind=meeting_kind(people[a], people[b]), uid=uid,
                 )
             )  # fmt: skip
-        for key, delegation in [("o1", "EU"), ("o2", "Canada"), ("o3", "EU")]:
+        for key, delegation, sectors in [
+            ("o1", "EU", ["Energy", "Health"]),
+            ("o2", "Canada", []),
+            ("o3", "EU", ["Health"]),
+        ]:
             organisation = db.scalar(
                 select(Organisation).where(
                     Organisation.event_id == event.id, Organisation.key == key
@@ -336,6 +341,7 @@ def _play_the_day(day: Day) -> None:
             )
             assert organisation is not None
             organisation.delegation = delegation
+            organisation.sectors = sectors
         db.commit()
     staff = day.as_("staff")
     for uid, body in [
@@ -365,7 +371,8 @@ def _expected(day: Day) -> dict[str, Any]:
         rows = conn.execute(
             text(
                 "SELECT m.uid, m.kind, a.outcome, oa.delegation, ob.delegation, "
-                "m.participant_a_id, m.participant_b_id, oa.country, ob.country "
+                "m.participant_a_id, m.participant_b_id, oa.country, ob.country, "
+                "oa.sectors, ob.sectors "
                 + PUBLISHED.replace(
                     "WHERE",
                     "JOIN participants pa ON pa.id = m.participant_a_id "
@@ -396,13 +403,21 @@ def _expected(day: Day) -> dict[str, Any]:
     by_kind: dict[str, Counter[str]] = {k: Counter() for k in ("C2C", "C2B", "B2B")}
     by_pair: dict[str, Counter[str]] = {}
     by_country: dict[str, Counter[str]] = {}
-    for _, kind, outcome, da, db_, _, _, ca, cb in rows:
+    by_sector: dict[str, Counter[str]] = {}
+    for _, kind, outcome, da, db_, _, _, ca, cb, sa, sb in rows:
         pair = "–".join(sorted((da or "no delegation", db_ or "no delegation")))
         country = "–".join(sorted((ca or "?", cb or "?")))
+        # JSON columns: text on SQLite, already a list on PostgreSQL.
+        sectors = {
+            s
+            for value in (sa, sb)
+            for s in (json.loads(value) if isinstance(value, str) else value or [])
+        }
         for c in (
             by_kind[kind],
             by_pair.setdefault(pair, Counter()),
             by_country.setdefault(country, Counter()),
+            *(by_sector.setdefault(s, Counter()) for s in sorted(sectors) or ["no sector"]),
         ):
             c["planned"] += 1
             c[outcome or "unmarked"] += 1
@@ -427,6 +442,7 @@ def _expected(day: Day) -> dict[str, Any]:
         "by_kind": [line(k, c) for k, c in by_kind.items()],
         "by_delegation_pair": [line(p, by_pair[p]) for p in sorted(by_pair)],
         "by_country_pair": [line(p, by_country[p]) for p in sorted(by_country)],
+        "by_sector": [line(s, by_sector[s]) for s in sorted(by_sector)],
         "answers": len(answers),
         "usefulness_mean": round(sum(a[0] for a in answers) / len(answers), 2),
         "usefulness": {str(n): sum(1 for a in answers if a[0] == n) for n in range(1, 6)},
@@ -450,6 +466,12 @@ def test_the_report_figures_are_those_of_the_database(day: Day) -> None:
     assert expected["with_a_held_meeting"] == 3
     assert expected["usefulness_mean"] == 4.0
     assert expected["checked_in"] == 2
+    # p4 (Company 4) keeps the builders' "Energy"; p2 names none: w1 p1–p2 is Energy and
+    # Health, w3 p3–p4 Energy and Health, x1 p1–p3 Energy and Health, x2 p2–p4 Energy.
+    assert [(s["label"], s["planned"], s["held"]) for s in expected["by_sector"]] == [
+        ("Energy", 4, 2),
+        ("Health", 3, 2),
+    ]
     assert [p["label"] for p in expected["by_delegation_pair"]] == [
         "Canada–EU",
         "Canada–no delegation",
@@ -476,7 +498,9 @@ def test_the_report_page_and_who_may_not(day: Day) -> None:
     assert "<strong>2</strong> held" in html.text
     assert "Canada–EU" in html.text
     assert "mean usefulness <strong>4.00</strong>" in html.text
-    assert html.text.count('<svg class="chart"') == 2
+    assert html.text.count('<svg class="chart"') == 3
+    assert "<title>Health held: 2</title>" in html.text
+    assert 'id="by-sector"' in html.text
     assert "<title>C2C held: 1</title>" in html.text
     workbook = client.get("/organiser/e/fair-2030/report.xlsx")
     assert workbook.status_code == 200
@@ -486,6 +510,7 @@ def test_the_report_page_and_who_may_not(day: Day) -> None:
         "By kind",
         "By delegation pair",
         "By country pair",
+        "By sector",
         "Feedback",
     ]
     figures = {row[0]: row[1] for row in sheets["Figures"].iter_rows(min_row=2, values_only=True)}
@@ -494,6 +519,8 @@ def test_the_report_page_and_who_may_not(day: Day) -> None:
     assert figures["Mean usefulness (1–5)"] == "4.0"
     by_pair = list(sheets["By delegation pair"].iter_rows(min_row=2, values_only=True))
     assert by_pair[0] == ("Canada–EU", 1, 1, 0)
+    by_sector = list(sheets["By sector"].iter_rows(min_row=2, values_only=True))
+    assert by_sector == [("Energy", 4, 2, 1), ("Health", 3, 2, 1)]
 
 
 # --- the closing mail ------------------------------------------------------------------------
