@@ -159,6 +159,11 @@ def _wall_clock(event: Event, moment: datetime) -> str:
     return moment.astimezone(ZoneInfo(event.timezone)).strftime("%Y-%m-%dT%H:%M")
 
 
+def _said(event: Event, moment: datetime) -> str:
+    """A UTC moment in words, in the event's time zone: 'Sat 26 Oct 09:30'."""
+    return moment.astimezone(ZoneInfo(event.timezone)).strftime("%a %d %b %H:%M")
+
+
 def _posted_moment(event: Event, value: object, label: str) -> datetime:
     """A posted `datetime-local` value (event time) as a UTC moment; 422 when it is none."""
     try:
@@ -189,8 +194,7 @@ def away_action(
         if action == "away":
             moment = _posted_moment(event, values.get("away_from", ""), "when they are away")
             away = absences.mark_absent(db, event, person, moment, by=organiser.id)
-            when = _wall_clock(event, away.absent_from).replace("T", " ")
-            flash = f"{person.name} is away from {when}."
+            flash = f"{person.name} is away from {_said(event, away.absent_from)}."
         elif action == "back":
             absences.clear_absence(db, event, person)
             flash = f"{person.name} is no longer marked away."
@@ -258,7 +262,7 @@ def rest_of_day_action(slug: str, request: Request, db: DbSession, values: Poste
     names = [a.participant.name for a in done.away]
     who = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
     flash = (
-        f"Re-planning from {_wall_clock(event, moment).replace('T', ' ')} without "
+        f"Re-planning from {_said(event, moment)} without "
         f"{who or 'nobody away'}: check the new version's changes, then publish it."
     )
     return redirect(f"/organiser/e/{event.slug}?flash={quote_plus(flash)}#job-{done.job.id}")
