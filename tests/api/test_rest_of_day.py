@@ -214,6 +214,35 @@ def test_one_action_re_plans_the_rest_of_the_day_without_who_left(day: Day) -> N
                for e in p5.values())  # fmt: skip
 
 
+def test_who_leaves_early_keeps_the_meetings_that_end_before_they_go(day: Day) -> None:
+    # Person 3 leaves at 10:10, just as p1–p3 (09:50–10:10) ends: it stays. Person 5 leaves
+    # at 10:15: p2–p5 at 10:15 would go, so it moves to 09:50 (a published meeting moves when
+    # that meets more wishes), where Person 5 is still there.
+    started = day.client.post(
+        f"{E}/rest-of-day-replans",
+        json={
+            "frozen_before": AT,
+            "absent": [
+                {"participant": "p5", "away_from": "2024-10-26T10:15"},
+                {"participant": "p3", "away_from": "2024-10-26T08:10:00Z"},
+            ],
+            "time_limit_seconds": 10,
+        },
+        headers=day.as_("owner"),
+    )
+    assert started.status_code == 202, started.text
+    assert [(a["participant"], a["away_from"]) for a in started.json()["away"]] == [
+        ("p3", "2024-10-26T08:10:00Z"),
+        ("p5", "2024-10-26T08:15:00Z"),
+    ]
+    job = wait_for_job(day.client, started.headers["Location"], day.as_("owner"))
+    after = _placements(day, job["version"]["number"])
+    assert after["w4"] == ("s3", "t1", ("p1", "p3"))
+    assert after["w5"] == ("s3", "t2", ("p2", "p5"))
+    assert "w6" not in after  # Person 1 meets Person 3 at 09:50, Person 5 is gone after it
+    assert after["w1"] == ("s1", "t1", ("p1", "p2"))
+
+
 def test_everyone_not_checked_in_is_away_and_checking_in_brings_them_back(day: Day) -> None:
     staff = day.as_("staff")
     for key in ("p1", "p2", "p5"):
