@@ -24,6 +24,7 @@ from matchmaking.platform.models import (
     Absence,
     CalendarLink,
     Event,
+    JobStatus,
     Organisation,
     OrganisationKind,
     OutboxMail,
@@ -346,18 +347,30 @@ def test_marking_away_out_of_the_event_or_of_another_event_is_refused(day: Day) 
     _nothing_changed(day)
 
 
-def test_a_second_re_plan_waits_for_the_first_and_nothing_published_is_a_conflict(
-    day: Day,
-) -> None:
+def test_a_solve_under_way_or_nothing_published_is_a_conflict(day: Day) -> None:
     with day.db() as db:
+        event = db.scalar(select(Event).where(Event.slug == "fair-2030"))
+        assert event is not None
+        running = SolveJob(
+            id="under-way", event_id=event.id, status=JobStatus.running, parameters={},
+            progress_history=[],
+        )  # fmt: skip
+        db.add(running)
+        db.commit()
+    body = {"frozen_before": AT, "absent": [{"participant": "p3"}]}
+    busy = day.client.post(f"{E}/rest-of-day-replans", json=body, headers=day.as_("owner"))
+    assert busy.status_code == 409, busy.text
+    assert "under way" in busy.json()["detail"]
+    assert day.count(Absence) == 0
+    with day.db() as db:
+        db.delete(db.get_one(SolveJob, "under-way"))
         for version in db.scalars(select(ScheduleVersion)):
             version.published_at = None
         db.commit()
-    answer = day.client.post(
-        f"{E}/rest-of-day-replans", json={"frozen_before": AT}, headers=day.as_("owner")
-    )
-    assert answer.status_code == 409, answer.text
-    assert day.count(Absence) == 0
+    unpublished = day.client.post(f"{E}/rest-of-day-replans", json=body, headers=day.as_("owner"))
+    assert unpublished.status_code == 409, unpublished.text
+    assert "Nothing is published" in unpublished.json()["detail"]
+    _nothing_changed(day)
 
 
 @pytest.mark.parametrize(
