@@ -298,6 +298,19 @@ def page_organiser(request: Request, db: Session) -> Organiser | None:
 _LOST_LINK = "E-mail me a new personal link"
 
 
+def change_registration(db: Session, event: Event, action: object) -> str:
+    """Open or close registration as a form asked (not committed); the sentence that says so.
+
+    A rule that refuses it (say, reopening after the deadline) raises its `DomainError`."""
+    if action == "open":
+        event_service.open_registration(db, event)
+        return "Registration is open: participants can register now."
+    if action == "close":
+        event_service.close_registration(db, event)
+        return "Registration is closed."
+    raise PageError(422, "Unknown action", "Choose to open or to close registration.")
+
+
 def lost_link_url(event: Event) -> str:
     return f"/e/{event.slug}/link"
 

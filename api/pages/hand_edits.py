@@ -24,6 +24,7 @@ from api.pages.common import (
 from api.pages.forms import PostedForm
 from matchmaking.planning import hand_edits as service
 from matchmaking.planning import jobs as job_service
+from matchmaking.planning import versions as version_service
 from matchmaking.planning.versions import SCHEDULE_STATUSES, load_meetings
 from matchmaking.platform.errors import DomainError, Invalid, NotFound
 from matchmaking.platform.models import Event, Location, Participant, ScheduleVersion, Slot
@@ -38,14 +39,10 @@ RESOLVE_LIMITS = (5, 10, 30, 60)
 
 
 def _version(db: Session, event: Event, number: int) -> ScheduleVersion:
-    version = db.scalar(
-        select(ScheduleVersion).where(
-            ScheduleVersion.event_id == event.id, ScheduleVersion.number == number
-        )
-    )
-    if version is None:
-        raise PageError(404, "Version not found", f"The event has no schedule version {number}.")
-    return version
+    try:
+        return version_service.numbered_version(db, event, number)
+    except NotFound as error:
+        raise PageError(404, "Version not found", error.detail) from None
 
 
 def _page(

@@ -19,6 +19,7 @@ from api.pages import charts
 from api.pages.common import (
     CSRF_FIELD,
     PageError,
+    change_registration,
     check_csrf,
     delete_cookie,
     organiser_event,
@@ -41,6 +42,7 @@ from matchmaking.organising import events as event_service
 from matchmaking.participants import registration as registration_service
 from matchmaking.planning import jobs as job_service
 from matchmaking.planning import publishing
+from matchmaking.planning import versions as version_service
 from matchmaking.planning.versions import (
     Staleness,
     unscheduled_wishes,
@@ -337,16 +339,8 @@ def registration(slug: str, request: Request, db: DbSession, values: PostedForm)
     """Open, reopen (after publishing, before the deadline) or close registration."""
     check_csrf(request, str(values.get(CSRF_FIELD, "")))
     event, _, _ = organiser_event(request, db, slug)
-    action = values.get("action")
     try:
-        if action == "open":
-            event_service.open_registration(db, event)
-            flash = "Registration is open."
-        elif action == "close":
-            event_service.close_registration(db, event)
-            flash = "Registration is closed."
-        else:
-            raise PageError(422, "Unknown action", "Choose to open or to close registration.")
+        flash = change_registration(db, event, values.get("action"))
     except DomainError as error:
         db.rollback()
         raise PageError(
@@ -374,15 +368,11 @@ def job_status(slug: str, job_id: str, request: Request, db: DbSession) -> JSONR
 # --- reviewing a version -----------------------------------------------------------------
 
 
-def _version(db: DbSession, event: Event, number: int) -> ScheduleVersion:
-    version = db.scalar(
-        select(ScheduleVersion).where(
-            ScheduleVersion.event_id == event.id, ScheduleVersion.number == number
-        )
-    )
-    if version is None:
-        raise PageError(404, "Version not found", f"The event has no schedule version {number}.")
-    return version
+def _version(db: Session, event: Event, number: int) -> ScheduleVersion:
+    try:
+        return version_service.numbered_version(db, event, number)
+    except NotFound as error:
+        raise PageError(404, "Version not found", error.detail) from None
 
 
 def _unscheduled(
