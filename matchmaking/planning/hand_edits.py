@@ -35,12 +35,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from matchmaking.planning.publishing import current_published_version
-from matchmaking.planning.scheduling import (
-    goal_order,
-    problem_from_event,
-    save_solution,
-    wish_rows,
-)
+from matchmaking.planning.scheduling import goal_order, problem_from_event, save_solution
+from matchmaking.planning.snapshot import solver_wish, wish_rows
 from matchmaking.planning.versions import SCHEDULE_STATUSES, load_meetings
 from matchmaking.platform.errors import Conflict, Invalid, NotFound
 from matchmaking.platform.models import (
@@ -251,17 +247,8 @@ def _with_met_wishes(
         return problem
     rows, after = wish_rows(session, event)
     extra = tuple(
-        sp.Wish(
-            id=row.key,
-            sender=row.sender_key,
-            recipient=row.recipient_key,
-            recipient_organisation=row.organisation_key,
-            priority=row.priority,
-            required=False,
-            session=row.session_key,
-            fixed_slot=row.slot_key,
-            after=tuple(k for k in after.get(row.id, ()) if k in known or k in missing),
-            separate=row.separate,
+        solver_wish(
+            row, (k for k in after.get(row.id, ()) if k in known or k in missing), required=False
         )
         for row in rows
         if row.key in missing
