@@ -44,8 +44,16 @@ from api.ratelimit import (
     record_failed_guess,
 )
 from matchmaking.organising import events as event_service
+from matchmaking.planning import versions as version_service
 from matchmaking.platform import browser_sessions
-from matchmaking.platform.models import Event, EventRoleName, Organiser, Participant
+from matchmaking.platform.errors import NotFound
+from matchmaking.platform.models import (
+    Event,
+    EventRoleName,
+    Organiser,
+    Participant,
+    ScheduleVersion,
+)
 from matchmaking.platform.resources import TEMPLATES
 from matchmaking.platform.security import hash_token
 from matchmaking.platform.settings import Settings
@@ -309,6 +317,14 @@ def change_registration(db: Session, event: Event, action: object) -> str:
         event_service.close_registration(db, event)
         return "Registration is closed."
     raise PageError(422, "Unknown action", "Choose to open or to close registration.")
+
+
+def page_version(db: Session, event: Event, number: int) -> ScheduleVersion:
+    """The event's schedule version of that number, or the page's 404 naming it."""
+    try:
+        return version_service.numbered_version(db, event, number)
+    except NotFound as error:
+        raise PageError(404, "Version not found", error.detail) from None
 
 
 def lost_link_url(event: Event) -> str:

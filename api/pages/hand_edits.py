@@ -18,13 +18,13 @@ from api.pages.common import (
     PageError,
     check_csrf,
     organiser_event,
+    page_version,
     redirect,
     render,
 )
 from api.pages.forms import PostedForm
 from matchmaking.planning import hand_edits as service
 from matchmaking.planning import jobs as job_service
-from matchmaking.planning import versions as version_service
 from matchmaking.planning.versions import SCHEDULE_STATUSES, load_meetings
 from matchmaking.platform.errors import DomainError, Invalid, NotFound
 from matchmaking.platform.models import Event, Location, Participant, ScheduleVersion, Slot
@@ -36,13 +36,6 @@ router = APIRouter()
 ACTIONS = ("copy", "move", "add", "cancel", "pin", "unpin", "resolve")
 #: Re-solve time limits offered (seconds); the solve runs in the request.
 RESOLVE_LIMITS = (5, 10, 30, 60)
-
-
-def _version(db: Session, event: Event, number: int) -> ScheduleVersion:
-    try:
-        return version_service.numbered_version(db, event, number)
-    except NotFound as error:
-        raise PageError(404, "Version not found", error.detail) from None
 
 
 def _page(
@@ -108,7 +101,7 @@ def _page(
 )
 def edit_page(slug: str, number: int, request: Request, db: DbSession) -> HTMLResponse:
     event, organiser, _ = organiser_event(request, db, slug)
-    return _page(request, db, event, organiser, _version(db, event, number))
+    return _page(request, db, event, organiser, page_version(db, event, number))
 
 
 @router.post("/organiser/e/{slug}/versions/{number}/edit/{action}", include_in_schema=False)
@@ -131,7 +124,7 @@ def _edit(
     event, organiser, _ = organiser_event(request, db, slug)
     if action not in ACTIONS:
         raise PageError(404, "Not found", "There is no such edit.")
-    version = _version(db, event, number)
+    version = page_version(db, event, number)
     by = organiser.id
     try:
         if action == "copy":

@@ -24,6 +24,7 @@ from api.pages.common import (
     delete_cookie,
     organiser_event,
     page_organiser,
+    page_version,
     redirect,
     refuse_guessing,
     render,
@@ -42,7 +43,6 @@ from matchmaking.organising import events as event_service
 from matchmaking.participants import registration as registration_service
 from matchmaking.planning import jobs as job_service
 from matchmaking.planning import publishing
-from matchmaking.planning import versions as version_service
 from matchmaking.planning.versions import (
     Staleness,
     unscheduled_wishes,
@@ -368,13 +368,6 @@ def job_status(slug: str, job_id: str, request: Request, db: DbSession) -> JSONR
 # --- reviewing a version -----------------------------------------------------------------
 
 
-def _version(db: Session, event: Event, number: int) -> ScheduleVersion:
-    try:
-        return version_service.numbered_version(db, event, number)
-    except NotFound as error:
-        raise PageError(404, "Version not found", error.detail) from None
-
-
 def _unscheduled(
     db: DbSession, event: Event, unscheduled: list[dict[str, Any]], names: KeyNames
 ) -> list[dict[str, Any]]:
@@ -430,7 +423,7 @@ def _histogram_bars(counts: dict[int, int]) -> list[tuple[str, float]]:
 )
 def version_page(slug: str, number: int, request: Request, db: DbSession) -> HTMLResponse:
     event, organiser, _ = organiser_event(request, db, slug)
-    version = _version(db, event, number)
+    version = page_version(db, event, number)
     return _render_version(request, db, event, organiser, version)
 
 
@@ -539,7 +532,7 @@ def publish(
 ) -> Response:
     check_csrf(request, str(values.get(CSRF_FIELD, "")))
     event, organiser, _ = organiser_event(request, db, slug)
-    version = _version(db, event, number)
+    version = page_version(db, event, number)
     _confirm_cancellations(db, event, version, values.get("confirm_cancelled") == "yes")
     try:
         result = publishing.publish_version(db, version, force=values.get("force") == "yes")
@@ -597,7 +590,7 @@ def export(
         raise PageError(
             404, "No such export", "Exports are timetable or agendas, as .csv or .xlsx."
         )
-    version = _version(db, event, number)
+    version = page_version(db, event, number)
     sheet = exports.sheet_for(db, version, kind)  # type: ignore[arg-type]
     body = exports.to_csv(sheet) if fmt == "csv" else exports.to_xlsx([sheet])
     filename = f"{event.slug}-v{version.number}-{kind}.{fmt}"

@@ -31,11 +31,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from matchmaking.planning.publishing import current_published_version
-from matchmaking.planning.scheduling import goal_order, problem_from_event, save_solution
+from matchmaking.planning.scheduling import (
+    goal_order,
+    next_version_number,
+    problem_from_event,
+    save_solution,
+)
 from matchmaking.planning.snapshot import solver_wish, wish_rows
 from matchmaking.planning.versions import SCHEDULE_STATUSES, load_meetings
 from matchmaking.platform.errors import Conflict, Invalid, NotFound
@@ -706,15 +711,6 @@ def _new_uid(session: Session, event: Event, bench: Workbench, wishes: list[str]
 # --- draft copies --------------------------------------------------------------------------
 
 
-def _next_number(session: Session, event: Event) -> int:
-    # As `scheduling.save_solution`: the event row lock makes concurrent new versions queue.
-    session.execute(select(Event.id).where(Event.id == event.id).with_for_update())
-    latest = session.scalar(
-        select(func.max(ScheduleVersion.number)).where(ScheduleVersion.event_id == event.id)
-    )
-    return (latest or 0) + 1
-
-
 def draft_copy(
     session: Session, event: Event, version: ScheduleVersion, *, by: int | None = None
 ) -> ScheduleVersion:
@@ -724,7 +720,7 @@ def draft_copy(
     what that one was. Flushes; the caller commits."""
     if version.status not in SCHEDULE_STATUSES:
         raise Conflict(f"Version {version.number} holds no schedule to copy.")
-    number = _next_number(session, event)
+    number = next_version_number(session, event)
     copy = ScheduleVersion(
         event_id=event.id,
         number=number,
