@@ -44,8 +44,16 @@ from api.ratelimit import (
     record_failed_guess,
 )
 from matchmaking.organising import events as event_service
+from matchmaking.planning import versions as version_service
 from matchmaking.platform import browser_sessions
-from matchmaking.platform.models import Event, EventRoleName, Organiser, Participant
+from matchmaking.platform.errors import NotFound
+from matchmaking.platform.models import (
+    Event,
+    EventRoleName,
+    Organiser,
+    Participant,
+    ScheduleVersion,
+)
 from matchmaking.platform.resources import TEMPLATES
 from matchmaking.platform.security import hash_token
 from matchmaking.platform.settings import Settings
@@ -296,6 +304,27 @@ def page_organiser(request: Request, db: Session) -> Organiser | None:
 
 
 _LOST_LINK = "E-mail me a new personal link"
+
+
+def change_registration(db: Session, event: Event, action: object) -> str:
+    """Open or close registration as a form asked (not committed); the sentence that says so.
+
+    A rule that refuses it (say, reopening after the deadline) raises its `DomainError`."""
+    if action == "open":
+        event_service.open_registration(db, event)
+        return "Registration is open: participants can register now."
+    if action == "close":
+        event_service.close_registration(db, event)
+        return "Registration is closed."
+    raise PageError(422, "Unknown action", "Choose to open or to close registration.")
+
+
+def page_version(db: Session, event: Event, number: int) -> ScheduleVersion:
+    """The event's schedule version of that number, or the page's 404 naming it."""
+    try:
+        return version_service.numbered_version(db, event, number)
+    except NotFound as error:
+        raise PageError(404, "Version not found", error.detail) from None
 
 
 def lost_link_url(event: Event) -> str:

@@ -18,6 +18,7 @@ from api.pages.common import (
     PageError,
     check_csrf,
     organiser_event,
+    page_version,
     redirect,
     render,
 )
@@ -35,17 +36,6 @@ router = APIRouter()
 ACTIONS = ("copy", "move", "add", "cancel", "pin", "unpin", "resolve")
 #: Re-solve time limits offered (seconds); the solve runs in the request.
 RESOLVE_LIMITS = (5, 10, 30, 60)
-
-
-def _version(db: Session, event: Event, number: int) -> ScheduleVersion:
-    version = db.scalar(
-        select(ScheduleVersion).where(
-            ScheduleVersion.event_id == event.id, ScheduleVersion.number == number
-        )
-    )
-    if version is None:
-        raise PageError(404, "Version not found", f"The event has no schedule version {number}.")
-    return version
 
 
 def _page(
@@ -111,7 +101,7 @@ def _page(
 )
 def edit_page(slug: str, number: int, request: Request, db: DbSession) -> HTMLResponse:
     event, organiser, _ = organiser_event(request, db, slug)
-    return _page(request, db, event, organiser, _version(db, event, number))
+    return _page(request, db, event, organiser, page_version(db, event, number))
 
 
 @router.post("/organiser/e/{slug}/versions/{number}/edit/{action}", include_in_schema=False)
@@ -134,7 +124,7 @@ def _edit(
     event, organiser, _ = organiser_event(request, db, slug)
     if action not in ACTIONS:
         raise PageError(404, "Not found", "There is no such edit.")
-    version = _version(db, event, number)
+    version = page_version(db, event, number)
     by = organiser.id
     try:
         if action == "copy":

@@ -19,10 +19,12 @@ from api.pages import charts
 from api.pages.common import (
     CSRF_FIELD,
     PageError,
+    change_registration,
     check_csrf,
     delete_cookie,
     organiser_event,
     page_organiser,
+    page_version,
     redirect,
     refuse_guessing,
     render,
@@ -337,16 +339,8 @@ def registration(slug: str, request: Request, db: DbSession, values: PostedForm)
     """Open, reopen (after publishing, before the deadline) or close registration."""
     check_csrf(request, str(values.get(CSRF_FIELD, "")))
     event, _, _ = organiser_event(request, db, slug)
-    action = values.get("action")
     try:
-        if action == "open":
-            event_service.open_registration(db, event)
-            flash = "Registration is open."
-        elif action == "close":
-            event_service.close_registration(db, event)
-            flash = "Registration is closed."
-        else:
-            raise PageError(422, "Unknown action", "Choose to open or to close registration.")
+        flash = change_registration(db, event, values.get("action"))
     except DomainError as error:
         db.rollback()
         raise PageError(
@@ -372,17 +366,6 @@ def job_status(slug: str, job_id: str, request: Request, db: DbSession) -> JSONR
 
 
 # --- reviewing a version -----------------------------------------------------------------
-
-
-def _version(db: DbSession, event: Event, number: int) -> ScheduleVersion:
-    version = db.scalar(
-        select(ScheduleVersion).where(
-            ScheduleVersion.event_id == event.id, ScheduleVersion.number == number
-        )
-    )
-    if version is None:
-        raise PageError(404, "Version not found", f"The event has no schedule version {number}.")
-    return version
 
 
 def _unscheduled(
@@ -440,7 +423,7 @@ def _histogram_bars(counts: dict[int, int]) -> list[tuple[str, float]]:
 )
 def version_page(slug: str, number: int, request: Request, db: DbSession) -> HTMLResponse:
     event, organiser, _ = organiser_event(request, db, slug)
-    version = _version(db, event, number)
+    version = page_version(db, event, number)
     return _render_version(request, db, event, organiser, version)
 
 
@@ -549,7 +532,7 @@ def publish(
 ) -> Response:
     check_csrf(request, str(values.get(CSRF_FIELD, "")))
     event, organiser, _ = organiser_event(request, db, slug)
-    version = _version(db, event, number)
+    version = page_version(db, event, number)
     _confirm_cancellations(db, event, version, values.get("confirm_cancelled") == "yes")
     try:
         result = publishing.publish_version(db, version, force=values.get("force") == "yes")
@@ -607,7 +590,7 @@ def export(
         raise PageError(
             404, "No such export", "Exports are timetable or agendas, as .csv or .xlsx."
         )
-    version = _version(db, event, number)
+    version = page_version(db, event, number)
     sheet = exports.sheet_for(db, version, kind)  # type: ignore[arg-type]
     body = exports.to_csv(sheet) if fmt == "csv" else exports.to_xlsx([sheet])
     filename = f"{event.slug}-v{version.number}-{kind}.{fmt}"

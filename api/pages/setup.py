@@ -16,9 +16,9 @@ from __future__ import annotations
 import contextlib
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, time
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -32,6 +32,7 @@ from api.deps import DbSession
 from api.pages.common import (
     CSRF_FIELD,
     PageError,
+    change_registration,
     check_csrf,
     organiser_event,
     page_organiser,
@@ -61,6 +62,7 @@ from matchmaking.platform.models import (
 from matchmaking.platform.wording import slot_label
 
 router = APIRouter()
+T = TypeVar("T")
 
 GOAL_WORDS = {
     "required": "Required wishes are all met",
@@ -527,16 +529,8 @@ def overview(slug: str, request: Request, db: DbSession) -> HTMLResponse:
 def registration(slug: str, request: Request, db: DbSession, values: Posted) -> Response:
     """Open or close registration; a refusal comes back on the overview, said plainly."""
     event, organiser, role = _event(request, db, slug, values)
-    action = values.get("action")
     try:
-        if action == "open":
-            event_service.open_registration(db, event)
-            flash = "Registration is open: participants can register now."
-        elif action == "close":
-            event_service.close_registration(db, event)
-            flash = "Registration is closed."
-        else:
-            raise PageError(422, "Unknown action", "Choose to open or to close registration.")
+        flash = change_registration(db, event, values.get("action"))
     except DomainError as error:
         db.rollback()
         db.refresh(event)
@@ -665,11 +659,19 @@ def generate(slug: str, request: Request, db: DbSession, values: Posted) -> Resp
     return _back(event, "/sessions", f"{len(times)} slots are saved in {row.name}.")  # type: ignore[union-attr]
 
 
-def _session(db: Session, event: Event, key: str) -> EventSession:
+def _found(get: Callable[[Session, Event, str], T], db: Session, event: Event, key: str) -> T:
+    """The event's session, slot or location of that key, or the page's 404 naming which."""
     try:
-        return event_service.get_session(db, event, key)
+        return get(db, event, key)
     except DomainError:
-        raise PageError(404, "Session not found", "The event has no such session.") from None
+        what = get.__name__.removeprefix("get_")
+        raise PageError(
+            404, f"{what.capitalize()} not found", f"The event has no such {what}."
+        ) from None
+
+
+def _session(db: Session, event: Event, key: str) -> EventSession:
+    return _found(event_service.get_session, db, event, key)
 
 
 @router.post("/organiser/e/{slug}/sessions/{key}", include_in_schema=False)
@@ -705,13 +707,6 @@ def change_session(
     return _back(event, "/sessions", flash)
 
 
-def _slot(db: Session, event: Event, key: str) -> Slot:
-    try:
-        return event_service.get_slot(db, event, key)
-    except DomainError:
-        raise PageError(404, "Slot not found", "The event has no such slot.") from None
-
-
 def _slot_page(
     request: Request,
     event: Event,
@@ -739,7 +734,7 @@ def _slot_page(
 @router.get("/organiser/e/{slug}/slots/{key}", response_class=HTMLResponse, include_in_schema=False)
 def slot_form(slug: str, key: str, request: Request, db: DbSession) -> HTMLResponse:
     event, organiser, _ = _event(request, db, slug)
-    slot = _slot(db, event, key)
+    slot = _found(event_service.get_slot, db, event, key)
     values = {
         "day": slot.start.strftime("%Y-%m-%d"),
         "start": slot.start.strftime("%H:%M"),
@@ -752,7 +747,7 @@ def slot_form(slug: str, key: str, request: Request, db: DbSession) -> HTMLRespo
 def change_slot(slug: str, key: str, request: Request, db: DbSession, values: Posted) -> Response:
     """Move a slot (day, start, end), or remove it (`action=delete`)."""
     event, organiser, _ = _event(request, db, slug, values)
-    slot = _slot(db, event, key)
+    slot = _found(event_service.get_slot, db, event, key)
     label = f"{slot.start:%a %d %b %H:%M}–{slot.end:%H:%M}"
     if values.get("action") == "delete":
         try:
@@ -938,13 +933,6 @@ def _add_stand(db: Session, event: Event, form: Form) -> str:
     return f"{row.name} is added; {host.name} meets everyone there."
 
 
-def _location(db: Session, event: Event, key: str) -> Any:
-    try:
-        return event_service.get_location(db, event, key)
-    except DomainError:
-        raise PageError(404, "Location not found", "The event has no such location.") from None
-
-
 def _location_page(
     request: Request,
     event: Event,
@@ -977,7 +965,7 @@ def _location_page(
 )
 def location_form(slug: str, key: str, request: Request, db: DbSession) -> HTMLResponse:
     event, organiser, _ = _event(request, db, slug)
-    location = _location(db, event, key)
+    location = _found(event_service.get_location, db, event, key)
     values = {
         "name": location.name,
         "kind": location.kind.value,
@@ -993,7 +981,7 @@ def change_location(
 ) -> Response:
     """Rename a location, change its kind, capacity or link, or remove it."""
     event, organiser, _ = _event(request, db, slug, values)
-    location = _location(db, event, key)
+    location = _found(event_service.get_location, db, event, key)
     name = location.name
     if values.get("action") == "delete":
         try:

@@ -8,6 +8,7 @@ published version is not edited (409): its draft copy is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, status
@@ -87,6 +88,16 @@ def _refused(request: Request, refused: service.EditRefused) -> JSONResponse:
     return JSONResponse(jsonable_encoder(body), status_code=409, media_type=PROBLEM_MEDIA_TYPE)
 
 
+def _edit(db: DbSession, request: Request, make: Callable[[], service.EditResult]) -> Any:
+    """One hand edit: its answer, or its refusal as a 409 problem with nothing stored."""
+    try:
+        result = make()
+    except service.EditRefused as refused:
+        db.rollback()
+        return _refused(request, refused)
+    return _done(db, result)
+
+
 def _done(db: DbSession, result: service.EditResult) -> EditOut:
     db.commit()
     db.expire_all()  # the moved meeting's slot and location are read again
@@ -153,15 +164,10 @@ def add_meeting(
     event = access.event
     version = find_version(db, event, number)
     a, b = body.participants
-    try:
-        result = service.add_meeting(
-            db, event, version, (a, b), slot=body.slot, location=body.location,
-            by=access.organiser.id,
-        )  # fmt: skip
-    except service.EditRefused as refused:
-        db.rollback()
-        return _refused(request, refused)
-    return _done(db, result)
+    return _edit(db, request, lambda: service.add_meeting(
+        db, event, version, (a, b), slot=body.slot, location=body.location,
+        by=access.organiser.id,
+    ))  # fmt: skip
 
 
 @router.post(
@@ -181,15 +187,10 @@ def move_meeting(
 ) -> Any:
     event = access.event
     version = find_version(db, event, number)
-    try:
-        result = service.move_meeting(
-            db, event, version, uid, slot=body.slot, location=body.location,
-            by=access.organiser.id,
-        )  # fmt: skip
-    except service.EditRefused as refused:
-        db.rollback()
-        return _refused(request, refused)
-    return _done(db, result)
+    return _edit(db, request, lambda: service.move_meeting(
+        db, event, version, uid, slot=body.slot, location=body.location,
+        by=access.organiser.id,
+    ))  # fmt: skip
 
 
 @router.delete(
@@ -206,12 +207,9 @@ def cancel_meeting(
 ) -> Any:
     event = access.event
     version = find_version(db, event, number)
-    try:
-        result = service.cancel_meeting(db, event, version, uid, by=access.organiser.id)
-    except service.EditRefused as refused:
-        db.rollback()
-        return _refused(request, refused)
-    return _done(db, result)
+    return _edit(
+        db, request, lambda: service.cancel_meeting(db, event, version, uid, by=access.organiser.id)
+    )
 
 
 @router.put(

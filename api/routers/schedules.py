@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
 from api.deps import AppSettings, DbSession, StaffAccess
-from api.problems import PROBLEM_MEDIA_TYPE, ProblemDetails, ProblemError, problem_responses
+from api.problems import PROBLEM_MEDIA_TYPE, ProblemDetails, problem_responses
 from api.routers.jobs import version_url
 from api.schemas.common import Limit, Offset, Page
 from api.schemas.schedules import (
@@ -45,26 +45,8 @@ WHO = "**Who:** owners and staff of the event."
 # --- lookups and views ---------------------------------------------------------------------------
 
 
-#: Version numbers are stored in a 32-bit column; larger ones cannot exist (and PostgreSQL
-#: would refuse to compare with them).
-_LARGEST_NUMBER = 2**31 - 1
-
-
 def find_version(db: DbSession, event: Event, number: int) -> ScheduleVersion:
-    version = (
-        db.scalar(
-            select(ScheduleVersion).where(
-                ScheduleVersion.event_id == event.id, ScheduleVersion.number == number
-            )
-        )
-        if 1 <= number <= _LARGEST_NUMBER
-        else None
-    )
-    if version is None:
-        raise ProblemError(
-            404, f"The event has no schedule version {number}.", type_="/problems/not-found"
-        )
-    return version
+    return version_service.numbered_version(db, event, number)
 
 
 def _meeting_counts(db: DbSession, versions: list[ScheduleVersion]) -> dict[int, int]:

@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from matchmaking.participants.registration import participants_in_order
 from matchmaking.platform.errors import NotFound
 from matchmaking.platform.models import (
     Absence,
@@ -109,22 +110,14 @@ def search(
     ).all()
     if words:
         rows = [r for r in rows if all(w in fold(" ".join(map(str, r[1:]))) for w in words)]
-    page_ids = [r[0] for r in rows[offset : offset + limit]]
-    loaded = {
-        p.id: p
-        for p in session.scalars(
-            select(Participant)
-            .where(Participant.id.in_(page_ids))
-            .options(selectinload(Participant.organisation))
-        )
-    }
+    people = participants_in_order(session, [r[0] for r in rows[offset : offset + limit]])
     arrivals: dict[int, datetime] = {
         participant_id: arrived_at
         for participant_id, arrived_at in session.execute(
             select(CheckIn.participant_id, CheckIn.arrived_at).where(CheckIn.event_id == event.id)
         )
     }
-    page = [Arrival(loaded[i], as_utc(arrivals.get(i))) for i in page_ids if i in loaded]
+    page = [Arrival(p, as_utc(arrivals.get(p.id))) for p in people]
     return page, len(rows), len(arrivals)
 
 

@@ -562,6 +562,20 @@ def _searchable(row: Any) -> str:
     )
 
 
+def participants_in_order(session: Session, ids: list[int]) -> list[Participant]:
+    """The participants of those ids (with their organisations), in the order of the ids; a
+    page of a list filtered over plain rows is loaded this way."""
+    loaded = {
+        p.id: p
+        for p in session.scalars(
+            select(Participant)
+            .where(Participant.id.in_(ids))
+            .options(selectinload(Participant.organisation))
+        )
+    }
+    return [loaded[i] for i in ids if i in loaded]
+
+
 def directory(
     session: Session,
     event: Event,
@@ -628,16 +642,7 @@ def directory(
     if filters.delegation:
         wanted = fold(filters.delegation.strip())
         rows = [r for r in rows if fold(r.delegation or "") == wanted]
-    page_ids = [r.id for r in rows[offset : offset + limit]]
-    loaded = {
-        p.id: p
-        for p in session.scalars(
-            select(Participant)
-            .where(Participant.id.in_(page_ids))
-            .options(selectinload(Participant.organisation))
-        )
-    }
-    return [loaded[i] for i in page_ids if i in loaded], len(rows)
+    return participants_in_order(session, [r.id for r in rows[offset : offset + limit]]), len(rows)
 
 
 def directory_choices(session: Session, event: Event) -> dict[str, list[str]]:

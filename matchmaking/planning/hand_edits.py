@@ -31,17 +31,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from matchmaking.planning.publishing import current_published_version
 from matchmaking.planning.rest_of_day import pinned_problem
 from matchmaking.planning.scheduling import (
     goal_order,
+    next_version_number,
     problem_from_event,
     save_solution,
-    wish_rows,
 )
+from matchmaking.planning.snapshot import solver_wish, wish_rows
 from matchmaking.planning.versions import SCHEDULE_STATUSES, load_meetings
 from matchmaking.platform.errors import Conflict, Invalid, NotFound
 from matchmaking.platform.models import (
@@ -252,17 +253,8 @@ def _with_met_wishes(
         return problem
     rows, after = wish_rows(session, event)
     extra = tuple(
-        sp.Wish(
-            id=row.key,
-            sender=row.sender_key,
-            recipient=row.recipient_key,
-            recipient_organisation=row.organisation_key,
-            priority=row.priority,
-            required=False,
-            session=row.session_key,
-            fixed_slot=row.slot_key,
-            after=tuple(k for k in after.get(row.id, ()) if k in known or k in missing),
-            separate=row.separate,
+        solver_wish(
+            row, (k for k in after.get(row.id, ()) if k in known or k in missing), required=False
         )
         for row in rows
         if row.key in missing
@@ -720,15 +712,6 @@ def _new_uid(session: Session, event: Event, bench: Workbench, wishes: list[str]
 # --- draft copies --------------------------------------------------------------------------
 
 
-def _next_number(session: Session, event: Event) -> int:
-    # As `scheduling.save_solution`: the event row lock makes concurrent new versions queue.
-    session.execute(select(Event.id).where(Event.id == event.id).with_for_update())
-    latest = session.scalar(
-        select(func.max(ScheduleVersion.number)).where(ScheduleVersion.event_id == event.id)
-    )
-    return (latest or 0) + 1
-
-
 def draft_copy(
     session: Session, event: Event, version: ScheduleVersion, *, by: int | None = None
 ) -> ScheduleVersion:
@@ -738,7 +721,7 @@ def draft_copy(
     what that one was. Flushes; the caller commits."""
     if version.status not in SCHEDULE_STATUSES:
         raise Conflict(f"Version {version.number} holds no schedule to copy.")
-    number = _next_number(session, event)
+    number = next_version_number(session, event)
     copy = ScheduleVersion(
         event_id=event.id,
         number=number,

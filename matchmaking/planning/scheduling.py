@@ -103,7 +103,7 @@ def save_solution(
     """
     if snapshot.event_id != event.id:
         raise SchedulingError(f'the snapshot is of another event than "{event.slug}"')
-    number = _next_number(session, event)
+    number = next_version_number(session, event)
     version = ScheduleVersion(
         event_id=event.id,
         number=number,
@@ -128,9 +128,11 @@ def save_solution(
     return version
 
 
-def _next_number(session: Session, event: Event) -> int:
-    # Locking the event row makes concurrent saves of one event queue on PostgreSQL (SQLite
-    # already serialises writers), so two versions never get the same number.
+def next_version_number(session: Session, event: Event) -> int:
+    """The number of the event's next schedule version, with the event row locked.
+
+    Locking the event row makes concurrent saves of one event queue on PostgreSQL (SQLite
+    already serialises writers), so two versions never get the same number."""
     session.execute(select(Event.id).where(Event.id == event.id).with_for_update())
     latest = session.scalar(
         select(func.max(ScheduleVersion.number)).where(ScheduleVersion.event_id == event.id)

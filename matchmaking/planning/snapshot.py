@@ -274,21 +274,24 @@ def wish_rows(
 def _solver_wishes(session: Session, event: Event) -> tuple[sp.Wish, ...]:
     """The accepted wishes, as the solver sees them."""
     rows, after = wish_rows(session, event, accepted_only=True)
-    return tuple(
-        sp.Wish(
-            id=row.key,
-            sender=row.sender_key,
-            recipient=row.recipient_key,
-            recipient_organisation=row.organisation_key,
-            priority=row.priority,
-            required=row.required,
-            session=row.session_key,
-            fixed_slot=row.slot_key,
-            after=tuple(after.get(row.id, ())),
-            separate=row.separate,
-            proposed=row.proposed,
-        )
-        for row in rows
+    return tuple(solver_wish(row, after.get(row.id, ())) for row in rows)
+
+
+def solver_wish(row: Row[Any], after: Iterable[str], *, required: bool | None = None) -> sp.Wish:
+    """One row of `wish_rows` as the solver's wish, holding its meeting after those wishes;
+    `required` overrides the row's own."""
+    return sp.Wish(
+        id=row.key,
+        sender=row.sender_key,
+        recipient=row.recipient_key,
+        recipient_organisation=row.organisation_key,
+        priority=row.priority,
+        required=row.required if required is None else required,
+        session=row.session_key,
+        fixed_slot=row.slot_key,
+        after=tuple(after),
+        separate=row.separate,
+        proposed=row.proposed,
     )
 
 

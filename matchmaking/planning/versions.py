@@ -22,6 +22,7 @@ from sqlalchemy import func, literal, or_, select, union_all
 from sqlalchemy.orm import Session, selectinload
 
 from matchmaking.planning.snapshot import problem_from_event
+from matchmaking.platform.errors import NotFound
 from matchmaking.platform.models import (
     Event,
     HandEdit,
@@ -40,6 +41,27 @@ from solver.problem import Problem
 #: Solver statuses of a version that holds a schedule (something that can be published).
 SCHEDULE_STATUSES = frozenset({"optimal", "feasible"})
 MEETING_KINDS = ("C2C", "C2B", "B2B")
+
+
+#: Version numbers are stored in a 32-bit column; larger ones cannot exist (and PostgreSQL
+#: would refuse to compare with them).
+_LARGEST_NUMBER = 2**31 - 1
+
+
+def numbered_version(db: Session, event: Event, number: int) -> ScheduleVersion:
+    """The event's schedule version of that number; `NotFound` names the number otherwise."""
+    version = (
+        db.scalar(
+            select(ScheduleVersion).where(
+                ScheduleVersion.event_id == event.id, ScheduleVersion.number == number
+            )
+        )
+        if 1 <= number <= _LARGEST_NUMBER
+        else None
+    )
+    if version is None:
+        raise NotFound(f"The event has no schedule version {number}.")
+    return version
 
 
 def as_utc(moment: datetime) -> datetime:

@@ -47,17 +47,13 @@ def upgrade() -> None:
     # On SQLite this recreates the participants table; migrations/env.py runs revisions there
     # with foreign keys off, so dropping the old table cascades to nothing.
     with op.batch_alter_table("participants", schema=None) as batch_op:
-        batch_op.drop_constraint(
-            batch_op.f("uq_participants_calendar_token_hash"), type_="unique"
-        )
+        batch_op.drop_constraint(batch_op.f("uq_participants_calendar_token_hash"), type_="unique")
         batch_op.drop_column("calendar_token_hash")
 
 
 def downgrade() -> None:
     with op.batch_alter_table("participants", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("calendar_token_hash", sa.String(length=64), nullable=True)
-        )
+        batch_op.add_column(sa.Column("calendar_token_hash", sa.String(length=64), nullable=True))
         batch_op.create_unique_constraint(
             batch_op.f("uq_participants_calendar_token_hash"), ["calendar_token_hash"]
         )

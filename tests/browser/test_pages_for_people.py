@@ -430,7 +430,7 @@ def test_registration_reopens_after_publishing_and_late_registrants_wait_for_a_r
     page = _organiser(browser, served, tokens["organiser"])
     page.goto(f"{served.url}/organiser/e/{slug}")
     page.get_by_role("button", name="Reopen registration").click()
-    page.get_by_text("Registration is open.").first.wait_for()
+    page.get_by_text("Registration is open: participants can register now.").first.wait_for()
 
     visitor = browser.new_context().new_page()
     _register(visitor, served, slug, screenshots)
