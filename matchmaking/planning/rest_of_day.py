@@ -78,6 +78,18 @@ def wall_clock(event: Event, moment: datetime) -> datetime:
     return instant(moment).astimezone(ZoneInfo(event.timezone)).replace(tzinfo=None)
 
 
+def _absences(session: Session, event: Event) -> dict[str, datetime]:
+    """Participant key → since when they are away (the event zone's wall clock)."""
+    return {
+        key: wall_clock(event, absent_from)
+        for key, absent_from in session.execute(
+            select(Participant.key, Absence.absent_from)
+            .join(Participant, Absence.participant_id == Participant.id)
+            .where(Absence.event_id == event.id)
+        )
+    }
+
+
 def away_slots(session: Session, event: Event, frozen_before: datetime) -> dict[str, set[str]]:
     """Participant key → the slots of the rest of the day (beginning at or after
     `frozen_before`) they cannot take because they are away by the slot's end."""
@@ -85,15 +97,38 @@ def away_slots(session: Session, event: Event, frozen_before: datetime) -> dict[
     slots = session.execute(
         select(Slot.key, Slot.start, Slot.end).where(Slot.event_id == event.id)
     ).all()
-    away: dict[str, set[str]] = {}
-    for key, absent_from in session.execute(
-        select(Participant.key, Absence.absent_from)
-        .join(Participant, Absence.participant_id == Participant.id)
-        .where(Absence.event_id == event.id)
-    ):
-        since = wall_clock(event, absent_from)
-        away[key] = {s for s, start, end in slots if start >= moment and end > since}
-    return away
+    return {
+        key: {s for s, start, end in slots if start >= moment and end > since}
+        for key, since in _absences(session, event).items()
+    }
+
+
+def gone_since(session: Session, event: Event, frozen_before: datetime) -> dict[str, datetime]:
+    """Those away in some slot of the rest of the day: key → since when (wall clock)."""
+    away = away_slots(session, event, frozen_before)
+    return {key: since for key, since in _absences(session, event).items() if away.get(key)}
+
+
+def away_reasons(
+    problem: sp.Problem, solution: sp.Solution, gone: dict[str, datetime]
+) -> sp.Solution:
+    """`solution` whose wishes left unmet because one side is away say so (`no_common_slot`:
+    the two share no time any more), instead of the reason the search gave among the few
+    slots left before they went."""
+    if not gone:
+        return solution
+    sides = {w.id: (w.sender, w.recipient) for w in problem.wishes}
+
+    def reason(item: sp.Unscheduled) -> sp.Unscheduled:
+        away = [key for key in sides.get(item.wish, ()) if key in gone]
+        if not away:
+            return item
+        since = gone[away[0]].strftime("%a %d %b %H:%M")
+        return dataclasses.replace(
+            item, reason="no_common_slot", detail=f"{away[0]} is away from {since}"
+        )
+
+    return dataclasses.replace(solution, unscheduled=[reason(u) for u in solution.unscheduled])
 
 
 def rest_of_day_problem(

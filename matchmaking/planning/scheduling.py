@@ -21,7 +21,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from matchmaking.planning.publishing import current_published_version
-from matchmaking.planning.rest_of_day import rest_of_day_problem
+from matchmaking.planning.rest_of_day import away_reasons, gone_since, rest_of_day_problem
 from matchmaking.planning.snapshot import Snapshot, goal_order, problem_from_event, wish_rows
 from matchmaking.planning.versions import snapshot_digest
 from matchmaking.platform.models import (
@@ -303,12 +303,13 @@ def solve_event(
         snapshot = take_snapshot(
             session, event, replan=replan, objective=objective, move_published=move_published
         )
-        problem = snapshot.problem
+        problem, gone = snapshot.problem, {}
         if frozen_before is not None:
             if snapshot.based_on_id is None:
                 raise SchedulingError("only a re-plan keeps the meetings before a moment")
             problem = rest_of_day_problem(session, event, problem, frozen_before)
-    solution = solve(problem, parameters)
+            gone = gone_since(session, event, frozen_before)
+    solution = away_reasons(problem, solve(problem, parameters), gone)
     if finish is not None:
         return finish(snapshot, solution)
     with sessions() as session, session.begin():

@@ -182,6 +182,12 @@ def test_one_action_re_plans_the_rest_of_the_day_without_who_left(day: Day) -> N
     slot, _, pair = after["w6"]
     assert set(pair) == {"p1", "p5"}
     assert slot not in {"s1", "s2", "s4"}  # not in the past, not when p5 meets p2
+    with day.db() as db:
+        version = db.scalar(select(ScheduleVersion).where(ScheduleVersion.number == number))
+        assert version is not None
+        assert version.unscheduled == [
+            {"wish": "w4", "reason": "no_common_slot", "detail": "p3 is away from Sat 26 Oct 09:30"}
+        ]
 
     # The preview of what publishing changes, as the version page shows it.
     diff = day.client.get(f"{E}/versions/{number}/diff", headers=day.as_("staff")).json()

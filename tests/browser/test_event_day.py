@@ -202,7 +202,14 @@ def test_someone_leaves_and_the_rest_of_the_day_is_re_planned(
     changes = impact.locator("table.impact-changes")
     assert "cancelled" in changes.locator("tr", has_text="Person 3").inner_text()
     assert "added" in changes.locator("tr", has_text="Person 5").inner_text()
+    assert (
+        "Person 3 (Cluster 3) is away from Sat 26 Oct 09:30" in staff.locator("main").inner_text()
+    )
     _fits(staff, screenshots, "rest-of-day-version")
+    for part in ("diff", "unscheduled"):
+        staff.locator(f"section[aria-labelledby='{part}-h']").screenshot(
+            path=str(screenshots / f"day-rest-of-day-version-{part}-phone.png")
+        )
     staff.get_by_label("I have read who loses a meeting").check()
     if staff.get_by_label("Publish anyway").count():
         staff.get_by_label("Publish anyway").check()
