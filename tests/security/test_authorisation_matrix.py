@@ -281,6 +281,19 @@ def no_solve_under_way(ctx: Context, role: str) -> Request:
     return Request("", {"time_limit_seconds": 2, "workers": 1})
 
 
+def rest_of_day(ctx: Context, role: str) -> Request:
+    """The re-plan of the rest of the day (Person 3 leaves at 09:30), no solve under way."""
+    no_solve_under_way(ctx, role)
+    return Request(
+        "",
+        {
+            "frozen_before": "2024-10-26T09:30",
+            "absent": [{"participant": "p3"}],
+            "time_limit_seconds": 2,
+        },
+    )
+
+
 def wish_to_me(ctx: Context, role: str) -> Wish:
     """A new wish from p3 to p1 that p1 has not answered yet."""
     db, event = ctx.event()
@@ -729,6 +742,24 @@ OPERATIONS: list[Operation] = [
         200,
         lambda c, r: Request(fill(E + "/participants/p3/check-in", c.world)),
     ),
+    Operation("GET", E + "/absences", "staff", 200),
+    Operation(
+        "PUT",
+        E + "/participants/{key}/absence",
+        "staff",
+        200,
+        lambda c, r: Request(
+            fill(E + "/participants/p3/absence", c.world), {"away_from": "2024-10-26T10:00"}
+        ),
+    ),
+    Operation(
+        "DELETE",
+        E + "/participants/{key}/absence",
+        "staff",
+        204,
+        lambda c, r: Request(fill(E + "/participants/p3/absence", c.world)),
+    ),
+    Operation("POST", E + "/rest-of-day-replans", "staff", 202, rest_of_day),
     # feedback before the attendance marks (a no-show would refuse it)
     Operation(
         "POST",
