@@ -164,10 +164,11 @@ def _said(event: Event, moment: datetime) -> str:
     return moment.astimezone(ZoneInfo(event.timezone)).strftime("%a %d %b %H:%M")
 
 
-def _posted_moment(event: Event, value: object, label: str) -> datetime:
-    """A posted `datetime-local` value (event time) as a UTC moment; 422 when it is none."""
+def _posted_moment(value: object, label: str) -> datetime:
+    """A posted `datetime-local` value: the event's wall clock (the domain checks that it
+    falls within the event); 422 when it is no time."""
     try:
-        return absences.event_moment(event, datetime.fromisoformat(str(value)[:40]))
+        return datetime.fromisoformat(str(value)[:40])
     except ValueError:
         raise PageError(
             422, "Invalid time", f"Give {label} as a day and a time of the event."
@@ -192,7 +193,7 @@ def away_action(
     action = str(values.get("action", ""))
     try:
         if action == "away":
-            moment = _posted_moment(event, values.get("away_from", ""), "when they are away")
+            moment = _posted_moment(values.get("away_from", ""), "when they are away")
             away = absences.mark_absent(db, event, person, moment, by=organiser.id)
             flash = f"{person.name} is away from {_said(event, away.absent_from)}."
         elif action == "back":
@@ -239,7 +240,7 @@ def rest_of_day_action(slug: str, request: Request, db: DbSession, values: Poste
     whose version page shows the changes before they are published."""
     check_csrf(request, str(values.get(CSRF_FIELD, "")))
     event, organiser, _ = organiser_event(request, db, slug)
-    moment = _posted_moment(event, values.get("frozen_before", ""), "from when to re-plan")
+    moment = _posted_moment(values.get("frozen_before", ""), "from when to re-plan")
     settings = settings_of(request)
     limit = min(60.0, settings.solve_time_limit_seconds)
     try:
@@ -262,7 +263,7 @@ def rest_of_day_action(slug: str, request: Request, db: DbSession, values: Poste
     names = [a.participant.name for a in done.away]
     who = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
     flash = (
-        f"Re-planning from {_said(event, moment)} without "
+        f"Re-planning from {_said(event, done.frozen_before)} without "
         f"{who or 'nobody away'}: check the new version's changes, then publish it."
     )
     return redirect(f"/organiser/e/{event.slug}?flash={quote_plus(flash)}#job-{done.job.id}")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -82,7 +82,10 @@ def within_event(session: Session, event: Event, moment: datetime, field: str) -
     span = event_span(session, event)
     if span is None:
         raise Invalid("The event has no time grid yet.", field=field)
-    instant = event_moment(event, moment)
+    try:
+        instant = event_moment(event, moment)
+    except OverflowError:  # year 1 or 9999 moved across the date line
+        instant = span[0] - (span[1] - span[0]) - timedelta(days=1)
     if not span[0] <= instant <= span[1]:
         zone = ZoneInfo(event.timezone)
         start, end = (t.astimezone(zone).strftime("%a %d %b %H:%M") for t in span)

@@ -321,6 +321,10 @@ def _nothing_changed(day: Day) -> None:
             "body.absent[0].away_from",
         ),
         ({"frozen_before": "half past nine"}, 422, "body.frozen_before"),
+        # the first and the last years there are, moved across the date line
+        ({"frozen_before": "0001-01-01T00:00:00+02:00"}, 422, "body.frozen_before"),
+        ({"frozen_before": "9999-12-31T23:59:00-12:00"}, 422, "body.frozen_before"),
+        ({"frozen_before": "0001-01-01T00:00"}, 422, "body.frozen_before"),
         ({"frozen_before": AT, "absent": [{"who": "p1"}]}, 422, "body.absent.0.who"),
     ],
 )

@@ -328,7 +328,7 @@ def test_staff_mark_someone_away_and_re_plan_the_rest_of_the_day(site: Site) -> 
     assert 'value="2024-10-27T10:35"' in person.text  # after the event: its last moment
     csrf = csrf_of(client, f"/organiser/e/{site.slug}/check-in/p3")
     # A time outside the event, or no time at all: refused, nothing stored.
-    for value in ("2024-10-29T09:30", "soon"):
+    for value in ("2024-10-29T09:30", "soon", "0001-01-01T00:00"):
         refused = client.post(
             f"/organiser/e/{site.slug}/check-in/p3/away",
             data={"csrf_token": csrf, "action": "away", "away_from": value},
