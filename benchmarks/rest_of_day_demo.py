@@ -54,7 +54,12 @@ def main() -> None:
             if m.slot.start >= cut
             for key in (m.participant_a.key, m.participant_b.key)
         )
-        gone = [key for key, _ in later.most_common(5)]
+        gone = {key for key, _ in later.most_common(5)}
+        theirs = sum(
+            1
+            for m in before
+            if m.slot.start >= cut and {m.participant_a.key, m.participant_b.key} & gone
+        )
         for key in gone:
             absences.mark_absent(db, event, find_participant(db, event, key), moment)
         db.commit()
@@ -82,11 +87,12 @@ def main() -> None:
         away_later = [
             m
             for m in after
-            if m.slot.start >= cut and {m.participant_a.key, m.participant_b.key} & set(gone)
+            if m.slot.start >= cut and {m.participant_a.key, m.participant_b.key} & gone
         ]
+        others = [c for c in diff.removed if not set(c.old.participants) & gone]  # type: ignore[union-attr]
         print(
             f"demo: {len(before)} published meetings, {len(slots)} slots; re-plan from "
-            f"{cut:%a %H:%M}; 5 people away with {sum(later[k] for k in gone)} later meetings"
+            f"{cut:%a %H:%M}; 5 people away with {theirs} later meetings"
         )
         print(f"re-plan: {new.status}, {seconds:.1f} s (limit {args.time_limit:g} s)")
         print(
@@ -95,7 +101,8 @@ def main() -> None:
         )
         print(f"meetings of the people away after the cut: {len(away_later)}")
         print(
-            f"changes: {len(diff.removed)} cancelled, {len(diff.moved)} moved, "
+            f"changes: {len(diff.removed)} cancelled ({len(others)} of others), "
+            f"{len(diff.moved)} moved, "
             f"{len(diff.added)} added, {diff.unchanged} unchanged; "
             f"meetings {len(before)} -> {len(after)}"
         )
