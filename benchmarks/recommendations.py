@@ -272,23 +272,32 @@ def ceilings(
 ) -> dict[str, dict[str, list[str]]]:
     """What knowing the generator's hidden truth gives (same exclusions), as ceilings:
     `interest` ranks by the true topic interest and the delegation (what profiles can tell),
-    `interest x attraction` by the very weights the wishes were drawn with."""
+    `interest x attraction` by the very weights the wishes were drawn with. Both rank as the
+    generator draws: per person (an organisation's weight shared by its representatives, as
+    a wish names one of them), and never an organisation the participant already wished (the
+    generator wishes an organisation once)."""
     linked: dict[str, set[str]] = defaultdict(set)
+    wished: dict[str, set[str]] = defaultdict(set)
+    organisation = {p.id: p.organisation for p in event.people}
+    members = Counter(organisation.values())
     for w in visible:
         linked[w.sender].add(w.recipient or "")
         linked[w.recipient or ""].add(w.sender)
+        wished[w.sender].add(organisation[w.recipient or ""])
     out: dict[str, dict[str, list[str]]] = {"interest": {}, "interest x attraction": {}}
     for p in event.people:
         rows: list[tuple[float, float, str]] = []
         for q in event.people:
             if q.organisation == p.organisation or q.id in linked[p.id]:
                 continue
+            if q.organisation in wished[p.id]:
+                continue
             same = q.delegation == p.delegation
             if same and rule:
                 continue
             interest = 1.0 * len(event.sought[p.organisation] & event.offered[q.organisation])
             interest += 0.4 * len(event.offered[p.organisation] & event.sought[q.organisation])
-            weight = (interest + 0.02) * (0.25 if same else 1.0)
+            weight = (interest + 0.02) * (0.25 if same else 1.0) / members[q.organisation]
             rows.append((weight, weight * event.attraction[q.organisation], q.id))
         for name, index in (("interest", 0), ("interest x attraction", 1)):
             best = heapq.nlargest(top, rows, key=lambda row: (row[index], row[2]))
