@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import multiprocessing
 import re
 import threading
 import unicodedata
@@ -592,15 +593,38 @@ class Recommender:
         collaborative = self._collaborative(participant).get(theirs.key)
         return self._reasons(person, theirs.key, signals, collaborative)
 
-    def suggest_all(self, top: int = DEFAULT_TOP) -> dict[str, list[Suggestion]]:
-        """Every participant's suggestions, in the order the people were given."""
+    def suggest_all(
+        self, top: int = DEFAULT_TOP, *, workers: int = 1
+    ) -> dict[str, list[Suggestion]]:
+        """Every participant's suggestions, in the order the people were given. With
+        `workers` > 1 (where processes can be forked: not under a running web server), the
+        organisations are shared among that many processes; the answer is the same."""
+        keys = list(self.organisations)
+        workers = max(1, min(workers, len(keys)))
+        if workers == 1 or "fork" not in multiprocessing.get_all_start_methods():
+            found = self._suggest_for(keys, top)
+        else:
+            global _FORKED
+            shares = [keys[i::workers] for i in range(workers)]
+            # The forked processes find the ranking here (inherited, not copied).
+            _FORKED = self
+            try:
+                with multiprocessing.get_context("fork").Pool(workers) as pool:
+                    parts = pool.starmap(_suggest_forked, [(share, top) for share in shares])
+            finally:
+                _FORKED = None
+            found = {person: s for part in parts for person, s in part.items()}
+        return {person: found[person] for person in self.people}
+
+    def _suggest_for(self, keys: list[str], top: int) -> dict[str, list[Suggestion]]:
+        """The suggestions of the members of these organisations."""
         found: dict[str, list[Suggestion]] = {}
         # One organisation at a time: its members share the signals of its profile.
-        for org in self.organisations.values():
-            scores = self._organisation_scores(org.key)
-            for member in org.members:
+        for key in keys:
+            scores = self._organisation_scores(key)
+            for member in self.organisations[key].members:
                 found[member] = self.suggest(member, top, _organisation_scores=scores)
-        return {person: found[person] for person in self.people}
+        return found
 
     # -- reasons
 
@@ -660,6 +684,16 @@ class Recommender:
             weighted.append((0.11, f"works on {_join(shared)}, as you do"))
         weighted.sort(key=lambda item: -item[0])
         return tuple(text for _, text in weighted[:3])
+
+
+#: The ranking `Recommender.suggest_all` shares with the processes it forks.
+_FORKED: Recommender | None = None
+
+
+def _suggest_forked(keys: list[str], top: int) -> dict[str, list[Suggestion]]:
+    if _FORKED is None:
+        raise RuntimeError("no ranking to share: call Recommender.suggest_all")
+    return _FORKED._suggest_for(keys, top)
 
 
 def _signals(
@@ -759,14 +793,17 @@ def people_of_bundle(bundle: Any) -> tuple[list[Person], list[WishLink]]:
     return people, wishes
 
 
-def recommendations_document(bundle: Any, top: int = DEFAULT_TOP) -> dict[str, Any]:
+def recommendations_document(
+    bundle: Any, top: int = DEFAULT_TOP, *, workers: int = 1
+) -> dict[str, Any]:
     """The recommendations document (format `matchmaking-recommendations/1`) of a bundle:
-    every participant in the bundle's order, each with its `top` suggestions."""
+    every participant in the bundle's order, each with its `top` suggestions (ranked by
+    `workers` processes)."""
     people, wishes = people_of_bundle(bundle)
     recommender = Recommender(
         people, wishes, cross_delegation_only=bool(bundle.event.rules.cross_delegation_only)
     )
-    every = recommender.suggest_all(top)
+    every = recommender.suggest_all(top, workers=workers)
     return {
         "format": RECOMMENDATIONS_FORMAT,
         "event": bundle.event.slug,
