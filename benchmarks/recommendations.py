@@ -316,7 +316,7 @@ def run(
     rule: bool,
     skew: float = 2.0,
     ceiling: bool = False,
-    workers: int = 2,
+    workers: int = 1,
 ) -> dict[str, Any]:
     event = generate(participants, seed, rule, skew)
     visible, hidden = split(event.wishes, seed)
@@ -411,7 +411,7 @@ def main() -> None:
         "--ceiling", action="store_true", help="Also the ceilings of knowing the truth (slow)."
     )
     parser.add_argument(
-        "--workers", type=int, default=2, help="Processes that share the ranking (default 2)."
+        "--workers", type=int, default=1, help="Processes that share the ranking (default 1)."
     )
     parser.add_argument("--bundle", type=Path, help="Also write the event as a bundle here.")
     args = parser.parse_args()

@@ -328,7 +328,7 @@ def recommend_file_command(
         typer.Option(
             "--workers", min=1, max=64, help="Processes that share the ranking (same output)."
         ),
-    ] = 2,
+    ] = 1,
 ) -> None:
     """Write, for every participant of a bundle, the partners it should meet next, best
     first, with reasons (format matchmaking-recommendations/1); no database.

@@ -64,9 +64,9 @@ def test_recommend_file_writes_the_contract_document(tmp_path: Path) -> None:
     assert "p4" not in [s["participant"] for s in by_participant["p2"]]
     assert "p4" not in [s["participant"] for s in by_participant["p3"]]
     assert "for 4 participants" in result.stderr
-    # One process or two (the default): the same document.
+    # One process (the default) or two: the same document.
     alone = runner.invoke(
-        app, ["recommend-file", str(_write(tmp_path, _bundle())), "--workers", "1"]
+        app, ["recommend-file", str(_write(tmp_path, _bundle())), "--workers", "2"]
     )
     assert alone.exit_code == 0, alone.output
     assert json.loads(alone.stdout) == document
