@@ -365,7 +365,15 @@ def _participants(session: Session, event: Event) -> Sequence[Participant]:
 
 
 def _wishes_out(session: Session, event: Event) -> list[WishIn]:
+    """The wishes as the bundle holds them. The format has no field for a proposal of the
+    organisers (`Wish.proposed`): one both sides accepted is a meeting both asked for and is
+    written as an accepted wish at its priority (3, the lowest the format has); one still
+    waiting for an answer, or declined, was asked for by nobody and is left out (written as
+    a wish, it would say that its `from` asked for it). Importing such a bundle makes the
+    accepted ones ordinary wishes."""
     rows, after = wish_rows(session, event)
+    rows = [r for r in rows if not r.proposed or WishStatus(r.status) is WishStatus.accepted]
+    kept = {r.key for r in rows}
     return [
         WishIn.model_validate(
             _given(
@@ -378,7 +386,7 @@ def _wishes_out(session: Session, event: Event) -> list[WishIn]:
                 required=row.required,
                 session=row.session_key,
                 fixed_slot=row.slot_key,
-                after=after.get(row.id, []),
+                after=[key for key in after.get(row.id, []) if key in kept],
                 separate=row.separate,
                 message=_exportable_text(row.message),
             )

@@ -323,6 +323,12 @@ def recommend_file_command(
     top: Annotated[
         int, typer.Option("--top", min=1, max=100, help="Suggestions per participant.")
     ] = 10,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers", min=1, max=64, help="Processes that share the ranking (same output)."
+        ),
+    ] = 1,
 ) -> None:
     """Write, for every participant of a bundle, the partners it should meet next, best
     first, with reasons (format matchmaking-recommendations/1); no database.
@@ -335,7 +341,7 @@ def recommend_file_command(
 
     check_output(output)
     bundle = read_bundle(bundle_file)
-    document = recommendations_document(bundle, top)
+    document = recommendations_document(bundle, top, workers=workers)
     data = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
     write_output(data.encode("utf-8"), output)
     count = sum(len(r["suggestions"]) for r in document["recommendations"])

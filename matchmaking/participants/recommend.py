@@ -4,23 +4,29 @@ Pure functions over plain data (`Person`, `WishLink`): no database, no web, no s
 same ranking serves the recommendations document (`matchmaking recommend-file`), the API and
 the pages, and is fast to test. The contract is in docs/profiles-and-sheets.md.
 
-How a candidate partner q is scored for a participant p (each signal is 0..1):
+How a candidate partner q is scored for a participant p (each signal is about 0..1):
 
 - *Complementarity* (weight 0.50): what p seeks against what q offers, and what p offers
   against what q seeks. Phrases are compared as TF-IDF vectors of light stems (lower case,
-  accents removed, common endings cut, at most six letters), so that "battery recycling
-  services" matches "recycling of used batteries"; an organisation's phrases are pooled.
-  The better direction counts 70 %, the other 30 %: a meeting helps most when both gain.
-- *Collaborative* (0.30): who wished partners like these. Item-to-item over organisations:
-  two organisations are alike when the same senders wished both (cosine of their senders);
-  q scores by how alike it is to the organisations p already wished.
+  accents removed, common endings cut, at most six letters) and of their pairs, so that
+  "battery recycling services" matches "recycling of used batteries". p's phrases are pooled
+  into one unit vector; q's are added up and divided by their count to the power 0.25 (a
+  partner that offers four things serves the one p seeks about as well as one that offers
+  only that; a plain cosine would favour the narrow one). The better direction counts 70 %,
+  the other 30 %: a meeting helps most when both gain.
+- *Alike seekers* (0.20): who wished partners like these: the organisations wished by those
+  whose seeks are most like p's, and by p's colleagues.
+- *Item to item* (0.05): organisations wished by the same senders as those p wished.
 - *Description* (0.08): what p seeks against q's description.
-- *Sectors* (0.08) and *focus areas* (0.04): the share of them the two organisations have in
-  common.
+- *Sectors* (0.02) and *focus areas* (0.05): the share of them the two have in common.
 - *Popularity* (how many senders wished q's organisation) only breaks ties.
 
+A suggestion is one person, and one meeting with any representative serves an organisation:
+an organisation's score is divided among its members, and an organisation p already shares a
+wish with (one of its members is excluded below) keeps a fifth of it.
+
 Under `cross_delegation_only` a participant of the same delegation is never suggested;
-without the rule a same-delegation partner keeps 85 % of its score (these events are held to
+without the rule a same-delegation partner keeps 60 % of its score (these events are held to
 meet the other side). A suggestion never names the participant itself, someone of its
 organisation, or anyone it shares a wish with in either direction (any status, a wish to an
 organisation counting for each of its members). Only `suggestable` people are suggested (in
@@ -32,6 +38,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import multiprocessing
 import re
 import threading
 import unicodedata
@@ -68,6 +75,11 @@ SELECTIVE_MIN = 5
 MIN_CANDIDATES = 30
 #: A same-delegation partner (when the event allows such meetings) keeps this share.
 SAME_DELEGATION_FACTOR = 0.6
+#: A partner of an organisation one already shares a wish with (one of its other
+#: representatives) keeps this share: that organisation is being met already.
+MET_ORGANISATION_FACTOR = 0.2
+#: How a partner's phrases are length-normalised (see `_build_text`).
+PARTNER_LENGTH_NORM = 0.25
 #: Share of the better and the other direction of complementarity.
 BETTER_DIRECTION = 0.7
 #: Below this cosine a phrase pair is not named as a reason.
@@ -222,6 +234,10 @@ class _Organisation:
     seeks: list[tuple[str, Vector]] = field(default_factory=list)
     offers_vector: Vector = field(default_factory=dict)
     seeks_vector: Vector = field(default_factory=dict)
+    #: As a partner is compared: its phrases' vectors added up, less length-normalised
+    #: (see `_build_text`).
+    offers_as_partner: Vector = field(default_factory=dict)
+    seeks_as_partner: Vector = field(default_factory=dict)
     description_vector: Vector = field(default_factory=dict)
     sectors: dict[str, str] = field(default_factory=dict)
     focus_areas: dict[str, str] = field(default_factory=dict)
@@ -294,6 +310,11 @@ class Recommender:
             org.seeks = [(phrase, vector(phrase)) for phrase, _ in org.seeks]
             org.offers_vector = _pool(v for _, v in org.offers)
             org.seeks_vector = _pool(v for _, v in org.seeks)
+            # A partner that offers four things serves what it offers about as well as one
+            # that offers only that: its phrases are added up and divided by their count to
+            # the power PARTNER_LENGTH_NORM (0 = a plain sum; 0.5 is about the pooled cosine).
+            org.offers_as_partner = _added(org.offers)
+            org.seeks_as_partner = _added(org.seeks)
             org.description_vector = _normalise(
                 {t: (1.0 + math.log(n)) * idf[t] for t, n in org.description_vector.items()}
             )
@@ -401,18 +422,9 @@ class Recommender:
         candidates.discard(key)
         scores: dict[str, list[float]] = {}
         for other_key in candidates:
-            other = self.organisations[other_key]
-            raw, count, colleagues = alike.get(other_key, (0.0, 0, 0))
-            scores[other_key] = [
-                _dot(org.seeks_vector, other.offers_vector),
-                _dot(org.offers_vector, other.seeks_vector),
-                _dot(org.seeks_vector, other.description_vector),
-                _overlap(org.sectors, other.sectors),
-                _overlap(org.focus_areas, other.focus_areas),
-                raw,
-                float(count),
-                float(colleagues),
-            ]
+            scores[other_key] = _signals(
+                org, self.organisations[other_key], alike.get(other_key, (0.0, 0, 0))
+            )
         return scores
 
     def _alike_seekers(self, org: _Organisation) -> dict[str, tuple[float, int, int]]:
@@ -508,6 +520,11 @@ class Recommender:
         )
         collaborative = self._collaborative(participant)
         mine = delegation_key(person.delegation)
+        met = {
+            self.people[other].organisation
+            for other in self.linked.get(participant, set()).union(excluded)
+            if other in self.people
+        }
         ranked: list[tuple[float, int, str]] = []
         for key in by_org.keys() | collaborative.keys():
             signals = by_org.get(key, _NO_SIGNALS)
@@ -527,6 +544,11 @@ class Recommender:
                 if self.cross_delegation_only:
                     continue
                 score *= SAME_DELEGATION_FACTOR
+            # A suggestion is one person: an organisation's fit is shared by its
+            # representatives, as one meeting with any of them serves it.
+            score /= len(self.organisations[key].members)
+            if key in met:
+                score *= MET_ORGANISATION_FACTOR
             ranked.append((score, self.popularity.get(key, 0), key))
 
         def order(item: tuple[float, int, str]) -> tuple[float, int, str]:
@@ -567,29 +589,42 @@ class Recommender:
             return ()
         org = self.organisations[person.organisation]
         theirs = self.organisations[partner.organisation]
-        raw, count, colleagues = self._alike_seekers(org).get(theirs.key, (0.0, 0, 0))
-        signals = [
-            _dot(org.seeks_vector, theirs.offers_vector),
-            _dot(org.offers_vector, theirs.seeks_vector),
-            _dot(org.seeks_vector, theirs.description_vector),
-            _overlap(org.sectors, theirs.sectors),
-            _overlap(org.focus_areas, theirs.focus_areas),
-            raw,
-            float(count),
-            float(colleagues),
-        ]
+        signals = _signals(org, theirs, self._alike_seekers(org).get(theirs.key, (0.0, 0, 0)))
         collaborative = self._collaborative(participant).get(theirs.key)
         return self._reasons(person, theirs.key, signals, collaborative)
 
-    def suggest_all(self, top: int = DEFAULT_TOP) -> dict[str, list[Suggestion]]:
-        """Every participant's suggestions, in the order the people were given."""
+    def suggest_all(
+        self, top: int = DEFAULT_TOP, *, workers: int = 1
+    ) -> dict[str, list[Suggestion]]:
+        """Every participant's suggestions, in the order the people were given. With
+        `workers` > 1 (where processes can be forked: not under a running web server), the
+        organisations are shared among that many processes; the answer is the same."""
+        keys = list(self.organisations)
+        workers = max(1, min(workers, len(keys)))
+        if workers == 1 or "fork" not in multiprocessing.get_all_start_methods():
+            found = self._suggest_for(keys, top)
+        else:
+            global _FORKED
+            shares = [keys[i::workers] for i in range(workers)]
+            # The forked processes find the ranking here (inherited, not copied).
+            _FORKED = self
+            try:
+                with multiprocessing.get_context("fork").Pool(workers) as pool:
+                    parts = pool.starmap(_suggest_forked, [(share, top) for share in shares])
+            finally:
+                _FORKED = None
+            found = {person: s for part in parts for person, s in part.items()}
+        return {person: found[person] for person in self.people}
+
+    def _suggest_for(self, keys: list[str], top: int) -> dict[str, list[Suggestion]]:
+        """The suggestions of the members of these organisations."""
         found: dict[str, list[Suggestion]] = {}
         # One organisation at a time: its members share the signals of its profile.
-        for org in self.organisations.values():
-            scores = self._organisation_scores(org.key)
-            for member in org.members:
+        for key in keys:
+            scores = self._organisation_scores(key)
+            for member in self.organisations[key].members:
                 found[member] = self.suggest(member, top, _organisation_scores=scores)
-        return {person: found[person] for person in self.people}
+        return found
 
     # -- reasons
 
@@ -651,6 +686,33 @@ class Recommender:
         return tuple(text for _, text in weighted[:3])
 
 
+#: The ranking `Recommender.suggest_all` shares with the processes it forks.
+_FORKED: Recommender | None = None
+
+
+def _suggest_forked(keys: list[str], top: int) -> dict[str, list[Suggestion]]:
+    if _FORKED is None:
+        raise RuntimeError("no ranking to share: call Recommender.suggest_all")
+    return _FORKED._suggest_for(keys, top)
+
+
+def _signals(
+    org: _Organisation, other: _Organisation, alike: tuple[float, int, int]
+) -> list[float]:
+    """The signals of `other` as a partner of `org` (see `Recommender._organisation_scores`)."""
+    raw, count, colleagues = alike
+    return [
+        _dot(org.seeks_vector, other.offers_as_partner),
+        _dot(org.offers_vector, other.seeks_as_partner),
+        _dot(org.seeks_vector, other.description_vector),
+        _overlap(org.sectors, other.sectors),
+        _overlap(org.focus_areas, other.focus_areas),
+        raw,
+        float(count),
+        float(colleagues),
+    ]
+
+
 def _overlap(mine: dict[str, str], theirs: dict[str, str]) -> float:
     """Shared tags over the geometric mean of the two counts, 0..1."""
     if not mine or not theirs:
@@ -659,12 +721,21 @@ def _overlap(mine: dict[str, str], theirs: dict[str, str]) -> float:
     return shared / math.sqrt(len(mine) * len(theirs)) if shared else 0.0
 
 
-def _pool(vectors: Iterable[Vector]) -> Vector:
-    pooled: Vector = defaultdict(float)
+def _sum(vectors: Iterable[Vector]) -> Vector:
+    added: Vector = defaultdict(float)
     for vector in vectors:
         for t, v in vector.items():
-            pooled[t] += v
-    return _normalise(pooled)
+            added[t] += v
+    return added
+
+
+def _pool(vectors: Iterable[Vector]) -> Vector:
+    return _normalise(_sum(vectors))
+
+
+def _added(phrases: list[tuple[str, Vector]]) -> Vector:
+    scale = max(1, len(phrases)) ** PARTNER_LENGTH_NORM
+    return {t: v / scale for t, v in _sum(v for _, v in phrases).items()}
 
 
 def _best_pair(
@@ -722,14 +793,17 @@ def people_of_bundle(bundle: Any) -> tuple[list[Person], list[WishLink]]:
     return people, wishes
 
 
-def recommendations_document(bundle: Any, top: int = DEFAULT_TOP) -> dict[str, Any]:
+def recommendations_document(
+    bundle: Any, top: int = DEFAULT_TOP, *, workers: int = 1
+) -> dict[str, Any]:
     """The recommendations document (format `matchmaking-recommendations/1`) of a bundle:
-    every participant in the bundle's order, each with its `top` suggestions."""
+    every participant in the bundle's order, each with its `top` suggestions (ranked by
+    `workers` processes)."""
     people, wishes = people_of_bundle(bundle)
     recommender = Recommender(
         people, wishes, cross_delegation_only=bool(bundle.event.rules.cross_delegation_only)
     )
-    every = recommender.suggest_all(top)
+    every = recommender.suggest_all(top, workers=workers)
     return {
         "format": RECOMMENDATIONS_FORMAT,
         "event": bundle.event.slug,

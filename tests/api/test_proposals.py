@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import jsonschema
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from matchmaking.bundle.json_schema import bundle_json_schema
+from matchmaking.bundle.validate import parse_bundle
 from matchmaking.platform.models import OutboxMail, Wish
 from tests.api.conftest import Factory
 from tests.api.solving import World, solve
@@ -359,3 +362,67 @@ def test_an_accepted_proposal_reaches_the_solver_as_a_proposal(
     # Only the accepted one; a proposal only one side (or no side) accepted is not planned.
     assert [(w.id, w.proposed) for w in wishes] == [(first["wish"], True)]
     assert second["wish"] not in {w.id for w in wishes}
+
+
+def test_a_bundle_holds_accepted_proposals_as_wishes_and_leaves_the_others_out(
+    client: TestClient, make: Factory
+) -> None:
+    """The bundle format has no field for a proposal: one both sides accepted is a meeting both
+    asked for, so it is exported as an accepted wish (priority 3, the lowest the format has);
+    one still waiting or declined was asked for by nobody, so it is not in the bundle. The
+    document is valid, and importing it elsewhere and exporting again gives it back."""
+    owner, slug, people = _event(make)
+    own = client.post(
+        f"/api/v1/events/{slug}/me/wishes",
+        json={"to": _key(people["dan"])},
+        headers=people["cid"]["headers"],
+    )
+    assert own.status_code == 201, own.text
+    body = _propose(client, slug, owner, False, per_participant=2).json()
+    assert body["count"] >= 3, body
+    by_name = {p["participant"]["name"]: p for p in people.values()}
+    accepted, waiting, declined = body["proposals"][:3]
+    for name in (accepted["name"], accepted["partner_name"]):
+        answer = client.post(
+            f"/api/v1/events/{slug}/me/wishes/{accepted['wish']}/accept",
+            headers=by_name[name]["headers"],
+        )
+        assert answer.status_code == 200, answer.text
+    one = client.post(
+        f"/api/v1/events/{slug}/me/wishes/{waiting['wish']}/accept",
+        headers=by_name[waiting["partner_name"]]["headers"],
+    )
+    assert one.json()["status"] == "requested"
+    no = client.post(
+        f"/api/v1/events/{slug}/me/wishes/{declined['wish']}/decline",
+        headers=by_name[declined["name"]]["headers"],
+    )
+    assert no.json()["status"] == "declined"
+
+    exported = client.get(f"/api/v1/events/{slug}/bundle", headers=owner)
+    assert exported.status_code == 200, exported.text
+    document = exported.json()
+    jsonschema.validate(document, bundle_json_schema())
+    parse_bundle(document)
+    wishes = {w["id"]: w for w in document["wishes"]}
+    assert waiting["wish"] not in wishes
+    assert declined["wish"] not in wishes
+    assert wishes[accepted["wish"]] == {
+        "id": accepted["wish"],
+        "from": accepted["participant"],
+        "to": accepted["partner"],
+        "priority": 3,
+        "status": "accepted",
+        "required": False,
+        "after": [],
+        "separate": False,
+    }
+    assert wishes[own.json()["key"]]["from"] == _key(people["cid"])
+
+    # Into another event of another organiser and out again: the same document.
+    document["event"]["slug"] = "copy-of-it"
+    other = make.organiser()
+    again = client.post("/api/v1/events/import", json=document, headers=other)
+    assert again.status_code == 201, again.text
+    copy = client.get("/api/v1/events/copy-of-it/bundle", headers=other)
+    assert copy.json() == document

@@ -184,3 +184,34 @@ def test_the_wishes_of_those_who_seek_the_same_suggest_partners_words_cannot_fin
     # Eve's organisation is Ann's: Ann's own wishes reach Eve as a colleague's.
     ann_wished = Recommender(people, [WishLink("ann", recipient="dan")])
     assert ann_wished.suggest("eve")[0].reasons == ("a colleague of yours asked to meet Accu Co",)
+
+
+def test_a_suggestion_is_one_person_and_an_organisation_met_already_goes_last() -> None:
+    # Three equal offerers: one alone, one of two representatives, one of three. A wish
+    # names one representative, so each of a pair is worth half, each of a trio a third.
+    people = [Person("me", "Me", "om", "Mine", seeks=("wind turbine blades",))]
+    for org, count in (("solo", 1), ("duo", 2), ("trio", 3)):
+        people += [
+            Person(f"{org}{i}", f"{org} {i}", org, org.title(), offers=("wind turbine blades",))
+            for i in range(count)
+        ]
+    ranking = Recommender(people, [])
+    order = [s.participant for s in ranking.suggest("me")]
+    assert order == ["solo0", "duo0", "duo1", "trio0", "trio1", "trio2"]
+    scores = [s.score for s in ranking.suggest("me")]
+    assert scores[0] > scores[1] > scores[3]
+
+    # Once "me" asked to meet one of the pair, the other one comes after everyone else: the
+    # organisation is met already (and so when the pair's member asked "me").
+    for wish in (WishLink("me", recipient="duo0"), WishLink("duo0", recipient="me")):
+        after = [s.participant for s in Recommender(people, [wish]).suggest("me")]
+        assert after == ["solo0", "trio0", "trio1", "trio2", "duo1"]
+
+
+def test_all_suggestions_are_the_same_from_two_processes() -> None:
+    people = _people() + [
+        Person(f"x{i}", f"X{i}", f"ox{i % 4}", f"Org {i % 4}", offers=("battery recycling",))
+        for i in range(9)
+    ]
+    ranking = Recommender(people, [WishLink("x1", recipient="p2")])
+    assert ranking.suggest_all(5, workers=2) == ranking.suggest_all(5)

@@ -64,6 +64,12 @@ def test_recommend_file_writes_the_contract_document(tmp_path: Path) -> None:
     assert "p4" not in [s["participant"] for s in by_participant["p2"]]
     assert "p4" not in [s["participant"] for s in by_participant["p3"]]
     assert "for 4 participants" in result.stderr
+    # One process (the default) or two: the same document.
+    alone = runner.invoke(
+        app, ["recommend-file", str(_write(tmp_path, _bundle())), "--workers", "2"]
+    )
+    assert alone.exit_code == 0, alone.output
+    assert json.loads(alone.stdout) == document
 
 
 def test_recommend_file_honours_cross_delegation_only_and_top(tmp_path: Path) -> None:
