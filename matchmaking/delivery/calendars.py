@@ -13,10 +13,11 @@ The history comes from the published schedule versions themselves (every version
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -187,11 +188,50 @@ def calendar_entries(
         versions = published_versions(session, event)
     if not versions:
         return []
+    history = meeting_history(session, versions, candidates)
+    return history.entries(history.uids(), shows, now or datetime.now(UTC))
+
+
+@dataclass(frozen=True)
+class MeetingHistory:
+    """Meetings of the published versions, by version and uid: what feeds are made of."""
+
+    versions: list[ScheduleVersion]
+    by_version: dict[int, dict[str, Meeting]]
+
+    def uids(self) -> set[str]:
+        return {uid for meetings in self.by_version.values() for uid in meetings}
+
+    def entries(
+        self, uids: Iterable[str], shows: MeetingFilter, now: datetime
+    ) -> list[CalendarEntry]:
+        """The VEVENTs of the meetings `uids` that `shows` accepts, in the feed's order."""
+        entries = [
+            entry
+            for uid in sorted(uids)
+            if (entry := _entry_for(uid, self.versions, self.by_version, shows, now)) is not None
+        ]
+        entries.sort(
+            key=lambda e: (e.meeting.slot.start, e.meeting.location.position, e.meeting.uid)
+        )
+        return entries
+
+
+def meeting_history(
+    session: Session,
+    versions: list[ScheduleVersion],
+    candidates: Sequence[ColumnElement[bool]] = (),
+) -> MeetingHistory:
+    """The meetings of `versions` (published ones, oldest first) whose uid any of them holds
+    under the `candidates` conditions (all of them without)."""
     version_ids = [v.id for v in versions]
     relevant_uids = select(Meeting.uid).where(Meeting.version_id.in_(version_ids), *candidates)
     meetings = session.scalars(
         select(Meeting)
-        .where(Meeting.version_id.in_(version_ids), Meeting.uid.in_(relevant_uids))
+        .where(
+            Meeting.version_id.in_(version_ids),
+            *([Meeting.uid.in_(relevant_uids)] if candidates else []),
+        )
         .options(
             # Each meeting has one of each: one joined statement, not one per relation.
             joinedload(Meeting.slot, innerjoin=True),
@@ -207,14 +247,7 @@ def calendar_entries(
     by_version: dict[int, dict[str, Meeting]] = {v.id: {} for v in versions}
     for meeting in meetings:
         by_version[meeting.version_id][meeting.uid] = meeting
-    now = now or datetime.now(UTC)
-    entries = [
-        entry
-        for uid in sorted({m.uid for m in meetings})
-        if (entry := _entry_for(uid, versions, by_version, shows, now)) is not None
-    ]
-    entries.sort(key=lambda e: (e.meeting.slot.start, e.meeting.location.position, e.meeting.uid))
-    return entries
+    return MeetingHistory(versions, by_version)
 
 
 def _entry_for(
@@ -503,12 +536,13 @@ def _feed(
     return Served(body, etag, max(moments) if moments else None)
 
 
-def _latest_publication(
-    session: Session, event: Event, versions: list[ScheduleVersion] | None = None
-) -> list[datetime]:
-    if versions is None:
-        versions = published_versions(session, event)
+def _published_at(versions: list[ScheduleVersion]) -> list[datetime]:
+    """The latest publication's time, as a list of none or one."""
     return [aware(versions[-1].published_at)] if versions and versions[-1].published_at else []
+
+
+def _latest_publication(session: Session, event: Event) -> list[datetime]:
+    return _published_at(published_versions(session, event))
 
 
 def participant_feed(
@@ -534,6 +568,16 @@ def participant_feed(
         now=now,
         versions=versions,
     )
+    return _participant_feed(event, participant, entries, versions, settings)
+
+
+def _participant_feed(
+    event: Event,
+    participant: Participant,
+    entries: list[CalendarEntry],
+    versions: list[ScheduleVersion],
+    settings: Settings | None,
+) -> Served:
     calendar = build_calendar(
         event,
         entries,
@@ -544,7 +588,7 @@ def participant_feed(
     people = [participant.updated_at, event.updated_at]
     for entry in entries:
         people += [entry.meeting.participant_a.updated_at, entry.meeting.participant_b.updated_at]
-    feed = _feed(calendar, entries, [*people, *_latest_publication(session, event, versions)])
+    feed = _feed(calendar, entries, [*people, *_published_at(versions)])
     leaving = [e.changed_at + CANCELLED_RETENTION for e in entries if e.cancelled]
     return replace(feed, valid_until=min(leaving)) if leaving else feed
 
@@ -559,15 +603,39 @@ def location_feed(
 ) -> Served:
     """A table's or room's meetings, of one day or all days (for table hosts and staff)."""
     event = location.event
-    slot_ids = {s.id for s in event.slots if day is None or s.start.date() == day}
+    versions = published_versions(session, event)
+    entries = calendar_entries(
+        session,
+        event,
+        _at(location, day),
+        [Meeting.location_id == location.id],
+        now=now,
+        versions=versions,
+    )
+    return _location_feed(event, location, day, entries, versions, settings)
+
+
+def _at(location: Location, day: date | None) -> MeetingFilter:
+    """Whether a meeting is at `location` on `day` (any day: None)."""
+    slot_ids = {s.id for s in location.event.slots if day is None or s.start.date() == day}
 
     def shows(meeting: Meeting) -> bool:
         return meeting.location_id == location.id and meeting.slot_id in slot_ids
 
-    entries = calendar_entries(session, event, shows, [Meeting.location_id == location.id], now=now)
+    return shows
+
+
+def _location_feed(
+    event: Event,
+    location: Location,
+    day: date | None,
+    entries: list[CalendarEntry],
+    versions: list[ScheduleVersion],
+    settings: Settings | None,
+) -> Served:
     title = f"{event.name} – {location.name}" + (f" – {day.isoformat()}" if day else "")
     calendar = build_calendar(event, entries, name=title, settings=settings)
-    return _feed(calendar, entries, [event.updated_at, *_latest_publication(session, event)])
+    return _feed(calendar, entries, [event.updated_at, *_published_at(versions)])
 
 
 def event_feed(
@@ -578,9 +646,72 @@ def event_feed(
     now: datetime | None = None,
 ) -> Served:
     """Every meeting of the event (organisers)."""
-    entries = calendar_entries(session, event, lambda m: True, now=now)
+    versions = published_versions(session, event)
+    entries = calendar_entries(session, event, _every, now=now, versions=versions)
+    return _event_feed(event, entries, versions, settings)
+
+
+def _every(_meeting: Meeting) -> bool:
+    return True
+
+
+def _event_feed(
+    event: Event,
+    entries: list[CalendarEntry],
+    versions: list[ScheduleVersion],
+    settings: Settings | None,
+) -> Served:
     calendar = build_calendar(event, entries, name=event.name, settings=settings)
-    return _feed(calendar, entries, [event.updated_at, *_latest_publication(session, event)])
+    return _feed(calendar, entries, [event.updated_at, *_published_at(versions)])
+
+
+#: What `every_feed` yields: the feed's kind, its participant or location, its day, the feed.
+FeedOf = tuple[Literal["calendar", "location", "event"], Participant | Location | None, date | None]
+
+
+def every_feed(
+    session: Session,
+    event: Event,
+    *,
+    settings: Settings | None = None,
+    now: datetime | None = None,
+) -> Iterator[tuple[FeedOf, Served]]:
+    """Every feed of the event as `participant_feed`, `location_feed` and `event_feed` render
+    them one by one, from one read of the published versions' meetings: each participant's,
+    each location's of all days and of each day, and the event's."""
+    versions = published_versions(session, event)
+    history = meeting_history(session, versions) if versions else MeetingHistory(versions, {})
+    now = now or datetime.now(UTC)
+    of_participant: dict[int, set[str]] = {}
+    of_location: dict[int, set[str]] = {}
+    for meetings in history.by_version.values():
+        for uid, meeting in meetings.items():
+            of_participant.setdefault(meeting.participant_a_id, set()).add(uid)
+            of_participant.setdefault(meeting.participant_b_id, set()).add(uid)
+            of_location.setdefault(meeting.location_id, set()).add(uid)
+    participants = session.scalars(
+        select(Participant)
+        .where(Participant.event_id == event.id)
+        .options(joinedload(Participant.organisation, innerjoin=True))
+        .order_by(Participant.id)
+    )
+    for participant in participants:
+        pid = participant.id
+        entries = history.entries(
+            of_participant.get(pid, ()),
+            lambda m, pid=pid: pid in (m.participant_a_id, m.participant_b_id),  # type: ignore[misc]
+            now,
+        )
+        feed = _participant_feed(event, participant, entries, versions, settings)
+        yield ("calendar", participant, None), feed
+    days: list[date | None] = [None, *slot_days(event)]
+    for location in sorted(event.locations, key=lambda loc: loc.id):
+        for day in days:
+            entries = history.entries(of_location.get(location.id, ()), _at(location, day), now)
+            feed = _location_feed(event, location, day, entries, versions, settings)
+            yield ("location", location, day), feed
+    entries = history.entries(history.uids(), _every, now)
+    yield ("event", None, None), _event_feed(event, entries, versions, settings)
 
 
 def slot_days(event: Event) -> list[date]:
