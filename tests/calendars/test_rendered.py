@@ -22,9 +22,12 @@ from matchmaking.delivery import rendered
 from matchmaking.delivery.agenda import participant_agenda
 from matchmaking.delivery.calendars import (
     CANCELLED_RETENTION,
+    build_calendar,
+    calendar_entries,
     event_feed,
     location_feed,
     participant_feed,
+    published_versions,
     slot_days,
 )
 from matchmaking.delivery.serving import ServingCache, agenda_owner, feed_owner, still_valid
@@ -324,3 +327,41 @@ def test_readers_during_republications_see_one_whole_version_and_never_a_stale_o
         else:
             assert value == agenda_body
             assert f'"version":{number}' in value
+
+
+TRICKY = [
+    "Ana, Bo; Cé\\dric",
+    "Zoë Çelik-Ünal – Forschungsgesellschaft für angewandte Quantentechnologie mbH, Berlin",
+    'Caret ^ and "quotes" and a very long name that goes on and on past the fold of seventy-five',
+    "日本語の名前と長い組織名がここに続きます、折り返しの境界を越えて",
+    "Back\\slash at the fold " + "x" * 50 + "\\;",
+]
+
+
+def test_feeds_are_written_byte_for_byte_as_icalendar_writes_them(world: World) -> None:
+    session, event, settings = world.session, world.built.event, _settings(world)
+    event.name = 'Fair, 2024; "EU–Canada" ^ ' + "é" * 30
+    event.venue = "Hall 1, Level 2; Centre des congrès"
+    for participant, name in zip(world.built.participants.values(), TRICKY, strict=False):
+        participant.name = name
+        participant.organisation.name = name[::-1]
+        participant.job_title = name[:20]
+    session.commit()
+    _publish(world, _second_version(world), 22)
+    versions = published_versions(session, event)
+    for participant in world.built.participants.values():
+        entries = calendar_entries(
+            session,
+            event,
+            lambda m, pid=participant.id: pid in (m.participant_a_id, m.participant_b_id),
+            versions=versions,
+        )
+        name = f"{event.name} – {participant.name}"
+        expected = build_calendar(
+            event, entries, name=name, viewer=participant, settings=settings
+        ).to_ical()
+        assert participant_feed(session, participant, settings=settings).body == expected
+    entries = calendar_entries(session, event, lambda m: True, versions=versions)
+    expected = build_calendar(event, entries, name=event.name, settings=settings).to_ical()
+    assert event_feed(session, event, settings=settings).body == expected
+    assert rendered.stored_document(session, event, "event", "") is not None
