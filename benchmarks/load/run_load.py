@@ -116,13 +116,14 @@ def migrate(url: str) -> None:
     command.upgrade(config, "head")
 
 
-def fresh_database(backend: str, workdir: Path, postgres_admin_url: str) -> str:
+def fresh_database(
+    backend: str, workdir: Path, postgres_admin_url: str, name: str = "matchmaking_load"
+) -> str:
     if backend == "sqlite":
         path = workdir / "load.db"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         return f"sqlite:///{path}"
-    name = "matchmaking_load"
     admin = create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -457,7 +458,7 @@ WARM_SCENARIOS = ("calendar-warm", "agenda-warm", "calendar-304")
 
 def bench_backend(backend: str, args: argparse.Namespace, wrk: str) -> list[ScenarioResult]:
     workdir = Path(tempfile.mkdtemp(prefix=f"mm-load-{backend}-"))
-    url = fresh_database(backend, workdir, args.postgres_url)
+    url = fresh_database(backend, workdir, args.postgres_url, args.database_name)
     migrate(url)
     engine = make_engine(url)
     sessions = sessionmaker(bind=engine, expire_on_commit=False)
@@ -637,6 +638,11 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="py-spy the calendar scenario")
     parser.add_argument(
         "--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
+    parser.add_argument(
+        "--database-name",
+        default="matchmaking_load",
+        help="the PostgreSQL database made afresh (dropped first) for the run",
     )
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args()
