@@ -549,6 +549,16 @@ def _fold(line: str) -> bytes:
     data = line.encode()
     if len(data) < _FOLD_AT:
         return data + b"\r\n"
+    if len(data) == len(line):  # ASCII: one octet a character, parts of 74 characters
+        start, ascii_parts = 0, []
+        while len(line) - start >= _FOLD_AT:
+            end = start + _FOLD_AT - 1
+            if line[end - 1] in "\\^":
+                end -= 1
+            ascii_parts.append(line[start:end])
+            start = end
+        ascii_parts.append(line[start:])
+        return "\r\n ".join(ascii_parts).encode() + b"\r\n"
     parts: list[str] = []
     part: list[str] = []
     size = 0
@@ -621,8 +631,8 @@ class _Writer:
         return b"".join(
             [
                 self._head,
-                # Not a TEXT value to icalendar (written unescaped): its own line.
-                _property_line("x-wr-calname", clean_text(name), {}),
+                # Not a TEXT value to icalendar: written as it is, folded.
+                _fold(f"X-WR-CALNAME:{clean_text(name)}"),
                 self._tail,
                 *(self.vevent(entry, viewer) for entry in entries),
                 _END_CALENDAR,

@@ -7,9 +7,11 @@ atomically while readers read (PostgreSQL)."""
 
 from __future__ import annotations
 
+import random
 import threading
 from datetime import UTC, datetime, timedelta
 
+import icalendar
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -22,6 +24,7 @@ from matchmaking.delivery import rendered
 from matchmaking.delivery.agenda import participant_agenda
 from matchmaking.delivery.calendars import (
     CANCELLED_RETENTION,
+    _text_line,
     build_calendar,
     calendar_entries,
     event_feed,
@@ -365,3 +368,14 @@ def test_feeds_are_written_byte_for_byte_as_icalendar_writes_them(world: World) 
     expected = build_calendar(event, entries, name=event.name, settings=settings).to_ical()
     assert event_feed(session, event, settings=settings).body == expected
     assert rendered.stored_document(session, event, "event", "") is not None
+
+
+def test_texts_are_escaped_and_folded_as_icalendar_does() -> None:
+    rng = random.Random(7)
+    for _ in range(3000):
+        alphabet = rng.choice(["ab\\^;, xy:", "ab\\^;,\n é日–"])
+        value = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 240)))
+        component = icalendar.Event()
+        component.add("summary", value)
+        expected = component.to_ical()[len(b"BEGIN:VEVENT\r\n") : -len(b"END:VEVENT\r\n")]
+        assert _text_line("SUMMARY", value) == expected, value
