@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import icalendar
@@ -34,8 +35,14 @@ from matchmaking.delivery.calendars import (
     slot_days,
 )
 from matchmaking.delivery.serving import ServingCache, agenda_owner, feed_owner, still_valid
+from matchmaking.participants.privacy import erase_participant
 from matchmaking.planning.publishing import publish_version
-from matchmaking.platform.models import Participant, RenderedDocument, ScheduleVersion
+from matchmaking.platform.models import (
+    Attendance,
+    Participant,
+    RenderedDocument,
+    ScheduleVersion,
+)
 from matchmaking.platform.settings import Settings
 from tests.api.test_request_statements import statements
 from tests.calendars.builders import add_version, at
@@ -379,3 +386,74 @@ def test_texts_are_escaped_and_folded_as_icalendar_does() -> None:
         component.add("summary", value)
         expected = component.to_ical()[len(b"BEGIN:VEVENT\r\n") : -len(b"END:VEVENT\r\n")]
         assert _text_line("SUMMARY", value) == expected, value
+
+
+def _erase_counterpart(world: World) -> None:
+    erase_participant(world.session, world.built.participants["p2"])
+
+
+def _counterpart_goes_online(world: World) -> None:
+    world.built.participants["p2"].attendance = Attendance.online
+
+
+def _table_renamed(world: World) -> None:
+    world.built.locations["t1"].name = "Table One"
+
+
+def _organisation_renamed(world: World) -> None:
+    world.built.participants["p2"].organisation.name = "Renamed Organisation"
+
+
+def _venue_moved(world: World) -> None:
+    world.built.event.venue = "Another Hall"
+
+
+def _slot_moved(world: World) -> None:
+    world.built.slots["s3"].start += timedelta(minutes=5)
+    world.built.slots["s3"].end += timedelta(minutes=5)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        _erase_counterpart,
+        _counterpart_goes_online,
+        _table_renamed,
+        _organisation_renamed,
+        _venue_moved,
+        _slot_moved,
+    ],
+)
+def test_every_change_an_agenda_or_feed_shows_leaves_the_stored_documents_unused(
+    world: World, change: Callable[[World], None]
+) -> None:
+    _publish(world, _second_version(world), 22)
+    engine = _app(world).state.lean_engine
+    stored_feed = feed_owner(engine, world.calendar_token)
+    stored_agenda = agenda_owner(engine, world.participant_token)
+    assert stored_feed is not None
+    assert stored_feed.stored is not None
+    assert stored_agenda is not None
+    assert stored_agenda.stored is not None
+    change(world)
+    world.session.commit()
+    feed = feed_owner(engine, world.calendar_token)
+    agenda = agenda_owner(engine, world.participant_token)
+    assert feed is not None
+    assert agenda is not None
+    assert feed.stored is None
+    assert agenda.stored is None
+    assert rendered.stored_document(world.session, world.built.event, "event", "") is None
+    world.session.commit()
+    # What the API serves instead is rendered from the changed rows (attendance shows in the
+    # agenda only).
+    served_feed = world.client.get(_feed_url(world))
+    served_agenda = world.client.get(
+        _agenda_url(world), headers={"X-Participant-Token": world.participant_token}
+    )
+    assert served_feed.status_code == 200
+    assert served_agenda.status_code == 200
+    assert (served_feed.content, served_agenda.content) != (
+        stored_feed.stored.body,
+        stored_agenda.stored.body,
+    )
