@@ -37,6 +37,7 @@ from api.pages.forms import PostedForm
 from api.pages.timetable import build_timetable, slot_name
 from api.ratelimit import ORGANISER_TOKEN, record_failed_guess
 from api.routers.jobs import start_job_runner
+from api.routers.schedules import render_publication
 from matchmaking.delivery import exports
 from matchmaking.delivery.agenda import participant_agenda, video_link
 from matchmaking.organising import events as event_service
@@ -551,6 +552,7 @@ def publish(
         return _render_version(request, db, event, organiser, version, refused=why)
     settings = settings_of(request)
     publishing.queue_publication_mails(db, event, result, settings.base_url)
+    render_publication(db, event, result, settings)
     db.commit()
     return redirect(f"/organiser/e/{event.slug}?flash=Version+{version.number}+is+published.")
 

@@ -22,8 +22,8 @@ from api.problems import ProblemError, problem_responses
 from api.ratelimit import PARTICIPANT_TOKEN, record_failed_guess
 from api.routers.calendars import etag_matches
 from api.routers.schedules import find_version
-from api.schemas.schedules import AgendaItemOut, AgendaOut, CounterpartOut
-from matchmaking.delivery.agenda import Agenda, participant_agenda
+from api.schemas.schedules import AgendaOut, agenda_json, agenda_out
+from matchmaking.delivery.agenda import participant_agenda
 from matchmaking.delivery.serving import Owner, Served, ServingCache, agenda_owner, strong_etag
 from matchmaking.platform.models import Participant
 
@@ -31,47 +31,6 @@ from matchmaking.platform.models import Participant
 PRIVATE_REVALIDATE = "private, no-cache"
 
 router = APIRouter(prefix="/api/v1/events/{slug}", tags=["agendas"])
-
-
-def agenda_out(agenda: Agenda) -> AgendaOut:
-    return AgendaOut(
-        event=agenda.event,
-        event_name=agenda.event_name,
-        timezone=agenda.timezone,
-        venue=agenda.venue,
-        participant=agenda.participant,
-        participant_name=agenda.participant_name,
-        version=agenda.version,
-        published_at=agenda.published_at,
-        meetings=[
-            AgendaItemOut(
-                uid=item.uid,
-                slot=item.slot,
-                session=item.session,
-                start=item.start,
-                end=item.end,
-                start_own_zone=item.start_own_zone,
-                end_own_zone=item.end_own_zone,
-                location=item.location,
-                location_name=item.location_name,
-                location_kind=item.location_kind,
-                video_url=item.video_url,
-                kind=item.kind,
-                wishes=list(item.wishes),
-                counterpart=CounterpartOut(
-                    key=item.counterpart.key,
-                    name=item.counterpart.name,
-                    job_title=item.counterpart.job_title,
-                    attendance=item.counterpart.attendance,
-                    organisation=item.counterpart.organisation,
-                    organisation_kind=item.counterpart.organisation_kind,
-                    country=item.counterpart.country,
-                    sectors=list(item.counterpart.sectors),
-                ),
-            )
-            for item in agenda.meetings
-        ],
-    )
 
 
 @router.get(
@@ -97,8 +56,10 @@ async def my_agenda(slug: str, request: Request, header_token: ParticipantTokenH
         raise unknown_participant_token()
     if owner.event_slug != slug:
         raise ProblemError(404, f"There is no event '{slug}'.", type_="/problems/not-found")
-    cache: ServingCache = request.app.state.serving_cache
-    served = cache.get("agenda", owner.participant_id, owner.generation)
+    served = owner.stored  # stored at publication, when it still holds
+    if served is None:
+        cache: ServingCache = request.app.state.serving_cache
+        served = cache.get("agenda", owner.participant_id, owner.generation)
     if served is None:
         served = await run_in_threadpool(_render_agenda, request, owner)
     headers = {"ETag": served.etag, "Cache-Control": PRIVATE_REVALIDATE}
@@ -114,7 +75,7 @@ def _render_agenda(request: Request, owner: Owner) -> Served:
         participant = db.get_one(
             Participant, owner.participant_id, options=[joinedload(Participant.event)]
         )
-        body = agenda_out(participant_agenda(db, participant)).model_dump_json().encode()
+        body = agenda_json(participant_agenda(db, participant))
     served = Served(body, strong_etag(body))
     cache: ServingCache = request.app.state.serving_cache
     cache.put("agenda", owner.participant_id, owner.generation, served)

@@ -27,7 +27,7 @@ from api.deps import (
 from api.problems import ProblemError, problem_responses
 from api.ratelimit import CALENDAR_URL, record_failed_guess
 from api.schemas.common import IsoDay
-from matchmaking.delivery import calendars, serving
+from matchmaking.delivery import calendars, rendered, serving
 from matchmaking.delivery.serving import Served
 from matchmaking.platform.models import Location, Participant
 from matchmaking.platform.settings import Settings
@@ -130,8 +130,8 @@ async def participant_calendar(token: str, request: Request) -> Response:
     # The hot path of calendar apps: the token and the event's serving generation in one
     # statement on a pooled connection, no ORM session, no worker thread (the statement is a
     # short indexed read, run on the event loop unless a connection must be opened first); a
-    # cached feed is then a dictionary look-up.
-    # Only a feed this process does not hold yet is rendered, in a worker thread.
+    # feed stored at publication comes in the same statement.
+    # Only a feed neither stored nor held by this process is rendered, in a worker thread.
     # The token is checked in the database on every request; only the rendered feed is kept.
     owner = await lean_owner(request, serving.feed_owner, token)
     if owner is None:
@@ -141,8 +141,12 @@ async def participant_calendar(token: str, request: Request) -> Response:
             "This calendar link is unknown, or its owner replaced their calendar links.",
             type_="/problems/not-found",
         )
-    cache: serving.ServingCache = request.app.state.serving_cache
-    served = cache.get("calendar", owner.participant_id, owner.generation)
+    # The feed rendered at publication, when it still holds (same statement); else this
+    # process's own rendering.
+    served = owner.stored
+    if served is None:
+        cache: serving.ServingCache = request.app.state.serving_cache
+        served = cache.get("calendar", owner.participant_id, owner.generation)
     if served is None:
         served = await run_in_threadpool(render_feed_apart, request, owner)
     return feed_response(request, served, f"{owner.event_slug}-agenda.ics")
@@ -209,8 +213,9 @@ def render_feed(
 def own_calendar(
     request: Request, db: DbSession, settings: AppSettings, participant: EventParticipant
 ) -> Response:
-    generation = participant.event.serving_generation
-    served = cached_feed(request, db, settings, participant.id, generation)
+    served = rendered.stored_document(
+        db, participant.event, "calendar", str(participant.id)
+    ) or cached_feed(request, db, settings, participant.id, participant.event.serving_generation)
     return feed_response(request, served, f"{participant.event.slug}-agenda.ics")
 
 
@@ -291,7 +296,9 @@ def revoke_calendar_links(db: DbSession, participant: EventParticipant) -> Revok
 def event_calendar(
     request: Request, db: DbSession, settings: AppSettings, access: StaffAccess
 ) -> Response:
-    feed = calendars.event_feed(db, access.event, settings=settings)
+    feed = rendered.stored_document(db, access.event, "event", "") or calendars.event_feed(
+        db, access.event, settings=settings
+    )
     return feed_response(request, feed, f"{access.event.slug}.ics")
 
 
@@ -318,6 +325,8 @@ def location_calendar(
     )
     if location is None:
         raise ProblemError(404, f"The event has no location '{key}'.", type_="/problems/not-found")
-    feed = calendars.location_feed(db, location, day, settings=settings)
+    feed = rendered.stored_document(
+        db, access.event, "location", rendered.location_key(location.id, day)
+    ) or calendars.location_feed(db, location, day, settings=settings)
     suffix = f"-{day.isoformat()}" if day else ""
     return feed_response(request, feed, f"{access.event.slug}-{key}{suffix}.ics")

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from api.deps import AppSettings, DbSession, StaffAccess
 from api.problems import PROBLEM_MEDIA_TYPE, ProblemDetails, problem_responses
@@ -31,11 +32,15 @@ from api.schemas.schedules import (
     UnscheduledWish,
     VersionDetail,
     VersionSummary,
+    agenda_json,
 )
 from matchmaking.bundle.schemas import ScheduleDoc
+from matchmaking.delivery import rendered
 from matchmaking.planning import publishing as publishing_service
 from matchmaking.planning import versions as version_service
+from matchmaking.planning.publishing import PublishResult
 from matchmaking.platform.models import Event, Meeting, Participant, ScheduleVersion
+from matchmaking.platform.settings import Settings
 
 router = APIRouter(prefix="/api/v1/events/{slug}/versions", tags=["schedule versions"])
 
@@ -326,6 +331,7 @@ def publish(
         return _refusal(request, refused)
     # In the publication's transaction: sent after the commit, never for a rolled-back one.
     notified = publishing_service.queue_publication_mails(db, event, result, settings.base_url)
+    render_publication(db, event, result, settings)
     db.commit()
     diff = result.diff
     return PublishOut(
@@ -342,6 +348,15 @@ def publish(
         removed=len(diff.removed) if diff else 0,
         notified=notified,
     )
+
+
+def render_publication(
+    db: Session, event: Event, result: PublishResult, settings: Settings
+) -> None:
+    """Render every agenda and feed of a publication and store them for every API process,
+    in its transaction (after its other writes, right before its commit)."""
+    if not result.unchanged:
+        rendered.store_event_documents(db, event, agenda_json, settings=settings)
 
 
 def _refusal(request: Request, refused: publishing_service.PublishError) -> JSONResponse:

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from api.schemas.common import Instant, LocalTime
+from matchmaking.delivery.agenda import Agenda
 from solver.problem import GOALS
 
 # --- solve jobs --------------------------------------------------------------------------------
@@ -310,3 +311,50 @@ class AgendaOut(BaseModel):
     version: int | None = Field(description="The version shown (None: nothing published).")
     published_at: Instant | None
     meetings: list[AgendaItemOut]
+
+
+def agenda_out(agenda: Agenda) -> AgendaOut:
+    return AgendaOut(
+        event=agenda.event,
+        event_name=agenda.event_name,
+        timezone=agenda.timezone,
+        venue=agenda.venue,
+        participant=agenda.participant,
+        participant_name=agenda.participant_name,
+        version=agenda.version,
+        published_at=agenda.published_at,
+        meetings=[
+            AgendaItemOut(
+                uid=item.uid,
+                slot=item.slot,
+                session=item.session,
+                start=item.start,
+                end=item.end,
+                start_own_zone=item.start_own_zone,
+                end_own_zone=item.end_own_zone,
+                location=item.location,
+                location_name=item.location_name,
+                location_kind=item.location_kind,
+                video_url=item.video_url,
+                kind=item.kind,
+                wishes=list(item.wishes),
+                counterpart=CounterpartOut(
+                    key=item.counterpart.key,
+                    name=item.counterpart.name,
+                    job_title=item.counterpart.job_title,
+                    attendance=item.counterpart.attendance,
+                    organisation=item.counterpart.organisation,
+                    organisation_kind=item.counterpart.organisation_kind,
+                    country=item.counterpart.country,
+                    sectors=list(item.counterpart.sectors),
+                ),
+            )
+            for item in agenda.meetings
+        ],
+    )
+
+
+def agenda_json(agenda: Agenda) -> bytes:
+    """The body of `GET /me/agenda` (also what publication stores, `matchmaking.delivery.
+    rendered`)."""
+    return agenda_out(agenda).model_dump_json().encode()

@@ -18,6 +18,7 @@ load generator, and only their hashes are stored, as in production.
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,9 +27,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
+from api.routers.schedules import render_publication
 from matchmaking.bundle.schemas import Bundle
 from matchmaking.bundle.store import import_bundle
-from matchmaking.planning.publishing import publish_version
+from matchmaking.planning.publishing import publish_version, queue_publication_mails
 from matchmaking.planning.scheduling import problem_from_event, save_solution
 from matchmaking.platform.models import (
     CalendarLink,
@@ -45,6 +47,7 @@ from matchmaking.platform.security import (
     hash_token,
     new_token,
 )
+from matchmaking.platform.settings import Settings
 from solver import problem as sp
 from solver.check import evaluate
 
@@ -74,6 +77,8 @@ class LoadEvent:
     wishes: int
     meetings: int
     tokens_file: Path
+    #: Seconds the publication took (its transaction: publish, mails, rendering, commit).
+    publication_seconds: float = 0.0
 
 
 def event_bundle(slug: str, participants: int, seed: int) -> dict[str, Any]:
@@ -271,10 +276,19 @@ def _kind(first: str, second: str) -> sp.MeetingKind:
 
 
 def build(
-    sessions: sessionmaker[Session], prefix: str, participants: int, tokens_dir: Path, seed: int = 1
+    sessions: sessionmaker[Session],
+    prefix: str,
+    participants: int,
+    tokens_dir: Path,
+    seed: int = 1,
+    *,
+    render: bool = True,
 ) -> tuple[LoadEvent, LoadEvent]:
-    """Store both events; returns (agenda event, wishes event)."""
-    agenda = _store(sessions, f"{prefix}-agenda", participants, seed, tokens_dir, publish=True)
+    """Store both events; returns (agenda event, wishes event). `render`: the publication
+    renders and stores every agenda and feed, as the API's does (False: as before that)."""
+    agenda = _store(
+        sessions, f"{prefix}-agenda", participants, seed, tokens_dir, publish=True, render=render
+    )
     wishes = _store(sessions, f"{prefix}-wishes", participants, seed, tokens_dir, publish=False)
     return agenda, wishes
 
@@ -287,6 +301,7 @@ def _store(
     tokens_dir: Path,
     *,
     publish: bool,
+    render: bool = True,
 ) -> LoadEvent:
     bundle = event_bundle(slug, participants, seed)
     with sessions() as session:
@@ -300,8 +315,8 @@ def _store(
         event.wish_cutoff = utcnow() + timedelta(minutes=10)
         tokens_file = _issue_tokens(session, event, tokens_dir / f"{slug}.tokens")
         session.commit()
-        meetings = _publish_greedy_schedule(session, event) if publish else 0
-    return LoadEvent(slug, participants, len(bundle["wishes"]), meetings, tokens_file)
+        meetings, seconds = _publish_greedy_schedule(session, event, render) if publish else (0, 0)
+    return LoadEvent(slug, participants, len(bundle["wishes"]), meetings, tokens_file, seconds)
 
 
 def _issue_tokens(session: Session, event: Event, path: Path) -> Path:
@@ -338,12 +353,20 @@ def write_wish_pairs(sessions: sessionmaker[Session], slug: str, path: Path) -> 
     return len(pairs)
 
 
-def _publish_greedy_schedule(session: Session, event: Event) -> int:
+def _publish_greedy_schedule(session: Session, event: Event, render: bool) -> tuple[int, float]:
+    """Plan greedily, then publish as `POST …/versions/{n}/publish` does: the publication,
+    its e-mails in the outbox, (with `render`) every agenda and feed rendered and stored, the
+    commit. Returns the meetings and the seconds of the publication (planning excluded)."""
     event.status = EventStatus.closed
     snapshot = problem_from_event(session, event)
     solution = greedy_solution(snapshot.problem)
     version = save_solution(session, event, snapshot, solution, {"builder": "greedy"})
     session.commit()
-    publish_version(session, version)
+    settings = Settings(base_url="https://load.example.org")
+    started = time.monotonic()
+    result = publish_version(session, version)
+    queue_publication_mails(session, event, result, settings.base_url)
+    if render:
+        render_publication(session, event, result, settings)
     session.commit()
-    return len(solution.meetings)
+    return len(solution.meetings), time.monotonic() - started

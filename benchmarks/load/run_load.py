@@ -79,6 +79,12 @@ class ScenarioResult:
     server_cpu_ms_per_request: float = 0.0
     database_cpu_ms_per_request: float = 0.0
     checks: dict[str, Any] = field(default_factory=dict)
+    #: `uptime`'s load averages (1, 5, 15 min) when the scenario started.
+    load_average: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    #: Seconds of the agenda event's publication (planning excluded), rendering included
+    #: unless `--render-at-publication no`.
+    publication_seconds: float = 0.0
+    render_at_publication: bool = True
 
 
 # --- tools -----------------------------------------------------------------------------------
@@ -110,13 +116,14 @@ def migrate(url: str) -> None:
     command.upgrade(config, "head")
 
 
-def fresh_database(backend: str, workdir: Path, postgres_admin_url: str) -> str:
+def fresh_database(
+    backend: str, workdir: Path, postgres_admin_url: str, name: str = "matchmaking_load"
+) -> str:
     if backend == "sqlite":
         path = workdir / "load.db"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         return f"sqlite:///{path}"
-    name = "matchmaking_load"
     admin = create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -451,17 +458,27 @@ WARM_SCENARIOS = ("calendar-warm", "agenda-warm", "calendar-304")
 
 def bench_backend(backend: str, args: argparse.Namespace, wrk: str) -> list[ScenarioResult]:
     workdir = Path(tempfile.mkdtemp(prefix=f"mm-load-{backend}-"))
-    url = fresh_database(backend, workdir, args.postgres_url)
+    url = fresh_database(backend, workdir, args.postgres_url, args.database_name)
     migrate(url)
     engine = make_engine(url)
     sessions = sessionmaker(bind=engine, expire_on_commit=False)
     started = time.monotonic()
-    agenda, wishes = build_event.build(sessions, "load", args.participants, workdir)
+    render = args.render_at_publication == "yes"
+    agenda, wishes = build_event.build(sessions, "load", args.participants, workdir, render=render)
     print(
         f"[{backend}] built {agenda.participants} participants, {agenda.wishes} wishes, "
-        f"{agenda.meetings} meetings in {time.monotonic() - started:.0f} s",
+        f"{agenda.meetings} meetings in {time.monotonic() - started:.0f} s; publication "
+        f"{agenda.publication_seconds:.1f} s (rendering at publication: {render}), "
+        f"load average {os.getloadavg()}",
         flush=True,
     )
+
+    def measured(result: ScenarioResult, load: tuple[float, float, float]) -> ScenarioResult:
+        result.load_average = load
+        result.publication_seconds = round(agenda.publication_seconds, 2)
+        result.render_at_publication = render
+        return result
+
     # The planner's statistics as a running database has them (autovacuum analyses new
     # tables only after a while): without them the first minutes measure poor query plans.
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -510,8 +527,9 @@ def bench_backend(backend: str, args: argparse.Namespace, wrk: str) -> list[Scen
                 filled = True
             if name == "calendar-304":
                 write_etags(base, warm_tokens, etags)
+            load = os.getloadavg()
             raw = run_wrk(wrk, url, pid, base, script, script_args, args, args.duration)
-            results.append(as_result(backend, name, raw, args.connections))
+            results.append(measured(as_result(backend, name, raw, args.connections), load))
             print(f"[{backend}] {name}: {json.dumps(raw)}", flush=True)
 
         if args.scenarios is not None and "wishes" not in args.scenarios:
@@ -519,6 +537,7 @@ def bench_backend(backend: str, args: argparse.Namespace, wrk: str) -> list[Scen
         open_wishes_until_soon(sessions, wishes.slug)
         before = wish_keys(sessions, wishes.slug)
         keys_prefix = workdir / "acknowledged-"
+        load = os.getloadavg()
         raw = run_wrk(
             wrk,
             url,
@@ -536,7 +555,7 @@ def bench_backend(backend: str, args: argparse.Namespace, wrk: str) -> list[Scen
             args.duration,
         )
         time.sleep(2)  # let requests in flight when wrk stopped finish
-        result = as_result(backend, "wishes", raw, args.connections)
+        result = measured(as_result(backend, "wishes", raw, args.connections), load)
         result.checks = account_for_wishes(sessions, wishes.slug, before, keys_prefix)
         results.append(result)
         print(f"[{backend}] wishes: {json.dumps(raw)} {json.dumps(result.checks)}", flush=True)
@@ -574,15 +593,17 @@ def machine() -> dict[str, Any]:
 def markdown(results: list[ScenarioResult]) -> str:
     lines = [
         "| backend | scenario | req/s | p50 ms | p99 ms | max ms | API CPU ms/req "
-        "| DB CPU ms/req | statuses | errors |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|---|",
+        "| DB CPU ms/req | statuses | errors | load avg | publication s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---|---|---:|",
     ]
     for r in results:
         errors = {k: v for k, v in r.errors.items() if v}
         lines.append(
             f"| {r.backend} | {r.scenario} | {r.requests_per_second:,.0f} | {r.p50_ms:.1f} | "
             f"{r.p99_ms:.1f} | {r.max_ms:.0f} | {r.server_cpu_ms_per_request:.1f} | "
-            f"{r.database_cpu_ms_per_request:.1f} | {r.statuses} | {errors or 0} |"
+            f"{r.database_cpu_ms_per_request:.1f} | {r.statuses} | {errors or 0} | "
+            f"{' '.join(f'{x:.1f}' for x in r.load_average)} | {r.publication_seconds:.1f} "
+            f"({'rendered' if r.render_at_publication else 'not rendered'}) |"
         )
     return "\n".join(lines)
 
@@ -607,9 +628,21 @@ def main() -> int:
         "--scenarios",
         help="only these scenarios, comma-separated (default: all): " + ", ".join(SCENARIOS),
     )
+    parser.add_argument(
+        "--render-at-publication",
+        choices=("yes", "no"),
+        default="yes",
+        help="the publication renders and stores every agenda and feed (no: as before, each "
+        "API process renders on first request): the A/B of rendering at publication",
+    )
     parser.add_argument("--profile", action="store_true", help="py-spy the calendar scenario")
     parser.add_argument(
         "--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
+    parser.add_argument(
+        "--database-name",
+        default="matchmaking_load",
+        help="the PostgreSQL database made afresh (dropped first) for the run",
     )
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args()

@@ -7,11 +7,12 @@ own time zone (online participants far away), also in that zone.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from matchmaking.planning.publishing import current_published_version
@@ -108,9 +109,31 @@ def participant_agenda(
     session: Session, participant: Participant, version: ScheduleVersion | None = None
 ) -> Agenda:
     """The participant's meetings in `version` (default: the event's published version)."""
-    event = participant.event
-    version = version or current_published_version(session, event.id)
+    version = version or current_published_version(session, participant.event.id)
     meetings = _participant_meetings(session, participant, version) if version else []
+    return _agenda(participant, version, meetings)
+
+
+def published_agendas(session: Session, event: Event) -> Iterator[tuple[Participant, Agenda]]:
+    """Every participant's agenda in the event's published version, as `participant_agenda`
+    makes them one by one, from one read of the version's meetings."""
+    version = current_published_version(session, event.id)
+    of_participant: dict[int, list[Meeting]] = {}
+    if version is not None:
+        for meeting in session.scalars(_meetings_query(version)).unique():
+            of_participant.setdefault(meeting.participant_a_id, []).append(meeting)
+            of_participant.setdefault(meeting.participant_b_id, []).append(meeting)
+    participants = session.scalars(
+        select(Participant).where(Participant.event_id == event.id).order_by(Participant.id)
+    )
+    for participant in participants:
+        yield participant, _agenda(participant, version, of_participant.get(participant.id, []))
+
+
+def _agenda(
+    participant: Participant, version: ScheduleVersion | None, meetings: list[Meeting]
+) -> Agenda:
+    event = participant.event
     zone = ZoneInfo(event.timezone)
     own_zone = _own_zone(participant)
     return Agenda(
@@ -138,16 +161,24 @@ def _own_zone(participant: Participant) -> ZoneInfo | None:
 def _participant_meetings(
     session: Session, participant: Participant, version: ScheduleVersion
 ) -> list[Meeting]:
-    query = (
+    query = _meetings_query(
+        version,
+        or_(
+            Meeting.participant_a_id == participant.id,
+            Meeting.participant_b_id == participant.id,
+        ),
+    )
+    return list(session.scalars(query))
+
+
+def _meetings_query(
+    version: ScheduleVersion, *where: ColumnElement[bool]
+) -> Select[tuple[Meeting]]:
+    """The version's meetings (those `where` accepts), in time order, with what agendas show."""
+    return (
         select(Meeting)
         .join(Meeting.slot)
-        .where(
-            Meeting.version_id == version.id,
-            or_(
-                Meeting.participant_a_id == participant.id,
-                Meeting.participant_b_id == participant.id,
-            ),
-        )
+        .where(Meeting.version_id == version.id, *where)
         .options(
             # One joined statement for what each meeting has one of, one for the wishes.
             joinedload(Meeting.slot, innerjoin=True).joinedload(Slot.session, innerjoin=True),
@@ -162,7 +193,6 @@ def _participant_meetings(
         )
         .order_by(Slot.start, Meeting.id)
     )
-    return list(session.scalars(query))
 
 
 def _item(

@@ -13,14 +13,16 @@ The history comes from the published schedule versions themselves (every version
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import icalendar
+from icalendar.caselessdict import canonsort_keys
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session, joinedload
 
@@ -187,11 +189,50 @@ def calendar_entries(
         versions = published_versions(session, event)
     if not versions:
         return []
+    history = meeting_history(session, versions, candidates)
+    return history.entries(history.uids(), shows, now or datetime.now(UTC))
+
+
+@dataclass(frozen=True)
+class MeetingHistory:
+    """Meetings of the published versions, by version and uid: what feeds are made of."""
+
+    versions: list[ScheduleVersion]
+    by_version: dict[int, dict[str, Meeting]]
+
+    def uids(self) -> set[str]:
+        return {uid for meetings in self.by_version.values() for uid in meetings}
+
+    def entries(
+        self, uids: Iterable[str], shows: MeetingFilter, now: datetime
+    ) -> list[CalendarEntry]:
+        """The VEVENTs of the meetings `uids` that `shows` accepts, in the feed's order."""
+        entries = [
+            entry
+            for uid in sorted(uids)
+            if (entry := _entry_for(uid, self.versions, self.by_version, shows, now)) is not None
+        ]
+        entries.sort(
+            key=lambda e: (e.meeting.slot.start, e.meeting.location.position, e.meeting.uid)
+        )
+        return entries
+
+
+def meeting_history(
+    session: Session,
+    versions: list[ScheduleVersion],
+    candidates: Sequence[ColumnElement[bool]] = (),
+) -> MeetingHistory:
+    """The meetings of `versions` (published ones, oldest first) whose uid any of them holds
+    under the `candidates` conditions (all of them without)."""
     version_ids = [v.id for v in versions]
     relevant_uids = select(Meeting.uid).where(Meeting.version_id.in_(version_ids), *candidates)
     meetings = session.scalars(
         select(Meeting)
-        .where(Meeting.version_id.in_(version_ids), Meeting.uid.in_(relevant_uids))
+        .where(
+            Meeting.version_id.in_(version_ids),
+            *([Meeting.uid.in_(relevant_uids)] if candidates else []),
+        )
         .options(
             # Each meeting has one of each: one joined statement, not one per relation.
             joinedload(Meeting.slot, innerjoin=True),
@@ -207,14 +248,7 @@ def calendar_entries(
     by_version: dict[int, dict[str, Meeting]] = {v.id: {} for v in versions}
     for meeting in meetings:
         by_version[meeting.version_id][meeting.uid] = meeting
-    now = now or datetime.now(UTC)
-    entries = [
-        entry
-        for uid in sorted({m.uid for m in meetings})
-        if (entry := _entry_for(uid, versions, by_version, shows, now)) is not None
-    ]
-    entries.sort(key=lambda e: (e.meeting.slot.start, e.meeting.location.position, e.meeting.uid))
-    return entries
+    return MeetingHistory(versions, by_version)
 
 
 def _entry_for(
@@ -469,6 +503,20 @@ def _vevent(
     return vevent
 
 
+def _header(event: Event, name: str) -> list[tuple[str, Any, dict[str, str] | None]]:
+    """The calendar's own properties, in order."""
+    return [
+        ("prodid", PRODID, None),
+        ("version", "2.0", None),
+        ("calscale", "GREGORIAN", None),
+        ("method", "PUBLISH", None),
+        ("x-wr-calname", clean_text(name), None),
+        ("x-wr-timezone", event.timezone, None),
+        ("refresh-interval", REFRESH_INTERVAL, {"VALUE": "DURATION"}),
+        ("x-published-ttl", REFRESH_INTERVAL, None),
+    ]
+
+
 def build_calendar(
     event: Event,
     entries: Iterable[CalendarEntry],
@@ -477,38 +525,187 @@ def build_calendar(
     viewer: Participant | None = None,
     settings: Settings | None = None,
 ) -> icalendar.Calendar:
+    """The feed as an icalendar object: what `_Writer` writes (feeds are written by it)."""
     settings = settings or get_settings()
     calendar = icalendar.Calendar()
-    calendar.add("prodid", PRODID)
-    calendar.add("version", "2.0")
-    calendar.add("calscale", "GREGORIAN")
-    calendar.add("method", "PUBLISH")
-    calendar.add("x-wr-calname", clean_text(name))
-    calendar.add("x-wr-timezone", event.timezone)
-    calendar.add("refresh-interval", REFRESH_INTERVAL, parameters={"VALUE": "DURATION"})
-    calendar.add("x-published-ttl", REFRESH_INTERVAL)
+    for prop, value, parameters in _header(event, name):
+        calendar.add(prop, value, parameters=parameters or {})
     calendar.add_component(vtimezone(event))
     for entry in entries:
         calendar.add_component(_vevent(event, entry, viewer, settings))
     return calendar
 
 
-def _feed(
-    calendar: icalendar.Calendar, entries: list[CalendarEntry], others: Iterable[datetime]
-) -> Served:
-    body = calendar.to_ical()
+#: A content line longer than this many octets is folded (RFC 5545, 3.1).
+_FOLD_AT = 75
+_BEGIN_EVENT, _END_EVENT = b"BEGIN:VEVENT\r\n", b"END:VEVENT\r\n"
+_END_CALENDAR = b"END:VCALENDAR\r\n"
+
+
+def _fold(line: str) -> bytes:
+    """One content line, folded as icalendar folds it: before the character that would make a
+    line part reach 75 octets, never inside a character, never right after a backslash or a
+    caret (an escape stays whole with what it escapes)."""
+    data = line.encode()
+    if len(data) < _FOLD_AT:
+        return data + b"\r\n"
+    if len(data) == len(line):  # ASCII: one octet a character, parts of 74 characters
+        start, ascii_parts = 0, []
+        while len(line) - start >= _FOLD_AT:
+            end = start + _FOLD_AT - 1
+            if line[end - 1] in "\\^":
+                end -= 1
+            ascii_parts.append(line[start:end])
+            start = end
+        ascii_parts.append(line[start:])
+        return "\r\n ".join(ascii_parts).encode() + b"\r\n"
+    parts: list[str] = []
+    part: list[str] = []
+    size = 0
+    for char in line:
+        width = len(char.encode())
+        if part and size + width >= _FOLD_AT:
+            carried = part.pop() if len(part) > 1 and part[-1] in "\\^" else ""
+            parts.append("".join(part))
+            part = [carried] if carried else []
+            size = len(carried.encode())
+        part.append(char)
+        size += width
+    parts.append("".join(part))
+    return "\r\n ".join(parts).encode() + b"\r\n"
+
+
+def _text_line(name: str, value: str) -> bytes:
+    """A TEXT property's content line (RFC 5545 3.3.11 escapes, as icalendar writes them)."""
+    escaped = (
+        value.replace("\\N", "\n")
+        .replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\r\n", "\\n")
+        .replace("\n", "\\n")
+        .replace("\r", "\\n")
+    )
+    return _fold(f"{name}:{escaped}")
+
+
+def _property_line(name: str, value: Any, parameters: dict[str, str]) -> bytes:
+    """One property's content line(s) as icalendar writes it (a tuple value: a list)."""
+    component = icalendar.Event()
+    component.add(name, list(value) if isinstance(value, tuple) else value, parameters)
+    written: bytes = component.to_ical()
+    return written[len(_BEGIN_EVENT) : -len(_END_EVENT)]
+
+
+class _Writer:
+    """Writes feeds byte for byte as `build_calendar(...).to_ical()` would, faster: the values
+    many events share (times, statuses, kinds, the organiser, the calendar's header and time
+    zone) are written by icalendar once each; texts are escaped and folded here; an event that
+    several feeds show alike (the event's and a location's) is written once."""
+
+    def __init__(self, event: Event, settings: Settings) -> None:
+        self.event = event
+        self.settings = settings
+        self.zone = ZoneInfo(event.timezone)
+        self._lines: dict[tuple[str, Any, Any], bytes] = {}
+        self._shared: dict[tuple[int, int, bool, datetime, datetime], bytes] = {}
+        header = icalendar.Calendar()
+        for name, value, parameters in _header(event, name=""):
+            header.add(name, value, parameters=parameters or {})
+        lines = header.to_ical()[: -len(_END_CALENDAR)].split(b"\r\n")
+        # Before and after the calendar's name (the one line that differs between feeds).
+        named = next(i for i, line in enumerate(lines) if line.startswith(b"X-WR-CALNAME"))
+        self._head = b"\r\n".join(lines[:named]) + b"\r\n"
+        self._tail = b"\r\n".join(lines[named + 1 :]) + vtimezone(event).to_ical()
+
+    def line(self, name: str, value: Any, parameters: dict[str, str] | None = None) -> bytes:
+        key = (name, value, tuple(sorted(parameters.items())) if parameters else None)
+        made = self._lines.get(key)
+        if made is None:
+            made = self._lines[key] = _property_line(name, value, parameters or {})
+        return made
+
+    def calendar(
+        self, entries: Iterable[CalendarEntry], name: str, viewer: Participant | None
+    ) -> bytes:
+        return b"".join(
+            [
+                self._head,
+                # Not a TEXT value to icalendar: written as it is, folded.
+                _fold(f"X-WR-CALNAME:{clean_text(name)}"),
+                self._tail,
+                *(self.vevent(entry, viewer) for entry in entries),
+                _END_CALENDAR,
+            ]
+        )
+
+    def vevent(self, entry: CalendarEntry, viewer: Participant | None) -> bytes:
+        if viewer is not None:
+            return self._vevent(entry, viewer)
+        key = (
+            id(entry.meeting),
+            entry.sequence,
+            entry.cancelled,
+            entry.created_at,
+            entry.changed_at,
+        )
+        written = self._shared.get(key)
+        if written is None:
+            written = self._shared[key] = self._vevent(entry, None)
+        return written
+
+    def _vevent(self, entry: CalendarEntry, viewer: Participant | None) -> bytes:
+        event, meeting, settings = self.event, entry.meeting, self.settings
+        summary, description = _texts(event, meeting, viewer)
+        lines = {
+            "UID": _text_line("UID", meeting_uid(event, meeting, settings)),
+            "DTSTAMP": self.line("dtstamp", entry.changed_at.astimezone(UTC)),
+            "CREATED": self.line("created", entry.created_at.astimezone(UTC)),
+            "LAST-MODIFIED": self.line("last-modified", entry.changed_at.astimezone(UTC)),
+            "SEQUENCE": self.line("sequence", entry.sequence),
+            "STATUS": self.line("status", "CANCELLED" if entry.cancelled else "CONFIRMED"),
+            "DTSTART": self.line("dtstart", meeting.slot.start.replace(tzinfo=self.zone)),
+            "DTEND": self.line("dtend", meeting.slot.end.replace(tzinfo=self.zone)),
+            "SUMMARY": _text_line("SUMMARY", ("Cancelled: " if entry.cancelled else "") + summary),
+            "DESCRIPTION": _text_line("DESCRIPTION", description),
+            "LOCATION": _text_line("LOCATION", _place(event, meeting)),
+            "CATEGORIES": self.line("categories", (meeting.kind,)),
+            "TRANSP": self.line("transp", "TRANSPARENT" if entry.cancelled else "OPAQUE"),
+            "ORGANIZER": self.line(
+                "organizer", f"mailto:{settings.mail_from}", {"CN": _clean_param(event.name)}
+            ),
+        }
+        link = video_link(event, meeting)
+        if link:
+            lines["URL"] = self.line("url", link)
+        # In the order icalendar writes a VEVENT's properties.
+        return b"".join([_BEGIN_EVENT, *(lines[name] for name in _ordered(lines)), _END_EVENT])
+
+
+@lru_cache(maxsize=8)
+def _order(names: frozenset[str]) -> tuple[str, ...]:
+    return tuple(canonsort_keys(names, icalendar.Event.canonical_order))
+
+
+def _ordered(lines: dict[str, bytes]) -> tuple[str, ...]:
+    """Property names in icalendar's order: its canonical ones first, then alphabetical."""
+    return _order(frozenset(lines))
+
+
+def _feed(body: bytes, entries: list[CalendarEntry], others: Iterable[datetime]) -> Served:
     # The body is deterministic (DTSTAMP is the publication time), so its hash is a true ETag.
     etag = strong_etag(body)
     moments = [e.changed_at for e in entries] + [aware(m) for m in others]
     return Served(body, etag, max(moments) if moments else None)
 
 
-def _latest_publication(
-    session: Session, event: Event, versions: list[ScheduleVersion] | None = None
-) -> list[datetime]:
-    if versions is None:
-        versions = published_versions(session, event)
+def _published_at(versions: list[ScheduleVersion]) -> list[datetime]:
+    """The latest publication's time, as a list of none or one."""
     return [aware(versions[-1].published_at)] if versions and versions[-1].published_at else []
+
+
+def _latest_publication(session: Session, event: Event) -> list[datetime]:
+    return _published_at(published_versions(session, event))
 
 
 def participant_feed(
@@ -534,17 +731,21 @@ def participant_feed(
         now=now,
         versions=versions,
     )
-    calendar = build_calendar(
-        event,
-        entries,
-        name=f"{event.name} – {participant.name}",
-        viewer=participant,
-        settings=settings,
-    )
+    return _participant_feed(_writer(event, settings), participant, entries, versions)
+
+
+def _participant_feed(
+    writer: _Writer,
+    participant: Participant,
+    entries: list[CalendarEntry],
+    versions: list[ScheduleVersion],
+) -> Served:
+    event = writer.event
+    body = writer.calendar(entries, f"{event.name} – {participant.name}", participant)
     people = [participant.updated_at, event.updated_at]
     for entry in entries:
         people += [entry.meeting.participant_a.updated_at, entry.meeting.participant_b.updated_at]
-    feed = _feed(calendar, entries, [*people, *_latest_publication(session, event, versions)])
+    feed = _feed(body, entries, [*people, *_published_at(versions)])
     leaving = [e.changed_at + CANCELLED_RETENTION for e in entries if e.cancelled]
     return replace(feed, valid_until=min(leaving)) if leaving else feed
 
@@ -559,15 +760,39 @@ def location_feed(
 ) -> Served:
     """A table's or room's meetings, of one day or all days (for table hosts and staff)."""
     event = location.event
-    slot_ids = {s.id for s in event.slots if day is None or s.start.date() == day}
+    versions = published_versions(session, event)
+    entries = calendar_entries(
+        session,
+        event,
+        _at(location, day),
+        [Meeting.location_id == location.id],
+        now=now,
+        versions=versions,
+    )
+    return _location_feed(_writer(event, settings), location, day, entries, versions)
+
+
+def _at(location: Location, day: date | None) -> MeetingFilter:
+    """Whether a meeting is at `location` on `day` (any day: None)."""
+    slot_ids = {s.id for s in location.event.slots if day is None or s.start.date() == day}
 
     def shows(meeting: Meeting) -> bool:
         return meeting.location_id == location.id and meeting.slot_id in slot_ids
 
-    entries = calendar_entries(session, event, shows, [Meeting.location_id == location.id], now=now)
+    return shows
+
+
+def _location_feed(
+    writer: _Writer,
+    location: Location,
+    day: date | None,
+    entries: list[CalendarEntry],
+    versions: list[ScheduleVersion],
+) -> Served:
+    event = writer.event
     title = f"{event.name} – {location.name}" + (f" – {day.isoformat()}" if day else "")
-    calendar = build_calendar(event, entries, name=title, settings=settings)
-    return _feed(calendar, entries, [event.updated_at, *_latest_publication(session, event)])
+    body = writer.calendar(entries, title, None)
+    return _feed(body, entries, [event.updated_at, *_published_at(versions)])
 
 
 def event_feed(
@@ -578,9 +803,75 @@ def event_feed(
     now: datetime | None = None,
 ) -> Served:
     """Every meeting of the event (organisers)."""
-    entries = calendar_entries(session, event, lambda m: True, now=now)
-    calendar = build_calendar(event, entries, name=event.name, settings=settings)
-    return _feed(calendar, entries, [event.updated_at, *_latest_publication(session, event)])
+    versions = published_versions(session, event)
+    entries = calendar_entries(session, event, _every, now=now, versions=versions)
+    return _event_feed(_writer(event, settings), entries, versions)
+
+
+def _every(_meeting: Meeting) -> bool:
+    return True
+
+
+def _event_feed(
+    writer: _Writer, entries: list[CalendarEntry], versions: list[ScheduleVersion]
+) -> Served:
+    event = writer.event
+    body = writer.calendar(entries, event.name, None)
+    return _feed(body, entries, [event.updated_at, *_published_at(versions)])
+
+
+def _writer(event: Event, settings: Settings | None) -> _Writer:
+    return _Writer(event, settings or get_settings())
+
+
+#: What `every_feed` yields: the feed's kind, its participant or location, its day, the feed.
+FeedOf = tuple[Literal["calendar", "location", "event"], Participant | Location | None, date | None]
+
+
+def every_feed(
+    session: Session,
+    event: Event,
+    *,
+    settings: Settings | None = None,
+    now: datetime | None = None,
+) -> Iterator[tuple[FeedOf, Served]]:
+    """Every feed of the event as `participant_feed`, `location_feed` and `event_feed` render
+    them one by one, from one read of the published versions' meetings: each participant's,
+    each location's of all days and of each day, and the event's."""
+    versions = published_versions(session, event)
+    history = meeting_history(session, versions) if versions else MeetingHistory(versions, {})
+    now = now or datetime.now(UTC)
+    writer = _writer(event, settings)
+    of_participant: dict[int, set[str]] = {}
+    of_location: dict[int, set[str]] = {}
+    for meetings in history.by_version.values():
+        for uid, meeting in meetings.items():
+            of_participant.setdefault(meeting.participant_a_id, set()).add(uid)
+            of_participant.setdefault(meeting.participant_b_id, set()).add(uid)
+            of_location.setdefault(meeting.location_id, set()).add(uid)
+    participants = session.scalars(
+        select(Participant)
+        .where(Participant.event_id == event.id)
+        .options(joinedload(Participant.organisation, innerjoin=True))
+        .order_by(Participant.id)
+    )
+    for participant in participants:
+        pid = participant.id
+        entries = history.entries(
+            of_participant.get(pid, ()),
+            lambda m, pid=pid: pid in (m.participant_a_id, m.participant_b_id),  # type: ignore[misc]
+            now,
+        )
+        feed = _participant_feed(writer, participant, entries, versions)
+        yield ("calendar", participant, None), feed
+    days: list[date | None] = [None, *slot_days(event)]
+    for location in sorted(event.locations, key=lambda loc: loc.id):
+        for day in days:
+            entries = history.entries(of_location.get(location.id, ()), _at(location, day), now)
+            feed = _location_feed(writer, location, day, entries, versions)
+            yield ("location", location, day), feed
+    entries = history.entries(history.uids(), _every, now)
+    yield ("event", None, None), _event_feed(writer, entries, versions)
 
 
 def slot_days(event: Event) -> list[date]:

@@ -16,6 +16,11 @@ leaving it `CANCELLED_RETENTION` after its change, is kept as the entry's `valid
 
 Each process keeps its own entries (least recently used dropped beyond `max_entries`).
 
+First of all, the same statement returns the participant's document rendered at publication
+and stored for every process (`matchmaking.delivery.rendered`), when one is stored for the
+current generation: then nothing is rendered, by any process. The per-process cache serves
+what a process rendered itself after a change that made the stored documents unusable.
+
 The credentials lookup (`feed_owner`, `agenda_owner`) is one statement through `lean_read`,
 without an ORM session, on the engine of `matchmaking.platform.db.make_lean_engine`: a cache
 hit costs that round trip and little else (docs/calendars.md, "The lean path").
@@ -30,12 +35,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Engine, Row, Select, bindparam, select
+from sqlalchemy import Engine, Row, Select, and_, bindparam, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import KeyedColumnElement
 
-from matchmaking.platform.models import CalendarLink, Event, Participant
+from matchmaking.platform.models import CalendarLink, Event, Participant, RenderedDocument
 from matchmaking.platform.security import hash_token
 
 Kind = Literal["agenda", "calendar"]
@@ -52,6 +57,28 @@ class Served:
     valid_until: datetime | None = None
 
 
+def _aware(moment: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes for timezone-aware columns; they are UTC.
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def still_valid(
+    body: bytes | None,
+    etag: str | None,
+    last_modified: datetime | None,
+    valid_until: datetime | None,
+    now: datetime | None = None,
+) -> Served | None:
+    """A stored document's columns (`matchmaking.delivery.rendered`) as served; None when
+    there is none, or it expired (a cancelled meeting left the feed)."""
+    if body is None or etag is None:
+        return None
+    until = _aware(valid_until)
+    if until is not None and (now or datetime.now(UTC)) >= until:
+        return None
+    return Served(body, etag, _aware(last_modified), until)
+
+
 def strong_etag(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
@@ -63,23 +90,42 @@ class Owner:
     participant_id: int
     event_slug: str
     generation: int
+    #: Their document rendered at publication, when one is stored for this generation.
+    stored: Served | None = None
 
 
 _participants = Participant.__table__
 _events = Event.__table__
-
-
 _calendar_links = CalendarLink.__table__
+_documents = RenderedDocument.__table__
 
 
-def _owner_query(token_column: KeyedColumnElement[Any]) -> Select[tuple[int, str, int]]:
+def _owner_query(token_column: KeyedColumnElement[Any], kind: Kind) -> Select[tuple[Any, ...]]:
+    """The participant of a token, their event's generation and their document of `kind`
+    stored at that generation (NULL columns when there is none)."""
     joined = _participants.join(_events, _events.c.id == _participants.c.event_id)
     if token_column.table is _calendar_links:
         joined = joined.join(
             _calendar_links, _calendar_links.c.participant_id == _participants.c.id
         )
+    joined = joined.outerjoin(
+        _documents,
+        and_(
+            _documents.c.participant_id == _participants.c.id,
+            _documents.c.kind == kind,
+            _documents.c.generation == _events.c.serving_generation,
+        ),
+    )
     return (
-        select(_participants.c.id, _events.c.slug, _events.c.serving_generation)
+        select(
+            _participants.c.id,
+            _events.c.slug,
+            _events.c.serving_generation,
+            _documents.c.body,
+            _documents.c.etag,
+            _documents.c.last_modified,
+            _documents.c.valid_until,
+        )
         .select_from(joined)
         .where(token_column == bindparam("token_hash"))
     )
@@ -88,8 +134,8 @@ def _owner_query(token_column: KeyedColumnElement[Any]) -> Select[tuple[int, str
 #: Built once: SQLAlchemy compiles each of them once per process and caches the SQL.
 #: A participant may hold several calendar links (each a row of calendar_links, found by
 #: its unique hash); the personal link is one column of the participant.
-_FEED_OWNER = _owner_query(_calendar_links.c.token_hash)
-_AGENDA_OWNER = _owner_query(_participants.c.access_token_hash)
+_FEED_OWNER = _owner_query(_calendar_links.c.token_hash, "calendar")
+_AGENDA_OWNER = _owner_query(_participants.c.access_token_hash, "agenda")
 
 
 def lean_read(engine: Engine, statement: Executable, params: dict[str, Any]) -> Row[Any] | None:
@@ -124,16 +170,21 @@ def _owner(engine: Engine, statement: Executable, token: str | None) -> Owner | 
     if not token or len(token) > 200:
         return None
     row = lean_read(engine, statement, {"token_hash": hash_token(token)})
-    return Owner(*row) if row is not None else None
+    if row is None:
+        return None
+    participant_id, slug, generation, *document = row
+    return Owner(participant_id, slug, generation, still_valid(*document))
 
 
 def feed_owner(engine: Engine, token: str | None) -> Owner | None:
-    """One indexed query: the participant of a calendar token and their event's generation."""
+    """One indexed query: the participant of a calendar token, their event's generation and
+    their feed stored at publication."""
     return _owner(engine, _FEED_OWNER, token)
 
 
 def agenda_owner(engine: Engine, token: str | None) -> Owner | None:
-    """One indexed query: the participant of a personal token and their event's generation."""
+    """One indexed query: the participant of a personal token, their event's generation and
+    their agenda stored at publication."""
     return _owner(engine, _AGENDA_OWNER, token)
 
 

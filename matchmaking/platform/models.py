@@ -455,6 +455,36 @@ class CalendarLink(Base):
     participant: Mapped[Participant] = relationship(back_populates="calendar_links")
 
 
+class RenderedDocument(Base):
+    """An agenda or calendar feed rendered at publication, read by every API process.
+
+    `key` tells the documents of one kind apart: a participant's id (kind `agenda` or
+    `calendar`), a location's id with "/YYYY-MM-DD" for one day (kind `location`), "" for the
+    event's feed (kind `event`). A document is good only while `generation` equals the
+    event's `serving_generation` (every change that shows in agendas and feeds raises it) and,
+    when set, before `valid_until`. Personal documents are found through the hash of the
+    participant's token; no token is stored (see `matchmaking.delivery.rendered`)."""
+
+    __tablename__ = "rendered_documents"
+    __table_args__ = (
+        UniqueConstraint("event_id", "kind", "key"),
+        Index("ix_rendered_documents_participant_kind", "participant_id", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(64))
+    participant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE")
+    )
+    generation: Mapped[int]
+    etag: Mapped[str] = mapped_column(String(40))
+    last_modified: Mapped[datetime | None]
+    valid_until: Mapped[datetime | None]
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class WishPrecedence(Base):
     """`wish` must be held strictly after `before` (the bundle's `after` list)."""
 

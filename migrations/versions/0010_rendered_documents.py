@@ -1,0 +1,58 @@
+"""rendered_documents: agendas and calendar feeds rendered at publication, for every API process
+
+Revision ID: 0010
+Revises: 0009
+"""
+
+from typing import Sequence, Union
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0010"
+down_revision: Union[str, Sequence[str], None] = "0009"
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "rendered_documents",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("event_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("participant_id", sa.Integer(), nullable=True),
+        sa.Column("generation", sa.Integer(), nullable=False),
+        sa.Column("etag", sa.String(length=40), nullable=False),
+        sa.Column("last_modified", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("valid_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("body", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["event_id"],
+            ["events.id"],
+            name=op.f("fk_rendered_documents_event_id_events"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["participant_id"],
+            ["participants.id"],
+            name=op.f("fk_rendered_documents_participant_id_participants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_rendered_documents")),
+        sa.UniqueConstraint(
+            "event_id", "kind", "key", name=op.f("uq_rendered_documents_event_id_kind_key")
+        ),
+    )
+    op.create_index(
+        "ix_rendered_documents_participant_kind",
+        "rendered_documents",
+        ["participant_id", "kind"],
+        unique=False,
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_rendered_documents_participant_kind", table_name="rendered_documents")
+    op.drop_table("rendered_documents")
