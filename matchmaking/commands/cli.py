@@ -217,6 +217,9 @@ def solve_file_command(
     deterministic: Annotated[
         bool, typer.Option("--deterministic", help="Same input, same schedule.")
     ] = False,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, help="Random seed of the search (benchmarks).")
+    ] = 0,
     progress: Annotated[
         bool | None,
         typer.Option("--progress/--no-progress", help="Progress on stderr (default: on a TTY)."),
@@ -274,6 +277,7 @@ def solve_file_command(
             time_limit_seconds=time_limit,
             workers=workers,
             deterministic=deterministic,
+            random_seed=seed,
             on_progress=progress_printer(on_terminal) if show_progress else None,
             cancel=cancel,
         )
