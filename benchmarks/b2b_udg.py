@@ -41,6 +41,7 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,8 @@ class Run:
     violations: int
     #: What the run got wrong, beyond checker violations ("" when nothing).
     error: str = ""
+    #: The source tree whose `solve-file` ran (`--engines`), "" for this one.
+    engine: str = ""
 
     @property
     def proven(self) -> bool:
@@ -147,18 +150,22 @@ def solve_in_process(
 
 
 def solve_by_command(
-    document: dict[str, Any], time_limit: float, workers: int, seed: int
+    document: dict[str, Any], time_limit: float, workers: int, seed: int, engine: Path = REPO
 ) -> tuple[dict[str, Any], Solution, Any, float, float]:
-    """`matchmaking solve-file` in a process of its own; wall time includes start-up."""
+    """`matchmaking solve-file` of the source tree `engine` (this one by default) in a process
+    of its own, with this tree's Python environment; wall time includes start-up."""
     with tempfile.TemporaryDirectory() as folder:
         source, target = Path(folder) / "bundle.json", Path(folder) / "schedule.json"
         source.write_text(json.dumps(document))
-        command = [str(REPO / ".venv" / "bin" / "matchmaking"), "solve-file", str(source)]
+        command = [sys.executable, "-m", "matchmaking.commands.cli", "solve-file", str(source)]
         command += ["-o", str(target), "--time-limit", f"{time_limit:g}"]
-        command += ["--workers", str(workers), "--seed", str(seed), "--no-progress"]
+        command += ["--workers", str(workers), "--no-progress"]
+        if "random_seed=seed" in (engine / "matchmaking" / "commands" / "cli.py").read_text():
+            command += ["--seed", str(seed)]  # older trees have no --seed
+        environment = {**os.environ, "PYTHONPATH": str(engine)}
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
         started = time.perf_counter()
-        subprocess.run(command, check=False, capture_output=True)
+        subprocess.run(command, check=False, capture_output=True, cwd=engine, env=environment)
         seconds = time.perf_counter() - started
         cpu = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime - before
         schedule = json.loads(target.read_text())
@@ -180,10 +187,21 @@ def solve_by_command(
 
 
 def run_instance(
-    name: str, document: dict[str, Any], optimum: int, args: argparse.Namespace, seed: int
+    name: str,
+    document: dict[str, Any],
+    optimum: int,
+    args: argparse.Namespace,
+    seed: int,
+    engine: Path | None = None,
 ) -> Run:
-    way = solve_by_command if args.cli else solve_in_process
-    schedule, solution, problem, seconds, cpu = way(document, args.time_limit, args.workers, seed)
+    limit, workers = args.time_limit, args.workers
+    if engine is not None:
+        solved = solve_by_command(document, limit, workers, seed, engine)
+    elif args.cli:
+        solved = solve_by_command(document, limit, workers, seed)
+    else:
+        solved = solve_in_process(document, limit, workers, seed)
+    schedule, solution, problem, seconds, cpu = solved
     violations = check(problem, solution).violations if solution.meetings else []
     for violation in violations:
         print(f"  {name}: {violation}", file=sys.stderr)
@@ -197,6 +215,7 @@ def run_instance(
         seconds=round(seconds, 2),
         cpu_seconds=round(cpu, 2),
         violations=len(violations),
+        engine=engine.name if engine is not None else "",
     )
     if name.endswith("+infeasible") and run.status not in ("infeasible", "unknown"):
         run.error = "a schedule for an infeasible event"
@@ -226,7 +245,8 @@ def machine() -> str:
 def by_instance(runs: list[Run]) -> dict[str, list[Run]]:
     grouped: dict[str, list[Run]] = {}
     for run in runs:
-        grouped.setdefault(run.instance, []).append(run)
+        key = f"{run.instance} [{run.engine}]" if run.engine else run.instance
+        grouped.setdefault(key, []).append(run)
     return grouped
 
 
@@ -239,7 +259,8 @@ def markdown(runs: list[Run], reference: dict[str, tuple[int, str]], header: str
         "|---|---|---:|---|---:|---|---:|---:|",
     ]
     grouped = by_instance(runs)
-    for name, own in grouped.items():
+    for key, own in grouped.items():
+        name = own[0].instance
         times = sorted(r.seconds for r in own)
         cpus = sorted(r.cpu_seconds for r in own)
         breaks = " / ".join("—" if r.breaks is None else f"{r.breaks:g}" for r in own)
@@ -251,21 +272,25 @@ def markdown(runs: list[Run], reference: dict[str, tuple[int, str]], header: str
         if name.endswith("+infeasible"):
             optimum = "infeasible"
         lines.append(
-            f"| {name} | {breaks} | {optimum} | {bounds} | {proven}/{len(own)}{mark} "
+            f"| {key} | {breaks} | {optimum} | {bounds} | {proven}/{len(own)}{mark} "
             f"| {times[0]:.1f} / {times[len(times) // 2]:.1f} / {times[-1]:.1f} "
             f"| {cpus[len(cpus) // 2]:.1f} | {paper} |"
         )
-    every = sum(all(r.proven for r in own) for own in grouped.values())
-    count = len({r.run for r in runs})
-    totals = [sum(r.seconds for r in runs if r.run == k) for k in sorted({r.run for r in runs})]
-    per_run = [sum(r.proven for r in runs if r.run == k) for k in sorted({r.run for r in runs})]
-    lines += [
-        "",
-        f"**Proven in all {count} runs: {every}/{len(grouped)}**; proven per run: "
-        f"{' / '.join(map(str, per_run))}; total wall time per run: "
-        f"{' / '.join(f'{t:.1f}' for t in totals)} s; checker violations: "
-        f"{sum(r.violations for r in runs)}; errors: {sum(bool(r.error) for r in runs)}.",
-    ]
+    lines.append("")
+    for engine in sorted({r.engine for r in runs}):
+        mine = [r for r in runs if r.engine == engine]
+        seeds = sorted({r.run for r in mine})
+        own_groups = [g for g in grouped.values() if g[0].engine == engine]
+        every = sum(all(r.proven for r in own) for own in own_groups)
+        totals = [sum(r.seconds for r in mine if r.run == k) for k in seeds]
+        per_run = [sum(r.proven for r in mine if r.run == k) for k in seeds]
+        lines.append(
+            f"{f'`{engine}`: ' if engine else ''}**proven in all {len(seeds)} runs: "
+            f"{every}/{len(own_groups)}**; proven per run: {' / '.join(map(str, per_run))}; "
+            f"total wall time per run: {' / '.join(f'{t:.1f}' for t in totals)} s; checker "
+            f"violations: {sum(r.violations for r in mine)}; errors: "
+            f"{sum(bool(r.error) for r in mine)}."
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -282,6 +307,13 @@ def main() -> int:
     )
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     parser.add_argument("--name", default="b2b_udg", help="file name of the results")
+    parser.add_argument(
+        "--engines",
+        nargs="*",
+        type=Path,
+        help="A/B: source trees whose `solve-file` to run side by side, each instance and run "
+        "one after the other (implies --cli)",
+    )
     args = parser.parse_args()
 
     reference = reference_optima()
@@ -298,11 +330,11 @@ def main() -> int:
     runs: list[Run] = []
     # Run after run (not instance after instance), so that a change of load spreads over all.
     for seed in range(args.runs):
-        for name, document, optimum in jobs:
-            run = run_instance(name, document, optimum, args, seed)
+        for (name, document, optimum), engine in product(jobs, args.engines or [None]):
+            run = run_instance(name, document, optimum, args, seed, engine)
             runs.append(run)
             print(
-                f"run {seed} {name:32s} breaks={run.breaks} optimum={run.optimum} "
+                f"run {seed} {run.engine:8s} {name:32s} breaks={run.breaks} optimum={run.optimum} "
                 f"{run.status:10s} {run.seconds:6.1f}s cpu={run.cpu_seconds:.1f}s "
                 f"load={os.getloadavg()[0]:.1f}",
                 flush=True,
