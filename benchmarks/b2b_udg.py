@@ -334,7 +334,8 @@ def main() -> int:
             run = run_instance(name, document, optimum, args, seed, engine)
             runs.append(run)
             print(
-                f"run {seed} {run.engine:8s} {name:32s} breaks={run.breaks} optimum={run.optimum} "
+                f"run {seed} {run.engine:8s} {name:32s} breaks={run.breaks} "
+                f"optimum={run.optimum} bound={run.bound} "
                 f"{run.status:10s} {run.seconds:6.1f}s cpu={run.cpu_seconds:.1f}s "
                 f"load={os.getloadavg()[0]:.1f}",
                 flush=True,
@@ -342,7 +343,7 @@ def main() -> int:
     header = (
         f"B2B benchmark{' (variants)' if args.variants_only else ''}, {len(jobs)} instances, "
         f"time limit {args.time_limit:g} s, {args.workers} workers, {args.runs} runs "
-        f"({'`matchmaking solve-file`' if args.cli else 'in process'}), {started}; "
+        f"({'`matchmaking solve-file`' if args.cli or args.engines else 'in process'}), {started}; "
         f"machine: {machine()}; load average {load_before:.1f} at start, "
         f"{os.getloadavg()[0]:.1f} at end"
     )
