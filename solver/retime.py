@@ -33,6 +33,8 @@ class RetimeModel:
     model: cp_model.CpModel
     #: (meeting index, slot index) -> held in that slot.
     at: dict[tuple[int, int], cp_model.IntVar]
+    #: Total breaks of the schedule.
+    total: cp_model.LinearExprT
 
     def slots(self, solver: cp_model.CpSolver) -> dict[int, int]:
         """Meeting index -> slot index in the solver's schedule."""
@@ -131,7 +133,7 @@ def retime_model(
             if m in hint:
                 model.add_hint(literal, hint[m] == t)
 
-    return RetimeModel(model, at)
+    return RetimeModel(model, at, sum(counts))
 
 
 def _one_block(

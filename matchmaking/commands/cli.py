@@ -217,6 +217,9 @@ def solve_file_command(
     deterministic: Annotated[
         bool, typer.Option("--deterministic", help="Same input, same schedule.")
     ] = False,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, help="Random seed of the search (benchmarks).")
+    ] = 0,
     progress: Annotated[
         bool | None,
         typer.Option("--progress/--no-progress", help="Progress on stderr (default: on a TTY)."),
@@ -251,7 +254,6 @@ def solve_file_command(
     """
     from matchmaking.bundle.dump import dump_schedule
     from matchmaking.bundle.problem import bundle_to_problem, solution_to_schedule
-    from matchmaking.platform.settings import get_settings
     from solver import SolveParameters, solve
 
     check_output(output)
@@ -261,14 +263,21 @@ def solve_file_command(
     problem = bundle_to_problem(bundle)
     if replan_from is not None:
         problem = replan_problem(problem, bundle, replan_from, move_published=move_published)
-    settings = get_settings()
+    if time_limit is None or workers is None:
+        # Settings (pydantic-settings, the environment) only for what the command line left out.
+        from matchmaking.platform.settings import get_settings
+
+        settings = get_settings()
+        time_limit = time_limit or settings.solve_time_limit_seconds
+        workers = workers or settings.solve_workers
     on_terminal = sys.stderr.isatty()
     show_progress = on_terminal if progress is None else progress
     with cancel_on_interrupt() as cancel:
         parameters = SolveParameters(
-            time_limit_seconds=time_limit or settings.solve_time_limit_seconds,
-            workers=workers or settings.solve_workers,
+            time_limit_seconds=time_limit,
+            workers=workers,
             deterministic=deterministic,
+            random_seed=seed,
             on_progress=progress_printer(on_terminal) if show_progress else None,
             cancel=cancel,
         )

@@ -12,12 +12,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+# The checks themselves need no database: bundle validation (`matchmaking solve-file`) uses
+# them without loading SQLAlchemy and the models, which take a good part of a second.
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
-from matchmaking.platform.models import Event, Slot
+    from matchmaking.platform.models import Event
 
 #: The years slot times may fall in. Far from the ends of date arithmetic (years 1 and 9999),
 #: so converting a slot with any zone's offset never overflows.
@@ -164,6 +167,10 @@ def check_event_slots(session: Session, event: Event) -> None:
     The API calls this after adding or editing slots, bundle import after adding them; a
     TimeGridError then means the transaction must be rolled back.
     """
+    from sqlalchemy import select
+
+    from matchmaking.platform.models import Slot
+
     session.flush()
     slots = session.scalars(
         select(Slot).where(Slot.event_id == event.id).order_by(Slot.start, Slot.id)
