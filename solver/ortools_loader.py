@@ -35,6 +35,13 @@ def load_cp_model() -> None:
     sys.modules["pandas"] = placeholder
     try:
         module = importlib.import_module(CP_MODEL)
+    except Exception:  # an OR-Tools that reads more of pandas while loading: load it plainly
+        for name in [n for n in sys.modules if n.startswith("ortools.sat.python")]:
+            del sys.modules[name]
+        if sys.modules.get("pandas") is placeholder:
+            del sys.modules["pandas"]
+        importlib.import_module(CP_MODEL)
+        return
     finally:
         if sys.modules.get("pandas") is placeholder:
             del sys.modules["pandas"]
