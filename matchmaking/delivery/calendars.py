@@ -699,9 +699,7 @@ def _feed(body: bytes, entries: list[CalendarEntry], others: Iterable[datetime])
     # A cancelled meeting leaves every feed that shows it (a participant's, a location's, the
     # event's) `CANCELLED_RETENTION` after its change: the feed is good until the first such.
     leaving = [e.changed_at + CANCELLED_RETENTION for e in entries if e.cancelled]
-    return Served(
-        body, etag, max(moments) if moments else None, min(leaving) if leaving else None
-    )
+    return Served(body, etag, max(moments) if moments else None, min(leaving) if leaving else None)
 
 
 def _published_at(versions: list[ScheduleVersion]) -> list[datetime]:
