@@ -131,6 +131,19 @@ def away_reasons(
     return dataclasses.replace(solution, unscheduled=[reason(u) for u in solution.unscheduled])
 
 
+def _still_wished(problem: sp.Problem, frozen: list[sp.Meeting]) -> sp.Problem:
+    """`problem` with a wish for each frozen meeting none of whose wishes it holds any more
+    (declined, withdrawn or changed since the meeting was held): the solver keeps only the
+    meetings of its wishes, and a meeting that was held stays held."""
+    known = {w.id for w in problem.wishes}
+    held = tuple(
+        sp.Wish(id=m.wishes[0], sender=m.participants[0], recipient=m.participants[1])
+        for m in frozen
+        if m.wishes and not known.intersection(m.wishes)
+    )
+    return dataclasses.replace(problem, wishes=problem.wishes + held) if held else problem
+
+
 def rest_of_day_problem(
     session: Session, event: Event, problem: sp.Problem, frozen_before: datetime
 ) -> sp.Problem:
@@ -141,16 +154,19 @@ def rest_of_day_problem(
         session.scalars(select(Slot.key).where(Slot.event_id == event.id, Slot.start < moment))
     )
     frozen = [m for m in problem.published if m.slot in past]
-    pinned = pinned_problem(problem, list(problem.published), frozen)
+    pinned = pinned_problem(_still_wished(problem, frozen), list(problem.published), frozen)
     held = {(person, m.slot) for m in frozen for person in m.participants}
     frozen_wishes = {key for m in frozen for key in m.wishes}
     away = away_slots(session, event, frozen_before)
     participants = tuple(
         dataclasses.replace(
             p,
-            unavailable=p.unavailable
-            | {slot for slot in past if (p.id, slot) not in held}
-            | away.get(p.id, set()),
+            unavailable=(
+                p.unavailable
+                | {slot for slot in past if (p.id, slot) not in held}
+                | away.get(p.id, set())
+            )
+            - {slot for slot in past if (p.id, slot) in held},
         )
         for p in pinned.participants
     )

@@ -29,7 +29,9 @@ from matchmaking.platform.models import (
     OrganisationKind,
     OutboxMail,
     Participant,
+    ParticipantUnavailableSlot,
     ScheduleVersion,
+    Slot,
     SolveJob,
     Wish,
     WishStatus,
@@ -402,3 +404,49 @@ def test_who_may_not_re_plan_the_day_or_mark_someone_away(day: Day, role: str, s
     assert day.client.delete(f"{E}/participants/p3/absence", headers=headers).status_code == status
     assert day.client.get(f"{E}/absences", headers=headers).status_code == status
     _nothing_changed(day)
+
+
+def test_a_met_meeting_stays_when_its_wish_is_no_longer_accepted(day: Day) -> None:
+    # p1–p2 met at 09:00 for w1; the organisers decline w1 afterwards (or sheets change it).
+    # The re-plan from 09:30 keeps that meeting exactly where it was held: the past does not
+    # change, and nobody is told it was cancelled.
+    with day.db() as db:
+        wish = db.scalar(select(Wish).where(Wish.key == "w1"))
+        assert wish is not None
+        wish.status = WishStatus.declined
+        db.commit()
+    started = day.client.post(
+        f"{E}/rest-of-day-replans",
+        json={"frozen_before": AT, "time_limit_seconds": 10},
+        headers=day.as_("staff"),
+    )
+    assert started.status_code == 202, started.text
+    job = wait_for_job(day.client, started.headers["Location"], day.as_("staff"))
+    assert job["status"] == "succeeded", job
+    number = job["version"]["number"]
+    after = _placements(day, number)
+    assert after["w1"] == ("s1", "t1", ("p1", "p2"))
+    assert after["w3"] == ("s1", "video", ("p3", "p4"))
+    diff = day.client.get(f"{E}/versions/{number}/diff", headers=day.as_("staff")).json()
+    assert "fair-2030-w1" not in [c["uid"] for c in diff["removed"]]
+
+
+def test_a_met_meeting_stays_when_its_slot_is_marked_unavailable_afterwards(day: Day) -> None:
+    # Person 1 says afterwards that 09:00 did not suit them: the meeting they held then stays.
+    with day.db() as db:
+        p1 = db.scalar(select(Participant).where(Participant.key == "p1"))
+        s1 = db.scalar(select(Slot).where(Slot.key == "s1"))
+        assert p1 is not None
+        assert s1 is not None
+        db.add(ParticipantUnavailableSlot(participant_id=p1.id, slot_id=s1.id))
+        db.commit()
+    started = day.client.post(
+        f"{E}/rest-of-day-replans",
+        json={"frozen_before": AT, "time_limit_seconds": 10},
+        headers=day.as_("staff"),
+    )
+    assert started.status_code == 202, started.text
+    job = wait_for_job(day.client, started.headers["Location"], day.as_("staff"))
+    assert job["status"] == "succeeded", job
+    after = _placements(day, job["version"]["number"])
+    assert after["w1"] == ("s1", "t1", ("p1", "p2"))
