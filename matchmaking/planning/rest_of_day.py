@@ -6,7 +6,9 @@ re-plan's problem (the event as read, with the published version as `published`)
 problem the solver works on:
 
 - the published meetings of slots that begin before T are frozen: their wishes are required
-  in their slot, where they were (`pinned_problem`, as pins of a hand-edited version);
+  in their slot, where they were (`pinned_problem`, as pins of a hand-edited version), even
+  when none of their wishes is accepted any more or their slot was marked unavailable since
+  (what was held stays held);
 - nobody gets a new meeting in a slot that begins before T;
 - a participant away from A has no meeting in a slot that begins at or after T and ends
   after A, and their wishes are no longer required (they cannot be held);
