@@ -138,12 +138,14 @@ def _still_wished(problem: sp.Problem, frozen: list[sp.Meeting]) -> sp.Problem:
     (declined, withdrawn or changed since the meeting was held): the solver keeps only the
     meetings of its wishes, and a meeting that was held stays held."""
     known = {w.id for w in problem.wishes}
-    held = tuple(
-        sp.Wish(id=m.wishes[0], sender=m.participants[0], recipient=m.participants[1])
+    held = {
+        m.wishes[0]: sp.Wish(id=m.wishes[0], sender=m.participants[0], recipient=m.participants[1])
         for m in frozen
         if m.wishes and not known.intersection(m.wishes)
+    }
+    return (
+        dataclasses.replace(problem, wishes=(*problem.wishes, *held.values())) if held else problem
     )
-    return dataclasses.replace(problem, wishes=problem.wishes + held) if held else problem
 
 
 def rest_of_day_problem(
