@@ -20,8 +20,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
+from matchmaking.onsite import absences
 from matchmaking.platform.models import (
     Absence,
+    Attendance,
     CalendarLink,
     Event,
     JobStatus,
@@ -262,18 +264,17 @@ def test_everyone_not_checked_in_is_away_and_checking_in_brings_them_back(day: D
         headers=staff,
     )
     assert started.status_code == 202, started.text
-    assert [a["participant"] for a in started.json()["away"]] == ["p3", "p4"]
+    # Person 4 attends online: not checking in at the venue says nothing of them.
+    assert [a["participant"] for a in started.json()["away"]] == ["p3"]
     job = wait_for_job(day.client, started.headers["Location"], staff)
     after = _placements(day, job["version"]["number"])
     # The past stays as it was, even for those who did not come (their marks say no-show).
     assert after["w3"] == ("s1", "video", ("p3", "p4"))
     assert "w4" not in after
     listed = day.client.get(f"{E}/absences", headers=staff).json()
-    assert [a["name"] for a in listed] == ["Person 3", "Person 4"]
+    assert [a["name"] for a in listed] == ["Person 3"]
     day.client.put(f"{E}/participants/p3/check-in", headers=staff)
-    assert [a["participant"] for a in day.client.get(f"{E}/absences", headers=staff).json()] == [
-        "p4"
-    ]
+    assert day.client.get(f"{E}/absences", headers=staff).json() == []
 
 
 def test_staff_mark_someone_away_and_undo_it(day: Day) -> None:
@@ -450,3 +451,27 @@ def test_a_met_meeting_stays_when_its_slot_is_marked_unavailable_afterwards(day:
     assert job["status"] == "succeeded", job
     after = _placements(day, job["version"]["number"])
     assert after["w1"] == ("s1", "t1", ("p1", "p2"))
+
+
+def test_everyone_not_checked_in_leaves_out_who_attends_online(day: Day) -> None:
+    # Person 4 attends online (the video room): never checked in at the venue, never away for
+    # it. Person 3, onsite and not checked in, is.
+    staff = day.as_("staff")
+    with day.db() as db:
+        p4 = db.scalar(select(Participant).where(Participant.key == "p4"))
+        assert p4 is not None
+        assert p4.attendance is Attendance.online
+    for key in ("p1", "p2", "p5"):
+        assert day.client.put(f"{E}/participants/{key}/check-in", headers=staff).status_code == 200
+    started = day.client.post(
+        f"{E}/rest-of-day-replans",
+        json={"frozen_before": AT, "not_checked_in_away": True, "time_limit_seconds": 10},
+        headers=staff,
+    )
+    assert started.status_code == 202, started.text
+    assert [a["participant"] for a in started.json()["away"]] == ["p3"]
+    # What the rest-of-day page lists as not checked in.
+    with day.db() as db:
+        event = db.scalar(select(Event).where(Event.slug == "fair-2030"))
+        assert event is not None
+        assert [p.key for p in absences.not_checked_in(db, event)] == ["p3"]
