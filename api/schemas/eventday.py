@@ -193,7 +193,8 @@ class RestOfDayIn(BaseModel):
     )
     not_checked_in_away: bool = Field(
         default=False,
-        description="Mark everyone who has not been checked in away from `frozen_before`.",
+        description="Mark everyone who comes to the venue and has not been checked in away "
+        "from `frozen_before` (those who attend online are left out).",
     )
     time_limit_seconds: float | None = Field(default=None, ge=1, le=3600)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any, Literal
@@ -696,7 +696,10 @@ def _feed(body: bytes, entries: list[CalendarEntry], others: Iterable[datetime])
     # The body is deterministic (DTSTAMP is the publication time), so its hash is a true ETag.
     etag = strong_etag(body)
     moments = [e.changed_at for e in entries] + [aware(m) for m in others]
-    return Served(body, etag, max(moments) if moments else None)
+    # A cancelled meeting leaves every feed that shows it (a participant's, a location's, the
+    # event's) `CANCELLED_RETENTION` after its change: the feed is good until the first such.
+    leaving = [e.changed_at + CANCELLED_RETENTION for e in entries if e.cancelled]
+    return Served(body, etag, max(moments) if moments else None, min(leaving) if leaving else None)
 
 
 def _published_at(versions: list[ScheduleVersion]) -> list[datetime]:
@@ -745,9 +748,7 @@ def _participant_feed(
     people = [participant.updated_at, event.updated_at]
     for entry in entries:
         people += [entry.meeting.participant_a.updated_at, entry.meeting.participant_b.updated_at]
-    feed = _feed(body, entries, [*people, *_published_at(versions)])
-    leaving = [e.changed_at + CANCELLED_RETENTION for e in entries if e.cancelled]
-    return replace(feed, valid_until=min(leaving)) if leaving else feed
+    return _feed(body, entries, [*people, *_published_at(versions)])
 
 
 def location_feed(

@@ -31,6 +31,7 @@ from matchmaking.planning.rest_of_day import instant
 from matchmaking.platform.errors import Invalid, NotFound
 from matchmaking.platform.models import (
     Absence,
+    Attendance,
     CheckIn,
     Event,
     Participant,
@@ -163,12 +164,17 @@ def absences(session: Session, event: Event) -> list[Away]:
 
 
 def not_checked_in(session: Session, event: Event) -> list[Participant]:
-    """The event's participants who have not been marked arrived, by name."""
+    """The event's participants who come to the venue and have not been marked arrived, by
+    name. Those who attend online never pass the door: not checking in says nothing of them."""
     arrived = select(CheckIn.participant_id).where(CheckIn.event_id == event.id)
     return list(
         session.scalars(
             select(Participant)
-            .where(Participant.event_id == event.id, Participant.id.not_in(arrived))
+            .where(
+                Participant.event_id == event.id,
+                Participant.attendance == Attendance.onsite,
+                Participant.id.not_in(arrived),
+            )
             .order_by(func.lower(Participant.name), Participant.id)
         )
     )

@@ -6,7 +6,9 @@ re-plan's problem (the event as read, with the published version as `published`)
 problem the solver works on:
 
 - the published meetings of slots that begin before T are frozen: their wishes are required
-  in their slot, where they were (`pinned_problem`, as pins of a hand-edited version);
+  in their slot, where they were (`pinned_problem`, as pins of a hand-edited version), even
+  when none of their wishes is accepted any more or their slot was marked unavailable since
+  (what was held stays held);
 - nobody gets a new meeting in a slot that begins before T;
 - a participant away from A has no meeting in a slot that begins at or after T and ends
   after A, and their wishes are no longer required (they cannot be held);
@@ -131,6 +133,21 @@ def away_reasons(
     return dataclasses.replace(solution, unscheduled=[reason(u) for u in solution.unscheduled])
 
 
+def _still_wished(problem: sp.Problem, frozen: list[sp.Meeting]) -> sp.Problem:
+    """`problem` with a wish for each frozen meeting none of whose wishes it holds any more
+    (declined, withdrawn or changed since the meeting was held): the solver keeps only the
+    meetings of its wishes, and a meeting that was held stays held."""
+    known = {w.id for w in problem.wishes}
+    held = {
+        m.wishes[0]: sp.Wish(id=m.wishes[0], sender=m.participants[0], recipient=m.participants[1])
+        for m in frozen
+        if m.wishes and not known.intersection(m.wishes)
+    }
+    return (
+        dataclasses.replace(problem, wishes=(*problem.wishes, *held.values())) if held else problem
+    )
+
+
 def rest_of_day_problem(
     session: Session, event: Event, problem: sp.Problem, frozen_before: datetime
 ) -> sp.Problem:
@@ -141,16 +158,19 @@ def rest_of_day_problem(
         session.scalars(select(Slot.key).where(Slot.event_id == event.id, Slot.start < moment))
     )
     frozen = [m for m in problem.published if m.slot in past]
-    pinned = pinned_problem(problem, list(problem.published), frozen)
+    pinned = pinned_problem(_still_wished(problem, frozen), list(problem.published), frozen)
     held = {(person, m.slot) for m in frozen for person in m.participants}
     frozen_wishes = {key for m in frozen for key in m.wishes}
     away = away_slots(session, event, frozen_before)
     participants = tuple(
         dataclasses.replace(
             p,
-            unavailable=p.unavailable
-            | {slot for slot in past if (p.id, slot) not in held}
-            | away.get(p.id, set()),
+            unavailable=(
+                p.unavailable
+                | {slot for slot in past if (p.id, slot) not in held}
+                | away.get(p.id, set())
+            )
+            - {slot for slot in past if (p.id, slot) in held},
         )
         for p in pinned.participants
     )

@@ -20,8 +20,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
+from matchmaking.onsite import absences
 from matchmaking.platform.models import (
     Absence,
+    Attendance,
     CalendarLink,
     Event,
     JobStatus,
@@ -29,7 +31,9 @@ from matchmaking.platform.models import (
     OrganisationKind,
     OutboxMail,
     Participant,
+    ParticipantUnavailableSlot,
     ScheduleVersion,
+    Slot,
     SolveJob,
     Wish,
     WishStatus,
@@ -260,18 +264,17 @@ def test_everyone_not_checked_in_is_away_and_checking_in_brings_them_back(day: D
         headers=staff,
     )
     assert started.status_code == 202, started.text
-    assert [a["participant"] for a in started.json()["away"]] == ["p3", "p4"]
+    # Person 4 attends online: not checking in at the venue says nothing of them.
+    assert [a["participant"] for a in started.json()["away"]] == ["p3"]
     job = wait_for_job(day.client, started.headers["Location"], staff)
     after = _placements(day, job["version"]["number"])
     # The past stays as it was, even for those who did not come (their marks say no-show).
     assert after["w3"] == ("s1", "video", ("p3", "p4"))
     assert "w4" not in after
     listed = day.client.get(f"{E}/absences", headers=staff).json()
-    assert [a["name"] for a in listed] == ["Person 3", "Person 4"]
+    assert [a["name"] for a in listed] == ["Person 3"]
     day.client.put(f"{E}/participants/p3/check-in", headers=staff)
-    assert [a["participant"] for a in day.client.get(f"{E}/absences", headers=staff).json()] == [
-        "p4"
-    ]
+    assert day.client.get(f"{E}/absences", headers=staff).json() == []
 
 
 def test_staff_mark_someone_away_and_undo_it(day: Day) -> None:
@@ -402,3 +405,73 @@ def test_who_may_not_re_plan_the_day_or_mark_someone_away(day: Day, role: str, s
     assert day.client.delete(f"{E}/participants/p3/absence", headers=headers).status_code == status
     assert day.client.get(f"{E}/absences", headers=headers).status_code == status
     _nothing_changed(day)
+
+
+def test_a_met_meeting_stays_when_its_wish_is_no_longer_accepted(day: Day) -> None:
+    # p1–p2 met at 09:00 for w1; the organisers decline w1 afterwards (or sheets change it).
+    # The re-plan from 09:30 keeps that meeting exactly where it was held: the past does not
+    # change, and nobody is told it was cancelled.
+    with day.db() as db:
+        wish = db.scalar(select(Wish).where(Wish.key == "w1"))
+        assert wish is not None
+        wish.status = WishStatus.declined
+        db.commit()
+    started = day.client.post(
+        f"{E}/rest-of-day-replans",
+        json={"frozen_before": AT, "time_limit_seconds": 10},
+        headers=day.as_("staff"),
+    )
+    assert started.status_code == 202, started.text
+    job = wait_for_job(day.client, started.headers["Location"], day.as_("staff"))
+    assert job["status"] == "succeeded", job
+    number = job["version"]["number"]
+    after = _placements(day, number)
+    assert after["w1"] == ("s1", "t1", ("p1", "p2"))
+    assert after["w3"] == ("s1", "video", ("p3", "p4"))
+    diff = day.client.get(f"{E}/versions/{number}/diff", headers=day.as_("staff")).json()
+    assert "fair-2030-w1" not in [c["uid"] for c in diff["removed"]]
+
+
+def test_a_met_meeting_stays_when_its_slot_is_marked_unavailable_afterwards(day: Day) -> None:
+    # Person 1 says afterwards that 09:00 did not suit them: the meeting they held then stays.
+    with day.db() as db:
+        p1 = db.scalar(select(Participant).where(Participant.key == "p1"))
+        s1 = db.scalar(select(Slot).where(Slot.key == "s1"))
+        assert p1 is not None
+        assert s1 is not None
+        db.add(ParticipantUnavailableSlot(participant_id=p1.id, slot_id=s1.id))
+        db.commit()
+    started = day.client.post(
+        f"{E}/rest-of-day-replans",
+        json={"frozen_before": AT, "time_limit_seconds": 10},
+        headers=day.as_("staff"),
+    )
+    assert started.status_code == 202, started.text
+    job = wait_for_job(day.client, started.headers["Location"], day.as_("staff"))
+    assert job["status"] == "succeeded", job
+    after = _placements(day, job["version"]["number"])
+    assert after["w1"] == ("s1", "t1", ("p1", "p2"))
+
+
+def test_everyone_not_checked_in_leaves_out_who_attends_online(day: Day) -> None:
+    # Person 4 attends online (the video room): never checked in at the venue, never away for
+    # it. Person 3, onsite and not checked in, is.
+    staff = day.as_("staff")
+    with day.db() as db:
+        p4 = db.scalar(select(Participant).where(Participant.key == "p4"))
+        assert p4 is not None
+        assert p4.attendance is Attendance.online
+    for key in ("p1", "p2", "p5"):
+        assert day.client.put(f"{E}/participants/{key}/check-in", headers=staff).status_code == 200
+    started = day.client.post(
+        f"{E}/rest-of-day-replans",
+        json={"frozen_before": AT, "not_checked_in_away": True, "time_limit_seconds": 10},
+        headers=staff,
+    )
+    assert started.status_code == 202, started.text
+    assert [a["participant"] for a in started.json()["away"]] == ["p3"]
+    # What the rest-of-day page lists as not checked in.
+    with day.db() as db:
+        event = db.scalar(select(Event).where(Event.slug == "fair-2030"))
+        assert event is not None
+        assert [p.key for p in absences.not_checked_in(db, event)] == ["p3"]

@@ -244,6 +244,30 @@ def test_a_stored_feed_is_not_served_after_a_cancelled_meeting_left_it(world: Wo
     assert still_valid(*row, now=later) is None
 
 
+def test_stored_location_and_event_feeds_are_not_served_after_a_cancelled_meeting_left_them(
+    world: World,
+) -> None:
+    # Version 2 drops eu-w2 (the video room): the event's feed and the room's show it
+    # cancelled for a while only, as the participant's does.
+    dropped = add_version(world.session, world.built, [("eu-w1", "s1", "t1", "p1", "p2")])
+    published_at = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+    _publish(world, dropped, published_at)
+    video = world.built.locations["video"]
+    later = published_at + CANCELLED_RETENTION + timedelta(seconds=1)
+    for kind, key in (("event", ""), ("location", rendered.location_key(video.id, None))):
+        row = world.session.execute(
+            select(
+                RenderedDocument.body,
+                RenderedDocument.etag,
+                RenderedDocument.last_modified,
+                RenderedDocument.valid_until,
+            ).where(RenderedDocument.kind == kind, RenderedDocument.key == key)
+        ).one()
+        assert b"STATUS:CANCELLED" in row.body
+        assert still_valid(*row) is not None
+        assert still_valid(*row, now=later) is None, kind
+
+
 def test_a_second_api_process_serves_the_stored_documents_without_rendering(
     world: World, db_url: str
 ) -> None:
