@@ -133,6 +133,31 @@ def away_reasons(
     return dataclasses.replace(solution, unscheduled=[reason(u) for u in solution.unscheduled])
 
 
+def without_who_left(
+    session: Session, event: Event, problem: sp.Problem
+) -> tuple[sp.Problem, dict[str, datetime]]:
+    """A solve with no moment to keep (a first solve, or an ordinary re-plan) after people were
+    marked away: each of them gets no slot that ends after they left, and a required wish with
+    one of them is no longer required. Also the people gone: key → since when (wall clock)."""
+    since_of = _absences(session, event)
+    if not since_of:
+        return problem, {}
+    slots = session.execute(select(Slot.key, Slot.end).where(Slot.event_id == event.id)).all()
+    away = {key: {s for s, end in slots if end > since} for key, since in since_of.items()}
+    gone = {key: since_of[key] for key, taken in away.items() if taken}
+    participants = tuple(
+        dataclasses.replace(p, unavailable=p.unavailable | away[p.id]) if p.id in away else p
+        for p in problem.participants
+    )
+    wishes = tuple(
+        dataclasses.replace(w, required=False)
+        if w.required and ({w.sender, w.recipient} & gone.keys())
+        else w
+        for w in problem.wishes
+    )
+    return dataclasses.replace(problem, participants=participants, wishes=wishes), gone
+
+
 def _still_wished(problem: sp.Problem, frozen: list[sp.Meeting]) -> sp.Problem:
     """`problem` with a wish for each frozen meeting none of whose wishes it holds any more
     (declined, withdrawn or changed since the meeting was held): the solver keeps only the

@@ -21,7 +21,12 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from matchmaking.planning.publishing import current_published_version
-from matchmaking.planning.rest_of_day import away_reasons, gone_since, rest_of_day_problem
+from matchmaking.planning.rest_of_day import (
+    away_reasons,
+    gone_since,
+    rest_of_day_problem,
+    without_who_left,
+)
 from matchmaking.planning.snapshot import Snapshot, goal_order, problem_from_event, wish_rows
 from matchmaking.planning.versions import snapshot_digest
 from matchmaking.platform.models import (
@@ -294,7 +299,8 @@ def solve_event(
 
     With `frozen_before` (a re-plan only) the solve re-plans the rest of the day from that
     moment: published meetings before it stay, people away get no meeting after it
-    (`rest_of_day.rest_of_day_problem`); the version records the event as read.
+    (`rest_of_day.rest_of_day_problem`); the version records the event as read. Without
+    it, people marked away still get no meeting after they left (`without_who_left`).
     """
     from solver import solve  # the solver is heavy to import; only solving needs it
 
@@ -309,6 +315,8 @@ def solve_event(
                 raise SchedulingError("only a re-plan keeps the meetings before a moment")
             problem = rest_of_day_problem(session, event, problem, frozen_before)
             gone = gone_since(session, event, frozen_before)
+        else:
+            problem, gone = without_who_left(session, event, problem)
     solution = away_reasons(problem, solve(problem, parameters), gone)
     if finish is not None:
         return finish(snapshot, solution)

@@ -475,3 +475,32 @@ def test_everyone_not_checked_in_leaves_out_who_attends_online(day: Day) -> None
         event = db.scalar(select(Event).where(Event.slug == "fair-2030"))
         assert event is not None
         assert [p.key for p in absences.not_checked_in(db, event)] == ["p3"]
+
+
+def test_an_ordinary_re_plan_after_someone_left_gives_them_no_later_meeting(day: Day) -> None:
+    # Person 5 is marked away from 10:15 and no rest-of-day re-plan is run: a plain re-plan
+    # of the whole event still keeps them out of every slot that ends after they left.
+    marked = day.client.put(
+        f"{E}/participants/p5/absence", json={"away_from": "2024-10-26T10:15"},
+        headers=day.as_("staff"),
+    )  # fmt: skip
+    assert marked.status_code == 200, marked.text
+    started = day.client.post(
+        f"{E}/solves", json={"replan": True, "time_limit_seconds": 10}, headers=day.as_("owner")
+    )
+    assert started.status_code == 202, started.text
+    job = wait_for_job(day.client, started.headers["Location"], day.as_("owner"))
+    assert job["status"] == "succeeded", job
+    after = _placements(day, job["version"]["number"])
+    with day.db() as db:
+        ends = {s.key: s.end for s in db.scalars(select(Slot))}
+    left = datetime(2024, 10, 26, 10, 15)
+    late = [(k, p) for k, p in after.items() if "p5" in p[2] and ends[p[0]] > left]
+    assert late == []
+    # Before, p2–p5 met at 10:15 (s4); the wish now either moves earlier or is unmet, and
+    # an unmet wish of Person 5 says they are away.
+    version = day.client.get(f"{E}/versions/{job['version']['number']}", headers=day.as_("owner"))
+    reasons = {u["wish"]: u for u in version.json()["unscheduled"]}
+    for key in ("w5", "w6"):
+        if key not in after:
+            assert "p5 is away from Sat 26 Oct 10:15" in reasons[key]["detail"], reasons[key]
