@@ -537,6 +537,18 @@ class _LexicographicRun:
                 return False if self.cancelled and self.values is not None else None
             if not by_rival:
                 self.values = list(solver.response_proto.solution)
+            elif self.params.on_progress is not None:
+                # The full model found nothing to report: say what the re-timing model found.
+                now = self.clock.elapsed()
+                self.params.on_progress(
+                    Progress(
+                        goal="breaks",
+                        objective=float(bound),
+                        bound=float(bound),
+                        elapsed_seconds=now,
+                        time_share=min(now / self.clock.limit, 1.0),
+                    )
+                )
             self.bound["breaks"] = bound
             self.tm.model.add(total == bound)
             return True
