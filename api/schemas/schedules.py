@@ -314,44 +314,8 @@ class AgendaOut(BaseModel):
 
 
 def agenda_out(agenda: Agenda) -> AgendaOut:
-    return AgendaOut(
-        event=agenda.event,
-        event_name=agenda.event_name,
-        timezone=agenda.timezone,
-        venue=agenda.venue,
-        participant=agenda.participant,
-        participant_name=agenda.participant_name,
-        version=agenda.version,
-        published_at=agenda.published_at,
-        meetings=[
-            AgendaItemOut(
-                uid=item.uid,
-                slot=item.slot,
-                session=item.session,
-                start=item.start,
-                end=item.end,
-                start_own_zone=item.start_own_zone,
-                end_own_zone=item.end_own_zone,
-                location=item.location,
-                location_name=item.location_name,
-                location_kind=item.location_kind,
-                video_url=item.video_url,
-                kind=item.kind,
-                wishes=list(item.wishes),
-                counterpart=CounterpartOut(
-                    key=item.counterpart.key,
-                    name=item.counterpart.name,
-                    job_title=item.counterpart.job_title,
-                    attendance=item.counterpart.attendance,
-                    organisation=item.counterpart.organisation,
-                    organisation_kind=item.counterpart.organisation_kind,
-                    country=item.counterpart.country,
-                    sectors=list(item.counterpart.sectors),
-                ),
-            )
-            for item in agenda.meetings
-        ],
-    )
+    """The API's view of an agenda: the same names, field by field."""
+    return AgendaOut.model_validate(agenda, from_attributes=True)
 
 
 def agenda_json(agenda: Agenda) -> bytes:
