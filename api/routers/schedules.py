@@ -26,7 +26,6 @@ from api.schemas.schedules import (
     PlacementOut,
     PublishOut,
     PublishRequest,
-    SlotUseOut,
     StalenessOut,
     StatisticsOut,
     UnscheduledWish,
@@ -119,27 +118,7 @@ def _unscheduled(db: DbSession, event: Event, version: ScheduleVersion) -> list[
 
 def _statistics(db: DbSession, version: ScheduleVersion) -> StatisticsOut:
     stats = version_service.version_statistics(db, version)
-    return StatisticsOut(
-        requested=stats.requested,
-        accepted=stats.accepted,
-        scheduled=stats.scheduled,
-        scheduled_share=stats.scheduled_share,
-        meetings=stats.meetings,
-        kinds=stats.kinds,
-        location_use=[
-            SlotUseOut(
-                slot=use.slot,
-                start=use.start,
-                end=use.end,
-                meetings=use.meetings,
-                capacity=use.capacity,
-                by_location=use.by_location,
-            )
-            for use in stats.location_use
-        ],
-        meetings_per_participant=stats.meetings_per_participant,
-        unscheduled_by_reason=stats.unscheduled_by_reason,
-    )
+    return StatisticsOut.model_validate(stats, from_attributes=True)
 
 
 def _change_out(change: version_service.SnapshotChange) -> ChangeOut:
