@@ -35,7 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from matchmaking.planning.publishing import current_published_version
-from matchmaking.planning.rest_of_day import pinned_problem
+from matchmaking.planning.rest_of_day import pinned_problem, without_who_left
 from matchmaking.planning.scheduling import (
     goal_order,
     next_version_number,
@@ -867,7 +867,10 @@ def resolve_around_pins(
                     for pin in lost
                 )
             )
-        problem = pinned_problem(snapshot.problem, meetings, pins)
+        # People marked away get no meeting after they left here either.
+        problem, _gone = without_who_left(
+            session, event, pinned_problem(snapshot.problem, meetings, pins)
+        )
         # The version records the event as read (its fingerprints judge staleness later), not
         # the pins' stricter copy the solver works on.
         snapshot = dataclasses.replace(snapshot, based_on_id=version.based_on_id)

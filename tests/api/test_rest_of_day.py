@@ -504,3 +504,22 @@ def test_an_ordinary_re_plan_after_someone_left_gives_them_no_later_meeting(day:
     for key in ("w5", "w6"):
         if key not in after:
             assert "p5 is away from Sat 26 Oct 10:15" in reasons[key]["detail"], reasons[key]
+
+
+def test_a_re_solve_around_pins_after_someone_left_gives_them_no_later_meeting(day: Day) -> None:
+    marked = day.client.put(
+        f"{E}/participants/p5/absence", json={"away_from": "2024-10-26T10:15"},
+        headers=day.as_("staff"),
+    )  # fmt: skip
+    assert marked.status_code == 200, marked.text
+    resolved = day.client.post(
+        f"{E}/versions/2/resolve-around-pins",
+        json={"time_limit_seconds": 5, "workers": 1, "deterministic": True},
+        headers=day.as_("owner"),
+    )
+    assert resolved.status_code == 201, resolved.text
+    after = _placements(day, resolved.json()["number"])
+    with day.db() as db:
+        ends = {s.key: s.end for s in db.scalars(select(Slot))}
+    left = datetime(2024, 10, 26, 10, 15)
+    assert [(k, p) for k, p in after.items() if "p5" in p[2] and ends[p[0]] > left] == []
