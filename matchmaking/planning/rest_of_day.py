@@ -92,21 +92,26 @@ def _absences(session: Session, event: Event) -> dict[str, datetime]:
     }
 
 
-def away_slots(session: Session, event: Event, frozen_before: datetime) -> dict[str, set[str]]:
-    """Participant key → the slots of the rest of the day (beginning at or after
-    `frozen_before`) they cannot take because they are away by the slot's end."""
-    moment = wall_clock(event, frozen_before)
+def away_slots(
+    session: Session, event: Event, frozen_before: datetime | None = None
+) -> dict[str, set[str]]:
+    """Participant key → the slots (beginning at or after `frozen_before`; without it, every
+    slot) they cannot take because they are away by the slot's end."""
+    moment = wall_clock(event, frozen_before) if frozen_before is not None else None
     slots = session.execute(
         select(Slot.key, Slot.start, Slot.end).where(Slot.event_id == event.id)
     ).all()
     return {
-        key: {s for s, start, end in slots if start >= moment and end > since}
+        key: {s for s, start, end in slots if (moment is None or start >= moment) and end > since}
         for key, since in _absences(session, event).items()
     }
 
 
-def gone_since(session: Session, event: Event, frozen_before: datetime) -> dict[str, datetime]:
-    """Those away in some slot of the rest of the day: key → since when (wall clock)."""
+def gone_since(
+    session: Session, event: Event, frozen_before: datetime | None = None
+) -> dict[str, datetime]:
+    """Those away in some slot (of the rest of the day, with `frozen_before`): key → since
+    when (wall clock)."""
     away = away_slots(session, event, frozen_before)
     return {key: since for key, since in _absences(session, event).items() if away.get(key)}
 
@@ -139,12 +144,10 @@ def without_who_left(
     """A solve with no moment to keep (a first solve, or an ordinary re-plan) after people were
     marked away: each of them gets no slot that ends after they left, and a required wish with
     one of them is no longer required. Also the people gone: key → since when (wall clock)."""
-    since_of = _absences(session, event)
-    if not since_of:
+    away = away_slots(session, event)
+    if not any(away.values()):
         return problem, {}
-    slots = session.execute(select(Slot.key, Slot.end).where(Slot.event_id == event.id)).all()
-    away = {key: {s for s, end in slots if end > since} for key, since in since_of.items()}
-    gone = {key: since_of[key] for key, taken in away.items() if taken}
+    gone = gone_since(session, event)
     participants = tuple(
         dataclasses.replace(p, unavailable=p.unavailable | away[p.id]) if p.id in away else p
         for p in problem.participants

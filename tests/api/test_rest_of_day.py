@@ -477,14 +477,27 @@ def test_everyone_not_checked_in_leaves_out_who_attends_online(day: Day) -> None
         assert [p.key for p in absences.not_checked_in(db, event)] == ["p3"]
 
 
-def test_an_ordinary_re_plan_after_someone_left_gives_them_no_later_meeting(day: Day) -> None:
-    # Person 5 is marked away from 10:15 and no rest-of-day re-plan is run: a plain re-plan
-    # of the whole event still keeps them out of every slot that ends after they left.
+def _person_5_leaves_at_10_15(day: Day) -> None:
     marked = day.client.put(
         f"{E}/participants/p5/absence", json={"away_from": "2024-10-26T10:15"},
         headers=day.as_("staff"),
     )  # fmt: skip
     assert marked.status_code == 200, marked.text
+
+
+def _meetings_of_person_5_after_10_15(
+    day: Day, placements: dict[str, tuple[str, str, tuple[str, str]]]
+) -> list[str]:
+    with day.db() as db:
+        ends = {s.key: s.end for s in db.scalars(select(Slot))}
+    left = datetime(2024, 10, 26, 10, 15)
+    return [k for k, (slot, _, who) in placements.items() if "p5" in who and ends[slot] > left]
+
+
+def test_an_ordinary_re_plan_after_someone_left_gives_them_no_later_meeting(day: Day) -> None:
+    # Person 5 is marked away from 10:15 and no rest-of-day re-plan is run: a plain re-plan
+    # of the whole event still keeps them out of every slot that ends after they left.
+    _person_5_leaves_at_10_15(day)
     started = day.client.post(
         f"{E}/solves", json={"replan": True, "time_limit_seconds": 10}, headers=day.as_("owner")
     )
@@ -492,11 +505,7 @@ def test_an_ordinary_re_plan_after_someone_left_gives_them_no_later_meeting(day:
     job = wait_for_job(day.client, started.headers["Location"], day.as_("owner"))
     assert job["status"] == "succeeded", job
     after = _placements(day, job["version"]["number"])
-    with day.db() as db:
-        ends = {s.key: s.end for s in db.scalars(select(Slot))}
-    left = datetime(2024, 10, 26, 10, 15)
-    late = [(k, p) for k, p in after.items() if "p5" in p[2] and ends[p[0]] > left]
-    assert late == []
+    assert _meetings_of_person_5_after_10_15(day, after) == []
     # Before, p2–p5 met at 10:15 (s4); the wish now either moves earlier or is unmet, and
     # an unmet wish of Person 5 says they are away.
     version = day.client.get(f"{E}/versions/{job['version']['number']}", headers=day.as_("owner"))
@@ -507,11 +516,7 @@ def test_an_ordinary_re_plan_after_someone_left_gives_them_no_later_meeting(day:
 
 
 def test_a_re_solve_around_pins_after_someone_left_gives_them_no_later_meeting(day: Day) -> None:
-    marked = day.client.put(
-        f"{E}/participants/p5/absence", json={"away_from": "2024-10-26T10:15"},
-        headers=day.as_("staff"),
-    )  # fmt: skip
-    assert marked.status_code == 200, marked.text
+    _person_5_leaves_at_10_15(day)
     resolved = day.client.post(
         f"{E}/versions/2/resolve-around-pins",
         json={"time_limit_seconds": 5, "workers": 1, "deterministic": True},
@@ -519,7 +524,4 @@ def test_a_re_solve_around_pins_after_someone_left_gives_them_no_later_meeting(d
     )
     assert resolved.status_code == 201, resolved.text
     after = _placements(day, resolved.json()["number"])
-    with day.db() as db:
-        ends = {s.key: s.end for s in db.scalars(select(Slot))}
-    left = datetime(2024, 10, 26, 10, 15)
-    assert [(k, p) for k, p in after.items() if "p5" in p[2] and ends[p[0]] > left] == []
+    assert _meetings_of_person_5_after_10_15(day, after) == []
