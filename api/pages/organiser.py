@@ -44,8 +44,11 @@ from matchmaking.organising import events as event_service
 from matchmaking.participants import registration as registration_service
 from matchmaking.planning import jobs as job_service
 from matchmaking.planning import publishing
+from matchmaking.planning.rest_of_day import wall_clock
 from matchmaking.planning.versions import (
     Staleness,
+    VersionImpact,
+    changes_before,
     unscheduled_wishes,
     version_impact,
     version_staleness,
@@ -60,6 +63,7 @@ from matchmaking.platform.models import (
     Participant,
     ScheduleVersion,
     SolveJob,
+    utcnow,
 )
 from matchmaking.platform.security import hash_token
 from matchmaking.platform.wording import KeyNames, reason_words, slot_label
@@ -385,7 +389,12 @@ def _unscheduled(
 
 
 def publish_warnings(
-    db: DbSession, version: ScheduleVersion, published: ScheduleVersion | None, staleness: Any
+    db: DbSession,
+    event: Event,
+    version: ScheduleVersion,
+    published: ScheduleVersion | None,
+    staleness: Any,
+    impact: VersionImpact | None,
 ) -> list[str]:
     """What publishing this version would overlook, in words (the "Publish anyway" box)."""
     warnings = []
@@ -404,10 +413,21 @@ def publish_warnings(
             f"Version {version.number} was planned from version "
             f"{based_on.number if based_on else '?'}, which is no longer published."
         )
+    if impact is not None:
+        now = wall_clock(event, utcnow())
+        past = changes_before(impact.diff, now)
+        if past:
+            warnings.append(
+                f"{len(past)} of the meetings this version moves, cancels or adds "
+                f"{'are' if len(past) != 1 else 'is'} at a time already past (before "
+                f"{now:%a %d %b %H:%M}, event time): those meetings have been held or missed, "
+                "and publishing cannot change them. To change the rest of the day, re-plan it "
+                "from now."
+            )
     if staleness.stale:
         warnings.append(
-            f"{len(staleness.changes)} change(s) to wishes or registrations came after this "
-            "version was planned and are not in it:"
+            f"{len(staleness.changes)} change(s) to wishes, registrations or who is away came "
+            "after this version was planned and are not in it:"
         )
         warnings.extend(c.detail for c in staleness.changes[:20])
     return warnings
@@ -466,6 +486,9 @@ def _render_version(
     )
     names = KeyNames.of_event(db, event.id, keys=_keys_in(shown))
     unscheduled = _unscheduled(db, event, shown, names)
+    impact = (
+        version_impact(db, published, version) if published and published.id != version.id else None
+    )
     return render(
         request,
         "pages/version.html",
@@ -500,11 +523,9 @@ def _render_version(
             "unscheduled": unscheduled,
             "unscheduled_total": len(version.unscheduled),
             "reason_words": reason_words,
-            "impact": version_impact(db, published, version)
-            if published and published.id != version.id
-            else None,
+            "impact": impact,
             "staleness": staleness,
-            "warnings": publish_warnings(db, version, published, staleness),
+            "warnings": publish_warnings(db, event, version, published, staleness, impact),
             "publish_refused": refused,
             "person": person,
             "person_agenda": participant_agenda(db, person, version) if person else None,
@@ -547,7 +568,7 @@ def publish(
         why = (
             "It was not planned from the version published now."
             if isinstance(error, publishing.PublishedVersionChanged)
-            else "Wishes or registrations changed after it was planned."
+            else "Wishes, registrations or who is away changed after it was planned."
         )
         return _render_version(request, db, event, organiser, version, refused=why)
     settings = settings_of(request)

@@ -162,6 +162,7 @@ class ChangeOut(BaseModel):
         "wish_withdrawn",
         "participant_registered",
         "participant_changed",
+        "participant_away",
     ]
     key: str
     at: Instant

@@ -163,9 +163,9 @@ def _check_publishable(
     staleness = version_staleness(session, version)
     if staleness.stale:
         raise VersionIsStale(
-            f"version {version.number} is stale: {len(staleness.changes)} change(s) to wishes "
-            "or registrations after its snapshot are not in it; re-plan, or publish with "
-            "force=true to publish it anyway",
+            f"version {version.number} is stale: {len(staleness.changes)} change(s) to wishes, "
+            "registrations or who is away after its snapshot are not in it; re-plan, or publish "
+            "with force=true to publish it anyway",
             staleness.changes,
         )
 

@@ -21,9 +21,11 @@ from typing import Any, Literal
 from sqlalchemy import func, literal, or_, select, union_all
 from sqlalchemy.orm import Session, selectinload
 
+from matchmaking.planning.rest_of_day import away_slots, wall_clock
 from matchmaking.planning.snapshot import problem_from_event
 from matchmaking.platform.errors import NotFound
 from matchmaking.platform.models import (
+    Absence,
     Event,
     HandEdit,
     Location,
@@ -332,6 +334,20 @@ def version_impact(
     return VersionImpact(diff=diff, people=ordered, goals=goals)
 
 
+def changes_before(diff: VersionDiff, moment: datetime) -> list[MeetingChange]:
+    """The diff's changes that touch a time before `moment` (event time, naive, as slots
+    are): a meeting moved from or to it, cancelled or added there. During an event these are
+    meetings already held or missed, which publishing cannot change any more."""
+    return [
+        change
+        for change in (*diff.moved, *diff.removed, *diff.added)
+        if any(
+            placement is not None and placement.starts is not None and placement.starts < moment
+            for placement in (change.old, change.new)
+        )
+    ]
+
+
 def _goal_change(key: str, label: str, more_is_better: bool, before: Any, after: Any) -> GoalChange:
     if before is None or after is None:
         verdict: Literal["better", "worse", "same", "unknown"] = "unknown"
@@ -545,7 +561,12 @@ def _meetings_histogram(session: Session, version: ScheduleVersion) -> dict[int,
 # --- staleness ----------------------------------------------------------------------------
 
 ChangeKind = Literal[
-    "wish_added", "wish_changed", "wish_withdrawn", "participant_registered", "participant_changed"
+    "wish_added",
+    "wish_changed",
+    "wish_withdrawn",
+    "participant_registered",
+    "participant_changed",
+    "participant_away",
 ]
 
 
@@ -586,6 +607,7 @@ def version_staleness(session: Session, version: ScheduleVersion) -> Staleness:
         changes = _wish_changes(session, version, snapshot) + _participant_changes(
             session, version.event_id, snapshot
         )
+    changes += _away_but_planned(session, version)
     changes.sort(key=lambda change: (change.at, change.kind, change.key))
     return Staleness(snapshot_at=snapshot, changes=changes)
 
@@ -758,6 +780,50 @@ def _wish_change(wish: Wish, included: bool, snapshot: datetime) -> SnapshotChan
     if included and updated > snapshot:
         return SnapshotChange("wish_changed", wish.key, updated, f"{who}: changed after the solve")
     return None
+
+
+def _away_but_planned(session: Session, version: ScheduleVersion) -> list[SnapshotChange]:
+    """People marked away whom the version still plans in a slot they are away for."""
+    event = session.get_one(Event, version.event_id)
+    frozen_before = version.parameters.get("frozen_before")
+    slots_away = away_slots(
+        session, event, datetime.fromisoformat(frozen_before) if frozen_before else None
+    )
+    if not slots_away:
+        return []
+    away = {
+        p.id: (p, absence)
+        for p, absence in session.execute(
+            select(Participant, Absence)
+            .join(Absence, Absence.participant_id == Participant.id)
+            .where(Participant.event_id == event.id)
+        ).tuples()
+    }
+    planned: Counter[int] = Counter()
+    meetings = session.execute(
+        select(Meeting.participant_a_id, Meeting.participant_b_id, Slot.key)
+        .join(Slot, Meeting.slot_id == Slot.id)
+        .where(
+            Meeting.version_id == version.id,
+            or_(Meeting.participant_a_id.in_(away), Meeting.participant_b_id.in_(away)),
+        )
+    )
+    for a, b, slot in meetings:
+        planned.update(
+            pid for pid in (a, b) if pid in away and slot in slots_away[away[pid][0].key]
+        )
+    changes = []
+    for pid, count in planned.items():
+        person, absence = away[pid]
+        since = wall_clock(event, absence.absent_from).strftime("%a %d %b %H:%M")
+        detail = (
+            f"{person.name} is away from {since}, but this version still plans {count} "
+            f"meeting{'s' * (count != 1)} for them after that"
+        )
+        changes.append(
+            SnapshotChange("participant_away", person.key, as_utc(absence.created_at), detail)
+        )
+    return changes
 
 
 def _recipient_name(wish: Wish) -> str:

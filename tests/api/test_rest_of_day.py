@@ -525,3 +525,40 @@ def test_a_re_solve_around_pins_after_someone_left_gives_them_no_later_meeting(d
     assert resolved.status_code == 201, resolved.text
     after = _placements(day, resolved.json()["number"])
     assert _meetings_of_person_5_after_10_15(day, after) == []
+
+
+def test_a_version_that_still_plans_someone_who_left_is_stale(day: Day) -> None:
+    # A re-plan made before Person 5 is marked away still holds p2–p5 at 10:15: once they
+    # are away from 10:15 the version is stale (publishing it needs force), and the version
+    # made after the absence is not.
+    owner = day.as_("owner")
+    before = day.client.post(f"{E}/solves", json={"replan": True, "time_limit_seconds": 10},
+                             headers=owner)  # fmt: skip
+    job = wait_for_job(day.client, before.headers["Location"], owner)
+    number = job["version"]["number"]
+    assert _meetings_of_person_5_after_10_15(day, _placements(day, number)), "p5 still at 10:15"
+    assert (
+        day.client.get(f"{E}/versions/{number}", headers=owner).json()["staleness"]["stale"]
+        is False
+    )
+
+    _person_5_leaves_at_10_15(day)
+    staleness = day.client.get(f"{E}/versions/{number}", headers=owner).json()["staleness"]
+    assert staleness["stale"] is True
+    assert [(c["kind"], c["key"], c["detail"]) for c in staleness["changes"]] == [
+        (
+            "participant_away",
+            "p5",
+            "Person 5 is away from Sat 26 Oct 10:15, but this version still plans 1 meeting "
+            "for them after that",
+        )
+    ]
+    refused = day.client.post(f"{E}/versions/{number}/publish", json={}, headers=owner)
+    assert refused.status_code == 409, refused.text
+    assert "who is away" in refused.json()["detail"]
+
+    after = day.client.post(f"{E}/solves", json={"replan": True, "time_limit_seconds": 10},
+                            headers=owner)  # fmt: skip
+    job = wait_for_job(day.client, after.headers["Location"], owner)
+    later = day.client.get(f"{E}/versions/{job['version']['number']}", headers=owner).json()
+    assert later["staleness"] == {**later["staleness"], "stale": False, "changes": []}

@@ -4,10 +4,12 @@ version page and in the API's diff; cancelled meetings need the organiser's conf
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matchmaking.platform.models import ScheduleVersion, Wish, WishStatus
+from matchmaking.platform.models import ScheduleVersion, Slot, Wish, WishStatus
 from tests.calendars.builders import Built, add_version, at
 from tests.pages.conftest import Site, csrf_of
 
@@ -79,6 +81,32 @@ def test_the_version_page_says_who_is_moved_cancelled_and_added_and_which_goals_
     ]
     assert 'id="confirm-cancelled"' in page
     assert "required" in page
+
+
+def test_the_version_page_warns_when_its_changes_are_at_times_already_past(site: Site) -> None:
+    # The event was on Sat 26 Oct 2024: every change of version 2 (a move from 09:00 to
+    # 09:50, a cancellation at 09:25, a new meeting at 09:00) is in the past.
+    two_versions(site.session, site.built)
+    client = site.client()
+    site.sign_in_organiser(client)
+    page = client.get(f"/organiser/e/{site.slug}/versions/2").text
+    warnings = re.sub(r"\s+", " ", page[page.index('id="publish-warnings"') :])
+    assert "3 of the meetings this version moves, cancels or adds are at a time already past" in (
+        warnings
+    )
+    assert "re-plan it from now" in warnings
+
+    # The same versions with the event ten years later: nothing is past, no such warning.
+    with site.read() as db:
+        for slot in db.scalars(select(Slot)):
+            slot.start, slot.end = (
+                slot.start + timedelta(days=3653),
+                slot.end + timedelta(days=3653),
+            )
+        db.commit()
+    page = client.get(f"/organiser/e/{site.slug}/versions/2").text
+    assert "already past" not in page
+    assert "Publishing moves 1, cancels 1 and adds 1 meetings" in page
 
 
 def test_publishing_a_version_that_cancels_meetings_needs_the_confirmation(site: Site) -> None:
