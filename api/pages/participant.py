@@ -27,7 +27,7 @@ from api.pages.common import (
 )
 from api.pages.forms import ORGANISATION_KINDS, PostedForm
 from api.pages.suggested import suggested
-from matchmaking.delivery import calendars
+from matchmaking.delivery import calendars, rendered
 from matchmaking.delivery.agenda import AgendaItem, participant_agenda
 from matchmaking.onsite import attendance, checkin, feedback
 from matchmaking.participants import registration as registration_service
@@ -82,7 +82,8 @@ def _agenda_rows(items: tuple[AgendaItem, ...]) -> list[AgendaRow]:
 def agenda_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
     event = find_event(db, slug)
     me = page_participant(request, db, event)
-    agenda = participant_agenda(db, me)
+    # Stored at publication (one statement); built from the schedule after a change.
+    agenda = rendered.stored_agenda(db, me) or participant_agenda(db, me)
     received = wish_service.waiting_for_answer(db, me)
     waiting = (
         [

@@ -7,6 +7,7 @@ own time zone (online participants far away), also in that zone.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -146,6 +147,32 @@ def _agenda(
         version=version.number if version else None,
         published_at=version.published_at if version else None,
         meetings=tuple(_item(event, participant, m, zone, own_zone) for m in meetings),
+    )
+
+
+def agenda_from_json(body: bytes) -> Agenda:
+    """An agenda back from the JSON the API serves and publication stores (the same names,
+    field by field; `matchmaking.delivery.rendered`)."""
+    data = json.loads(body)
+    published_at = data["published_at"]
+    meetings = tuple(
+        AgendaItem(
+            **{
+                **item,
+                "wishes": tuple(item["wishes"]),
+                "counterpart": Counterpart(
+                    **{**item["counterpart"], "sectors": tuple(item["counterpart"]["sectors"])}
+                ),
+            }
+        )
+        for item in data["meetings"]
+    )
+    return Agenda(
+        **{
+            **data,
+            "published_at": datetime.fromisoformat(published_at) if published_at else None,
+            "meetings": meetings,
+        }
     )
 
 

@@ -38,7 +38,7 @@ from sqlalchemy import and_, delete, insert, select
 from sqlalchemy.orm import Session
 
 from matchmaking.delivery import calendars
-from matchmaking.delivery.agenda import Agenda, published_agendas
+from matchmaking.delivery.agenda import Agenda, agenda_from_json, published_agendas
 from matchmaking.delivery.serving import Served, still_valid, strong_etag
 from matchmaking.platform.models import Event, Location, Participant, RenderedDocument
 from matchmaking.platform.settings import Settings
@@ -143,3 +143,10 @@ def stored_document(session: Session, event: Event, kind: str, key: str) -> Serv
         )
     ).first()
     return still_valid(*row) if row is not None else None
+
+
+def stored_agenda(session: Session, participant: Participant) -> Agenda | None:
+    """The participant's agenda as publication stored it, while it still holds (else None:
+    the caller builds it from the schedule)."""
+    served = stored_document(session, participant.event, "agenda", str(participant.id))
+    return agenda_from_json(served.body) if served is not None else None

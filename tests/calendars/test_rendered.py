@@ -151,6 +151,11 @@ def test_stored_documents_are_what_the_api_renders_on_request(world: World) -> N
         agenda = rendered.stored_document(session, event, "agenda", str(participant.id))
         assert agenda is not None
         assert agenda.body == agenda_json(participant_agenda(session, participant))
+        # The pages read it back as the domain's agenda, the same field by field.
+        back = rendered.stored_agenda(session, participant)
+        assert back is not None
+        assert agenda_json(back) == agenda.body
+        assert back.meetings == participant_agenda(session, participant).meetings
     for location in world.built.locations.values():
         for day in [None, *slot_days(event)]:
             key = rendered.location_key(location.id, day)

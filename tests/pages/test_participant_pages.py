@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from matchmaking.platform.models import Participant, Wish, WishStatus
+from api.schemas.schedules import agenda_json
+from matchmaking.delivery import rendered
+from matchmaking.planning.publishing import publish_version
+from matchmaking.platform.models import Participant, RenderedDocument, Wish, WishStatus
 from tests.calendars.builders import add_version, at
 from tests.pages.conftest import Site, csrf_of
 
@@ -225,3 +228,36 @@ def test_lost_link_form_answers_alike_and_replaces_a_known_participants_link(
     assert "Check your e-mail" in known.text
     assert "Check your e-mail" in unknown.text
     assert owner.get(f"/e/{site.slug}/me").status_code == 401  # the old link stopped working
+
+
+def test_the_agenda_page_shows_the_agenda_stored_at_publication_until_something_changes(
+    site: Site,
+) -> None:
+    client = site.client()
+    site.sign_in(client, "p1")
+    version = add_version(site.session, site.built, [("m1", "s1", "t1", "p1", "p2")])
+    publish_version(site.session, version, force=True, now=at(20))
+    stored = rendered.store_event_documents(site.session, site.built.event, agenda_json)
+    assert stored > 0
+    site.session.commit()
+    # The page is built from what publication stored: a mark put into the stored agenda
+    # shows, so the page did not build the agenda again.
+    with site.read() as db:
+        document = db.scalars(
+            select(RenderedDocument).where(
+                RenderedDocument.kind == "agenda",
+                RenderedDocument.key == str(site.built.participants["p1"].id),
+            )
+        ).one()
+        assert b'"name":"Person 2"' in document.body
+        document.body = document.body.replace(b'"name":"Person 2"', b'"name":"Stored Person 2"')
+        db.commit()
+    page = client.get(f"/e/{site.slug}/me")
+    assert page.status_code == 200, page.text
+    assert "<strong>Stored Person 2</strong>" in page.text
+    # A change the agenda shows leaves the stored one unused: the page builds it afresh.
+    site.built.participants["p2"].name = "Renamed Person 2"
+    site.session.commit()
+    page = client.get(f"/e/{site.slug}/me")
+    assert "<strong>Renamed Person 2</strong>" in page.text
+    assert "Stored Person 2" not in page.text
