@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from api.schemas.common import Instant, LocalTime
 from matchmaking.delivery.agenda import Agenda
+from matchmaking.planning.versions import ChangeKind
 from solver.problem import GOALS
 
 # --- solve jobs --------------------------------------------------------------------------------
@@ -156,14 +157,7 @@ class StatisticsOut(BaseModel):
 
 
 class ChangeOut(BaseModel):
-    kind: Literal[
-        "wish_added",
-        "wish_changed",
-        "wish_withdrawn",
-        "participant_registered",
-        "participant_changed",
-        "participant_away",
-    ]
+    kind: ChangeKind
     key: str
     at: Instant
     detail: str
