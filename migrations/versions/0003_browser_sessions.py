@@ -1,21 +1,10 @@
-"""browser sessions: one row per sign-in of a browser (organiser or participant)
+"""browser sessions: one row per sign-in of a browser (organiser or participant)"""
 
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-12-03 09:45:00
-
-"""
-
-from typing import Sequence, Union
-
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
-
-revision: str = "0003"
-down_revision: Union[str, Sequence[str], None] = "0002"
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision = "0003"
+down_revision = "0002"
 
 
 def upgrade() -> None:

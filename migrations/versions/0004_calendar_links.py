@@ -3,20 +3,13 @@
 A participant keeps every subscription link they made until they replace them all, so a link
 in one calendar app no longer stops working when they subscribe in another. The existing
 link of each participant moves to the new table unchanged (same hash: the URL keeps working).
-
-Revision ID: 0004
-Revises: 0003
 """
-
-from typing import Sequence, Union
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004"
-down_revision: Union[str, Sequence[str], None] = "0003"
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision = "0004"
+down_revision = "0003"
 
 
 def upgrade() -> None:

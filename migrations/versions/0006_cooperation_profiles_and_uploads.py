@@ -1,18 +1,10 @@
-"""cooperation profiles (offers, seeks, delegation) and spreadsheet uploads
-
-Revision ID: 0006
-Revises: 0005
-"""
-
-from typing import Sequence, Union
+"""cooperation profiles (offers, seeks, delegation) and spreadsheet uploads"""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006"
-down_revision: Union[str, Sequence[str], None] = "0005"
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision = "0006"
+down_revision = "0005"
 
 
 def upgrade() -> None:

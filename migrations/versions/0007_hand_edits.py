@@ -1,18 +1,10 @@
-"""hand edits of a version's timetable: meetings placed by hand or pinned, and the edit log
-
-Revision ID: 0007
-Revises: 0006
-"""
-
-from typing import Sequence, Union
+"""hand edits of a version's timetable: meetings placed by hand or pinned, and the edit log"""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007"
-down_revision: Union[str, Sequence[str], None] = "0006"
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision = "0007"
+down_revision = "0006"
 
 
 def upgrade() -> None:

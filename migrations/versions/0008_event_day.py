@@ -1,18 +1,10 @@
-"""the event day and after: check-ins, attendance of meetings, feedback
-
-Revision ID: 0008
-Revises: 0007
-"""
-
-from typing import Sequence, Union
+"""the event day and after: check-ins, attendance of meetings, feedback"""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008"
-down_revision: Union[str, Sequence[str], None] = "0007"
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision = "0008"
+down_revision = "0007"
 
 
 def _enum(name: str, *values: str) -> sa.Enum:

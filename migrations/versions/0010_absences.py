@@ -1,18 +1,10 @@
-"""absences: who is away from when on the event day, for the re-plan of the rest of the day
-
-Revision ID: 0010
-Revises: 0009
-"""
-
-from typing import Sequence, Union
+"""absences: who is away from when on the event day, for the re-plan of the rest of the day"""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010"
-down_revision: Union[str, Sequence[str], None] = "0009"
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision = "0010"
+down_revision = "0009"
 
 
 def upgrade() -> None:

@@ -1,18 +1,10 @@
-"""rendered_documents: agendas and calendar feeds rendered at publication, for every API process
-
-Revision ID: 0011
-Revises: 0010
-"""
-
-from typing import Sequence, Union
+"""rendered_documents: agendas and calendar feeds rendered at publication, for every API process"""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
-down_revision: Union[str, Sequence[str], None] = "0010"
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision = "0011"
+down_revision = "0010"
 
 
 def upgrade() -> None:
