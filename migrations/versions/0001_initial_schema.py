@@ -3,6 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
+from matchmaking.platform.ddl import foreign_key
+
 revision = "0001"
 down_revision = None
 
@@ -88,12 +90,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["organiser_id"],
-            ["organisers.id"],
-            name=op.f("fk_api_tokens_organiser_id_organisers"),
-            ondelete="CASCADE",
-        ),
+        foreign_key("api_tokens", "organiser_id", "organisers", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_tokens")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_api_tokens_token_hash")),
     )
@@ -114,18 +111,8 @@ def upgrade() -> None:
             ),
             nullable=False,
         ),
-        sa.ForeignKeyConstraint(
-            ["event_id"],
-            ["events.id"],
-            name=op.f("fk_event_roles_event_id_events"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["organiser_id"],
-            ["organisers.id"],
-            name=op.f("fk_event_roles_organiser_id_organisers"),
-            ondelete="CASCADE",
-        ),
+        foreign_key("event_roles", "event_id", "events", ondelete="CASCADE"),
+        foreign_key("event_roles", "organiser_id", "organisers", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_event_roles")),
         sa.UniqueConstraint(
             "event_id", "organiser_id", name=op.f("uq_event_roles_event_id_organiser_id")
@@ -154,12 +141,7 @@ def upgrade() -> None:
         sa.Column("url", sa.String(length=500), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.CheckConstraint("capacity >= 1", name=op.f("ck_locations_capacity_positive")),
-        sa.ForeignKeyConstraint(
-            ["event_id"],
-            ["events.id"],
-            name=op.f("fk_locations_event_id_events"),
-            ondelete="CASCADE",
-        ),
+        foreign_key("locations", "event_id", "events", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_locations")),
         sa.UniqueConstraint("event_id", "key", name=op.f("uq_locations_event_id_key")),
     )
@@ -192,12 +174,7 @@ def upgrade() -> None:
         sa.Column("focus_areas", sa.JSON(), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("website", sa.String(length=500), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["event_id"],
-            ["events.id"],
-            name=op.f("fk_organisations_event_id_events"),
-            ondelete="CASCADE",
-        ),
+        foreign_key("organisations", "event_id", "events", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_organisations")),
         sa.UniqueConstraint("event_id", "key", name=op.f("uq_organisations_event_id_key")),
     )
@@ -222,18 +199,8 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("superseded_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["based_on_id"],
-            ["schedule_versions.id"],
-            name=op.f("fk_schedule_versions_based_on_id_schedule_versions"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
-            ["event_id"],
-            ["events.id"],
-            name=op.f("fk_schedule_versions_event_id_events"),
-            ondelete="CASCADE",
-        ),
+        foreign_key("schedule_versions", "based_on_id", "schedule_versions", ondelete="SET NULL"),
+        foreign_key("schedule_versions", "event_id", "events", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_schedule_versions")),
         sa.UniqueConstraint(
             "event_id", "number", name=op.f("uq_schedule_versions_event_id_number")
@@ -258,12 +225,7 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["event_id"],
-            ["events.id"],
-            name=op.f("fk_sessions_event_id_events"),
-            ondelete="CASCADE",
-        ),
+        foreign_key("sessions", "event_id", "events", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sessions")),
         sa.UniqueConstraint("event_id", "key", name=op.f("uq_sessions_event_id_key")),
     )
@@ -303,24 +265,9 @@ def upgrade() -> None:
             "max_meetings IS NULL OR max_meetings >= 0",
             name=op.f("ck_participants_cap_not_negative"),
         ),
-        sa.ForeignKeyConstraint(
-            ["event_id"],
-            ["events.id"],
-            name=op.f("fk_participants_event_id_events"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["host_location_id"],
-            ["locations.id"],
-            name=op.f("fk_participants_host_location_id_locations"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
-            ["organisation_id"],
-            ["organisations.id"],
-            name=op.f("fk_participants_organisation_id_organisations"),
-            ondelete="CASCADE",
-        ),
+        foreign_key("participants", "event_id", "events", ondelete="CASCADE"),
+        foreign_key("participants", "host_location_id", "locations", ondelete="SET NULL"),
+        foreign_key("participants", "organisation_id", "organisations", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_participants")),
         sa.UniqueConstraint("access_token_hash", name=op.f("uq_participants_access_token_hash")),
         sa.UniqueConstraint(
@@ -343,15 +290,8 @@ def upgrade() -> None:
         sa.Column("start_time", sa.DateTime(), nullable=False),
         sa.Column("end_time", sa.DateTime(), nullable=False),
         sa.CheckConstraint("end_time > start_time", name=op.f("ck_slots_slot_ends_after_start")),
-        sa.ForeignKeyConstraint(
-            ["event_id"], ["events.id"], name=op.f("fk_slots_event_id_events"), ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
-            ["session_id"],
-            ["sessions.id"],
-            name=op.f("fk_slots_session_id_sessions"),
-            ondelete="CASCADE",
-        ),
+        foreign_key("slots", "event_id", "events", ondelete="CASCADE"),
+        foreign_key("slots", "session_id", "sessions", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_slots")),
         sa.UniqueConstraint("event_id", "key", name=op.f("uq_slots_event_id_key")),
     )
@@ -395,24 +335,9 @@ def upgrade() -> None:
         sa.Column("progress_history", sa.JSON(), nullable=False),
         sa.Column("error", sa.Text(), nullable=False),
         sa.Column("version_id", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["event_id"],
-            ["events.id"],
-            name=op.f("fk_solve_jobs_event_id_events"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["requested_by"],
-            ["organisers.id"],
-            name=op.f("fk_solve_jobs_requested_by_organisers"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
-            ["version_id"],
-            ["schedule_versions.id"],
-            name=op.f("fk_solve_jobs_version_id_schedule_versions"),
-            ondelete="SET NULL",
-        ),
+        foreign_key("solve_jobs", "event_id", "events", ondelete="CASCADE"),
+        foreign_key("solve_jobs", "requested_by", "organisers", ondelete="SET NULL"),
+        foreign_key("solve_jobs", "version_id", "schedule_versions", ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_solve_jobs")),
     )
     with op.batch_alter_table("solve_jobs", schema=None) as batch_op:
@@ -429,33 +354,11 @@ def upgrade() -> None:
         sa.Column("participant_b_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=3), nullable=False),
         sa.Column("uid", sa.String(length=200), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["location_id"],
-            ["locations.id"],
-            name=op.f("fk_meetings_location_id_locations"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["participant_a_id"],
-            ["participants.id"],
-            name=op.f("fk_meetings_participant_a_id_participants"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["participant_b_id"],
-            ["participants.id"],
-            name=op.f("fk_meetings_participant_b_id_participants"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["slot_id"], ["slots.id"], name=op.f("fk_meetings_slot_id_slots"), ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
-            ["version_id"],
-            ["schedule_versions.id"],
-            name=op.f("fk_meetings_version_id_schedule_versions"),
-            ondelete="CASCADE",
-        ),
+        foreign_key("meetings", "location_id", "locations", ondelete="CASCADE"),
+        foreign_key("meetings", "participant_a_id", "participants", ondelete="CASCADE"),
+        foreign_key("meetings", "participant_b_id", "participants", ondelete="CASCADE"),
+        foreign_key("meetings", "slot_id", "slots", ondelete="CASCADE"),
+        foreign_key("meetings", "version_id", "schedule_versions", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_meetings")),
     )
     with op.batch_alter_table("meetings", schema=None) as batch_op:
@@ -473,18 +376,10 @@ def upgrade() -> None:
         "participant_unavailable_slots",
         sa.Column("participant_id", sa.Integer(), nullable=False),
         sa.Column("slot_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["participant_id"],
-            ["participants.id"],
-            name=op.f("fk_participant_unavailable_slots_participant_id_participants"),
-            ondelete="CASCADE",
+        foreign_key(
+            "participant_unavailable_slots", "participant_id", "participants", ondelete="CASCADE"
         ),
-        sa.ForeignKeyConstraint(
-            ["slot_id"],
-            ["slots.id"],
-            name=op.f("fk_participant_unavailable_slots_slot_id_slots"),
-            ondelete="CASCADE",
-        ),
+        foreign_key("participant_unavailable_slots", "slot_id", "slots", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint(
             "participant_id", "slot_id", name=op.f("pk_participant_unavailable_slots")
         ),
@@ -525,39 +420,12 @@ def upgrade() -> None:
             name=op.f("ck_wishes_exactly_one_recipient"),
         ),
         sa.CheckConstraint("priority BETWEEN 1 AND 3", name=op.f("ck_wishes_priority_range")),
-        sa.ForeignKeyConstraint(
-            ["event_id"], ["events.id"], name=op.f("fk_wishes_event_id_events"), ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
-            ["fixed_slot_id"],
-            ["slots.id"],
-            name=op.f("fk_wishes_fixed_slot_id_slots"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
-            ["recipient_id"],
-            ["participants.id"],
-            name=op.f("fk_wishes_recipient_id_participants"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["recipient_organisation_id"],
-            ["organisations.id"],
-            name=op.f("fk_wishes_recipient_organisation_id_organisations"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["sender_id"],
-            ["participants.id"],
-            name=op.f("fk_wishes_sender_id_participants"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["session_id"],
-            ["sessions.id"],
-            name=op.f("fk_wishes_session_id_sessions"),
-            ondelete="SET NULL",
-        ),
+        foreign_key("wishes", "event_id", "events", ondelete="CASCADE"),
+        foreign_key("wishes", "fixed_slot_id", "slots", ondelete="SET NULL"),
+        foreign_key("wishes", "recipient_id", "participants", ondelete="CASCADE"),
+        foreign_key("wishes", "recipient_organisation_id", "organisations", ondelete="CASCADE"),
+        foreign_key("wishes", "sender_id", "participants", ondelete="CASCADE"),
+        foreign_key("wishes", "session_id", "sessions", ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_wishes")),
         sa.UniqueConstraint("event_id", "key", name=op.f("uq_wishes_event_id_key")),
     )
@@ -570,36 +438,16 @@ def upgrade() -> None:
         "meeting_wishes",
         sa.Column("meeting_id", sa.Integer(), nullable=False),
         sa.Column("wish_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["meeting_id"],
-            ["meetings.id"],
-            name=op.f("fk_meeting_wishes_meeting_id_meetings"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["wish_id"],
-            ["wishes.id"],
-            name=op.f("fk_meeting_wishes_wish_id_wishes"),
-            ondelete="CASCADE",
-        ),
+        foreign_key("meeting_wishes", "meeting_id", "meetings", ondelete="CASCADE"),
+        foreign_key("meeting_wishes", "wish_id", "wishes", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("meeting_id", "wish_id", name=op.f("pk_meeting_wishes")),
     )
     op.create_table(
         "wish_precedences",
         sa.Column("wish_id", sa.Integer(), nullable=False),
         sa.Column("before_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["before_id"],
-            ["wishes.id"],
-            name=op.f("fk_wish_precedences_before_id_wishes"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["wish_id"],
-            ["wishes.id"],
-            name=op.f("fk_wish_precedences_wish_id_wishes"),
-            ondelete="CASCADE",
-        ),
+        foreign_key("wish_precedences", "before_id", "wishes", ondelete="CASCADE"),
+        foreign_key("wish_precedences", "wish_id", "wishes", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("wish_id", "before_id", name=op.f("pk_wish_precedences")),
     )
     # ### end Alembic commands ###

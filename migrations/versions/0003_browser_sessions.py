@@ -3,6 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
+from matchmaking.platform.ddl import foreign_key
+
 revision = "0003"
 down_revision = "0002"
 
@@ -18,18 +20,8 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["api_token_id"],
-            ["api_tokens.id"],
-            name=op.f("fk_browser_sessions_api_token_id_api_tokens"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["participant_id"],
-            ["participants.id"],
-            name=op.f("fk_browser_sessions_participant_id_participants"),
-            ondelete="CASCADE",
-        ),
+        foreign_key("browser_sessions", "api_token_id", "api_tokens", ondelete="CASCADE"),
+        foreign_key("browser_sessions", "participant_id", "participants", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_browser_sessions")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_browser_sessions_token_hash")),
     )

@@ -8,6 +8,8 @@ link of each participant moves to the new table unchanged (same hash: the URL ke
 import sqlalchemy as sa
 from alembic import op
 
+from matchmaking.platform.ddl import foreign_key
+
 revision = "0004"
 down_revision = "0003"
 
@@ -19,12 +21,7 @@ def upgrade() -> None:
         sa.Column("participant_id", sa.Integer(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["participant_id"],
-            ["participants.id"],
-            name=op.f("fk_calendar_links_participant_id_participants"),
-            ondelete="CASCADE",
-        ),
+        foreign_key("calendar_links", "participant_id", "participants", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_calendar_links")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_calendar_links_token_hash")),
     )

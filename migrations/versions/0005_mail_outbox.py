@@ -3,6 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
+from matchmaking.platform.ddl import foreign_key
+
 revision = "0005"
 down_revision = "0004"
 
@@ -38,12 +40,7 @@ def upgrade() -> None:
         sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("error", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["event_id"],
-            ["events.id"],
-            name=op.f("fk_outbox_mails_event_id_events"),
-            ondelete="CASCADE",
-        ),
+        foreign_key("outbox_mails", "event_id", "events", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_mails")),
         sa.UniqueConstraint("key", name=op.f("uq_outbox_mails_key")),
     )

@@ -3,6 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
+from matchmaking.platform.ddl import foreign_key
+
 revision = "0006"
 down_revision = "0005"
 
@@ -28,12 +30,7 @@ def upgrade() -> None:
         sa.Column("main", sa.LargeBinary(), nullable=False),
         sa.Column("extra", sa.LargeBinary(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["event_id"],
-            ["events.id"],
-            name=op.f("fk_sheet_uploads_event_id_events"),
-            ondelete="CASCADE",
-        ),
+        foreign_key("sheet_uploads", "event_id", "events", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sheet_uploads")),
         sa.UniqueConstraint("event_id", "digest", name=op.f("uq_sheet_uploads_event_id_digest")),
     )

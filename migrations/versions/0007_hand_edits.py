@@ -3,6 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
+from matchmaking.platform.ddl import foreign_key
+
 revision = "0007"
 down_revision = "0006"
 
@@ -24,18 +26,8 @@ def upgrade() -> None:
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("organiser_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["organiser_id"],
-            ["organisers.id"],
-            name=op.f("fk_hand_edits_organiser_id_organisers"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
-            ["version_id"],
-            ["schedule_versions.id"],
-            name=op.f("fk_hand_edits_version_id_schedule_versions"),
-            ondelete="CASCADE",
-        ),
+        foreign_key("hand_edits", "organiser_id", "organisers", ondelete="SET NULL"),
+        foreign_key("hand_edits", "version_id", "schedule_versions", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_hand_edits")),
     )
     op.create_index(op.f("ix_hand_edits_version_id"), "hand_edits", ["version_id"], unique=False)

@@ -3,6 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
+from matchmaking.platform.ddl import foreign_key
+
 revision = "0008"
 down_revision = "0007"
 
@@ -19,24 +21,9 @@ def upgrade() -> None:
         sa.Column("participant_id", sa.Integer(), nullable=False),
         sa.Column("arrived_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("organiser_id", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["event_id"],
-            ["events.id"],
-            name=op.f("fk_check_ins_event_id_events"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["organiser_id"],
-            ["organisers.id"],
-            name=op.f("fk_check_ins_organiser_id_organisers"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
-            ["participant_id"],
-            ["participants.id"],
-            name=op.f("fk_check_ins_participant_id_participants"),
-            ondelete="CASCADE",
-        ),
+        foreign_key("check_ins", "event_id", "events", ondelete="CASCADE"),
+        foreign_key("check_ins", "organiser_id", "organisers", ondelete="SET NULL"),
+        foreign_key("check_ins", "participant_id", "participants", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_check_ins")),
         sa.UniqueConstraint("participant_id", name=op.f("uq_check_ins_participant_id")),
     )
@@ -52,30 +39,10 @@ def upgrade() -> None:
         sa.Column("organiser_id", sa.Integer(), nullable=True),
         sa.Column("participant_id", sa.Integer(), nullable=True),
         sa.Column("marked_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["absent_id"],
-            ["participants.id"],
-            name=op.f("fk_meeting_attendance_absent_id_participants"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
-            ["event_id"],
-            ["events.id"],
-            name=op.f("fk_meeting_attendance_event_id_events"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["organiser_id"],
-            ["organisers.id"],
-            name=op.f("fk_meeting_attendance_organiser_id_organisers"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
-            ["participant_id"],
-            ["participants.id"],
-            name=op.f("fk_meeting_attendance_participant_id_participants"),
-            ondelete="SET NULL",
-        ),
+        foreign_key("meeting_attendance", "absent_id", "participants", ondelete="SET NULL"),
+        foreign_key("meeting_attendance", "event_id", "events", ondelete="CASCADE"),
+        foreign_key("meeting_attendance", "organiser_id", "organisers", ondelete="SET NULL"),
+        foreign_key("meeting_attendance", "participant_id", "participants", ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_meeting_attendance")),
         sa.UniqueConstraint("event_id", "uid", name=op.f("uq_meeting_attendance_event_id_uid")),
     )
@@ -100,18 +67,8 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "usefulness BETWEEN 1 AND 5", name=op.f("ck_meeting_feedback_usefulness_1_to_5")
         ),
-        sa.ForeignKeyConstraint(
-            ["event_id"],
-            ["events.id"],
-            name=op.f("fk_meeting_feedback_event_id_events"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["participant_id"],
-            ["participants.id"],
-            name=op.f("fk_meeting_feedback_participant_id_participants"),
-            ondelete="CASCADE",
-        ),
+        foreign_key("meeting_feedback", "event_id", "events", ondelete="CASCADE"),
+        foreign_key("meeting_feedback", "participant_id", "participants", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_meeting_feedback")),
         sa.UniqueConstraint(
             "event_id",

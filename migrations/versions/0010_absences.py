@@ -3,6 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
+from matchmaking.platform.ddl import foreign_key
+
 revision = "0010"
 down_revision = "0009"
 
@@ -16,24 +18,9 @@ def upgrade() -> None:
         sa.Column("absent_from", sa.DateTime(timezone=True), nullable=False),
         sa.Column("organiser_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["event_id"],
-            ["events.id"],
-            name=op.f("fk_absences_event_id_events"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["organiser_id"],
-            ["organisers.id"],
-            name=op.f("fk_absences_organiser_id_organisers"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
-            ["participant_id"],
-            ["participants.id"],
-            name=op.f("fk_absences_participant_id_participants"),
-            ondelete="CASCADE",
-        ),
+        foreign_key("absences", "event_id", "events", ondelete="CASCADE"),
+        foreign_key("absences", "organiser_id", "organisers", ondelete="SET NULL"),
+        foreign_key("absences", "participant_id", "participants", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_absences")),
         sa.UniqueConstraint("participant_id", name=op.f("uq_absences_participant_id")),
     )

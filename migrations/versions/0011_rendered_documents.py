@@ -3,6 +3,8 @@
 import sqlalchemy as sa
 from alembic import op
 
+from matchmaking.platform.ddl import foreign_key
+
 revision = "0011"
 down_revision = "0010"
 
@@ -20,18 +22,8 @@ def upgrade() -> None:
         sa.Column("last_modified", sa.DateTime(timezone=True), nullable=True),
         sa.Column("valid_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("body", sa.LargeBinary(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["event_id"],
-            ["events.id"],
-            name=op.f("fk_rendered_documents_event_id_events"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["participant_id"],
-            ["participants.id"],
-            name=op.f("fk_rendered_documents_participant_id_participants"),
-            ondelete="CASCADE",
-        ),
+        foreign_key("rendered_documents", "event_id", "events", ondelete="CASCADE"),
+        foreign_key("rendered_documents", "participant_id", "participants", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rendered_documents")),
         sa.UniqueConstraint(
             "event_id", "kind", "key", name=op.f("uq_rendered_documents_event_id_kind_key")

@@ -1,0 +1,24 @@
+"""What the Alembic revisions (`migrations/versions`) build their tables with.
+
+A revision is history: what it creates must stay what it created. These helpers spell out once
+what the revisions wrote out by hand in many places; never change what one of them builds (a
+new need gets a new helper), or an old revision would create a different schema.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+
+def foreign_key(
+    table: str, column: str, referred: str, ondelete: str | None = None
+) -> sa.ForeignKeyConstraint:
+    """`table.column` refers to `referred.id`, under the name the models' naming convention
+    gives it (`fk_<table>_<column>_<referred>`), written out so no convention is needed."""
+    return sa.ForeignKeyConstraint(
+        [column],
+        [f"{referred}.id"],
+        name=op.f(f"fk_{table}_{column}_{referred}"),
+        ondelete=ondelete,
+    )
