@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.schema import SchemaItem
 
 
 def foreign_key(
@@ -21,4 +22,15 @@ def foreign_key(
         [f"{referred}.id"],
         name=op.f(f"fk_{table}_{column}_{referred}"),
         ondelete=ondelete,
+    )
+
+
+def create_table_with_id(name: str, *elements: SchemaItem) -> None:
+    """Create the table `name` keyed, as every model's table is, by an integer `id`: the first
+    column, primary key `pk_<name>`; `elements` are its other columns and constraints."""
+    op.create_table(
+        name,
+        sa.Column("id", sa.Integer(), nullable=False),
+        *elements,
+        sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{name}")),
     )

@@ -3,16 +3,15 @@
 import sqlalchemy as sa
 from alembic import op
 
-from matchmaking.platform.ddl import foreign_key
+from matchmaking.platform.ddl import create_table_with_id, foreign_key
 
 revision = "0003"
 down_revision = "0002"
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table_with_id(
         "browser_sessions",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("api_token_id", sa.Integer(), nullable=True),
         sa.Column("participant_id", sa.Integer(), nullable=True),
@@ -22,7 +21,6 @@ def upgrade() -> None:
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         foreign_key("browser_sessions", "api_token_id", "api_tokens", ondelete="CASCADE"),
         foreign_key("browser_sessions", "participant_id", "participants", ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_browser_sessions")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_browser_sessions_token_hash")),
     )
     op.create_index(op.f("ix_browser_sessions_api_token_id"), "browser_sessions", ["api_token_id"])

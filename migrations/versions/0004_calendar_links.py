@@ -8,21 +8,19 @@ link of each participant moves to the new table unchanged (same hash: the URL ke
 import sqlalchemy as sa
 from alembic import op
 
-from matchmaking.platform.ddl import foreign_key
+from matchmaking.platform.ddl import create_table_with_id, foreign_key
 
 revision = "0004"
 down_revision = "0003"
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table_with_id(
         "calendar_links",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("participant_id", sa.Integer(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         foreign_key("calendar_links", "participant_id", "participants", ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_calendar_links")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_calendar_links_token_hash")),
     )
     with op.batch_alter_table("calendar_links", schema=None) as batch_op:

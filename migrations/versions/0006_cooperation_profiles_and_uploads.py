@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from alembic import op
 
-from matchmaking.platform.ddl import foreign_key
+from matchmaking.platform.ddl import create_table_with_id, foreign_key
 
 revision = "0006"
 down_revision = "0005"
@@ -20,9 +20,8 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("delegation", sa.String(length=100), server_default="", nullable=False)
         )
-    op.create_table(
+    create_table_with_id(
         "sheet_uploads",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("event_id", sa.Integer(), nullable=False),
         sa.Column("digest", sa.String(length=64), nullable=False),
         sa.Column("kind", sa.String(length=8), nullable=False),
@@ -31,7 +30,6 @@ def upgrade() -> None:
         sa.Column("extra", sa.LargeBinary(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         foreign_key("sheet_uploads", "event_id", "events", ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_sheet_uploads")),
         sa.UniqueConstraint("event_id", "digest", name=op.f("uq_sheet_uploads_event_id_digest")),
     )
     op.create_index(op.f("ix_sheet_uploads_event_id"), "sheet_uploads", ["event_id"], unique=False)

@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from alembic import op
 
-from matchmaking.platform.ddl import foreign_key
+from matchmaking.platform.ddl import create_table_with_id, foreign_key
 
 revision = "0007"
 down_revision = "0006"
@@ -17,9 +17,8 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("pinned", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
-    op.create_table(
+    create_table_with_id(
         "hand_edits",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("version_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("uid", sa.String(length=200), nullable=False),
@@ -28,7 +27,6 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         foreign_key("hand_edits", "organiser_id", "organisers", ondelete="SET NULL"),
         foreign_key("hand_edits", "version_id", "schedule_versions", ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_hand_edits")),
     )
     op.create_index(op.f("ix_hand_edits_version_id"), "hand_edits", ["version_id"], unique=False)
 

@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from alembic import op
 
-from matchmaking.platform.ddl import foreign_key
+from matchmaking.platform.ddl import create_table_with_id, foreign_key
 
 revision = "0008"
 down_revision = "0007"
@@ -14,9 +14,8 @@ def _enum(name: str, *values: str) -> sa.Enum:
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table_with_id(
         "check_ins",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("event_id", sa.Integer(), nullable=False),
         sa.Column("participant_id", sa.Integer(), nullable=False),
         sa.Column("arrived_at", sa.DateTime(timezone=True), nullable=False),
@@ -24,14 +23,12 @@ def upgrade() -> None:
         foreign_key("check_ins", "event_id", "events", ondelete="CASCADE"),
         foreign_key("check_ins", "organiser_id", "organisers", ondelete="SET NULL"),
         foreign_key("check_ins", "participant_id", "participants", ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_check_ins")),
         sa.UniqueConstraint("participant_id", name=op.f("uq_check_ins_participant_id")),
     )
     op.create_index(op.f("ix_check_ins_event_id"), "check_ins", ["event_id"], unique=False)
 
-    op.create_table(
+    create_table_with_id(
         "meeting_attendance",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("event_id", sa.Integer(), nullable=False),
         sa.Column("uid", sa.String(length=200), nullable=False),
         sa.Column("outcome", _enum("meeting_outcome", "held", "no_show"), nullable=False),
@@ -43,16 +40,14 @@ def upgrade() -> None:
         foreign_key("meeting_attendance", "event_id", "events", ondelete="CASCADE"),
         foreign_key("meeting_attendance", "organiser_id", "organisers", ondelete="SET NULL"),
         foreign_key("meeting_attendance", "participant_id", "participants", ondelete="SET NULL"),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_meeting_attendance")),
         sa.UniqueConstraint("event_id", "uid", name=op.f("uq_meeting_attendance_event_id_uid")),
     )
     op.create_index(
         op.f("ix_meeting_attendance_event_id"), "meeting_attendance", ["event_id"], unique=False
     )
 
-    op.create_table(
+    create_table_with_id(
         "meeting_feedback",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("event_id", sa.Integer(), nullable=False),
         sa.Column("uid", sa.String(length=200), nullable=False),
         sa.Column("participant_id", sa.Integer(), nullable=False),
@@ -69,7 +64,6 @@ def upgrade() -> None:
         ),
         foreign_key("meeting_feedback", "event_id", "events", ondelete="CASCADE"),
         foreign_key("meeting_feedback", "participant_id", "participants", ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_meeting_feedback")),
         sa.UniqueConstraint(
             "event_id",
             "uid",

@@ -3,16 +3,15 @@
 import sqlalchemy as sa
 from alembic import op
 
-from matchmaking.platform.ddl import foreign_key
+from matchmaking.platform.ddl import create_table_with_id, foreign_key
 
 revision = "0010"
 down_revision = "0009"
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table_with_id(
         "absences",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("event_id", sa.Integer(), nullable=False),
         sa.Column("participant_id", sa.Integer(), nullable=False),
         sa.Column("absent_from", sa.DateTime(timezone=True), nullable=False),
@@ -21,7 +20,6 @@ def upgrade() -> None:
         foreign_key("absences", "event_id", "events", ondelete="CASCADE"),
         foreign_key("absences", "organiser_id", "organisers", ondelete="SET NULL"),
         foreign_key("absences", "participant_id", "participants", ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_absences")),
         sa.UniqueConstraint("participant_id", name=op.f("uq_absences_participant_id")),
     )
     op.create_index(op.f("ix_absences_event_id"), "absences", ["event_id"], unique=False)

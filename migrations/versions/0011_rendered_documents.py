@@ -3,16 +3,15 @@
 import sqlalchemy as sa
 from alembic import op
 
-from matchmaking.platform.ddl import foreign_key
+from matchmaking.platform.ddl import create_table_with_id, foreign_key
 
 revision = "0011"
 down_revision = "0010"
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table_with_id(
         "rendered_documents",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("event_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("key", sa.String(length=64), nullable=False),
@@ -24,7 +23,6 @@ def upgrade() -> None:
         sa.Column("body", sa.LargeBinary(), nullable=False),
         foreign_key("rendered_documents", "event_id", "events", ondelete="CASCADE"),
         foreign_key("rendered_documents", "participant_id", "participants", ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_rendered_documents")),
         sa.UniqueConstraint(
             "event_id", "kind", "key", name=op.f("uq_rendered_documents_event_id_kind_key")
         ),
