@@ -32,7 +32,12 @@ from urllib.parse import quote
 from sqlalchemy import CursorResult, delete, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from matchmaking.organising.events import get_location, lock_event, registration_is_open
+from matchmaking.organising.events import (
+    event_row,
+    get_location,
+    lock_event,
+    registration_is_open,
+)
 from matchmaking.platform.errors import Conflict, Forbidden, Invalid, NotFound
 from matchmaking.platform.mail import Mail
 from matchmaking.platform.models import (
@@ -669,12 +674,7 @@ def directory_choices(session: Session, event: Event) -> dict[str, list[str]]:
 
 
 def get_participant(session: Session, event: Event, key: str) -> Participant:
-    found = session.scalar(
-        select(Participant).where(Participant.event_id == event.id, Participant.key == key)
-    )
-    if found is None:
-        raise NotFound(f"The event has no participant '{key}'.")
-    return found
+    return event_row(session, event, Participant, key, "participant")
 
 
 def all_participants(

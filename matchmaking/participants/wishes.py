@@ -24,8 +24,8 @@ from sqlalchemy import BindParameter, Select, and_, bindparam, func, literal, or
 from sqlalchemy.orm import Session, aliased, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from matchmaking.organising.events import event_row, get_slot
 from matchmaking.organising.events import get_session as get_event_session
-from matchmaking.organising.events import get_slot
 from matchmaking.participants.recommend import delegation_key
 from matchmaking.participants.registration import participant_page
 from matchmaking.platform.errors import Conflict, Forbidden, Invalid, NotFound
@@ -341,10 +341,7 @@ def _new_key(session: Session, event: Event) -> str:
 
 
 def get_wish(session: Session, event: Event, key: str) -> Wish:
-    wish = session.scalar(select(Wish).where(Wish.event_id == event.id, Wish.key == key))
-    if wish is None:
-        raise NotFound(f"The event has no wish '{key}'.")
-    return wish
+    return event_row(session, event, Wish, key, "wish")
 
 
 def is_recipient(wish: Wish, participant: Participant) -> bool:

@@ -29,11 +29,11 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from matchmaking.organising.events import event_row
 from matchmaking.planning.publishing import current_published_version
 from matchmaking.planning.rest_of_day import pinned_problem, without_who_left
 from matchmaking.planning.scheduling import (
@@ -501,13 +501,6 @@ def _refresh_results(session: Session, bench: Workbench, after: list[sp.Meeting]
     version.unscheduled = kept
 
 
-def _find_key(session: Session, model: Any, event: Event, key: str, what: str, field: str) -> Any:
-    row = session.scalar(select(model).where(model.event_id == event.id, model.key == key))
-    if row is None:
-        raise NotFound(f"The event has no {what} '{key}'.", field=field)
-    return row
-
-
 @dataclass(frozen=True, slots=True)
 class EditResult:
     version: ScheduleVersion
@@ -527,8 +520,8 @@ def move_meeting(
 ) -> EditResult:
     """Move the meeting `uid` to another slot and/or location. Flushes; the caller commits
     (or rolls back on an error)."""
-    new_slot = _find_key(session, Slot, event, slot, "slot", "body.slot")
-    new_location = _find_key(session, Location, event, location, "location", "body.location")
+    new_slot = event_row(session, event, Slot, slot, "slot", "body.slot")
+    new_location = event_row(session, event, Location, location, "location", "body.location")
     bench = workbench(session, event, version)
     n = bench.find(uid)
     old = bench.meetings[n]
@@ -606,12 +599,12 @@ def add_meeting(
     """Add a meeting of two participants for their accepted wishes this version leaves
     unmet (a meeting meets wishes: without one, the edit is refused)."""
     first, second = participants
-    a = _find_key(session, Participant, event, first, "participant", "body.participants")
-    b = _find_key(session, Participant, event, second, "participant", "body.participants")
+    a = event_row(session, event, Participant, first, "participant", "body.participants")
+    b = event_row(session, event, Participant, second, "participant", "body.participants")
     if a.id == b.id:
         raise Invalid("A meeting is between two different participants.", field="body.participants")
-    new_slot = _find_key(session, Slot, event, slot, "slot", "body.slot")
-    new_location = _find_key(session, Location, event, location, "location", "body.location")
+    new_slot = event_row(session, event, Slot, slot, "slot", "body.slot")
+    new_location = event_row(session, event, Location, location, "location", "body.location")
     bench = workbench(session, event, version)
     index = rules.EventIndex(bench.accepted)
     wishes = _unmet_wishes(index, bench.meetings, first, second)
