@@ -103,37 +103,18 @@ class Words:
                 select(Slot.key, Slot.start, Slot.end).where(Slot.event_id == event.id)
             )
         }
+
+        def names(
+            model: type[Participant | Organisation | EventSession | Location],
+        ) -> dict[str, str]:
+            rows = session.execute(select(model.key, model.name).where(model.event_id == event.id))
+            return {key: name for key, name in rows}
+
         return cls(
-            people={
-                k: v
-                for k, v in session.execute(
-                    select(Participant.key, Participant.name).where(
-                        Participant.event_id == event.id
-                    )
-                )
-            },
-            organisations={
-                k: v
-                for k, v in session.execute(
-                    select(Organisation.key, Organisation.name).where(
-                        Organisation.event_id == event.id
-                    )
-                )
-            },
-            sessions={
-                k: v
-                for k, v in session.execute(
-                    select(EventSession.key, EventSession.name).where(
-                        EventSession.event_id == event.id
-                    )
-                )
-            },
-            locations={
-                k: v
-                for k, v in session.execute(
-                    select(Location.key, Location.name).where(Location.event_id == event.id)
-                )
-            },
+            people=names(Participant),
+            organisations=names(Organisation),
+            sessions=names(EventSession),
+            locations=names(Location),
             slots=slots,
         )
 
