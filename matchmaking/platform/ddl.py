@@ -34,3 +34,9 @@ def create_table_with_id(name: str, *elements: SchemaItem) -> None:
         *elements,
         sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{name}")),
     )
+
+
+def text_enum(name: str, *values: str) -> sa.Enum:
+    """An enum stored, as the models store theirs, as its value strings (at most 24 characters)
+    under a CHECK constraint, the same on SQLite and PostgreSQL; `name` names the constraint."""
+    return sa.Enum(*values, name=name, native_enum=False, create_constraint=True, length=24)

@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from alembic import op
 
-from matchmaking.platform.ddl import create_table_with_id, foreign_key
+from matchmaking.platform.ddl import create_table_with_id, foreign_key, text_enum
 
 revision = "0001"
 down_revision = None
@@ -18,47 +18,18 @@ def upgrade() -> None:
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("timezone", sa.String(length=64), nullable=False),
         sa.Column("venue", sa.String(length=300), nullable=False),
-        sa.Column(
-            "mode",
-            sa.Enum(
-                "onsite",
-                "online",
-                "hybrid",
-                name="event_mode",
-                native_enum=False,
-                create_constraint=True,
-                length=24,
-            ),
-            nullable=False,
-        ),
+        sa.Column("mode", text_enum("event_mode", "onsite", "online", "hybrid"), nullable=False),
         sa.Column("registration_closes", sa.DateTime(timezone=True), nullable=True),
         sa.Column("focus_areas", sa.JSON(), nullable=False),
         sa.Column("rules", sa.JSON(), nullable=False),
         sa.Column(
             "status",
-            sa.Enum(
-                "draft",
-                "open",
-                "closed",
-                "scheduled",
-                "published",
-                name="event_status",
-                native_enum=False,
-                create_constraint=True,
-                length=24,
-            ),
+            text_enum("event_status", "draft", "open", "closed", "scheduled", "published"),
             nullable=False,
         ),
         sa.Column(
             "wish_policy",
-            sa.Enum(
-                "recipient_accepts",
-                "auto_accept",
-                name="wish_policy",
-                native_enum=False,
-                create_constraint=True,
-                length=24,
-            ),
+            text_enum("wish_policy", "recipient_accepts", "auto_accept"),
             nullable=False,
         ),
         sa.Column("max_requests_per_participant", sa.Integer(), nullable=True),
@@ -92,18 +63,7 @@ def upgrade() -> None:
         "event_roles",
         sa.Column("event_id", sa.Integer(), nullable=False),
         sa.Column("organiser_id", sa.Integer(), nullable=False),
-        sa.Column(
-            "role",
-            sa.Enum(
-                "owner",
-                "staff",
-                name="event_role_name",
-                native_enum=False,
-                create_constraint=True,
-                length=24,
-            ),
-            nullable=False,
-        ),
+        sa.Column("role", text_enum("event_role_name", "owner", "staff"), nullable=False),
         foreign_key("event_roles", "event_id", "events", ondelete="CASCADE"),
         foreign_key("event_roles", "organiser_id", "organisers", ondelete="CASCADE"),
         sa.UniqueConstraint(
@@ -115,19 +75,7 @@ def upgrade() -> None:
         sa.Column("event_id", sa.Integer(), nullable=False),
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column(
-            "kind",
-            sa.Enum(
-                "table",
-                "room",
-                "online",
-                name="location_kind",
-                native_enum=False,
-                create_constraint=True,
-                length=24,
-            ),
-            nullable=False,
-        ),
+        sa.Column("kind", text_enum("location_kind", "table", "room", "online"), nullable=False),
         sa.Column("capacity", sa.Integer(), nullable=False),
         sa.Column("url", sa.String(length=500), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
@@ -145,17 +93,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=300), nullable=False),
         sa.Column(
             "kind",
-            sa.Enum(
-                "cluster",
-                "company",
-                "research",
-                "public",
-                "other",
-                name="organisation_kind",
-                native_enum=False,
-                create_constraint=True,
-                length=24,
-            ),
+            text_enum("organisation_kind", "cluster", "company", "research", "public", "other"),
             nullable=False,
         ),
         sa.Column("country", sa.String(length=2), nullable=False),
@@ -224,18 +162,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("email", sa.String(length=254), nullable=False),
         sa.Column("job_title", sa.String(length=200), nullable=False),
-        sa.Column(
-            "attendance",
-            sa.Enum(
-                "onsite",
-                "online",
-                name="attendance",
-                native_enum=False,
-                create_constraint=True,
-                length=24,
-            ),
-            nullable=False,
-        ),
+        sa.Column("attendance", text_enum("attendance", "onsite", "online"), nullable=False),
         sa.Column("max_meetings", sa.Integer(), nullable=True),
         sa.Column("host_location_id", sa.Integer(), nullable=True),
         sa.Column("timezone", sa.String(length=64), nullable=False),
@@ -285,17 +212,7 @@ def upgrade() -> None:
         sa.Column("event_id", sa.Integer(), nullable=False),
         sa.Column(
             "status",
-            sa.Enum(
-                "queued",
-                "running",
-                "succeeded",
-                "failed",
-                "cancelled",
-                name="job_status",
-                native_enum=False,
-                create_constraint=True,
-                length=24,
-            ),
+            text_enum("job_status", "queued", "running", "succeeded", "failed", "cancelled"),
             nullable=False,
         ),
         sa.Column("parameters", sa.JSON(), nullable=False),
@@ -372,16 +289,7 @@ def upgrade() -> None:
         sa.Column("priority", sa.Integer(), nullable=False),
         sa.Column(
             "status",
-            sa.Enum(
-                "requested",
-                "accepted",
-                "declined",
-                "cancelled",
-                name="wish_status",
-                native_enum=False,
-                create_constraint=True,
-                length=24,
-            ),
+            text_enum("wish_status", "requested", "accepted", "declined", "cancelled"),
             nullable=False,
         ),
         sa.Column("required", sa.Boolean(), nullable=False),

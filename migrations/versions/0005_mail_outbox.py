@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from alembic import op
 
-from matchmaking.platform.ddl import create_table_with_id, foreign_key
+from matchmaking.platform.ddl import create_table_with_id, foreign_key, text_enum
 
 revision = "0005"
 down_revision = "0004"
@@ -20,16 +20,7 @@ def upgrade() -> None:
         sa.Column("context", sa.JSON(), nullable=False),
         sa.Column(
             "status",
-            sa.Enum(
-                "waiting",
-                "sending",
-                "sent",
-                "failed",
-                name="mail_status",
-                native_enum=False,
-                create_constraint=True,
-                length=24,
-            ),
+            text_enum("mail_status", "waiting", "sending", "sent", "failed"),
             nullable=False,
         ),
         sa.Column("attempts", sa.Integer(), nullable=False),

@@ -3,14 +3,10 @@
 import sqlalchemy as sa
 from alembic import op
 
-from matchmaking.platform.ddl import create_table_with_id, foreign_key
+from matchmaking.platform.ddl import create_table_with_id, foreign_key, text_enum
 
 revision = "0008"
 down_revision = "0007"
-
-
-def _enum(name: str, *values: str) -> sa.Enum:
-    return sa.Enum(*values, name=name, native_enum=False, create_constraint=True, length=24)
 
 
 def upgrade() -> None:
@@ -31,7 +27,7 @@ def upgrade() -> None:
         "meeting_attendance",
         sa.Column("event_id", sa.Integer(), nullable=False),
         sa.Column("uid", sa.String(length=200), nullable=False),
-        sa.Column("outcome", _enum("meeting_outcome", "held", "no_show"), nullable=False),
+        sa.Column("outcome", text_enum("meeting_outcome", "held", "no_show"), nullable=False),
         sa.Column("absent_id", sa.Integer(), nullable=True),
         sa.Column("organiser_id", sa.Integer(), nullable=True),
         sa.Column("participant_id", sa.Integer(), nullable=True),
@@ -52,10 +48,10 @@ def upgrade() -> None:
         sa.Column("uid", sa.String(length=200), nullable=False),
         sa.Column("participant_id", sa.Integer(), nullable=False),
         sa.Column("usefulness", sa.Integer(), nullable=False),
-        sa.Column("follow_up", _enum("follow_up", "yes", "no", "maybe"), nullable=False),
+        sa.Column("follow_up", text_enum("follow_up", "yes", "no", "maybe"), nullable=False),
         sa.Column(
             "cooperation",
-            _enum("cooperation", "project", "purchase", "partnership", "other"),
+            text_enum("cooperation", "project", "purchase", "partnership", "other"),
             nullable=False,
         ),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
