@@ -44,6 +44,7 @@ from matchmaking.planning.scheduling import (
 )
 from matchmaking.planning.snapshot import solver_wish, wish_rows
 from matchmaking.planning.versions import SCHEDULE_STATUSES, load_meetings
+from matchmaking.platform.db import lock_again
 from matchmaking.platform.errors import Conflict, Invalid, NotFound
 from matchmaking.platform.models import (
     Event,
@@ -185,15 +186,7 @@ def as_solver_meeting(row: Meeting) -> sp.Meeting:
 
 def lock_version(session: Session, version: ScheduleVersion) -> ScheduleVersion:
     """Take the version's row lock (see the module docstring) and read it again."""
-    locked = session.scalar(
-        select(ScheduleVersion)
-        .where(ScheduleVersion.id == version.id)
-        .with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
-    )
-    if locked is None:
-        raise NotFound(f"There is no schedule version {version.number} any more.")
-    return locked
+    return lock_again(session, version, f"There is no schedule version {version.number} any more.")
 
 
 def ensure_editable(version: ScheduleVersion) -> None:
