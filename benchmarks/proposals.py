@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from recommendations import generate  # noqa: E402
+from recommendations import bundle_document  # noqa: E402
 from sqlalchemy import select, update  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
@@ -67,33 +67,21 @@ RESULTS = REPO / "benchmarks" / "results" / "proposals.json"
 
 
 def bundle(participants: int, seed: int, rule: bool, slots: int) -> dict[str, Any]:
-    event = generate(participants, seed, rule)
-    organisations: dict[str, dict[str, Any]] = {}
-    for p in event.people:
-        organisations.setdefault(
-            p.organisation,
-            {"id": p.organisation, "name": p.organisation_name, "kind": "company",
-             "sectors": list(p.sectors), "offers": list(p.offers), "seeks": list(p.seeks),
-             "delegation": p.delegation},
-        )  # fmt: skip
     grid = [
         {"id": f"s{i + 1}", "start": f"2030-03-04T{9 + (25 * i) // 60:02d}:{(25 * i) % 60:02d}",
          "end": f"2030-03-04T{9 + (25 * i + 20) // 60:02d}:{(25 * i + 20) % 60:02d}"}
         for i in range(slots)
     ]  # fmt: skip
-    return {
-        "format": "matchmaking-bundle/1",
-        "event": {"slug": f"interest-{participants}", "name": "Interest-driven fair",
-                  "timezone": "Europe/Brussels", "rules": {"cross_delegation_only": rule}},
-        "sessions": [{"id": "day", "name": "Day", "slots": grid}],
-        "locations": [{"id": f"t{i}", "name": f"Table {i}", "kind": "table"}
-                      for i in range(1, participants // 2 + 1)],
-        "organisations": list(organisations.values()),
-        "participants": [{"id": p.id, "name": p.name, "organisation": p.organisation}
-                         for p in event.people],
-        "wishes": [{"id": f"w{i}", "from": w.sender, "to": w.recipient}
-                   for i, w in enumerate(event.wishes, 1)],
-    }  # fmt: skip
+    return bundle_document(
+        participants,
+        seed,
+        rule,
+        sessions=[{"id": "day", "name": "Day", "slots": grid}],
+        locations=[
+            {"id": f"t{i}", "name": f"Table {i}", "kind": "table"}
+            for i in range(1, participants // 2 + 1)
+        ],
+    )
 
 
 def agendas(session: Session, version: ScheduleVersion, people: list[int]) -> dict[str, Any]:

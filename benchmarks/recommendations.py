@@ -369,8 +369,14 @@ def run(
     return result
 
 
-def write_bundle(participants: int, seed: int, rule: bool, path: Path) -> None:
-    """The generated event (all wishes) as a bundle for `matchmaking recommend-file`."""
+def bundle_document(
+    participants: int,
+    seed: int,
+    rule: bool,
+    sessions: list[dict[str, Any]],
+    locations: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The generated event (all wishes) as a bundle, with the time grid and locations given."""
     event = generate(participants, seed, rule)
     organisations: dict[str, dict[str, Any]] = {}
     for p in event.people:
@@ -380,19 +386,30 @@ def write_bundle(participants: int, seed: int, rule: bool, path: Path) -> None:
              "sectors": list(p.sectors), "offers": list(p.offers), "seeks": list(p.seeks),
              "delegation": p.delegation},
         )  # fmt: skip
-    document = {
+    return {
         "format": "matchmaking-bundle/1",
         "event": {"slug": f"interest-{participants}", "name": "Interest-driven fair",
                   "timezone": "Europe/Brussels", "rules": {"cross_delegation_only": rule}},
-        "sessions": [{"id": "am", "name": "Morning", "slots": [
-            {"id": "s1", "start": "2030-03-04T09:00", "end": "2030-03-04T09:20"}]}],
-        "locations": [{"id": "t1", "name": "Table 1", "kind": "table"}],
+        "sessions": sessions,
+        "locations": locations,
         "organisations": list(organisations.values()),
         "participants": [{"id": p.id, "name": p.name, "organisation": p.organisation}
                          for p in event.people],
         "wishes": [{"id": f"w{i}", "from": w.sender, "to": w.recipient}
                    for i, w in enumerate(event.wishes, 1)],
     }  # fmt: skip
+
+
+def write_bundle(participants: int, seed: int, rule: bool, path: Path) -> None:
+    """The generated event (all wishes) as a bundle for `matchmaking recommend-file`."""
+    document = bundle_document(
+        participants,
+        seed,
+        rule,
+        sessions=[{"id": "am", "name": "Morning", "slots": [
+            {"id": "s1", "start": "2030-03-04T09:00", "end": "2030-03-04T09:20"}]}],
+        locations=[{"id": "t1", "name": "Table 1", "kind": "table"}],
+    )  # fmt: skip
     path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
 
 

@@ -45,6 +45,15 @@ OutputFile = Annotated[
     Path | None,
     typer.Option("--output", "-o", dir_okay=False, help="Write here instead of stdout."),
 ]
+#: The options of the two solve commands (a bundle file, a stored event).
+SolveTimeLimit = Annotated[
+    float | None,
+    typer.Option("--time-limit", min=0.1, help="Seconds (default from settings)."),
+]
+SolveWorkers = Annotated[
+    int | None, typer.Option("--workers", min=1, max=64, help="Solver threads.")
+]
+Deterministic = Annotated[bool, typer.Option("--deterministic", help="Same input, same schedule.")]
 
 
 # --- helpers shared by the commands ----------------------------------------------------------
@@ -207,16 +216,9 @@ def summary(schedule: dict[str, Any]) -> str:
 def solve_file_command(
     bundle_file: InputFile,
     output: OutputFile = None,
-    time_limit: Annotated[
-        float | None,
-        typer.Option("--time-limit", min=0.1, help="Seconds (default from settings)."),
-    ] = None,
-    workers: Annotated[
-        int | None, typer.Option("--workers", min=1, max=64, help="Solver threads.")
-    ] = None,
-    deterministic: Annotated[
-        bool, typer.Option("--deterministic", help="Same input, same schedule.")
-    ] = False,
+    time_limit: SolveTimeLimit = None,
+    workers: SolveWorkers = None,
+    deterministic: Deterministic = False,
     seed: Annotated[
         int, typer.Option("--seed", min=0, help="Random seed of the search (benchmarks).")
     ] = 0,
@@ -608,13 +610,8 @@ def export_command(
 @app.command("solve")
 def solve_command(
     slug: Annotated[str, typer.Argument(help="The event's slug.", show_default=False)],
-    time_limit: Annotated[
-        float | None,
-        typer.Option("--time-limit", min=0.1, help="Seconds (default from settings)."),
-    ] = None,
-    workers: Annotated[
-        int | None, typer.Option("--workers", min=1, max=64, help="Solver threads.")
-    ] = None,
+    time_limit: SolveTimeLimit = None,
+    workers: SolveWorkers = None,
     replan: Annotated[
         bool,
         typer.Option("--replan", help="Start from the published version, keeping it stable."),
@@ -627,9 +624,7 @@ def solve_command(
             "published meetings move (default: they move only to meet more wishes).",
         ),
     ] = False,
-    deterministic: Annotated[
-        bool, typer.Option("--deterministic", help="Same input, same schedule.")
-    ] = False,
+    deterministic: Deterministic = False,
     progress: Annotated[
         bool | None,
         typer.Option("--progress/--no-progress", help="Progress on stderr (default: on a TTY)."),

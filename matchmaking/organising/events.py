@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -47,6 +47,25 @@ from matchmaking.platform.models import (
 )
 
 # --- lookup and roles ------------------------------------------------------------------------
+
+#: The rows an event names by a key of its own.
+Keyed = TypeVar("Keyed", EventSession, Slot, Location, Participant, Wish)
+
+
+def event_row(
+    session: Session,
+    event: Event,
+    model: type[Keyed],
+    key: str,
+    what: str,
+    field: str | None = None,
+) -> Keyed:
+    """The event's `what` (a session, slot, location, participant, wish) whose key is `key`;
+    NotFound, naming `field`, for a key the event does not have."""
+    found = session.scalar(select(model).where(model.event_id == event.id, model.key == key))
+    if found is None:
+        raise NotFound(f"The event has no {what} '{key}'.", field=field)
+    return found
 
 
 def find_event(session: Session, slug: str) -> Event | None:
@@ -310,12 +329,7 @@ def registration_is_open(event: Event, now: datetime | None = None) -> bool:
 
 
 def get_session(session: Session, event: Event, key: str) -> EventSession:
-    found = session.scalar(
-        select(EventSession).where(EventSession.event_id == event.id, EventSession.key == key)
-    )
-    if found is None:
-        raise NotFound(f"The event has no session '{key}'.")
-    return found
+    return event_row(session, event, EventSession, key, "session")
 
 
 def add_session(
@@ -354,10 +368,7 @@ def delete_session(session: Session, row: EventSession) -> None:
 
 
 def get_slot(session: Session, event: Event, key: str) -> Slot:
-    found = session.scalar(select(Slot).where(Slot.event_id == event.id, Slot.key == key))
-    if found is None:
-        raise NotFound(f"The event has no slot '{key}'.")
-    return found
+    return event_row(session, event, Slot, key, "slot")
 
 
 def list_slots(session: Session, event: Event, session_key: str | None = None) -> list[Slot]:
@@ -488,12 +499,7 @@ def _refuse_if_slot_used(session: Session, slot: Slot) -> None:
 
 
 def get_location(session: Session, event: Event, key: str) -> Location:
-    found = session.scalar(
-        select(Location).where(Location.event_id == event.id, Location.key == key)
-    )
-    if found is None:
-        raise NotFound(f"The event has no location '{key}'.")
-    return found
+    return event_row(session, event, Location, key, "location")
 
 
 def list_locations(session: Session, event: Event) -> list[Location]:

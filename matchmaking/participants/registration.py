@@ -32,7 +32,13 @@ from urllib.parse import quote
 from sqlalchemy import CursorResult, delete, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from matchmaking.organising.events import get_location, lock_event, registration_is_open
+from matchmaking.organising.events import (
+    event_row,
+    get_location,
+    lock_event,
+    registration_is_open,
+)
+from matchmaking.platform.db import lock_again
 from matchmaking.platform.errors import Conflict, Forbidden, Invalid, NotFound
 from matchmaking.platform.mail import Mail
 from matchmaking.platform.models import (
@@ -357,14 +363,7 @@ def _locked_pending(
         check_confirmed_member(by, action)
         if by.organisation_id != member.organisation_id:
             raise NotFound(f"Your organisation has no member '{member.key}'.")
-    locked = session.scalar(
-        select(Participant)
-        .where(Participant.id == member.id)
-        .with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
-    )
-    if locked is None:
-        raise NotFound(f"There is no participant '{member.key}' any more.")
+    locked = lock_again(session, member, f"There is no participant '{member.key}' any more.")
     if locked.membership_confirmed:
         raise Conflict(f"{locked.name} is a confirmed member of the organisation already.")
     return locked
@@ -669,12 +668,7 @@ def directory_choices(session: Session, event: Event) -> dict[str, list[str]]:
 
 
 def get_participant(session: Session, event: Event, key: str) -> Participant:
-    found = session.scalar(
-        select(Participant).where(Participant.event_id == event.id, Participant.key == key)
-    )
-    if found is None:
-        raise NotFound(f"The event has no participant '{key}'.")
-    return found
+    return event_row(session, event, Participant, key, "participant")
 
 
 def all_participants(

@@ -24,10 +24,11 @@ from sqlalchemy import BindParameter, Select, and_, bindparam, func, literal, or
 from sqlalchemy.orm import Session, aliased, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from matchmaking.organising.events import event_row, get_slot
 from matchmaking.organising.events import get_session as get_event_session
-from matchmaking.organising.events import get_slot
 from matchmaking.participants.recommend import delegation_key
 from matchmaking.participants.registration import participant_page
+from matchmaking.platform.db import lock_again
 from matchmaking.platform.errors import Conflict, Forbidden, Invalid, NotFound
 from matchmaking.platform.mail import Mail
 from matchmaking.platform.models import (
@@ -341,10 +342,7 @@ def _new_key(session: Session, event: Event) -> str:
 
 
 def get_wish(session: Session, event: Event, key: str) -> Wish:
-    wish = session.scalar(select(Wish).where(Wish.event_id == event.id, Wish.key == key))
-    if wish is None:
-        raise NotFound(f"The event has no wish '{key}'.")
-    return wish
+    return event_row(session, event, Wish, key, "wish")
 
 
 def is_recipient(wish: Wish, participant: Participant) -> bool:
@@ -526,16 +524,9 @@ def state_words(status: WishStatus) -> str:
 
 
 def lock_wish(session: Session, wish: Wish) -> Wish:
-    """Take the wish's row lock and refresh it from the database (see above)."""
-    locked = session.scalar(
-        select(Wish)
-        .where(Wish.id == wish.id)
-        .with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
-    )
-    if locked is None:  # deleted meanwhile (the sender's erasure)
-        raise NotFound(f"There is no wish '{wish.key}' any more.")
-    return locked
+    """Take the wish's row lock and refresh it from the database (see above); it is gone when
+    the sender's erasure deleted it meanwhile."""
+    return lock_again(session, wish, f"There is no wish '{wish.key}' any more.")
 
 
 def edit_wish(

@@ -29,11 +29,11 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from matchmaking.organising.events import event_row
 from matchmaking.planning.publishing import current_published_version
 from matchmaking.planning.rest_of_day import pinned_problem, without_who_left
 from matchmaking.planning.scheduling import (
@@ -44,6 +44,7 @@ from matchmaking.planning.scheduling import (
 )
 from matchmaking.planning.snapshot import solver_wish, wish_rows
 from matchmaking.planning.versions import SCHEDULE_STATUSES, load_meetings
+from matchmaking.platform.db import lock_again
 from matchmaking.platform.errors import Conflict, Invalid, NotFound
 from matchmaking.platform.models import (
     Event,
@@ -103,37 +104,18 @@ class Words:
                 select(Slot.key, Slot.start, Slot.end).where(Slot.event_id == event.id)
             )
         }
+
+        def names(
+            model: type[Participant | Organisation | EventSession | Location],
+        ) -> dict[str, str]:
+            rows = session.execute(select(model.key, model.name).where(model.event_id == event.id))
+            return {key: name for key, name in rows}
+
         return cls(
-            people={
-                k: v
-                for k, v in session.execute(
-                    select(Participant.key, Participant.name).where(
-                        Participant.event_id == event.id
-                    )
-                )
-            },
-            organisations={
-                k: v
-                for k, v in session.execute(
-                    select(Organisation.key, Organisation.name).where(
-                        Organisation.event_id == event.id
-                    )
-                )
-            },
-            sessions={
-                k: v
-                for k, v in session.execute(
-                    select(EventSession.key, EventSession.name).where(
-                        EventSession.event_id == event.id
-                    )
-                )
-            },
-            locations={
-                k: v
-                for k, v in session.execute(
-                    select(Location.key, Location.name).where(Location.event_id == event.id)
-                )
-            },
+            people=names(Participant),
+            organisations=names(Organisation),
+            sessions=names(EventSession),
+            locations=names(Location),
             slots=slots,
         )
 
@@ -204,15 +186,7 @@ def as_solver_meeting(row: Meeting) -> sp.Meeting:
 
 def lock_version(session: Session, version: ScheduleVersion) -> ScheduleVersion:
     """Take the version's row lock (see the module docstring) and read it again."""
-    locked = session.scalar(
-        select(ScheduleVersion)
-        .where(ScheduleVersion.id == version.id)
-        .with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
-    )
-    if locked is None:
-        raise NotFound(f"There is no schedule version {version.number} any more.")
-    return locked
+    return lock_again(session, version, f"There is no schedule version {version.number} any more.")
 
 
 def ensure_editable(version: ScheduleVersion) -> None:
@@ -501,13 +475,6 @@ def _refresh_results(session: Session, bench: Workbench, after: list[sp.Meeting]
     version.unscheduled = kept
 
 
-def _find_key(session: Session, model: Any, event: Event, key: str, what: str, field: str) -> Any:
-    row = session.scalar(select(model).where(model.event_id == event.id, model.key == key))
-    if row is None:
-        raise NotFound(f"The event has no {what} '{key}'.", field=field)
-    return row
-
-
 @dataclass(frozen=True, slots=True)
 class EditResult:
     version: ScheduleVersion
@@ -527,8 +494,8 @@ def move_meeting(
 ) -> EditResult:
     """Move the meeting `uid` to another slot and/or location. Flushes; the caller commits
     (or rolls back on an error)."""
-    new_slot = _find_key(session, Slot, event, slot, "slot", "body.slot")
-    new_location = _find_key(session, Location, event, location, "location", "body.location")
+    new_slot = event_row(session, event, Slot, slot, "slot", "body.slot")
+    new_location = event_row(session, event, Location, location, "location", "body.location")
     bench = workbench(session, event, version)
     n = bench.find(uid)
     old = bench.meetings[n]
@@ -606,12 +573,12 @@ def add_meeting(
     """Add a meeting of two participants for their accepted wishes this version leaves
     unmet (a meeting meets wishes: without one, the edit is refused)."""
     first, second = participants
-    a = _find_key(session, Participant, event, first, "participant", "body.participants")
-    b = _find_key(session, Participant, event, second, "participant", "body.participants")
+    a = event_row(session, event, Participant, first, "participant", "body.participants")
+    b = event_row(session, event, Participant, second, "participant", "body.participants")
     if a.id == b.id:
         raise Invalid("A meeting is between two different participants.", field="body.participants")
-    new_slot = _find_key(session, Slot, event, slot, "slot", "body.slot")
-    new_location = _find_key(session, Location, event, location, "location", "body.location")
+    new_slot = event_row(session, event, Slot, slot, "slot", "body.slot")
+    new_location = event_row(session, event, Location, location, "location", "body.location")
     bench = workbench(session, event, version)
     index = rules.EventIndex(bench.accepted)
     wishes = _unmet_wishes(index, bench.meetings, first, second)

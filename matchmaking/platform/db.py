@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from matchmaking.platform.errors import NotFound
 from matchmaking.platform.settings import get_settings
 
 #: Execution option of the connections of `read_only_sessionmaker`.
@@ -163,3 +164,24 @@ def session_scope() -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+class _Row(Protocol):
+    id: int
+
+
+Row = TypeVar("Row", bound=_Row)
+
+
+def lock_again(session: Session, row: Row, gone: str) -> Row:
+    """Take `row`'s row lock and read it again from the database (changes committed meanwhile
+    by another writer become visible); NotFound saying `gone` when it was deleted meanwhile.
+
+    PostgreSQL: FOR NO KEY UPDATE serialises the writers of the row without blocking inserts
+    that merely refer to it. SQLite: BEGIN IMMEDIATE already serialises all writers."""
+    locked = session.get(
+        type(row), row.id, with_for_update={"key_share": True}, populate_existing=True
+    )
+    if locked is None:
+        raise NotFound(gone)
+    return locked

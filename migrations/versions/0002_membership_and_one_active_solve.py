@@ -5,20 +5,13 @@
 - `uq_solve_jobs_one_active_per_event`: at most one queued or running solve per event. Should
   an event have several now, the oldest running one (else the oldest queued one) is kept and
   the others are cancelled first.
-
-Revision ID: 0002
-Revises: 0001
 """
-
-from typing import Sequence, Union
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002"
-down_revision: Union[str, Sequence[str], None] = "0001"
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision = "0002"
+down_revision = "0001"
 
 ACTIVE = "status IN ('queued', 'running')"
 

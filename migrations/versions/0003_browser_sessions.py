@@ -1,27 +1,17 @@
-"""browser sessions: one row per sign-in of a browser (organiser or participant)
+"""browser sessions: one row per sign-in of a browser (organiser or participant)"""
 
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-12-03 09:45:00
-
-"""
-
-from typing import Sequence, Union
-
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
+from matchmaking.platform.ddl import create_table_with_id, foreign_key
 
-revision: str = "0003"
-down_revision: Union[str, Sequence[str], None] = "0002"
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision = "0003"
+down_revision = "0002"
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table_with_id(
         "browser_sessions",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("api_token_id", sa.Integer(), nullable=True),
         sa.Column("participant_id", sa.Integer(), nullable=True),
@@ -29,19 +19,8 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["api_token_id"],
-            ["api_tokens.id"],
-            name=op.f("fk_browser_sessions_api_token_id_api_tokens"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["participant_id"],
-            ["participants.id"],
-            name=op.f("fk_browser_sessions_participant_id_participants"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_browser_sessions")),
+        foreign_key("browser_sessions", "api_token_id", "api_tokens", ondelete="CASCADE"),
+        foreign_key("browser_sessions", "participant_id", "participants", ondelete="CASCADE"),
         sa.UniqueConstraint("token_hash", name=op.f("uq_browser_sessions_token_hash")),
     )
     op.create_index(op.f("ix_browser_sessions_api_token_id"), "browser_sessions", ["api_token_id"])

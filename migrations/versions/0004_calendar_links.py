@@ -3,36 +3,24 @@
 A participant keeps every subscription link they made until they replace them all, so a link
 in one calendar app no longer stops working when they subscribe in another. The existing
 link of each participant moves to the new table unchanged (same hash: the URL keeps working).
-
-Revision ID: 0004
-Revises: 0003
 """
-
-from typing import Sequence, Union
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004"
-down_revision: Union[str, Sequence[str], None] = "0003"
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+from matchmaking.platform.ddl import create_table_with_id, foreign_key
+
+revision = "0004"
+down_revision = "0003"
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table_with_id(
         "calendar_links",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("participant_id", sa.Integer(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["participant_id"],
-            ["participants.id"],
-            name=op.f("fk_calendar_links_participant_id_participants"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_calendar_links")),
+        foreign_key("calendar_links", "participant_id", "participants", ondelete="CASCADE"),
         sa.UniqueConstraint("token_hash", name=op.f("uq_calendar_links_token_hash")),
     )
     with op.batch_alter_table("calendar_links", schema=None) as batch_op:

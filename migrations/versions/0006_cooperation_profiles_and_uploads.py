@@ -1,18 +1,12 @@
-"""cooperation profiles (offers, seeks, delegation) and spreadsheet uploads
-
-Revision ID: 0006
-Revises: 0005
-"""
-
-from typing import Sequence, Union
+"""cooperation profiles (offers, seeks, delegation) and spreadsheet uploads"""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006"
-down_revision: Union[str, Sequence[str], None] = "0005"
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+from matchmaking.platform.ddl import create_table_with_id, foreign_key
+
+revision = "0006"
+down_revision = "0005"
 
 
 def upgrade() -> None:
@@ -26,9 +20,8 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("delegation", sa.String(length=100), server_default="", nullable=False)
         )
-    op.create_table(
+    create_table_with_id(
         "sheet_uploads",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("event_id", sa.Integer(), nullable=False),
         sa.Column("digest", sa.String(length=64), nullable=False),
         sa.Column("kind", sa.String(length=8), nullable=False),
@@ -36,13 +29,7 @@ def upgrade() -> None:
         sa.Column("main", sa.LargeBinary(), nullable=False),
         sa.Column("extra", sa.LargeBinary(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["event_id"],
-            ["events.id"],
-            name=op.f("fk_sheet_uploads_event_id_events"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_sheet_uploads")),
+        foreign_key("sheet_uploads", "event_id", "events", ondelete="CASCADE"),
         sa.UniqueConstraint("event_id", "digest", name=op.f("uq_sheet_uploads_event_id_digest")),
     )
     op.create_index(op.f("ix_sheet_uploads_event_id"), "sheet_uploads", ["event_id"], unique=False)

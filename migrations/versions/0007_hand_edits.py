@@ -1,18 +1,12 @@
-"""hand edits of a version's timetable: meetings placed by hand or pinned, and the edit log
-
-Revision ID: 0007
-Revises: 0006
-"""
-
-from typing import Sequence, Union
+"""hand edits of a version's timetable: meetings placed by hand or pinned, and the edit log"""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007"
-down_revision: Union[str, Sequence[str], None] = "0006"
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+from matchmaking.platform.ddl import create_table_with_id, foreign_key
+
+revision = "0007"
+down_revision = "0006"
 
 
 def upgrade() -> None:
@@ -23,28 +17,16 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("pinned", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
-    op.create_table(
+    create_table_with_id(
         "hand_edits",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("version_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("uid", sa.String(length=200), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("organiser_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["organiser_id"],
-            ["organisers.id"],
-            name=op.f("fk_hand_edits_organiser_id_organisers"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
-            ["version_id"],
-            ["schedule_versions.id"],
-            name=op.f("fk_hand_edits_version_id_schedule_versions"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_hand_edits")),
+        foreign_key("hand_edits", "organiser_id", "organisers", ondelete="SET NULL"),
+        foreign_key("hand_edits", "version_id", "schedule_versions", ondelete="CASCADE"),
     )
     op.create_index(op.f("ix_hand_edits_version_id"), "hand_edits", ["version_id"], unique=False)
 

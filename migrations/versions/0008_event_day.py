@@ -1,126 +1,65 @@
-"""the event day and after: check-ins, attendance of meetings, feedback
-
-Revision ID: 0008
-Revises: 0007
-"""
-
-from typing import Sequence, Union
+"""the event day and after: check-ins, attendance of meetings, feedback"""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008"
-down_revision: Union[str, Sequence[str], None] = "0007"
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+from matchmaking.platform.ddl import create_table_with_id, foreign_key, text_enum
 
-
-def _enum(name: str, *values: str) -> sa.Enum:
-    return sa.Enum(*values, name=name, native_enum=False, create_constraint=True, length=24)
+revision = "0008"
+down_revision = "0007"
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table_with_id(
         "check_ins",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("event_id", sa.Integer(), nullable=False),
         sa.Column("participant_id", sa.Integer(), nullable=False),
         sa.Column("arrived_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("organiser_id", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["event_id"],
-            ["events.id"],
-            name=op.f("fk_check_ins_event_id_events"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["organiser_id"],
-            ["organisers.id"],
-            name=op.f("fk_check_ins_organiser_id_organisers"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
-            ["participant_id"],
-            ["participants.id"],
-            name=op.f("fk_check_ins_participant_id_participants"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_check_ins")),
+        foreign_key("check_ins", "event_id", "events", ondelete="CASCADE"),
+        foreign_key("check_ins", "organiser_id", "organisers", ondelete="SET NULL"),
+        foreign_key("check_ins", "participant_id", "participants", ondelete="CASCADE"),
         sa.UniqueConstraint("participant_id", name=op.f("uq_check_ins_participant_id")),
     )
     op.create_index(op.f("ix_check_ins_event_id"), "check_ins", ["event_id"], unique=False)
 
-    op.create_table(
+    create_table_with_id(
         "meeting_attendance",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("event_id", sa.Integer(), nullable=False),
         sa.Column("uid", sa.String(length=200), nullable=False),
-        sa.Column("outcome", _enum("meeting_outcome", "held", "no_show"), nullable=False),
+        sa.Column("outcome", text_enum("meeting_outcome", "held", "no_show"), nullable=False),
         sa.Column("absent_id", sa.Integer(), nullable=True),
         sa.Column("organiser_id", sa.Integer(), nullable=True),
         sa.Column("participant_id", sa.Integer(), nullable=True),
         sa.Column("marked_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["absent_id"],
-            ["participants.id"],
-            name=op.f("fk_meeting_attendance_absent_id_participants"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
-            ["event_id"],
-            ["events.id"],
-            name=op.f("fk_meeting_attendance_event_id_events"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["organiser_id"],
-            ["organisers.id"],
-            name=op.f("fk_meeting_attendance_organiser_id_organisers"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
-            ["participant_id"],
-            ["participants.id"],
-            name=op.f("fk_meeting_attendance_participant_id_participants"),
-            ondelete="SET NULL",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_meeting_attendance")),
+        foreign_key("meeting_attendance", "absent_id", "participants", ondelete="SET NULL"),
+        foreign_key("meeting_attendance", "event_id", "events", ondelete="CASCADE"),
+        foreign_key("meeting_attendance", "organiser_id", "organisers", ondelete="SET NULL"),
+        foreign_key("meeting_attendance", "participant_id", "participants", ondelete="SET NULL"),
         sa.UniqueConstraint("event_id", "uid", name=op.f("uq_meeting_attendance_event_id_uid")),
     )
     op.create_index(
         op.f("ix_meeting_attendance_event_id"), "meeting_attendance", ["event_id"], unique=False
     )
 
-    op.create_table(
+    create_table_with_id(
         "meeting_feedback",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("event_id", sa.Integer(), nullable=False),
         sa.Column("uid", sa.String(length=200), nullable=False),
         sa.Column("participant_id", sa.Integer(), nullable=False),
         sa.Column("usefulness", sa.Integer(), nullable=False),
-        sa.Column("follow_up", _enum("follow_up", "yes", "no", "maybe"), nullable=False),
+        sa.Column("follow_up", text_enum("follow_up", "yes", "no", "maybe"), nullable=False),
         sa.Column(
             "cooperation",
-            _enum("cooperation", "project", "purchase", "partnership", "other"),
+            text_enum("cooperation", "project", "purchase", "partnership", "other"),
             nullable=False,
         ),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
             "usefulness BETWEEN 1 AND 5", name=op.f("ck_meeting_feedback_usefulness_1_to_5")
         ),
-        sa.ForeignKeyConstraint(
-            ["event_id"],
-            ["events.id"],
-            name=op.f("fk_meeting_feedback_event_id_events"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["participant_id"],
-            ["participants.id"],
-            name=op.f("fk_meeting_feedback_participant_id_participants"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_meeting_feedback")),
+        foreign_key("meeting_feedback", "event_id", "events", ondelete="CASCADE"),
+        foreign_key("meeting_feedback", "participant_id", "participants", ondelete="CASCADE"),
         sa.UniqueConstraint(
             "event_id",
             "uid",

@@ -1,18 +1,10 @@
-"""proposals: wishes the organisers propose, which both sides must accept
-
-Revision ID: 0009
-Revises: 0008
-"""
-
-from typing import Sequence, Union
+"""proposals: wishes the organisers propose, which both sides must accept"""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009"
-down_revision: Union[str, Sequence[str], None] = "0008"
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision = "0009"
+down_revision = "0008"
 
 
 def upgrade() -> None:

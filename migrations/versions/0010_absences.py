@@ -1,48 +1,25 @@
-"""absences: who is away from when on the event day, for the re-plan of the rest of the day
-
-Revision ID: 0010
-Revises: 0009
-"""
-
-from typing import Sequence, Union
+"""absences: who is away from when on the event day, for the re-plan of the rest of the day"""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010"
-down_revision: Union[str, Sequence[str], None] = "0009"
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+from matchmaking.platform.ddl import create_table_with_id, foreign_key
+
+revision = "0010"
+down_revision = "0009"
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table_with_id(
         "absences",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("event_id", sa.Integer(), nullable=False),
         sa.Column("participant_id", sa.Integer(), nullable=False),
         sa.Column("absent_from", sa.DateTime(timezone=True), nullable=False),
         sa.Column("organiser_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["event_id"],
-            ["events.id"],
-            name=op.f("fk_absences_event_id_events"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["organiser_id"],
-            ["organisers.id"],
-            name=op.f("fk_absences_organiser_id_organisers"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
-            ["participant_id"],
-            ["participants.id"],
-            name=op.f("fk_absences_participant_id_participants"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_absences")),
+        foreign_key("absences", "event_id", "events", ondelete="CASCADE"),
+        foreign_key("absences", "organiser_id", "organisers", ondelete="SET NULL"),
+        foreign_key("absences", "participant_id", "participants", ondelete="CASCADE"),
         sa.UniqueConstraint("participant_id", name=op.f("uq_absences_participant_id")),
     )
     op.create_index(op.f("ix_absences_event_id"), "absences", ["event_id"], unique=False)

@@ -1,24 +1,17 @@
-"""rendered_documents: agendas and calendar feeds rendered at publication, for every API process
-
-Revision ID: 0011
-Revises: 0010
-"""
-
-from typing import Sequence, Union
+"""rendered_documents: agendas and calendar feeds rendered at publication, for every API process"""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
-down_revision: Union[str, Sequence[str], None] = "0010"
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+from matchmaking.platform.ddl import create_table_with_id, foreign_key
+
+revision = "0011"
+down_revision = "0010"
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table_with_id(
         "rendered_documents",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("event_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("key", sa.String(length=64), nullable=False),
@@ -28,19 +21,8 @@ def upgrade() -> None:
         sa.Column("last_modified", sa.DateTime(timezone=True), nullable=True),
         sa.Column("valid_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("body", sa.LargeBinary(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["event_id"],
-            ["events.id"],
-            name=op.f("fk_rendered_documents_event_id_events"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["participant_id"],
-            ["participants.id"],
-            name=op.f("fk_rendered_documents_participant_id_participants"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_rendered_documents")),
+        foreign_key("rendered_documents", "event_id", "events", ondelete="CASCADE"),
+        foreign_key("rendered_documents", "participant_id", "participants", ondelete="CASCADE"),
         sa.UniqueConstraint(
             "event_id", "kind", "key", name=op.f("uq_rendered_documents_event_id_kind_key")
         ),
