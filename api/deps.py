@@ -182,6 +182,11 @@ def require_event_role(
 StaffAccess = Annotated[EventAccess, Depends(require_event_role(EventRoleName.staff))]
 OwnerAccess = Annotated[EventAccess, Depends(require_event_role(EventRoleName.owner))]
 
+#: Who may call the endpoints that take StaffAccess or OwnerAccess, as their descriptions say.
+WHO_STAFF = "**Who:** owners and staff of the event."
+WHO_STAFF_OTHERS_404 = f"{WHO_STAFF} Others get 404 (anonymous: 401)."
+WHO_OWNER = "**Who:** owners of the event; staff get 403, others 404 (anonymous: 401)."
+
 
 # --- participants --------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
+from api.deps import WHO_STAFF as STAFF
 from api.deps import AppSettings, DbSession, EventParticipant, StaffAccess
 from api.problems import FieldError, ProblemError, problem_responses
 from api.routers.jobs import Runner, job_out, job_url
@@ -25,7 +26,6 @@ from api.schemas.eventday import (
     FeedbackIn,
     FeedbackMailsOut,
     FeedbackOut,
-    ReportLineOut,
     ReportOut,
     RestOfDayIn,
     RestOfDayOut,
@@ -39,7 +39,6 @@ from matchmaking.platform.models import Cooperation, FollowUp, MeetingOutcome, u
 
 router = APIRouter(prefix="/api/v1/events/{slug}", tags=["event day"])
 
-STAFF = "**Who:** owners and staff of the event."
 ME = "**Who:** a participant of the event, with their personal token."
 Key = Annotated[str, Path(min_length=1, max_length=64, description="The participant's key.")]
 
@@ -304,31 +303,7 @@ def give_feedback(me: EventParticipant, db: DbSession, uid: Uid, body: FeedbackI
 
 
 def report_out(found: report.Report) -> ReportOut:
-    def lines(items: list[report.Line]) -> list[ReportLineOut]:
-        return [
-            ReportLineOut(label=i.label, planned=i.planned, held=i.held, no_shows=i.no_shows)
-            for i in items
-        ]
-
-    return ReportOut(
-        participants=found.participants,
-        checked_in=found.checked_in,
-        planned=found.planned,
-        held=found.held,
-        no_shows=found.no_shows,
-        unmarked=found.unmarked,
-        with_a_meeting=found.with_a_meeting,
-        with_a_held_meeting=found.with_a_held_meeting,
-        by_kind=lines(found.by_kind),
-        by_delegation_pair=lines(found.by_delegation_pair),
-        by_country_pair=lines(found.by_country_pair),
-        by_sector=lines(found.by_sector),
-        answers=found.answers,
-        usefulness_mean=found.usefulness_mean,
-        usefulness={str(k): v for k, v in found.usefulness.items()},
-        follow_up=found.follow_up,
-        cooperation=found.cooperation,
-    )
+    return ReportOut.model_validate(found, from_attributes=True)
 
 
 @router.get(

@@ -10,6 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Response, status
 from fastapi.responses import JSONResponse
 
+from api.deps import WHO_OWNER as OWNER
+from api.deps import WHO_STAFF_OTHERS_404 as STAFF
 from api.deps import CurrentOrganiser, DbSession, EventAccess, OwnerAccess, StaffAccess
 from api.problems import FieldError, ProblemError, problem_responses, refuse_nulls
 from api.schemas.common import Limit, Offset, Page, RowId
@@ -41,9 +43,6 @@ from matchmaking.organising import events as service
 from matchmaking.platform.models import Event, EventRoleName, EventSession, EventStatus, Slot
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
-
-STAFF = "**Who:** owners and staff of the event. Others get 404 (anonymous: 401)."
-OWNER = "**Who:** owners of the event; staff get 403, others 404 (anonymous: 401)."
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -209,21 +208,14 @@ def public_event(slug: str, db: DbSession) -> EventPublic:
     event = service.find_event(db, slug)
     if event is None or event.status is EventStatus.draft:
         raise ProblemError(404, f"There is no event '{slug}'.", type_="/problems/not-found")
-    return EventPublic(
-        slug=event.slug,
-        name=event.name,
-        description=event.description,
-        timezone=event.timezone,
-        venue=event.venue,
-        mode=event.mode,
-        status=event.status,
-        registration_open=service.registration_is_open(event),
-        registration_closes=event.registration_closes,
-        wish_cutoff=event.wish_cutoff,
-        wish_policy=event.wish_policy,
-        max_requests_per_participant=event.max_requests_per_participant,
-        focus_areas=event.focus_areas,
-        sessions=[session_out(s) for s in event.sessions],
+    # Everything else of the event it shares with the organisers' view; the rest is left out.
+    shown = EventOut.model_validate(event).model_dump()
+    return EventPublic.model_validate(
+        {
+            **shown,
+            "registration_open": service.registration_is_open(event),
+            "sessions": [session_out(s) for s in event.sessions],
+        }
     )
 
 

@@ -16,6 +16,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
+from api.deps import WHO_STAFF as WHO
 from api.deps import DbSession, StaffAccess
 from api.problems import PROBLEM_MEDIA_TYPE, ProblemDetails, ProblemError, problem_responses
 from api.routers.schedules import find_version, summary
@@ -39,7 +40,6 @@ from solver.problem import SolveParameters
 
 router = APIRouter(prefix="/api/v1/events/{slug}/versions", tags=["hand edits"])
 
-WHO = "**Who:** owners and staff of the event."
 Uid = Annotated[str, Path(min_length=1, max_length=200, description="The meeting's uid.")]
 REFUSED = (
     "A refused edit is a 409 problem: `detail` says why in words (names, times in the "

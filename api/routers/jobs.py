@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Request, Response, status
 from sqlalchemy import func, select
 
+from api.deps import WHO_STAFF as WHO
 from api.deps import AppSettings, CurrentOrganiser, DbSession, StaffAccess
 from api.problems import FieldError, ProblemError, problem_responses
 from api.schemas.common import Limit, Offset, Page
@@ -132,8 +133,6 @@ def _organisers_job(
 
 
 # --- endpoints -----------------------------------------------------------------------------------
-
-WHO = "**Who:** owners and staff of the event."
 
 
 @router.post(

@@ -6,7 +6,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
-from api.deps import AppSettings, DbSession, EventParticipant, OwnerAccess, StaffAccess, Viewer
+from api.deps import WHO_STAFF_OTHERS_404 as STAFF
+from api.deps import (
+    AppSettings,
+    DbSession,
+    EventParticipant,
+    OwnerAccess,
+    StaffAccess,
+    Viewer,
+)
 from api.problems import ProblemError, problem_responses, refuse_nulls
 from api.schemas.common import Limit, Offset, Page
 from api.schemas.participants import (
@@ -43,7 +51,6 @@ PARTICIPANT = (
     "**Who:** a participant of this event, with its personal token. Participants of other "
     "events get 404; anonymous callers and organiser tokens get 401."
 )
-STAFF = "**Who:** owners and staff of the event. Others get 404 (anonymous: 401)."
 
 
 def organisation_out(organisation: Organisation) -> OrganisationOut:
@@ -51,21 +58,7 @@ def organisation_out(organisation: Organisation) -> OrganisationOut:
 
 
 def me_out(participant: Participant) -> ParticipantMe:
-    return ParticipantMe(
-        key=participant.key,
-        name=participant.name,
-        email=participant.email,
-        job_title=participant.job_title,
-        attendance=participant.attendance,
-        timezone=participant.timezone,
-        listed=participant.listed,
-        max_meetings=participant.max_meetings,
-        organisation=organisation_out(participant.organisation),
-        membership_confirmed=participant.membership_confirmed,
-        unavailable_slots=[s.key for s in participant.unavailable_slots],
-        created_at=participant.created_at,
-        updated_at=participant.updated_at,
-    )
+    return ParticipantMe.model_validate(participant, from_attributes=True)
 
 
 def participant_out(participant: Participant) -> ParticipantOut:

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from api.deps import WHO_STAFF as WHO
 from api.deps import AppSettings, DbSession, StaffAccess
 from api.problems import PROBLEM_MEDIA_TYPE, ProblemDetails, problem_responses
 from api.routers.jobs import version_url
@@ -42,8 +43,6 @@ from matchmaking.platform.models import Event, Meeting, Participant, ScheduleVer
 from matchmaking.platform.settings import Settings
 
 router = APIRouter(prefix="/api/v1/events/{slug}/versions", tags=["schedule versions"])
-
-WHO = "**Who:** owners and staff of the event."
 
 
 # --- lookups and views ---------------------------------------------------------------------------
@@ -147,22 +146,9 @@ def _impact(impact: version_service.VersionImpact) -> ImpactOut:
         cancelled=len(diff.removed),
         added=len(diff.added),
         participants=[
-            PersonImpactOut(
-                key=p.key,
-                name=p.name,
-                organisation=p.organisation,
-                moved=p.moved,
-                cancelled=p.cancelled,
-                added=p.added,
-            )
-            for p in impact.people
+            PersonImpactOut.model_validate(p, from_attributes=True) for p in impact.people
         ],
-        goals=[
-            GoalChangeOut(
-                goal=g.goal, label=g.label, before=g.before, after=g.after, verdict=g.verdict
-            )
-            for g in impact.goals
-        ],
+        goals=[GoalChangeOut.model_validate(g, from_attributes=True) for g in impact.goals],
         needs_confirmation=impact.needs_confirmation,
     )
 

@@ -10,6 +10,9 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import (
+    WHO_STAFF_OTHERS_404 as STAFF,
+)
+from api.deps import (
     AppSettings,
     DbSession,
     EventParticipant,
@@ -41,7 +44,6 @@ PARTICIPANT = (
     "**Who:** a participant of this event, with its personal token. Participants of other "
     "events get 404; anonymous callers and organiser tokens get 401."
 )
-STAFF = "**Who:** owners and staff of the event. Others get 404 (anonymous: 401)."
 WINDOW = " Refused (409) before the event opens and after its `wish_cutoff`."
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from api.schemas.common import Instant, LocalTime, Page
 from api.schemas.schedules import JobOut
@@ -112,6 +112,13 @@ class ReportLineOut(BaseModel):
     no_shows: int
 
 
+def _keys_as_text(value: object) -> object:
+    # The domain counts answers by the number given (1 to 5); JSON object keys are text.
+    if isinstance(value, dict):
+        return {str(k): v for k, v in value.items()}
+    return value
+
+
 class ReportOut(BaseModel):
     """The event's figures for its funders (see docs/api.md, "The event day")."""
 
@@ -133,7 +140,9 @@ class ReportOut(BaseModel):
     )
     answers: int = Field(description="Feedback answers about planned meetings.")
     usefulness_mean: float | None
-    usefulness: dict[str, int] = Field(description="Answers per usefulness, '1' to '5'.")
+    usefulness: Annotated[dict[str, int], BeforeValidator(_keys_as_text)] = Field(
+        description="Answers per usefulness, '1' to '5'."
+    )
     follow_up: dict[str, int]
     cooperation: dict[str, int]
 
