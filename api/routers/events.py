@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import WHO_OWNER as OWNER
 from api.deps import WHO_STAFF_OTHERS_404 as STAFF
-from api.deps import CurrentOrganiser, DbSession, EventAccess, OwnerAccess, StaffAccess
+from api.deps import CurrentOrganiser, DbSession, EventAccess, OwnerAccess, StaffAccess, committed
 from api.problems import FieldError, ProblemError, problem_responses, refuse_nulls
 from api.schemas.common import Limit, Offset, Page, RowId
 from api.schemas.events import (
@@ -90,9 +90,7 @@ def _event_fields(values: dict[str, Any]) -> dict[str, Any]:
 def create_event(body: EventCreate, organiser: CurrentOrganiser, db: DbSession) -> EventOut:
     fields = _event_fields(body.model_dump(exclude={"slug"}))
     event = service.create_event(db, organiser, body.slug, fields)
-    answer = event_out(db, event, EventRoleName.owner)
-    db.commit()
-    return answer
+    return committed(db, event_out(db, event, EventRoleName.owner))
 
 
 @router.get(
@@ -140,9 +138,7 @@ def import_event(
         problems = [(p.path, p.message) for p in error.problems]
         taken = any(path == "/event/slug" and "exists" in msg for path, msg in problems)
         raise _bundle_problem(409 if taken else 422, problems) from None
-    answer = event_out(db, event, EventRoleName.owner)
-    db.commit()
-    return answer
+    return committed(db, event_out(db, event, EventRoleName.owner))
 
 
 def _bundle_problem(status_code: int, problems: list[tuple[str, str]]) -> ProblemError:
@@ -179,9 +175,7 @@ def update_event(body: EventUpdate, access: StaffAccess, db: DbSession) -> Event
     changes = body.model_dump(exclude_unset=True)
     refuse_nulls(changes, EVENT_NULLABLE)
     service.update_event(db, access.event, _event_fields(changes))
-    answer = event_out(db, access.event, access.role)
-    db.commit()
-    return answer
+    return committed(db, event_out(db, access.event, access.role))
 
 
 @router.delete(
@@ -252,9 +246,7 @@ def export_event(access: StaffAccess, db: DbSession) -> JSONResponse:
 )
 def open_event(access: StaffAccess, db: DbSession) -> EventOut:
     service.open_registration(db, access.event)
-    answer = event_out(db, access.event, access.role)
-    db.commit()
-    return answer
+    return committed(db, event_out(db, access.event, access.role))
 
 
 @router.post(
@@ -266,9 +258,7 @@ def open_event(access: StaffAccess, db: DbSession) -> EventOut:
 )
 def close_event(access: StaffAccess, db: DbSession) -> EventOut:
     service.close_registration(db, access.event)
-    answer = event_out(db, access.event, access.role)
-    db.commit()
-    return answer
+    return committed(db, event_out(db, access.event, access.role))
 
 
 @router.put(
@@ -280,9 +270,7 @@ def close_event(access: StaffAccess, db: DbSession) -> EventOut:
 )
 def set_rules(body: Rules, access: StaffAccess, db: DbSession) -> EventOut:
     service.update_event(db, access.event, _event_fields({"rules": body.model_dump()}))
-    answer = event_out(db, access.event, access.role)
-    db.commit()
-    return answer
+    return committed(db, event_out(db, access.event, access.role))
 
 
 # --- roles -----------------------------------------------------------------------------------
@@ -321,9 +309,7 @@ def list_roles(access: StaffAccess, db: DbSession) -> list[RoleOut]:
 )
 def grant_role(body: RoleGrant, access: OwnerAccess, db: DbSession) -> list[RoleOut]:
     service.grant_role(db, access.event, body.email, body.role)
-    answer = _roles(db, access)
-    db.commit()
-    return answer
+    return committed(db, _roles(db, access))
 
 
 @router.delete(
@@ -335,9 +321,7 @@ def grant_role(body: RoleGrant, access: OwnerAccess, db: DbSession) -> list[Role
 )
 def remove_role(organiser_id: RowId, access: OwnerAccess, db: DbSession) -> list[RoleOut]:
     service.remove_role(db, access.event, organiser_id)
-    answer = _roles(db, access)
-    db.commit()
-    return answer
+    return committed(db, _roles(db, access))
 
 
 # --- sessions and slots ----------------------------------------------------------------------
@@ -364,9 +348,7 @@ def list_sessions(access: StaffAccess) -> list[SessionOut]:
 )
 def add_session(body: SessionCreate, access: StaffAccess, db: DbSession) -> SessionOut:
     row = service.add_session(db, access.event, body.key, body.name, body.position)
-    answer = session_out(row)
-    db.commit()
-    return answer
+    return committed(db, session_out(row))
 
 
 @router.get(
@@ -391,9 +373,7 @@ def update_session(key: str, body: SessionUpdate, access: StaffAccess, db: DbSes
     changes = body.model_dump(exclude_unset=True)
     refuse_nulls(changes)
     row = service.update_session(db, service.get_session(db, access.event, key), changes)
-    answer = session_out(row)
-    db.commit()
-    return answer
+    return committed(db, session_out(row))
 
 
 @router.delete(
@@ -421,9 +401,7 @@ def delete_session(key: str, access: StaffAccess, db: DbSession) -> Response:
 def add_slot(key: str, body: SlotCreate, access: StaffAccess, db: DbSession) -> SlotOut:
     row = service.get_session(db, access.event, key)
     slot = service.add_slot(db, access.event, row, body.start, body.end, body.key)
-    answer = slot_out(slot)
-    db.commit()
-    return answer
+    return committed(db, slot_out(slot))
 
 
 @router.post(
@@ -450,9 +428,7 @@ def generate_slots(
         pause_minutes=body.pause_minutes,
         replace=body.replace,
     )
-    answer = [slot_out(s) for s in slots]
-    db.commit()
-    return answer
+    return committed(db, [slot_out(s) for s in slots])
 
 
 @router.get(
@@ -481,9 +457,7 @@ def update_slot(key: str, body: SlotUpdate, access: StaffAccess, db: DbSession) 
     changes = body.model_dump(exclude_unset=True)
     refuse_nulls(changes)
     slot = service.update_slot(db, access.event, service.get_slot(db, access.event, key), changes)
-    answer = slot_out(slot)
-    db.commit()
-    return answer
+    return committed(db, slot_out(slot))
 
 
 @router.delete(
@@ -523,9 +497,7 @@ def list_locations(access: StaffAccess, db: DbSession) -> list[LocationOut]:
 )
 def add_location(body: LocationCreate, access: StaffAccess, db: DbSession) -> LocationOut:
     location = service.add_location(db, access.event, body.model_dump())
-    answer = LocationOut.model_validate(location)
-    db.commit()
-    return answer
+    return committed(db, LocationOut.model_validate(location))
 
 
 @router.get(
@@ -552,9 +524,7 @@ def update_location(
     changes = body.model_dump(exclude_unset=True)
     refuse_nulls(changes)
     location = service.update_location(db, service.get_location(db, access.event, key), changes)
-    answer = LocationOut.model_validate(location)
-    db.commit()
-    return answer
+    return committed(db, LocationOut.model_validate(location))
 
 
 @router.delete(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from api.deps import CurrentOrganiser, DbSession
+from api.deps import CurrentOrganiser, DbSession, committed
 from api.problems import problem_responses
 from api.schemas.common import RowId
 from api.schemas.organisers import (
@@ -37,14 +37,15 @@ def create_organiser(
     body: OrganiserCreate, db: DbSession, _caller: CurrentOrganiser
 ) -> OrganiserCreated:
     organiser, token, secret = service.create_organiser(db, str(body.email), body.name)
-    answer = OrganiserCreated(
-        organiser=OrganiserOut.model_validate(organiser),
-        token=TokenIssued.model_validate(
-            {**TokenOut.model_validate(token).model_dump(), "token": secret}
+    return committed(
+        db,
+        OrganiserCreated(
+            organiser=OrganiserOut.model_validate(organiser),
+            token=TokenIssued.model_validate(
+                {**TokenOut.model_validate(token).model_dump(), "token": secret}
+            ),
         ),
     )
-    db.commit()
-    return answer
 
 
 @router.get(
@@ -80,11 +81,12 @@ def list_tokens(organiser: CurrentOrganiser, db: DbSession) -> list[TokenOut]:
 )
 def create_token(body: TokenCreate, organiser: CurrentOrganiser, db: DbSession) -> TokenIssued:
     token, secret = service.issue_token(db, organiser, body.name)
-    answer = TokenIssued.model_validate(
-        {**TokenOut.model_validate(token).model_dump(), "token": secret}
+    return committed(
+        db,
+        TokenIssued.model_validate(
+            {**TokenOut.model_validate(token).model_dump(), "token": secret}
+        ),
     )
-    db.commit()
-    return answer
 
 
 @router.delete(
@@ -97,6 +99,4 @@ def create_token(body: TokenCreate, organiser: CurrentOrganiser, db: DbSession) 
 )
 def revoke_token(token_id: RowId, organiser: CurrentOrganiser, db: DbSession) -> TokenOut:
     token = service.revoke_token(db, organiser, token_id)
-    answer = TokenOut.model_validate(token)
-    db.commit()
-    return answer
+    return committed(db, TokenOut.model_validate(token))

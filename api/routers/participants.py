@@ -14,6 +14,7 @@ from api.deps import (
     OwnerAccess,
     StaffAccess,
     Viewer,
+    committed,
 )
 from api.problems import ProblemError, problem_responses, refuse_nulls
 from api.schemas.common import Limit, Offset, Page
@@ -121,13 +122,14 @@ def register(
     )
     registration = service.register(db, event, form, settings.base_url)
     mail.queue(db, [service.registration_mail(event, registration)], event_id=event.id)
-    answer = RegistrationOut(
-        participant=me_out(registration.participant),
-        access_token=registration.token,
-        link=registration.link,
+    return committed(
+        db,
+        RegistrationOut(
+            participant=me_out(registration.participant),
+            access_token=registration.token,
+            link=registration.link,
+        ),
     )
-    db.commit()
-    return answer
 
 
 @router.post(
@@ -179,9 +181,7 @@ def get_me(participant: EventParticipant) -> ParticipantMe:
 def update_me(body: ProfileUpdate, participant: EventParticipant, db: DbSession) -> ParticipantMe:
     changes, organisation = _profile_changes(body)
     service.update_profile(db, participant, changes, organisation)
-    answer = me_out(participant)
-    db.commit()
-    return answer
+    return committed(db, me_out(participant))
 
 
 # --- organisation membership -----------------------------------------------------------------
@@ -221,9 +221,7 @@ def my_organisation_members(participant: EventParticipant, db: DbSession) -> lis
 def confirm_member(key: str, participant: EventParticipant, db: DbSession) -> MemberOut:
     service.check_confirmed_member(participant, "confirm new members")
     member = service.find_member(db, participant, key)
-    answer = member_out(service.confirm_membership(db, member, participant))
-    db.commit()
-    return answer
+    return committed(db, member_out(service.confirm_membership(db, member, participant)))
 
 
 @router.post(
@@ -356,9 +354,7 @@ def update_participant(
     participant = service.get_participant(db, access.event, key)
     changes, organisation = _profile_changes(body)
     service.organiser_update(db, participant, changes, organisation)
-    answer = participant_out(participant)
-    db.commit()
-    return answer
+    return committed(db, participant_out(participant))
 
 
 @router.post(
@@ -372,9 +368,7 @@ def update_participant(
 def confirm_membership(key: str, access: StaffAccess, db: DbSession) -> ParticipantOut:
     participant = service.get_participant(db, access.event, key)
     confirmed = service.confirm_membership(db, participant, None)
-    answer = participant_out(confirmed)
-    db.commit()
-    return answer
+    return committed(db, participant_out(confirmed))
 
 
 @router.post(
@@ -421,11 +415,12 @@ def list_organisations(
 def erase_participant(key: str, access: OwnerAccess, db: DbSession) -> ErasureOut:
     participant = service.get_participant(db, access.event, key)
     erasure = privacy.erase_participant(db, participant)
-    answer = ErasureOut(
-        participant=erasure.participant,
-        wishes_kept=erasure.wishes_kept,
-        meetings_kept=erasure.meetings_kept,
-        organisation_erased=erasure.organisation_erased,
+    return committed(
+        db,
+        ErasureOut(
+            participant=erasure.participant,
+            wishes_kept=erasure.wishes_kept,
+            meetings_kept=erasure.meetings_kept,
+            organisation_erased=erasure.organisation_erased,
+        ),
     )
-    db.commit()
-    return answer

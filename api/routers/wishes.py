@@ -18,6 +18,7 @@ from api.deps import (
     EventParticipant,
     ParticipantTokenHeader,
     StaffAccess,
+    committed,
     no_participant_token,
     of_event,
     participant_by_token,
@@ -191,9 +192,7 @@ def my_wish(key: str, participant: EventParticipant, db: DbSession) -> WishOut:
 def edit_wish(key: str, body: WishEdit, participant: EventParticipant, db: DbSession) -> WishOut:
     wish = service.own_wish(db, participant, key)
     service.edit_wish(db, participant, wish, body.priority, body.message)
-    answer = _outs(db, [wish])[0]
-    db.commit()
-    return answer
+    return committed(db, _outs(db, [wish])[0])
 
 
 @router.post(
@@ -207,9 +206,7 @@ def edit_wish(key: str, body: WishEdit, participant: EventParticipant, db: DbSes
 def withdraw_wish(key: str, participant: EventParticipant, db: DbSession) -> WishOut:
     wish = service.own_wish(db, participant, key)
     service.withdraw_wish(db, participant, wish)
-    answer = _outs(db, [wish])[0]
-    db.commit()
-    return answer
+    return committed(db, _outs(db, [wish])[0])
 
 
 def _answer(
@@ -224,9 +221,7 @@ def _answer(
     mail.queue(
         db, [service.answered_mail(wish, participant, settings.base_url)], event_id=wish.event_id
     )
-    answer = _outs(db, [wish])[0]
-    db.commit()
-    return answer
+    return committed(db, _outs(db, [wish])[0])
 
 
 @router.post(
@@ -300,6 +295,4 @@ def update_wish(key: str, body: OrganiserWishUpdate, access: StaffAccess, db: Db
     changes = body.model_dump(exclude_unset=True)
     refuse_nulls(changes, frozenset({"session", "fixed_slot"}))
     service.organiser_update(db, access.event, wish, changes)
-    answer = _outs(db, [wish])[0]
-    db.commit()
-    return answer
+    return committed(db, _outs(db, [wish])[0])
