@@ -37,7 +37,9 @@ from matchmaking.platform import mail
 from matchmaking.platform.errors import DomainError
 from matchmaking.platform.models import Cooperation, FollowUp, MeetingOutcome, utcnow
 
-router = APIRouter(prefix="/api/v1/events/{slug}", tags=["event day"])
+router = APIRouter(
+    prefix="/api/v1/events/{slug}", tags=["event day"], responses=problem_responses(401, 404)
+)
 
 ME = "**Who:** a participant of the event, with their personal token."
 Key = Annotated[str, Path(min_length=1, max_length=64, description="The participant's key.")]
@@ -58,7 +60,7 @@ def _check_in_out(arrival: Arrival) -> CheckInOut:
 @router.get(
     "/check-ins",
     response_model=CheckInPage,
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(422),
     summary="Find participants to check in",
     description=f"{STAFF} Participants whose name, organisation or e-mail holds every word "
     "of `q` (accents and case ignored), by name, each with whether and when they arrived; "
@@ -84,7 +86,7 @@ def list_check_ins(
 @router.put(
     "/participants/{key}/check-in",
     response_model=CheckInOut,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(403, 422),
     summary="Mark a participant arrived",
     description=f"{STAFF} Marking someone who has arrived already changes nothing (the "
     "first arrival time stays). 404 for a participant of another event.",
@@ -99,7 +101,7 @@ def check_in(access: StaffAccess, db: DbSession, key: Key) -> CheckInOut:
 @router.delete(
     "/participants/{key}/check-in",
     response_model=CheckInOut,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(403, 422),
     summary="Undo a participant's arrival",
     description=f"{STAFF} The participant is no longer marked arrived.",
 )
@@ -133,7 +135,6 @@ def _attendance_out(mark: attendance.Mark) -> AttendanceOut:
 @router.get(
     "/meetings",
     response_model=list[DayMeetingOut],
-    responses=problem_responses(401, 404),
     summary="The published meetings with their attendance",
     description=f"{STAFF} By time and place; empty while nothing is published.",
 )
@@ -162,7 +163,7 @@ def day_meetings(access: StaffAccess, db: DbSession) -> list[DayMeetingOut]:
 @router.put(
     "/meetings/{uid}/attendance",
     response_model=AttendanceOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(403, 409, 422),
     summary="Mark a meeting held or a no-show",
     description=f"{STAFF} {MARKING}",
 )
@@ -179,7 +180,7 @@ def mark_meeting(access: StaffAccess, db: DbSession, uid: Uid, body: AttendanceI
 @router.delete(
     "/meetings/{uid}/attendance",
     response_model=AttendanceOut,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(403, 422),
     summary="Unmark a meeting",
     description=f"{STAFF} The meeting is neither held nor a no-show again.",
 )
@@ -193,7 +194,7 @@ def unmark_meeting(access: StaffAccess, db: DbSession, uid: Uid) -> AttendanceOu
 @router.put(
     "/me/meetings/{uid}/attendance",
     response_model=AttendanceOut,
-    responses=problem_responses(401, 404, 409, 422),
+    responses=problem_responses(409, 422),
     summary="Mark my meeting held or a no-show",
     description=f"{ME} Only one's own meetings: anyone else's is 404. {MARKING}",
 )
@@ -211,7 +212,7 @@ def mark_my_meeting(
 @router.delete(
     "/me/meetings/{uid}/attendance",
     response_model=AttendanceOut,
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(422),
     summary="Unmark my meeting",
     description=f"{ME} Only one's own meetings: anyone else's is 404.",
 )
@@ -228,7 +229,7 @@ def unmark_my_meeting(me: EventParticipant, db: DbSession, uid: Uid) -> Attendan
 @router.get(
     "/door-lists",
     response_model=list[DoorListOut],
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(422),
     summary="Door lists: who meets at each table or room, per session",
     description=f"{STAFF} From the published schedule, by location then session (video rooms "
     "have none); only one `location` or `session` (keys) when given (404 naming the "
@@ -278,7 +279,7 @@ def list_door_lists(
     "/me/meetings/{uid}/feedback",
     response_model=FeedbackOut,
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(401, 404, 409, 422),
+    responses=problem_responses(409, 422),
     summary="Answer the three questions about my meeting",
     description=f"{ME} Once per meeting and side: a second answer is 409 and the first "
     "stays. Only one's own published meetings (anyone else's: 404), once they have begun "
@@ -309,7 +310,6 @@ def report_out(found: report.Report) -> ReportOut:
 @router.get(
     "/report",
     response_model=ReportOut,
-    responses=problem_responses(401, 404),
     summary="The event's report: meetings planned and held, no-shows, satisfaction",
     description=f"{STAFF} Meetings of the published version planned, held and no-shows (their "
     "attendance marks) by kind, by delegation pair, by country pair and by sector (a meeting "
@@ -324,7 +324,7 @@ def event_report(access: StaffAccess, db: DbSession) -> ReportOut:
     "/feedback-mails",
     response_model=FeedbackMailsOut,
     status_code=status.HTTP_202_ACCEPTED,
-    responses=problem_responses(401, 403, 404),
+    responses=problem_responses(403),
     summary="Send the closing mail with the feedback links",
     description=f"{STAFF} One e-mail to each participant with published meetings that have "
     "begun, are not no-shows and that they have not answered about, linking each one's three "
@@ -360,7 +360,6 @@ def _absence_out(away: absences.Away) -> AbsenceOut:
 @router.get(
     "/absences",
     response_model=list[AbsenceOut],
-    responses=problem_responses(401, 404),
     summary="Who is marked away",
     description=f"{STAFF} By name. {AWAY}",
 )
@@ -371,7 +370,7 @@ def list_absences(access: StaffAccess, db: DbSession) -> list[AbsenceOut]:
 @router.put(
     "/participants/{key}/absence",
     response_model=AbsenceOut,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(403, 422),
     summary="Mark a participant away",
     description=f"{STAFF} From `away_from` on (they did not come, or leave early); a second "
     f"mark moves the time. 404 for a participant of another event. {AWAY}",
@@ -386,7 +385,7 @@ def mark_away(access: StaffAccess, db: DbSession, key: Key, body: AbsenceIn) -> 
 @router.delete(
     "/participants/{key}/absence",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(403, 422),
     summary="The participant is not away after all",
     description=f"{STAFF} No change when they were not marked away.",
 )
@@ -400,7 +399,7 @@ def clear_away(access: StaffAccess, db: DbSession, key: Key) -> None:
     "/rest-of-day-replans",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=RestOfDayOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(403, 409, 422),
     summary="Re-plan the rest of the day without the people away",
     description=f"{STAFF} One action: marks the people of `absent` away (and everyone not "
     "checked in, with `not_checked_in_away`), then queues a re-plan of the published version "

@@ -29,7 +29,7 @@ from matchmaking.planning.runners import make_runner
 from matchmaking.platform.models import Event, ScheduleVersion, SolveJob
 from matchmaking.platform.settings import Settings
 
-router = APIRouter(prefix="/api/v1", tags=["solve jobs"])
+router = APIRouter(prefix="/api/v1", tags=["solve jobs"], responses=problem_responses(401, 404))
 
 _runner_lock = threading.Lock()
 
@@ -139,7 +139,7 @@ def _organisers_job(
     "/events/{slug}/solves",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(403, 409, 422),
     summary="Start a solve",
     description=f"{WHO} Queues a solve of the event and answers at once with the job (its URL "
     "also in `Location`); poll it for progress. Re-plans from the published version (keeping "
@@ -197,7 +197,7 @@ def start_solve(
 @router.get(
     "/events/{slug}/solves",
     response_model=Page[JobOut],
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(403, 422),
     summary="List the event's solve jobs",
     description=f"{WHO} Newest first.",
 )
@@ -220,7 +220,7 @@ def list_solves(
 @router.get(
     "/events/{slug}/solves/{job_id}",
     response_model=JobOut,
-    responses=problem_responses(401, 403, 404),
+    responses=problem_responses(403),
     summary="A solve job: status and progress",
     description=f"{WHO}",
 )
@@ -232,7 +232,7 @@ def get_solve(access: StaffAccess, db: DbSession, job_id: str) -> JobOut:
     "/events/{slug}/solves/{job_id}/cancel",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobOut,
-    responses=problem_responses(401, 403, 404, 409),
+    responses=problem_responses(403, 409),
     summary="Cancel a solve",
     description=f"{WHO} A queued job is cancelled at once; a running one stops within about a "
     "second and keeps the best schedule it found as a version. A finished job → 409.",
@@ -245,7 +245,6 @@ def cancel_solve(access: StaffAccess, db: DbSession, runner: Runner, job_id: str
 @router.get(
     "/jobs/{job_id}",
     response_model=JobOut,
-    responses=problem_responses(401, 404),
     summary="A solve job by its id",
     description="**Who:** owners and staff of the job's event (others: 404).",
 )
@@ -258,7 +257,7 @@ def get_job(organiser: CurrentOrganiser, db: DbSession, job_id: str) -> JobOut:
     "/jobs/{job_id}/cancel",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobOut,
-    responses=problem_responses(401, 404, 409),
+    responses=problem_responses(409),
     summary="Cancel a solve job by its id",
     description="**Who:** owners and staff of the job's event (others: 404). As "
     "`POST /events/{slug}/solves/{job_id}/cancel`.",

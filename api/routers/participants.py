@@ -46,7 +46,9 @@ from matchmaking.platform.models import (
     Participant,
 )
 
-router = APIRouter(prefix="/api/v1/events/{slug}", tags=["participants"])
+router = APIRouter(
+    prefix="/api/v1/events/{slug}", tags=["participants"], responses=problem_responses(404, 422)
+)
 
 PARTICIPANT = (
     "**Who:** a participant of this event, with its personal token. Participants of other "
@@ -92,7 +94,7 @@ def _profile_changes(body: ProfileUpdate) -> tuple[dict[str, Any], dict[str, Any
     "/registrations",
     status_code=status.HTTP_201_CREATED,
     response_model=RegistrationOut,
-    responses=problem_responses(404, 409, 422),
+    responses=problem_responses(409),
     summary="Register for the event",
     description="**Who:** anyone, while registration is open (else 409; draft events 404). "
     "Answers the personal token once and e-mails the personal link. An e-mail registered "
@@ -136,7 +138,6 @@ def register(
     "/registrations/link",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
-    responses=problem_responses(404, 422),
     summary="E-mail a new personal link",
     description="**Who:** anyone. When the address is registered, a new personal link is "
     "e-mailed to it and the old one stops working. The answer is the same either way, so it "
@@ -162,7 +163,7 @@ def renew_link(
 @router.get(
     "/me",
     response_model=ParticipantMe,
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(401),
     summary="My registration",
     description=PARTICIPANT,
 )
@@ -173,7 +174,7 @@ def get_me(participant: EventParticipant) -> ParticipantMe:
 @router.patch(
     "/me",
     response_model=ParticipantMe,
-    responses=problem_responses(401, 404, 409, 422),
+    responses=problem_responses(401, 409),
     summary="Edit my registration and my organisation's profile",
     description=PARTICIPANT + " Only the fields sent change. `organisation` fields: confirmed "
     "members only (403 while the membership is pending).",
@@ -201,7 +202,7 @@ def member_out(member: Participant) -> MemberOut:
 @router.get(
     "/me/organisation/members",
     response_model=list[MemberOut],
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403),
     summary="The members of my organisation, confirmed or waiting",
     description=MEMBER,
 )
@@ -213,7 +214,7 @@ def my_organisation_members(participant: EventParticipant, db: DbSession) -> lis
 @router.post(
     "/me/organisation/members/{key}/confirm",
     response_model=MemberOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 409),
     summary="Confirm someone who registered with my organisation's name",
     description=MEMBER + " The person must be a pending member of the caller's organisation "
     "(else 404); confirmed already → 409.",
@@ -227,7 +228,7 @@ def confirm_member(key: str, participant: EventParticipant, db: DbSession) -> Me
 @router.post(
     "/me/organisation/members/{key}/turn-down",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 409),
     summary="Turn down someone who registered with my organisation's name",
     description=MEMBER + " The person must be a pending member of the caller's organisation "
     "(else 404); their registration is withdrawn with every wish they sent or received. "
@@ -245,7 +246,7 @@ def turn_down_member(key: str, participant: EventParticipant, db: DbSession) -> 
     "/me/organisation/invitation",
     status_code=status.HTTP_201_CREATED,
     response_model=InvitationOut,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403),
     summary="A new invitation link to my organisation",
     description=MEMBER + " Whoever registers with the link joins the organisation as a "
     "confirmed member. A new link replaces the previous one. Only its SHA-256 is stored.",
@@ -264,7 +265,7 @@ def new_invitation(
 @router.get(
     "/directory",
     response_model=Page[DirectoryEntry],
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(401),
     summary="The participant directory",
     description="**Who:** participants of this event and its organisers (others 404, "
     "anonymous 401). Lists only participants who consented to be listed, without e-mail "
@@ -314,7 +315,7 @@ def directory(
 @router.get(
     "/participants",
     response_model=Page[ParticipantOut],
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(401),
     summary="Every participant of the event",
     description=STAFF + " Listed or not; `q` searches names, e-mails and organisations.",
 )
@@ -332,7 +333,7 @@ def list_participants(
 @router.get(
     "/participants/{key}",
     response_model=ParticipantOut,
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(401),
     summary="A participant",
     description=STAFF,
 )
@@ -343,7 +344,7 @@ def get_participant(key: str, access: StaffAccess, db: DbSession) -> Participant
 @router.patch(
     "/participants/{key}",
     response_model=ParticipantOut,
-    responses=problem_responses(401, 404, 409, 422),
+    responses=problem_responses(401, 409),
     summary="Edit a participant",
     description=STAFF + " Besides the participant's own fields: its meeting cap "
     "`max_meetings` and `host_location` (`null` clears them).",
@@ -360,7 +361,7 @@ def update_participant(
 @router.post(
     "/participants/{key}/confirm-membership",
     response_model=ParticipantOut,
-    responses=problem_responses(401, 404, 409, 422),
+    responses=problem_responses(401, 409),
     summary="Confirm a participant's membership of its organisation",
     description=STAFF + " For someone who registered with an existing organisation's name; "
     "confirmed already → 409.",
@@ -374,7 +375,7 @@ def confirm_membership(key: str, access: StaffAccess, db: DbSession) -> Particip
 @router.post(
     "/participants/{key}/turn-down-membership",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(401, 404, 409, 422),
+    responses=problem_responses(401, 409),
     summary="Turn down a participant's pending membership of its organisation",
     description=STAFF + " For someone who registered with an existing organisation's name and "
     "does not belong to it: the registration is withdrawn with every wish they sent or "
@@ -390,7 +391,7 @@ def turn_down_membership(key: str, access: StaffAccess, db: DbSession) -> Respon
 @router.get(
     "/organisations",
     response_model=Page[OrganisationOut],
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(401),
     summary="Every organisation of the event",
     description=STAFF,
 )
@@ -404,7 +405,7 @@ def list_organisations(
 @router.delete(
     "/participants/{key}",
     response_model=ErasureOut,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403),
     summary="Erase a participant's personal data (GDPR request)",
     description="**Who:** owners of the event; staff get 403, others 404 (anonymous: 401). "
     "Removes the person's name, e-mail, job title, time zone, directory listing, personal link "

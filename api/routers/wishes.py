@@ -39,7 +39,9 @@ from matchmaking.platform import mail
 from matchmaking.platform.models import Organisation, Participant, Wish, WishStatus
 from matchmaking.platform.settings import Settings
 
-router = APIRouter(prefix="/api/v1/events/{slug}", tags=["wishes"])
+router = APIRouter(
+    prefix="/api/v1/events/{slug}", tags=["wishes"], responses=problem_responses(401, 404, 422)
+)
 
 PARTICIPANT = (
     "**Who:** a participant of this event, with its personal token. Participants of other "
@@ -104,7 +106,6 @@ def _outs(db: Session, wishes: list[Wish]) -> list[WishOut]:
 @router.get(
     "/me/wishes",
     response_model=Page[WishOut],
-    responses=problem_responses(401, 404, 422),
     summary="My wishes, sent or received",
     description=PARTICIPANT + " `direction=received` includes wishes to the participant's "
     "organisation once its membership is confirmed.",
@@ -127,7 +128,7 @@ def my_wishes(
     "/me/wishes",
     status_code=status.HTTP_201_CREATED,
     response_model=WishOut,
-    responses=problem_responses(401, 404, 409, 422),
+    responses=problem_responses(409),
     summary="Send a wish to meet someone",
     description=PARTICIPANT + WINDOW + " Exactly one of `to` (a listed participant's key) "
     "and `to_organisation` (an organisation's key). A second open wish to the same recipient "
@@ -172,7 +173,6 @@ def _send_wish(slug: str, body: WishCreate, request: Request, token: str) -> Wis
 @router.get(
     "/me/wishes/{key}",
     response_model=WishOut,
-    responses=problem_responses(401, 404, 422),
     summary="One of my wishes",
     description=PARTICIPANT + " Only wishes the participant sent or received (else 404); "
     "wishes to its organisation once its membership is confirmed.",
@@ -184,7 +184,7 @@ def my_wish(key: str, participant: EventParticipant, db: DbSession) -> WishOut:
 @router.patch(
     "/me/wishes/{key}",
     response_model=WishOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(403, 409),
     summary="Change the priority or message of a wish I sent",
     description=PARTICIPANT + WINDOW + " Only the sender (403 for the recipient), only "
     "open wishes (409).",
@@ -198,7 +198,7 @@ def edit_wish(key: str, body: WishEdit, participant: EventParticipant, db: DbSes
 @router.post(
     "/me/wishes/{key}/withdraw",
     response_model=WishOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(403, 409),
     summary="Withdraw a wish I sent",
     description=PARTICIPANT + WINDOW + " Only the sender (403 for the recipient). The wish "
     "becomes `cancelled` and no longer counts against the cap.",
@@ -227,7 +227,7 @@ def _answer(
 @router.post(
     "/me/wishes/{key}/accept",
     response_model=WishOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(403, 409),
     summary="Accept a wish I received",
     description=PARTICIPANT + WINDOW + " Only the recipient (for a wish to an organisation: "
     "any of its participants; 403 for the sender). A withdrawn wish → 409. A declined wish "
@@ -245,7 +245,7 @@ def accept_wish(
 @router.post(
     "/me/wishes/{key}/decline",
     response_model=WishOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(403, 409),
     summary="Decline a wish I received",
     description=PARTICIPANT + WINDOW + " Only the recipient (403 for the sender). A withdrawn "
     "wish → 409. The sender is e-mailed.",
@@ -265,7 +265,6 @@ def decline_wish(
 @router.get(
     "/wishes",
     response_model=Page[WishOut],
-    responses=problem_responses(401, 404, 422),
     summary="Every wish of the event",
     description=STAFF + " Filter by `status` and by `participant` (its key: wishes it sent or "
     "received).",
@@ -285,7 +284,6 @@ def event_wishes(
 @router.patch(
     "/wishes/{key}",
     response_model=WishOut,
-    responses=problem_responses(401, 404, 422),
     summary="Set a wish's status or scheduling rules",
     description=STAFF + " Any status; `priority`, `required`, `separate`; the `session` and "
     "`fixed_slot` it must be held in (keys; `null` clears). Not bound by the cut-off.",
