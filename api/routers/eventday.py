@@ -9,8 +9,8 @@ from fastapi import APIRouter, Path, Query, Response, status
 
 from api.deps import WHO_STAFF as STAFF
 from api.deps import AppSettings, DbSession, EventParticipant, StaffAccess
-from api.problems import FieldError, ProblemError, problem_responses
-from api.routers.jobs import Runner, job_out, job_url
+from api.problems import FieldError, conflict, problem_responses
+from api.routers.jobs import Runner, job_out, job_url, solve_under_way
 from api.schemas.common import Limit, Offset
 from api.schemas.eventday import (
     AbsenceIn,
@@ -21,8 +21,6 @@ from api.schemas.eventday import (
     CheckInPage,
     DayMeetingOut,
     DoorListOut,
-    DoorPersonOut,
-    DoorRowOut,
     FeedbackIn,
     FeedbackMailsOut,
     FeedbackOut,
@@ -242,34 +240,7 @@ def list_door_lists(
     session: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
 ) -> list[DoorListOut]:
     found = door_lists.door_lists(db, access.event, location=location, block=session)
-    return [
-        DoorListOut(
-            location=d.location,
-            location_name=d.location_name,
-            session=d.session,
-            session_name=d.session_name,
-            starts=d.start,
-            ends=d.end,
-            meetings=[
-                DoorRowOut(
-                    uid=row.uid,
-                    starts=row.start,
-                    ends=row.end,
-                    people=[
-                        DoorPersonOut(
-                            participant=p.key,
-                            name=p.name,
-                            organisation=p.organisation,
-                            arrived=p.arrived,
-                        )
-                        for p in row.people
-                    ],
-                )
-                for row in d.rows
-            ],
-        )
-        for d in found
-    ]
+    return [DoorListOut.model_validate(d, from_attributes=True) for d in found]
 
 
 # --- feedback --------------------------------------------------------------------------------
@@ -433,21 +404,12 @@ def replan_rest_of_day(
         )
     except job_service.SolveUnderWay as busy:
         db.rollback()
-        raise ProblemError(
-            409,
-            f"A solve of this event is already under way ({job_url(event.slug, busy.job_id or '')}"
-            "); wait for it or cancel it first.",
-            title="Conflict with the current state",
-            type_="/problems/conflict",
-        ) from None
+        raise solve_under_way(event.slug, busy) from None
     except job_service.JobError as refused:
         db.rollback()
-        raise ProblemError(
-            409,
+        raise conflict(
             "Nothing is published yet: there is no day to re-plan.",
-            title="Conflict with the current state",
-            type_="/problems/conflict",
-            errors=[FieldError(field=f"body.{refused.field}", message=refused.message)],
+            [FieldError(field=f"body.{refused.field}", message=refused.message)],
         ) from None
     except DomainError:
         db.rollback()

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from api.deps import WHO_STAFF as WHO
 from api.deps import AppSettings, CurrentOrganiser, DbSession, StaffAccess
-from api.problems import FieldError, ProblemError, problem_responses
+from api.problems import FieldError, ProblemError, conflict, problem_responses
 from api.schemas.common import Limit, Offset, Page
 from api.schemas.schedules import (
     JobOut,
@@ -70,6 +70,14 @@ Runner = Annotated[job_service.JobRunner, Depends(get_job_runner)]
 
 def job_url(slug: str, job_id: str) -> str:
     return f"/api/v1/events/{slug}/solves/{job_id}"
+
+
+def solve_under_way(slug: str, busy: job_service.SolveUnderWay) -> ProblemError:
+    """409 for a solve asked for while another one of the event runs."""
+    return conflict(
+        f"A solve of this event is already under way ({job_url(slug, busy.job_id or '')}); "
+        "wait for it or cancel it first."
+    )
 
 
 def version_url(slug: str, number: int) -> str:
@@ -171,14 +179,7 @@ def start_solve(
             settings=settings,
         )
     except job_service.SolveUnderWay as busy:
-        under_way = job_url(event.slug, busy.job_id or "")
-        raise ProblemError(
-            409,
-            f"A solve of this event is already under way ({under_way}); "
-            "wait for it or cancel it first.",
-            title="Conflict with the current state",
-            type_="/problems/conflict",
-        ) from None
+        raise solve_under_way(event.slug, busy) from None
     except job_service.JobError as refused:
         raise ProblemError(
             422,
@@ -276,12 +277,7 @@ def _cancel(db: DbSession, runner: job_service.JobRunner, job: SolveJob, slug: s
         .execution_options(populate_existing=True)
     ).one()
     if not job_service.request_cancel(db, locked):
-        raise ProblemError(
-            409,
-            f"The job has already {locked.status.value}; there is nothing to cancel.",
-            title="Conflict with the current state",
-            type_="/problems/conflict",
-        )
+        raise conflict(f"The job has already {locked.status.value}; there is nothing to cancel.")
     db.commit()
     runner.cancel(locked.id)
     return job_out(db, locked, slug)

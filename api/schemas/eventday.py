@@ -62,30 +62,36 @@ class DayMeetingOut(BaseModel):
     attendance: AttendanceOut
 
 
-class DoorPersonOut(BaseModel):
-    participant: str = Field(description="The participant's key.")
+class _FromDoorLists(BaseModel):
+    # Validated from the domain's door lists (`matchmaking.onsite.door_lists`), which name
+    # some fields differently (the aliases); the answers keep the names below.
+    model_config = ConfigDict(validate_by_name=True)
+
+
+class DoorPersonOut(_FromDoorLists):
+    participant: str = Field(description="The participant's key.", validation_alias="key")
     name: str
     organisation: str
     arrived: bool = Field(description="Checked in at the venue.")
 
 
-class DoorRowOut(BaseModel):
+class DoorRowOut(_FromDoorLists):
     uid: str
-    starts: LocalTime
-    ends: LocalTime
+    starts: LocalTime = Field(validation_alias="start")
+    ends: LocalTime = Field(validation_alias="end")
     people: list[DoorPersonOut]
 
 
-class DoorListOut(BaseModel):
+class DoorListOut(_FromDoorLists):
     """Who meets at one table or room during one session, by time."""
 
     location: str
     location_name: str
     session: str
     session_name: str
-    starts: LocalTime
-    ends: LocalTime
-    meetings: list[DoorRowOut]
+    starts: LocalTime = Field(validation_alias="start")
+    ends: LocalTime = Field(validation_alias="end")
+    meetings: list[DoorRowOut] = Field(validation_alias="rows")
 
 
 class FeedbackIn(BaseModel):
