@@ -418,16 +418,7 @@ def generate_slots(
     key: str, body: SlotGenerate, access: StaffAccess, db: DbSession
 ) -> list[SlotOut]:
     row = service.get_session(db, access.event, key)
-    slots = service.generate_slots(
-        db,
-        access.event,
-        row,
-        start=body.start,
-        end=body.end,
-        meeting_minutes=body.meeting_minutes,
-        pause_minutes=body.pause_minutes,
-        replace=body.replace,
-    )
+    slots = service.generate_slots(db, access.event, row, **body.model_dump())
     return committed(db, [slot_out(s) for s in slots])
 
 

@@ -265,11 +265,7 @@ def resolve_around_pins(
     event_id, slug, organiser_id = event.id, event.slug, access.organiser.id
     # No transaction (nor SQLite write lock) stays open while the solver runs.
     db.commit()
-    parameters = SolveParameters(
-        time_limit_seconds=body.time_limit_seconds,
-        workers=body.workers,
-        deterministic=body.deterministic,
-    )
+    parameters = SolveParameters(**body.model_dump())
     new = service.resolve_around_pins(
         request.app.state.sessionmaker, event_id, number, parameters, by=organiser_id
     )

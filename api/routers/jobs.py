@@ -168,13 +168,7 @@ def start_solve(
         job = job_service.create_solve_job(
             db,
             event,
-            time_limit_seconds=body.time_limit_seconds,
-            workers=body.workers,
-            replan=body.replan,
-            objective=body.objective,
-            relative_gap=body.relative_gap,
-            deterministic=body.deterministic,
-            move_published=body.move_published,
+            **body.model_dump(),  # the request's fields are the job's parameters
             requested_by=access.organiser.id,
             settings=settings,
         )

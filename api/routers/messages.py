@@ -96,10 +96,7 @@ def send_message(
         reached = service.send_message(
             db,
             access.event,
-            segment=body.segment,
-            delegation=body.delegation,
-            subject=body.subject,
-            body=body.body,
+            **body.model_dump(),
             base_url=settings.base_url,
             sender=access.organiser.name,
         )

@@ -153,12 +153,7 @@ def _send_wish(slug: str, body: WishCreate, request: Request, token: str) -> Wis
     settings: Settings = request.app.state.settings
     with request.app.state.sessionmaker() as db:
         participant = of_event(participant_by_token(request, db, token, lock=True), slug)
-        wish_request = service.WishRequest(
-            to=body.to,
-            to_organisation=body.to_organisation,
-            priority=body.priority,
-            message=body.message,
-        )
+        wish_request = service.WishRequest(**body.model_dump())
         sent = service.send(db, participant, wish_request, sender_locked=True)
         mail.queue(
             db,
