@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 from sqlalchemy.orm import sessionmaker
 
 from api.origin import CrossSiteRefusal
@@ -111,14 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def _document_problems(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = get_openapi(
-                title=app.title,
-                version=app.version,
-                description=app.description,
-                routes=app.routes,
-                servers=app.servers,
-            )
-            app.openapi_schema = document_problems(schema)
+            app.openapi_schema = document_problems(FastAPI.openapi(app))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

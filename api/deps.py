@@ -51,6 +51,7 @@ from matchmaking.platform.security import hash_token
 from matchmaking.platform.settings import Settings
 
 EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
+AnswerT = TypeVar("AnswerT")
 
 #: `last_used_at` of a token is written at most this often (saves a write per request).
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -100,6 +101,13 @@ def get_app_settings(request: Request) -> Settings:
 
 DbSession = Annotated[Session, Depends(get_db)]
 AppSettings = Annotated[Settings, Depends(get_app_settings)]
+
+
+def committed(db: Session, answer: AnswerT) -> AnswerT:
+    """Commits the request's transaction and hands back `answer`, which the caller built
+    before, from what the transaction read and wrote."""
+    db.commit()
+    return answer
 
 
 # --- organisers ----------------------------------------------------------------------------
@@ -181,6 +189,11 @@ def require_event_role(
 
 StaffAccess = Annotated[EventAccess, Depends(require_event_role(EventRoleName.staff))]
 OwnerAccess = Annotated[EventAccess, Depends(require_event_role(EventRoleName.owner))]
+
+#: Who may call the endpoints that take StaffAccess or OwnerAccess, as their descriptions say.
+WHO_STAFF = "**Who:** owners and staff of the event."
+WHO_STAFF_OTHERS_404 = f"{WHO_STAFF} Others get 404 (anonymous: 401)."
+WHO_OWNER = "**Who:** owners of the event; staff get 403, others 404 (anonymous: 401)."
 
 
 # --- participants --------------------------------------------------------------------------

@@ -78,6 +78,17 @@ class ProblemError(Exception):
         self.headers = headers
 
 
+def conflict(detail: str, errors: list[FieldError] | None = None) -> ProblemError:
+    """409 for a request that the event's current state does not allow."""
+    return ProblemError(
+        409,
+        detail,
+        title="Conflict with the current state",
+        type_=TYPE_PREFIX + "conflict",
+        errors=errors,
+    )
+
+
 def problem_response(
     request: Request | None,
     status: int,

@@ -5,6 +5,7 @@ the ones previewed."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from typing import Any
 
@@ -117,16 +118,7 @@ def _keep(db: DbSession, event: Event, files: sheets.Upload) -> None:
         )
     )
     if kept is None:
-        db.add(
-            SheetUpload(
-                event_id=event.id,
-                digest=files.digest,
-                kind=files.kind,
-                filename=files.filename,
-                main=files.main,
-                extra=files.extra,
-            )
-        )
+        db.add(SheetUpload(event_id=event.id, digest=files.digest, **dataclasses.asdict(files)))
 
 
 @router.post(

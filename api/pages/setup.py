@@ -235,11 +235,15 @@ class Form:
     def text(self, name: str) -> str:
         return str(self.values.get(name, "") or "")
 
+    def _present(self, name: str, raw: str, *, optional: bool, missing: str) -> bool:
+        """Whether the field holds text; when not, `missing` is its error unless optional."""
+        if not raw and not optional:
+            self.errors[name] = missing
+        return bool(raw)
+
     def whole(self, name: str, *, optional: bool = True) -> int | None:
         raw = self.text(name).replace(" ", "")
-        if not raw:
-            if not optional:
-                self.errors[name] = "Enter a whole number."
+        if not self._present(name, raw, optional=optional, missing="Enter a whole number."):
             return None
         if not re.fullmatch(r"\d{1,9}", raw):
             self.errors[name] = "Enter a whole number, such as 12."
@@ -248,9 +252,9 @@ class Form:
 
     def day(self, name: str, *, optional: bool = False) -> date | None:
         raw = self.text(name)
-        if not raw:
-            if not optional:
-                self.errors[name] = "Enter a day, such as 2030-09-10."
+        if not self._present(
+            name, raw, optional=optional, missing="Enter a day, such as 2030-09-10."
+        ):
             return None
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
             with contextlib.suppress(ValueError):
@@ -260,9 +264,7 @@ class Form:
 
     def clock(self, name: str, *, optional: bool = False) -> time | None:
         raw = self.text(name)
-        if not raw:
-            if not optional:
-                self.errors[name] = "Enter a time, such as 09:00."
+        if not self._present(name, raw, optional=optional, missing="Enter a time, such as 09:00."):
             return None
         match = re.fullmatch(r"(\d{1,2})[:.h](\d{2})", raw)
         if match and int(match.group(1)) < 24 and int(match.group(2)) < 60:
@@ -416,6 +418,25 @@ def _event_values(event: Event) -> dict[str, Any]:
     }
 
 
+def _change_event(
+    db: Session, event: Event, changes: dict[str, Any], form: Form, fields: Mapping[str, str]
+) -> dict[str, str]:
+    """Checks `changes` and makes them to the event; the messages by form field of the values
+    that could not be read or were refused (the transaction rolled back then), else none."""
+    errors = dict(form.errors)
+    try:
+        problems = checks.check_event(changes)
+        errors.update(problems_of(checks.SetupInvalid(problems), fields) if problems else {})
+        if not errors:
+            event_service.update_event(db, event, changes)
+    except DomainError as error:
+        errors.update(problems_of(error, fields))
+    if errors:
+        db.rollback()
+        db.refresh(event)
+    return errors
+
+
 @router.get("/organiser/e/{slug}/details", response_class=HTMLResponse, include_in_schema=False)
 def details_form(slug: str, request: Request, db: DbSession) -> HTMLResponse:
     event, organiser, role = _event(request, db, slug)
@@ -427,17 +448,8 @@ def save_details(slug: str, request: Request, db: DbSession, values: Posted) -> 
     event, organiser, role = _event(request, db, slug, values)
     form = Form(values)
     fields = _event_form(form, creating=False, zone_name=event.timezone)
-    errors = dict(form.errors)
-    try:
-        problems = checks.check_event(fields)
-        errors.update(problems_of(checks.SetupInvalid(problems), EVENT_FIELDS) if problems else {})
-        if not errors:
-            event_service.update_event(db, event, fields)
-    except DomainError as error:
-        errors.update(problems_of(error, EVENT_FIELDS))
+    errors = _change_event(db, event, fields, form, EVENT_FIELDS)
     if errors:
-        db.rollback()
-        db.refresh(event)
         values = {**values, "slug": event.slug}
         return _event_form_page(request, event, organiser, values, errors, status=422, role=role)
     db.commit()
@@ -1099,17 +1111,8 @@ def save_rules(slug: str, request: Request, db: DbSession, values: Posted) -> Re
         "max_requests_per_participant": form.whole("max_requests_per_participant"),
         "wish_cutoff": form.instant("cutoff_day", "cutoff_time", event.timezone),
     }
-    errors = dict(form.errors)
-    try:
-        problems = checks.check_event(changes)
-        errors.update(problems_of(checks.SetupInvalid(problems), RULE_FIELDS) if problems else {})
-        if not errors:
-            event_service.update_event(db, event, changes)
-    except DomainError as error:
-        errors.update(problems_of(error, RULE_FIELDS))
+    errors = _change_event(db, event, changes, form, RULE_FIELDS)
     if errors:
-        db.rollback()
-        db.refresh(event)
         return _rules_page(request, event, organiser, values, errors, status=422)
     db.commit()
     return _back(event, "/rules", "The rules are saved.")

@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
+from api.deps import WHO_STAFF as STAFF
 from api.deps import AppSettings, DbSession, EventParticipant, StaffAccess
-from api.problems import FieldError, ProblemError, problem_responses
-from api.routers.jobs import Runner, job_out, job_url
+from api.problems import FieldError, conflict, problem_responses
+from api.routers.jobs import Runner, job_out, job_url, solve_under_way
 from api.schemas.common import Limit, Offset
 from api.schemas.eventday import (
     AbsenceIn,
@@ -20,12 +21,9 @@ from api.schemas.eventday import (
     CheckInPage,
     DayMeetingOut,
     DoorListOut,
-    DoorPersonOut,
-    DoorRowOut,
     FeedbackIn,
     FeedbackMailsOut,
     FeedbackOut,
-    ReportLineOut,
     ReportOut,
     RestOfDayIn,
     RestOfDayOut,
@@ -37,9 +35,10 @@ from matchmaking.platform import mail
 from matchmaking.platform.errors import DomainError
 from matchmaking.platform.models import Cooperation, FollowUp, MeetingOutcome, utcnow
 
-router = APIRouter(prefix="/api/v1/events/{slug}", tags=["event day"])
+router = APIRouter(
+    prefix="/api/v1/events/{slug}", tags=["event day"], responses=problem_responses(401, 404)
+)
 
-STAFF = "**Who:** owners and staff of the event."
 ME = "**Who:** a participant of the event, with their personal token."
 Key = Annotated[str, Path(min_length=1, max_length=64, description="The participant's key.")]
 
@@ -59,7 +58,7 @@ def _check_in_out(arrival: Arrival) -> CheckInOut:
 @router.get(
     "/check-ins",
     response_model=CheckInPage,
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(422),
     summary="Find participants to check in",
     description=f"{STAFF} Participants whose name, organisation or e-mail holds every word "
     "of `q` (accents and case ignored), by name, each with whether and when they arrived; "
@@ -85,7 +84,7 @@ def list_check_ins(
 @router.put(
     "/participants/{key}/check-in",
     response_model=CheckInOut,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(403, 422),
     summary="Mark a participant arrived",
     description=f"{STAFF} Marking someone who has arrived already changes nothing (the "
     "first arrival time stays). 404 for a participant of another event.",
@@ -100,7 +99,7 @@ def check_in(access: StaffAccess, db: DbSession, key: Key) -> CheckInOut:
 @router.delete(
     "/participants/{key}/check-in",
     response_model=CheckInOut,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(403, 422),
     summary="Undo a participant's arrival",
     description=f"{STAFF} The participant is no longer marked arrived.",
 )
@@ -134,7 +133,6 @@ def _attendance_out(mark: attendance.Mark) -> AttendanceOut:
 @router.get(
     "/meetings",
     response_model=list[DayMeetingOut],
-    responses=problem_responses(401, 404),
     summary="The published meetings with their attendance",
     description=f"{STAFF} By time and place; empty while nothing is published.",
 )
@@ -163,7 +161,7 @@ def day_meetings(access: StaffAccess, db: DbSession) -> list[DayMeetingOut]:
 @router.put(
     "/meetings/{uid}/attendance",
     response_model=AttendanceOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(403, 409, 422),
     summary="Mark a meeting held or a no-show",
     description=f"{STAFF} {MARKING}",
 )
@@ -180,7 +178,7 @@ def mark_meeting(access: StaffAccess, db: DbSession, uid: Uid, body: AttendanceI
 @router.delete(
     "/meetings/{uid}/attendance",
     response_model=AttendanceOut,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(403, 422),
     summary="Unmark a meeting",
     description=f"{STAFF} The meeting is neither held nor a no-show again.",
 )
@@ -194,7 +192,7 @@ def unmark_meeting(access: StaffAccess, db: DbSession, uid: Uid) -> AttendanceOu
 @router.put(
     "/me/meetings/{uid}/attendance",
     response_model=AttendanceOut,
-    responses=problem_responses(401, 404, 409, 422),
+    responses=problem_responses(409, 422),
     summary="Mark my meeting held or a no-show",
     description=f"{ME} Only one's own meetings: anyone else's is 404. {MARKING}",
 )
@@ -212,7 +210,7 @@ def mark_my_meeting(
 @router.delete(
     "/me/meetings/{uid}/attendance",
     response_model=AttendanceOut,
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(422),
     summary="Unmark my meeting",
     description=f"{ME} Only one's own meetings: anyone else's is 404.",
 )
@@ -229,7 +227,7 @@ def unmark_my_meeting(me: EventParticipant, db: DbSession, uid: Uid) -> Attendan
 @router.get(
     "/door-lists",
     response_model=list[DoorListOut],
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(422),
     summary="Door lists: who meets at each table or room, per session",
     description=f"{STAFF} From the published schedule, by location then session (video rooms "
     "have none); only one `location` or `session` (keys) when given (404 naming the "
@@ -242,34 +240,7 @@ def list_door_lists(
     session: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
 ) -> list[DoorListOut]:
     found = door_lists.door_lists(db, access.event, location=location, block=session)
-    return [
-        DoorListOut(
-            location=d.location,
-            location_name=d.location_name,
-            session=d.session,
-            session_name=d.session_name,
-            starts=d.start,
-            ends=d.end,
-            meetings=[
-                DoorRowOut(
-                    uid=row.uid,
-                    starts=row.start,
-                    ends=row.end,
-                    people=[
-                        DoorPersonOut(
-                            participant=p.key,
-                            name=p.name,
-                            organisation=p.organisation,
-                            arrived=p.arrived,
-                        )
-                        for p in row.people
-                    ],
-                )
-                for row in d.rows
-            ],
-        )
-        for d in found
-    ]
+    return [DoorListOut.model_validate(d, from_attributes=True) for d in found]
 
 
 # --- feedback --------------------------------------------------------------------------------
@@ -279,7 +250,7 @@ def list_door_lists(
     "/me/meetings/{uid}/feedback",
     response_model=FeedbackOut,
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(401, 404, 409, 422),
+    responses=problem_responses(409, 422),
     summary="Answer the three questions about my meeting",
     description=f"{ME} Once per meeting and side: a second answer is 409 and the first "
     "stays. Only one's own published meetings (anyone else's: 404), once they have begun "
@@ -304,37 +275,12 @@ def give_feedback(me: EventParticipant, db: DbSession, uid: Uid, body: FeedbackI
 
 
 def report_out(found: report.Report) -> ReportOut:
-    def lines(items: list[report.Line]) -> list[ReportLineOut]:
-        return [
-            ReportLineOut(label=i.label, planned=i.planned, held=i.held, no_shows=i.no_shows)
-            for i in items
-        ]
-
-    return ReportOut(
-        participants=found.participants,
-        checked_in=found.checked_in,
-        planned=found.planned,
-        held=found.held,
-        no_shows=found.no_shows,
-        unmarked=found.unmarked,
-        with_a_meeting=found.with_a_meeting,
-        with_a_held_meeting=found.with_a_held_meeting,
-        by_kind=lines(found.by_kind),
-        by_delegation_pair=lines(found.by_delegation_pair),
-        by_country_pair=lines(found.by_country_pair),
-        by_sector=lines(found.by_sector),
-        answers=found.answers,
-        usefulness_mean=found.usefulness_mean,
-        usefulness={str(k): v for k, v in found.usefulness.items()},
-        follow_up=found.follow_up,
-        cooperation=found.cooperation,
-    )
+    return ReportOut.model_validate(found, from_attributes=True)
 
 
 @router.get(
     "/report",
     response_model=ReportOut,
-    responses=problem_responses(401, 404),
     summary="The event's report: meetings planned and held, no-shows, satisfaction",
     description=f"{STAFF} Meetings of the published version planned, held and no-shows (their "
     "attendance marks) by kind, by delegation pair, by country pair and by sector (a meeting "
@@ -349,7 +295,7 @@ def event_report(access: StaffAccess, db: DbSession) -> ReportOut:
     "/feedback-mails",
     response_model=FeedbackMailsOut,
     status_code=status.HTTP_202_ACCEPTED,
-    responses=problem_responses(401, 403, 404),
+    responses=problem_responses(403),
     summary="Send the closing mail with the feedback links",
     description=f"{STAFF} One e-mail to each participant with published meetings that have "
     "begun, are not no-shows and that they have not answered about, linking each one's three "
@@ -385,7 +331,6 @@ def _absence_out(away: absences.Away) -> AbsenceOut:
 @router.get(
     "/absences",
     response_model=list[AbsenceOut],
-    responses=problem_responses(401, 404),
     summary="Who is marked away",
     description=f"{STAFF} By name. {AWAY}",
 )
@@ -396,7 +341,7 @@ def list_absences(access: StaffAccess, db: DbSession) -> list[AbsenceOut]:
 @router.put(
     "/participants/{key}/absence",
     response_model=AbsenceOut,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(403, 422),
     summary="Mark a participant away",
     description=f"{STAFF} From `away_from` on (they did not come, or leave early); a second "
     f"mark moves the time. 404 for a participant of another event. {AWAY}",
@@ -411,7 +356,7 @@ def mark_away(access: StaffAccess, db: DbSession, key: Key, body: AbsenceIn) -> 
 @router.delete(
     "/participants/{key}/absence",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(403, 422),
     summary="The participant is not away after all",
     description=f"{STAFF} No change when they were not marked away.",
 )
@@ -425,7 +370,7 @@ def clear_away(access: StaffAccess, db: DbSession, key: Key) -> None:
     "/rest-of-day-replans",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=RestOfDayOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(403, 409, 422),
     summary="Re-plan the rest of the day without the people away",
     description=f"{STAFF} One action: marks the people of `absent` away (and everyone not "
     "checked in, with `not_checked_in_away`), then queues a re-plan of the published version "
@@ -459,21 +404,12 @@ def replan_rest_of_day(
         )
     except job_service.SolveUnderWay as busy:
         db.rollback()
-        raise ProblemError(
-            409,
-            f"A solve of this event is already under way ({job_url(event.slug, busy.job_id or '')}"
-            "); wait for it or cancel it first.",
-            title="Conflict with the current state",
-            type_="/problems/conflict",
-        ) from None
+        raise solve_under_way(event.slug, busy) from None
     except job_service.JobError as refused:
         db.rollback()
-        raise ProblemError(
-            409,
+        raise conflict(
             "Nothing is published yet: there is no day to re-plan.",
-            title="Conflict with the current state",
-            type_="/problems/conflict",
-            errors=[FieldError(field=f"body.{refused.field}", message=refused.message)],
+            [FieldError(field=f"body.{refused.field}", message=refused.message)],
         ) from None
     except DomainError:
         db.rollback()

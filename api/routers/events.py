@@ -10,7 +10,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Response, status
 from fastapi.responses import JSONResponse
 
-from api.deps import CurrentOrganiser, DbSession, EventAccess, OwnerAccess, StaffAccess
+from api.deps import WHO_OWNER as OWNER
+from api.deps import WHO_STAFF_OTHERS_404 as STAFF
+from api.deps import CurrentOrganiser, DbSession, EventAccess, OwnerAccess, StaffAccess, committed
 from api.problems import FieldError, ProblemError, problem_responses, refuse_nulls
 from api.schemas.common import Limit, Offset, Page, RowId
 from api.schemas.events import (
@@ -41,9 +43,6 @@ from matchmaking.organising import events as service
 from matchmaking.platform.models import Event, EventRoleName, EventSession, EventStatus, Slot
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
-
-STAFF = "**Who:** owners and staff of the event. Others get 404 (anonymous: 401)."
-OWNER = "**Who:** owners of the event; staff get 403, others 404 (anonymous: 401)."
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -91,9 +90,7 @@ def _event_fields(values: dict[str, Any]) -> dict[str, Any]:
 def create_event(body: EventCreate, organiser: CurrentOrganiser, db: DbSession) -> EventOut:
     fields = _event_fields(body.model_dump(exclude={"slug"}))
     event = service.create_event(db, organiser, body.slug, fields)
-    answer = event_out(db, event, EventRoleName.owner)
-    db.commit()
-    return answer
+    return committed(db, event_out(db, event, EventRoleName.owner))
 
 
 @router.get(
@@ -141,9 +138,7 @@ def import_event(
         problems = [(p.path, p.message) for p in error.problems]
         taken = any(path == "/event/slug" and "exists" in msg for path, msg in problems)
         raise _bundle_problem(409 if taken else 422, problems) from None
-    answer = event_out(db, event, EventRoleName.owner)
-    db.commit()
-    return answer
+    return committed(db, event_out(db, event, EventRoleName.owner))
 
 
 def _bundle_problem(status_code: int, problems: list[tuple[str, str]]) -> ProblemError:
@@ -180,9 +175,7 @@ def update_event(body: EventUpdate, access: StaffAccess, db: DbSession) -> Event
     changes = body.model_dump(exclude_unset=True)
     refuse_nulls(changes, EVENT_NULLABLE)
     service.update_event(db, access.event, _event_fields(changes))
-    answer = event_out(db, access.event, access.role)
-    db.commit()
-    return answer
+    return committed(db, event_out(db, access.event, access.role))
 
 
 @router.delete(
@@ -209,21 +202,14 @@ def public_event(slug: str, db: DbSession) -> EventPublic:
     event = service.find_event(db, slug)
     if event is None or event.status is EventStatus.draft:
         raise ProblemError(404, f"There is no event '{slug}'.", type_="/problems/not-found")
-    return EventPublic(
-        slug=event.slug,
-        name=event.name,
-        description=event.description,
-        timezone=event.timezone,
-        venue=event.venue,
-        mode=event.mode,
-        status=event.status,
-        registration_open=service.registration_is_open(event),
-        registration_closes=event.registration_closes,
-        wish_cutoff=event.wish_cutoff,
-        wish_policy=event.wish_policy,
-        max_requests_per_participant=event.max_requests_per_participant,
-        focus_areas=event.focus_areas,
-        sessions=[session_out(s) for s in event.sessions],
+    # Everything else of the event it shares with the organisers' view; the rest is left out.
+    shown = EventOut.model_validate(event).model_dump()
+    return EventPublic.model_validate(
+        {
+            **shown,
+            "registration_open": service.registration_is_open(event),
+            "sessions": [session_out(s) for s in event.sessions],
+        }
     )
 
 
@@ -260,9 +246,7 @@ def export_event(access: StaffAccess, db: DbSession) -> JSONResponse:
 )
 def open_event(access: StaffAccess, db: DbSession) -> EventOut:
     service.open_registration(db, access.event)
-    answer = event_out(db, access.event, access.role)
-    db.commit()
-    return answer
+    return committed(db, event_out(db, access.event, access.role))
 
 
 @router.post(
@@ -274,9 +258,7 @@ def open_event(access: StaffAccess, db: DbSession) -> EventOut:
 )
 def close_event(access: StaffAccess, db: DbSession) -> EventOut:
     service.close_registration(db, access.event)
-    answer = event_out(db, access.event, access.role)
-    db.commit()
-    return answer
+    return committed(db, event_out(db, access.event, access.role))
 
 
 @router.put(
@@ -288,9 +270,7 @@ def close_event(access: StaffAccess, db: DbSession) -> EventOut:
 )
 def set_rules(body: Rules, access: StaffAccess, db: DbSession) -> EventOut:
     service.update_event(db, access.event, _event_fields({"rules": body.model_dump()}))
-    answer = event_out(db, access.event, access.role)
-    db.commit()
-    return answer
+    return committed(db, event_out(db, access.event, access.role))
 
 
 # --- roles -----------------------------------------------------------------------------------
@@ -329,9 +309,7 @@ def list_roles(access: StaffAccess, db: DbSession) -> list[RoleOut]:
 )
 def grant_role(body: RoleGrant, access: OwnerAccess, db: DbSession) -> list[RoleOut]:
     service.grant_role(db, access.event, body.email, body.role)
-    answer = _roles(db, access)
-    db.commit()
-    return answer
+    return committed(db, _roles(db, access))
 
 
 @router.delete(
@@ -343,9 +321,7 @@ def grant_role(body: RoleGrant, access: OwnerAccess, db: DbSession) -> list[Role
 )
 def remove_role(organiser_id: RowId, access: OwnerAccess, db: DbSession) -> list[RoleOut]:
     service.remove_role(db, access.event, organiser_id)
-    answer = _roles(db, access)
-    db.commit()
-    return answer
+    return committed(db, _roles(db, access))
 
 
 # --- sessions and slots ----------------------------------------------------------------------
@@ -372,9 +348,7 @@ def list_sessions(access: StaffAccess) -> list[SessionOut]:
 )
 def add_session(body: SessionCreate, access: StaffAccess, db: DbSession) -> SessionOut:
     row = service.add_session(db, access.event, body.key, body.name, body.position)
-    answer = session_out(row)
-    db.commit()
-    return answer
+    return committed(db, session_out(row))
 
 
 @router.get(
@@ -399,9 +373,7 @@ def update_session(key: str, body: SessionUpdate, access: StaffAccess, db: DbSes
     changes = body.model_dump(exclude_unset=True)
     refuse_nulls(changes)
     row = service.update_session(db, service.get_session(db, access.event, key), changes)
-    answer = session_out(row)
-    db.commit()
-    return answer
+    return committed(db, session_out(row))
 
 
 @router.delete(
@@ -429,9 +401,7 @@ def delete_session(key: str, access: StaffAccess, db: DbSession) -> Response:
 def add_slot(key: str, body: SlotCreate, access: StaffAccess, db: DbSession) -> SlotOut:
     row = service.get_session(db, access.event, key)
     slot = service.add_slot(db, access.event, row, body.start, body.end, body.key)
-    answer = slot_out(slot)
-    db.commit()
-    return answer
+    return committed(db, slot_out(slot))
 
 
 @router.post(
@@ -448,19 +418,8 @@ def generate_slots(
     key: str, body: SlotGenerate, access: StaffAccess, db: DbSession
 ) -> list[SlotOut]:
     row = service.get_session(db, access.event, key)
-    slots = service.generate_slots(
-        db,
-        access.event,
-        row,
-        start=body.start,
-        end=body.end,
-        meeting_minutes=body.meeting_minutes,
-        pause_minutes=body.pause_minutes,
-        replace=body.replace,
-    )
-    answer = [slot_out(s) for s in slots]
-    db.commit()
-    return answer
+    slots = service.generate_slots(db, access.event, row, **body.model_dump())
+    return committed(db, [slot_out(s) for s in slots])
 
 
 @router.get(
@@ -489,9 +448,7 @@ def update_slot(key: str, body: SlotUpdate, access: StaffAccess, db: DbSession) 
     changes = body.model_dump(exclude_unset=True)
     refuse_nulls(changes)
     slot = service.update_slot(db, access.event, service.get_slot(db, access.event, key), changes)
-    answer = slot_out(slot)
-    db.commit()
-    return answer
+    return committed(db, slot_out(slot))
 
 
 @router.delete(
@@ -531,9 +488,7 @@ def list_locations(access: StaffAccess, db: DbSession) -> list[LocationOut]:
 )
 def add_location(body: LocationCreate, access: StaffAccess, db: DbSession) -> LocationOut:
     location = service.add_location(db, access.event, body.model_dump())
-    answer = LocationOut.model_validate(location)
-    db.commit()
-    return answer
+    return committed(db, LocationOut.model_validate(location))
 
 
 @router.get(
@@ -560,9 +515,7 @@ def update_location(
     changes = body.model_dump(exclude_unset=True)
     refuse_nulls(changes)
     location = service.update_location(db, service.get_location(db, access.event, key), changes)
-    answer = LocationOut.model_validate(location)
-    db.commit()
-    return answer
+    return committed(db, LocationOut.model_validate(location))
 
 
 @router.delete(

@@ -16,6 +16,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
+from api.deps import WHO_STAFF as WHO
 from api.deps import DbSession, StaffAccess
 from api.problems import PROBLEM_MEDIA_TYPE, ProblemDetails, ProblemError, problem_responses
 from api.routers.schedules import find_version, summary
@@ -37,9 +38,12 @@ from matchmaking.planning.versions import as_utc, load_meetings
 from matchmaking.platform.models import Event, HandEdit, Meeting, ScheduleVersion
 from solver.problem import SolveParameters
 
-router = APIRouter(prefix="/api/v1/events/{slug}/versions", tags=["hand edits"])
+router = APIRouter(
+    prefix="/api/v1/events/{slug}/versions",
+    tags=["hand edits"],
+    responses=problem_responses(401, 404, 422),
+)
 
-WHO = "**Who:** owners and staff of the event."
 Uid = Annotated[str, Path(min_length=1, max_length=200, description="The meeting's uid.")]
 REFUSED = (
     "A refused edit is a 409 problem: `detail` says why in words (names, times in the "
@@ -111,7 +115,6 @@ def _done(db: DbSession, result: service.EditResult) -> EditOut:
 @router.get(
     "/{number}/hand-edits",
     response_model=HandEditsOut,
-    responses=problem_responses(401, 404, 422),
     summary="A version's meetings with their hand marks, and its edit log",
     description=f"{WHO} Each meeting says whether it was placed by hand and whether it is "
     "pinned; `edits` lists the version's hand edits in words, oldest first.",
@@ -130,7 +133,7 @@ def list_hand_edits(access: StaffAccess, db: DbSession, number: int) -> HandEdit
     "/{number}/copy",
     response_model=CopyOut,
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(401, 404, 409, 422),
+    responses=problem_responses(409),
     summary="Make a draft copy of a version to edit by hand",
     description=f"{WHO} A new unpublished version with the same meetings (uids, hand marks, "
     "pins) and results. A copy of the published version is planned from it, so publishing "
@@ -152,7 +155,7 @@ def copy_version(access: StaffAccess, db: DbSession, number: int) -> CopyOut:
     "/{number}/meetings",
     response_model=EditOut,
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(401, 404, 409, 422),
+    responses=problem_responses(409),
     summary="Add a meeting by hand",
     description=f"{WHO} A meeting of two participants in a slot and location, for their "
     "accepted wishes this version leaves unmet (a meeting meets a wish: without one the edit "
@@ -173,7 +176,7 @@ def add_meeting(
 @router.post(
     "/{number}/meetings/{uid}/move",
     response_model=EditOut,
-    responses=problem_responses(401, 404, 409, 422),
+    responses=problem_responses(409),
     summary="Move a meeting by hand",
     description=f"{WHO} To another slot, another location, or both. {REFUSED}",
 )
@@ -196,7 +199,7 @@ def move_meeting(
 @router.delete(
     "/{number}/meetings/{uid}",
     response_model=EditOut,
-    responses=problem_responses(401, 404, 409, 422),
+    responses=problem_responses(409),
     summary="Cancel a meeting by hand",
     description=f"{WHO} Its wishes are listed as unscheduled (reason "
     f"`{service.CANCELLED_REASON}`); they are not withdrawn, so a later solve may hold them "
@@ -215,7 +218,7 @@ def cancel_meeting(
 @router.put(
     "/{number}/meetings/{uid}/pin",
     response_model=EditOut,
-    responses=problem_responses(401, 404, 409, 422),
+    responses=problem_responses(409),
     summary="Pin or unpin a meeting",
     description=f"{WHO} A re-solve around pins keeps a pinned meeting exactly where it is "
     "(slot, location, participants). 422 when it already is as asked.",
@@ -233,7 +236,7 @@ def pin_meeting(
     "/{number}/resolve-around-pins",
     response_model=VersionSummary,
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(401, 404, 409, 422),
+    responses=problem_responses(409),
     summary="Re-solve around the pinned meetings",
     description=f"{WHO} Solves the event again (in the request, at most 120 s) keeping this "
     "version's pinned meetings exactly where they are and its other meetings where they are "
@@ -262,11 +265,7 @@ def resolve_around_pins(
     event_id, slug, organiser_id = event.id, event.slug, access.organiser.id
     # No transaction (nor SQLite write lock) stays open while the solver runs.
     db.commit()
-    parameters = SolveParameters(
-        time_limit_seconds=body.time_limit_seconds,
-        workers=body.workers,
-        deterministic=body.deterministic,
-    )
+    parameters = SolveParameters(**body.model_dump())
     new = service.resolve_around_pins(
         request.app.state.sessionmaker, event_id, number, parameters, by=organiser_id
     )

@@ -8,6 +8,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from api.deps import WHO_STAFF_OTHERS_404 as STAFF
 from api.deps import DbSession, StaffAccess
 from api.problems import FieldError, ProblemError, problem_responses
 from matchmaking.bundle import sheets
@@ -15,7 +16,6 @@ from matchmaking.bundle import sheets
 router = APIRouter(prefix="/api/v1/events", tags=["imports"])
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-STAFF = "**Who:** owners and staff of the event. Others get 404 (anonymous: 401)."
 
 
 class Counts(BaseModel):

@@ -12,8 +12,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Request, Response, status
 from sqlalchemy import func, select
 
+from api.deps import WHO_STAFF as WHO
 from api.deps import AppSettings, CurrentOrganiser, DbSession, StaffAccess
-from api.problems import FieldError, ProblemError, problem_responses
+from api.problems import FieldError, ProblemError, conflict, problem_responses
 from api.schemas.common import Limit, Offset, Page
 from api.schemas.schedules import (
     JobOut,
@@ -28,7 +29,7 @@ from matchmaking.planning.runners import make_runner
 from matchmaking.platform.models import Event, ScheduleVersion, SolveJob
 from matchmaking.platform.settings import Settings
 
-router = APIRouter(prefix="/api/v1", tags=["solve jobs"])
+router = APIRouter(prefix="/api/v1", tags=["solve jobs"], responses=problem_responses(401, 404))
 
 _runner_lock = threading.Lock()
 
@@ -69,6 +70,14 @@ Runner = Annotated[job_service.JobRunner, Depends(get_job_runner)]
 
 def job_url(slug: str, job_id: str) -> str:
     return f"/api/v1/events/{slug}/solves/{job_id}"
+
+
+def solve_under_way(slug: str, busy: job_service.SolveUnderWay) -> ProblemError:
+    """409 for a solve asked for while another one of the event runs."""
+    return conflict(
+        f"A solve of this event is already under way ({job_url(slug, busy.job_id or '')}); "
+        "wait for it or cancel it first."
+    )
 
 
 def version_url(slug: str, number: int) -> str:
@@ -133,14 +142,12 @@ def _organisers_job(
 
 # --- endpoints -----------------------------------------------------------------------------------
 
-WHO = "**Who:** owners and staff of the event."
-
 
 @router.post(
     "/events/{slug}/solves",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(403, 409, 422),
     summary="Start a solve",
     description=f"{WHO} Queues a solve of the event and answers at once with the job (its URL "
     "also in `Location`); poll it for progress. Re-plans from the published version (keeping "
@@ -161,25 +168,12 @@ def start_solve(
         job = job_service.create_solve_job(
             db,
             event,
-            time_limit_seconds=body.time_limit_seconds,
-            workers=body.workers,
-            replan=body.replan,
-            objective=body.objective,
-            relative_gap=body.relative_gap,
-            deterministic=body.deterministic,
-            move_published=body.move_published,
+            **body.model_dump(),  # the request's fields are the job's parameters
             requested_by=access.organiser.id,
             settings=settings,
         )
     except job_service.SolveUnderWay as busy:
-        under_way = job_url(event.slug, busy.job_id or "")
-        raise ProblemError(
-            409,
-            f"A solve of this event is already under way ({under_way}); "
-            "wait for it or cancel it first.",
-            title="Conflict with the current state",
-            type_="/problems/conflict",
-        ) from None
+        raise solve_under_way(event.slug, busy) from None
     except job_service.JobError as refused:
         raise ProblemError(
             422,
@@ -198,7 +192,7 @@ def start_solve(
 @router.get(
     "/events/{slug}/solves",
     response_model=Page[JobOut],
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(403, 422),
     summary="List the event's solve jobs",
     description=f"{WHO} Newest first.",
 )
@@ -221,7 +215,7 @@ def list_solves(
 @router.get(
     "/events/{slug}/solves/{job_id}",
     response_model=JobOut,
-    responses=problem_responses(401, 403, 404),
+    responses=problem_responses(403),
     summary="A solve job: status and progress",
     description=f"{WHO}",
 )
@@ -233,7 +227,7 @@ def get_solve(access: StaffAccess, db: DbSession, job_id: str) -> JobOut:
     "/events/{slug}/solves/{job_id}/cancel",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobOut,
-    responses=problem_responses(401, 403, 404, 409),
+    responses=problem_responses(403, 409),
     summary="Cancel a solve",
     description=f"{WHO} A queued job is cancelled at once; a running one stops within about a "
     "second and keeps the best schedule it found as a version. A finished job → 409.",
@@ -246,7 +240,6 @@ def cancel_solve(access: StaffAccess, db: DbSession, runner: Runner, job_id: str
 @router.get(
     "/jobs/{job_id}",
     response_model=JobOut,
-    responses=problem_responses(401, 404),
     summary="A solve job by its id",
     description="**Who:** owners and staff of the job's event (others: 404).",
 )
@@ -259,7 +252,7 @@ def get_job(organiser: CurrentOrganiser, db: DbSession, job_id: str) -> JobOut:
     "/jobs/{job_id}/cancel",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobOut,
-    responses=problem_responses(401, 404, 409),
+    responses=problem_responses(409),
     summary="Cancel a solve job by its id",
     description="**Who:** owners and staff of the job's event (others: 404). As "
     "`POST /events/{slug}/solves/{job_id}/cancel`.",
@@ -278,12 +271,7 @@ def _cancel(db: DbSession, runner: job_service.JobRunner, job: SolveJob, slug: s
         .execution_options(populate_existing=True)
     ).one()
     if not job_service.request_cancel(db, locked):
-        raise ProblemError(
-            409,
-            f"The job has already {locked.status.value}; there is nothing to cancel.",
-            title="Conflict with the current state",
-            type_="/problems/conflict",
-        )
+        raise conflict(f"The job has already {locked.status.value}; there is nothing to cancel.")
     db.commit()
     runner.cancel(locked.id)
     return job_out(db, locked, slug)

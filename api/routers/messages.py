@@ -12,7 +12,11 @@ from api.problems import problem_responses
 from api.schemas.common import Line, Paragraphs
 from matchmaking.delivery import messages as service
 
-router = APIRouter(prefix="/api/v1/events/{slug}/messages", tags=["messages"])
+router = APIRouter(
+    prefix="/api/v1/events/{slug}/messages",
+    tags=["messages"],
+    responses=problem_responses(401, 404, 422),
+)
 
 WHO = "**Who:** owners and staff of the event (others 404, anonymous 401)."
 SegmentKey = Literal["everyone", "no_wishes", "unanswered", "unscheduled", "online", "delegation"]
@@ -50,7 +54,6 @@ class AudienceOut(BaseModel):
 @router.get(
     "/segments",
     response_model=SegmentsOut,
-    responses=problem_responses(401, 404, 422),
     summary="Whom each segment of participants reaches",
     description=WHO,
 )
@@ -74,7 +77,6 @@ def list_segments(access: StaffAccess, db: DbSession) -> SegmentsOut:
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=AudienceOut,
-    responses=problem_responses(401, 404, 422),
     summary="Write an e-mail to every participant of a segment",
     description=WHO + " The message goes out through the outbox (see `GET …/mails`), one mail "
     "per recipient with their name and a link to their page; `dry_run=true` only says whom it "
@@ -94,10 +96,7 @@ def send_message(
         reached = service.send_message(
             db,
             access.event,
-            segment=body.segment,
-            delegation=body.delegation,
-            subject=body.subject,
-            body=body.body,
+            **body.model_dump(),
             base_url=settings.base_url,
             sender=access.organiser.name,
         )

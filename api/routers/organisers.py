@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from api.deps import CurrentOrganiser, DbSession
+from api.deps import CurrentOrganiser, DbSession, committed
 from api.problems import problem_responses
 from api.schemas.common import RowId
 from api.schemas.organisers import (
@@ -21,14 +21,16 @@ from api.schemas.organisers import (
 )
 from matchmaking.organising import organisers as service
 
-router = APIRouter(prefix="/api/v1/organisers", tags=["organisers"])
+router = APIRouter(
+    prefix="/api/v1/organisers", tags=["organisers"], responses=problem_responses(401)
+)
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=OrganiserCreated,
-    responses=problem_responses(401, 409, 422),
+    responses=problem_responses(409, 422),
     summary="Create an organiser account",
     description="**Who:** any authenticated organiser. Answers the new account with its first "
     "API token, shown only this once. An e-mail that has an account already → 409.",
@@ -37,20 +39,20 @@ def create_organiser(
     body: OrganiserCreate, db: DbSession, _caller: CurrentOrganiser
 ) -> OrganiserCreated:
     organiser, token, secret = service.create_organiser(db, str(body.email), body.name)
-    answer = OrganiserCreated(
-        organiser=OrganiserOut.model_validate(organiser),
-        token=TokenIssued.model_validate(
-            {**TokenOut.model_validate(token).model_dump(), "token": secret}
+    return committed(
+        db,
+        OrganiserCreated(
+            organiser=OrganiserOut.model_validate(organiser),
+            token=TokenIssued.model_validate(
+                {**TokenOut.model_validate(token).model_dump(), "token": secret}
+            ),
         ),
     )
-    db.commit()
-    return answer
 
 
 @router.get(
     "/me",
     response_model=OrganiserOut,
-    responses=problem_responses(401),
     summary="The calling organiser",
     description="**Who:** any authenticated organiser.",
 )
@@ -61,7 +63,6 @@ def me(organiser: CurrentOrganiser) -> OrganiserOut:
 @router.get(
     "/me/tokens",
     response_model=list[TokenOut],
-    responses=problem_responses(401),
     summary="My API tokens",
     description="**Who:** any authenticated organiser; lists its own tokens (never their text).",
 )
@@ -73,30 +74,29 @@ def list_tokens(organiser: CurrentOrganiser, db: DbSession) -> list[TokenOut]:
     "/me/tokens",
     status_code=status.HTTP_201_CREATED,
     response_model=TokenIssued,
-    responses=problem_responses(401, 422),
+    responses=problem_responses(422),
     summary="Create an API token",
     description="**Who:** any authenticated organiser, for itself. The token is shown only in "
     "this response.",
 )
 def create_token(body: TokenCreate, organiser: CurrentOrganiser, db: DbSession) -> TokenIssued:
     token, secret = service.issue_token(db, organiser, body.name)
-    answer = TokenIssued.model_validate(
-        {**TokenOut.model_validate(token).model_dump(), "token": secret}
+    return committed(
+        db,
+        TokenIssued.model_validate(
+            {**TokenOut.model_validate(token).model_dump(), "token": secret}
+        ),
     )
-    db.commit()
-    return answer
 
 
 @router.delete(
     "/me/tokens/{token_id}",
     response_model=TokenOut,
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(404, 422),
     summary="Revoke an API token",
     description="**Who:** the organiser owning the token. A revoked token is refused at once "
     "(401). Revoking the token used for this very request is allowed.",
 )
 def revoke_token(token_id: RowId, organiser: CurrentOrganiser, db: DbSession) -> TokenOut:
     token = service.revoke_token(db, organiser, token_id)
-    answer = TokenOut.model_validate(token)
-    db.commit()
-    return answer
+    return committed(db, TokenOut.model_validate(token))

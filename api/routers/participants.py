@@ -6,7 +6,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
-from api.deps import AppSettings, DbSession, EventParticipant, OwnerAccess, StaffAccess, Viewer
+from api.deps import WHO_STAFF_OTHERS_404 as STAFF
+from api.deps import (
+    AppSettings,
+    DbSession,
+    EventParticipant,
+    OwnerAccess,
+    StaffAccess,
+    Viewer,
+    committed,
+)
 from api.problems import ProblemError, problem_responses, refuse_nulls
 from api.schemas.common import Limit, Offset, Page
 from api.schemas.participants import (
@@ -37,13 +46,14 @@ from matchmaking.platform.models import (
     Participant,
 )
 
-router = APIRouter(prefix="/api/v1/events/{slug}", tags=["participants"])
+router = APIRouter(
+    prefix="/api/v1/events/{slug}", tags=["participants"], responses=problem_responses(404, 422)
+)
 
 PARTICIPANT = (
     "**Who:** a participant of this event, with its personal token. Participants of other "
     "events get 404; anonymous callers and organiser tokens get 401."
 )
-STAFF = "**Who:** owners and staff of the event. Others get 404 (anonymous: 401)."
 
 
 def organisation_out(organisation: Organisation) -> OrganisationOut:
@@ -51,21 +61,7 @@ def organisation_out(organisation: Organisation) -> OrganisationOut:
 
 
 def me_out(participant: Participant) -> ParticipantMe:
-    return ParticipantMe(
-        key=participant.key,
-        name=participant.name,
-        email=participant.email,
-        job_title=participant.job_title,
-        attendance=participant.attendance,
-        timezone=participant.timezone,
-        listed=participant.listed,
-        max_meetings=participant.max_meetings,
-        organisation=organisation_out(participant.organisation),
-        membership_confirmed=participant.membership_confirmed,
-        unavailable_slots=[s.key for s in participant.unavailable_slots],
-        created_at=participant.created_at,
-        updated_at=participant.updated_at,
-    )
+    return ParticipantMe.model_validate(participant, from_attributes=True)
 
 
 def participant_out(participant: Participant) -> ParticipantOut:
@@ -98,7 +94,7 @@ def _profile_changes(body: ProfileUpdate) -> tuple[dict[str, Any], dict[str, Any
     "/registrations",
     status_code=status.HTTP_201_CREATED,
     response_model=RegistrationOut,
-    responses=problem_responses(404, 409, 422),
+    responses=problem_responses(409),
     summary="Register for the event",
     description="**Who:** anyone, while registration is open (else 409; draft events 404). "
     "Answers the personal token once and e-mails the personal link. An e-mail registered "
@@ -128,20 +124,20 @@ def register(
     )
     registration = service.register(db, event, form, settings.base_url)
     mail.queue(db, [service.registration_mail(event, registration)], event_id=event.id)
-    answer = RegistrationOut(
-        participant=me_out(registration.participant),
-        access_token=registration.token,
-        link=registration.link,
+    return committed(
+        db,
+        RegistrationOut(
+            participant=me_out(registration.participant),
+            access_token=registration.token,
+            link=registration.link,
+        ),
     )
-    db.commit()
-    return answer
 
 
 @router.post(
     "/registrations/link",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
-    responses=problem_responses(404, 422),
     summary="E-mail a new personal link",
     description="**Who:** anyone. When the address is registered, a new personal link is "
     "e-mailed to it and the old one stops working. The answer is the same either way, so it "
@@ -167,7 +163,7 @@ def renew_link(
 @router.get(
     "/me",
     response_model=ParticipantMe,
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(401),
     summary="My registration",
     description=PARTICIPANT,
 )
@@ -178,7 +174,7 @@ def get_me(participant: EventParticipant) -> ParticipantMe:
 @router.patch(
     "/me",
     response_model=ParticipantMe,
-    responses=problem_responses(401, 404, 409, 422),
+    responses=problem_responses(401, 409),
     summary="Edit my registration and my organisation's profile",
     description=PARTICIPANT + " Only the fields sent change. `organisation` fields: confirmed "
     "members only (403 while the membership is pending).",
@@ -186,9 +182,7 @@ def get_me(participant: EventParticipant) -> ParticipantMe:
 def update_me(body: ProfileUpdate, participant: EventParticipant, db: DbSession) -> ParticipantMe:
     changes, organisation = _profile_changes(body)
     service.update_profile(db, participant, changes, organisation)
-    answer = me_out(participant)
-    db.commit()
-    return answer
+    return committed(db, me_out(participant))
 
 
 # --- organisation membership -----------------------------------------------------------------
@@ -208,7 +202,7 @@ def member_out(member: Participant) -> MemberOut:
 @router.get(
     "/me/organisation/members",
     response_model=list[MemberOut],
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403),
     summary="The members of my organisation, confirmed or waiting",
     description=MEMBER,
 )
@@ -220,7 +214,7 @@ def my_organisation_members(participant: EventParticipant, db: DbSession) -> lis
 @router.post(
     "/me/organisation/members/{key}/confirm",
     response_model=MemberOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 409),
     summary="Confirm someone who registered with my organisation's name",
     description=MEMBER + " The person must be a pending member of the caller's organisation "
     "(else 404); confirmed already → 409.",
@@ -228,15 +222,13 @@ def my_organisation_members(participant: EventParticipant, db: DbSession) -> lis
 def confirm_member(key: str, participant: EventParticipant, db: DbSession) -> MemberOut:
     service.check_confirmed_member(participant, "confirm new members")
     member = service.find_member(db, participant, key)
-    answer = member_out(service.confirm_membership(db, member, participant))
-    db.commit()
-    return answer
+    return committed(db, member_out(service.confirm_membership(db, member, participant)))
 
 
 @router.post(
     "/me/organisation/members/{key}/turn-down",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 409),
     summary="Turn down someone who registered with my organisation's name",
     description=MEMBER + " The person must be a pending member of the caller's organisation "
     "(else 404); their registration is withdrawn with every wish they sent or received. "
@@ -254,7 +246,7 @@ def turn_down_member(key: str, participant: EventParticipant, db: DbSession) -> 
     "/me/organisation/invitation",
     status_code=status.HTTP_201_CREATED,
     response_model=InvitationOut,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403),
     summary="A new invitation link to my organisation",
     description=MEMBER + " Whoever registers with the link joins the organisation as a "
     "confirmed member. A new link replaces the previous one. Only its SHA-256 is stored.",
@@ -273,7 +265,7 @@ def new_invitation(
 @router.get(
     "/directory",
     response_model=Page[DirectoryEntry],
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(401),
     summary="The participant directory",
     description="**Who:** participants of this event and its organisers (others 404, "
     "anonymous 401). Lists only participants who consented to be listed, without e-mail "
@@ -323,7 +315,7 @@ def directory(
 @router.get(
     "/participants",
     response_model=Page[ParticipantOut],
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(401),
     summary="Every participant of the event",
     description=STAFF + " Listed or not; `q` searches names, e-mails and organisations.",
 )
@@ -341,7 +333,7 @@ def list_participants(
 @router.get(
     "/participants/{key}",
     response_model=ParticipantOut,
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(401),
     summary="A participant",
     description=STAFF,
 )
@@ -352,7 +344,7 @@ def get_participant(key: str, access: StaffAccess, db: DbSession) -> Participant
 @router.patch(
     "/participants/{key}",
     response_model=ParticipantOut,
-    responses=problem_responses(401, 404, 409, 422),
+    responses=problem_responses(401, 409),
     summary="Edit a participant",
     description=STAFF + " Besides the participant's own fields: its meeting cap "
     "`max_meetings` and `host_location` (`null` clears them).",
@@ -363,15 +355,13 @@ def update_participant(
     participant = service.get_participant(db, access.event, key)
     changes, organisation = _profile_changes(body)
     service.organiser_update(db, participant, changes, organisation)
-    answer = participant_out(participant)
-    db.commit()
-    return answer
+    return committed(db, participant_out(participant))
 
 
 @router.post(
     "/participants/{key}/confirm-membership",
     response_model=ParticipantOut,
-    responses=problem_responses(401, 404, 409, 422),
+    responses=problem_responses(401, 409),
     summary="Confirm a participant's membership of its organisation",
     description=STAFF + " For someone who registered with an existing organisation's name; "
     "confirmed already → 409.",
@@ -379,15 +369,13 @@ def update_participant(
 def confirm_membership(key: str, access: StaffAccess, db: DbSession) -> ParticipantOut:
     participant = service.get_participant(db, access.event, key)
     confirmed = service.confirm_membership(db, participant, None)
-    answer = participant_out(confirmed)
-    db.commit()
-    return answer
+    return committed(db, participant_out(confirmed))
 
 
 @router.post(
     "/participants/{key}/turn-down-membership",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(401, 404, 409, 422),
+    responses=problem_responses(401, 409),
     summary="Turn down a participant's pending membership of its organisation",
     description=STAFF + " For someone who registered with an existing organisation's name and "
     "does not belong to it: the registration is withdrawn with every wish they sent or "
@@ -403,7 +391,7 @@ def turn_down_membership(key: str, access: StaffAccess, db: DbSession) -> Respon
 @router.get(
     "/organisations",
     response_model=Page[OrganisationOut],
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(401),
     summary="Every organisation of the event",
     description=STAFF,
 )
@@ -417,7 +405,7 @@ def list_organisations(
 @router.delete(
     "/participants/{key}",
     response_model=ErasureOut,
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403),
     summary="Erase a participant's personal data (GDPR request)",
     description="**Who:** owners of the event; staff get 403, others 404 (anonymous: 401). "
     "Removes the person's name, e-mail, job title, time zone, directory listing, personal link "
@@ -428,11 +416,12 @@ def list_organisations(
 def erase_participant(key: str, access: OwnerAccess, db: DbSession) -> ErasureOut:
     participant = service.get_participant(db, access.event, key)
     erasure = privacy.erase_participant(db, participant)
-    answer = ErasureOut(
-        participant=erasure.participant,
-        wishes_kept=erasure.wishes_kept,
-        meetings_kept=erasure.meetings_kept,
-        organisation_erased=erasure.organisation_erased,
+    return committed(
+        db,
+        ErasureOut(
+            participant=erasure.participant,
+            wishes_kept=erasure.wishes_kept,
+            meetings_kept=erasure.meetings_kept,
+            organisation_erased=erasure.organisation_erased,
+        ),
     )
-    db.commit()
-    return answer

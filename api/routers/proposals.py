@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
-from api.deps import AppSettings, DbSession, StaffAccess
+from api.deps import AppSettings, DbSession, StaffAccess, committed
 from api.problems import problem_responses
 from matchmaking.planning import proposals as service
 
@@ -111,6 +111,4 @@ def propose(
     sent = service.send_proposals(
         db, access.event, access.organiser, per_participant, base_url=settings.base_url
     )
-    answer = _answer(sent.plan, [w.key for w in sent.wishes], sent.mails)
-    db.commit()
-    return answer
+    return committed(db, _answer(sent.plan, [w.key for w in sent.wishes], sent.mails))

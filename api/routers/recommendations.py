@@ -21,7 +21,11 @@ from matchmaking.participants import registration as registration_service
 from matchmaking.participants.recommend import DEFAULT_TOP, MAX_TOP, suggestions_for_participant
 from matchmaking.platform.models import Event, Participant
 
-router = APIRouter(prefix="/api/v1/events/{slug}", tags=["recommendations"])
+router = APIRouter(
+    prefix="/api/v1/events/{slug}",
+    tags=["recommendations"],
+    responses=problem_responses(401, 404, 422),
+)
 
 Top = Annotated[
     int, Query(ge=1, le=MAX_TOP, description="How many suggestions (default 10, at most 100).")
@@ -52,7 +56,6 @@ def suggestions_for(
 @router.get(
     "/me/suggestions",
     response_model=SuggestionsOut,
-    responses=problem_responses(401, 404, 422),
     summary="Partners I should meet next",
     description="**Who:** a participant of this event, with its personal token. Participants "
     "of other events get 404; anonymous callers and organiser tokens get 401. Best first, "
@@ -65,7 +68,6 @@ def my_suggestions(participant: EventParticipant, db: DbSession, top: Top = 10) 
 @router.get(
     "/participants/{key}/suggestions",
     response_model=SuggestionsOut,
-    responses=problem_responses(401, 404, 422),
     summary="Partners a participant should meet next",
     description="**Who:** owners and staff of the event. Others get 404 (anonymous: 401). "
     "The same suggestions the participant sees; an unknown participant → 404.",

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from api.deps import WHO_STAFF as WHO
 from api.deps import AppSettings, DbSession, StaffAccess
 from api.problems import PROBLEM_MEDIA_TYPE, ProblemDetails, problem_responses
 from api.routers.jobs import version_url
@@ -41,9 +42,11 @@ from matchmaking.planning.publishing import PublishResult
 from matchmaking.platform.models import Event, Meeting, Participant, ScheduleVersion
 from matchmaking.platform.settings import Settings
 
-router = APIRouter(prefix="/api/v1/events/{slug}/versions", tags=["schedule versions"])
-
-WHO = "**Who:** owners and staff of the event."
+router = APIRouter(
+    prefix="/api/v1/events/{slug}/versions",
+    tags=["schedule versions"],
+    responses=problem_responses(401, 403, 404, 422),
+)
 
 
 # --- lookups and views ---------------------------------------------------------------------------
@@ -147,22 +150,9 @@ def _impact(impact: version_service.VersionImpact) -> ImpactOut:
         cancelled=len(diff.removed),
         added=len(diff.added),
         participants=[
-            PersonImpactOut(
-                key=p.key,
-                name=p.name,
-                organisation=p.organisation,
-                moved=p.moved,
-                cancelled=p.cancelled,
-                added=p.added,
-            )
-            for p in impact.people
+            PersonImpactOut.model_validate(p, from_attributes=True) for p in impact.people
         ],
-        goals=[
-            GoalChangeOut(
-                goal=g.goal, label=g.label, before=g.before, after=g.after, verdict=g.verdict
-            )
-            for g in impact.goals
-        ],
+        goals=[GoalChangeOut.model_validate(g, from_attributes=True) for g in impact.goals],
         needs_confirmation=impact.needs_confirmation,
     )
 
@@ -187,7 +177,6 @@ def _changes(changes: list[version_service.MeetingChange]) -> list[MeetingChange
 @router.get(
     "",
     response_model=Page[VersionSummary],
-    responses=problem_responses(401, 403, 404, 422),
     summary="List the event's schedule versions",
     description=f"{WHO} Newest first; `current` marks the published one.",
 )
@@ -213,7 +202,6 @@ def list_versions(
 @router.get(
     "/{number}",
     response_model=VersionDetail,
-    responses=problem_responses(401, 403, 404, 422),
     summary="A schedule version in full",
     description=f"{WHO} Statistics, unscheduled wishes with their reasons and the people "
     "concerned, conflicts of an infeasible event, and staleness: the changes to wishes and "
@@ -244,7 +232,6 @@ def get_version(access: StaffAccess, db: DbSession, number: int) -> VersionDetai
 @router.get(
     "/{number}/diff",
     response_model=DiffOut,
-    responses=problem_responses(401, 403, 404, 422),
     summary="Compare two versions",
     description=f"{WHO} Meetings (by their stable uid) added, moved (other slot, location or "
     "participant) and removed between version `against` and this one, with names, times and "
@@ -283,7 +270,7 @@ def diff_version(
 @router.post(
     "/{number}/publish",
     response_model=PublishOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(409),
     summary="Publish a version",
     description=f"{WHO} Makes this version the one participants see, atomically (the previous "
     "published version stays in the history). Refused with 409: a version without a schedule "
@@ -358,7 +345,6 @@ def _refusal(request: Request, refused: publishing_service.PublishError) -> JSON
     response_model=ScheduleDoc,
     # Only the fields the document has: `conflicts` is written only when there are some.
     response_model_exclude_unset=True,
-    responses=problem_responses(401, 403, 404, 422),
     summary="The version as a schedule document",
     description=f"{WHO} The version in the public `matchmaking-schedule/1` format "
     "(docs/bundle-format.md): meetings by slot and location, unscheduled wishes with reasons.",

@@ -10,11 +10,15 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import (
+    WHO_STAFF_OTHERS_404 as STAFF,
+)
+from api.deps import (
     AppSettings,
     DbSession,
     EventParticipant,
     ParticipantTokenHeader,
     StaffAccess,
+    committed,
     no_participant_token,
     of_event,
     participant_by_token,
@@ -35,13 +39,14 @@ from matchmaking.platform import mail
 from matchmaking.platform.models import Organisation, Participant, Wish, WishStatus
 from matchmaking.platform.settings import Settings
 
-router = APIRouter(prefix="/api/v1/events/{slug}", tags=["wishes"])
+router = APIRouter(
+    prefix="/api/v1/events/{slug}", tags=["wishes"], responses=problem_responses(401, 404, 422)
+)
 
 PARTICIPANT = (
     "**Who:** a participant of this event, with its personal token. Participants of other "
     "events get 404; anonymous callers and organiser tokens get 401."
 )
-STAFF = "**Who:** owners and staff of the event. Others get 404 (anonymous: 401)."
 WINDOW = " Refused (409) before the event opens and after its `wish_cutoff`."
 
 
@@ -101,7 +106,6 @@ def _outs(db: Session, wishes: list[Wish]) -> list[WishOut]:
 @router.get(
     "/me/wishes",
     response_model=Page[WishOut],
-    responses=problem_responses(401, 404, 422),
     summary="My wishes, sent or received",
     description=PARTICIPANT + " `direction=received` includes wishes to the participant's "
     "organisation once its membership is confirmed.",
@@ -124,7 +128,7 @@ def my_wishes(
     "/me/wishes",
     status_code=status.HTTP_201_CREATED,
     response_model=WishOut,
-    responses=problem_responses(401, 404, 409, 422),
+    responses=problem_responses(409),
     summary="Send a wish to meet someone",
     description=PARTICIPANT + WINDOW + " Exactly one of `to` (a listed participant's key) "
     "and `to_organisation` (an organisation's key). A second open wish to the same recipient "
@@ -149,12 +153,7 @@ def _send_wish(slug: str, body: WishCreate, request: Request, token: str) -> Wis
     settings: Settings = request.app.state.settings
     with request.app.state.sessionmaker() as db:
         participant = of_event(participant_by_token(request, db, token, lock=True), slug)
-        wish_request = service.WishRequest(
-            to=body.to,
-            to_organisation=body.to_organisation,
-            priority=body.priority,
-            message=body.message,
-        )
+        wish_request = service.WishRequest(**body.model_dump())
         sent = service.send(db, participant, wish_request, sender_locked=True)
         mail.queue(
             db,
@@ -169,7 +168,6 @@ def _send_wish(slug: str, body: WishCreate, request: Request, token: str) -> Wis
 @router.get(
     "/me/wishes/{key}",
     response_model=WishOut,
-    responses=problem_responses(401, 404, 422),
     summary="One of my wishes",
     description=PARTICIPANT + " Only wishes the participant sent or received (else 404); "
     "wishes to its organisation once its membership is confirmed.",
@@ -181,7 +179,7 @@ def my_wish(key: str, participant: EventParticipant, db: DbSession) -> WishOut:
 @router.patch(
     "/me/wishes/{key}",
     response_model=WishOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(403, 409),
     summary="Change the priority or message of a wish I sent",
     description=PARTICIPANT + WINDOW + " Only the sender (403 for the recipient), only "
     "open wishes (409).",
@@ -189,15 +187,13 @@ def my_wish(key: str, participant: EventParticipant, db: DbSession) -> WishOut:
 def edit_wish(key: str, body: WishEdit, participant: EventParticipant, db: DbSession) -> WishOut:
     wish = service.own_wish(db, participant, key)
     service.edit_wish(db, participant, wish, body.priority, body.message)
-    answer = _outs(db, [wish])[0]
-    db.commit()
-    return answer
+    return committed(db, _outs(db, [wish])[0])
 
 
 @router.post(
     "/me/wishes/{key}/withdraw",
     response_model=WishOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(403, 409),
     summary="Withdraw a wish I sent",
     description=PARTICIPANT + WINDOW + " Only the sender (403 for the recipient). The wish "
     "becomes `cancelled` and no longer counts against the cap.",
@@ -205,9 +201,7 @@ def edit_wish(key: str, body: WishEdit, participant: EventParticipant, db: DbSes
 def withdraw_wish(key: str, participant: EventParticipant, db: DbSession) -> WishOut:
     wish = service.own_wish(db, participant, key)
     service.withdraw_wish(db, participant, wish)
-    answer = _outs(db, [wish])[0]
-    db.commit()
-    return answer
+    return committed(db, _outs(db, [wish])[0])
 
 
 def _answer(
@@ -222,15 +216,13 @@ def _answer(
     mail.queue(
         db, [service.answered_mail(wish, participant, settings.base_url)], event_id=wish.event_id
     )
-    answer = _outs(db, [wish])[0]
-    db.commit()
-    return answer
+    return committed(db, _outs(db, [wish])[0])
 
 
 @router.post(
     "/me/wishes/{key}/accept",
     response_model=WishOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(403, 409),
     summary="Accept a wish I received",
     description=PARTICIPANT + WINDOW + " Only the recipient (for a wish to an organisation: "
     "any of its participants; 403 for the sender). A withdrawn wish → 409. A declined wish "
@@ -248,7 +240,7 @@ def accept_wish(
 @router.post(
     "/me/wishes/{key}/decline",
     response_model=WishOut,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(403, 409),
     summary="Decline a wish I received",
     description=PARTICIPANT + WINDOW + " Only the recipient (403 for the sender). A withdrawn "
     "wish → 409. The sender is e-mailed.",
@@ -268,7 +260,6 @@ def decline_wish(
 @router.get(
     "/wishes",
     response_model=Page[WishOut],
-    responses=problem_responses(401, 404, 422),
     summary="Every wish of the event",
     description=STAFF + " Filter by `status` and by `participant` (its key: wishes it sent or "
     "received).",
@@ -288,7 +279,6 @@ def event_wishes(
 @router.patch(
     "/wishes/{key}",
     response_model=WishOut,
-    responses=problem_responses(401, 404, 422),
     summary="Set a wish's status or scheduling rules",
     description=STAFF + " Any status; `priority`, `required`, `separate`; the `session` and "
     "`fixed_slot` it must be held in (keys; `null` clears). Not bound by the cut-off.",
@@ -298,6 +288,4 @@ def update_wish(key: str, body: OrganiserWishUpdate, access: StaffAccess, db: Db
     changes = body.model_dump(exclude_unset=True)
     refuse_nulls(changes, frozenset({"session", "fixed_slot"}))
     service.organiser_update(db, access.event, wish, changes)
-    answer = _outs(db, [wish])[0]
-    db.commit()
-    return answer
+    return committed(db, _outs(db, [wish])[0])

@@ -130,6 +130,17 @@ Paragraphs = Annotated[str, AfterValidator(_paragraphs)]
 WebUrl = Annotated[str, Field(max_length=500, pattern=r"^(https?://\S+)?$")]
 
 
+def _keys_of(rows: object) -> object:
+    # Rows read from the database (a participant's unavailable slots) are shown by their key.
+    if isinstance(rows, list):
+        return [getattr(row, "key", row) for row in rows]
+    return rows
+
+
+#: Keys of rows of the event, read from the rows themselves when validating ORM objects.
+Keys = Annotated[list[str], BeforeValidator(_keys_of)]
+
+
 class Page(BaseModel, Generic[T]):
     """One page of a list: `items`, and `total` matching items over all pages."""
 

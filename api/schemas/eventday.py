@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from api.schemas.common import Instant, LocalTime, Page
 from api.schemas.schedules import JobOut
@@ -62,30 +62,36 @@ class DayMeetingOut(BaseModel):
     attendance: AttendanceOut
 
 
-class DoorPersonOut(BaseModel):
-    participant: str = Field(description="The participant's key.")
+class _FromDoorLists(BaseModel):
+    # Validated from the domain's door lists (`matchmaking.onsite.door_lists`), which name
+    # some fields differently (the aliases); the answers keep the names below.
+    model_config = ConfigDict(validate_by_name=True)
+
+
+class DoorPersonOut(_FromDoorLists):
+    participant: str = Field(description="The participant's key.", validation_alias="key")
     name: str
     organisation: str
     arrived: bool = Field(description="Checked in at the venue.")
 
 
-class DoorRowOut(BaseModel):
+class DoorRowOut(_FromDoorLists):
     uid: str
-    starts: LocalTime
-    ends: LocalTime
+    starts: LocalTime = Field(validation_alias="start")
+    ends: LocalTime = Field(validation_alias="end")
     people: list[DoorPersonOut]
 
 
-class DoorListOut(BaseModel):
+class DoorListOut(_FromDoorLists):
     """Who meets at one table or room during one session, by time."""
 
     location: str
     location_name: str
     session: str
     session_name: str
-    starts: LocalTime
-    ends: LocalTime
-    meetings: list[DoorRowOut]
+    starts: LocalTime = Field(validation_alias="start")
+    ends: LocalTime = Field(validation_alias="end")
+    meetings: list[DoorRowOut] = Field(validation_alias="rows")
 
 
 class FeedbackIn(BaseModel):
@@ -112,6 +118,13 @@ class ReportLineOut(BaseModel):
     no_shows: int
 
 
+def _keys_as_text(value: object) -> object:
+    # The domain counts answers by the number given (1 to 5); JSON object keys are text.
+    if isinstance(value, dict):
+        return {str(k): v for k, v in value.items()}
+    return value
+
+
 class ReportOut(BaseModel):
     """The event's figures for its funders (see docs/api.md, "The event day")."""
 
@@ -133,7 +146,9 @@ class ReportOut(BaseModel):
     )
     answers: int = Field(description="Feedback answers about planned meetings.")
     usefulness_mean: float | None
-    usefulness: dict[str, int] = Field(description="Answers per usefulness, '1' to '5'.")
+    usefulness: Annotated[dict[str, int], BeforeValidator(_keys_as_text)] = Field(
+        description="Answers per usefulness, '1' to '5'."
+    )
     follow_up: dict[str, int]
     cooperation: dict[str, int]
 

@@ -167,7 +167,8 @@ class Counts(BaseModel):
     wishes: dict[str, int] = Field(examples=[{"requested": 3, "accepted": 40, "declined": 2}])
 
 
-class EventOut(Orm):
+# What organisers and everyone else are both shown of an event, first in both answers.
+class _EventShown(Orm):
     slug: str
     name: str
     description: str
@@ -175,6 +176,9 @@ class EventOut(Orm):
     venue: str
     mode: EventMode
     status: EventStatus
+
+
+class EventOut(_EventShown):
     registration_closes: Instant | None
     focus_areas: list[str]
     rules: RulesOut
@@ -202,16 +206,9 @@ class SessionOut(BaseModel):
     slots: list[SlotOut]
 
 
-class EventPublic(BaseModel):
+class EventPublic(_EventShown):
     """What anyone may know about an event that is not a draft: enough to register."""
 
-    slug: str
-    name: str
-    description: str
-    timezone: str
-    venue: str
-    mode: EventMode
-    status: EventStatus
     registration_open: StrictBool
     registration_closes: Instant | None
     wish_cutoff: Instant | None

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, StrictInt, field_validator
 
-from api.schemas.common import Instant, Line, Name, Orm, Paragraphs, WebUrl
+from api.schemas.common import Instant, Keys, Line, Name, Orm, Paragraphs, WebUrl
 from matchmaking.organising.timegrid import zone
 from matchmaking.platform.models import Attendance, OrganisationKind
 
@@ -183,7 +183,7 @@ class ParticipantMe(BaseModel):
         description="False while a member of the organisation or an organiser has not "
         "confirmed the membership yet: no profile edits or answers for the organisation."
     )
-    unavailable_slots: list[str]
+    unavailable_slots: Keys
     created_at: Instant
     updated_at: Instant
 
