@@ -335,8 +335,9 @@ def markdown(runs: list[Run], reference: dict[str, tuple[int, str]], header: str
         every = sum(all(r.proven for r in own) for own in own_groups)
         totals = [sum(r.seconds for r in mine if r.run == k) for k in seeds]
         per_run = [sum(r.proven for r in mine if r.run == k) for k in seeds]
+        label = f"`{engine or OURS}`: " if len(engines) > 1 else ""
         lines.append(
-            f"{f'`{engine or OURS}`: ' if len(engines) > 1 else ''}**proven in all {len(seeds)} runs: "
+            f"{label}**proven in all {len(seeds)} runs: "
             f"{every}/{len(own_groups)}**; proven per run: {' / '.join(map(str, per_run))}; "
             f"total wall time per run: {' / '.join(f'{t:.1f}' for t in totals)} s; checker "
             f"violations: {sum(r.violations for r in mine)}; errors: "
