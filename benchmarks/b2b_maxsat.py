@@ -61,9 +61,11 @@ from solver.problem import Meeting, Problem, slots_by_day  # noqa: E402
 _COST = re.compile(r"^c .*?cost: (\d+)", re.MULTILINE)
 
 
-#: The SAT solver under RC2: CaDiCaL 1.9.5. On tic-13 and forumt-14 (cost 0 and 5) RC2 took
-#: 8 / 10 s with it against 42 / 99 s with Glucose 3, RC2's default (one run each, load ~5).
-SAT_SOLVER = "cd19"
+#: The SAT solver under RC2: Glucose 3, RC2's default (what the issue's measurement used). Tried
+#: and not kept: CaDiCaL 1.9.5 ("cd19") was faster on tic-13 and forumt-14 (8 / 10 s against
+#: 42 / 99 s, load ~5) but found no 0-break schedule of forum-13 in 25 s, where Glucose takes
+#: 5 s, and proved none of the first seven instances in a full run (benchmarks/README.md).
+SAT_SOLVER = "g3"
 
 
 class Unsupported(ValueError):
