@@ -7,7 +7,7 @@ waits), otherwise the same functions in process (.dzn -> bundle -> validated Bun
 (`solver.check`).
 
     .venv/bin/python benchmarks/b2b_udg.py [--time-limit 25] [--workers 2] [--runs 3] [--cli]
-        [--only tic-12.original ...] [--variants] [--out benchmarks/results]
+        [--only tic-12.original ...] [--variants] [--peer rc2] [--out benchmarks/results]
 
 `--runs N` solves each instance N times, run k with random seed k (the search's seeds; each
 model's search is one CP-SAT worker, so a seed fixes its path); the table gives min / median /
