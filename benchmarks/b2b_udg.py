@@ -7,12 +7,17 @@ waits), otherwise the same functions in process (.dzn -> bundle -> validated Bun
 (`solver.check`).
 
     .venv/bin/python benchmarks/b2b_udg.py [--time-limit 25] [--workers 2] [--runs 3] [--cli]
-        [--only tic-12.original ...] [--variants] [--out benchmarks/results]
+        [--only tic-12.original ...] [--variants] [--peer rc2] [--out benchmarks/results]
 
 `--runs N` solves each instance N times, run k with random seed k (the search's seeds; each
 model's search is one CP-SAT worker, so a seed fixes its path); the table gives min / median /
 max wall time and in how many runs the instance was proven optimal, and the headline counts the
 instances proven in every run.
+
+`--peer rc2` adds, for every original instance, a row `[rc2]` solved by a MaxSAT peer: our own
+MaxSAT encoding of the same problem solved by PySAT's RC2 in one thread
+(`benchmarks/b2b_maxsat.py`, the `bench` extra), in a process of its own killed at the same time
+limit, right after ours for each instance and run; its schedules go through the same checker.
 
 `--variants` adds, for every instance, variants with the rules the original files leave out
 (seeded, so the same each time): `forbid` (a tenth of the participants cannot meet in one slot
@@ -58,6 +63,8 @@ from solver.problem import Meeting, Solution  # noqa: E402
 DATA = REPO.parent / "shared" / "data" / "b2b-udg"
 OPTIMUM_COLUMN = "optimum_total_breaks(MaxSAT, proven)"
 VARIANTS = ("forbid", "fixed", "after", "infeasible")
+#: How the summary names this tree's engine next to others (`--engines`, `--peer`).
+OURS = "ours"
 
 
 @dataclass
@@ -186,6 +193,49 @@ def solve_by_command(
     return schedule, solution, problem, seconds, cpu
 
 
+def run_peer(name: str, document: dict[str, Any], optimum: int, time_limit: float, run: int) -> Run:
+    """The MaxSAT peer (RC2) on one instance: its schedule checked like ours."""
+    from benchmarks.b2b_maxsat import solve_rc2
+
+    problem = bundle_to_problem(parse_bundle(json.dumps(document).encode()))
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "bundle.json"
+        source.write_text(json.dumps(document))
+        result = solve_rc2(source, time_limit)
+    violations: list[str] = []
+    if result.meetings:
+        solution = Solution(status="optimal", objective={}, meetings=result.meetings)
+        report = check(problem, solution)
+        # The peer reports its breaks; the checker recomputes them from the meetings.
+        violations = [v for v in report.violations if not v.startswith("objective ")]
+        if report.objective["breaks"] != result.breaks:
+            violations.append(
+                f"the peer reports {result.breaks} breaks, the meetings give "
+                f"{report.objective['breaks']:g}"
+            )
+    for violation in violations:
+        print(f"  {name} [rc2]: {violation}", file=sys.stderr)
+    peer = Run(
+        instance=name,
+        run=run,
+        breaks=result.breaks,
+        optimum=optimum,
+        bound=result.bound,
+        status=result.status,
+        seconds=round(result.seconds, 2),
+        cpu_seconds=round(result.cpu_seconds, 2),
+        violations=len(violations),
+        engine="rc2",
+    )
+    if peer.status == "optimal" and peer.breaks != optimum:
+        peer.error = f"optimal {peer.breaks} but the proven optimum is {optimum}"
+    elif peer.status == "infeasible":
+        peer.error = "reported infeasible"
+    if peer.error:
+        print(f"  {name} [rc2]: ERROR {peer.error}", file=sys.stderr)
+    return peer
+
+
 def run_instance(
     name: str,
     document: dict[str, Any],
@@ -277,21 +327,33 @@ def markdown(runs: list[Run], reference: dict[str, tuple[int, str]], header: str
             f"| {cpus[len(cpus) // 2]:.1f} | {paper} |"
         )
     lines.append("")
-    for engine in sorted({r.engine for r in runs}):
+    engines = sorted({r.engine for r in runs})
+    for engine in engines:
         mine = [r for r in runs if r.engine == engine]
         seeds = sorted({r.run for r in mine})
         own_groups = [g for g in grouped.values() if g[0].engine == engine]
         every = sum(all(r.proven for r in own) for own in own_groups)
         totals = [sum(r.seconds for r in mine if r.run == k) for k in seeds]
         per_run = [sum(r.proven for r in mine if r.run == k) for k in seeds]
+        label = f"`{engine or OURS}`: " if len(engines) > 1 else ""
         lines.append(
-            f"{f'`{engine}`: ' if engine else ''}**proven in all {len(seeds)} runs: "
+            f"{label}**proven in all {len(seeds)} runs: "
             f"{every}/{len(own_groups)}**; proven per run: {' / '.join(map(str, per_run))}; "
             f"total wall time per run: {' / '.join(f'{t:.1f}' for t in totals)} s; checker "
             f"violations: {sum(r.violations for r in mine)}; errors: "
             f"{sum(bool(r.error) for r in mine)}."
         )
     return "\n".join(lines) + "\n"
+
+
+def report(seed: int, name: str, run: Run) -> None:
+    print(
+        f"run {seed} {run.engine:8s} {name:32s} breaks={run.breaks} "
+        f"optimum={run.optimum} bound={run.bound} "
+        f"{run.status:10s} {run.seconds:6.1f}s cpu={run.cpu_seconds:.1f}s "
+        f"load={os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
 
 
 def main() -> int:
@@ -314,6 +376,12 @@ def main() -> int:
         help="A/B: source trees whose `solve-file` to run side by side, each instance and run "
         "one after the other (implies --cli)",
     )
+    parser.add_argument(
+        "--peer",
+        choices=["rc2"],
+        help="also a MaxSAT peer on each original instance, right after ours: our MaxSAT "
+        "encoding solved by PySAT's RC2, one thread, the same time limit (needs the bench extra)",
+    )
     args = parser.parse_args()
 
     reference = reference_optima()
@@ -333,13 +401,10 @@ def main() -> int:
         for (name, document, optimum), engine in product(jobs, args.engines or [None]):
             run = run_instance(name, document, optimum, args, seed, engine)
             runs.append(run)
-            print(
-                f"run {seed} {run.engine:8s} {name:32s} breaks={run.breaks} "
-                f"optimum={run.optimum} bound={run.bound} "
-                f"{run.status:10s} {run.seconds:6.1f}s cpu={run.cpu_seconds:.1f}s "
-                f"load={os.getloadavg()[0]:.1f}",
-                flush=True,
-            )
+            report(seed, name, run)
+            if args.peer and engine == (args.engines or [None])[-1] and "+" not in name:
+                runs.append(run_peer(name, document, optimum, args.time_limit, seed))
+                report(seed, name, runs[-1])
     header = (
         f"B2B benchmark{' (variants)' if args.variants_only else ''}, {len(jobs)} instances, "
         f"time limit {args.time_limit:g} s, {args.workers} workers, {args.runs} runs "
@@ -347,6 +412,15 @@ def main() -> int:
         f"machine: {machine()}; load average {load_before:.1f} at start, "
         f"{os.getloadavg()[0]:.1f} at end"
     )
+    if args.peer:
+        from pysat import __version__ as pysat_version
+
+        from benchmarks.b2b_maxsat import SAT_SOLVER
+
+        header += (
+            f"; peer `[rc2]`: our MaxSAT encoding, PySAT {pysat_version} RC2 on {SAT_SOLVER}, "
+            "one thread, killed at the same limit (start-up included)"
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.name}.md").write_text(markdown(runs, reference, header))
     fields = [*asdict(runs[0]), "proven"]

@@ -292,3 +292,17 @@ def test_an_upward_import_is_found(tmp_path: Path, module: str, text: str, targe
     found = upward_imports(import_graph(tmp_path))
     assert len(found) == 1
     assert found[0].endswith(f"imports {target}")
+
+
+def test_the_product_never_imports_the_benchmark_peer() -> None:
+    """PySAT is in the `bench` extra only (benchmarks/b2b_maxsat.py): no module of the product
+    may import it, or an install without the extra breaks."""
+    for module, (path, _) in module_files().items():
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            assert not any(n.split(".")[0] == "pysat" for n in names), f"{module} imports {names}"
