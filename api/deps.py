@@ -246,8 +246,6 @@ _PARTICIPANT_BY_TOKEN = (
     .options(joinedload(Participant.event))
     .where(Participant.access_token_hash == bindparam("token_hash"))
 )
-#: The same, taking the row lock a new wish needs (`matchmaking.participants.wishes.send`).
-_PARTICIPANT_BY_TOKEN_LOCKED = _PARTICIPANT_BY_TOKEN.with_for_update(key_share=True, of=Participant)
 
 
 def optional_participant(
@@ -276,14 +274,11 @@ def participant_by_cookie(request: Request, db: Session) -> Participant | None:
     return participant
 
 
-def participant_by_token(
-    request: Request, db: Session, token: str, *, lock: bool = False
-) -> Participant:
+def participant_by_token(request: Request, db: Session, token: str) -> Participant:
     """The participant (with its event) whose token this is; 401 for an unknown or replaced
-    token, which counts as a failed guess (429 after too many). `lock`: also take the lock
-    of the participant's row that sending a wish needs, in the same statement."""
-    query = _PARTICIPANT_BY_TOKEN_LOCKED if lock else _PARTICIPANT_BY_TOKEN
-    participant = db.scalar(query, {"token_hash": hash_token(token)})
+    token, which counts as a failed guess (429 after too many). (Sending a wish finds its
+    sender with `matchmaking.participants.wishes.locked_sender` instead.)"""
+    participant = db.scalar(_PARTICIPANT_BY_TOKEN, {"token_hash": hash_token(token)})
     if participant is None:
         record_failed_guess(request, PARTICIPANT_TOKEN)
         raise unknown_participant_token()

@@ -21,10 +21,11 @@ from api.deps import (
     committed,
     no_participant_token,
     of_event,
-    participant_by_token,
     participant_token_from,
+    unknown_participant_token,
 )
 from api.problems import problem_responses, refuse_nulls
+from api.ratelimit import PARTICIPANT_TOKEN, record_failed_guess
 from api.schemas.common import Limit, Offset, Page
 from api.schemas.wishes import (
     OrganisationRef,
@@ -37,6 +38,7 @@ from api.schemas.wishes import (
 from matchmaking.participants import wishes as service
 from matchmaking.platform import mail
 from matchmaking.platform.models import Organisation, Participant, Wish, WishStatus
+from matchmaking.platform.security import hash_token
 from matchmaking.platform.settings import Settings
 
 router = APIRouter(
@@ -151,10 +153,16 @@ async def send_wish(
 
 def _send_wish(slug: str, body: WishCreate, request: Request, token: str) -> WishOut:
     settings: Settings = request.app.state.settings
+    wish_request = service.WishRequest(**body.model_dump())
     with request.app.state.sessionmaker() as db:
-        participant = of_event(participant_by_token(request, db, token, lock=True), slug)
-        wish_request = service.WishRequest(**body.model_dump())
-        sent = service.send(db, participant, wish_request, sender_locked=True)
+        # One statement: the sender by its token, locked, with the recipient the wish names.
+        found = service.locked_sender(db, hash_token(token), wish_request)
+        if found is None:
+            record_failed_guess(request, PARTICIPANT_TOKEN)
+            raise unknown_participant_token()
+        participant, target = found
+        of_event(participant, slug)
+        sent = service.send(db, participant, wish_request, sender_locked=True, target=target)
         mail.queue(
             db,
             service.received_mails(db, sent.wish, settings.base_url),

@@ -20,8 +20,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import BindParameter, Select, and_, bindparam, func, literal, or_, select
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy import (
+    BindParameter,
+    Boolean,
+    Integer,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    column,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from matchmaking.organising.events import event_row, get_slot
@@ -76,7 +90,7 @@ class SentWish:
 def send_wish(
     session: Session, sender: Participant, request: WishRequest, now: datetime | None = None
 ) -> Wish:
-    """A new wish of `sender`; flushes, the caller commits."""
+    """A new wish of `sender`; the caller commits."""
     return send(session, sender, request, now).wish
 
 
@@ -87,13 +101,15 @@ def send(
     now: datetime | None = None,
     *,
     sender_locked: bool = False,
+    target: Target | None = None,
 ) -> SentWish:
-    """A new wish of `sender` and whether it is mutual; flushes, the caller commits.
+    """A new wish of `sender` and whether it is mutual; the caller commits.
 
-    Four statements: the sender's lock (none when the caller took it: `sender_locked`), one
-    query for everything the rules check (recipient, their organisation, an open wish to them
-    already, the sender's open wishes, whether the new key is free, a wish back), the insert,
-    and the caller's commit."""
+    Three statements and the caller's commit: the sender's lock (none when the caller took
+    it: `sender_locked`), the recipient (none when the caller read it with the lock:
+    `target`, see `locked_sender`), and the insert, which inserts only when the rules that
+    depend on other wishes hold. Only a refused insert costs one more query, to name the
+    rule that refused it."""
     event = sender.event
     check_wishes_allowed(event, now)
     if (request.to is None) == (request.to_organisation is None):
@@ -109,48 +125,237 @@ def send(
     # the sender (the API's wish endpoint does, with the token lookup).
     if not sender_locked:
         session.execute(_LOCK_SENDER, {"sender_id": sender.id})
-    key = f"w-{secrets.token_hex(4)}"
-    checks = _checks(session, event, sender, request, key)
-    recipient, organisation = _recipient(checks, sender, request)
-    check_delegations(event, checks.sender_organisation, checks.organisation, request)
-    if checks.duplicate_key is not None:
-        field = "body.to" if recipient is not None else "body.to_organisation"
-        raise Conflict(
-            f"You have sent this wish already (wish '{checks.duplicate_key}', "
-            f"{checks.duplicate_status}).",
-            field=field,
-        )
+    if target is None:
+        target = _target(session, event, sender, request)
+    recipient, organisation = _recipient(target, sender, request)
+    check_delegations(event, target.sender_organisation, target.organisation, request)
     cap = event.max_requests_per_participant
-    if cap is not None and checks.open_sent >= cap:
-        raise Conflict(
-            f"You have {checks.open_sent} open wishes, the most this event allows ({cap}). "
-            "Withdraw one to send another."
-        )
     accepted = event.wish_policy is WishPolicy.auto_accept
-    wish = Wish(
-        event_id=event.id,
-        key=_new_key(session, event) if checks.key_taken else key,
-        sender_id=sender.id,
-        recipient_id=recipient.id if recipient else None,
-        recipient_organisation_id=organisation.id if organisation else None,
-        priority=request.priority,
-        status=WishStatus.accepted if accepted else WishStatus.requested,
-        message=request.message.strip(),
-        answered_at=utcnow() if accepted else None,
-    )
-    session.add(wish)
-    session.flush()
-    # Hand the rows the checks loaded to the wish, so that the e-mail and the answer need no
+    # The insert checks the rules that depend on other wishes (no open wish to the same
+    # recipient, the cap, a free key) in its own WHERE: one statement when they hold, and
+    # the check query below only to name the rule that refused it.
+    for _ in range(8):
+        key = f"w-{secrets.token_hex(4)}"
+        row = session.execute(
+            _INSERTS[recipient is not None, cap is not None],
+            {
+                "event_id": event.id,
+                "key": key,
+                "sender_id": sender.id,
+                "sender_organisation_id": sender.organisation_id,
+                "recipient_id": recipient.id if recipient else None,
+                "recipient_organisation_id": organisation.id if organisation else None,
+                "priority": request.priority,
+                "status": WishStatus.accepted if accepted else WishStatus.requested,
+                "message": request.message.strip(),
+                "answered_at": utcnow() if accepted else None,
+                "cap": cap,
+            },
+        ).first()
+        if row is not None:
+            break
+        checks = _checks(session, event, sender, request, key)
+        if checks.duplicate_key is not None:
+            field = "body.to" if recipient is not None else "body.to_organisation"
+            raise Conflict(
+                f"You have sent this wish already (wish '{checks.duplicate_key}', "
+                f"{checks.duplicate_status}).",
+                field=field,
+            )
+        if cap is not None and checks.open_sent >= cap:
+            raise Conflict(
+                f"You have {checks.open_sent} open wishes, the most this event allows "
+                f"({cap}). Withdraw one to send another."
+            )
+        # Only the key was taken (one chance in billions): again with another.
+    else:
+        raise AssertionError("no free wish key in eight tries")
+    wish, wished_back = row
+    # Hand the rows already loaded to the wish, so that the e-mail and the answer need no
     # further query (the session itself keeps only weak references to unchanged rows).
-    if checks.sender_organisation is not None:
-        set_committed_value(sender, "organisation", checks.sender_organisation)
+    if target.sender_organisation is not None:
+        set_committed_value(sender, "organisation", target.sender_organisation)
     for name, value in (
         ("sender", sender),
         ("recipient", recipient),
         ("recipient_organisation", organisation),
     ):
         set_committed_value(wish, name, value)
-    return SentWish(wish, mutual=recipient is not None and checks.wished_back)
+    return SentWish(wish, mutual=recipient is not None and bool(wished_back))
+
+
+@dataclass(frozen=True)
+class Target:
+    """Whom a new wish goes to, as stored (None: no such listed participant, or no such
+    organisation), and the sender's organisation."""
+
+    recipient: Participant | None
+    organisation: Organisation | None
+    #: Listed participants of the recipient organisation (organisation wishes only).
+    listed: int
+    sender_organisation: Organisation | None
+
+
+def _target_statement(to_participant: bool, of_token: bool) -> Select[Any]:
+    """The recipient a wish names (by `to`) and the sender's organisation; `of_token`: the
+    sender too, found by its personal token (`token_hash`) with its event, taking the
+    sender's row lock (see `send`) in the same statement."""
+    sender = aliased(Participant, name="sender")
+    sender_organisation = aliased(Organisation, name="sender_organisation")
+    recipient = aliased(Participant, name="recipient")
+    organisation = aliased(Organisation, name="recipient_organisation")
+    if to_participant:
+        # The recipient's organisation comes along: inner-joined to the outer-joined
+        # recipient, so that a missing recipient leaves both NULL.
+        recipient_join = and_(
+            recipient.event_id == sender.event_id,
+            recipient.key == bindparam("to"),
+            recipient.listed.is_(True),
+        )
+        organisation_join = organisation.id == recipient.organisation_id
+        listed: Any = literal(0)
+    else:
+        recipient_join = literal(False)
+        organisation_join = and_(
+            organisation.event_id == sender.event_id, organisation.key == bindparam("to")
+        )
+        listed = (
+            select(func.count())
+            .select_from(Participant)
+            .where(Participant.organisation_id == organisation.id, Participant.listed.is_(True))
+            .scalar_subquery()
+        )
+    statement = (
+        select(sender, recipient, organisation, listed, sender_organisation)
+        .join(sender_organisation, sender_organisation.id == sender.organisation_id)
+        .outerjoin(recipient, recipient_join)
+        .outerjoin(organisation, organisation_join)
+    )
+    if of_token:
+        return (
+            statement.options(joinedload(sender.event))
+            .where(sender.access_token_hash == bindparam("token_hash"))
+            .with_for_update(key_share=True, of=sender)
+        )
+    return statement.where(sender.id == bindparam("sender_id"))
+
+
+_TARGETS = {
+    (to_participant, of_token): _target_statement(to_participant, of_token)
+    for to_participant in (True, False)
+    for of_token in (True, False)
+}
+
+
+def _as_target(row: Any) -> tuple[Participant, Target]:
+    sender, recipient, organisation, listed, sender_organisation = row
+    if recipient is not None:
+        set_committed_value(recipient, "organisation", organisation)
+    set_committed_value(sender, "organisation", sender_organisation)
+    return sender, Target(recipient, organisation, int(listed or 0), sender_organisation)
+
+
+def locked_sender(
+    session: Session, token_hash: str, request: WishRequest
+) -> tuple[Participant, Target | None] | None:
+    """The participant of a personal token (with its event and organisation), its row
+    locked as `send` needs, and the recipient `request` names, in one statement; None for
+    an unknown token. The target is None when `request` names no recipient or two."""
+    if (request.to is None) == (request.to_organisation is None):
+        # `send` refuses it; the token is still checked (401 before 422, as for any body).
+        row = session.execute(_TARGETS[True, True], {"token_hash": token_hash, "to": ""}).first()
+        return None if row is None else (_as_target(row)[0], None)
+    to_participant = request.to is not None
+    row = session.execute(
+        _TARGETS[to_participant, True],
+        {"token_hash": token_hash, "to": request.to if to_participant else request.to_organisation},
+    ).first()
+    return None if row is None else _as_target(row)
+
+
+def _target(session: Session, event: Event, sender: Participant, request: WishRequest) -> Target:
+    to_participant = request.to is not None
+    row = session.execute(
+        _TARGETS[to_participant, False],
+        {"sender_id": sender.id, "to": request.to if to_participant else request.to_organisation},
+    ).one()
+    return _as_target(row)[1]
+
+
+def _insert_statement(to_participant: bool, capped: bool) -> Any:
+    """The insert of a new wish that inserts nothing unless the rules that depend on other
+    wishes hold (see `send`); it returns the wish and whether its recipient wished back.
+    Built once per kind of recipient and cap; bound per request."""
+    table = Wish.__table__
+    if not isinstance(table, Table):
+        raise AssertionError("Wish.__table__ is a Table")
+    columns = table.c
+    names = (
+        "event_id",
+        "key",
+        "sender_id",
+        "recipient_id",
+        "recipient_organisation_id",
+        "priority",
+        "status",
+        "message",
+        "answered_at",
+    )
+    values = {name: bindparam(name, type_=columns[name].type) for name in names}
+    sender_id = values["sender_id"]
+    if to_participant:
+        same_recipient = Wish.recipient_id == values["recipient_id"]
+    else:
+        same_recipient = Wish.recipient_organisation_id == values["recipient_organisation_id"]
+    rules = [
+        ~select(Wish.id)
+        .where(Wish.sender_id == sender_id, same_recipient, Wish.status != WishStatus.cancelled)
+        .exists(),
+        ~select(Wish.id)
+        .where(Wish.event_id == values["event_id"], Wish.key == values["key"])
+        .exists(),
+    ]
+    if capped:
+        # Proposals (made by the organisers) do not count against the sender's cap.
+        open_sent = (
+            select(func.count())
+            .where(
+                Wish.sender_id == sender_id,
+                Wish.status.in_(OPEN_STATUSES),
+                Wish.proposed.is_(False),
+            )
+            .scalar_subquery()
+        )
+        rules.append(open_sent < bindparam("cap", type_=Integer))
+    back = aliased(Wish, name="back")
+    # Whether the recipient wished to meet the sender (or the sender's organisation) too.
+    wished_back = (
+        select(back.id)
+        .where(
+            back.sender_id == values["recipient_id"],
+            back.status.in_(OPEN_STATUSES),
+            or_(
+                back.recipient_id == sender_id,
+                back.recipient_organisation_id
+                == bindparam("sender_organisation_id", type_=Integer),
+            ),
+        )
+        .exists()
+    )
+    inserted = (
+        insert(table)
+        .from_select([columns[name] for name in names], select(*values.values()).where(*rules))
+        .returning(*columns, wished_back.label("wished_back"))
+    )
+    # The inserted row as the ORM's Wish (in the session, as a flush would leave it).
+    return select(Wish, column("wished_back", Boolean)).from_statement(inserted)
+
+
+_INSERTS = {
+    (to_participant, capped): _insert_statement(to_participant, capped)
+    for to_participant in (True, False)
+    for capped in (True, False)
+}
 
 
 @dataclass(frozen=True)
@@ -280,7 +485,7 @@ def _checks(
 
 
 def _recipient(
-    checks: _Checks, sender: Participant, request: WishRequest
+    checks: Target, sender: Participant, request: WishRequest
 ) -> tuple[Participant | None, Organisation | None]:
     if request.to is not None:
         recipient = checks.recipient
@@ -326,16 +531,6 @@ def check_delegations(
             f"({sender_organisation.delegation}).",
             field="body.to" if request.to is not None else "body.to_organisation",
         )
-
-
-def _new_key(session: Session, event: Event) -> str:
-    while True:
-        key = f"w-{secrets.token_hex(4)}"
-        if (
-            session.scalar(select(Wish.id).where(Wish.event_id == event.id, Wish.key == key))
-            is None
-        ):
-            return key
 
 
 # --- reading ---------------------------------------------------------------------------------

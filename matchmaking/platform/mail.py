@@ -34,6 +34,7 @@ import logging
 import smtplib
 import ssl
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -66,6 +67,8 @@ LEASE_SECONDS = 300.0
 POLL_SECONDS = 5.0
 #: Longest wait between two attempts.
 MAX_RETRY_SECONDS = 3600.0
+#: The in-process deliverer, woken by a commit, waits this long for more mails first.
+SETTLE_SECONDS = 0.1
 
 SessionFactory = Callable[[], Session]
 
@@ -233,6 +236,10 @@ def deliver_due(
         if not claimed:
             return report
         _deliver_batch(session_factory, settings, token, claimed, report)
+        if len(claimed) < batch:
+            # Every mail due at the claim was in it; those queued since wake the deliverer
+            # again (the in-process one after their commit, the workers by their task).
+            return report
 
 
 def release_claims(
@@ -316,6 +323,8 @@ def _deliver_batch(
 ) -> None:
     outcome = _Outcome(session_factory, settings, token, report)
     if not settings.smtp_host:
+        # Nothing leaves the process, so nothing can be sent twice: the whole batch is
+        # written in one transaction (with SMTP, each mail is marked as soon as it is sent).
         for item in claimed:
             if settings.environment == "production":
                 log.warning(
@@ -323,7 +332,12 @@ def _deliver_batch(
                     item.mail.template,
                     item.mail.to,
                 )
-                outcome.give_up(item, "no SMTP server configured")
+                log.error(
+                    "e-mail '%s' to %s given up: %s",
+                    item.mail.template,
+                    item.mail.to,
+                    "no SMTP server configured",
+                )
             else:
                 # Never the text: it holds the participant's personal link.
                 log.info(
@@ -331,7 +345,14 @@ def _deliver_batch(
                     item.mail.template,
                     item.mail.to,
                 )
-                outcome.sent(item)
+        if settings.environment == "production":
+            report.failed += outcome.write_all(
+                claimed, status=MailStatus.failed, error="no SMTP server configured", context={}
+            )
+        else:
+            report.sent += outcome.write_all(
+                claimed, status=MailStatus.sent, sent_at=utcnow(), context={}
+            )
         return
     try:
         smtp = _connect(settings)
@@ -441,6 +462,22 @@ class _Outcome:
             )
             return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
+    def write_all(self, items: list[_Claimed], **values: Any) -> int:
+        """What became of every mail of the batch, in one statement; how many were still
+        this deliverer's."""
+        with self.session_factory() as session, session.begin():
+            result = session.execute(
+                update(OutboxMail)
+                .where(
+                    OutboxMail.id.in_([item.id for item in items]),
+                    OutboxMail.claim == self.token,
+                    OutboxMail.status == MailStatus.sending,
+                )
+                .values(claim="", **values)
+                .execution_options(synchronize_session=False)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
     def sent(self, item: _Claimed) -> bool:
         done = self._write(item, status=MailStatus.sent, sent_at=utcnow(), context={})
         self.report.sent += done
@@ -511,13 +548,26 @@ class MailDeliverer:
             release_claims(self.session_factory, self.settings, older_than_seconds=None)
         except Exception:
             log.exception("interrupted mails could not be taken back; retrying later")
+        released_at = time.monotonic()
         while not self._stopped.is_set():
             self._wake.clear()
+            # Claims this thread left in a round that failed are taken back once their lease
+            # is over, looked for once per poll (not at each of a rush's many rounds).
+            release = time.monotonic() - released_at >= self.poll_seconds
             try:
-                deliver_due(self.session_factory, self.settings)
+                deliver_due(
+                    self.session_factory,
+                    self.settings,
+                    lease_seconds=LEASE_SECONDS if release else None,
+                )
+                if release:
+                    released_at = time.monotonic()
             except Exception:  # the database is away: try again at the next round
                 log.exception("mail delivery failed; retrying")
-            self._wake.wait(self.poll_seconds)
+            if self._wake.wait(self.poll_seconds):
+                # Woken by a commit: during a rush (a wish cut-off, a publication) the mails
+                # of the next moment's commits gather and go in one round, not one by one.
+                self._stopped.wait(SETTLE_SECONDS)
 
 
 # --- what an organiser sees ---------------------------------------------------------------------

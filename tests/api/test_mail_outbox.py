@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import event as sa_event
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -291,6 +292,41 @@ def test_without_smtp_production_fails_the_mail_and_never_logs_the_personal_link
         "no SMTP server configured",
         {},
     )
+
+
+def test_without_smtp_a_whole_batch_is_written_in_one_statement(
+    sessions: sessionmaker[Session], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing leaves the process without an SMTP server: the claim and one write for the
+    batch (a rush of wishes queues a mail per wish), and every mail is still named in the
+    log and marked."""
+    settings = make_settings(
+        "sqlite://", environment="production", secret_key="a-production-key-" + "x" * 40
+    )
+    addresses = [f"p{n}@example.org" for n in range(7)]
+    _queue(sessions, *addresses)
+    engine = sessions.kw["bind"]
+    updates: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE"):
+            updates.append(statement)
+
+    sa_event.listen(engine, "before_cursor_execute", record)
+    try:
+        with caplog.at_level(logging.DEBUG, logger="matchmaking.platform.mail"):
+            report = deliver_due(sessions, settings, lease_seconds=None)
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", record)
+    assert report.failed == 7
+    # The claim of the seven, and their outcome: no claim found nothing after a short batch.
+    assert len(updates) == 2
+    assert all(a in caplog.text for a in addresses)
+    assert "personal-secret" not in caplog.text
+    rows = _rows(sessions)
+    assert [(r.status, r.error, r.context, r.claim) for r in rows] == [
+        (MailStatus.failed, "no SMTP server configured", {}, "")
+    ] * 7
 
 
 # --- TLS ----------------------------------------------------------------------------------------
