@@ -108,16 +108,20 @@ def list_roles(session: Session, event: Event) -> list[EventRole]:
     )
 
 
+def _role_of(session: Session, event: Event, organiser_id: int) -> EventRole | None:
+    return session.scalar(
+        select(EventRole).where(
+            EventRole.event_id == event.id, EventRole.organiser_id == organiser_id
+        )
+    )
+
+
 def grant_role(session: Session, event: Event, email: str, role: EventRoleName) -> EventRole:
     """Give the organiser with `email` the role (or change its role) in the event."""
     organiser = find_organiser(session, email)
     if organiser is None:
         raise Invalid(f"There is no organiser with e-mail '{email}'.", field="body.email")
-    existing = session.scalar(
-        select(EventRole).where(
-            EventRole.event_id == event.id, EventRole.organiser_id == organiser.id
-        )
-    )
+    existing = _role_of(session, event, organiser.id)
     if existing is None:
         existing = EventRole(event_id=event.id, organiser_id=organiser.id, role=role)
         session.add(existing)
@@ -130,11 +134,7 @@ def grant_role(session: Session, event: Event, email: str, role: EventRoleName) 
 
 
 def remove_role(session: Session, event: Event, organiser_id: int) -> None:
-    role = session.scalar(
-        select(EventRole).where(
-            EventRole.event_id == event.id, EventRole.organiser_id == organiser_id
-        )
-    )
+    role = _role_of(session, event, organiser_id)
     if role is None:
         raise NotFound(f"Organiser {organiser_id} has no role in this event.")
     if role.role is EventRoleName.owner:
