@@ -111,10 +111,9 @@ def _degrees(
         cap = person.max_meetings
         if cap is None:
             cap = problem.max_meetings_per_participant
-        usable = len({t for m in meetings for t in candidates.meetings[m].slots})
+        usable = _slot_count(candidates, meetings)
         limit = usable if cap is None else min(cap, usable)
-        if len(meetings) > limit:
-            model.add(sum(held[m] for m in meetings) <= limit)
+        _at_most(model, held, meetings, limit)
         _hall_cuts(candidates, model, held, meetings, limit)
 
 
@@ -133,8 +132,7 @@ def _hall_cuts(
         if len(window) >= limit:
             continue
         inside = [m for m in meetings if window.issuperset(candidates.meetings[m].slots)]
-        if len(inside) > len(window):
-            model.add(sum(held[m] for m in inside) <= len(window))
+        _at_most(model, held, inside, len(window))
 
 
 def _location_classes(
@@ -151,7 +149,18 @@ def _location_classes(
         if where.startswith(HOST_PREFIX):
             per_class[ONSITE].append(m)
     for where, meetings in per_class.items():
-        slots = len({t for m in meetings for t in candidates.meetings[m].slots})
-        limit = candidates.capacity.get(where, 0) * slots
-        if len(meetings) > limit:
-            model.add(sum(held[m] for m in meetings) <= limit)
+        limit = candidates.capacity.get(where, 0) * _slot_count(candidates, meetings)
+        _at_most(model, held, meetings, limit)
+
+
+def _slot_count(candidates: Candidates, meetings: list[int]) -> int:
+    """How many slots any of the candidate `meetings` can use."""
+    return len({t for m in meetings for t in candidates.meetings[m].slots})
+
+
+def _at_most(
+    model: cp_model.CpModel, held: dict[int, cp_model.IntVar], meetings: list[int], limit: int
+) -> None:
+    """At most `limit` of `meetings` are held (no constraint when they are that few anyway)."""
+    if len(meetings) > limit:
+        model.add(sum(held[m] for m in meetings) <= limit)

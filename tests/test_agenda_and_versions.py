@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy.orm import Session
 
 from matchmaking.delivery.agenda import participant_agenda
+from matchmaking.organising.events import delete_location, delete_slot, get_location, get_slot
 from matchmaking.planning.versions import diff_versions, version_staleness, version_statistics
+from matchmaking.platform.errors import Conflict
 from matchmaking.platform.models import Attendance, Slot, WishStatus
 from tests.schedule_factory import add_participant, add_wish, make_event, make_version, participant
 
@@ -147,3 +150,29 @@ def test_staleness_lists_withdrawn_wishes_and_late_registrations(session: Sessio
         ("participant_registered", "p7"),
         ("wish_withdrawn", "w1"),
     ]
+
+
+def test_a_slot_or_location_a_version_meets_in_cannot_be_removed_unlike_an_unused_one(
+    session: Session,
+) -> None:
+    event = make_event(session)
+    add_wish(session, event, "w1", "p1", "p2")
+    make_version(session, event, [("u1", "s1", "t1", "p1", "p2", ["w1"])])
+
+    with pytest.raises(Conflict) as slot_refused:
+        delete_slot(session, get_slot(session, event, "s1"))
+    assert str(slot_refused.value) == (
+        "Slot 's1' holds 1 meetings of schedule versions; it cannot be removed."
+    )
+    with pytest.raises(Conflict) as location_refused:
+        delete_location(session, get_location(session, event, "t1"))
+    assert str(location_refused.value) == (
+        "Location 't1' holds 1 meetings of schedule versions; it cannot be removed."
+    )
+
+    delete_slot(session, get_slot(session, event, "s2"))
+    delete_location(session, get_location(session, event, "t2"))
+    session.commit()
+    session.refresh(event)
+    assert {s.key for s in event.slots} == {"s1", "s3", "s4"}
+    assert {loc.key for loc in event.locations} == {"t1", "video"}

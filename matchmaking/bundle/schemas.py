@@ -120,23 +120,13 @@ _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-
 
 
 def _parse_local_time(value: Any) -> Any:
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            raise PydanticCustomError("local_time", "must be a local time without offset")
-        return value
-    if not isinstance(value, str) or not _LOCAL_TIME.match(value):
-        raise PydanticCustomError(
-            "local_time",
-            'must be a local time "YYYY-MM-DDTHH:MM" in the event time zone, without offset; '
-            "got {value}",
-            {"value": json.dumps(value, default=str)},
-        )
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise PydanticCustomError(
-            "local_time", "is not a valid date and time: {error}", {"error": str(exc)}
-        ) from None
+    return _parse_date_time(
+        value,
+        "local_time",
+        _LOCAL_TIME,
+        'a local time "YYYY-MM-DDTHH:MM" in the event time zone, without offset',
+        offset=False,
+    )
 
 
 def _format_local_time(value: datetime) -> str:
@@ -144,22 +134,36 @@ def _format_local_time(value: datetime) -> str:
 
 
 def _parse_instant(value: Any) -> Any:
+    return _parse_date_time(
+        value,
+        "rfc3339",
+        _RFC3339,
+        'an RFC 3339 date-time with offset, like "2024-05-28T23:59:00-04:00"',
+        offset=True,
+    )
+
+
+def _parse_date_time(
+    value: Any, code: str, pattern: re.Pattern[str], shape: str, *, offset: bool
+) -> Any:
+    """`value` as a datetime with a UTC offset or without one (as `offset` says): a datetime
+    already, or text that `pattern` matches; else an error `code` saying it must be `shape`."""
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise PydanticCustomError("rfc3339", "must have a UTC offset")
+        if offset and value.tzinfo is None:
+            raise PydanticCustomError(code, "must have a UTC offset")
+        if not offset and value.tzinfo is not None:
+            raise PydanticCustomError(code, "must be a local time without offset")
         return value
-    if not isinstance(value, str) or not _RFC3339.match(value):
+    if not isinstance(value, str) or not pattern.match(value):
         raise PydanticCustomError(
-            "rfc3339",
-            'must be an RFC 3339 date-time with offset, like "2024-05-28T23:59:00-04:00"; '
-            "got {value}",
-            {"value": json.dumps(value, default=str)},
+            code, f"must be {shape}; got {{value}}", {"value": json.dumps(value, default=str)}
         )
     try:
+        # RFC 3339 allows a lower-case "t" and "z"; "Z" is "+00:00" to `fromisoformat`.
         return datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     except ValueError as exc:
         raise PydanticCustomError(
-            "rfc3339", "is not a valid date and time: {error}", {"error": str(exc)}
+            code, "is not a valid date and time: {error}", {"error": str(exc)}
         ) from None
 
 

@@ -262,6 +262,15 @@ def _reference(
         out.append(BundleProblem(path, f'unknown {what} "{value}"'))
 
 
+def _references(
+    out: list[BundleProblem], path: str, values: Any, known: dict[str, str], what: str
+) -> None:
+    """`_reference` for each item of `values` when it is a list (the model reports others)."""
+    if isinstance(values, list):
+        for j, value in enumerate(values):
+            _reference(out, f"{path}/{j}", value, known, what)
+
+
 def document_problems(raw: dict[str, Any]) -> list[BundleProblem]:
     """Problems that need the whole document; shape problems are left to the models."""
     out: list[BundleProblem] = []
@@ -355,10 +364,7 @@ def _participant_problems(raw: dict[str, Any], index: _Index) -> list[BundleProb
             index.locations,
             "location",
         )
-        unavailable = participant.get("unavailable")
-        if isinstance(unavailable, list):
-            for j, slot in enumerate(unavailable):
-                _reference(out, f"{path}/unavailable/{j}", slot, index.slots, "slot")
+        _references(out, f"{path}/unavailable", participant.get("unavailable"), index.slots, "slot")
     return out
 
 
@@ -400,10 +406,7 @@ def _wish_time_problems(wish: dict[str, Any], path: str, index: _Index) -> list[
                 f'not in the wish\'s session "{session}"',
             )
         )
-    after = wish.get("after")
-    if isinstance(after, list):
-        for j, other in enumerate(after):
-            _reference(out, f"{path}/after/{j}", other, index.wishes, "wish")
+    _references(out, f"{path}/after", wish.get("after"), index.wishes, "wish")
     return out
 
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.sql.base import ExecutableOption
 
 from matchmaking.planning.publishing import current_published_version
 from matchmaking.platform.models import (
@@ -206,20 +207,25 @@ def _meetings_query(
         select(Meeting)
         .join(Meeting.slot)
         .where(Meeting.version_id == version.id, *where)
-        .options(
-            # One joined statement for what each meeting has one of, one for the wishes.
-            joinedload(Meeting.slot, innerjoin=True).joinedload(Slot.session, innerjoin=True),
-            joinedload(Meeting.location, innerjoin=True),
-            joinedload(Meeting.participant_a, innerjoin=True).joinedload(
-                Participant.organisation, innerjoin=True
-            ),
-            joinedload(Meeting.participant_b, innerjoin=True).joinedload(
-                Participant.organisation, innerjoin=True
-            ),
-            selectinload(Meeting.wishes),
-        )
+        # One joined statement for what each meeting has one of, one for the wishes.
+        .options(*meeting_parts(), selectinload(Meeting.wishes))
         .order_by(Slot.start, Meeting.id)
     )
+
+
+def meeting_parts() -> list[ExecutableOption]:
+    """Load options for what a meeting has one of and agendas and attendance lists show: its
+    slot and session, its location, both sides and their organisations (one joined statement)."""
+    return [
+        joinedload(Meeting.slot, innerjoin=True).joinedload(Slot.session, innerjoin=True),
+        joinedload(Meeting.location, innerjoin=True),
+        joinedload(Meeting.participant_a, innerjoin=True).joinedload(
+            Participant.organisation, innerjoin=True
+        ),
+        joinedload(Meeting.participant_b, innerjoin=True).joinedload(
+            Participant.organisation, innerjoin=True
+        ),
+    ]
 
 
 def _item(

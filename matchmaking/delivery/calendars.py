@@ -719,11 +719,9 @@ def participant_feed(
     now: datetime | None = None,
 ) -> Served:
     """A participant's own meetings (their secret subscription URL)."""
-    event = participant.event
-    versions = published_versions(session, event)
-    entries = calendar_entries(
+    return _one_feed(
         session,
-        event,
+        participant.event,
         lambda m: participant.id in (m.participant_a_id, m.participant_b_id),
         [
             or_(
@@ -731,10 +729,10 @@ def participant_feed(
                 Meeting.participant_b_id == participant.id,
             )
         ],
+        lambda writer, entries, versions: _participant_feed(writer, participant, entries, versions),
+        settings=settings,
         now=now,
-        versions=versions,
     )
-    return _participant_feed(_writer(event, settings), participant, entries, versions)
 
 
 def _participant_feed(
@@ -760,17 +758,15 @@ def location_feed(
     now: datetime | None = None,
 ) -> Served:
     """A table's or room's meetings, of one day or all days (for table hosts and staff)."""
-    event = location.event
-    versions = published_versions(session, event)
-    entries = calendar_entries(
+    return _one_feed(
         session,
-        event,
+        location.event,
         _at(location, day),
         [Meeting.location_id == location.id],
+        lambda writer, entries, versions: _location_feed(writer, location, day, entries, versions),
+        settings=settings,
         now=now,
-        versions=versions,
     )
-    return _location_feed(_writer(event, settings), location, day, entries, versions)
 
 
 def _at(location: Location, day: date | None) -> MeetingFilter:
@@ -804,9 +800,7 @@ def event_feed(
     now: datetime | None = None,
 ) -> Served:
     """Every meeting of the event (organisers)."""
-    versions = published_versions(session, event)
-    entries = calendar_entries(session, event, _every, now=now, versions=versions)
-    return _event_feed(_writer(event, settings), entries, versions)
+    return _one_feed(session, event, _every, [], _event_feed, settings=settings, now=now)
 
 
 def _every(_meeting: Meeting) -> bool:
@@ -823,6 +817,23 @@ def _event_feed(
 
 def _writer(event: Event, settings: Settings | None) -> _Writer:
     return _Writer(event, settings or get_settings())
+
+
+def _one_feed(
+    session: Session,
+    event: Event,
+    shows: MeetingFilter,
+    candidates: Sequence[ColumnElement[bool]],
+    render: Callable[[_Writer, list[CalendarEntry], list[ScheduleVersion]], Served],
+    *,
+    settings: Settings | None,
+    now: datetime | None,
+) -> Served:
+    """One feed on its own: the meetings `shows` accepts (see `calendar_entries`) of the
+    published versions, rendered by `render` as `every_feed` renders each of them in bulk."""
+    versions = published_versions(session, event)
+    entries = calendar_entries(session, event, shows, candidates, now=now, versions=versions)
+    return render(_writer(event, settings), entries, versions)
 
 
 #: What `every_feed` yields: the feed's kind, its participant or location, its day, the feed.

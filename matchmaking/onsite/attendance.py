@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
-from sqlalchemy.sql.base import ExecutableOption
 
+from matchmaking.delivery.agenda import meeting_parts
 from matchmaking.planning.publishing import current_published_version
 from matchmaking.platform.errors import Conflict, Invalid, NotFound
 from matchmaking.platform.models import (
@@ -24,24 +24,10 @@ from matchmaking.platform.models import (
     MeetingAttendance,
     MeetingOutcome,
     Participant,
-    Slot,
     utcnow,
 )
 from matchmaking.platform.models import Meeting as MeetingRow
 from matchmaking.platform.wording import slot_label
-
-
-def _loaded() -> list[ExecutableOption]:
-    return [
-        joinedload(MeetingRow.slot, innerjoin=True).joinedload(Slot.session, innerjoin=True),
-        joinedload(MeetingRow.location, innerjoin=True),
-        joinedload(MeetingRow.participant_a, innerjoin=True).joinedload(
-            Participant.organisation, innerjoin=True
-        ),
-        joinedload(MeetingRow.participant_b, innerjoin=True).joinedload(
-            Participant.organisation, innerjoin=True
-        ),
-    ]
 
 
 def published_meetings(session: Session, event: Event) -> list[MeetingRow]:
@@ -53,7 +39,7 @@ def published_meetings(session: Session, event: Event) -> list[MeetingRow]:
         select(MeetingRow)
         .join(MeetingRow.slot)
         .where(MeetingRow.version_id == version.id)
-        .options(*_loaded())
+        .options(*meeting_parts())
     ).unique()
     return sorted(rows, key=lambda m: (m.slot.start, m.location.position, m.location.id, m.id))
 
@@ -68,7 +54,7 @@ def published_meeting(
         session.scalars(
             select(MeetingRow)
             .where(MeetingRow.version_id == version.id, MeetingRow.uid == uid)
-            .options(*_loaded())
+            .options(*meeting_parts())
         ).first()
         if version is not None
         else None

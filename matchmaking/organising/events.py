@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from matchmaking.organising.event_checks import (
@@ -108,16 +108,20 @@ def list_roles(session: Session, event: Event) -> list[EventRole]:
     )
 
 
+def _role_of(session: Session, event: Event, organiser_id: int) -> EventRole | None:
+    return session.scalar(
+        select(EventRole).where(
+            EventRole.event_id == event.id, EventRole.organiser_id == organiser_id
+        )
+    )
+
+
 def grant_role(session: Session, event: Event, email: str, role: EventRoleName) -> EventRole:
     """Give the organiser with `email` the role (or change its role) in the event."""
     organiser = find_organiser(session, email)
     if organiser is None:
         raise Invalid(f"There is no organiser with e-mail '{email}'.", field="body.email")
-    existing = session.scalar(
-        select(EventRole).where(
-            EventRole.event_id == event.id, EventRole.organiser_id == organiser.id
-        )
-    )
+    existing = _role_of(session, event, organiser.id)
     if existing is None:
         existing = EventRole(event_id=event.id, organiser_id=organiser.id, role=role)
         session.add(existing)
@@ -130,11 +134,7 @@ def grant_role(session: Session, event: Event, email: str, role: EventRoleName) 
 
 
 def remove_role(session: Session, event: Event, organiser_id: int) -> None:
-    role = session.scalar(
-        select(EventRole).where(
-            EventRole.event_id == event.id, EventRole.organiser_id == organiser_id
-        )
-    )
+    role = _role_of(session, event, organiser_id)
     if role is None:
         raise NotFound(f"Organiser {organiser_id} has no role in this event.")
     if role.role is EventRoleName.owner:
@@ -486,13 +486,15 @@ def _check_grid(session: Session, event: Event, field: str) -> None:
 
 
 def _refuse_if_slot_used(session: Session, slot: Slot) -> None:
-    used = session.scalar(
-        select(func.count()).select_from(Meeting).where(Meeting.slot_id == slot.id)
-    )
+    _refuse_if_met_in(session, Meeting.slot_id == slot.id, f"Slot '{slot.key}'")
+
+
+def _refuse_if_met_in(session: Session, where: ColumnElement[bool], what: str) -> None:
+    """A slot or location (`what`, named for the message) cannot be removed while meetings of
+    schedule versions (those `where` selects) use it."""
+    used = session.scalar(select(func.count()).select_from(Meeting).where(where))
     if used:
-        raise Conflict(
-            f"Slot '{slot.key}' holds {used} meetings of schedule versions; it cannot be removed."
-        )
+        raise Conflict(f"{what} holds {used} meetings of schedule versions; it cannot be removed.")
 
 
 # --- locations -------------------------------------------------------------------------------
@@ -542,14 +544,7 @@ def update_location(session: Session, location: Location, changes: Mapping[str, 
 
 
 def delete_location(session: Session, location: Location) -> None:
-    used = session.scalar(
-        select(func.count()).select_from(Meeting).where(Meeting.location_id == location.id)
-    )
-    if used:
-        raise Conflict(
-            f"Location '{location.key}' holds {used} meetings of schedule versions; "
-            "it cannot be removed."
-        )
+    _refuse_if_met_in(session, Meeting.location_id == location.id, f"Location '{location.key}'")
     session.delete(location)
     session.flush()
 

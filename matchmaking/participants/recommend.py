@@ -773,24 +773,39 @@ def people_of_bundle(bundle: Any) -> tuple[list[Person], list[WishLink]]:
     people = []
     for p in bundle.participants:
         o = organisations[p.organisation]
-        people.append(
-            Person(
-                id=p.id,
-                name=p.name,
-                organisation=o.id,
-                organisation_name=o.name,
-                delegation=o.delegation or "",
-                offers=tuple(o.offers or ()),
-                seeks=tuple(o.seeks or ()),
-                sectors=tuple(o.sectors),
-                description=o.description or "",
-            )
-        )
+        people.append(_person(p.id, p.name, o.id, o))
     wishes = [
         WishLink(sender=w.from_, recipient=w.to, recipient_organisation=w.to_organisation)
         for w in bundle.wishes
     ]
     return people, wishes
+
+
+def _person(
+    key: str,
+    name: str,
+    organisation_key: str,
+    organisation: Any,
+    focus_areas: Iterable[str] = (),
+    *,
+    suggestable: bool = True,
+) -> Person:
+    """A participant with the cooperation profile of its `organisation`, a bundle's or a stored
+    one (both have a name, delegation, offers, seeks, sectors and description)."""
+    o = organisation
+    return Person(
+        id=key,
+        name=name,
+        organisation=organisation_key,
+        organisation_name=o.name,
+        delegation=o.delegation or "",
+        offers=tuple(o.offers or ()),
+        seeks=tuple(o.seeks or ()),
+        sectors=tuple(o.sectors or ()),
+        focus_areas=tuple(focus_areas),
+        description=o.description or "",
+        suggestable=suggestable,
+    )
 
 
 def recommendations_document(
@@ -917,19 +932,7 @@ def _build_for_event(session: Any, event: Any) -> Recommender:
         o = organisations[row.organisation_id]
         keys[row.id] = row.key
         people.append(
-            Person(
-                id=row.key,
-                name=row.name,
-                organisation=o.key,
-                organisation_name=o.name,
-                delegation=o.delegation or "",
-                offers=tuple(o.offers or ()),
-                seeks=tuple(o.seeks or ()),
-                sectors=tuple(o.sectors or ()),
-                focus_areas=tuple(o.focus_areas or ()),
-                description=o.description or "",
-                suggestable=bool(row.listed),
-            )
+            _person(row.key, row.name, o.key, o, o.focus_areas or (), suggestable=bool(row.listed))
         )
     organisation_keys = {id_: o.key for id_, o in organisations.items()}
     wishes = [

@@ -724,6 +724,24 @@ def lock_wish(session: Session, wish: Wish) -> Wish:
     return lock_again(session, wish, f"There is no wish '{wish.key}' any more.")
 
 
+def _senders_own(
+    session: Session,
+    participant: Participant,
+    wish: Wish,
+    now: datetime | None,
+    verb: str,
+    instead: str,
+) -> Wish:
+    """`wish` locked, when the wish window is open and `participant` sent it themselves (not
+    the organisers by proposing it): only then may they `verb` it; else what to do `instead`."""
+    check_wishes_allowed(participant.event, now)
+    if wish.sender_id != participant.id:
+        raise Forbidden(f"Only the sender of a wish can {verb} it.")
+    if wish.proposed:
+        raise Forbidden(f"The organisers proposed this meeting; {instead} instead.")
+    return lock_wish(session, wish)
+
+
 def edit_wish(
     session: Session,
     participant: Participant,
@@ -733,12 +751,7 @@ def edit_wish(
     now: datetime | None = None,
 ) -> Wish:
     """The sender changes the priority or message of an open wish."""
-    check_wishes_allowed(participant.event, now)
-    if wish.sender_id != participant.id:
-        raise Forbidden("Only the sender of a wish can change it.")
-    if wish.proposed:
-        raise Forbidden("The organisers proposed this meeting; accept or decline it instead.")
-    wish = lock_wish(session, wish)
+    wish = _senders_own(session, participant, wish, now, "change", "accept or decline it")
     if wish.status not in OPEN_STATUSES:
         raise Conflict(
             f"Wish '{wish.key}' is {state_words(wish.status)} now; only open wishes can be changed."
@@ -754,12 +767,7 @@ def edit_wish(
 def withdraw_wish(
     session: Session, participant: Participant, wish: Wish, now: datetime | None = None
 ) -> Wish:
-    check_wishes_allowed(participant.event, now)
-    if wish.sender_id != participant.id:
-        raise Forbidden("Only the sender of a wish can withdraw it.")
-    if wish.proposed:
-        raise Forbidden("The organisers proposed this meeting; decline it instead.")
-    wish = lock_wish(session, wish)
+    wish = _senders_own(session, participant, wish, now, "withdraw", "decline it")
     if wish.status is WishStatus.cancelled:
         raise Conflict(f"Wish '{wish.key}' is withdrawn already.")
     wish.status = WishStatus.cancelled

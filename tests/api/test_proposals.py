@@ -180,7 +180,16 @@ def test_sending_reaches_both_inboxes_and_mails_and_both_must_accept(
     assert one.json()["status"] == "requested"
     assert one.json()["accepted_by"] == [_key(partner)]
     # The sender did not send it: it cannot be withdrawn or changed, only answered.
-    assert client.post(url + "/withdraw", headers=sender["headers"]).status_code == 403
+    withdrawn = client.post(url + "/withdraw", headers=sender["headers"])
+    assert withdrawn.status_code == 403
+    assert withdrawn.json()["detail"] == (
+        "The organisers proposed this meeting; decline it instead."
+    )
+    changed = client.patch(url, json={"priority": 1}, headers=sender["headers"])
+    assert changed.status_code == 403
+    assert changed.json()["detail"] == (
+        "The organisers proposed this meeting; accept or decline it instead."
+    )
     both = client.post(url + "/accept", headers=sender["headers"])
     assert both.status_code == 200, both.text
     assert both.json()["status"] == "accepted"

@@ -150,9 +150,13 @@ def test_only_the_sender_withdraws_and_only_the_recipient_answers(
     ana, ben, cleo = make.participant(slug), make.participant(slug), make.participant(slug)
     sent = wish(client, slug, ana, to=key_of(ben)).json()
     base = f"/api/v1/events/{slug}/me/wishes/{sent['key']}"
-    assert client.post(f"{base}/withdraw", headers=ben["headers"]).status_code == 403
+    withdrawn = client.post(f"{base}/withdraw", headers=ben["headers"])
+    assert withdrawn.status_code == 403
+    assert withdrawn.json()["detail"] == "Only the sender of a wish can withdraw it."
     assert client.post(f"{base}/accept", headers=ana["headers"]).status_code == 403
-    assert client.patch(base, json={"priority": 1}, headers=ben["headers"]).status_code == 403
+    changed = client.patch(base, json={"priority": 1}, headers=ben["headers"])
+    assert changed.status_code == 403
+    assert changed.json()["detail"] == "Only the sender of a wish can change it."
     for action in ("accept", "withdraw"):
         assert client.post(f"{base}/{action}", headers=cleo["headers"]).status_code == 404
     assert client.get(base, headers=cleo["headers"]).status_code == 404

@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from pydantic import TypeAdapter, ValidationError
 
+from matchmaking.bundle.schemas import Instant, LocalDateTime
 from matchmaking.bundle.validate import BundleError, BundleProblem, parse_bundle
 
 Doc = dict[str, Any]
@@ -350,3 +352,17 @@ def test_a_time_zone_name_too_long_for_a_file_name_is_a_problem_not_a_crash(
     # ZoneInfo raised OSError ("File name too long"): `POST /api/v1/events/import` answered 500.
     example["event"]["timezone"] = "x" * 10_000
     assert problems_of(example) == ["/event/timezone: must have at most 64 characters"]
+
+
+def test_time_fields_given_as_datetimes_must_carry_or_lack_an_offset_as_their_kind_says() -> None:
+    local, instant = TypeAdapter(LocalDateTime), TypeAdapter(Instant)
+    naive, aware = datetime(2024, 9, 10, 9, 0), datetime(2024, 9, 10, 9, 0, tzinfo=UTC)
+    assert local.validate_python(naive) == naive
+    assert instant.validate_python(aware) == aware
+    assert instant.validate_python("2024-09-10t09:00:00z") == aware
+    with pytest.raises(ValidationError, match="must be a local time without offset"):
+        local.validate_python(aware)
+    with pytest.raises(ValidationError, match="must have a UTC offset"):
+        instant.validate_python(naive)
+    with pytest.raises(ValidationError, match="is not a valid date and time"):
+        local.validate_python("2024-13-10T09:00")
