@@ -194,6 +194,8 @@ OwnerAccess = Annotated[EventAccess, Depends(require_event_role(EventRoleName.ow
 WHO_STAFF = "**Who:** owners and staff of the event."
 WHO_STAFF_OTHERS_404 = f"{WHO_STAFF} Others get 404 (anonymous: 401)."
 WHO_OWNER = "**Who:** owners of the event; staff get 403, others 404 (anonymous: 401)."
+#: Who may call the endpoints that take EventParticipant.
+WHO_PARTICIPANT = "**Who:** a participant of the event, with their personal token."
 
 
 # --- participants --------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
+from api.deps import WHO_PARTICIPANT as ME
 from api.deps import WHO_STAFF as STAFF
 from api.deps import AppSettings, DbSession, EventParticipant, StaffAccess
 from api.problems import FieldError, conflict, problem_responses
@@ -39,7 +40,6 @@ router = APIRouter(
     prefix="/api/v1/events/{slug}", tags=["event day"], responses=problem_responses(401, 404)
 )
 
-ME = "**Who:** a participant of the event, with their personal token."
 Key = Annotated[str, Path(min_length=1, max_length=64, description="The participant's key.")]
 
 

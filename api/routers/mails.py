@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from api.deps import DbSession, StaffAccess
+from api.deps import WHO_STAFF, DbSession, StaffAccess
 from api.problems import problem_responses
 from api.schemas.common import Instant, Limit, Offset
 from matchmaking.platform import mail as mail_service
@@ -43,7 +43,7 @@ class MailsOut(BaseModel):
     response_model=MailsOut,
     responses=problem_responses(401, 403, 404, 422),
     summary="The event's e-mails and their delivery",
-    description="**Who:** owners and staff of the event. Every e-mail the event caused "
+    description=f"{WHO_STAFF} Every e-mail the event caused "
     "(registrations, personal links, wishes, publications), newest first, optionally only "
     "those with `status`: `waiting` (retried at `next_attempt_at`), `sending`, `sent` or "
     "`failed` (with the error). Never the mail's text: it holds personal links.",

@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
-from api.deps import DbSession, EventParticipant, StaffAccess
+from api.deps import WHO_STAFF_OTHERS_404, DbSession, EventParticipant, StaffAccess
 from api.problems import problem_responses
 from api.schemas.recommendations import SuggestionOut, SuggestionsOut
 from matchmaking.participants import registration as registration_service
@@ -69,7 +69,7 @@ def my_suggestions(participant: EventParticipant, db: DbSession, top: Top = 10) 
     "/participants/{key}/suggestions",
     response_model=SuggestionsOut,
     summary="Partners a participant should meet next",
-    description="**Who:** owners and staff of the event. Others get 404 (anonymous: 401). "
+    description=f"{WHO_STAFF_OTHERS_404} "
     "The same suggestions the participant sees; an unknown participant → 404.",
 )
 def participant_suggestions(
