@@ -392,16 +392,31 @@ def _who(meeting: Any) -> str:
     return f"{a.name} {a.organisation.name} {b.name} {b.organisation.name} {meeting.location.name}"
 
 
+def _published_meeting(db: DbSession, event: Event, uid: str, of: Participant | None = None) -> Any:
+    """The published meeting `uid` (with `of`, only one of theirs), or a 404 page."""
+    try:
+        return attendance.published_meeting(db, event, uid[:200], of=of)
+    except NotFound as error:
+        raise PageError(404, "Meeting not found", error.detail) from error
+
+
+def _own_meeting(
+    request: Request, db: DbSession, slug: str, uid: str
+) -> tuple[Event, Participant, Any]:
+    """The event, the participant signed in to it and their published meeting `uid` (anyone
+    else's is a 404 page)."""
+    event = find_event(db, slug)
+    me = page_participant(request, db, event)
+    return event, me, _published_meeting(db, event, uid, of=me)
+
+
 @router.post("/organiser/e/{slug}/meetings/{uid}/attendance", include_in_schema=False)
 def staff_attendance(
     slug: str, uid: str, request: Request, db: DbSession, values: PostedForm
 ) -> Response:
     check_csrf(request, str(values.get(CSRF_FIELD, "")))
     event, organiser, _ = organiser_event(request, db, slug)
-    try:
-        meeting = attendance.published_meeting(db, event, uid[:200])
-    except NotFound as error:
-        raise PageError(404, "Meeting not found", error.detail) from error
+    meeting = _published_meeting(db, event, uid)
     flash = _set_attendance(db, event, meeting, values, organiser_id=organiser.id)
     db.commit()
     q = str(values.get("q", ""))[:200]
@@ -417,12 +432,7 @@ def my_attendance(
 ) -> Response:
     """A participant marks their own meeting (anyone else's is not found)."""
     check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event = find_event(db, slug)
-    me = page_participant(request, db, event)
-    try:
-        meeting = attendance.published_meeting(db, event, uid[:200], of=me)
-    except NotFound as error:
-        raise PageError(404, "Meeting not found", error.detail) from error
+    event, me, meeting = _own_meeting(request, db, slug, uid)
     flash = _set_attendance(db, event, meeting, values, participant=me)
     db.commit()
     return redirect(
@@ -479,13 +489,6 @@ COOPERATION_WORDS = [
 ]
 
 
-def _my_meeting(db: DbSession, event: Event, me: Participant, uid: str) -> Any:
-    try:
-        return attendance.published_meeting(db, event, uid[:200], of=me)
-    except NotFound as error:
-        raise PageError(404, "Meeting not found", error.detail) from error
-
-
 def _feedback_page(
     request: Request,
     event: Event,
@@ -520,9 +523,7 @@ def _feedback_page(
     "/e/{slug}/me/meetings/{uid}/feedback", response_class=HTMLResponse, include_in_schema=False
 )
 def feedback_form(slug: str, uid: str, request: Request, db: DbSession) -> HTMLResponse:
-    event = find_event(db, slug)
-    me = page_participant(request, db, event)
-    meeting = _my_meeting(db, event, me, uid)
+    event, me, meeting = _own_meeting(request, db, slug, uid)
     if meeting.uid in feedback.answered(db, event, me):
         raise PageError(
             409,
@@ -538,9 +539,7 @@ def feedback_answer(
     slug: str, uid: str, request: Request, db: DbSession, values: PostedForm
 ) -> Response:
     check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event = find_event(db, slug)
-    me = page_participant(request, db, event)
-    meeting = _my_meeting(db, event, me, uid)
+    event, me, meeting = _own_meeting(request, db, slug, uid)
     errors = {}
     usefulness = str(values.get("usefulness", ""))
     if usefulness not in {v for v, _ in USEFULNESS_WORDS}:
