@@ -10,10 +10,10 @@ import threading
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response, status
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from api.deps import WHO_STAFF as WHO
-from api.deps import AppSettings, CurrentOrganiser, DbSession, StaffAccess
+from api.deps import AppSettings, CurrentOrganiser, DbSession, StaffAccess, page_of
 from api.problems import FieldError, ProblemError, conflict, problem_responses
 from api.schemas.common import Limit, Offset, Page
 from api.schemas.schedules import (
@@ -200,14 +200,8 @@ def list_solves(
     access: StaffAccess, db: DbSession, limit: Limit = 50, offset: Offset = 0
 ) -> Page[JobOut]:
     event = access.event
-    total = db.scalar(select(func.count()).where(SolveJob.event_id == event.id)) or 0
-    jobs = db.scalars(
-        select(SolveJob)
-        .where(SolveJob.event_id == event.id)
-        .order_by(SolveJob.created_at.desc(), SolveJob.id)
-        .limit(limit)
-        .offset(offset)
-    )
+    order = (SolveJob.created_at.desc(), SolveJob.id)
+    jobs, total = page_of(db, SolveJob, [SolveJob.event_id == event.id], order, limit, offset)
     items = [job_out(db, job, event.slug) for job in jobs]
     return Page[JobOut](items=items, total=total, limit=limit, offset=offset)
 

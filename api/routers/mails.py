@@ -6,9 +6,8 @@ from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
 
-from api.deps import WHO_STAFF, DbSession, StaffAccess
+from api.deps import WHO_STAFF, DbSession, StaffAccess, page_of
 from api.problems import problem_responses
 from api.schemas.common import Instant, Limit, Offset
 from matchmaking.platform import mail as mail_service
@@ -59,14 +58,8 @@ def list_mails(
     condition = [OutboxMail.event_id == event_id]
     if status is not None:
         condition.append(OutboxMail.status == MailStatus(status))
-    total = db.scalar(select(func.count()).select_from(OutboxMail).where(*condition)) or 0
-    rows = db.scalars(
-        select(OutboxMail)
-        .where(*condition)
-        .order_by(OutboxMail.created_at.desc(), OutboxMail.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
+    order = (OutboxMail.created_at.desc(), OutboxMail.id.desc())
+    rows, total = page_of(db, OutboxMail, condition, order, limit, offset)
     items = [
         MailOut(
             recipient=row.recipient,
