@@ -212,6 +212,10 @@ WHO_STAFF_OTHERS_404 = f"{WHO_STAFF} Others get 404 (anonymous: 401)."
 WHO_OWNER = "**Who:** owners of the event; staff get 403, others 404 (anonymous: 401)."
 #: Who may call the endpoints that take EventParticipant.
 WHO_PARTICIPANT = "**Who:** a participant of the event, with their personal token."
+WHO_PARTICIPANT_OTHERS_404 = (
+    "**Who:** a participant of this event, with its personal token. Participants of other "
+    "events get 404; anonymous callers and organiser tokens get 401."
+)
 
 
 # --- participants --------------------------------------------------------------------------
