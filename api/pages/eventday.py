@@ -128,8 +128,7 @@ def check_in_action(
 ) -> Response:
     """Mark arrived (`action=arrive`) or undo it (`action=undo`); back to the search (with
     its words) or to the person's page."""
-    check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event, organiser, _ = organiser_event(request, db, slug)
+    event, organiser, _ = organiser_event(request, db, slug, values)
     person = _person(db, event, key)
     action = str(values.get("action", ""))
     if action == "arrive":
@@ -187,8 +186,7 @@ def away_action(
 ) -> Response:
     """Staff mark a participant away from a time (`action=away`, `away_from`) or back
     (`action=back`); then on to the re-plan of the rest of the day, or back to the person."""
-    check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event, organiser, _ = organiser_event(request, db, slug)
+    event, organiser, _ = organiser_event(request, db, slug, values)
     person = _person(db, event, key)
     action = str(values.get("action", ""))
     try:
@@ -238,8 +236,7 @@ def rest_of_day_action(slug: str, request: Request, db: DbSession, values: Poste
     """The one action: mark those not checked in away when asked, and queue the re-plan of
     the rest of the day from `frozen_before`; its progress and version are on the dashboard,
     whose version page shows the changes before they are published."""
-    check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event, organiser, _ = organiser_event(request, db, slug)
+    event, organiser, _ = organiser_event(request, db, slug, values)
     moment = _posted_moment(values.get("frozen_before", ""), "from when to re-plan")
     settings = settings_of(request)
     limit = min(60.0, settings.solve_time_limit_seconds)
@@ -414,8 +411,7 @@ def _own_meeting(
 def staff_attendance(
     slug: str, uid: str, request: Request, db: DbSession, values: PostedForm
 ) -> Response:
-    check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event, organiser, _ = organiser_event(request, db, slug)
+    event, organiser, _ = organiser_event(request, db, slug, values)
     meeting = _published_meeting(db, event, uid)
     flash = _set_attendance(db, event, meeting, values, organiser_id=organiser.id)
     db.commit()
@@ -629,8 +625,7 @@ def report_workbook(slug: str, request: Request, db: DbSession) -> Response:
 @router.post("/organiser/e/{slug}/report/feedback-mails", include_in_schema=False)
 def feedback_mails(slug: str, request: Request, db: DbSession, values: PostedForm) -> Response:
     """Send the closing mail with the feedback links (to those who have questions left)."""
-    check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event, _, _ = organiser_event(request, db, slug)
+    event, _, _ = organiser_event(request, db, slug, values)
     mails = feedback.closing_mails(db, event, settings_of(request).base_url)
     queued = mail.queue(db, mails, event_id=event.id)
     db.commit()
