@@ -11,7 +11,7 @@ from api.deps import WHO_PARTICIPANT as ME
 from api.deps import WHO_STAFF as STAFF
 from api.deps import AppSettings, DbSession, EventParticipant, StaffAccess
 from api.problems import FieldError, conflict, problem_responses
-from api.routers.jobs import Runner, job_out, job_url, solve_under_way
+from api.routers.jobs import Runner, job_out, queue_committed, solve_under_way
 from api.schemas.common import Limit, Offset
 from api.schemas.eventday import (
     AbsenceIn,
@@ -414,9 +414,7 @@ def replan_rest_of_day(
     except DomainError:
         db.rollback()
         raise
-    db.commit()
-    runner.submit(done.job.id, time_limit_seconds=done.job.parameters["time_limit_seconds"])
-    response.headers["Location"] = job_url(event.slug, done.job.id)
+    queue_committed(db, runner, response, event.slug, done.job)
     return RestOfDayOut(
         frozen_before=done.frozen_before,
         away=[_absence_out(a) for a in done.away],

@@ -80,6 +80,16 @@ def solve_under_way(slug: str, busy: job_service.SolveUnderWay) -> ProblemError:
     )
 
 
+def queue_committed(
+    db: DbSession, runner: job_service.JobRunner, response: Response, slug: str, job: SolveJob
+) -> None:
+    """Commits the request's transaction, then hands the new `job` to the runner (only after
+    the commit: a worker must find the row) and points the answer's `Location` at it."""
+    db.commit()
+    runner.submit(job.id, time_limit_seconds=job.parameters["time_limit_seconds"])
+    response.headers["Location"] = job_url(slug, job.id)
+
+
 def version_url(slug: str, number: int) -> str:
     return f"/api/v1/events/{slug}/versions/{number}"
 
@@ -182,10 +192,7 @@ def start_solve(
             type_="/problems/validation-error",
             errors=[FieldError(field=f"body.{refused.field}", message=refused.message)],
         ) from None
-    db.commit()
-    # Enqueue only after the commit: a worker must find the row.
-    runner.submit(job.id, time_limit_seconds=job.parameters["time_limit_seconds"])
-    response.headers["Location"] = job_url(event.slug, job.id)
+    queue_committed(db, runner, response, event.slug, job)
     return job_out(db, job, event.slug)
 
 
