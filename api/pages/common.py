@@ -292,6 +292,17 @@ def page_participant(request: Request, db: Session, event: Event) -> Participant
     return participant
 
 
+def participant_event(
+    request: Request, db: Session, slug: str, values: Mapping[str, Any] | None = None
+) -> tuple[Event, Participant]:
+    """The event and its participant signed in on this browser (page_participant). With the
+    `values` of a posted form, the form's CSRF token is checked first."""
+    if values is not None:
+        check_csrf(request, str(values.get(CSRF_FIELD, "")))
+    event = find_event(db, slug)
+    return event, page_participant(request, db, event)
+
+
 def page_organiser(request: Request, db: Session) -> Organiser | None:
     """The organiser whose sign-in session the cookie holds; None when signed out."""
     token = cookie(request, ORGANISER_COOKIE)

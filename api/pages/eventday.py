@@ -17,12 +17,9 @@ from sqlalchemy import func, select
 from api.deps import DbSession
 from api.pages import charts
 from api.pages.common import (
-    CSRF_FIELD,
     PageError,
-    check_csrf,
-    find_event,
     organiser_event,
-    page_participant,
+    participant_event,
     redirect,
     render,
     settings_of,
@@ -289,8 +286,7 @@ def badges(slug: str, request: Request, db: DbSession) -> HTMLResponse:
 @router.get("/e/{slug}/me/badge", response_class=HTMLResponse, include_in_schema=False)
 def my_badge(slug: str, request: Request, db: DbSession) -> HTMLResponse:
     """A participant's own badge to print, with the check-in code staff scan."""
-    event = find_event(db, slug)
-    me = page_participant(request, db, event)
+    event, me = participant_event(request, db, slug)
     return render(
         request,
         "pages/badges.html",
@@ -398,12 +394,11 @@ def _published_meeting(db: DbSession, event: Event, uid: str, of: Participant | 
 
 
 def _own_meeting(
-    request: Request, db: DbSession, slug: str, uid: str
+    request: Request, db: DbSession, slug: str, uid: str, values: dict[str, Any] | None = None
 ) -> tuple[Event, Participant, Any]:
     """The event, the participant signed in to it and their published meeting `uid` (anyone
-    else's is a 404 page)."""
-    event = find_event(db, slug)
-    me = page_participant(request, db, event)
+    else's is a 404 page); with a posted form's `values`, its CSRF token is checked first."""
+    event, me = participant_event(request, db, slug, values)
     return event, me, _published_meeting(db, event, uid, of=me)
 
 
@@ -427,8 +422,7 @@ def my_attendance(
     slug: str, uid: str, request: Request, db: DbSession, values: PostedForm
 ) -> Response:
     """A participant marks their own meeting (anyone else's is not found)."""
-    check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event, me, meeting = _own_meeting(request, db, slug, uid)
+    event, me, meeting = _own_meeting(request, db, slug, uid, values)
     flash = _set_attendance(db, event, meeting, values, participant=me)
     db.commit()
     return redirect(
@@ -534,8 +528,7 @@ def feedback_form(slug: str, uid: str, request: Request, db: DbSession) -> HTMLR
 def feedback_answer(
     slug: str, uid: str, request: Request, db: DbSession, values: PostedForm
 ) -> Response:
-    check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event, me, meeting = _own_meeting(request, db, slug, uid)
+    event, me, meeting = _own_meeting(request, db, slug, uid, values)
     errors = {}
     usefulness = str(values.get("usefulness", ""))
     if usefulness not in {v for v, _ in USEFULNESS_WORDS}:
