@@ -16,14 +16,14 @@ the calendar download).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import ColumnElement, Engine, bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 from starlette.concurrency import run_in_threadpool
 
@@ -52,6 +52,7 @@ from matchmaking.platform.settings import Settings
 
 EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
 AnswerT = TypeVar("AnswerT")
+RowT = TypeVar("RowT")
 
 #: `last_used_at` of a token is written at most this often (saves a write per request).
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -108,6 +109,21 @@ def committed(db: Session, answer: AnswerT) -> AnswerT:
     before, from what the transaction read and wrote."""
     db.commit()
     return answer
+
+
+def page_of(
+    db: Session,
+    model: type[RowT],
+    where: Sequence[ColumnElement[bool]],
+    order: Sequence[Any],
+    limit: int,
+    offset: int,
+) -> tuple[list[RowT], int]:
+    """One page of the rows of `model` that match all of `where`, in `order`, and how many
+    match in all (the `total` of a Page)."""
+    total = db.scalar(select(func.count()).select_from(model).where(*where)) or 0
+    rows = db.scalars(select(model).where(*where).order_by(*order).limit(limit).offset(offset))
+    return list(rows), total
 
 
 # --- organisers ----------------------------------------------------------------------------
@@ -194,6 +210,12 @@ OwnerAccess = Annotated[EventAccess, Depends(require_event_role(EventRoleName.ow
 WHO_STAFF = "**Who:** owners and staff of the event."
 WHO_STAFF_OTHERS_404 = f"{WHO_STAFF} Others get 404 (anonymous: 401)."
 WHO_OWNER = "**Who:** owners of the event; staff get 403, others 404 (anonymous: 401)."
+#: Who may call the endpoints that take EventParticipant.
+WHO_PARTICIPANT = "**Who:** a participant of the event, with their personal token."
+WHO_PARTICIPANT_OTHERS_404 = (
+    "**Who:** a participant of this event, with its personal token. Participants of other "
+    "events get 404; anonymous callers and organiser tokens get 401."
+)
 
 
 # --- participants --------------------------------------------------------------------------

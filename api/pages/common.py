@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import math
 import secrets
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -46,7 +47,7 @@ from api.ratelimit import (
 from matchmaking.organising import events as event_service
 from matchmaking.planning import versions as version_service
 from matchmaking.platform import browser_sessions
-from matchmaking.platform.errors import NotFound
+from matchmaking.platform.errors import DomainError, NotFound
 from matchmaking.platform.models import (
     Event,
     EventRoleName,
@@ -291,6 +292,17 @@ def page_participant(request: Request, db: Session, event: Event) -> Participant
     return participant
 
 
+def participant_event(
+    request: Request, db: Session, slug: str, values: Mapping[str, Any] | None = None
+) -> tuple[Event, Participant]:
+    """The event and its participant signed in on this browser (page_participant). With the
+    `values` of a posted form, the form's CSRF token is checked first."""
+    if values is not None:
+        check_csrf(request, str(values.get(CSRF_FIELD, "")))
+    event = find_event(db, slug)
+    return event, page_participant(request, db, event)
+
+
 def page_organiser(request: Request, db: Session) -> Organiser | None:
     """The organiser whose sign-in session the cookie holds; None when signed out."""
     token = cookie(request, ORGANISER_COOKIE)
@@ -306,16 +318,24 @@ def page_organiser(request: Request, db: Session) -> Organiser | None:
 _LOST_LINK = "E-mail me a new personal link"
 
 
+class RegistrationRefused(Exception):
+    """A rule keeps registration as it is; the message says why, in the pages' words."""
+
+
 def change_registration(db: Session, event: Event, action: object) -> str:
     """Open or close registration as a form asked (not committed); the sentence that says so.
 
-    A rule that refuses it (say, reopening after the deadline) raises its `DomainError`."""
-    if action == "open":
-        event_service.open_registration(db, event)
-        return "Registration is open: participants can register now."
-    if action == "close":
-        event_service.close_registration(db, event)
-        return "Registration is closed."
+    A rule that refuses it (say, reopening after the deadline) raises RegistrationRefused."""
+    try:
+        if action == "open":
+            event_service.open_registration(db, event)
+            return "Registration is open: participants can register now."
+        if action == "close":
+            event_service.close_registration(db, event)
+            return "Registration is closed."
+    except DomainError as error:
+        why = error.detail.replace("`registration_closes`", "the registration deadline")
+        raise RegistrationRefused(why) from error
     raise PageError(422, "Unknown action", "Choose to open or to close registration.")
 
 
@@ -350,9 +370,12 @@ def safe_next(path: str) -> str:
 
 
 def organiser_event(
-    request: Request, db: Session, slug: str
+    request: Request, db: Session, slug: str, values: Mapping[str, Any] | None = None
 ) -> tuple[Event, Organiser, EventRoleName]:
-    """The event an organiser manages; unknown events and events of others look alike."""
+    """The event an organiser manages; unknown events and events of others look alike. With
+    the `values` of a posted form, the form's CSRF token is checked first."""
+    if values is not None:
+        check_csrf(request, str(values.get(CSRF_FIELD, "")))
     organiser = page_organiser(request, db)
     if organiser is None:
         raise sign_in_first(request)

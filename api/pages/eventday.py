@@ -17,12 +17,9 @@ from sqlalchemy import func, select
 from api.deps import DbSession
 from api.pages import charts
 from api.pages.common import (
-    CSRF_FIELD,
     PageError,
-    check_csrf,
-    find_event,
     organiser_event,
-    page_participant,
+    participant_event,
     redirect,
     render,
     settings_of,
@@ -128,8 +125,7 @@ def check_in_action(
 ) -> Response:
     """Mark arrived (`action=arrive`) or undo it (`action=undo`); back to the search (with
     its words) or to the person's page."""
-    check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event, organiser, _ = organiser_event(request, db, slug)
+    event, organiser, _ = organiser_event(request, db, slug, values)
     person = _person(db, event, key)
     action = str(values.get("action", ""))
     if action == "arrive":
@@ -187,8 +183,7 @@ def away_action(
 ) -> Response:
     """Staff mark a participant away from a time (`action=away`, `away_from`) or back
     (`action=back`); then on to the re-plan of the rest of the day, or back to the person."""
-    check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event, organiser, _ = organiser_event(request, db, slug)
+    event, organiser, _ = organiser_event(request, db, slug, values)
     person = _person(db, event, key)
     action = str(values.get("action", ""))
     try:
@@ -238,8 +233,7 @@ def rest_of_day_action(slug: str, request: Request, db: DbSession, values: Poste
     """The one action: mark those not checked in away when asked, and queue the re-plan of
     the rest of the day from `frozen_before`; its progress and version are on the dashboard,
     whose version page shows the changes before they are published."""
-    check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event, organiser, _ = organiser_event(request, db, slug)
+    event, organiser, _ = organiser_event(request, db, slug, values)
     moment = _posted_moment(values.get("frozen_before", ""), "from when to re-plan")
     settings = settings_of(request)
     limit = min(60.0, settings.solve_time_limit_seconds)
@@ -292,8 +286,7 @@ def badges(slug: str, request: Request, db: DbSession) -> HTMLResponse:
 @router.get("/e/{slug}/me/badge", response_class=HTMLResponse, include_in_schema=False)
 def my_badge(slug: str, request: Request, db: DbSession) -> HTMLResponse:
     """A participant's own badge to print, with the check-in code staff scan."""
-    event = find_event(db, slug)
-    me = page_participant(request, db, event)
+    event, me = participant_event(request, db, slug)
     return render(
         request,
         "pages/badges.html",
@@ -392,16 +385,29 @@ def _who(meeting: Any) -> str:
     return f"{a.name} {a.organisation.name} {b.name} {b.organisation.name} {meeting.location.name}"
 
 
+def _published_meeting(db: DbSession, event: Event, uid: str, of: Participant | None = None) -> Any:
+    """The published meeting `uid` (with `of`, only one of theirs), or a 404 page."""
+    try:
+        return attendance.published_meeting(db, event, uid[:200], of=of)
+    except NotFound as error:
+        raise PageError(404, "Meeting not found", error.detail) from error
+
+
+def _own_meeting(
+    request: Request, db: DbSession, slug: str, uid: str, values: dict[str, Any] | None = None
+) -> tuple[Event, Participant, Any]:
+    """The event, the participant signed in to it and their published meeting `uid` (anyone
+    else's is a 404 page); with a posted form's `values`, its CSRF token is checked first."""
+    event, me = participant_event(request, db, slug, values)
+    return event, me, _published_meeting(db, event, uid, of=me)
+
+
 @router.post("/organiser/e/{slug}/meetings/{uid}/attendance", include_in_schema=False)
 def staff_attendance(
     slug: str, uid: str, request: Request, db: DbSession, values: PostedForm
 ) -> Response:
-    check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event, organiser, _ = organiser_event(request, db, slug)
-    try:
-        meeting = attendance.published_meeting(db, event, uid[:200])
-    except NotFound as error:
-        raise PageError(404, "Meeting not found", error.detail) from error
+    event, organiser, _ = organiser_event(request, db, slug, values)
+    meeting = _published_meeting(db, event, uid)
     flash = _set_attendance(db, event, meeting, values, organiser_id=organiser.id)
     db.commit()
     q = str(values.get("q", ""))[:200]
@@ -416,13 +422,7 @@ def my_attendance(
     slug: str, uid: str, request: Request, db: DbSession, values: PostedForm
 ) -> Response:
     """A participant marks their own meeting (anyone else's is not found)."""
-    check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event = find_event(db, slug)
-    me = page_participant(request, db, event)
-    try:
-        meeting = attendance.published_meeting(db, event, uid[:200], of=me)
-    except NotFound as error:
-        raise PageError(404, "Meeting not found", error.detail) from error
+    event, me, meeting = _own_meeting(request, db, slug, uid, values)
     flash = _set_attendance(db, event, meeting, values, participant=me)
     db.commit()
     return redirect(
@@ -479,13 +479,6 @@ COOPERATION_WORDS = [
 ]
 
 
-def _my_meeting(db: DbSession, event: Event, me: Participant, uid: str) -> Any:
-    try:
-        return attendance.published_meeting(db, event, uid[:200], of=me)
-    except NotFound as error:
-        raise PageError(404, "Meeting not found", error.detail) from error
-
-
 def _feedback_page(
     request: Request,
     event: Event,
@@ -520,9 +513,7 @@ def _feedback_page(
     "/e/{slug}/me/meetings/{uid}/feedback", response_class=HTMLResponse, include_in_schema=False
 )
 def feedback_form(slug: str, uid: str, request: Request, db: DbSession) -> HTMLResponse:
-    event = find_event(db, slug)
-    me = page_participant(request, db, event)
-    meeting = _my_meeting(db, event, me, uid)
+    event, me, meeting = _own_meeting(request, db, slug, uid)
     if meeting.uid in feedback.answered(db, event, me):
         raise PageError(
             409,
@@ -537,10 +528,7 @@ def feedback_form(slug: str, uid: str, request: Request, db: DbSession) -> HTMLR
 def feedback_answer(
     slug: str, uid: str, request: Request, db: DbSession, values: PostedForm
 ) -> Response:
-    check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event = find_event(db, slug)
-    me = page_participant(request, db, event)
-    meeting = _my_meeting(db, event, me, uid)
+    event, me, meeting = _own_meeting(request, db, slug, uid, values)
     errors = {}
     usefulness = str(values.get("usefulness", ""))
     if usefulness not in {v for v, _ in USEFULNESS_WORDS}:
@@ -630,8 +618,7 @@ def report_workbook(slug: str, request: Request, db: DbSession) -> Response:
 @router.post("/organiser/e/{slug}/report/feedback-mails", include_in_schema=False)
 def feedback_mails(slug: str, request: Request, db: DbSession, values: PostedForm) -> Response:
     """Send the closing mail with the feedback links (to those who have questions left)."""
-    check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event, _, _ = organiser_event(request, db, slug)
+    event, _, _ = organiser_event(request, db, slug, values)
     mails = feedback.closing_mails(db, event, settings_of(request).base_url)
     queued = mail.queue(db, mails, event_id=event.id)
     db.commit()

@@ -14,9 +14,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import DbSession
 from api.pages.common import (
-    CSRF_FIELD,
     PageError,
-    check_csrf,
     organiser_event,
     page_version,
     redirect,
@@ -120,8 +118,7 @@ def _text(values: dict[str, Any], name: str) -> str:
 def _edit(
     slug: str, number: int, action: str, request: Request, db: Session, values: dict[str, Any]
 ) -> Response:
-    check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event, organiser, _ = organiser_event(request, db, slug)
+    event, organiser, _ = organiser_event(request, db, slug, values)
     if action not in ACTIONS:
         raise PageError(404, "Not found", "There is no such edit.")
     version = page_version(db, event, number)

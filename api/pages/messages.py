@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from api.deps import DbSession
-from api.pages.common import CSRF_FIELD, check_csrf, organiser_event, redirect, render
+from api.pages.common import organiser_event, redirect, render
 from api.pages.forms import PostedForm
 from matchmaking.delivery import messages as service
 from matchmaking.platform.errors import Invalid
@@ -71,8 +71,7 @@ def messages_post(slug: str, request: Request, db: DbSession, values: PostedForm
 def _messages_post(slug: str, request: Request, db: Session, values: dict[str, Any]) -> Response:
     """`action=preview` shows whom the message reaches; `action=send` sends it (only after a
     preview of the same segment: the form carries the count the organiser saw)."""
-    check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event, organiser, _ = organiser_event(request, db, slug)
+    event, organiser, _ = organiser_event(request, db, slug, values)
     form = {
         name: str(values.get(name, ""))
         for name in ("segment", "delegation", "subject", "body", "seen")

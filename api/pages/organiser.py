@@ -19,6 +19,7 @@ from api.pages import charts
 from api.pages.common import (
     CSRF_FIELD,
     PageError,
+    RegistrationRefused,
     change_registration,
     check_csrf,
     delete_cookie,
@@ -55,7 +56,7 @@ from matchmaking.planning.versions import (
     version_statistics,
 )
 from matchmaking.platform import browser_sessions
-from matchmaking.platform.errors import Conflict, DomainError, NotFound
+from matchmaking.platform.errors import Conflict, NotFound
 from matchmaking.platform.models import (
     ApiToken,
     Event,
@@ -274,8 +275,7 @@ def solve(slug: str, request: Request, db: DbSession, values: PostedForm) -> Res
 
 
 def _start_solve(slug: str, request: Request, db: Session, values: dict[str, Any]) -> Response:
-    check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event, organiser, _ = organiser_event(request, db, slug)
+    event, organiser, _ = organiser_event(request, db, slug, values)
     limit = _time_limit(values.get("time_limit", ""))
     try:
         job = job_service.create_solve_job(
@@ -322,8 +322,7 @@ def _decide_membership(
 ) -> Response:
     """An organiser confirms a pending membership, or turns it down (the registration of
     someone not of the organisation they named is withdrawn)."""
-    check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event, _, _ = organiser_event(request, db, slug)
+    event, _, _ = organiser_event(request, db, slug, values)
     try:
         member = registration_service.get_participant(db, event, key)
         if confirm:
@@ -342,18 +341,17 @@ def _decide_membership(
 @router.post("/organiser/e/{slug}/registration", include_in_schema=False)
 def registration(slug: str, request: Request, db: DbSession, values: PostedForm) -> Response:
     """Open, reopen (after publishing, before the deadline) or close registration."""
-    check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event, _, _ = organiser_event(request, db, slug)
+    event, _, _ = organiser_event(request, db, slug, values)
     try:
         flash = change_registration(db, event, values.get("action"))
-    except DomainError as error:
+    except RegistrationRefused as refused:
         db.rollback()
         raise PageError(
             409,
             "Registration unchanged",
-            error.detail.replace("`registration_closes`", "the registration deadline"),
+            str(refused),
             links=(("Back to the dashboard", f"/organiser/e/{event.slug}"),),
-        ) from error
+        ) from refused
     db.commit()
     return redirect(f"/organiser/e/{event.slug}?flash={quote_plus(flash)}")
 
@@ -552,8 +550,7 @@ def _keys_in(unscheduled: list[dict[str, Any]]) -> set[str]:
 def publish(
     slug: str, number: int, request: Request, db: DbSession, values: PostedForm
 ) -> Response:
-    check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event, organiser, _ = organiser_event(request, db, slug)
+    event, organiser, _ = organiser_event(request, db, slug, values)
     version = page_version(db, event, number)
     _confirm_cancellations(db, event, version, values.get("confirm_cancelled") == "yes")
     try:

@@ -16,11 +16,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from api.deps import DbSession
 from api.pages.common import (
-    CSRF_FIELD,
     PageError,
-    check_csrf,
-    find_event,
-    page_participant,
+    participant_event,
     redirect,
     render,
     settings_of,
@@ -80,8 +77,7 @@ def _agenda_rows(items: tuple[AgendaItem, ...]) -> list[AgendaRow]:
 
 @router.get("/e/{slug}/me", response_class=HTMLResponse, include_in_schema=False)
 def agenda_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
-    event = find_event(db, slug)
-    me = page_participant(request, db, event)
+    event, me = participant_event(request, db, slug)
     # Stored at publication (one statement); built from the schedule after a change.
     agenda = rendered.stored_agenda(db, me) or participant_agenda(db, me)
     received = wish_service.waiting_for_answer(db, me)
@@ -212,9 +208,7 @@ def _calendar_links_page(
 @router.post("/e/{slug}/me/calendar", response_class=HTMLResponse, include_in_schema=False)
 def calendar_links(slug: str, request: Request, db: DbSession, values: PostedForm) -> HTMLResponse:
     """A new subscription link; the participant's earlier links keep working."""
-    check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event = find_event(db, slug)
-    me = page_participant(request, db, event)
+    event, me = participant_event(request, db, slug, values)
     try:
         token = calendars.issue_calendar_token(me)
     except calendars.TooManyCalendarLinks as exc:
@@ -245,8 +239,7 @@ def _replace_page(
 @router.get("/e/{slug}/me/calendar/replace", response_class=HTMLResponse, include_in_schema=False)
 def calendar_replace_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
     """What replacing the calendar links does, and the confirmation to do it."""
-    event = find_event(db, slug)
-    me = page_participant(request, db, event)
+    event, me = participant_event(request, db, slug)
     return _replace_page(request, event, me)
 
 
@@ -256,9 +249,7 @@ def calendar_replace(
 ) -> HTMLResponse:
     """Revoke every calendar link of the participant and make one new one — only when the
     participant ticked the confirmation."""
-    check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event = find_event(db, slug)
-    me = page_participant(request, db, event)
+    event, me = participant_event(request, db, slug, values)
     if values.get("confirm") != "yes":
         return _replace_page(
             request,
@@ -291,9 +282,7 @@ def _decide_member(
     slug: str, key: str, request: Request, db: Session, values: dict[str, Any], *, confirm: bool
 ) -> Response:
     """A confirmed member confirms, or turns down, someone asking to join the organisation."""
-    check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event = find_event(db, slug)
-    me = page_participant(request, db, event)
+    event, me = participant_event(request, db, slug, values)
     try:
         registration_service.check_confirmed_member(
             me, "confirm new members" if confirm else "turn down new members"
@@ -369,8 +358,7 @@ def _pages(current: int, last: int) -> list[int | None]:
 
 @router.get("/e/{slug}/directory", response_class=HTMLResponse, include_in_schema=False)
 def directory_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
-    event = find_event(db, slug)
-    me = page_participant(request, db, event)
+    event, me = participant_event(request, db, slug)
     filters, params = _directory_filter(request)
     page = _page_number(request)
     shown, total = registration_service.directory(
@@ -441,9 +429,7 @@ def _priority(value: object) -> int:
 
 @router.post("/e/{slug}/wishes", include_in_schema=False)
 def send_wish(slug: str, request: Request, db: DbSession, values: PostedForm) -> Response:
-    check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event = find_event(db, slug)
-    me = page_participant(request, db, event)
+    event, me = participant_event(request, db, slug, values)
     wish_request = wish_service.WishRequest(
         to=str(values.get("to", "")) or None,
         priority=_priority(values.get("priority")),
@@ -470,8 +456,7 @@ def send_wish(slug: str, request: Request, db: DbSession, values: PostedForm) ->
 
 @router.get("/e/{slug}/wishes", response_class=HTMLResponse, include_in_schema=False)
 def wishes_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
-    event = find_event(db, slug)
-    me = page_participant(request, db, event)
+    event, me = participant_event(request, db, slug)
     sent, _ = wish_service.participant_wishes(db, me, "sent", None, LIST_LIMIT, 0)
     return render(
         request,
@@ -489,8 +474,7 @@ def wishes_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
 
 @router.get("/e/{slug}/inbox", response_class=HTMLResponse, include_in_schema=False)
 def inbox_page(slug: str, request: Request, db: DbSession) -> HTMLResponse:
-    event = find_event(db, slug)
-    me = page_participant(request, db, event)
+    event, me = participant_event(request, db, slug)
     received, _ = wish_service.participant_wishes(db, me, "received", None, LIST_LIMIT, 0)
     # Waiting for an answer first, most important first; then the answered ones.
     # A proposal counts as waiting only while it waits for this side.
@@ -553,9 +537,7 @@ def _change_wish(
     db: Session,
     values: dict[str, Any],
 ) -> Response:
-    check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event = find_event(db, slug)
-    me = page_participant(request, db, event)
+    event, me = participant_event(request, db, slug, values)
     action = str(values.get("action", ""))
     settings = settings_of(request)
     try:

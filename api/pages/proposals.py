@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from api.deps import DbSession
-from api.pages.common import CSRF_FIELD, check_csrf, organiser_event, redirect, render
+from api.pages.common import organiser_event, redirect, render
 from api.pages.forms import PostedForm
 from matchmaking.planning import proposals as service
 from matchmaking.platform.errors import DomainError, Invalid
@@ -79,8 +79,7 @@ def _per_participant(text: str) -> int:
 def _proposals_post(slug: str, request: Request, db: Session, values: dict[str, Any]) -> Response:
     """`action=preview` shows the round; `action=send` sends it when it is still the round
     the organiser saw (the same count), else shows it again."""
-    check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event, organiser, _ = organiser_event(request, db, slug)
+    event, organiser, _ = organiser_event(request, db, slug, values)
     form = {name: str(values.get(name, "")) for name in ("per_participant", "seen")}
     opened = service.open_proposals(db, event)
     try:

@@ -32,6 +32,7 @@ from api.deps import DbSession
 from api.pages.common import (
     CSRF_FIELD,
     PageError,
+    RegistrationRefused,
     change_registration,
     check_csrf,
     organiser_event,
@@ -111,9 +112,7 @@ def _event(
     owner: bool = False,
 ) -> tuple[Event, Organiser, EventRoleName]:
     """The event an owner or staff member sets up; a form's CSRF token is checked first."""
-    if values is not None:
-        check_csrf(request, str(values.get(CSRF_FIELD, "")))
-    event, organiser, role = organiser_event(request, db, slug)
+    event, organiser, role = organiser_event(request, db, slug, values)
     if owner and role is not EventRoleName.owner:
         raise PageError(
             403,
@@ -543,11 +542,10 @@ def registration(slug: str, request: Request, db: DbSession, values: Posted) -> 
     event, organiser, role = _event(request, db, slug, values)
     try:
         flash = change_registration(db, event, values.get("action"))
-    except DomainError as error:
+    except RegistrationRefused as refused:
         db.rollback()
         db.refresh(event)
-        why = error.detail.replace("`registration_closes`", "the registration deadline")
-        return _overview(request, db, event, organiser, role, refused=why)
+        return _overview(request, db, event, organiser, role, refused=str(refused))
     db.commit()
     return _back(event, "/setup", flash)
 

@@ -10,6 +10,8 @@ from sqlalchemy.orm import joinedload
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import (
+    WHO_PARTICIPANT,
+    WHO_STAFF,
     DbSession,
     ParticipantTokenHeader,
     StaffAccess,
@@ -38,7 +40,7 @@ router = APIRouter(prefix="/api/v1/events/{slug}", tags=["agendas"])
     response_model=AgendaOut,
     responses={304: {"description": "Not modified."}, **problem_responses(401, 404)},
     summary="My agenda",
-    description="**Who:** a participant of the event, with their personal token. Their "
+    description=f"{WHO_PARTICIPANT} Their "
     "meetings in the published version, in time order: counterpart, organisation, country, "
     "sectors, meeting kind, times in the event's zone (ISO 8601 with offset) and in their own "
     "zone when set, table or room, video link. Empty (`version` null) until a schedule is "
@@ -87,7 +89,7 @@ def _render_agenda(request: Request, owner: Owner) -> Served:
     response_model=AgendaOut,
     responses=problem_responses(401, 403, 404, 422),
     summary="A participant's agenda",
-    description="**Who:** owners and staff of the event. As the participant sees it, or with "
+    description=f"{WHO_STAFF} As the participant sees it, or with "
     "`version` as it would be in that (unpublished) version.",
 )
 def participants_agenda(

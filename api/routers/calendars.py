@@ -38,8 +38,10 @@ ICS_MEDIA_TYPE = "text/calendar; charset=utf-8"
 #: Personal feeds may be kept by the client but never by shared caches; a client revalidates
 #: after five minutes, which an ETag makes cheap.
 PRIVATE_CACHE = "private, max-age=300, must-revalidate"
-_ICS_RESPONSE: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/calendar": {}}, "description": "An iCalendar feed."}
+#: What a calendar feed answers besides its problems: the feed, or 304 to a matching ETag.
+_ICS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/calendar": {}}, "description": "An iCalendar feed."},
+    304: {"description": "Not modified."},
 }
 
 
@@ -120,11 +122,7 @@ def feed_response(request: Request, feed: Served, filename: str) -> Response:
     operation_id="participant_calendar",
     summary="A participant's agenda as a calendar feed (secret URL for calendar apps)",
     response_class=Response,
-    responses={
-        **_ICS_RESPONSE,
-        304: {"description": "Not modified."},
-        **problem_responses(404, 429),
-    },
+    responses={**_ICS_RESPONSES, **problem_responses(404, 429)},
 )
 async def participant_calendar(token: str, request: Request) -> Response:
     # The hot path of calendar apps: the token and the event's serving generation in one
@@ -160,11 +158,7 @@ router.add_api_route(
     operation_id="participant_calendar_head",
     summary="The headers of a participant's calendar feed",
     response_class=Response,
-    responses={
-        **_ICS_RESPONSE,
-        304: {"description": "Not modified."},
-        **problem_responses(404, 429),
-    },
+    responses={**_ICS_RESPONSES, **problem_responses(404, 429)},
 )
 
 
@@ -203,11 +197,7 @@ def render_feed(
     "/api/v1/events/{slug}/me/calendar.ics",
     summary="Download your own agenda as an iCalendar file",
     response_class=Response,
-    responses={
-        **_ICS_RESPONSE,
-        304: {"description": "Not modified."},
-        **problem_responses(401, 404),
-    },
+    responses={**_ICS_RESPONSES, **problem_responses(401, 404)},
 )
 @read_only
 def own_calendar(
@@ -287,11 +277,7 @@ def revoke_calendar_links(db: DbSession, participant: EventParticipant) -> Revok
     "/api/v1/events/{slug}/calendar.ics",
     summary="Every published meeting of the event as a calendar feed (organisers)",
     response_class=Response,
-    responses={
-        **_ICS_RESPONSE,
-        304: {"description": "Not modified."},
-        **problem_responses(401, 404),
-    },
+    responses={**_ICS_RESPONSES, **problem_responses(401, 404)},
 )
 def event_calendar(
     request: Request, db: DbSession, settings: AppSettings, access: StaffAccess
@@ -306,11 +292,7 @@ def event_calendar(
     "/api/v1/events/{slug}/locations/{key}/calendar.ics",
     summary="One table's or room's meetings, of one day or all days (table hosts and staff)",
     response_class=Response,
-    responses={
-        **_ICS_RESPONSE,
-        304: {"description": "Not modified."},
-        **problem_responses(401, 404),
-    },
+    responses={**_ICS_RESPONSES, **problem_responses(401, 404)},
 )
 def location_calendar(
     key: str,

@@ -7,10 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
+from api.deps import WHO_PARTICIPANT as ME
 from api.deps import WHO_STAFF as STAFF
 from api.deps import AppSettings, DbSession, EventParticipant, StaffAccess
 from api.problems import FieldError, conflict, problem_responses
-from api.routers.jobs import Runner, job_out, job_url, solve_under_way
+from api.routers.jobs import Runner, job_out, queue_committed, solve_under_way
 from api.schemas.common import Limit, Offset
 from api.schemas.eventday import (
     AbsenceIn,
@@ -39,7 +40,6 @@ router = APIRouter(
     prefix="/api/v1/events/{slug}", tags=["event day"], responses=problem_responses(401, 404)
 )
 
-ME = "**Who:** a participant of the event, with their personal token."
 Key = Annotated[str, Path(min_length=1, max_length=64, description="The participant's key.")]
 
 
@@ -414,9 +414,7 @@ def replan_rest_of_day(
     except DomainError:
         db.rollback()
         raise
-    db.commit()
-    runner.submit(done.job.id, time_limit_seconds=done.job.parameters["time_limit_seconds"])
-    response.headers["Location"] = job_url(event.slug, done.job.id)
+    queue_committed(db, runner, response, event.slug, done.job)
     return RestOfDayOut(
         frozen_before=done.frozen_before,
         away=[_absence_out(a) for a in done.away],

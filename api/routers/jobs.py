@@ -10,10 +10,10 @@ import threading
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response, status
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from api.deps import WHO_STAFF as WHO
-from api.deps import AppSettings, CurrentOrganiser, DbSession, StaffAccess
+from api.deps import AppSettings, CurrentOrganiser, DbSession, StaffAccess, page_of
 from api.problems import FieldError, ProblemError, conflict, problem_responses
 from api.schemas.common import Limit, Offset, Page
 from api.schemas.schedules import (
@@ -78,6 +78,16 @@ def solve_under_way(slug: str, busy: job_service.SolveUnderWay) -> ProblemError:
         f"A solve of this event is already under way ({job_url(slug, busy.job_id or '')}); "
         "wait for it or cancel it first."
     )
+
+
+def queue_committed(
+    db: DbSession, runner: job_service.JobRunner, response: Response, slug: str, job: SolveJob
+) -> None:
+    """Commits the request's transaction, then hands the new `job` to the runner (only after
+    the commit: a worker must find the row) and points the answer's `Location` at it."""
+    db.commit()
+    runner.submit(job.id, time_limit_seconds=job.parameters["time_limit_seconds"])
+    response.headers["Location"] = job_url(slug, job.id)
 
 
 def version_url(slug: str, number: int) -> str:
@@ -182,10 +192,7 @@ def start_solve(
             type_="/problems/validation-error",
             errors=[FieldError(field=f"body.{refused.field}", message=refused.message)],
         ) from None
-    db.commit()
-    # Enqueue only after the commit: a worker must find the row.
-    runner.submit(job.id, time_limit_seconds=job.parameters["time_limit_seconds"])
-    response.headers["Location"] = job_url(event.slug, job.id)
+    queue_committed(db, runner, response, event.slug, job)
     return job_out(db, job, event.slug)
 
 
@@ -200,14 +207,8 @@ def list_solves(
     access: StaffAccess, db: DbSession, limit: Limit = 50, offset: Offset = 0
 ) -> Page[JobOut]:
     event = access.event
-    total = db.scalar(select(func.count()).where(SolveJob.event_id == event.id)) or 0
-    jobs = db.scalars(
-        select(SolveJob)
-        .where(SolveJob.event_id == event.id)
-        .order_by(SolveJob.created_at.desc(), SolveJob.id)
-        .limit(limit)
-        .offset(offset)
-    )
+    order = (SolveJob.created_at.desc(), SolveJob.id)
+    jobs, total = page_of(db, SolveJob, [SolveJob.event_id == event.id], order, limit, offset)
     items = [job_out(db, job, event.slug) for job in jobs]
     return Page[JobOut](items=items, total=total, limit=limit, offset=offset)
 

@@ -6,9 +6,8 @@ from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
 
-from api.deps import DbSession, StaffAccess
+from api.deps import WHO_STAFF, DbSession, StaffAccess, page_of
 from api.problems import problem_responses
 from api.schemas.common import Instant, Limit, Offset
 from matchmaking.platform import mail as mail_service
@@ -43,7 +42,7 @@ class MailsOut(BaseModel):
     response_model=MailsOut,
     responses=problem_responses(401, 403, 404, 422),
     summary="The event's e-mails and their delivery",
-    description="**Who:** owners and staff of the event. Every e-mail the event caused "
+    description=f"{WHO_STAFF} Every e-mail the event caused "
     "(registrations, personal links, wishes, publications), newest first, optionally only "
     "those with `status`: `waiting` (retried at `next_attempt_at`), `sending`, `sent` or "
     "`failed` (with the error). Never the mail's text: it holds personal links.",
@@ -59,14 +58,8 @@ def list_mails(
     condition = [OutboxMail.event_id == event_id]
     if status is not None:
         condition.append(OutboxMail.status == MailStatus(status))
-    total = db.scalar(select(func.count()).select_from(OutboxMail).where(*condition)) or 0
-    rows = db.scalars(
-        select(OutboxMail)
-        .where(*condition)
-        .order_by(OutboxMail.created_at.desc(), OutboxMail.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
+    order = (OutboxMail.created_at.desc(), OutboxMail.id.desc())
+    rows, total = page_of(db, OutboxMail, condition, order, limit, offset)
     items = [
         MailOut(
             recipient=row.recipient,

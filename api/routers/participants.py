@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
+from api.deps import WHO_PARTICIPANT_OTHERS_404 as PARTICIPANT
 from api.deps import WHO_STAFF_OTHERS_404 as STAFF
 from api.deps import (
     AppSettings,
@@ -48,11 +49,6 @@ from matchmaking.platform.models import (
 
 router = APIRouter(
     prefix="/api/v1/events/{slug}", tags=["participants"], responses=problem_responses(404, 422)
-)
-
-PARTICIPANT = (
-    "**Who:** a participant of this event, with its personal token. Participants of other "
-    "events get 404; anonymous callers and organiser tokens get 401."
 )
 
 

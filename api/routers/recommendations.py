@@ -14,6 +14,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
+from api.deps import WHO_PARTICIPANT_OTHERS_404 as PARTICIPANT
+from api.deps import WHO_STAFF_OTHERS_404 as STAFF
 from api.deps import DbSession, EventParticipant, StaffAccess
 from api.problems import problem_responses
 from api.schemas.recommendations import SuggestionOut, SuggestionsOut
@@ -57,9 +59,7 @@ def suggestions_for(
     "/me/suggestions",
     response_model=SuggestionsOut,
     summary="Partners I should meet next",
-    description="**Who:** a participant of this event, with its personal token. Participants "
-    "of other events get 404; anonymous callers and organiser tokens get 401. Best first, "
-    "each with at least one reason.",
+    description=f"{PARTICIPANT} Best first, each with at least one reason.",
 )
 def my_suggestions(participant: EventParticipant, db: DbSession, top: Top = 10) -> SuggestionsOut:
     return suggestions_for(db, participant.event, participant, top)
@@ -69,8 +69,7 @@ def my_suggestions(participant: EventParticipant, db: DbSession, top: Top = 10) 
     "/participants/{key}/suggestions",
     response_model=SuggestionsOut,
     summary="Partners a participant should meet next",
-    description="**Who:** owners and staff of the event. Others get 404 (anonymous: 401). "
-    "The same suggestions the participant sees; an unknown participant → 404.",
+    description=f"{STAFF} The same suggestions the participant sees; an unknown participant → 404.",
 )
 def participant_suggestions(
     key: str, access: StaffAccess, db: DbSession, top: Top = 10

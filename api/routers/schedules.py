@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.deps import WHO_STAFF as WHO
-from api.deps import AppSettings, DbSession, StaffAccess
+from api.deps import AppSettings, DbSession, StaffAccess, page_of
 from api.problems import PROBLEM_MEDIA_TYPE, ProblemDetails, problem_responses
 from api.routers.jobs import version_url
 from api.schemas.common import Limit, Offset, Page
@@ -184,16 +184,9 @@ def list_versions(
     access: StaffAccess, db: DbSession, limit: Limit = 50, offset: Offset = 0
 ) -> Page[VersionSummary]:
     event = access.event
-    total = db.scalar(select(func.count()).where(ScheduleVersion.event_id == event.id)) or 0
-    versions = list(
-        db.scalars(
-            select(ScheduleVersion)
-            .where(ScheduleVersion.event_id == event.id)
-            .order_by(ScheduleVersion.number.desc())
-            .limit(limit)
-            .offset(offset)
-        )
-    )
+    where = [ScheduleVersion.event_id == event.id]
+    order = [ScheduleVersion.number.desc()]
+    versions, total = page_of(db, ScheduleVersion, where, order, limit, offset)
     counts, numbers = _meeting_counts(db, versions), _numbers(db, event)
     items = [summary(v, event.slug, counts.get(v.id, 0), numbers) for v in versions]
     return Page[VersionSummary](items=items, total=total, limit=limit, offset=offset)

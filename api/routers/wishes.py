@@ -9,9 +9,8 @@ from fastapi import APIRouter, Query, Request, status
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import (
-    WHO_STAFF_OTHERS_404 as STAFF,
-)
+from api.deps import WHO_PARTICIPANT_OTHERS_404 as PARTICIPANT
+from api.deps import WHO_STAFF_OTHERS_404 as STAFF
 from api.deps import (
     AppSettings,
     DbSession,
@@ -45,10 +44,6 @@ router = APIRouter(
     prefix="/api/v1/events/{slug}", tags=["wishes"], responses=problem_responses(401, 404, 422)
 )
 
-PARTICIPANT = (
-    "**Who:** a participant of this event, with its personal token. Participants of other "
-    "events get 404; anonymous callers and organiser tokens get 401."
-)
 WINDOW = " Refused (409) before the event opens and after its `wish_cutoff`."
 
 
