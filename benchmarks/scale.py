@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import multiprocessing
 import os
 import random
@@ -31,6 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from solver import SolveParameters, solve  # noqa: E402
+from solver.candidates import build_candidates  # noqa: E402
 from solver.check import check  # noqa: E402
 from solver.greedy import greedy  # noqa: E402
 from solver.problem import Location, Participant, Problem, Slot, Wish  # noqa: E402
@@ -202,6 +204,26 @@ def _wishes(
 # ---------------------------------------------------------------- running
 
 
+class _PolishLine(logging.Handler):
+    """Keeps the figures of the LNS polish turn's closing log line."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.figures: dict[str, float] | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("LNS polish") and isinstance(record.args, tuple):
+            steps, idle_before, idle_after, breaks_before, breaks_after, seconds = record.args
+            self.figures = {
+                "steps": float(steps),  # type: ignore[arg-type]
+                "without_meeting_before": float(idle_before),  # type: ignore[arg-type]
+                "without_meeting_after": float(idle_after),  # type: ignore[arg-type]
+                "breaks_before": float(breaks_before),  # type: ignore[arg-type]
+                "breaks_after": float(breaks_after),  # type: ignore[arg-type]
+                "seconds": float(seconds),  # type: ignore[arg-type]
+            }
+
+
 def run_one(name: str, seed: int, time_limit: float, workers: int) -> dict[str, Any]:
     """Generate, solve and check one event; runs inside its own child process."""
     problem = generate(name, seed)
@@ -210,10 +232,26 @@ def run_one(name: str, seed: int, time_limit: float, workers: int) -> dict[str, 
     greedy_seconds = time.perf_counter() - started
     cpu_before = time.process_time()
     started = time.perf_counter()
+    polish = _PolishLine()
+    logging.getLogger("solver.lns").addHandler(polish)
+    logging.getLogger("solver.lns").setLevel(logging.INFO)
     solution = solve(problem, SolveParameters(time_limit_seconds=time_limit, workers=workers))
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu_before
     violations = check(problem, solution).violations
+    # Participants with a meeting they could hold (a candidate that is not impossible) and
+    # none in the schedule; every wish of theirs left out carries its reason in `unscheduled`.
+    can_meet = {
+        p for m in build_candidates(problem).meetings if not m.impossible for p in m.participants
+    }
+    held = {p for m in solution.meetings for p in m.participants}
+    without = sorted(can_meet - held)
+    explained = {w.wish for w in solution.unscheduled}
+    unexplained = [
+        p
+        for p in without
+        if any(p in (w.sender, w.recipient) and w.id not in explained for w in problem.wishes)
+    ]
     weight = solution.objective.get("scheduled_weight", 0)
     bound = solution.bound.get("scheduled_weight")
     return {
@@ -237,6 +275,12 @@ def run_one(name: str, seed: int, time_limit: float, workers: int) -> dict[str, 
         "solve_cpu_seconds": round(cpu, 1),
         "min_share": solution.objective.get("min_share"),
         "breaks": solution.objective.get("breaks"),
+        "greedy_breaks": baseline.objective.get("breaks"),
+        "without_meeting": len(without),
+        "without_meeting_unexplained": len(unexplained),
+        # The LNS's turn for the goals after `scheduled` (solver/lns.py): participants who
+        # could meet and hold no meeting, and breaks, when it started and when it ended.
+        "polish": polish.figures,
         "other_bounds": {k: v for k, v in solution.bound.items() if k != "scheduled_weight"},
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "checker_violations": len(violations),

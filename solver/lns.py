@@ -23,10 +23,19 @@ The size adapts: it grows while sub-models are solved to optimality quickly and 
 when they time out. Meetings of wishes with `after` rules stay where they are (the sub-model
 does not encode the order), and events with a cap on break differences are left alone: the
 breaks rule binds the whole day of a participant, which the sub-model does not see.
+
+On the largest events the LNS schedule is the answer, so the goals after `scheduled` get a
+turn of their own at the end (`polish`): the same sub-models, with the weight they free kept
+as a floor, improve in the event's order the goals the loop can see whole in a group —
+*fairness* as the number of participants who can meet and hold no meeting at all (a
+participant freed with all its meetings, or touched with none fixed, is seen whole), and
+*breaks* of every participant the group touches (its fixed meetings count as busy slots).
+Its neighbourhoods start around a participant left without a meeting, or one with breaks.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import threading
@@ -38,7 +47,8 @@ from ortools.sat.python import cp_model
 
 from solver.candidates import HOST_PREFIX, ONSITE, Candidates
 from solver.check import check, evaluate
-from solver.problem import Meeting, Problem, Solution, wish_weights
+from solver.problem import Meeting, Problem, Solution, slots_by_day, wish_weights
+from solver.runs import busy_literal, day_runs
 from solver.tables import placed_meetings
 
 log = logging.getLogger(__name__)
@@ -57,6 +67,10 @@ GUIDED = 1.0
 MIN_STEP_WORK = 0.001
 #: Stop after this share of the time limit without a gain.
 STALL_SHARE = 0.3
+#: Goals after `scheduled` that the polish turn improves, by their name in the event's order.
+POLISHED = ("fairness", "breaks")
+#: Groups drawn around one participant without a meeting before the polish turn gives up.
+IDLE_TRIES = 3
 
 
 @dataclass
@@ -69,6 +83,12 @@ class LnsStats:
     #: CP-SAT deterministic time used by all sub-models.
     work: float = 0.0
     group_sizes: list[int] = field(default_factory=list)
+    #: The polish turn: participants who could meet and hold no meeting, and breaks, before
+    #: and after it (None when it did not run).
+    idle_before: int | None = None
+    idle_after: int | None = None
+    breaks_before: int | None = None
+    breaks_after: int | None = None
 
 
 def applicable(problem: Problem) -> bool:
@@ -116,6 +136,21 @@ class _Schedule:
         self.use: dict[tuple[str, int], int] = defaultdict(int)
         for held in start.meetings:
             self.add(self._candidate_of(held), slot_index[held.slot], tuple(held.wishes))
+        #: Slot indexes day by day, in order (breaks are counted within a day).
+        self.days = slots_by_day(problem)
+
+    def idle(self) -> list[str]:
+        """Participants who have a possible meeting and hold none."""
+        return [p for p in self.of_person if not self.busy.get(p)]
+
+    def breaks(self, person: str, busy: set[int] | None = None) -> int:
+        """Breaks of `person` on the current schedule (or busy in `busy`)."""
+        slots = set(self.busy.get(person, {})) if busy is None else busy
+        count = 0
+        for day in self.days:
+            positions = [i for i, t in enumerate(day) if t in slots]
+            count += sum(1 for a, b in itertools.pairwise(positions) if b - a > 1)
+        return count
 
     def _classes(self, m: int) -> tuple[str, ...]:
         where = self.candidates.meetings[m].location_class
@@ -187,6 +222,8 @@ class _Neighbourhoods:
             by_session[slot.session].append(i)
         self.sessions = list(by_session.values())
         self.wishes = [w for w in problem.wishes if schedule.candidates.by_wish.get(w.id)]
+        #: Polish turn: how often a group was drawn around each participant without a meeting.
+        self.tries: dict[str, int] = defaultdict(int)
 
     def pick(self, size: int) -> set[str]:
         if self.rng.random() < 0.75:
@@ -213,8 +250,31 @@ class _Neighbourhoods:
             return self._slot_window(size)
         weights = [self.s.weight[w] for w in unmet]
         seed = self.rng.choices(unmet, weights)[0]
+        return self._grow(list(dict.fromkeys(self._partners(seed))), size)
+
+    def pick_for_goals(self, size: int, goals: tuple[str, ...]) -> set[str]:
+        """A group for the polish turn: around someone without a meeting (first, when
+        fairness comes first), around someone with breaks, or a slot window."""
+        idle = self.s.idle() if "fairness" in goals else []
+        # Someone still without a meeting after a few groups around them is most likely
+        # left out by the rules (the explanation says why): the time goes to the others.
+        idle = [p for p in idle if self.tries[p] < IDLE_TRIES]
+        if idle and (goals[0] == "fairness" or self.rng.random() < 0.5):
+            person = self.rng.choice(idle)
+            self.tries[person] += 1
+            return self._grow([person], size)
+        if "breaks" in goals:
+            people = list(self.s.busy)
+            for _ in range(20):
+                person = self.rng.choice(people)
+                if len(self.s.busy[person]) > 1 and self.s.breaks(person) > 0:
+                    return self._grow([person], size)
+        return self._slot_window(size)
+
+    def _grow(self, frontier: list[str], size: int) -> set[str]:
+        """`frontier` and, breadth first, partners in meetings they hold or could hold for a
+        wish not met yet, until the group brings `size` (meeting, slot) pairs."""
         group: set[str] = set()
-        frontier = list(dict.fromkeys(self._partners(seed)))
         candidates, placed, met = self.s.candidates, self.s.placed, self.s.met_by
         cost = 0
         while frontier and (cost < size or len(group) < 2):
@@ -266,11 +326,14 @@ def improve(
     deterministic: bool = False,
     bound: int | None = None,
     chosen: frozenset[int] = frozenset(),
+    polish: float = 0.0,
 ) -> tuple[Solution, LnsStats]:
     """A schedule at least as heavy as `start`, found within about `time_limit` seconds (of
     deterministic time in deterministic mode). Returns `start` itself when nothing better is
     found or the event has rules the loop does not keep. `chosen` (candidate meetings of the
-    timeless relaxation's matching) steers the neighbourhoods to the wishes it meets."""
+    timeless relaxation's matching) steers the neighbourhoods to the wishes it meets.
+    `polish` is the share of the time kept for the goals after `scheduled` (the polish turn
+    of the module docstring; it also gets what the weight leaves when it stops early)."""
     stats = LnsStats()
     if not applicable(problem) or (not start.meetings and not problem.wishes):
         return start, stats
@@ -280,6 +343,8 @@ def improve(
     picker = _Neighbourhoods(schedule, rng, chosen)
     started = time.monotonic()
     size = START_SIZE
+    goals = _polished_goals(problem) if polish > 0 else ()
+    weight_limit = time_limit * (1 - polish) if goals else time_limit
 
     def used() -> float:
         return stats.work if deterministic else time.monotonic() - started
@@ -288,15 +353,15 @@ def improve(
     # Sub-models of groups that share no participant are solved at the same time, one
     # CP-SAT worker each (measured better than two workers on one sub-model).
     parallel = 1 if deterministic else max(workers, 1)
-    while used() < time_limit and (bound is None or stats.weight < bound):
-        if used() - last_gain > STALL_SHARE * time_limit:
+    while used() < weight_limit and (bound is None or stats.weight < bound):
+        if used() - last_gain > STALL_SHARE * weight_limit:
             break  # no gain for a long while: leave the time to the goals after this one
         subs = _disjoint_subs(schedule, picker, size, parallel)
         if not subs:
             stats.steps += 1
             stats.work += MIN_STEP_WORK
             continue
-        limit = min(STEP_LIMIT, max(time_limit - used(), 0.01))
+        limit = min(STEP_LIMIT, max(weight_limit - used(), 0.01))
         outcomes = _solve_all(subs, limit, seed + stats.steps, deterministic)
         for sub, outcome in zip(subs, outcomes, strict=True):
             stats.steps += 1
@@ -324,7 +389,11 @@ def improve(
         stats.weight,
         time.monotonic() - started,
     )
-    if stats.weight <= stats.start_weight:
+    polished = False
+    if goals:
+        left = time_limit - used()
+        polished = _polish(schedule, goals, stats, left, parallel, seed, deterministic)
+    if stats.weight <= stats.start_weight and not polished:
         return start, stats
     meetings = schedule.meetings()
     from solver.explain import explain_unscheduled
@@ -342,6 +411,87 @@ def improve(
     return better, stats
 
 
+def _polished_goals(problem: Problem) -> tuple[str, ...]:
+    """The goals after `scheduled` that the polish turn improves, in the event's order."""
+    order = list(problem.objective)
+    if "scheduled" not in order:
+        return ()
+    after = order[order.index("scheduled") + 1 :]
+    return tuple(g for g in after if g in POLISHED)
+
+
+def _polish(
+    s: _Schedule,
+    goals: tuple[str, ...],
+    stats: LnsStats,
+    time_limit: float,
+    parallel: int,
+    seed: int,
+    deterministic: bool,
+) -> bool:
+    """The polish turn: sub-models that keep the weight they free and improve `goals` in
+    order. Returns whether the schedule changed for the better."""
+    idle = len(s.idle())
+    breaks = sum(s.breaks(p) for p in s.of_person)
+    stats.idle_before, stats.breaks_before = idle, breaks
+    rng = random.Random(seed + 1)
+    picker = _Neighbourhoods(s, rng, frozenset())
+    started, work = time.monotonic(), 0.0
+    size = START_SIZE // 2
+    better = False
+    steps = 0
+
+    def used() -> float:
+        return work if deterministic else time.monotonic() - started
+
+    def to_do() -> int:
+        return idle * ("fairness" in goals) + breaks * ("breaks" in goals)
+
+    while used() < time_limit and to_do() > 0:
+        subs: list[_Sub] = []
+        taken: set[str] = set()
+        for _ in range(3 * parallel):
+            if len(subs) == parallel:
+                break
+            group = picker.pick_for_goals(size, goals)
+            if not group or group & taken:
+                continue
+            sub = _build(s, group, goals)
+            if sub is not None and not sub.touched & taken:
+                subs.append(sub)
+                taken |= sub.touched
+        if not subs:
+            work += MIN_STEP_WORK
+            steps += 1
+            continue
+        limit = min(STEP_LIMIT, max(time_limit - used(), 0.01))
+        outcomes = _solve_all(subs, limit, seed + steps, deterministic)
+        for sub, outcome in zip(subs, outcomes, strict=True):
+            steps += 1
+            work += max(outcome.work, MIN_STEP_WORK)
+            was = sum(s.breaks(p) for p in sub.touched)
+            if sub.keep(outcome):
+                stats.weight += outcome.gain
+                breaks += sum(s.breaks(p) for p in sub.touched) - was
+                better = better or outcome.gain > 0 or outcome.goals_gain > 0
+        if all(o.optimal for o in outcomes):
+            size = min(MAX_SIZE, size + size // 8)
+        elif not any(o.optimal for o in outcomes):
+            size = max(MIN_SIZE, size - size // 4)
+        idle = len(s.idle())
+    stats.idle_after, stats.breaks_after = idle, breaks
+    log.info(
+        "LNS polish: %d steps, without a meeting %d -> %d, breaks %d -> %d, %.1f s",
+        steps,
+        stats.idle_before,
+        idle,
+        stats.breaks_before,
+        breaks,
+        time.monotonic() - started,
+    )
+    return better
+
+
 @dataclass
 class _Outcome:
     #: Whether the sub-model gave an answer (it never weighs less than the freed meetings).
@@ -351,6 +501,9 @@ class _Outcome:
     work: float = 0.0
     #: The free meetings held in the answer: meeting -> (slot, wishes met).
     placed: dict[int, tuple[int, tuple[str, ...]]] = field(default_factory=dict)
+    #: In the polish turn: how much the goals after `scheduled` gained (their lexicographic
+    #: sum in the group, never negative).
+    goals_gain: int = 0
 
 
 def _disjoint_subs(s: _Schedule, picker: _Neighbourhoods, size: int, count: int) -> list[_Sub]:
@@ -401,6 +554,10 @@ class _Sub:
     before: int
     at: dict[tuple[int, int], cp_model.IntVar]
     meets: dict[tuple[str, int], cp_model.IntVar]
+    #: The weight the answer meets (the objective, but in the polish turn).
+    weight: cp_model.LinearExprT
+    #: In the polish turn: the goals' lexicographic sum on the current schedule.
+    goals_before: int | None = None
 
     def solve(self, limit: float, seed: int, deterministic: bool) -> _Outcome:
         solver = cp_model.CpSolver()
@@ -416,7 +573,9 @@ class _Sub:
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return outcome
         outcome.found = True
-        outcome.gain = round(solver.objective_value) - self.before
+        outcome.gain = solver.value(self.weight) - self.before
+        if self.goals_before is not None:
+            outcome.goals_gain = round(solver.objective_value) - self.goals_before
         candidates = self.schedule.candidates
         for (m, t), x in self.at.items():
             if solver.boolean_value(x):
@@ -449,8 +608,9 @@ class _Sub:
         return False
 
 
-def _build(s: _Schedule, group: set[str]) -> _Sub | None:
-    """Free every meeting of `group`; the sub-model places the best set of them again."""
+def _build(s: _Schedule, group: set[str], goals: tuple[str, ...] = ()) -> _Sub | None:
+    """Free every meeting of `group`; the sub-model places the best set of them again (with
+    `goals`, the set best for them that meets no less weight)."""
     # Pinned meetings stay fixed, held or not; every other meeting of the group is free.
     free = {m for p in group for m in s.of_person[p] if m not in s.pinned}
     if not free:
@@ -462,8 +622,24 @@ def _build(s: _Schedule, group: set[str]) -> _Sub | None:
             return None  # cannot happen for a valid schedule; never lose a meeting
     sub.add_rules(left)
     before = sum(s.weight[w] for m in left.freed for w in s.placed[m][1])
-    sub.finish(before)
-    return _Sub(s, group, sub.model, left.touched, left.freed, before, sub.at, sub.meets)
+    goals_before = None
+    if goals:
+        goals_before = sub.finish_goals(before, goals, left)
+    else:
+        sub.finish(before)
+    weight = sum(sub.terms)
+    return _Sub(
+        s,
+        group,
+        sub.model,
+        left.touched,
+        left.freed,
+        before,
+        sub.at,
+        sub.meets,
+        weight,
+        goals_before,
+    )
 
 
 class _Leftover:
@@ -615,3 +791,66 @@ class _SubModel:
         self.model.maximize(objective)
         for var, value in self.hint:
             self.model.add_hint(var, value)
+
+    def finish_goals(self, before: int, goals: tuple[str, ...], left: _Leftover) -> int:
+        """Meet no less weight than `before` and improve `goals` in order, never below what
+        the current schedule gives them; returns that value (their lexicographic sum)."""
+        self.model.add(sum(self.terms) >= before)
+        parts: list[cp_model.LinearExprT] = []
+        scales: list[int] = []
+        current, scale = 0, 1
+        for goal in reversed(goals):
+            # Fairness counts up (participants fed), breaks count down.
+            sign = 1 if goal == "fairness" else -1
+            value, now, span = self._fed(left) if goal == "fairness" else self._breaks(left)
+            parts.append(value)
+            scales.append(sign * scale)
+            current += sign * scale * now
+            # One unit of an earlier goal outweighs any change of the later ones.
+            scale *= span + 1
+        objective = cp_model.LinearExpr.weighted_sum(parts, scales)
+        self.model.add(objective >= current)
+        self.model.maximize(objective)
+        for var, value in self.hint:
+            self.model.add_hint(var, value)
+        return current
+
+    def _fed(self, left: _Leftover) -> tuple[cp_model.LinearExprT, int, int]:
+        """Participants of the group who hold no fixed meeting and hold a free one: the
+        variable count, its value now and its range."""
+        fed: list[cp_model.IntVar] = []
+        now = 0
+        for p in sorted(left.touched):
+            if left.held_by[p] or not self.by_person.get(p):
+                continue
+            c = self.model.new_bool_var(f"fed[{p}]")
+            self.model.add(c <= sum(self.by_person[p]))
+            fed.append(c)
+            now += bool(self.schedule.busy.get(p))
+        return cp_model.LinearExpr.sum(fed), now, len(fed)
+
+    def _breaks(self, left: _Leftover) -> tuple[cp_model.LinearExprT, int, int]:
+        """Breaks of the participants of the free meetings on the days a free meeting may
+        change (fixed meetings count as busy slots), their number now and its range."""
+        s, model = self.schedule, self.model
+        days: list[cp_model.LinearExprT] = []
+        now = span = 0
+        true: cp_model.IntVar | None = None
+        for p in sorted(left.touched):
+            held = set(s.busy.get(p, {}))
+            for day in s.days:
+                if not any((p, t) in self.by_person_slot for t in day):
+                    continue
+                busy: list[cp_model.IntVar | None] = []
+                for t in day:
+                    if (p, t) in left.busy:
+                        true = true if true is not None else model.new_constant(1)
+                        busy.append(true)
+                    elif (p, t) in self.by_person_slot:
+                        busy.append(busy_literal(model, self.by_person_slot[p, t]))
+                    else:
+                        busy.append(None)
+                days.append(day_runs(model, busy).breaks)
+                now += s.breaks(p, held & set(day))
+                span += len(day) // 2
+        return cp_model.LinearExpr.sum(days), now, span

@@ -217,3 +217,71 @@ def test_a_hint_from_a_clone_with_extra_constant_variables_is_valid_for_the_mode
     set_hint(model, list(solver.response_proto.solution))
     assert model.validate() == ""
     assert list(model.proto.solution_hint.vars) == [0]
+
+
+def breaks_of(problem: Problem, solution: object) -> float:
+    return evaluate(problem, solution.meetings)["breaks"]  # type: ignore[attr-defined, no-any-return]
+
+
+def test_the_polish_turn_closes_a_break_without_losing_weight() -> None:
+    # a meets b and c with a free slot between them: the weight cannot grow, the breaks can
+    # fall to none by moving one meeting next to the other.
+    problem = Problem(
+        event="polish",
+        slots=tuple(Slot(f"s{i}", "am", "2026-05-12") for i in range(1, 4)),
+        locations=(Location("t1"), Location("t2")),
+        participants=(Participant("a", "oa"), Participant("b", "ob"), Participant("c", "oc")),
+        wishes=(Wish("ab", "a", "b"), Wish("ac", "a", "c")),
+        objective=("required", "scheduled", "breaks"),
+    )
+    # The start: b and c cannot meet in s2 while it is built, so a holds a break.
+    busy_s2 = frozenset({"s2"})
+    start = greedy(
+        dataclasses.replace(
+            problem,
+            participants=(
+                Participant("a", "oa"),
+                Participant("b", "ob", unavailable=busy_s2),
+                Participant("c", "oc", unavailable=busy_s2),
+            ),
+        )
+    )
+    assert breaks_of(problem, start) == 1
+    candidates = build_candidates(problem)
+    unpolished, _ = improve(problem, candidates, start, 1.0, deterministic=True)
+    assert breaks_of(problem, unpolished) == 1  # the weight loop alone leaves it
+    better, stats = improve(problem, candidates, start, 1.0, deterministic=True, polish=1.0)
+    assert check(problem, better).ok
+    assert weight(better) == weight(start)
+    assert breaks_of(problem, better) == 0
+    assert (stats.breaks_before, stats.breaks_after) == (1, 0)
+
+
+def test_the_polish_turn_gives_a_meeting_to_someone_without_one() -> None:
+    # b meets once at most: a-b or c-b weigh the same, but with a-b c holds no meeting while a
+    # has a-d as well. Fairness comes first after the weight, so b meets c.
+    problem = Problem(
+        event="polish-fair",
+        slots=(Slot("s1", "am", "2026-05-12"), Slot("s2", "am", "2026-05-12")),
+        locations=(Location("t1"), Location("t2")),
+        participants=(
+            Participant("a", "oa"),
+            Participant("b", "ob", max_meetings=1),
+            Participant("c", "oc"),
+            Participant("d", "od"),
+        ),
+        wishes=(Wish("ab", "a", "b"), Wish("ad", "a", "d"), Wish("cb", "c", "b")),
+        objective=("required", "scheduled", "fairness", "breaks"),
+    )
+    start = greedy(dataclasses.replace(problem, wishes=problem.wishes[:2]))
+    assert {m.participants for m in start.meetings} == {("a", "b"), ("a", "d")}
+    better, stats = improve(
+        problem, build_candidates(problem), start, 1.0, deterministic=True, polish=1.0
+    )
+    assert check(problem, better).ok
+    assert weight(better) == weight(start)
+    assert {frozenset(m.participants) for m in better.meetings} == {
+        frozenset({"a", "d"}),
+        frozenset({"b", "c"}),
+    }
+    assert (stats.idle_before, stats.idle_after) == (1, 0)
