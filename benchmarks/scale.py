@@ -16,6 +16,7 @@ Results are written to `benchmarks/results/scale.{md,json}`.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import multiprocessing
@@ -37,6 +38,9 @@ from solver.check import check  # noqa: E402
 from solver.greedy import greedy  # noqa: E402
 from solver.problem import Location, Participant, Problem, Slot, Wish  # noqa: E402
 
+# The module (the package's `solve` name is the function): --polish sets its LNS_POLISH.
+solver_solve = importlib.import_module("solver.solve")
+
 SECTORS = ("health", "energy", "agrifood", "ict", "mobility", "textile", "space", "water")
 COUNTRIES = ("CA", "DE", "FR", "ES", "IT", "PL", "NL", "SE", "PT", "BE")
 KINDS = ("company", "company", "company", "research", "cluster", "public")
@@ -53,14 +57,14 @@ class Size:
     video: int
     #: Default time limit of the issue's target for this size.
     time_limit: float
-    #: Share of the bound the issue asks for.
+    #: Share of the bound the issue asks for (issue 16 raised them from 99.5 / 99.5 / 98 %).
     target: float
 
 
 SIZES: dict[str, Size] = {
-    "cluster": Size(150, 600, 1, 12, 45, 6, 10, 60.0, 0.995),
-    "trade-fair": Size(800, 4_000, 2, 12, 220, 30, 40, 60.0, 0.995),
-    "partnering-fair": Size(3_500, 25_000, 3, 12, 900, 120, 160, 300.0, 0.98),
+    "cluster": Size(150, 600, 1, 12, 45, 6, 10, 60.0, 0.999),
+    "trade-fair": Size(800, 4_000, 2, 12, 220, 30, 40, 60.0, 0.999),
+    "partnering-fair": Size(3_500, 25_000, 3, 12, 900, 120, 160, 300.0, 0.995),
 }
 
 
@@ -224,8 +228,16 @@ class _PolishLine(logging.Handler):
             }
 
 
-def run_one(name: str, seed: int, time_limit: float, workers: int) -> dict[str, Any]:
-    """Generate, solve and check one event; runs inside its own child process."""
+def run_one(
+    name: str, seed: int, time_limit: float, workers: int, polish: float | None = None
+) -> dict[str, Any]:
+    """Generate, solve and check one event; runs inside its own child process.
+
+    `polish` overrides the share of the LNS time kept for fairness and breaks
+    (`solver.solve.LNS_POLISH`), for A/B runs in one command; None keeps the solver's own.
+    """
+    if polish is not None:
+        solver_solve.LNS_POLISH = polish
     problem = generate(name, seed)
     started = time.perf_counter()
     baseline = greedy(problem)
@@ -288,36 +300,49 @@ def run_one(name: str, seed: int, time_limit: float, workers: int) -> dict[str, 
     }
 
 
-def _child(name: str, seed: int, time_limit: float, workers: int, queue: Any) -> None:
-    queue.put(run_one(name, seed, time_limit, workers))
+def _child(
+    name: str, seed: int, time_limit: float, workers: int, polish: float | None, queue: Any
+) -> None:
+    queue.put(run_one(name, seed, time_limit, workers, polish))
 
 
-def run_in_child(name: str, seed: int, time_limit: float, workers: int) -> dict[str, Any]:
+def run_in_child(
+    name: str, seed: int, time_limit: float, workers: int, polish: float | None = None
+) -> dict[str, Any]:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     load = os.getloadavg()[0]
-    process = context.Process(target=_child, args=(name, seed, time_limit, workers, queue))
+    process = context.Process(target=_child, args=(name, seed, time_limit, workers, polish, queue))
     process.start()
     result = queue.get()
     process.join()
     result["load_average_at_start"] = round(load, 1)
+    result["lns_polish"] = polish if polish is not None else solver_solve.LNS_POLISH
     return result
 
 
 def markdown(results: list[dict[str, Any]]) -> str:
     lines = [
         "| size | participants / wishes / slots | weight | bound | % of bound | target "
-        "| greedy weight | status | time (s) | CPU (s) | peak memory (MiB) | load | checker |",
-        "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|",
+        "| greedy weight | status | time (s) | CPU (s) | peak memory (MiB) | load | checker "
+        "| polish share | breaks (first LNS schedule → final) | without a meeting |",
+        "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---:|---|---:|",
     ]
     for r in results:
         share = f"{100 * r['share_of_bound']:.2f} %" if r["share_of_bound"] else "–"
+        polish = r.get("polish")
+        breaks = (
+            f"{polish['breaks_before']:.0f} → {polish['breaks_after']:.0f}"
+            if polish
+            else f"{r['breaks']}"
+        )
         lines.append(
             f"| {r['size']} | {r['participants']} / {r['wishes']} / {r['slots']} "
             f"| {r['scheduled_weight']} | {r['bound']} | {share} | {100 * r['target']:.1f} % "
             f"| {r['greedy_weight']} | {r['status']} | {r['solve_seconds']} "
             f"| {r['solve_cpu_seconds']} | {r['peak_rss_mib']} | {r['load_average_at_start']} "
-            f"| {'ok' if not r['checker_violations'] else r['checker_violations']} |"
+            f"| {'ok' if not r['checker_violations'] else r['checker_violations']} "
+            f"| {r['lns_polish']} | {breaks} | {r['without_meeting']} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -331,14 +356,23 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    parser.add_argument(
+        "--polish",
+        type=float,
+        nargs="+",
+        default=[None],
+        help="A/B: run each size once per share of the LNS time kept for fairness and breaks "
+        "(default: the solver's own, solver.solve.LNS_POLISH)",
+    )
     args = parser.parse_args()
 
     results = []
     for name in args.size:
         limit = args.time_limit if args.time_limit is not None else SIZES[name].time_limit
-        result = run_in_child(name, args.seed, limit, args.workers)
-        print(json.dumps(result), flush=True)
-        results.append(result)
+        for polish in args.polish:
+            result = run_in_child(name, args.seed, limit, args.workers, polish)
+            print(json.dumps(result), flush=True)
+            results.append(result)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "scale.json").write_text(json.dumps(results, indent=2) + "\n")
     (args.out / "scale.md").write_text(markdown(results))
