@@ -383,16 +383,7 @@ def solve_rc2(bundle: Path, time_limit: float) -> PeerResult:
             raise RuntimeError(f"the MaxSAT peer failed ({process.returncode}): {err[-2000:]}")
         return PeerResult("unknown", None, max(costs, default=None), [], seconds, cpu)
     answer = json.loads(lines[-1])
-    meetings = [
-        Meeting(
-            wishes=tuple(m["wishes"]),
-            slot=m["slot"],
-            location=m["location"],
-            participants=(m["participants"][0], m["participants"][1]),
-            kind=m["kind"],
-        )
-        for m in answer["meetings"]
-    ]
+    meetings = meetings_of(answer)
     breaks = answer["breaks"]
     return PeerResult(
         answer["status"],
@@ -404,6 +395,21 @@ def solve_rc2(bundle: Path, time_limit: float) -> PeerResult:
         answer["variables"],
         answer["clauses"],
     )
+
+
+def meetings_of(document: dict[str, Any]) -> list[Meeting]:
+    """The meetings a schedule document or the peer's answer lists, as the solver's; `kind`
+    is B2B where left out (schedules of older trees)."""
+    return [
+        Meeting(
+            wishes=tuple(m["wishes"]),
+            slot=m["slot"],
+            location=m["location"],
+            participants=(m["participants"][0], m["participants"][1]),
+            kind=m.get("kind", "B2B"),
+        )
+        for m in document["meetings"]
+    ]
 
 
 def main() -> int:

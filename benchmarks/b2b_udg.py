@@ -53,12 +53,13 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.b2b_maxsat import meetings_of  # noqa: E402
 from matchmaking.bundle.dzn import convert_dzn  # noqa: E402
 from matchmaking.bundle.problem import bundle_to_problem, solution_to_schedule  # noqa: E402
 from matchmaking.bundle.validate import parse_bundle  # noqa: E402
 from solver import SolveParameters, solve  # noqa: E402
 from solver.check import check  # noqa: E402
-from solver.problem import Meeting, Solution  # noqa: E402
+from solver.problem import Solution  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "b2b-udg"
 OPTIMUM_COLUMN = "optimum_total_breaks(MaxSAT, proven)"
@@ -177,18 +178,10 @@ def solve_by_command(
         cpu = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime - before
         schedule = json.loads(target.read_text())
     problem = bundle_to_problem(parse_bundle(json.dumps(document).encode()))
-    meetings = [
-        Meeting(
-            wishes=tuple(m["wishes"]),
-            slot=m["slot"],
-            location=m["location"],
-            participants=(m["participants"][0], m["participants"][1]),
-            kind=m.get("kind", "B2B"),
-        )
-        for m in schedule["meetings"]
-    ]
     solution = Solution(
-        status=schedule["status"], objective=dict(schedule["objective"]), meetings=meetings
+        status=schedule["status"],
+        objective=dict(schedule["objective"]),
+        meetings=meetings_of(schedule),
     )
     return schedule, solution, problem, seconds, cpu
 

@@ -339,9 +339,7 @@ def _set_attendance(
             organiser_id=organiser_id, participant=participant,
         )  # fmt: skip
     except DomainError as error:
-        db.rollback()
-        status = 409 if isinstance(error, Conflict) else 404 if isinstance(error, NotFound) else 422
-        raise PageError(status, error.title, error.detail) from error
+        raise _domain_refusal(db, error) from error
     if mark.outcome is MeetingOutcome.held:
         return f"The meeting of {pair} is marked held."
     names = {a.key: a.name, b.key: b.name}

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 import zoneinfo
+from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
 from typing import Annotated, Any, Final, Literal
@@ -66,26 +67,29 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CONTROL_EXCEPT_NEWLINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
-def _no_control_characters(value: str) -> str:
-    if _CONTROL.search(value):
-        raise PydanticCustomError(
-            "control_character", "must not contain control characters (tabs, line breaks, ...)"
-        )
-    return value
+def _without_control_characters(pattern: re.Pattern[str], message: str) -> Callable[[str], str]:
+    """A validator refusing a text in which `pattern` finds a control character."""
+
+    def check(value: str) -> str:
+        if pattern.search(value):
+            raise PydanticCustomError("control_character", message)
+        return value
+
+    return check
+
+
+_no_control_characters = _without_control_characters(
+    _CONTROL, "must not contain control characters (tabs, line breaks, ...)"
+)
+_text_without_control_characters = _without_control_characters(
+    _CONTROL_EXCEPT_NEWLINES, "must not contain control characters other than line breaks"
+)
 
 
 def _visible(value: str) -> str:
     if not has_visible_character(value):
         raise PydanticCustomError(
             "invisible_name", "must contain a visible character, not only spaces or invisible ones"
-        )
-    return value
-
-
-def _text_without_control_characters(value: str) -> str:
-    if _CONTROL_EXCEPT_NEWLINES.search(value):
-        raise PydanticCustomError(
-            "control_character", "must not contain control characters other than line breaks"
         )
     return value
 

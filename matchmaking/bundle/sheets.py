@@ -536,6 +536,22 @@ def _split(value: str) -> list[str]:
 
 _CONTROL = frozenset(chr(c) for c in [*range(0, 32), *range(127, 160)])
 
+#: The wishes sheet's optional columns of a few allowed words: column, word → value, and why
+#: another word is refused.
+_WISH_CHOICES: Final[tuple[tuple[str, dict[str, Any], str], ...]] = (
+    (
+        "priority",
+        {"1": 1, "2": 2, "3": 3},
+        "is not a priority; use 1 (must meet), 2 (want to meet) or 3 (nice to meet)",
+    ),
+    (
+        "status",
+        {s: WishStatus(s) for s in ("accepted", "requested", "declined")},
+        "is not a status; use accepted, requested or declined",
+    ),
+    ("required", {"yes": True, "no": False}, "is not yes or no"),
+)
+
 
 class _Checker:
     """Checks the rows of one upload against one event, collecting every problem."""
@@ -769,6 +785,26 @@ class _Checker:
 
     # -- wishes ------------------------------------------------------------------------------
 
+    def choice(
+        self,
+        row: int,
+        values: dict[str, str],
+        column: str,
+        choices: dict[str, Any],
+        refusal: str,
+        fields: dict[str, Any],
+    ) -> bool:
+        """A wish's optional column of a few allowed words (case aside): the chosen value goes
+        into `fields`; any other word is a problem (`refusal` says why) and gives False."""
+        value = values.get(column)
+        if value is None:
+            return True
+        if value.lower() in choices:
+            fields[column] = choices[value.lower()]
+            return True
+        self.problem("wishes", row, column, f'"{_short(value)}" {refusal}')
+        return False
+
     def known_email(self, row: int, column: str, value: str) -> str | None:
         email = self.email("wishes", row, column, value)
         if email is None:
@@ -852,40 +888,8 @@ class _Checker:
                         "event or of the participants sheet",
                     )  # fmt: skip
                     ok = False
-            priority = values.get("priority")
-            if priority is None:
-                pass
-            elif priority in ("1", "2", "3"):
-                fields["priority"] = int(priority)
-            else:
-                self.problem(
-                    "wishes", row, "priority",
-                    f'"{_short(priority)}" is not a priority; use 1 (must meet), 2 (want to '
-                    "meet) or 3 (nice to meet)",
-                )  # fmt: skip
-                ok = False
-            status = values.get("status")
-            if status is None:
-                pass
-            elif status.lower() in ("accepted", "requested", "declined"):
-                fields["status"] = WishStatus(status.lower())
-            else:
-                self.problem(
-                    "wishes", row, "status",
-                    f'"{_short(values["status"])}" is not a status; use accepted, requested '
-                    "or declined",
-                )  # fmt: skip
-                ok = False
-            required = values.get("required")
-            if required is None:
-                pass
-            elif required.lower() in ("yes", "no"):
-                fields["required"] = required.lower() == "yes"
-            else:
-                self.problem(
-                    "wishes", row, "required", f'"{_short(values["required"])}" is not yes or no'
-                )
-                ok = False
+            for column, choices, refusal in _WISH_CHOICES:
+                ok = self.choice(row, values, column, choices, refusal, fields) and ok
             if not ok or sender is None:
                 continue
             shared = self.same_delegation(sender, recipient, to_org)
