@@ -69,7 +69,8 @@ MIN_STEP_WORK = 0.001
 STALL_SHARE = 0.3
 #: Goals after `scheduled` that the polish turn improves, by their name in the event's order.
 POLISHED = ("fairness", "breaks")
-#: Groups drawn around one participant without a meeting before the polish turn gives up.
+#: Groups drawn around one participant without a meeting before the polish turn gives up
+#: (each one larger than the one before).
 IDLE_TRIES = 3
 
 
@@ -262,7 +263,9 @@ class _Neighbourhoods:
         if idle and (goals[0] == "fairness" or self.rng.random() < 0.5):
             person = self.rng.choice(idle)
             self.tries[person] += 1
-            return self._grow([person], size)
+            # Each new try looks further around them: feeding them may take a longer chain
+            # of moves than a group of the usual size holds.
+            return self._grow([person], size * self.tries[person])
         if "breaks" in goals:
             people = list(self.s.busy)
             for _ in range(20):
@@ -558,6 +561,8 @@ class _Sub:
     weight: cp_model.LinearExprT
     #: In the polish turn: the goals' lexicographic sum on the current schedule.
     goals_before: int | None = None
+    #: In the polish turn: the factor of the weight in the objective (before the goals).
+    weight_factor: int = 0
 
     def solve(self, limit: float, seed: int, deterministic: bool) -> _Outcome:
         solver = cp_model.CpSolver()
@@ -575,7 +580,8 @@ class _Sub:
         outcome.found = True
         outcome.gain = solver.value(self.weight) - self.before
         if self.goals_before is not None:
-            outcome.goals_gain = round(solver.objective_value) - self.goals_before
+            goals = round(solver.objective_value) - self.weight_factor * solver.value(self.weight)
+            outcome.goals_gain = goals - self.goals_before
         candidates = self.schedule.candidates
         for (m, t), x in self.at.items():
             if solver.boolean_value(x):
@@ -622,9 +628,9 @@ def _build(s: _Schedule, group: set[str], goals: tuple[str, ...] = ()) -> _Sub |
             return None  # cannot happen for a valid schedule; never lose a meeting
     sub.add_rules(left)
     before = sum(s.weight[w] for m in left.freed for w in s.placed[m][1])
-    goals_before = None
+    goals_before, factor = None, 0
     if goals:
-        goals_before = sub.finish_goals(before, goals, left)
+        goals_before, factor = sub.finish_goals(before, goals, left)
     else:
         sub.finish(before)
     weight = sum(sub.terms)
@@ -639,6 +645,7 @@ def _build(s: _Schedule, group: set[str], goals: tuple[str, ...] = ()) -> _Sub |
         sub.meets,
         weight,
         goals_before,
+        factor,
     )
 
 
@@ -792,9 +799,10 @@ class _SubModel:
         for var, value in self.hint:
             self.model.add_hint(var, value)
 
-    def finish_goals(self, before: int, goals: tuple[str, ...], left: _Leftover) -> int:
-        """Meet no less weight than `before` and improve `goals` in order, never below what
-        the current schedule gives them; returns that value (their lexicographic sum)."""
+    def finish_goals(self, before: int, goals: tuple[str, ...], left: _Leftover) -> tuple[int, int]:
+        """Meet no less weight than `before` and improve, in the event's order, the weight and
+        then `goals`, never ending lexicographically below the current schedule. Returns the
+        goals' lexicographic sum now and the factor of the weight in the objective."""
         self.model.add(sum(self.terms) >= before)
         parts: list[cp_model.LinearExprT] = []
         scales: list[int] = []
@@ -808,12 +816,16 @@ class _SubModel:
             current += sign * scale * now
             # One unit of an earlier goal outweighs any change of the later ones.
             scale *= span + 1
-        objective = cp_model.LinearExpr.weighted_sum(parts, scales)
-        self.model.add(objective >= current)
+        # The goals' sum stays within (-scale, scale): one unit of weight outweighs it all, so
+        # a sub-model that can meet more (it rarely can here) does so first.
+        factor = 2 * scale
+        weight = cp_model.LinearExpr.sum(self.terms)
+        objective = cp_model.LinearExpr.weighted_sum([weight, *parts], [factor, *scales])
+        self.model.add(objective >= factor * before + current)
         self.model.maximize(objective)
         for var, value in self.hint:
             self.model.add_hint(var, value)
-        return current
+        return current, factor
 
     def _fed(self, left: _Leftover) -> tuple[cp_model.LinearExprT, int, int]:
         """Participants of the group who hold no fixed meeting and hold a free one: the
