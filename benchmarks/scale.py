@@ -234,10 +234,12 @@ def run_one(
     """Generate, solve and check one event; runs inside its own child process.
 
     `polish` overrides the share of the LNS time kept for fairness and breaks
-    (`solver.solve.LNS_POLISH`), for A/B runs in one command; None keeps the solver's own.
+    (`solver.solve.LNS_POLISH`, without its cap in seconds), for A/B runs in one command;
+    None keeps the solver's own.
     """
     if polish is not None:
         solver_solve.LNS_POLISH = polish
+        solver_solve.LNS_POLISH_SECONDS = float("inf")  # the share asked for, uncapped
     problem = generate(name, seed)
     started = time.perf_counter()
     baseline = greedy(problem)
@@ -317,7 +319,11 @@ def run_in_child(
     result = queue.get()
     process.join()
     result["load_average_at_start"] = round(load, 1)
-    result["lns_polish"] = polish if polish is not None else solver_solve.LNS_POLISH
+    result["lns_polish"] = (
+        polish
+        if polish is not None
+        else f"{solver_solve.LNS_POLISH} (≤ {solver_solve.LNS_POLISH_SECONDS:g} s)"
+    )
     return result
 
 
@@ -363,8 +369,9 @@ def main() -> int:
         type=float,
         nargs="+",
         default=[None],
-        help="A/B: run each size once per share of the LNS time kept for fairness and breaks "
-        "(default: the solver's own, solver.solve.LNS_POLISH)",
+        help="A/B: run each size once per share of the LNS time kept for fairness and breaks, "
+        "uncapped (default: the solver's own, solver.solve.LNS_POLISH capped at "
+        "LNS_POLISH_SECONDS)",
     )
     args = parser.parse_args()
 
