@@ -41,7 +41,6 @@ here and must be equal):
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -55,6 +54,7 @@ from solver.problem import (
     Slot,
     Solution,
     Wish,
+    breaks_within_days,
     same_delegation,
     slots_by_day,
     wish_weights,
@@ -170,11 +170,7 @@ def breaks_per_participant(
 
 def count_breaks(index: EventIndex, busy_slots: set[str]) -> int:
     """Breaks of one participant busy in `busy_slots`."""
-    breaks = 0
-    for day_slots in index.days:
-        positions = [i for i, s in enumerate(day_slots) if s in busy_slots]
-        breaks += sum(1 for a, b in itertools.pairwise(positions) if b - a > 1)
-    return breaks
+    return breaks_within_days(index.days, busy_slots)
 
 
 def min_share(problem: Problem, met: set[str]) -> float:

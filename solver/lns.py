@@ -35,7 +35,6 @@ Its neighbourhoods start around a participant left without a meeting, or one wit
 
 from __future__ import annotations
 
-import itertools
 import logging
 import random
 import threading
@@ -47,7 +46,14 @@ from ortools.sat.python import cp_model
 
 from solver.candidates import HOST_PREFIX, ONSITE, Candidates
 from solver.check import check, evaluate
-from solver.problem import Meeting, Problem, Solution, slots_by_day, wish_weights
+from solver.problem import (
+    Meeting,
+    Problem,
+    Solution,
+    breaks_within_days,
+    slots_by_day,
+    wish_weights,
+)
 from solver.runs import busy_literal, day_runs
 from solver.tables import placed_meetings
 
@@ -147,11 +153,7 @@ class _Schedule:
     def breaks(self, person: str, busy: set[int] | None = None) -> int:
         """Breaks of `person` on the current schedule (or busy in `busy`)."""
         slots = set(self.busy.get(person, {})) if busy is None else busy
-        count = 0
-        for day in self.days:
-            positions = [i for i, t in enumerate(day) if t in slots]
-            count += sum(1 for a, b in itertools.pairwise(positions) if b - a > 1)
-        return count
+        return breaks_within_days(self.days, slots)
 
     def _classes(self, m: int) -> tuple[str, ...]:
         where = self.candidates.meetings[m].location_class

@@ -8,10 +8,14 @@ schedule version or a schedule JSON document.
 
 from __future__ import annotations
 
+import itertools
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
+
+#: A slot as the caller names it: its id, or its index in `Problem.slots`.
+_Slot = TypeVar("_Slot", str, int)
 
 #: Names of the goals, in the default lexicographic order (see docs/design.md).
 GOALS: tuple[str, ...] = ("required", "scheduled", "fairness", "breaks", "stability")
@@ -154,6 +158,16 @@ def slots_by_day(problem: Problem) -> list[list[int]]:
     for i, slot in enumerate(problem.slots):
         days.setdefault(slot.day, []).append(i)
     return list(days.values())
+
+
+def breaks_within_days(days: Iterable[Sequence[_Slot]], busy: Collection[_Slot]) -> int:
+    """Breaks of one participant busy in `busy`: within each day (its slots in order), every
+    gap of one or more free slots between two busy ones."""
+    breaks = 0
+    for day in days:
+        positions = [i for i, slot in enumerate(day) if slot in busy]
+        breaks += sum(1 for a, b in itertools.pairwise(positions) if b - a > 1)
+    return breaks
 
 
 @dataclass(frozen=True, slots=True)
