@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from api.routers.jobs import stop_job_runner
 from matchmaking.platform.models import JobStatus
 from tests.concurrency.conftest import Browser, Factory, api, at_once
 
@@ -187,7 +188,7 @@ def test_request_cap_holds_while_a_withdrawn_wish_is_accepted(server: str, make:
 def test_one_solve_starts_when_five_start_over_the_api_at_once(
     app: FastAPI, server: str, make: Factory
 ) -> None:
-    app.state.job_runner = QueueOnly()
+    queue_only(app)
     owner = make.organiser()
     slug = make.open_event(owner)
     solves = f"/api/v1/events/{slug}/solves"
@@ -209,6 +210,13 @@ def test_one_solve_starts_when_five_start_over_the_api_at_once(
                 cancelled = http.post(f"{solves}/{job['id']}/cancel", headers=owner)
                 assert cancelled.status_code == 202, cancelled.text
     assert not wrong, f"{len(wrong)} of {SOLVE_ROUNDS} rounds started more than one: {wrong}"
+
+
+def queue_only(app: FastAPI) -> None:
+    """Put a `QueueOnly` runner in place of the one the app started (stopped first, so its
+    solve threads and mail deliverer do not outlive the test)."""
+    stop_job_runner(app)
+    app.state.job_runner = QueueOnly()
 
 
 class QueueOnly:
@@ -234,7 +242,7 @@ class QueueOnly:
 def test_one_solve_starts_when_five_start_at_once(app: FastAPI, server: str, make: Factory) -> None:
     """Three starts over the API and two from the dashboard's button, all at once: exactly
     one is queued, the others are refused with 409 naming the solve under way."""
-    app.state.job_runner = QueueOnly()
+    queue_only(app)
     owner = make.organiser()
     slug = make.open_event(owner)
     solves = f"/api/v1/events/{slug}/solves"
