@@ -210,8 +210,8 @@ def in_words(db: Session, event: Event, error: DomainError) -> DomainError:
     if not keys:
         return error
     labels = {
-        slot.key: f"the slot {slot_label(slot.start, slot.end)}"
-        for slot in db.scalars(select(Slot).where(Slot.event_id == event.id, Slot.key.in_(keys)))
+        key: f"the slot {slot_label(slot.start, slot.end)}"
+        for key, slot in event_service.event_rows(db, event, Slot, keys).items()
     }
     text = _QUOTED_SLOT.sub(lambda m: labels.get(m.group(1), "a slot"), error.detail)
     error.detail = _ISO_SPAN.sub("", text)
