@@ -28,7 +28,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from api.cookies import (
     CSRF_COOKIE,
@@ -47,6 +47,7 @@ from api.ratelimit import (
 from matchmaking.organising import events as event_service
 from matchmaking.planning import versions as version_service
 from matchmaking.platform import browser_sessions
+from matchmaking.platform.asgi import HttpMiddleware
 from matchmaking.platform.errors import DomainError, NotFound
 from matchmaking.platform.models import (
     Event,
@@ -402,18 +403,14 @@ SECURITY_HEADERS = {
 }
 
 
-class SecurityHeaders:
+class SecurityHeaders(HttpMiddleware):
     """Adds CSP, nosniff, frame and referrer headers to every page (not to the JSON API,
     whose interactive docs page loads its own scripts)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def concerns(self, scope: Scope) -> bool:
+        return not scope["path"].startswith("/api/")
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/api/"):
-            await self.app(scope, receive, send)
-            return
-
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", [])}
@@ -430,18 +427,11 @@ class SecurityHeaders:
 DEFAULT_CACHE_CONTROL = b"private, no-store"
 
 
-class NoStoreByDefault:
+class NoStoreByDefault(HttpMiddleware):
     """Adds `Cache-Control: private, no-store` to every answer (pages, JSON, errors) that does
     not set its own Cache-Control."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_with_cache_control(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
