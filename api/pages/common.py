@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import math
 import secrets
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -88,6 +88,14 @@ class PageError(Exception):
         #: Another page to show instead of the plain error page (the sign-in form, say).
         self.template = template
         self.context = context or {}
+
+
+def chosen_action(action: object, actions: Collection[str], refusal: str) -> str:
+    """The `action` a form's button posted, one of `actions`; 422 saying `refusal` (which
+    names the buttons) for anything else."""
+    if action not in actions:
+        raise PageError(422, "Unknown action", refusal)
+    return str(action)
 
 
 # --- rendering ---------------------------------------------------------------------------
@@ -327,17 +335,16 @@ def change_registration(db: Session, event: Event, action: object) -> str:
     """Open or close registration as a form asked (not committed); the sentence that says so.
 
     A rule that refuses it (say, reopening after the deadline) raises RegistrationRefused."""
+    action = chosen_action(action, ("open", "close"), "Choose to open or to close registration.")
     try:
         if action == "open":
             event_service.open_registration(db, event)
             return "Registration is open: participants can register now."
-        if action == "close":
-            event_service.close_registration(db, event)
-            return "Registration is closed."
+        event_service.close_registration(db, event)
+        return "Registration is closed."
     except DomainError as error:
         why = error.detail.replace("`registration_closes`", "the registration deadline")
         raise RegistrationRefused(why) from error
-    raise PageError(422, "Unknown action", "Choose to open or to close registration.")
 
 
 def page_version(db: Session, event: Event, number: int) -> ScheduleVersion:
