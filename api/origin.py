@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.problems import TYPE_PREFIX, problem_response
+from matchmaking.platform.asgi import HttpMiddleware
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -26,17 +27,17 @@ def _origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-class CrossSiteRefusal:
+class CrossSiteRefusal(HttpMiddleware):
     """403 for unsafe requests sent by a page of another site (see the module's text)."""
 
     def __init__(self, app: ASGIApp, *, base_url: str) -> None:
-        self.app = app
+        super().__init__(app)
         self.public_origin = _origin_of(base_url)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
-            await self.app(scope, receive, send)
-            return
+    def concerns(self, scope: Scope) -> bool:
+        return scope["method"] not in SAFE_METHODS
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {name.lower(): value for name, value in scope.get("headers", [])}
         site = headers.get(b"sec-fetch-site", b"").decode("latin-1").lower()
         origin = headers.get(b"origin", b"").decode("latin-1").lower()

@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from matchmaking.organising.event_checks import SetupInvalid
 from matchmaking.platform import errors
+from matchmaking.platform.asgi import HttpMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -387,7 +388,7 @@ def install_problem_handlers(
 # --- request body size limit -----------------------------------------------------------------
 
 
-class BodySizeLimit:
+class BodySizeLimit(HttpMiddleware):
     """Answers 413 to a request whose body exceeds `max_bytes`, before any endpoint runs.
 
     A declared Content-Length is checked at once; a body without one (chunked) is read up to
@@ -395,13 +396,10 @@ class BodySizeLimit:
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
         if length is not None:
@@ -591,7 +589,7 @@ def _nul_in_json(value: Any, where: str) -> list[str]:
     return found
 
 
-class RefuseNul:
+class RefuseNul(HttpMiddleware):
     """Answers 422 naming the parameter to an API request with a NUL character in its path or
     its query, before any endpoint runs; and notes where a JSON body holds one.
 
@@ -601,13 +599,10 @@ class RefuseNul:
     Bodies are parsed here only when their raw bytes hold the JSON escape of NUL.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def concerns(self, scope: Scope) -> bool:
+        return str(scope.get("path", "")).startswith("/api/")
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope.get("path", "")).startswith("/api/"):
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         field = self._in_address(scope)
         if field is not None:
             await self._refuse(scope, receive, send, field)

@@ -50,16 +50,15 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from repo_root import REPO
 
-from benchmarks.b2b_maxsat import meetings_of  # noqa: E402
-from matchmaking.bundle.dzn import convert_dzn  # noqa: E402
-from matchmaking.bundle.problem import bundle_to_problem, solution_to_schedule  # noqa: E402
-from matchmaking.bundle.validate import parse_bundle  # noqa: E402
-from solver import SolveParameters, solve  # noqa: E402
-from solver.check import check  # noqa: E402
-from solver.problem import Solution  # noqa: E402
+from benchmarks.b2b_maxsat import meetings_of
+from matchmaking.bundle.dzn import convert_dzn
+from matchmaking.bundle.problem import bundle_to_problem, solution_to_schedule
+from matchmaking.bundle.validate import parse_bundle
+from solver import SolveParameters, solve
+from solver.check import check
+from solver.problem import Solution
 
 DATA = REPO.parent / "shared" / "data" / "b2b-udg"
 OPTIMUM_COLUMN = "optimum_total_breaks(MaxSAT, proven)"

@@ -28,30 +28,25 @@ import json
 import platform
 import random
 import statistics
-import sys
 import tempfile
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
+from recommendations import bundle_document
+from repo_root import REPO
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
 
-from recommendations import bundle_document  # noqa: E402
-from sqlalchemy import select, update  # noqa: E402
-from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
-
-from matchmaking.bundle.store import import_bundle  # noqa: E402
-from matchmaking.bundle.validate import parse_bundle  # noqa: E402
-from matchmaking.participants.wishes import answer_wish  # noqa: E402
-from matchmaking.planning.proposals import send_proposals  # noqa: E402
-from matchmaking.planning.publishing import publish_version  # noqa: E402
-from matchmaking.planning.scheduling import solve_event  # noqa: E402
-from matchmaking.platform.db import make_engine  # noqa: E402
-from matchmaking.platform.migrate import upgrade_database  # noqa: E402
-from matchmaking.platform.models import (  # noqa: E402
+from matchmaking.bundle.store import import_bundle
+from matchmaking.bundle.validate import parse_bundle
+from matchmaking.participants.wishes import answer_wish
+from matchmaking.planning.proposals import send_proposals
+from matchmaking.planning.publishing import publish_version
+from matchmaking.planning.scheduling import solve_event
+from matchmaking.platform.db import make_engine
+from matchmaking.platform.migrate import upgrade_database
+from matchmaking.platform.models import (
     Event,
     EventStatus,
     Meeting,
@@ -61,7 +56,7 @@ from matchmaking.platform.models import (  # noqa: E402
     ScheduleVersion,
     Wish,
 )
-from solver.problem import SolveParameters  # noqa: E402
+from solver.problem import SolveParameters
 
 RESULTS = REPO / "benchmarks" / "results" / "proposals.json"
 

@@ -33,17 +33,15 @@ import json
 import platform
 import random
 import resource
-import sys
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from repo_root import REPO
 
-from matchmaking.participants.recommend import (  # noqa: E402
+from matchmaking.participants.recommend import (
     Person,
     Recommender,
     WishLink,

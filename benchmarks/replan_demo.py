@@ -27,13 +27,18 @@ from matchmaking.platform.models import EventStatus, Meeting, ScheduleVersion
 from solver import SolveParameters
 
 
+def demo_options(doc: str, time_limit: float, database: str) -> argparse.Namespace:
+    """The options of a re-plan benchmark on the demo event (`doc` is the script's docstring):
+    the re-plan's time limit and the SQLite file the event is built in (by default `database`
+    in the temporary folder)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--time-limit", type=float, default=time_limit, help="of the re-plan (s)")
+    parser.add_argument("--database", type=Path, default=Path(tempfile.gettempdir()) / database)
+    return parser.parse_args()
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--time-limit", type=float, default=30.0, help="of the re-plan (s)")
-    parser.add_argument(
-        "--database", type=Path, default=Path(tempfile.gettempdir()) / "replan-demo.db"
-    )
-    args = parser.parse_args()
+    args = demo_options(__doc__, 30.0, "replan-demo.db")
     args.database.unlink(missing_ok=True)
     url = f"sqlite:///{args.database}"
     upgrade_database(url)

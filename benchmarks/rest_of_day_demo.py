@@ -10,12 +10,10 @@ checks and counts what changed:
 
 from __future__ import annotations
 
-import argparse
-import tempfile
 import time
 from collections import Counter
-from pathlib import Path
 
+from replan_demo import demo_options
 from sqlalchemy import select
 
 from matchmaking.commands.demo import run_demo
@@ -30,12 +28,7 @@ from solver import SolveParameters
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--time-limit", type=float, default=20.0, help="of the re-plan (s)")
-    parser.add_argument(
-        "--database", type=Path, default=Path(tempfile.gettempdir()) / "rest-of-day-demo.db"
-    )
-    args = parser.parse_args()
+    args = demo_options(__doc__, 20.0, "rest-of-day-demo.db")
     result = run_demo(database=args.database, time_limit=20, say=lambda _: None)
     sessions = get_sessionmaker()
     with sessions() as db:

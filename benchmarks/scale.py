@@ -29,14 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from repo_root import REPO
 
-from solver import SolveParameters, solve  # noqa: E402
-from solver.candidates import build_candidates  # noqa: E402
-from solver.check import check  # noqa: E402
-from solver.greedy import greedy  # noqa: E402
-from solver.problem import Location, Participant, Problem, Slot, Wish  # noqa: E402
+from solver import SolveParameters, solve
+from solver.candidates import build_candidates
+from solver.check import check
+from solver.greedy import greedy
+from solver.problem import Location, Participant, Problem, Slot, Wish
 
 # The module (the package's `solve` name is the function): --polish sets its LNS_POLISH.
 solver_solve = importlib.import_module("solver.solve")

@@ -23,24 +23,21 @@ import os
 import platform
 import random
 import statistics
-import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from openpyxl import Workbook
+from repo_root import REPO
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from openpyxl import Workbook  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
-
-from matchmaking.bundle.sheets import COLUMNS, Upload, import_upload  # noqa: E402
-from matchmaking.platform.db import make_engine  # noqa: E402
-from matchmaking.platform.migrate import upgrade_database  # noqa: E402
-from matchmaking.platform.models import (  # noqa: E402
+from matchmaking.bundle.sheets import COLUMNS, Upload, import_upload
+from matchmaking.platform.db import make_engine
+from matchmaking.platform.migrate import upgrade_database
+from matchmaking.platform.models import (
     Event,
     EventSession,
     Location,

@@ -16,25 +16,22 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+import repo_root  # noqa: F401 (puts the repository on sys.path)
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 
-from sqlalchemy import update  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
-
-from matchmaking.bundle.store import import_bundle  # noqa: E402
-from matchmaking.bundle.validate import parse_bundle  # noqa: E402
-from matchmaking.organising.events import get_event  # noqa: E402
-from matchmaking.participants import registration  # noqa: E402
-from matchmaking.participants.recommend import suggestions_for_participant  # noqa: E402
-from matchmaking.platform.db import make_engine  # noqa: E402
-from matchmaking.platform.migrate import upgrade_database  # noqa: E402
-from matchmaking.platform.models import Participant  # noqa: E402
+from matchmaking.bundle.store import import_bundle
+from matchmaking.bundle.validate import parse_bundle
+from matchmaking.organising.events import get_event
+from matchmaking.participants import registration
+from matchmaking.participants.recommend import suggestions_for_participant
+from matchmaking.platform.db import make_engine
+from matchmaking.platform.migrate import upgrade_database
+from matchmaking.platform.models import Participant
 
 
 def timed(runs: int, work: object) -> dict[str, float]:

@@ -15,22 +15,19 @@ from __future__ import annotations
 import argparse
 import re
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+import repo_root  # noqa: F401 (puts the repository on sys.path, for benchmarks.load)
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import select  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
-
-from api.app import create_app  # noqa: E402
-from benchmarks.load.build_event import _store  # noqa: E402
-from matchmaking.platform.migrate import upgrade_database  # noqa: E402
-from matchmaking.platform.models import (  # noqa: E402
+from api.app import create_app
+from benchmarks.load.build_event import _store
+from matchmaking.platform.migrate import upgrade_database
+from matchmaking.platform.models import (
     ApiToken,
     Event,
     EventRole,
@@ -39,8 +36,8 @@ from matchmaking.platform.models import (  # noqa: E402
     Participant,
     ScheduleVersion,
 )
-from matchmaking.platform.security import PARTICIPANT_TOKEN_PREFIX, hash_token, new_token  # noqa: E402
-from matchmaking.platform.settings import Settings  # noqa: E402
+from matchmaking.platform.security import PARTICIPANT_TOKEN_PREFIX, hash_token, new_token
+from matchmaking.platform.settings import Settings
 
 SLUG = "fair-agenda"
 

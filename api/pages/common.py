@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import math
 import secrets
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,7 +28,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from api.cookies import (
     CSRF_COOKIE,
@@ -47,6 +47,7 @@ from api.ratelimit import (
 from matchmaking.organising import events as event_service
 from matchmaking.planning import versions as version_service
 from matchmaking.platform import browser_sessions
+from matchmaking.platform.asgi import HttpMiddleware
 from matchmaking.platform.errors import DomainError, NotFound
 from matchmaking.platform.models import (
     Event,
@@ -87,6 +88,14 @@ class PageError(Exception):
         #: Another page to show instead of the plain error page (the sign-in form, say).
         self.template = template
         self.context = context or {}
+
+
+def chosen_action(action: object, actions: Collection[str], refusal: str) -> str:
+    """The `action` a form's button posted, one of `actions`; 422 saying `refusal` (which
+    names the buttons) for anything else."""
+    if action not in actions:
+        raise PageError(422, "Unknown action", refusal)
+    return str(action)
 
 
 # --- rendering ---------------------------------------------------------------------------
@@ -326,17 +335,16 @@ def change_registration(db: Session, event: Event, action: object) -> str:
     """Open or close registration as a form asked (not committed); the sentence that says so.
 
     A rule that refuses it (say, reopening after the deadline) raises RegistrationRefused."""
+    action = chosen_action(action, ("open", "close"), "Choose to open or to close registration.")
     try:
         if action == "open":
             event_service.open_registration(db, event)
             return "Registration is open: participants can register now."
-        if action == "close":
-            event_service.close_registration(db, event)
-            return "Registration is closed."
+        event_service.close_registration(db, event)
+        return "Registration is closed."
     except DomainError as error:
         why = error.detail.replace("`registration_closes`", "the registration deadline")
         raise RegistrationRefused(why) from error
-    raise PageError(422, "Unknown action", "Choose to open or to close registration.")
 
 
 def page_version(db: Session, event: Event, number: int) -> ScheduleVersion:
@@ -402,18 +410,14 @@ SECURITY_HEADERS = {
 }
 
 
-class SecurityHeaders:
+class SecurityHeaders(HttpMiddleware):
     """Adds CSP, nosniff, frame and referrer headers to every page (not to the JSON API,
     whose interactive docs page loads its own scripts)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def concerns(self, scope: Scope) -> bool:
+        return not scope["path"].startswith("/api/")
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/api/"):
-            await self.app(scope, receive, send)
-            return
-
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", [])}
@@ -430,18 +434,11 @@ class SecurityHeaders:
 DEFAULT_CACHE_CONTROL = b"private, no-store"
 
 
-class NoStoreByDefault:
+class NoStoreByDefault(HttpMiddleware):
     """Adds `Cache-Control: private, no-store` to every answer (pages, JSON, errors) that does
     not set its own Cache-Control."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_with_cache_control(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))

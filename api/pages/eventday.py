@@ -18,6 +18,7 @@ from api.deps import DbSession
 from api.pages import charts
 from api.pages.common import (
     PageError,
+    chosen_action,
     organiser_event,
     participant_event,
     redirect,
@@ -127,15 +128,15 @@ def check_in_action(
     its words) or to the person's page."""
     event, organiser, _ = organiser_event(request, db, slug, values)
     person = _person(db, event, key)
-    action = str(values.get("action", ""))
+    action = chosen_action(
+        values.get("action"), ("arrive", "undo"), "Choose to mark the person arrived or undo it."
+    )
     if action == "arrive":
         checkin.check_in(db, event, person, by=organiser.id)
         flash = f"{person.name} ({person.organisation.name}) has arrived."
-    elif action == "undo":
+    else:
         checkin.undo_check_in(db, event, person)
         flash = f"{person.name} is no longer marked arrived."
-    else:
-        raise PageError(422, "Unknown action", "Choose to mark the person arrived or undo it.")
     db.commit()
     q = str(values.get("q", ""))[:200]
     if values.get("back") == "search":
@@ -185,17 +186,17 @@ def away_action(
     (`action=back`); then on to the re-plan of the rest of the day, or back to the person."""
     event, organiser, _ = organiser_event(request, db, slug, values)
     person = _person(db, event, key)
-    action = str(values.get("action", ""))
+    action = chosen_action(
+        values.get("action"), ("away", "back"), "Choose to mark the person away or back."
+    )
     try:
         if action == "away":
             moment = _posted_moment(values.get("away_from", ""), "when they are away")
             away = absences.mark_absent(db, event, person, moment, by=organiser.id)
             flash = f"{person.name} is away from {_said(event, away.absent_from)}."
-        elif action == "back":
+        else:
             absences.clear_absence(db, event, person)
             flash = f"{person.name} is no longer marked away."
-        else:
-            raise PageError(422, "Unknown action", "Choose to mark the person away or back.")
     except DomainError as error:
         raise _domain_refusal(db, error) from error
     db.commit()

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from api.deps import DbSession
 from api.pages.common import (
     PageError,
+    chosen_action,
     participant_event,
     redirect,
     render,
@@ -538,10 +539,14 @@ def _change_wish(
     values: dict[str, Any],
 ) -> Response:
     event, me = participant_event(request, db, slug, values)
-    action = str(values.get("action", ""))
     settings = settings_of(request)
     try:
         wish = wish_service.own_wish(db, me, key)
+        action = chosen_action(
+            values.get("action"),
+            ("accept", "decline", "withdraw", "priority"),
+            "Choose accept, decline, withdraw or priority.",
+        )
         if action in {"accept", "decline"}:
             wish_service.answer_wish(db, me, wish, accept=action == "accept")
             mails = [wish_service.answered_mail(wish, me, settings.base_url)]
@@ -549,11 +554,9 @@ def _change_wish(
         elif action == "withdraw":
             wish_service.withdraw_wish(db, me, wish)
             mails, target = [], f"/e/{event.slug}/wishes"
-        elif action == "priority":
+        else:
             wish_service.edit_wish(db, me, wish, _priority(values.get("priority")), None)
             mails, target = [], f"/e/{event.slug}/wishes"
-        else:
-            raise PageError(422, "Unknown action", "Choose accept, decline, withdraw or priority.")
     except DomainError as error:
         db.rollback()
         raise PageError(409, error.title, error.detail) from error

@@ -54,6 +54,7 @@ from matchmaking.platform.models import (
     Event,
     EventRoleName,
     EventSession,
+    Location,
     LocationKind,
     Organiser,
     Participant,
@@ -209,8 +210,8 @@ def in_words(db: Session, event: Event, error: DomainError) -> DomainError:
     if not keys:
         return error
     labels = {
-        slot.key: f"the slot {slot_label(slot.start, slot.end)}"
-        for slot in db.scalars(select(Slot).where(Slot.event_id == event.id, Slot.key.in_(keys)))
+        key: f"the slot {slot_label(slot.start, slot.end)}"
+        for key, slot in event_service.event_rows(db, event, Slot, keys).items()
     }
     text = _QUOTED_SLOT.sub(lambda m: labels.get(m.group(1), "a slot"), error.detail)
     error.detail = _ISO_SPAN.sub("", text)
@@ -717,27 +718,34 @@ def change_session(
     return _back(event, "/sessions", flash)
 
 
-def _slot_page(
+def _item_page(
     request: Request,
     event: Event,
     organiser: Organiser,
-    slot: Slot,
+    item: Slot | Location,
     values: dict[str, Any],
     errors: dict[str, str],
     *,
     status: int = 200,
 ) -> HTMLResponse:
+    """The form that changes one slot or one location, under the step that lists it."""
+    if isinstance(item, Slot):
+        template, step, name = "pages/setup_slot.html", "sessions", "Slot"
+        context: dict[str, Any] = {"slot": item}
+    else:
+        template, step, name = "pages/setup_location.html", "locations", item.name
+        context = {"location": item, "kinds": KIND_WORDS}
     return _page(
         request,
-        "pages/setup_slot.html",
+        template,
         event,
         organiser,
-        "sessions",
+        step,
         status=status,
-        title=f"Slot · {event.name}",
-        slot=slot,
+        title=f"{name} · {event.name}",
         values=values,
         errors=errors,
+        **context,
     )
 
 
@@ -750,7 +758,7 @@ def slot_form(slug: str, key: str, request: Request, db: DbSession) -> HTMLRespo
         "start": slot.start.strftime("%H:%M"),
         "end": slot.end.strftime("%H:%M"),
     }
-    return _slot_page(request, event, organiser, slot, values, {})
+    return _item_page(request, event, organiser, slot, values, {})
 
 
 @router.post("/organiser/e/{slug}/slots/{key}", include_in_schema=False)
@@ -787,7 +795,7 @@ def change_slot(slug: str, key: str, request: Request, db: DbSession, values: Po
     if errors:
         db.rollback()
         db.refresh(slot)
-        return _slot_page(request, event, organiser, slot, values, errors, status=422)
+        return _item_page(request, event, organiser, slot, values, errors, status=422)
     db.commit()
     return _back(event, "/sessions", f"The slot is now {start:%a %d %b %H:%M}–{end:%H:%M}.")
 
@@ -943,31 +951,6 @@ def _add_stand(db: Session, event: Event, form: Form) -> str:
     return f"{row.name} is added; {host.name} meets everyone there."
 
 
-def _location_page(
-    request: Request,
-    event: Event,
-    organiser: Organiser,
-    location: Any,
-    values: dict[str, Any],
-    errors: dict[str, str],
-    *,
-    status: int = 200,
-) -> HTMLResponse:
-    return _page(
-        request,
-        "pages/setup_location.html",
-        event,
-        organiser,
-        "locations",
-        status=status,
-        title=f"{location.name} · {event.name}",
-        location=location,
-        kinds=KIND_WORDS,
-        values=values,
-        errors=errors,
-    )
-
-
 @router.get(
     "/organiser/e/{slug}/locations/{key}/edit",
     response_class=HTMLResponse,
@@ -982,7 +965,7 @@ def location_form(slug: str, key: str, request: Request, db: DbSession) -> HTMLR
         "capacity": str(location.capacity),
         "url": location.url,
     }
-    return _location_page(request, event, organiser, location, values, {})
+    return _item_page(request, event, organiser, location, values, {})
 
 
 @router.post("/organiser/e/{slug}/locations/{key}/edit", include_in_schema=False)
@@ -1023,7 +1006,7 @@ def change_location(
     if errors:
         db.rollback()
         db.refresh(location)
-        return _location_page(request, event, organiser, location, values, errors, status=422)
+        return _item_page(request, event, organiser, location, values, errors, status=422)
     db.commit()
     return _back(event, "/locations", f"{location.name} is saved.")
 

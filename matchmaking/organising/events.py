@@ -7,13 +7,14 @@ Services flush and leave the commit to the caller (one request, one transaction)
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.base import ExecutableOption
 
 from matchmaking.organising.event_checks import (
     Problem,
@@ -66,6 +67,22 @@ def event_row(
     if found is None:
         raise NotFound(f"The event has no {what} '{key}'.", field=field)
     return found
+
+
+def event_rows(
+    session: Session,
+    event: Event,
+    model: type[Keyed],
+    keys: Iterable[str],
+    *options: ExecutableOption,
+) -> dict[str, Keyed]:
+    """The event's rows of `model` whose keys are among `keys`, by key (loaded with
+    `options`); keys the event does not have are left out, and no keys ask nothing."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    query = select(model).where(model.event_id == event.id, model.key.in_(sorted(wanted)))
+    return {row.key: row for row in session.scalars(query.options(*options))}
 
 
 def find_event(session: Session, slug: str) -> Event | None:

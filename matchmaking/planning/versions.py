@@ -21,6 +21,7 @@ from typing import Any, Literal
 from sqlalchemy import func, literal, or_, select, union_all
 from sqlalchemy.orm import Session, selectinload
 
+from matchmaking.organising.events import event_rows
 from matchmaking.planning.rest_of_day import away_slots, wall_clock
 from matchmaking.planning.snapshot import problem_from_event
 from matchmaking.platform.errors import NotFound
@@ -464,19 +465,15 @@ def unscheduled_wishes(
 ) -> list[UnscheduledEntry]:
     """`entries` (all or some of a version's `unscheduled`) with their wishes, in one query:
     what the API and the version page both show."""
-    keys = [entry["wish"] for entry in entries]
-    wishes = {
-        wish.key: wish
-        for wish in session.scalars(
-            select(Wish)
-            .where(Wish.event_id == event.id, Wish.key.in_(keys))
-            .options(
-                selectinload(Wish.sender).selectinload(Participant.organisation),
-                selectinload(Wish.recipient).selectinload(Participant.organisation),
-                selectinload(Wish.recipient_organisation),
-            )
-        )
-    }
+    wishes = event_rows(
+        session,
+        event,
+        Wish,
+        (entry["wish"] for entry in entries),
+        selectinload(Wish.sender).selectinload(Participant.organisation),
+        selectinload(Wish.recipient).selectinload(Participant.organisation),
+        selectinload(Wish.recipient_organisation),
+    )
     return [
         UnscheduledEntry(
             key=str(entry["wish"]),
@@ -668,16 +665,9 @@ def _changes_by_content(session: Session, version: ScheduleVersion) -> list[Snap
 def _wish_changes_by_content(
     session: Session, event: Event, found: dict[str, str]
 ) -> list[SnapshotChange]:
-    if not found:
-        return []
-    wishes = {
-        w.key: w
-        for w in session.scalars(
-            select(Wish)
-            .where(Wish.event_id == event.id, Wish.key.in_(found))
-            .options(selectinload(Wish.sender), selectinload(Wish.recipient))
-        )
-    }
+    wishes = event_rows(
+        session, event, Wish, found, selectinload(Wish.sender), selectinload(Wish.recipient)
+    )
     kinds: dict[str, ChangeKind] = {
         "added": "wish_added",
         "removed": "wish_withdrawn",
@@ -703,14 +693,7 @@ def _wish_changes_by_content(
 def _participant_changes_by_content(
     session: Session, event: Event, found: dict[str, str]
 ) -> list[SnapshotChange]:
-    if not found:
-        return []
-    people = {
-        p.key: p
-        for p in session.scalars(
-            select(Participant).where(Participant.event_id == event.id, Participant.key.in_(found))
-        )
-    }
+    people = event_rows(session, event, Participant, found)
     changes = []
     for key, how in found.items():
         person = people.get(key)

@@ -42,6 +42,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from matchmaking.platform.asgi import ASGIApp, HttpMiddleware, Message, Receive, Scope, Send
 from matchmaking.platform.models import JobStatus, SolveJob
 from matchmaking.platform.settings import Settings
 
@@ -323,12 +324,6 @@ def configure_logging(settings: Settings, stream: Any = None) -> None:
 
 # --- the middleware ----------------------------------------------------------------------
 
-Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Any]
-Send = Callable[[Message], Any]
-ASGIApp = Callable[[Scope, Receive, Send], Any]
-
 
 def _incoming_request_id(scope: Scope) -> str | None:
     for name, value in scope.get("headers", ()):
@@ -345,21 +340,14 @@ def _route_template(scope: Scope) -> str:
     return f"{scope.get('root_path', '')}{path}" if path else "<unmatched>"
 
 
-class RequestContextMiddleware:
-    """Request id, latency histogram by route template, and one access log line per request.
-
-    A plain ASGI middleware (not BaseHTTPMiddleware): it adds microseconds per request and does
-    not buffer streamed responses.
-    """
+class RequestContextMiddleware(HttpMiddleware):
+    """Request id, latency histogram by route template, and one access log line per request."""
 
     def __init__(self, app: ASGIApp, *, log_requests: bool = True) -> None:
-        self.app = app
+        super().__init__(app)
         self.log_requests = log_requests
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
         token = request_id_var.set(request_id)
         started = time.perf_counter()
