@@ -57,7 +57,7 @@ from matchmaking.platform.models import (
     ScheduleVersion,
 )
 from matchmaking.platform.resources import TEMPLATES
-from matchmaking.platform.security import hash_token
+from matchmaking.platform.security import hash_token, worth_looking_up
 from matchmaking.platform.settings import Settings
 
 templates = Jinja2Templates(directory=str(TEMPLATES))
@@ -254,7 +254,7 @@ def find_event(db: Session, slug: str) -> Event:
 
 def participant_from_token(db: Session, token: str) -> Participant | None:
     """The participant whose personal link token this is (the magic link's sign-in)."""
-    if not token or len(token) > 200:
+    if not worth_looking_up(token):
         return None
     return db.scalar(
         select(Participant)

@@ -41,7 +41,12 @@ from matchmaking.platform.models import (
     Participant,
     ScheduleVersion,
 )
-from matchmaking.platform.security import CALENDAR_TOKEN_PREFIX, hash_token, new_token
+from matchmaking.platform.security import (
+    CALENDAR_TOKEN_PREFIX,
+    hash_token,
+    new_token,
+    worth_looking_up,
+)
 from matchmaking.platform.settings import Settings, get_settings
 
 #: How long a published meeting that was dropped stays in feeds as cancelled.
@@ -107,7 +112,7 @@ def replace_calendar_links(participant: Participant) -> str:
 
 
 def participant_by_calendar_token(session: Session, token: str) -> Participant | None:
-    if not token or len(token) > 200:
+    if not worth_looking_up(token):
         return None
     return session.scalar(
         select(Participant)

@@ -41,7 +41,7 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import KeyedColumnElement
 
 from matchmaking.platform.models import CalendarLink, Event, Participant, RenderedDocument
-from matchmaking.platform.security import hash_token
+from matchmaking.platform.security import hash_token, worth_looking_up
 
 Kind = Literal["agenda", "calendar"]
 
@@ -167,7 +167,7 @@ def must_connect(engine: Engine) -> bool:
 
 
 def _owner(engine: Engine, statement: Executable, token: str | None) -> Owner | None:
-    if not token or len(token) > 200:
+    if not worth_looking_up(token):
         return None
     row = lean_read(engine, statement, {"token_hash": hash_token(token)})
     if row is None:

@@ -22,7 +22,7 @@ from matchmaking.platform.models import (
     as_utc,
     utcnow,
 )
-from matchmaking.platform.security import hash_token, new_token
+from matchmaking.platform.security import hash_token, new_token, worth_looking_up
 
 #: Prefix of browser session tokens (the pages' cookies).
 SESSION_TOKEN_PREFIX = "mms"  # noqa: S105 - a public prefix, not a secret
@@ -30,8 +30,6 @@ SESSION_TOKEN_PREFIX = "mms"  # noqa: S105 - a public prefix, not a secret
 ORGANISER_SESSION_LIFETIME = timedelta(days=14)
 #: How long a participant stays signed in after opening the personal link.
 PARTICIPANT_SESSION_LIFETIME = timedelta(days=60)
-#: Longest cookie value looked up (longer ones are not tokens).
-_MAX_TOKEN_LENGTH = 200
 
 
 def _open(db: Session, row: BrowserSession, lifetime: timedelta) -> str:
@@ -61,7 +59,7 @@ def open_participant_session(db: Session, participant: Participant) -> str:
 
 
 def _live(db: Session, token: str, now: datetime | None = None) -> BrowserSession | None:
-    if not token or len(token) > _MAX_TOKEN_LENGTH:
+    if not worth_looking_up(token):
         return None
     row = db.scalar(select(BrowserSession).where(BrowserSession.token_hash == hash_token(token)))
     if row is None or row.revoked_at is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from typing import TypeGuard
 
 #: Prefix of organiser API tokens.
 ORGANISER_TOKEN_PREFIX = "mmo"  # noqa: S105 - a public prefix, not a secret
@@ -17,11 +18,19 @@ ORGANISER_TOKEN_PREFIX = "mmo"  # noqa: S105 - a public prefix, not a secret
 PARTICIPANT_TOKEN_PREFIX = "mmp"  # noqa: S105 - a public prefix, not a secret
 #: Prefix of calendar feed tokens.
 CALENDAR_TOKEN_PREFIX = "mmc"  # noqa: S105 - a public prefix, not a secret
+#: Longest value looked up as a token (a token is 47 characters): anything longer is no token
+#: of ours and is refused before it is hashed or sent to the database.
+MAX_TOKEN_LENGTH = 200
 
 
 def new_token(prefix: str) -> str:
     """A fresh, unguessable token such as `mmo_3q2x...`."""
     return f"{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def worth_looking_up(token: str | None) -> TypeGuard[str]:
+    """Whether `token` could be one of ours: given, and not longer than `MAX_TOKEN_LENGTH`."""
+    return token is not None and 0 < len(token) <= MAX_TOKEN_LENGTH
 
 
 def hash_token(token: str) -> str:

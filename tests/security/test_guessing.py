@@ -13,7 +13,12 @@ from sqlalchemy import select
 from api.app import create_app
 from api.ratelimit import GuessLimiter
 from matchmaking.platform.models import ApiToken, Participant
-from matchmaking.platform.security import hash_token, new_token
+from matchmaking.platform.security import (
+    MAX_TOKEN_LENGTH,
+    hash_token,
+    new_token,
+    worth_looking_up,
+)
 from tests.api.conftest import Factory, bearer, make_settings, participant_auth
 
 LIMIT = 3
@@ -304,3 +309,30 @@ def test_unknown_session_cookies_on_the_pages_count_as_guesses(
         assert browser.get(f"/e/{slug}/me").status_code == 401
     browser.cookies.set("mm_participant", new_token("mms"))
     assert browser.get(f"/e/{slug}/me").status_code == 429
+
+
+def test_values_longer_than_any_token_are_answered_as_unknown_tokens(
+    strict: tuple[TestClient, Factory],
+) -> None:
+    """A feed URL, a personal link and a session cookie far longer than a token (a real one
+    with more after it) are refused as unknown ones, never looked up or answered with an
+    error."""
+    client, make = strict
+    slug = make.open_event(make.organiser())
+    person = make.participant(slug)
+    links = client.post(f"/api/v1/events/{slug}/me/calendar-links", headers=person["headers"])
+    feed = links.json()["url"].removeprefix("http://matchmaking.test")
+    padding = "x" * MAX_TOKEN_LENGTH
+    assert client.get(feed).status_code == 200
+    assert client.get(feed.removesuffix(".ics") + padding + ".ics").status_code == 404
+    browser = TestClient(make.app, follow_redirects=False)
+    assert (
+        browser.get(f"/e/{slug}/login", params={"token": new_token("mmp") + padding}).status_code
+        == 401
+    )
+    browser.cookies.set("mm_participant", new_token("mms") + padding)
+    assert browser.get(f"/e/{slug}/me").status_code == 401
+    assert worth_looking_up(new_token("mmp"))
+    assert not worth_looking_up(None)
+    assert not worth_looking_up("")
+    assert not worth_looking_up("x" * (MAX_TOKEN_LENGTH + 1))
