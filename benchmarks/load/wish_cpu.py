@@ -15,8 +15,8 @@ included) is divided by their number.
 
 - Through the ASGI app (default): `create_app` with production settings (JSON logs at INFO
   to /dev/null, an access line per request) and its lifespan (the mail deliverer thread),
-  driven by httpx's ASGI transport; the client's own share is in the figure, the same for
-  any tree.
+  each request handed to the app as uvicorn would (`_post`; no client library, whose CPU
+  would count as well). `--profile` then sees only the event loop's thread.
 - `--service-only`: `api.routers.wishes._send_wish` called directly (the lookup, the rules,
   the insert, the mail into the outbox, the answer, the commit), without the deliverer.
 
@@ -77,7 +77,6 @@ TREE = ARGS.tree.resolve()
 sys.path[:0] = [str(TREE), str(TREE / "benchmarks" / "load")]
 
 import build_event  # noqa: E402
-import httpx  # noqa: E402
 import run_load  # noqa: E402
 from sqlalchemy import select, update  # noqa: E402
 from sqlalchemy.orm import sessionmaker  # noqa: E402
@@ -116,16 +115,12 @@ def _prepare(workdir: Path) -> tuple[str, list[Any]]:
     event = build_event._store(sessions, SLUG, ARGS.participants, 1, workdir, publish=False)
     with sessions() as session:
         session.execute(
-            update(Event)
-            .where(Event.slug == SLUG)
-            .values(max_requests_per_participant=ARGS.cap)
+            update(Event).where(Event.slug == SLUG).values(max_requests_per_participant=ARGS.cap)
         )
         session.commit()
     pairs_file = workdir / "pairs.txt"
     build_event.write_wish_pairs(sessions, SLUG, pairs_file)
-    existing = {
-        (a, b) for a, b in (line.split() for line in pairs_file.read_text().splitlines())
-    }
+    existing = {(a, b) for a, b in (line.split() for line in pairs_file.read_text().splitlines())}
     tokens = [line.split() for line in event.tokens_file.read_text().splitlines()]
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("ANALYZE")
@@ -148,29 +143,25 @@ def _settings(url: str) -> Settings:
     )
 
 
-async def _through_asgi(url: str, pairs: list[Any]) -> tuple[float, float, list[str]]:
+def _app(url: str) -> Any:
+    """The app with production settings, its logs written (and dropped) as production's."""
     app = create_app(_settings(url))
-    devnull = open(os.devnull, "w")  # noqa: SIM115 - open for the whole run
-    configure_logging(app.state.settings, devnull)
+    configure_logging(app.state.settings, open(os.devnull, "w"))  # noqa: SIM115
+    return app
+
+
+async def _through_asgi(app: Any, pairs: list[Any]) -> tuple[float, float, list[str]]:
     path = f"/api/v1/events/{SLUG}/me/wishes"
     keys: list[str] = []
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
-    ):
 
-        async def send(pair: Any) -> None:
-            token, to, priority = pair
-            response = await client.post(
-                path,
-                json={"to": to, "priority": priority},
-                headers={"X-Participant-Token": token},
-            )
-            if response.status_code != 201:
-                sys.exit(f"error: {response.status_code} {response.text}")
-            keys.append(response.json()["key"])
+    async def send(pair: Any) -> None:
+        token, to, priority = pair
+        status, body = await _post(app, path, token, {"to": to, "priority": priority})
+        if status != 201:
+            sys.exit(f"error: {status} {body!r}")
+        keys.append(json.loads(body)["key"])
 
+    async with app.router.lifespan_context(app):
         for pair in pairs[: ARGS.warm_up]:
             await send(pair)
         await asyncio.sleep(0.5)  # the deliverer's share of the warm-up
@@ -182,21 +173,63 @@ async def _through_asgi(url: str, pairs: list[Any]) -> tuple[float, float, list[
             # The deliverer handles the last mails (woken by the commit, settling 0.1 s).
             await asyncio.sleep(0.5)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall - 0.5
-    devnull.close()
     return cpu, wall, keys
 
 
-def _service_only(url: str, pairs: list[Any]) -> tuple[float, float, list[str]]:
-    app = create_app(_settings(url))
-    configure_logging(app.state.settings, open(os.devnull, "w"))  # noqa: SIM115
+async def _post(app: Any, path: str, token: str, payload: Any) -> tuple[int, bytes]:
+    """One POST straight into the ASGI app, as uvicorn hands it over (a client library
+    would add its own CPU: httpx's ASGI transport costs about as much as the route)."""
+    body = json.dumps(payload).encode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"127.0.0.1:8000"),
+            (b"x-participant-token", token.encode()),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+    sent = False
+    status = 0
+    chunks: list[bytes] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.Event().wait()  # a disconnect never comes
+        raise AssertionError
+
+    async def respond(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, respond)
+    return status, b"".join(chunks)
+
+
+def _service_only(app: Any, pairs: list[Any]) -> tuple[float, float, list[str]]:
     request: Any = SimpleNamespace(app=app)
     keys: list[str] = []
 
     def send(pair: Any) -> None:
         token, to, priority = pair
-        answer = wish_router._send_wish(
-            SLUG, WishCreate(to=to, priority=priority), request, token
-        )
+        answer = wish_router._send_wish(SLUG, WishCreate(to=to, priority=priority), request, token)
         keys.append(answer.key if hasattr(answer, "key") else json.loads(answer.body)["key"])
 
     for pair in pairs[: ARGS.warm_up]:
@@ -246,9 +279,9 @@ def main() -> None:
     url, pairs = _prepare(workdir)
     load = os.getloadavg()
     if ARGS.service_only:
-        cpu, wall, keys = _service_only(url, pairs)
+        cpu, wall, keys = _service_only(_app(url), pairs)
     else:
-        cpu, wall, keys = asyncio.run(_through_asgi(url, pairs))
+        cpu, wall, keys = asyncio.run(_through_asgi(_app(url), pairs))
     _check(url, keys)
     mode = "service" if ARGS.service_only else "asgi"
     print(
