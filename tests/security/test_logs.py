@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from uvicorn.logging import AccessFormatter
 
 from api.app import create_app
-from matchmaking.platform.observability import configure_logging
+from matchmaking.platform.observability import _SECRET_PATTERNS, configure_logging, redact
 from matchmaking.platform.settings import Settings
 from tests.api.conftest import Factory, make_settings
 
@@ -137,8 +137,6 @@ def test_secrets_in_settings_are_secret_strings() -> None:
 def test_redaction_with_its_quick_check_is_each_pattern_in_turn(text: str) -> None:
     # `redact` skips texts that none of the patterns can match; what it returns must be
     # what substituting every pattern in turn gives.
-    from matchmaking.platform.observability import _SECRET_PATTERNS, redact
-
     expected = text
     for pattern, replacement in _SECRET_PATTERNS:
         expected = pattern.sub(replacement, expected)
