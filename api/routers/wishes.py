@@ -159,7 +159,6 @@ def _send_wish(slug: str, body: WishCreate, request: Request, token: str) -> Res
         if found.event.slug != slug:
             raise no_event(slug)
         sent = service.send_locked(db, found, wish_request, settings.base_url)
-        mail.queue(db, sent.mails, event_id=sent.event_id)
         answer = _new_wish_out(sent)
         db.commit()
     # The answer as FastAPI would write it for `response_model=WishOut`, without validating

@@ -45,7 +45,7 @@ from matchmaking.participants.recommend import delegation_key
 from matchmaking.participants.registration import participant_link, participant_page
 from matchmaking.platform.db import lock_again
 from matchmaking.platform.errors import Conflict, Forbidden, Invalid, NotFound
-from matchmaking.platform.mail import Mail
+from matchmaking.platform.mail import Mail, for_each_parameters, insert_for_each, queue, queued
 from matchmaking.platform.models import (
     Event,
     EventStatus,
@@ -184,9 +184,11 @@ def _insert(
     request: WishRequest,
     accepted: bool,
     cap: int | None,
+    more: Mapping[str, Any] | None = None,
 ) -> tuple[str, Any]:
     """The new wish's key and the row its insert returned (one of `inserts`, see
-    `_insert_statement`); a Conflict naming the rule when the insert was refused."""
+    `_insert_statement`; `more`: parameters of their own); a Conflict naming the rule when
+    the insert was refused."""
     # The insert checks the rules that depend on other wishes (no open wish to the same
     # recipient, the cap, a free key) in its own WHERE: one statement when they hold, and
     # the check query below only to name the rule that refused it.
@@ -207,6 +209,7 @@ def _insert(
                 "message": request.message.strip(),
                 "answered_at": utcnow() if accepted else None,
                 "cap": cap,
+                **(more or {}),
             },
         ).first()
         if row is not None:
@@ -364,7 +367,7 @@ class LockedSender:
 
 @dataclass(frozen=True, slots=True)
 class NewWish:
-    """A wish `send_locked` stored, as its answer shows it, and the mails it causes."""
+    """A wish `send_locked` stored, as its answer shows it."""
 
     key: str
     event_id: int
@@ -378,7 +381,6 @@ class NewWish:
     answered_at: datetime | None
     #: The recipient has an open wish to the sender (or the sender's organisation) as well.
     mutual: bool
-    mails: list[Mail]
 
 
 _ORGANISATION_COLUMNS = ("id", "key", "name", "kind", "country", "delegation")
@@ -495,9 +497,12 @@ def send_locked(
     now: datetime | None = None,
 ) -> NewWish:
     """The new wish of the sender `locked_sender` found, by the rules of `send` (and in
-    their order), with the 'wish received' mails it causes; the caller queues them and
-    commits. One statement (the insert) when the rules hold; one more to name the rule
-    that refused it, and one for the members of a recipient organisation."""
+    their order), its 'wish received' mails queued; the caller commits.
+
+    One statement when the rules hold: the insert, which on PostgreSQL writes the
+    recipient's mail too (`_MAILED_INSERTS`); elsewhere, and for a wish to an organisation,
+    the mails are a statement of their own (and the organisation's members one more). A
+    refused insert costs one more query, to name the rule that refused it."""
     event, sender = found.event, found.sender
     check_window(event.status, event.wish_cutoff, now)
     _check_one_recipient(request)
@@ -511,31 +516,10 @@ def send_locked(
     )
     check_delegations(event.rules, sender.organisation, found.organisation, request)
     accepted = event.wish_policy is WishPolicy.auto_accept
-    key, (created_at, answered_at, wished_back) = _insert(
-        session,
-        _LEAN_INSERTS,
-        event_id=event.id,
-        sender_id=sender.id,
-        sender_organisation_id=sender.organisation.id,
-        recipient_id=recipient.id if recipient else None,
-        organisation_id=organisation.id if organisation else None,
-        request=request,
-        accepted=accepted,
-        cap=event.max_requests_per_participant,
-    )
-    status = WishStatus.accepted if accepted else WishStatus.requested
     message = request.message.strip()
-    if recipient is not None:
-        told = [(recipient.name, recipient.email)]
-    else:
-        told = [
-            (name, email)
-            for name, email in session.connection().execute(
-                _CONFIRMED_MEMBERS, {"organisation_id": organisation.id if organisation else None}
-            )
-        ]
-    mails = [
-        _received_mail(
+
+    def received(email: str, name: str) -> Mail:
+        return _received_mail(
             email,
             name,
             event_name=event.name,
@@ -547,9 +531,31 @@ def send_locked(
             accepted=accepted,
             base_url=base_url,
         )
-        for name, email in told
-        if email
-    ]
+
+    mails = [received(recipient.email, recipient.name)] if recipient and recipient.email else []
+    folded = bool(mails) and session.connection().dialect.name == "postgresql"
+    key, (created_at, answered_at, wished_back) = _insert(
+        session,
+        _MAILED_INSERTS if folded else _LEAN_INSERTS,
+        event_id=event.id,
+        sender_id=sender.id,
+        sender_organisation_id=sender.organisation.id,
+        recipient_id=recipient.id if recipient else None,
+        organisation_id=organisation.id if organisation else None,
+        request=request,
+        accepted=accepted,
+        cap=event.max_requests_per_participant,
+        more=for_each_parameters(mails[0], event_id=event.id) if folded else None,
+    )
+    if folded:
+        queued(session)
+    else:
+        if organisation is not None:
+            members = session.connection().execute(
+                _CONFIRMED_MEMBERS, {"organisation_id": organisation.id}
+            )
+            mails = [received(email, name) for name, email in members if email]
+        queue(session, mails, event_id=event.id)
     return NewWish(
         key=key,
         event_id=event.id,
@@ -557,12 +563,11 @@ def send_locked(
         recipient=recipient,
         organisation=organisation,
         priority=request.priority,
-        status=status,
+        status=WishStatus.accepted if accepted else WishStatus.requested,
         message=message,
         created_at=created_at,
         answered_at=answered_at,
         mutual=recipient is not None and bool(wished_back),
-        mails=mails,
     )
 
 
@@ -652,6 +657,19 @@ _LEAN_INSERTS = {
     for to_participant in (True, False)
     for capped in (True, False)
 }
+
+
+def _mailed_insert_statement(capped: bool) -> Any:
+    """The lean insert of a wish to a participant that also writes the recipient's mail to
+    the outbox when (and only when) it inserts the wish: one statement and round trip
+    instead of two (PostgreSQL only: a data-modifying CTE; see `mail.insert_for_each`)."""
+    new = _insert_statement(True, capped, lean=True).cte("new")
+    return select(new.c.created_at, new.c.answered_at, new.c.wished_back).add_cte(
+        insert_for_each(new).cte("mailed")
+    )
+
+
+_MAILED_INSERTS = {(True, capped): _mailed_insert_statement(capped) for capped in (True, False)}
 #: The members of a recipient organisation who may answer a wish to it: not registrants
 #: still waiting to be confirmed.
 _CONFIRMED_MEMBERS = select(_table(Participant).c.name, _table(Participant).c.email).where(

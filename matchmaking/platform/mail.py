@@ -130,23 +130,7 @@ def queue(session: Session, mails: Iterable[Mail], *, event_id: int | None = Non
     """Add `mails` to the outbox in the session's transaction (mails without an address are
     left out); returns how many. They are sent after the commit, never if it rolls back."""
     now = utcnow()
-    rows = [
-        {
-            "key": uuid.uuid4().hex,
-            "event_id": event_id,
-            "recipient": mail.to,
-            "template": mail.template,
-            "context": dict(mail.context),
-            "status": MailStatus.waiting,
-            "attempts": 0,
-            "created_at": now,
-            "next_attempt_at": now,
-            "claim": "",
-            "error": "",
-        }
-        for mail in mails
-        if mail.to
-    ]
+    rows = [_outbox_row(mail, event_id, now) for mail in mails if mail.to]
     if rows:
         # One multi-row INSERT: a publication queues a mail for every participant. Into the
         # table, not through the ORM's bulk path, whose bookkeeping cost more CPU than the
@@ -154,8 +138,66 @@ def queue(session: Session, mails: Iterable[Mail], *, event_id: int | None = Non
         if session.autoflush:
             session.flush()
         session.execute(_INSERT_OUTBOX, rows)
-        session.info[_QUEUED] = True
+        queued(session)
     return len(rows)
+
+
+def _outbox_row(mail: Mail, event_id: int | None, now: datetime) -> dict[str, Any]:
+    return {
+        "key": uuid.uuid4().hex,
+        "event_id": event_id,
+        "recipient": mail.to,
+        "template": mail.template,
+        "context": dict(mail.context),
+        "status": MailStatus.waiting,
+        "attempts": 0,
+        "created_at": now,
+        "next_attempt_at": now,
+        "claim": "",
+        "error": "",
+    }
+
+
+def queued(session: Session) -> None:
+    """Tell the deliverers to look after the commit of `session`'s transaction: it wrote a
+    mail to the outbox (`queue` does; a caller that inserts with `insert_for_each` too)."""
+    session.info[_QUEUED] = True
+
+
+#: Columns of an outbox row as `insert_for_each` binds them (`mail_<column>`).
+_ROW_COLUMNS = (
+    "key",
+    "event_id",
+    "recipient",
+    "template",
+    "context",
+    "status",
+    "attempts",
+    "created_at",
+    "next_attempt_at",
+    "claim",
+    "error",
+)
+
+
+def insert_for_each(rows_of: Any) -> Any:
+    """An INSERT of one outbox row for each row of `rows_of` (a CTE of the caller's
+    statement): folded into that statement, the mail is written exactly when the row it is
+    about is, in the same round trip (PostgreSQL: a data-modifying CTE). Its values are
+    bound per execution by `for_each_parameters`; the caller calls `queued` when a row was
+    written."""
+    return insert(_OUTBOX_TABLE).from_select(
+        [_OUTBOX[name] for name in _ROW_COLUMNS],
+        select(
+            *(bindparam(f"mail_{name}", type_=_OUTBOX[name].type) for name in _ROW_COLUMNS)
+        ).select_from(rows_of),
+    )
+
+
+def for_each_parameters(mail: Mail, *, event_id: int | None) -> dict[str, Any]:
+    """The parameters of `insert_for_each` for `mail`: the row `queue` would write."""
+    row = _outbox_row(mail, event_id, utcnow())
+    return {f"mail_{name}": row[name] for name in _ROW_COLUMNS}
 
 
 #: The outbox as a table: its statements run on the table (Core), not through the ORM, whose
