@@ -11,7 +11,8 @@ stored wishes each, open with the cut-off minutes away); then `--wishes` new wis
 as `wishes.lua` picks them: senders round-robin, never within one organisation, never a
 stored pair) are sent one at a time after `--warm-up` unmeasured ones, and the CPU time of
 the whole process (`time.process_time`: every thread, the in-process mail deliverer
-included) is divided by their number.
+included) is divided by their number; so is the CPU of the PostgreSQL backends serving the
+benchmark's database (`run_load.database_cpu`, clock ticks of /proc).
 
 - Through the ASGI app (default): `create_app` with production settings (JSON logs at INFO
   to /dev/null, an access line per request) and its lifespan (the mail deliverer thread),
@@ -166,6 +167,7 @@ async def _through_asgi(app: Any, pairs: list[Any]) -> tuple[float, float, list[
             await send(pair)
         await asyncio.sleep(0.5)  # the deliverer's share of the warm-up
         gc.collect()
+        database = run_load.database_cpu(app.state.settings.database_url)
         cpu, wall = time.process_time(), time.perf_counter()
         with _profiled():
             for pair in pairs[ARGS.warm_up :]:
@@ -173,6 +175,7 @@ async def _through_asgi(app: Any, pairs: list[Any]) -> tuple[float, float, list[
             # The deliverer handles the last mails (woken by the commit, settling 0.1 s).
             await asyncio.sleep(0.5)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall - 0.5
+        _database_cpu(app, database)
     return cpu, wall, keys
 
 
@@ -235,13 +238,24 @@ def _service_only(app: Any, pairs: list[Any]) -> tuple[float, float, list[str]]:
     for pair in pairs[: ARGS.warm_up]:
         send(pair)
     gc.collect()
+    database = run_load.database_cpu(app.state.settings.database_url)
     cpu, wall = time.process_time(), time.perf_counter()
     with _profiled():
         for pair in pairs[ARGS.warm_up :]:
             send(pair)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    _database_cpu(app, database)
     app.state.engine.dispose()
     return cpu, wall, keys
+
+
+#: PostgreSQL's CPU for the measured wishes (its backends of the benchmark's database).
+DATABASE_CPU = [0.0]
+
+
+def _database_cpu(app: Any, before: dict[int, float]) -> None:
+    after = run_load.database_cpu(app.state.settings.database_url)
+    DATABASE_CPU[0] = sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 class _profiled:
@@ -286,7 +300,8 @@ def main() -> None:
     mode = "service" if ARGS.service_only else "asgi"
     print(
         f"{ARGS.label or TREE} {mode}: {cpu / ARGS.wishes * 1000:.2f} ms CPU a wish, "
-        f"{wall / ARGS.wishes * 1000:.2f} ms wall ({ARGS.wishes} wishes, "
+        f"{wall / ARGS.wishes * 1000:.2f} ms wall, PostgreSQL "
+        f"{DATABASE_CPU[0] / ARGS.wishes * 1000:.2f} ms CPU ({ARGS.wishes} wishes, "
         f"{ARGS.participants} participants, load {load[0]:.1f}; {wish_router.__file__})",
         flush=True,
     )
