@@ -307,7 +307,7 @@ def _target(session: Session, sender: Participant, request: WishRequest) -> Targ
 # The rush before the cut-off is the API's busiest write. Turning rows into entities cost
 # most of a wish's CPU (five entities, 79 columns, for one lookup; the insert returning all
 # 21 columns of a wish as an entity), so the API reads the few columns a wish needs as plain
-# rows and builds its answer and its mail from them (benchmarks/LOAD.md, round 6).
+# rows and builds its answer and its mail from them (benchmarks/LOAD.md, round 7).
 
 
 @dataclass(frozen=True, slots=True)
