@@ -299,7 +299,7 @@ def participant_by_cookie(request: Request, db: Session) -> Participant | None:
 def participant_by_token(request: Request, db: Session, token: str) -> Participant:
     """The participant (with its event) whose token this is; 401 for an unknown or replaced
     token, which counts as a failed guess (429 after too many). (Sending a wish finds its
-    sender with `matchmaking.participants.wishes.locked_sender` instead.)"""
+    sender with `matchmaking.participants.wishes.locked_sender` instead, as plain rows.)"""
     participant = db.scalar(_PARTICIPANT_BY_TOKEN, {"token_hash": hash_token(token)})
     if participant is None:
         record_failed_guess(request, PARTICIPANT_TOKEN)
@@ -330,8 +330,14 @@ def event_participant(slug: str, participant: CurrentParticipant) -> Participant
 def of_event(participant: Participant, slug: str) -> Participant:
     """The participant, when it belongs to event `slug`; else 404 as if there were no event."""
     if participant.event.slug != slug:
-        raise ProblemError(404, f"There is no event '{slug}'.", type_="/problems/not-found")
+        raise no_event(slug)
     return participant
+
+
+def no_event(slug: str) -> ProblemError:
+    """404 for a participant's request to another event than its own: as if there were
+    none."""
+    return ProblemError(404, f"There is no event '{slug}'.", type_="/problems/not-found")
 
 
 EventParticipant = Annotated[Participant, Depends(event_participant)]

@@ -104,7 +104,12 @@ def personal_link(base_url: str, event: Event, token: str) -> str:
 
 
 def participant_page(base_url: str, event: Event) -> str:
-    return f"{base_url.rstrip('/')}/e/{quote(event.slug)}/me"
+    return participant_link(base_url, event.slug)
+
+
+def participant_link(base_url: str, slug: str) -> str:
+    """`participant_page` by the event's slug (for callers that read no entity)."""
+    return f"{base_url.rstrip('/')}/e/{quote(slug)}/me"
 
 
 # --- registration ----------------------------------------------------------------------------

@@ -16,9 +16,10 @@ Rules (see docs/api.md):
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeVar
 
 from sqlalchemy import (
     BindParameter,
@@ -35,20 +36,21 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.orm import Session, aliased, joinedload, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from matchmaking.organising.events import event_row, get_slot
 from matchmaking.organising.events import get_session as get_event_session
 from matchmaking.participants.recommend import delegation_key
-from matchmaking.participants.registration import participant_page
+from matchmaking.participants.registration import participant_link, participant_page
 from matchmaking.platform.db import lock_again
 from matchmaking.platform.errors import Conflict, Forbidden, Invalid, NotFound
-from matchmaking.platform.mail import Mail
+from matchmaking.platform.mail import Mail, for_each_parameters, insert_for_each, queue, queued
 from matchmaking.platform.models import (
     Event,
     EventStatus,
     Organisation,
+    OrganisationKind,
     Participant,
     Wish,
     WishPolicy,
@@ -58,6 +60,13 @@ from matchmaking.platform.models import (
 )
 
 OPEN_STATUSES = (WishStatus.requested, WishStatus.accepted)
+
+
+def _table(model: type[Any]) -> Table:
+    table = model.__table__
+    if not isinstance(table, Table):
+        raise AssertionError(f"{model.__name__}.__table__ is a Table")
+    return table
 
 
 @dataclass(frozen=True)
@@ -70,9 +79,14 @@ class WishRequest:
 
 def check_wishes_allowed(event: Event, now: datetime | None = None) -> None:
     """Refuse wish changes before the event opens and after its cut-off."""
-    if event.status is EventStatus.draft:
+    check_window(event.status, event.wish_cutoff, now)
+
+
+def check_window(status: EventStatus, wish_cutoff: datetime | None, now: datetime | None) -> None:
+    """`check_wishes_allowed` on the event's status and cut-off as read."""
+    if status is EventStatus.draft:
         raise Conflict("The event is not open yet; wishes can be sent once it opens.")
-    cutoff = as_utc(event.wish_cutoff)
+    cutoff = as_utc(wish_cutoff)
     if cutoff is not None and (now or utcnow()) >= cutoff:
         raise Conflict(
             f"The cut-off for wishes was {cutoff.isoformat(timespec='minutes')}; "
@@ -95,81 +109,48 @@ def send_wish(
 
 
 def send(
-    session: Session,
-    sender: Participant,
-    request: WishRequest,
-    now: datetime | None = None,
-    *,
-    sender_locked: bool = False,
-    target: Target | None = None,
+    session: Session, sender: Participant, request: WishRequest, now: datetime | None = None
 ) -> SentWish:
-    """A new wish of `sender` and whether it is mutual; the caller commits.
+    """A new wish of `sender` (an entity, as the participant's pages have it) and whether it
+    is mutual; the caller commits. The API sends with `locked_sender` and `send_locked`
+    instead: the same rules on plain rows, in one statement fewer.
 
-    Three statements and the caller's commit: the sender's lock (none when the caller took
-    it: `sender_locked`), the recipient (none when the caller read it with the lock:
-    `target`, see `locked_sender`), and the insert, which inserts only when the rules that
-    depend on other wishes hold. Only a refused insert costs one more query, to name the
-    rule that refused it."""
+    Three statements and the caller's commit: the sender's lock, the recipient, and the
+    insert, which inserts only when the rules that depend on other wishes hold. Only a
+    refused insert costs one more query, to name the rule that refused it."""
     event = sender.event
     check_wishes_allowed(event, now)
-    if (request.to is None) == (request.to_organisation is None):
-        raise Invalid(
-            "Name exactly one of 'to' (a participant) and 'to_organisation'.", field="body.to"
-        )
+    _check_one_recipient(request)
     # Lock the sender first: caps and duplicates are then checked against a stable count (on
     # PostgreSQL every later statement of the transaction sees what committed before the
     # lock was granted). FOR NO KEY UPDATE, not FOR UPDATE: inserting a wish takes a key-share
     # lock on the recipient's row, which FOR UPDATE would block, deadlocking two people
     # wishing each other.
-    # `sender_locked`: the caller took this lock already, in this transaction, when it read
-    # the sender (the API's wish endpoint does, with the token lookup).
-    if not sender_locked:
-        session.execute(_LOCK_SENDER, {"sender_id": sender.id})
-    if target is None:
-        target = _target(session, event, sender, request)
-    recipient, organisation = _recipient(target, sender, request)
-    check_delegations(event, target.sender_organisation, target.organisation, request)
+    session.execute(_LOCK_SENDER, {"sender_id": sender.id})
+    target = _target(session, sender, request)
+    recipient, organisation = _recipient(
+        request,
+        sender.id,
+        sender.organisation_id,
+        target.recipient,
+        target.organisation,
+        target.listed,
+    )
+    check_delegations(event.rules, target.sender_organisation, target.organisation, request)
     cap = event.max_requests_per_participant
     accepted = event.wish_policy is WishPolicy.auto_accept
-    # The insert checks the rules that depend on other wishes (no open wish to the same
-    # recipient, the cap, a free key) in its own WHERE: one statement when they hold, and
-    # the check query below only to name the rule that refused it.
-    for _ in range(8):
-        key = f"w-{secrets.token_hex(4)}"
-        row = session.execute(
-            _INSERTS[recipient is not None, cap is not None],
-            {
-                "event_id": event.id,
-                "key": key,
-                "sender_id": sender.id,
-                "sender_organisation_id": sender.organisation_id,
-                "recipient_id": recipient.id if recipient else None,
-                "recipient_organisation_id": organisation.id if organisation else None,
-                "priority": request.priority,
-                "status": WishStatus.accepted if accepted else WishStatus.requested,
-                "message": request.message.strip(),
-                "answered_at": utcnow() if accepted else None,
-                "cap": cap,
-            },
-        ).first()
-        if row is not None:
-            break
-        checks = _checks(session, event, sender, request, key)
-        if checks.duplicate_key is not None:
-            field = "body.to" if recipient is not None else "body.to_organisation"
-            raise Conflict(
-                f"You have sent this wish already (wish '{checks.duplicate_key}', "
-                f"{checks.duplicate_status}).",
-                field=field,
-            )
-        if cap is not None and checks.open_sent >= cap:
-            raise Conflict(
-                f"You have {checks.open_sent} open wishes, the most this event allows "
-                f"({cap}). Withdraw one to send another."
-            )
-        # Only the key was taken (one chance in billions): again with another.
-    else:
-        raise AssertionError("no free wish key in eight tries")
+    _key, row = _insert(
+        session,
+        _INSERTS,
+        event_id=event.id,
+        sender_id=sender.id,
+        sender_organisation_id=sender.organisation_id,
+        recipient_id=recipient.id if recipient else None,
+        organisation_id=organisation.id if organisation else None,
+        request=request,
+        accepted=accepted,
+        cap=cap,
+    )
     wish, wished_back = row
     # Hand the rows already loaded to the wish, so that the e-mail and the answer need no
     # further query (the session itself keeps only weak references to unchanged rows).
@@ -184,6 +165,72 @@ def send(
     return SentWish(wish, mutual=recipient is not None and bool(wished_back))
 
 
+def _check_one_recipient(request: WishRequest) -> None:
+    if (request.to is None) == (request.to_organisation is None):
+        raise Invalid(
+            "Name exactly one of 'to' (a participant) and 'to_organisation'.", field="body.to"
+        )
+
+
+def _insert(
+    session: Session,
+    inserts: Mapping[tuple[bool, bool], Any],
+    *,
+    event_id: int,
+    sender_id: int,
+    sender_organisation_id: int,
+    recipient_id: int | None,
+    organisation_id: int | None,
+    request: WishRequest,
+    accepted: bool,
+    cap: int | None,
+    more: Mapping[str, Any] | None = None,
+) -> tuple[str, Any]:
+    """The new wish's key and the row its insert returned (one of `inserts`, see
+    `_insert_statement`; `more`: parameters of their own); a Conflict naming the rule when
+    the insert was refused."""
+    # The insert checks the rules that depend on other wishes (no open wish to the same
+    # recipient, the cap, a free key) in its own WHERE: one statement when they hold, and
+    # the check query below only to name the rule that refused it.
+    to_participant = recipient_id is not None
+    for _ in range(8):
+        key = f"w-{secrets.token_hex(4)}"
+        row = session.execute(
+            inserts[to_participant, cap is not None],
+            {
+                "event_id": event_id,
+                "key": key,
+                "sender_id": sender_id,
+                "sender_organisation_id": sender_organisation_id,
+                "recipient_id": recipient_id,
+                "recipient_organisation_id": organisation_id,
+                "priority": request.priority,
+                "status": WishStatus.accepted if accepted else WishStatus.requested,
+                "message": request.message.strip(),
+                "answered_at": utcnow() if accepted else None,
+                "cap": cap,
+                **(more or {}),
+            },
+        ).first()
+        if row is not None:
+            return key, row
+        checks = _checks(session, event_id, sender_id, sender_organisation_id, request, key)
+        if checks.duplicate_key is not None:
+            field = "body.to" if to_participant else "body.to_organisation"
+            raise Conflict(
+                f"You have sent this wish already (wish '{checks.duplicate_key}', "
+                f"{checks.duplicate_status}).",
+                field=field,
+            )
+        if cap is not None and checks.open_sent >= cap:
+            raise Conflict(
+                f"You have {checks.open_sent} open wishes, the most this event allows "
+                f"({cap}). Withdraw one to send another."
+            )
+        # Only the key was taken (one chance in billions): again with another.
+    raise AssertionError("no free wish key in eight tries")
+
+
 @dataclass(frozen=True)
 class Target:
     """Whom a new wish goes to, as stored (None: no such listed participant, or no such
@@ -196,10 +243,22 @@ class Target:
     sender_organisation: Organisation | None
 
 
-def _target_statement(to_participant: bool, of_token: bool) -> Select[Any]:
-    """The recipient a wish names (by `to`) and the sender's organisation; `of_token`: the
-    sender too, found by its personal token (`token_hash`) with its event, taking the
-    sender's row lock (see `send`) in the same statement."""
+def _listed_members(organisation_id: Any) -> Any:
+    """How many listed participants the organisation has (a scalar subquery)."""
+    participants = _table(Participant)
+    return (
+        select(func.count())
+        .select_from(participants)
+        .where(
+            participants.c.organisation_id == organisation_id,
+            participants.c.listed.is_(True),
+        )
+        .scalar_subquery()
+    )
+
+
+def _target_statement(to_participant: bool) -> Select[Any]:
+    """The recipient a wish names (by `to`) and the sender's organisation."""
     sender = aliased(Participant, name="sender")
     sender_organisation = aliased(Organisation, name="sender_organisation")
     recipient = aliased(Participant, name="recipient")
@@ -219,76 +278,305 @@ def _target_statement(to_participant: bool, of_token: bool) -> Select[Any]:
         organisation_join = and_(
             organisation.event_id == sender.event_id, organisation.key == bindparam("to")
         )
-        listed = (
-            select(func.count())
-            .select_from(Participant)
-            .where(Participant.organisation_id == organisation.id, Participant.listed.is_(True))
-            .scalar_subquery()
-        )
-    statement = (
-        select(sender, recipient, organisation, listed, sender_organisation)
+        listed = _listed_members(organisation.id)
+    return (
+        select(recipient, organisation, listed, sender_organisation)
+        .select_from(sender)
         .join(sender_organisation, sender_organisation.id == sender.organisation_id)
         .outerjoin(recipient, recipient_join)
         .outerjoin(organisation, organisation_join)
+        .where(sender.id == bindparam("sender_id"))
     )
-    if of_token:
-        return (
-            statement.options(joinedload(sender.event))
-            .where(sender.access_token_hash == bindparam("token_hash"))
-            .with_for_update(key_share=True, of=sender)
-        )
-    return statement.where(sender.id == bindparam("sender_id"))
 
 
-_TARGETS = {
-    (to_participant, of_token): _target_statement(to_participant, of_token)
-    for to_participant in (True, False)
-    for of_token in (True, False)
-}
+_TARGETS = {to_participant: _target_statement(to_participant) for to_participant in (True, False)}
 
 
-def _as_target(row: Any) -> tuple[Participant, Target]:
-    sender, recipient, organisation, listed, sender_organisation = row
-    if recipient is not None:
-        set_committed_value(recipient, "organisation", organisation)
-    set_committed_value(sender, "organisation", sender_organisation)
-    return sender, Target(recipient, organisation, int(listed or 0), sender_organisation)
-
-
-def locked_sender(
-    session: Session, token_hash: str, request: WishRequest
-) -> tuple[Participant, Target | None] | None:
-    """The participant of a personal token (with its event and organisation), its row
-    locked as `send` needs, and the recipient `request` names, in one statement; None for
-    an unknown token. The target is None when `request` names no recipient or two."""
-    if (request.to is None) == (request.to_organisation is None):
-        # `send` refuses it; the token is still checked (401 before 422, as for any body).
-        row = session.execute(_TARGETS[True, True], {"token_hash": token_hash, "to": ""}).first()
-        return None if row is None else (_as_target(row)[0], None)
+def _target(session: Session, sender: Participant, request: WishRequest) -> Target:
     to_participant = request.to is not None
-    row = session.execute(
-        _TARGETS[to_participant, True],
-        {"token_hash": token_hash, "to": request.to if to_participant else request.to_organisation},
-    ).first()
-    return None if row is None else _as_target(row)
-
-
-def _target(session: Session, event: Event, sender: Participant, request: WishRequest) -> Target:
-    to_participant = request.to is not None
-    row = session.execute(
-        _TARGETS[to_participant, False],
+    recipient, organisation, listed, sender_organisation = session.execute(
+        _TARGETS[to_participant],
         {"sender_id": sender.id, "to": request.to if to_participant else request.to_organisation},
     ).one()
-    return _as_target(row)[1]
+    if recipient is not None:
+        set_committed_value(recipient, "organisation", organisation)
+    return Target(recipient, organisation, int(listed or 0), sender_organisation)
 
 
-def _insert_statement(to_participant: bool, capped: bool) -> Any:
+# --- sending from the API: plain rows --------------------------------------------------------
+# The rush before the cut-off is the API's busiest write. Turning rows into entities cost
+# most of a wish's CPU (five entities, 79 columns, for one lookup; the insert returning all
+# 21 columns of a wish as an entity), so the API reads the few columns a wish needs as plain
+# rows and builds its answer and its mail from them (benchmarks/LOAD.md, round 7).
+
+
+@dataclass(frozen=True, slots=True)
+class OrganisationFacts:
+    """What a new wish needs of an organisation: its answer shows it, its rules use it."""
+
+    id: int
+    key: str
+    name: str
+    kind: OrganisationKind
+    country: str
+    delegation: str
+
+
+@dataclass(frozen=True, slots=True)
+class PersonFacts:
+    """What a new wish needs of a participant (`email`: the recipient's only)."""
+
+    id: int
+    key: str
+    name: str
+    email: str
+    organisation: OrganisationFacts
+
+    @property
+    def organisation_id(self) -> int:
+        return self.organisation.id
+
+
+@dataclass(frozen=True, slots=True)
+class EventFacts:
+    """What a new wish needs of its event: the window, the cap, the policy, the rules; the
+    name and slug for the mail."""
+
+    id: int
+    slug: str
+    name: str
+    status: EventStatus
+    wish_cutoff: datetime | None
+    max_requests_per_participant: int | None
+    wish_policy: WishPolicy
+    rules: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class LockedSender:
+    """The sender of a personal token, its row locked (see `send`), with its event and the
+    recipient a wish names (None: no such listed participant, or no such organisation)."""
+
+    sender: PersonFacts
+    event: EventFacts
+    recipient: PersonFacts | None
+    organisation: OrganisationFacts | None
+    #: Listed participants of the recipient organisation (organisation wishes only).
+    listed: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewWish:
+    """A wish `send_locked` stored, as its answer shows it."""
+
+    key: str
+    event_id: int
+    sender: PersonFacts
+    recipient: PersonFacts | None
+    organisation: OrganisationFacts | None
+    priority: int
+    status: WishStatus
+    message: str
+    created_at: datetime
+    answered_at: datetime | None
+    #: The recipient has an open wish to the sender (or the sender's organisation) as well.
+    mutual: bool
+
+
+_ORGANISATION_COLUMNS = ("id", "key", "name", "kind", "country", "delegation")
+_EVENT_COLUMNS = (
+    "id",
+    "slug",
+    "name",
+    "status",
+    "wish_cutoff",
+    "max_requests_per_participant",
+    "wish_policy",
+    "rules",
+)
+
+
+def _lookup_statement(to_participant: bool) -> Select[Any]:
+    """The sender of a personal token (`token_hash`) with its event and organisation, its
+    row locked, and the recipient `to` names: one statement, columns only (Core tables, no
+    entities). Built once per kind of recipient; bound per request."""
+    participants, organisations = _table(Participant), _table(Organisation)
+    sender = participants.alias("sender")
+    sender_organisation = organisations.alias("sender_organisation")
+    event = _table(Event).alias("event")
+    recipient = participants.alias("recipient")
+    organisation = organisations.alias("recipient_organisation")
+    if to_participant:
+        # The recipient's organisation comes along: inner-joined to the outer-joined
+        # recipient, so that a missing recipient leaves both NULL.
+        recipient_join = and_(
+            recipient.c.event_id == sender.c.event_id,
+            recipient.c.key == bindparam("to"),
+            recipient.c.listed.is_(True),
+        )
+        organisation_join = organisation.c.id == recipient.c.organisation_id
+        listed: Any = literal(0)
+    else:
+        recipient_join = literal(False)
+        organisation_join = and_(
+            organisation.c.event_id == sender.c.event_id, organisation.c.key == bindparam("to")
+        )
+        listed = _listed_members(organisation.c.id)
+    return (
+        select(
+            sender.c.id,
+            sender.c.key,
+            sender.c.name,
+            *(sender_organisation.c[name] for name in _ORGANISATION_COLUMNS),
+            *(event.c[name] for name in _EVENT_COLUMNS),
+            recipient.c.id,
+            recipient.c.key,
+            recipient.c.name,
+            recipient.c.email,
+            *(organisation.c[name] for name in _ORGANISATION_COLUMNS),
+            listed,
+        )
+        .select_from(sender)
+        .join(sender_organisation, sender_organisation.c.id == sender.c.organisation_id)
+        .join(event, event.c.id == sender.c.event_id)
+        .outerjoin(recipient, recipient_join)
+        .outerjoin(organisation, organisation_join)
+        .where(sender.c.access_token_hash == bindparam("token_hash"))
+        .with_for_update(key_share=True, of=sender)
+    )
+
+
+_LOOKUPS = {to_participant: _lookup_statement(to_participant) for to_participant in (True, False)}
+
+
+def locked_sender(session: Session, token_hash: str, request: WishRequest) -> LockedSender | None:
+    """The participant of a personal token with its event, its row locked as `send` needs,
+    and the recipient `request` names, in one statement; None for an unknown token.
+
+    A request that names no recipient or two finds none (`send_locked` refuses it), but its
+    token is still checked: 401 before 422, as for any body."""
+    to_participant = request.to is not None
+    one_named = to_participant != (request.to_organisation is not None)
+    to = (request.to if to_participant else request.to_organisation) if one_named else ""
+    row = (
+        session.connection()
+        .execute(_LOOKUPS[to_participant or not one_named], {"token_hash": token_hash, "to": to})
+        .first()
+    )
+    if row is None:
+        return None
+    # Columns: the sender (0-2), its organisation (3-8), the event (9-16), the recipient
+    # (17-20), the recipient organisation (21-26), the organisation's listed members (27).
+    organisation = _organisation_facts(row, 21)
+    sender_organisation = _organisation_facts(row, 3)
+    if sender_organisation is None:
+        raise AssertionError("a participant has an organisation")
+    recipient = None
+    if row[17] is not None and organisation is not None:
+        recipient = PersonFacts(row[17], row[18], row[19], row[20], organisation)
+    return LockedSender(
+        sender=PersonFacts(row[0], row[1], row[2], "", sender_organisation),
+        event=EventFacts(*row[9:17]),
+        recipient=recipient,
+        organisation=organisation,
+        listed=int(row[27] or 0),
+    )
+
+
+def _organisation_facts(row: Any, start: int) -> OrganisationFacts | None:
+    if row[start] is None:
+        return None
+    return OrganisationFacts(*row[start : start + len(_ORGANISATION_COLUMNS)])
+
+
+def send_locked(
+    session: Session,
+    found: LockedSender,
+    request: WishRequest,
+    base_url: str,
+    now: datetime | None = None,
+) -> NewWish:
+    """The new wish of the sender `locked_sender` found, by the rules of `send` (and in
+    their order), its 'wish received' mails queued; the caller commits.
+
+    One statement when the rules hold: the insert, which on PostgreSQL writes the
+    recipient's mail too (`_MAILED_INSERTS`); elsewhere, and for a wish to an organisation,
+    the mails are a statement of their own (and the organisation's members one more). A
+    refused insert costs one more query, to name the rule that refused it."""
+    event, sender = found.event, found.sender
+    check_window(event.status, event.wish_cutoff, now)
+    _check_one_recipient(request)
+    recipient, organisation = _recipient(
+        request,
+        sender.id,
+        sender.organisation.id,
+        found.recipient,
+        found.organisation,
+        found.listed,
+    )
+    check_delegations(event.rules, sender.organisation, found.organisation, request)
+    accepted = event.wish_policy is WishPolicy.auto_accept
+    message = request.message.strip()
+
+    def received(email: str, name: str) -> Mail:
+        return _received_mail(
+            email,
+            name,
+            event_name=event.name,
+            event_slug=event.slug,
+            sender_name=sender.name,
+            sender_organisation=sender.organisation,
+            to_organisation=organisation.name if organisation else "",
+            message=message,
+            accepted=accepted,
+            base_url=base_url,
+        )
+
+    mails = [received(recipient.email, recipient.name)] if recipient and recipient.email else []
+    folded = bool(mails) and session.connection().dialect.name == "postgresql"
+    key, (created_at, answered_at, wished_back) = _insert(
+        session,
+        _MAILED_INSERTS if folded else _LEAN_INSERTS,
+        event_id=event.id,
+        sender_id=sender.id,
+        sender_organisation_id=sender.organisation.id,
+        recipient_id=recipient.id if recipient else None,
+        organisation_id=organisation.id if organisation else None,
+        request=request,
+        accepted=accepted,
+        cap=event.max_requests_per_participant,
+        more=for_each_parameters(mails[0], event_id=event.id) if folded else None,
+    )
+    if folded:
+        queued(session)
+    else:
+        if organisation is not None:
+            members = session.connection().execute(
+                _CONFIRMED_MEMBERS, {"organisation_id": organisation.id}
+            )
+            mails = [received(email, name) for name, email in members if email]
+        queue(session, mails, event_id=event.id)
+    return NewWish(
+        key=key,
+        event_id=event.id,
+        sender=sender,
+        recipient=recipient,
+        organisation=organisation,
+        priority=request.priority,
+        status=WishStatus.accepted if accepted else WishStatus.requested,
+        message=message,
+        created_at=created_at,
+        answered_at=answered_at,
+        mutual=recipient is not None and bool(wished_back),
+    )
+
+
+def _insert_statement(to_participant: bool, capped: bool, *, lean: bool) -> Any:
     """The insert of a new wish that inserts nothing unless the rules that depend on other
-    wishes hold (see `send`); it returns the wish and whether its recipient wished back.
-    Built once per kind of recipient and cap; bound per request."""
-    table = Wish.__table__
-    if not isinstance(table, Table):
-        raise AssertionError("Wish.__table__ is a Table")
+    wishes hold (see `send`); it returns the wish (`lean`: its two times only, for
+    `send_locked`) and whether its recipient wished back. Built once per kind of recipient
+    and cap; bound per request."""
+    table = _table(Wish)
     columns = table.c
     names = (
         "event_id",
@@ -304,30 +592,35 @@ def _insert_statement(to_participant: bool, capped: bool) -> Any:
     values = {name: bindparam(name, type_=columns[name].type) for name in names}
     sender_id = values["sender_id"]
     if to_participant:
-        same_recipient = Wish.recipient_id == values["recipient_id"]
+        same_recipient = columns.recipient_id == values["recipient_id"]
     else:
-        same_recipient = Wish.recipient_organisation_id == values["recipient_organisation_id"]
+        same_recipient = columns.recipient_organisation_id == values["recipient_organisation_id"]
     rules = [
-        ~select(Wish.id)
-        .where(Wish.sender_id == sender_id, same_recipient, Wish.status != WishStatus.cancelled)
+        ~select(columns.id)
+        .where(
+            columns.sender_id == sender_id,
+            same_recipient,
+            columns.status != WishStatus.cancelled,
+        )
         .exists(),
-        ~select(Wish.id)
-        .where(Wish.event_id == values["event_id"], Wish.key == values["key"])
+        ~select(columns.id)
+        .where(columns.event_id == values["event_id"], columns.key == values["key"])
         .exists(),
     ]
     if capped:
         # Proposals (made by the organisers) do not count against the sender's cap.
         open_sent = (
             select(func.count())
+            .select_from(table)
             .where(
-                Wish.sender_id == sender_id,
-                Wish.status.in_(OPEN_STATUSES),
-                Wish.proposed.is_(False),
+                columns.sender_id == sender_id,
+                columns.status.in_(OPEN_STATUSES),
+                columns.proposed.is_(False),
             )
             .scalar_subquery()
         )
         rules.append(open_sent < bindparam("cap", type_=Integer))
-    back = aliased(Wish, name="back")
+    back = table.alias("back").c
     # Whether the recipient wished to meet the sender (or the sender's organisation) too.
     wished_back = (
         select(back.id)
@@ -341,21 +634,48 @@ def _insert_statement(to_participant: bool, capped: bool) -> Any:
             ),
         )
         .exists()
+        .label("wished_back")
     )
-    inserted = (
-        insert(table)
-        .from_select([columns[name] for name in names], select(*values.values()).where(*rules))
-        .returning(*columns, wished_back.label("wished_back"))
+    inserted = insert(table).from_select(
+        [columns[name] for name in names], select(*values.values()).where(*rules)
     )
+    if lean:
+        return inserted.returning(columns.created_at, columns.answered_at, wished_back)
     # The inserted row as the ORM's Wish (in the session, as a flush would leave it).
-    return select(Wish, column("wished_back", Boolean)).from_statement(inserted)
+    return select(Wish, column("wished_back", Boolean)).from_statement(
+        inserted.returning(*columns, wished_back)
+    )
 
 
 _INSERTS = {
-    (to_participant, capped): _insert_statement(to_participant, capped)
+    (to_participant, capped): _insert_statement(to_participant, capped, lean=False)
     for to_participant in (True, False)
     for capped in (True, False)
 }
+_LEAN_INSERTS = {
+    (to_participant, capped): _insert_statement(to_participant, capped, lean=True)
+    for to_participant in (True, False)
+    for capped in (True, False)
+}
+
+
+def _mailed_insert_statement(capped: bool) -> Any:
+    """The lean insert of a wish to a participant that also writes the recipient's mail to
+    the outbox when (and only when) it inserts the wish: one statement and round trip
+    instead of two (PostgreSQL only: a data-modifying CTE; see `mail.insert_for_each`)."""
+    new = _insert_statement(True, capped, lean=True).cte("new")
+    return select(new.c.created_at, new.c.answered_at, new.c.wished_back).add_cte(
+        insert_for_each(new).cte("mailed")
+    )
+
+
+_MAILED_INSERTS = {(True, capped): _mailed_insert_statement(capped) for capped in (True, False)}
+#: The members of a recipient organisation who may answer a wish to it: not registrants
+#: still waiting to be confirmed.
+_CONFIRMED_MEMBERS = select(_table(Participant).c.name, _table(Participant).c.email).where(
+    _table(Participant).c.organisation_id == bindparam("organisation_id"),
+    _table(Participant).c.membership_confirmed.is_(True),
+)
 
 
 @dataclass(frozen=True)
@@ -451,7 +771,12 @@ _LOCK_SENDER = (
 
 
 def _checks(
-    session: Session, event: Event, sender: Participant, request: WishRequest, key: str
+    session: Session,
+    event_id: int,
+    sender_id: int,
+    sender_organisation_id: int,
+    request: WishRequest,
+    key: str,
 ) -> _Checks:
     """One query for every rule of a new wish. The sender's organisation comes along (into
     the session) for the e-mail and the answer."""
@@ -459,9 +784,9 @@ def _checks(
     row = session.execute(
         _CHECKS[to_participant],
         {
-            "sender_id": sender.id,
-            "sender_organisation_id": sender.organisation_id,
-            "event_id": event.id,
+            "sender_id": sender_id,
+            "sender_organisation_id": sender_organisation_id,
+            "event_id": event_id,
             "to": request.to if to_participant else request.to_organisation,
             "key": key,
         },
@@ -484,27 +809,61 @@ def _checks(
     )
 
 
+class _Member(Protocol):
+    """A participant as the rules read it: an entity or `PersonFacts`."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def organisation_id(self) -> int: ...
+
+
+class _Side(Protocol):
+    """An organisation as the rules read it: an entity or `OrganisationFacts`."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def delegation(self) -> str: ...
+
+
+MemberT = TypeVar("MemberT", bound=_Member)
+SideT = TypeVar("SideT", bound=_Side)
+
+
 def _recipient(
-    checks: Target, sender: Participant, request: WishRequest
-) -> tuple[Participant | None, Organisation | None]:
+    request: WishRequest,
+    sender_id: int,
+    sender_organisation_id: int,
+    recipient: MemberT | None,
+    organisation: SideT | None,
+    listed: int,
+) -> tuple[MemberT | None, SideT | None]:
+    """The recipient (`to`) or the organisation (`to_organisation`) a wish goes to, as read
+    with the lookup (`organisation`: the recipient's, or the one named; `listed`: that
+    organisation's listed members); Invalid when the directory has no such recipient or it
+    is the sender's own side."""
     if request.to is not None:
-        recipient = checks.recipient
         if recipient is None:
             raise Invalid(f"The directory has no participant '{request.to}'.", field="body.to")
-        if recipient.id == sender.id:
+        if recipient.id == sender_id:
             raise Invalid("You cannot send a wish to yourself.", field="body.to")
-        if recipient.organisation_id == sender.organisation_id:
+        if recipient.organisation_id == sender_organisation_id:
             raise Invalid(
                 "You cannot send a wish to someone of your own organisation.", field="body.to"
             )
         return recipient, None
-    organisation = checks.organisation
-    if organisation is None or not checks.listed:
+    if organisation is None or not listed:
         raise Invalid(
             f"The directory has no organisation '{request.to_organisation}'.",
             field="body.to_organisation",
         )
-    if organisation.id == sender.organisation_id:
+    if organisation.id == sender_organisation_id:
         raise Invalid(
             "You cannot send a wish to your own organisation.", field="body.to_organisation"
         )
@@ -512,14 +871,14 @@ def _recipient(
 
 
 def check_delegations(
-    event: Event,
-    sender_organisation: Organisation | None,
-    recipient_organisation: Organisation | None,
+    rules: Mapping[str, Any] | None,
+    sender_organisation: _Side | None,
+    recipient_organisation: _Side | None,
     request: WishRequest,
 ) -> None:
-    """Under the rule `cross_delegation_only`, refuse a wish between two organisations of
-    the same delegation (those without a delegation may meet anyone)."""
-    if not (event.rules or {}).get("cross_delegation_only"):
+    """Under the event's rule `cross_delegation_only` (`rules`), refuse a wish between two
+    organisations of the same delegation (those without a delegation may meet anyone)."""
+    if not (rules or {}).get("cross_delegation_only"):
         return
     if sender_organisation is None or recipient_organisation is None:
         return
@@ -914,26 +1273,61 @@ def received_mails(session: Session, wish: Wish, base_url: str) -> list[Mail]:
         )
     sender = wish.sender
     return [
-        Mail(
-            to=person.email,
-            template="wish_received",
-            context={
-                "event_name": event.name,
-                "recipient_name": person.name,
-                "sender_name": sender.name,
-                "sender_organisation": sender.organisation.name,
-                "sender_country": sender.organisation.country,
-                "to_organisation": wish.recipient_organisation.name
-                if wish.recipient_organisation
-                else "",
-                "message": wish.message,
-                "accepted": wish.status is WishStatus.accepted,
-                "page_url": participant_page(base_url, event),
-            },
+        _received_mail(
+            person.email,
+            person.name,
+            event_name=event.name,
+            event_slug=event.slug,
+            sender_name=sender.name,
+            sender_organisation=sender.organisation,
+            to_organisation=wish.recipient_organisation.name if wish.recipient_organisation else "",
+            message=wish.message,
+            accepted=wish.status is WishStatus.accepted,
+            base_url=base_url,
         )
         for person in recipients
         if person.email
     ]
+
+
+class _Sender(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def country(self) -> str: ...
+
+
+def _received_mail(
+    to: str,
+    recipient_name: str,
+    *,
+    event_name: str,
+    event_slug: str,
+    sender_name: str,
+    sender_organisation: _Sender,
+    to_organisation: str,
+    message: str,
+    accepted: bool,
+    base_url: str,
+) -> Mail:
+    """'Wish received' to one person: for `received_mails` (entities) and `send_locked`
+    (plain rows) alike."""
+    return Mail(
+        to=to,
+        template="wish_received",
+        context={
+            "event_name": event_name,
+            "recipient_name": recipient_name,
+            "sender_name": sender_name,
+            "sender_organisation": sender_organisation.name,
+            "sender_country": sender_organisation.country,
+            "to_organisation": to_organisation,
+            "message": message,
+            "accepted": accepted,
+            "page_url": participant_link(base_url, event_slug),
+        },
+    )
 
 
 def answered_mail(wish: Wish, answered_by: Participant, base_url: str) -> Mail:

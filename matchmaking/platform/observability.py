@@ -203,8 +203,17 @@ _SECRET_PATTERNS = (
 )
 
 
+#: Any of `_SECRET_PATTERNS` (case-insensitive: it may find more, never less): most log
+#: text holds no secret, and one search costs less than a substitution by each pattern.
+_ANY_SECRET = re.compile(
+    "|".join(f"(?:{pattern.pattern})" for pattern, _ in _SECRET_PATTERNS), re.I
+)
+
+
 def redact(text: str) -> str:
     """`text` with every secret the service knows the shape of replaced by `[redacted]`."""
+    if _ANY_SECRET.search(text) is None:
+        return text
     for pattern, replacement in _SECRET_PATTERNS:
         text = pattern.sub(replacement, text)
     return text
@@ -225,6 +234,10 @@ def _redacted(value: Any) -> Any:
     return redact(str(value))
 
 
+#: Set on a record once `SecretRedactor` redacted it (a private field: no formatter shows it).
+_REDACTED = "_matchmaking_redacted"
+
+
 class SecretRedactor(logging.Filter):
     """Redacts secrets (tokens in URLs and messages, credentials) from every log record: its
     message, its arguments (in place, so formatters such as uvicorn's access formatter that
@@ -238,6 +251,11 @@ class SecretRedactor(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.name in self.exempt:
             return True
+        # The record passes this filter twice when its logger has it too (see
+        # `configure_logging`): once redacted, it has nothing left to redact.
+        if getattr(record, _REDACTED, False):
+            return True
+        setattr(record, _REDACTED, True)
         if isinstance(record.msg, str):
             record.msg = redact(record.msg)
         if record.args:

@@ -59,6 +59,10 @@ def test_sending_a_wish_is_the_locking_lookup_of_sender_and_recipient_the_insert
     assert response.status_code == 201, response.text
     # The token lookup that takes the sender's lock and reads the recipient, the insert that
     # checks the other rules in its WHERE (12 statements before; 4 with a separate lock, 3
-    # with a separate check query), and the recipient's mail into the outbox.
-    assert seen == ["SELECT", "INSERT", "INSERT"]
+    # with a separate check query), and the recipient's mail into the outbox: on PostgreSQL
+    # in the insert's own statement (a data-modifying CTE, `WITH new AS (INSERT …)`).
+    if app.state.engine.dialect.name == "postgresql":
+        assert seen == ["SELECT", "WITH"]
+    else:
+        assert seen == ["SELECT", "INSERT", "INSERT"]
     assert response.json()["mutual"] is False

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from matchmaking.platform.models import OutboxMail
 from tests.api.conftest import Factory
 
 
@@ -222,3 +225,32 @@ def test_organisers_see_every_wish_and_set_scheduling_rules(
     )
     assert unknown_slot.status_code == 422
     assert unknown_slot.json()["errors"][0]["field"] == "body.fixed_slot"
+
+
+def test_a_wish_queues_its_mail_once_and_a_refused_one_none(
+    client: TestClient, make: Factory, app: FastAPI
+) -> None:
+    # On PostgreSQL the mail is written by the wish's own insert (a data-modifying CTE): it
+    # must exist exactly when the wish does.
+    slug = make.open_event(make.organiser(), max_requests_per_participant=1)
+    ana, ben, cleo = make.participant(slug), make.participant(slug), make.participant(slug)
+
+    def mails() -> list[tuple[str, str, dict[str, Any]]]:
+        with app.state.sessionmaker() as session:
+            rows = session.execute(
+                select(OutboxMail.recipient, OutboxMail.template, OutboxMail.context)
+                .where(OutboxMail.template == "wish_received")
+                .order_by(OutboxMail.id)
+            )
+            return [(to, template, context) for to, template, context in rows]
+
+    sent = wish(client, slug, ana, to=key_of(ben), message="  Wind?  ")
+    assert sent.status_code == 201, sent.text
+    assert wish(client, slug, ana, to=key_of(ben)).status_code == 409  # the duplicate
+    assert wish(client, slug, ana, to=key_of(cleo)).status_code == 409  # the cap
+    [(to, template, context)] = mails()
+    assert (to, template) == (ben["participant"]["email"], "wish_received")
+    assert context["message"] == "Wind?"
+    assert context["recipient_name"] == ben["participant"]["name"]
+    assert context["sender_name"] == ana["participant"]["name"]
+    assert context["accepted"] is False

@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from uvicorn.logging import AccessFormatter
 
 from api.app import create_app
-from matchmaking.platform.observability import configure_logging
+from matchmaking.platform.observability import _SECRET_PATTERNS, configure_logging, redact
 from matchmaking.platform.settings import Settings
 from tests.api.conftest import Factory, make_settings
 
@@ -118,3 +118,26 @@ def test_secrets_in_settings_are_secret_strings() -> None:
     assert settings.secret_key.get_secret_value() == PRODUCTION_KEY
     with pytest.raises(ValueError, match="SECRET_KEY"):
         Settings(database_url="sqlite://", environment="production")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "GET /c/mmc_abcdefgh1234.ics 200",
+        "MMC_abcdefgh1234 is not a token (the prefix is lower case)",
+        "mmp_short",
+        "/login?TOKEN=abc&x=1 and ?Key=zzz#frag",
+        'headers: {"X-Participant-Token": "mmp_abcdefghijk", authorization=Bearer xyz}',
+        "Cookie: mms_session1234; other=1",
+        "POST /api/v1/events/cpu-wishes/me/wishes 201",
+        "e-mail 'wish_received' to p1@example.org given up: no SMTP server configured",
+        "",
+    ],
+)
+def test_redaction_with_its_quick_check_is_each_pattern_in_turn(text: str) -> None:
+    # `redact` skips texts that none of the patterns can match; what it returns must be
+    # what substituting every pattern in turn gives.
+    expected = text
+    for pattern, replacement in _SECRET_PATTERNS:
+        expected = pattern.sub(replacement, expected)
+    assert redact(text) == expected
