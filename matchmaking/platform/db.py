@@ -89,8 +89,8 @@ def _ping_when_idle(engine: Engine) -> None:
     backend terminated) is then replaced, without failing a request.
 
     SQLAlchemy's `pool_pre_ping` checks at every checkout: under load, a round trip per
-    request (about 75 µs of the API's CPU, and a statement for PostgreSQL) for connections
-    that were in use a moment ago. A connection that dies within that second fails the statement
+    request (and a tenth of a wish's CPU, benchmarks/LOAD.md round 6) for connections that
+    were in use a moment ago. A connection that dies within that second fails the statement
     that finds out; SQLAlchemy then invalidates it together with every connection opened
     before, so the next checkout connects afresh."""
 
