@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from matchmaking.platform.errors import NotFound
@@ -63,7 +61,7 @@ def make_engine(url: str, **overrides: Any) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"pool_pre_ping": True}
     if "poolclass" not in overrides:
         options.update(
             pool_size=settings.db_pool_size,
@@ -71,44 +69,7 @@ def make_engine(url: str, **overrides: Any) -> Engine:
             pool_timeout=settings.db_pool_timeout,
         )
     options.update(overrides)
-    engine = create_engine(url, **options)
-    if not options.get("pool_pre_ping"):
-        _ping_when_idle(engine)
-    return engine
-
-
-#: A pooled connection that rested this long (seconds) is checked before use (see
-#: `_ping_when_idle`).
-PING_AFTER_IDLE_SECONDS = 1.0
-_RETURNED_AT = "matchmaking_returned_at"
-
-
-def _ping_when_idle(engine: Engine) -> None:
-    """Check a pooled connection (`SELECT 1`) before use when it rested in the pool for
-    `PING_AFTER_IDLE_SECONDS` or more, or was never used: a dead one (database restarted,
-    backend terminated) is then replaced, without failing a request.
-
-    SQLAlchemy's `pool_pre_ping` checks at every checkout: under load, a round trip per
-    request (and a tenth of a wish's CPU, benchmarks/LOAD.md round 6) for connections that
-    were in use a moment ago. A connection that dies within that second fails the statement
-    that finds out; SQLAlchemy then invalidates it together with every connection opened
-    before, so the next checkout connects afresh."""
-
-    @event.listens_for(engine, "checkin")
-    def _returned(_dbapi_connection: Any, record: Any) -> None:
-        # `record.info` is emptied when the connection is invalidated or replaced.
-        record.info[_RETURNED_AT] = time.monotonic()
-
-    @event.listens_for(engine, "checkout")
-    def _check(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-        returned = record.info.get(_RETURNED_AT)
-        if returned is not None and time.monotonic() - returned < PING_AFTER_IDLE_SECONDS:
-            return
-        try:
-            engine.dialect.do_ping(dbapi_connection)
-        except Exception as exc:
-            # The pool drops the connection and checks out another (three tries).
-            raise DisconnectionError(f"pooled connection failed its check: {exc}") from exc
+    return create_engine(url, **options)
 
 
 #: The longest a lean read may run on PostgreSQL (milliseconds). It runs on the event loop
