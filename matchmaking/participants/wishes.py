@@ -16,7 +16,7 @@ Rules (see docs/api.md):
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol, TypeVar
@@ -1259,23 +1259,20 @@ def received_mails(session: Session, wish: Wish, base_url: str) -> list[Mail]:
     """'Wish received' to the recipient, or to every confirmed member of the recipient
     organisation."""
     event = wish.event
+    recipients: Sequence[tuple[str, str]]
     if wish.recipient is not None:
-        recipients = [wish.recipient]
+        recipients = [(wish.recipient.name, wish.recipient.email)]
     else:
-        recipients = list(
-            session.scalars(
-                select(Participant).where(
-                    Participant.organisation_id == wish.recipient_organisation_id,
-                    # Those who may answer it: not registrants still waiting to be confirmed.
-                    Participant.membership_confirmed.is_(True),
-                )
-            )
+        recipients = (
+            session.execute(_CONFIRMED_MEMBERS, {"organisation_id": wish.recipient_organisation_id})
+            .tuples()
+            .all()
         )
     sender = wish.sender
     return [
         _received_mail(
-            person.email,
-            person.name,
+            email,
+            name,
             event_name=event.name,
             event_slug=event.slug,
             sender_name=sender.name,
@@ -1285,8 +1282,8 @@ def received_mails(session: Session, wish: Wish, base_url: str) -> list[Mail]:
             accepted=wish.status is WishStatus.accepted,
             base_url=base_url,
         )
-        for person in recipients
-        if person.email
+        for name, email in recipients
+        if email
     ]
 
 
