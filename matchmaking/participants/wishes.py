@@ -16,7 +16,7 @@ Rules (see docs/api.md):
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol, TypeVar
@@ -518,20 +518,8 @@ def send_locked(
     accepted = event.wish_policy is WishPolicy.auto_accept
     message = request.message.strip()
 
-    def received(email: str, name: str) -> Mail:
-        return _received_mail(
-            email,
-            name,
-            event_name=event.name,
-            event_slug=event.slug,
-            sender_name=sender.name,
-            sender_organisation=sender.organisation,
-            to_organisation=organisation.name if organisation else "",
-            message=message,
-            accepted=accepted,
-            base_url=base_url,
-        )
-
+    to_organisation = organisation.name if organisation else ""
+    received = _wish_received(event, sender, to_organisation, message, accepted, base_url)
     mails = [received(recipient.email, recipient.name)] if recipient and recipient.email else []
     folded = bool(mails) and session.connection().dialect.name == "postgresql"
     key, (created_at, answered_at, wished_back) = _insert(
@@ -1268,63 +1256,37 @@ def received_mails(session: Session, wish: Wish, base_url: str) -> list[Mail]:
             .tuples()
             .all()
         )
-    sender = wish.sender
-    return [
-        _received_mail(
-            email,
-            name,
-            event_name=event.name,
-            event_slug=event.slug,
-            sender_name=sender.name,
-            sender_organisation=sender.organisation,
-            to_organisation=wish.recipient_organisation.name if wish.recipient_organisation else "",
-            message=wish.message,
-            accepted=wish.status is WishStatus.accepted,
-            base_url=base_url,
-        )
-        for name, email in recipients
-        if email
-    ]
+    to_organisation = wish.recipient_organisation.name if wish.recipient_organisation else ""
+    accepted = wish.status is WishStatus.accepted
+    received = _wish_received(event, wish.sender, to_organisation, wish.message, accepted, base_url)
+    return [received(email, name) for name, email in recipients if email]
 
 
-class _Sender(Protocol):
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def country(self) -> str: ...
-
-
-def _received_mail(
-    to: str,
-    recipient_name: str,
-    *,
-    event_name: str,
-    event_slug: str,
-    sender_name: str,
-    sender_organisation: _Sender,
+def _wish_received(
+    event: Event | EventFacts,
+    sender: Participant | PersonFacts,
     to_organisation: str,
     message: str,
     accepted: bool,
     base_url: str,
-) -> Mail:
-    """'Wish received' to one person: for `received_mails` (entities) and `send_locked`
-    (plain rows) alike."""
-    return Mail(
-        to=to,
-        template="wish_received",
-        context={
-            "event_name": event_name,
-            "recipient_name": recipient_name,
-            "sender_name": sender_name,
-            "sender_organisation": sender_organisation.name,
-            "sender_country": sender_organisation.country,
-            "to_organisation": to_organisation,
-            "message": message,
-            "accepted": accepted,
-            "page_url": participant_link(base_url, event_slug),
-        },
-    )
+) -> Callable[[str, str], Mail]:
+    """The 'wish received' mail of one wish, to be addressed (e-mail, name) to each person
+    told of it: for `received_mails` (entities) and `send_locked` (plain rows) alike."""
+    about = {
+        "sender_name": sender.name,
+        "sender_organisation": sender.organisation.name,
+        "sender_country": sender.organisation.country,
+        "to_organisation": to_organisation,
+        "message": message,
+        "accepted": accepted,
+        "page_url": participant_link(base_url, event.slug),
+    }
+
+    def to(email: str, name: str) -> Mail:
+        context = {"event_name": event.name, "recipient_name": name, **about}
+        return Mail(to=email, template="wish_received", context=context)
+
+    return to
 
 
 def answered_mail(wish: Wish, answered_by: Participant, base_url: str) -> Mail:
