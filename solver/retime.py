@@ -26,6 +26,7 @@ from ortools.sat.python import cp_model
 from solver.candidates import Candidate, Candidates
 from solver.problem import Problem, slots_by_day
 from solver.runs import busy_literal, day_runs
+from solver.totalizer import add_at_most_by_totalizer
 
 
 @dataclass(slots=True)
@@ -89,6 +90,7 @@ def retime_model(
     for (where, _), literals in in_class.items():
         if len(literals) > capacity.get(where, 0):
             model.add(sum(literals) <= capacity.get(where, 0))
+            add_at_most_by_totalizer(model, literals, capacity.get(where, 0))
 
     # Participants with meetings: when the budget is below their number, one of them has no
     # break, so the fairness cap is simply `max_difference` breaks each.
