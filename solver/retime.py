@@ -126,8 +126,14 @@ def retime_model(
         with_break.append(no_break.Not())
         if len(days) == 1:
             _one_block(model, busy, len(own), horizon, no_break)
+    # Two busy participants per meeting, so at most twice the slot's tables busy: implied by
+    # the capacity, but as a totalizer it gives clause learning counts of busy participants.
+    room_at: dict[int, int] = defaultdict(int)
+    for (where, t), literals in in_class.items():
+        room_at[t] += min(len(literals), capacity.get(where, 0))
     for t, literals in busy_at.items():
         model.add(sum(literals) == 2 * sum(meetings_at[t]))
+        add_at_most_by_totalizer(model, literals, 2 * room_at[t])
     model.add(sum(counts) <= max_breaks)
     model.add(sum(with_break) <= max_breaks)
     if hint:
