@@ -72,3 +72,44 @@ def day_runs(model: cp_model.CpModel, day_busy: Sequence[cp_model.IntVar | None]
     for start in starts:
         model.add_implication(start, meets_today)
     return DayRuns(starts, meets_today)
+
+
+def break_starts(
+    model: cp_model.CpModel, day_busy: Sequence[cp_model.IntVar | None]
+) -> list[cp_model.IntVar]:
+    """One literal per slot of the day where a break begins: busy in the slot before, free in
+    this one, meeting again later that day. Each break begins exactly once, so their number is
+    the day's breaks (as `day_runs` counts them), here as plain clauses.
+
+    `later[i]` ("meets in slot i or after it") is a chain of literals; a break begins at i
+    exactly when busy[i-1], not busy[i] and later[i+1]. This is the MaxSAT encoding's view of
+    a break (benchmarks/b2b_maxsat.py); a totalizer over these literals (solver/totalizer.py)
+    gives clause learning a count of breaks it can reason about slot by slot.
+    """
+    n = len(day_busy)
+    later: list[cp_model.IntVar | None] = [None] * (n + 1)  # None: never
+    for i in range(n - 1, -1, -1):
+        here, after = day_busy[i], later[i + 1]
+        if here is None or after is None:
+            later[i] = here if after is None else after
+            continue
+        either = model.new_bool_var("meets_later")
+        model.add_bool_or([either.Not(), here, after])
+        model.add_implication(here, either)
+        model.add_implication(after, either)
+        later[i] = either
+    starts = []
+    for i in range(1, n):
+        before, here, after = day_busy[i - 1], day_busy[i], later[i + 1]
+        if before is None or after is None:
+            continue  # not busy just before, or nothing follows: no break begins here
+        start = model.new_bool_var("break_start")
+        model.add_implication(start, before)
+        model.add_implication(start, after)
+        if here is None:
+            model.add_bool_or([start, before.Not(), after.Not()])
+        else:
+            model.add_implication(start, here.Not())
+            model.add_bool_or([start, before.Not(), here, after.Not()])
+        starts.append(start)
+    return starts

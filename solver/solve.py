@@ -243,6 +243,9 @@ class _LexicographicRun:
         self.chosen: frozenset[int] = frozenset()
         #: When every meeting must be held: those meetings, for the re-timing climb.
         self.fixed_meetings = fixed_meeting_set(tm.problem, tm.candidates)
+        #: The re-timing model of the climb's last step, still searching while the full model
+        #: minimises breaks after the climb ran out of time (see `_climb_from_lower_bound`).
+        self.pending_rival: tuple[_Retimer, int] | None = None
         #: A re-plan: the kept published schedule as a complete assignment, while no goal
         #: optimised so far found better than it (see `start_from_published`).
         self.published_values: list[int] | None = None
@@ -373,12 +376,21 @@ class _LexicographicRun:
         if self.values is not None:
             set_hint(model, self.values)
         budget = self._budget(goals_left)
+        pending, self.pending_rival = self.pending_rival, None
         # After a failed climb, breaks are minimised with the same LP-free search: on these
         # models it finds schedules where the LP workers find none (benchmarks/README.md).
-        solver = self._solver(budget, search_only=goal == "breaks")
+        solver = self._solver(
+            budget,
+            search_only=goal == "breaks",
+            workers=self.params.workers - 1 if pending is not None else None,
+        )
         scale = self.tm.fairness_scale if goal == "fairness" else 1
         callback = _ProgressReporter(goal, self.params, self.clock, scale, solver)
-        status = self._run(solver, model, callback)
+        status = cp_model.UNKNOWN
+        if pending is None or pending[0].stop_with(solver) or not pending[0].slots:
+            status = self._run(solver, model, callback)
+        if pending is not None and self._retime_at_bound(*pending):
+            return not self.cancelled
         self.cancelled = self._cancel_requested()
         if status == cp_model.INFEASIBLE:
             self.infeasible = self.values is None
@@ -391,6 +403,9 @@ class _LexicographicRun:
             return self._keep_unimproved(goal, expression, sense)
         self.values = list(solver.response_proto.solution)
         proven = status == cp_model.OPTIMAL
+        if goal == "breaks" and "breaks" in self.bound:
+            # Breaks at the climb's proven lower bound are optimal, whatever the search knew.
+            proven |= round(solver.objective_value) <= self.bound["breaks"]
         self.all_proven &= proven
         if goal == "required":
             return not self.cancelled
@@ -518,12 +533,26 @@ class _LexicographicRun:
             )
             workers = self.params.workers // 2 if racing else None
             solver = self._solver(0.6 * left, search_only=True, workers=workers)
-            rival = _Retimer(self, bound, 0.6 * left, solver) if racing else None
+            # The re-timing model may search for all that is left: when the full model's step
+            # ends undecided, it goes on beside the minimisation (below).
+            rival = _Retimer(self, bound, left, solver) if racing else None
             callback = _ProgressReporter("breaks", self.params, self.clock, 1, solver)
             status = self._run(solver, step, callback)
             #: The answer came from the re-timing model (which already checked the rules alone
             #: and, on "yes", set `self.values`).
             by_rival = False
+            undecided = status not in (cp_model.INFEASIBLE, cp_model.OPTIMAL, cp_model.FEASIBLE)
+            if (
+                rival is not None
+                and undecided
+                and rival.searching()
+                and not self._cancel_requested()
+            ):
+                # The step ran out of its share. Minimising from above gets the rest of the
+                # time, on one worker fewer; the re-timing model keeps the other and goes on
+                # with this step's question: at the lower bound, its "yes" is the optimum.
+                self.pending_rival = (rival, bound)
+                return None
             if rival is not None:
                 rival.finish()
                 if status not in (cp_model.INFEASIBLE, cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -588,6 +617,26 @@ class _LexicographicRun:
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return None
         self.values = list(completion.response_proto.solution)
+        return True
+
+    def _retime_at_bound(self, rival: _Retimer, bound: int) -> bool:
+        """After the minimisation that ran beside it: whether the re-timing model found a
+        schedule with `bound` breaks, the proven lower bound, now the breaks goal's optimum
+        (`self.values`, the goal fixed). A "no" from it proves the bound one higher."""
+        if self.tm.breaks is None:
+            raise AssertionError("self.tm.breaks is not None")
+        rival.finish()
+        if rival.status == cp_model.INFEASIBLE:
+            self.bound["breaks"] = bound + 1
+            self.tm.model.add(self.tm.breaks.total >= bound + 1)
+            return False
+        if not rival.slots:
+            return False
+        if not self._retime_answer(rival, bound, max(self._budget(1), 1.0)):
+            return False
+        self.bound["breaks"] = bound
+        self.tm.model.clear_objective()
+        self.tm.model.add(self.tm.breaks.total == bound)
         return True
 
     def _retime_rules_allow(self, budget: float) -> bool:
@@ -873,6 +922,7 @@ class _Retimer:
         self._owner = run
         self._rival = rival
         self._done = threading.Event()
+        self._stop_on_no = True
         self._thread = threading.Thread(target=self._solve, name="retime", daemon=True)
         self._thread.start()
 
@@ -882,8 +932,20 @@ class _Retimer:
         self.status = self._owner._run(self.solver, self.question.model)
         if self.status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             self.slots = self.question.slots(self.solver)
-        if self.status in (cp_model.OPTIMAL, cp_model.FEASIBLE, cp_model.INFEASIBLE):
+        found = self.status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+        if found or (self.status == cp_model.INFEASIBLE and self._stop_on_no):
             self._rival.stop_search()
+
+    def searching(self) -> bool:
+        """Still looking for an answer."""
+        return self._thread.is_alive() and self.status == cp_model.UNKNOWN
+
+    def stop_with(self, solver: cp_model.CpSolver) -> bool:
+        """Stop `solver` instead when a schedule is found (a "no" no longer stops anything);
+        False when the search had already ended."""
+        self._stop_on_no = False
+        self._rival = solver
+        return self.searching()
 
     def finish(self) -> None:
         """Stop the search if it is still running and wait for the thread."""
