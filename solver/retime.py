@@ -115,8 +115,9 @@ def retime_model(
         for day in days:
             if sum(t in busy for t in day) < 2:
                 continue
-            runs.append(day_runs(model, [busy.get(t) for t in day]).breaks)
-            starts += break_starts(model, [busy.get(t) for t in day])
+            day_busy = [busy.get(t) for t in day]
+            runs.append(day_runs(model, day_busy).breaks)
+            starts += break_starts(model, day_busy)
         if not runs or len(own) < 2:
             continue
         breaks = model.new_int_var(0, cap if cap is not None else horizon, "")
@@ -139,8 +140,8 @@ def retime_model(
     model.add(sum(counts) <= max_breaks)
     model.add(sum(with_break) <= max_breaks)
     # The same budget over the slots where breaks begin, counted by a totalizer: implied, but
-    # it decides forum-13crafb's "at most 6" in 11-16 s where the sums alone took 6 s on one
-    # seed of five and more than 30 s on three (benchmarks/README.md).
+    # it decided forum-13crafb's "at most 6" in 10-16 s on each of seeds 0-4, where without it
+    # seed 0 took 6 s, seeds 4-5 14-24 s and seeds 1-3 no answer in 30-40 s (one worker).
     add_at_most_by_totalizer(model, starts, max_breaks)
     if hint:
         for (m, t), literal in at.items():

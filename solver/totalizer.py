@@ -11,7 +11,7 @@ counts ("at least 3 meetings in this slot among these 8") rather than single pla
 On the crafted B2B instances where the tables are what is scarce, this is the difference
 between finding the optimal timetable and not: the question "at most 1 break" on forum-13crafc
 and ticf-13crafc, one LP-free worker, was not decided in 25 s with the linear capacity
-constraint and is answered in 1.5 and 3.8 s with it (benchmarks/README.md, issue 16).
+constraint and is answered in 2-3 s with it in the re-timing model (benchmarks/README.md).
 
 Only the clauses that force counters up are needed for "at most k": a counter can always be
 set true without harm, so every assignment that satisfies the sum extends to the counters.
