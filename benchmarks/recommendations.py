@@ -282,7 +282,12 @@ def ceilings(
         linked[w.sender].add(w.recipient or "")
         linked[w.recipient or ""].add(w.sender)
         wished[w.sender].add(organisation[w.recipient or ""])
-    out: dict[str, dict[str, list[str]]] = {"interest": {}, "interest x attraction": {}}
+    received = Counter(w.recipient for w in visible)
+    out: dict[str, dict[str, list[str]]] = {
+        "interest": {},
+        "interest, popularity breaks ties": {},
+        "interest x attraction": {},
+    }
     for p in event.people:
         rows: list[tuple[float, float, str]] = []
         for q in event.people:
@@ -300,6 +305,8 @@ def ceilings(
         for name, index in (("interest", 0), ("interest x attraction", 1)):
             best = heapq.nlargest(top, rows, key=lambda row: (row[index], row[2]))
             out[name][p.id] = [row[2] for row in best]
+        best = heapq.nlargest(top, rows, key=lambda row: (row[0], received[row[2]], row[2]))
+        out["interest, popularity breaks ties"][p.id] = [row[2] for row in best]
     return out
 
 
