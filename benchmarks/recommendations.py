@@ -270,7 +270,9 @@ def ceilings(
 ) -> dict[str, dict[str, list[str]]]:
     """What knowing the generator's hidden truth gives (same exclusions), as ceilings:
     `interest` ranks by the true topic interest and the delegation (what profiles can tell),
-    `interest x attraction` by the very weights the wishes were drawn with. Both rank as the
+    `interest, popularity breaks ties` the same with the wishes received (the visible ones,
+    as the popularity baseline counts them) deciding among equals, as the issue allows, and
+    `interest x attraction` by the very weights the wishes were drawn with. All rank as the
     generator draws: per person (an organisation's weight shared by its representatives, as
     a wish names one of them), and never an organisation the participant already wished (the
     generator wishes an organisation once)."""
