@@ -61,6 +61,10 @@ LNS_END_HUGE = 0.93
 LNS_POLISH = 0.15
 LNS_POLISH_SECONDS = 12.0
 
+#: Share of the breaks goal's time for the first question of the climb when the full model and
+#: the compact re-timing model race on it (the easy instances are answered within it).
+FIRST_QUESTION_SHARE = 0.15
+
 #: Schedule-format key under which each goal's value and bound are reported.
 GOAL_KEY = {
     "required": "required",
@@ -243,9 +247,6 @@ class _LexicographicRun:
         self.chosen: frozenset[int] = frozenset()
         #: When every meeting must be held: those meetings, for the re-timing climb.
         self.fixed_meetings = fixed_meeting_set(tm.problem, tm.candidates)
-        #: The re-timing model of the climb's last step, still searching while the full model
-        #: minimises breaks after the climb ran out of time (see `_climb_from_lower_bound`).
-        self.pending_rival: tuple[_Retimer, int] | None = None
         #: A re-plan: the kept published schedule as a complete assignment, while no goal
         #: optimised so far found better than it (see `start_from_published`).
         self.published_values: list[int] | None = None
@@ -376,21 +377,12 @@ class _LexicographicRun:
         if self.values is not None:
             set_hint(model, self.values)
         budget = self._budget(goals_left)
-        pending, self.pending_rival = self.pending_rival, None
         # After a failed climb, breaks are minimised with the same LP-free search: on these
         # models it finds schedules where the LP workers find none (benchmarks/README.md).
-        solver = self._solver(
-            budget,
-            search_only=goal == "breaks",
-            workers=self.params.workers - 1 if pending is not None else None,
-        )
+        solver = self._solver(budget, search_only=goal == "breaks")
         scale = self.tm.fairness_scale if goal == "fairness" else 1
         callback = _ProgressReporter(goal, self.params, self.clock, scale, solver)
-        status = cp_model.UNKNOWN
-        if pending is None or pending[0].stop_with(solver) or not pending[0].slots:
-            status = self._run(solver, model, callback)
-        if pending is not None and self._retime_at_bound(*pending):
-            return not self.cancelled
+        status = self._run(solver, model, callback)
         self.cancelled = self._cancel_requested()
         if status == cp_model.INFEASIBLE:
             self.infeasible = self.values is None
@@ -514,27 +506,30 @@ class _LexicographicRun:
             self.tm.model.add(total >= bound)
             self.bound["breaks"] = bound
         budget_end = self._spent() + self._budget(goals_left)
+        # Every meeting must be held: the compact re-timing model answers the first question
+        # in a thread beside the full model (solver/retime.py), and the climb goes on with it
+        # alone (`_climb_by_retiming`). The full model answers the easy first questions
+        # sooner; the compact one the later ones (benchmarks/README.md).
+        racing = (
+            self.fixed_meetings is not None
+            and not self.params.deterministic
+            and self.params.workers >= 2
+        )
         while True:
             left = budget_end - self._spent()
             if left <= 0.05 or self._cancel_requested():
                 return None
+            if racing and bound > self.tm.breaks.lower_bound:
+                return self._climb_by_retiming(bound, budget_end)
             step = self.tm.model.clone()
             step.clear_objective()
             step.add(total <= bound)
             if self.values is not None:
                 set_hint(step, self.values)
-            # Every meeting must be held: the compact re-timing model answers the same
-            # question in a thread beside the full model (solver/retime.py); each is faster
-            # on different instances (benchmarks/README.md).
-            racing = (
-                self.fixed_meetings is not None
-                and not self.params.deterministic
-                and self.params.workers >= 2
-            )
             workers = self.params.workers // 2 if racing else None
-            solver = self._solver(0.6 * left, search_only=True, workers=workers)
-            # The re-timing model may search for all that is left: when the full model's step
-            # ends undecided, it goes on beside the minimisation (below).
+            solver = self._solver(
+                (FIRST_QUESTION_SHARE if racing else 0.6) * left, search_only=True, workers=workers
+            )
             rival = _Retimer(self, bound, left, solver) if racing else None
             callback = _ProgressReporter("breaks", self.params, self.clock, 1, solver)
             status = self._run(solver, step, callback)
@@ -548,11 +543,10 @@ class _LexicographicRun:
                 and rival.searching()
                 and not self._cancel_requested()
             ):
-                # The step ran out of its share. Minimising from above gets the rest of the
-                # time, on one worker fewer; the re-timing model keeps the other and goes on
-                # with this step's question: at the lower bound, its "yes" is the optimum.
-                self.pending_rival = (rival, bound)
-                return None
+                # Neither answered in the first question's share: the re-timing climb asks it
+                # again, and the next one beside it.
+                rival.finish()
+                return self._climb_by_retiming(bound, budget_end)
             if rival is not None:
                 rival.finish()
                 if status not in (cp_model.INFEASIBLE, cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -592,6 +586,129 @@ class _LexicographicRun:
             self.tm.model.add(total == bound)
             return True
 
+    def _climb_by_retiming(self, bound: int, budget_end: float) -> bool | None:
+        """The climb when every meeting must be held, on the compact re-timing model alone
+        (solver/retime.py), two questions at a time, one worker each: "at most `bound`
+        breaks?" and, speculatively, "at most `bound` + 1?". A "no" raises the proven bound
+        past the question; a "yes" is a schedule, optimal once the bound reaches it. When
+        only the lowest question is still open, both workers ask it with different seeds
+        (its answer time varies a lot with the seed). The full model only completes the
+        answer (`_complete_slots`).
+
+        On the B2B benchmark the climb's questions below the optimum are "no" in 0.3-4 s
+        and the one at the optimum is the slow "yes" (up to 20 s): asking one rung ahead
+        starts it seconds sooner, and a "yes" one rung up is a near-optimal schedule when
+        time runs out (benchmarks/README.md). Returns None, for minimisation from above in
+        the full model, when no schedule at the bound was found in time.
+        """
+        if self.tm.breaks is None or self.fixed_meetings is None:
+            raise AssertionError("a re-timing climb needs breaks and a fixed meeting set")
+        finished = threading.Event()
+        rungs: list[_Rung] = []
+        #: The fewest breaks found so far, and that schedule's slots.
+        best: tuple[int, dict[int, int]] | None = None
+        #: A "no" may be about the rules, not breaks, until some schedule is known: then the
+        #: second worker asks whether the rules allow any.
+        rules_allow = self.values is not None
+        checking_rules = False
+        # Kept for minimisation from above while no schedule has been found at all.
+        reserve = 0.1 * max(budget_end - self._spent(), 0.0)
+        seed = self.params.random_seed
+        try:
+            while best is None or best[0] > bound:
+                left = budget_end - self._spent() - (reserve if best is None else 0.0)
+                if left <= 0.05 or self._cancel_requested():
+                    break
+                wanted: list[int | None] = [bound, bound + 1]
+                if checking_rules:
+                    wanted = [bound, None]
+                elif best is not None and best[0] <= bound + 1:
+                    wanted = [bound, bound]
+                for k in wanted:
+                    if sum(r.bound == k for r in rungs) < wanted.count(k):
+                        rungs.append(_Rung(self, k, left, seed, finished))
+                        seed += 1
+                finished.wait(0.1)
+                finished.clear()
+                for rung in [r for r in rungs if r.done()]:
+                    rungs.remove(rung)
+                    if not rung.slots and rung.status != cp_model.INFEASIBLE:
+                        return self._settle_climb(bound, best)  # out of time
+                    if rung.bound is None:
+                        if not rung.slots:
+                            self.infeasible = True
+                            self.all_proven = False
+                            return False
+                        rules_allow, checking_rules = True, False
+                    elif rung.slots:
+                        rules_allow, checking_rules = True, False
+                        if best is None or rung.bound < best[0]:
+                            best = (rung.bound, rung.slots)
+                    else:
+                        bound = max(bound, rung.bound + 1)
+                        checking_rules = not rules_allow
+                for rung in rungs:
+                    pointless = rung.bound is not None and (
+                        rung.bound < bound or (best is not None and rung.bound >= best[0])
+                    )
+                    if pointless or (rung.bound is None and not checking_rules):
+                        rung.stop()
+                rungs = [r for r in rungs if not r.done()]
+        finally:
+            for rung in rungs:
+                rung.stop()
+        return self._settle_climb(bound, best)
+
+    def _settle_climb(self, bound: int, best: tuple[int, dict[int, int]] | None) -> bool | None:
+        """Record what the re-timing climb proved and found: True when its schedule has the
+        proven fewest breaks, None (minimise from above) otherwise."""
+        if self.tm.breaks is None:
+            raise AssertionError("self.tm.breaks is not None")
+        total = self.tm.breaks.total
+        self.tm.model.add(total >= bound)
+        self.bound["breaks"] = bound
+        if best is None or not self._complete_slots(best[0], best[1]):
+            return None
+        self._report_breaks(best[0], bound)
+        if best[0] > bound:
+            self.tm.model.add(total <= best[0])
+            return None
+        self.tm.model.add(total == bound)
+        return True
+
+    def _complete_slots(self, breaks: int, slots: dict[int, int]) -> bool:
+        """Complete the re-timing model's slots (a schedule with at most `breaks` breaks)
+        into the full model (`self.values`)."""
+        if self.tm.breaks is None:
+            raise AssertionError("self.tm.breaks is not None")
+        step = self.tm.model.clone()
+        step.clear_objective()
+        step.add(self.tm.breaks.total <= breaks)
+        step.clear_hints()
+        for (m, t), literal in self.tm.at.items():
+            step.add_hint(literal, slots.get(m) == t)
+        completion = self._solver(1.0 + 0.05 * self.clock.limit, search_only=True)
+        completion.parameters.fix_variables_to_their_hinted_value = True
+        status = self._run(completion, step)
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return False
+        self.values = list(completion.response_proto.solution)
+        return True
+
+    def _report_breaks(self, breaks: int, bound: int) -> None:
+        if self.params.on_progress is None:
+            return
+        now = self.clock.elapsed()
+        self.params.on_progress(
+            Progress(
+                goal="breaks",
+                objective=float(breaks),
+                bound=float(bound),
+                elapsed_seconds=now,
+                time_share=min(now / self.clock.limit, 1.0),
+            )
+        )
+
     def _retime_answer(self, rival: _Retimer, bound: int, left: float) -> bool | None:
         """What the re-timing model decided: True when its schedule (at most `bound` breaks)
         was completed in the full model (now `self.values`), False when there is none (a
@@ -617,26 +734,6 @@ class _LexicographicRun:
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return None
         self.values = list(completion.response_proto.solution)
-        return True
-
-    def _retime_at_bound(self, rival: _Retimer, bound: int) -> bool:
-        """After the minimisation that ran beside it: whether the re-timing model found a
-        schedule with `bound` breaks, the proven lower bound, now the breaks goal's optimum
-        (`self.values`, the goal fixed). A "no" from it proves the bound one higher."""
-        if self.tm.breaks is None:
-            raise AssertionError("self.tm.breaks is not None")
-        rival.finish()
-        if rival.status == cp_model.INFEASIBLE:
-            self.bound["breaks"] = bound + 1
-            self.tm.model.add(self.tm.breaks.total >= bound + 1)
-            return False
-        if not rival.slots:
-            return False
-        if not self._retime_answer(rival, bound, max(self._budget(1), 1.0)):
-            return False
-        self.bound["breaks"] = bound
-        self.tm.model.clear_objective()
-        self.tm.model.add(self.tm.breaks.total == bound)
         return True
 
     def _retime_rules_allow(self, budget: float) -> bool:
@@ -755,6 +852,17 @@ def search_without_lp(parameters: cp_model.SatParameters) -> None:
         parameters.subsolvers.extend(["no_lp", "quick_restart_no_lp"])
         parameters.num_full_subsolvers = parameters.num_workers
         parameters.use_feasibility_jump = False
+
+
+def presolve_lightly(parameters: cp_model.SatParameters) -> None:
+    """One presolve pass without probing, for the re-timing model's questions: its clauses
+    (totalizers, runs) are already in the form search wants, and the full presolve took about
+    3 s of every question on the hard B2B instances for nothing the search could use ("at most
+    2 breaks" on ticf-13crafb, one LP-free worker: proven impossible in 4.8-5.2 s with it,
+    2.6 s without; benchmarks/README.md).
+    """
+    parameters.max_presolve_iterations = 1
+    parameters.cp_model_probing_level = 0
 
 
 def set_hint(model: cp_model.CpModel, values: list[int]) -> None:
@@ -917,12 +1025,12 @@ class _Retimer:
         # about 150 conflicts in 20 s on the hard instances and overran the time limit by up
         # to 5 s (benchmarks/README.md, issue 16).
         self.solver = run._solver(budget, search_only=True, workers=max(run.params.workers // 2, 1))
+        presolve_lightly(self.solver.parameters)
         self.status: cp_model.CpSolverStatus = cp_model.UNKNOWN
         self.slots: dict[int, int] = {}
         self._owner = run
         self._rival = rival
         self._done = threading.Event()
-        self._stop_on_no = True
         self._thread = threading.Thread(target=self._solve, name="retime", daemon=True)
         self._thread.start()
 
@@ -932,24 +1040,73 @@ class _Retimer:
         self.status = self._owner._run(self.solver, self.question.model)
         if self.status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             self.slots = self.question.slots(self.solver)
-        found = self.status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
-        if found or (self.status == cp_model.INFEASIBLE and self._stop_on_no):
+        if self.status in (cp_model.OPTIMAL, cp_model.FEASIBLE, cp_model.INFEASIBLE):
             self._rival.stop_search()
 
     def searching(self) -> bool:
         """Still looking for an answer."""
         return self._thread.is_alive() and self.status == cp_model.UNKNOWN
 
-    def stop_with(self, solver: cp_model.CpSolver) -> bool:
-        """Stop `solver` instead when a schedule is found (a "no" no longer stops anything);
-        False when the search had already ended."""
-        self._stop_on_no = False
-        self._rival = solver
-        return self.searching()
-
     def finish(self) -> None:
         """Stop the search if it is still running and wait for the thread."""
         self._done.set()
+        while self._thread.is_alive():
+            self.solver.stop_search()
+            self._thread.join(0.05)
+
+
+class _Rung:
+    """One question of the re-timing climb, "at most `bound` breaks?", on its own compact
+    model (built in the thread) and one LP-free worker with its own seed. Sets `finished`
+    when it has an answer or has run out of time."""
+
+    def __init__(
+        self,
+        run: _LexicographicRun,
+        bound: int | None,
+        budget: float,
+        seed: int,
+        finished: threading.Event,
+    ) -> None:
+        #: None: any number of breaks (do the rules allow a schedule at all?).
+        self.bound = bound
+        self.status: cp_model.CpSolverStatus = cp_model.UNKNOWN
+        self.slots: dict[int, int] = {}
+        self.solver = run._solver(budget, search_only=True, workers=1)
+        self.solver.parameters.random_seed = seed
+        presolve_lightly(self.solver.parameters)
+        self._owner = run
+        self._finished = finished
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._solve, name=f"rung-{bound}", daemon=True)
+        self._thread.start()
+
+    def _solve(self) -> None:
+        run = self._owner
+        if run.fixed_meetings is None:
+            raise AssertionError("run.fixed_meetings is not None")
+        problem = run.tm.problem
+        unlimited = len(problem.slots) * len(problem.participants)
+        question = retime_model(
+            problem,
+            run.fixed_meetings,
+            run.tm.candidates.capacity,
+            unlimited if self.bound is None else self.bound,
+            None if self.bound is None else problem.max_break_difference,
+        )
+        if not self._stopped.is_set():
+            status = run._run(self.solver, question.model)
+            if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                self.slots = question.slots(self.solver)
+            self.status = status
+        self._finished.set()
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def stop(self) -> None:
+        """Stop the search and wait for the thread."""
+        self._stopped.set()
         while self._thread.is_alive():
             self.solver.stop_search()
             self._thread.join(0.05)
