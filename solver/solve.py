@@ -65,6 +65,9 @@ LNS_POLISH_SECONDS = 12.0
 #: the compact re-timing model race on it (the easy instances are answered within it).
 FIRST_QUESTION_SHARE = 0.15
 
+#: CP-SAT statuses that answer a question (the others: out of time, stopped).
+ANSWERED = (cp_model.OPTIMAL, cp_model.FEASIBLE, cp_model.INFEASIBLE)
+
 #: Schedule-format key under which each goal's value and bound are reported.
 GOAL_KEY = {
     "required": "required",
@@ -593,7 +596,9 @@ class _LexicographicRun:
         past the question; a "yes" is a schedule, optimal once the bound reaches it. When
         only the lowest question is still open, both workers ask it with different seeds
         (its answer time varies a lot with the seed). The full model only completes the
-        answer (`_complete_slots`).
+        answer (`_complete_slots`). Until some schedule is known, the second worker looks for
+        any in the full model instead: a schedule to fall back on, and a check that the
+        rules allow one (a "no" could be about them, not breaks).
 
         On the B2B benchmark the climb's questions below the optimum are "no" in 0.3-4 s
         and the one at the optimum is the slow "yes" (up to 20 s): asking one rung ahead
@@ -607,10 +612,7 @@ class _LexicographicRun:
         rungs: list[_Rung] = []
         #: The fewest breaks found so far, and that schedule's slots.
         best: tuple[int, dict[int, int]] | None = None
-        #: A "no" may be about the rules, not breaks, until some schedule is known: then the
-        #: second worker asks whether the rules allow any.
-        rules_allow = self.values is not None
-        checking_rules = False
+        checking_rules = self.values is None
         # Kept for minimisation from above while no schedule has been found at all.
         reserve = 0.1 * max(budget_end - self._spent(), 0.0)
         seed = self.params.random_seed
@@ -632,26 +634,24 @@ class _LexicographicRun:
                 finished.clear()
                 for rung in [r for r in rungs if r.done()]:
                     rungs.remove(rung)
-                    if not rung.slots and rung.status != cp_model.INFEASIBLE:
+                    if rung.status not in ANSWERED:
                         return self._settle_climb(bound, best)  # out of time
                     if rung.bound is None:
-                        if not rung.slots:
+                        if rung.values is None:
                             self.infeasible = True
                             self.all_proven = False
                             return False
-                        rules_allow, checking_rules = True, False
+                        self.values, checking_rules = rung.values, False
                     elif rung.slots:
-                        rules_allow, checking_rules = True, False
                         if best is None or rung.bound < best[0]:
                             best = (rung.bound, rung.slots)
                     else:
                         bound = max(bound, rung.bound + 1)
-                        checking_rules = not rules_allow
                 for rung in rungs:
                     pointless = rung.bound is not None and (
                         rung.bound < bound or (best is not None and rung.bound >= best[0])
                     )
-                    if pointless or (rung.bound is None and not checking_rules):
+                    if pointless:
                         rung.stop()
                 rungs = [r for r in rungs if not r.done()]
         finally:
@@ -1056,9 +1056,10 @@ class _Retimer:
 
 
 class _Rung:
-    """One question of the re-timing climb, "at most `bound` breaks?", on its own compact
-    model (built in the thread) and one LP-free worker with its own seed. Sets `finished`
-    when it has an answer or has run out of time."""
+    """One question of the re-timing climb in a thread, on one LP-free worker with its own
+    seed: "at most `bound` breaks?" on its own compact model (built in the thread), or, with
+    `bound` None, "any schedule at all?" on the full model (`values`). Sets `finished` when it
+    has an answer or has run out of time."""
 
     def __init__(
         self,
@@ -1068,13 +1069,20 @@ class _Rung:
         seed: int,
         finished: threading.Event,
     ) -> None:
-        #: None: any number of breaks (do the rules allow a schedule at all?).
         self.bound = bound
         self.status: cp_model.CpSolverStatus = cp_model.UNKNOWN
+        #: Meeting index -> slot, on a "yes" to a question on breaks.
         self.slots: dict[int, int] = {}
+        #: A schedule of the full model, on a "yes" to "any schedule?".
+        self.values: list[int] | None = None
         self.solver = run._solver(budget, search_only=True, workers=1)
         self.solver.parameters.random_seed = seed
-        presolve_lightly(self.solver.parameters)
+        self._full: cp_model.CpModel | None = None
+        if bound is None:
+            self._full = run.tm.model.clone()
+            self._full.clear_objective()
+        else:
+            presolve_lightly(self.solver.parameters)
         self._owner = run
         self._finished = finished
         self._stopped = threading.Event()
@@ -1082,24 +1090,34 @@ class _Rung:
         self._thread.start()
 
     def _solve(self) -> None:
+        try:
+            self._ask()
+        finally:
+            self._finished.set()
+
+    def _ask(self) -> None:
         run = self._owner
-        if run.fixed_meetings is None:
-            raise AssertionError("run.fixed_meetings is not None")
+        if self._full is not None:
+            self.status = run._run(self.solver, self._full)
+            if self.status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                self.values = list(self.solver.response_proto.solution)
+            return
+        if run.fixed_meetings is None or self.bound is None:
+            raise AssertionError("a question on breaks needs the fixed meeting set")
         problem = run.tm.problem
-        unlimited = len(problem.slots) * len(problem.participants)
         question = retime_model(
             problem,
             run.fixed_meetings,
             run.tm.candidates.capacity,
-            unlimited if self.bound is None else self.bound,
-            None if self.bound is None else problem.max_break_difference,
+            self.bound,
+            problem.max_break_difference,
         )
-        if not self._stopped.is_set():
-            status = run._run(self.solver, question.model)
-            if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-                self.slots = question.slots(self.solver)
-            self.status = status
-        self._finished.set()
+        if self._stopped.is_set():
+            return
+        status = run._run(self.solver, question.model)
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            self.slots = question.slots(self.solver)
+        self.status = status
 
     def done(self) -> bool:
         return not self._thread.is_alive()
