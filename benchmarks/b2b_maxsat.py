@@ -23,14 +23,21 @@ The encoding, from the same `Problem` our solver gets (`convert_dzn` -> bundle -
   participant and day, with the day's slots t_1..t_n in order, `later[p, i]` <=> p meets in
   t_i or after it that day, and `gap[p, i]` <=> busy at t_(i-1), free at t_i and meeting later:
   a break begins at t_i. Each break begins exactly once, so p's breaks are the number of its
-  true `gap` literals; each is a soft clause `not gap` of weight 1, so the cost is the total.
+  true `gap` literals.
+- The objective: p's `gap` literals are counted in unary both ways (`_counts`): `breaks[p, j]`
+  <=> p has at least j breaks, j = 1..(its `gap` literals); the soft literals are every
+  `not breaks[p, j]`, weight 1, so the cost is the total of breaks. RC2's cores are then over
+  "p has a j-th break" rather than over single break starts: a soft `not gap` per possible
+  break start (this module before) proved ticf-13crafb and forum-13crafb in none of 25 s, the
+  count in 14 and 18 s (CaDiCaL 1.5.3). Counting groups of consecutive meetings instead of
+  breaks (the paper's objective; groups = breaks + 1 on a day with a meeting, every UdG
+  instance is one day) did no better: 25+ / 20.6 s on those two.
 - The fairness cap d, hard: over the participants that hold a meeting, breaks_p <= fewest + d.
-  Each participant's `gap` literals are counted once in unary (`_counts`, up to K + d + 1, K
-  the fewest possible `gap` literals of anyone), and literals `fewest >= k` (k = 1..K, each
+  With K the fewest `gap` literals of any of them, literals `fewest >= k` (k = 1..K, each
   implying the one below) give `fewest >= k` -> breaks_p >= k and not `fewest >= k+1` ->
   breaks_p <= k + d for every such participant: satisfiable exactly when the most breaks are
-  at most the fewest + d (K = 0: breaks_p <= d). One count per participant, not two "at most"
-  totalizers per participant and level as before (forum-14: 174,000 clauses -> ~32,000).
+  at most the fewest + d (K = 0: breaks_p <= d). It uses the objective's counts: no two "at
+  most" totalizers per participant and level as before (forum-14: 174,000 clauses of 683,000).
 
 Only what the benchmark's events use is encoded: every wish required and addressed to a
 person, onsite tables, no `after` rules, caps, delegations, online participants or host
@@ -66,19 +73,16 @@ from solver.problem import Meeting, Problem, slots_by_day  # noqa: E402
 #: RC2 (verbose 2) prints its cost so far, a lower bound, on each core it relaxes ("c cost: N;
 #: core sz: ...") and after its preprocessing ("c unit cores found: ...; cost: N").
 _COST = re.compile(r"^c .*?cost: (\d+)", re.MULTILINE)
-#: What RC2's cost counts beyond the breaks (printed before solving; see `Encoding.offset`).
-_OFFSET = re.compile(r"^c offset: (\d+)", re.MULTILINE)
 
 
-#: The SAT solver under RC2: Glucose 3, RC2's default (what the issue's measurement used). Tried
-#: and not kept: CaDiCaL 1.9.5 ("cd19") was faster on tic-13 and forumt-14 (8 / 10 s against
-#: 42 / 99 s, load ~5) but found no 0-break schedule of forum-13 in 25 s, where Glucose takes
-#: 5 s, and proved none of the first seven instances in a full run (benchmarks/README.md).
-SAT_SOLVER = "g3"
+#: The SAT solver under RC2: CaDiCaL 1.5.3. With this encoding (5 Dec, single runs of 25 s) it
+#: proved tic-13crafc in 9-10 s and forum-14 in 12-16 s, where Glucose 3 (RC2's default, kept
+#: before) proved neither; Glucose 4, MapleChrono and MiniSat-GH not tic-13crafc either, and
+#: CaDiCaL 1.9.5 ("cd19") reached no bound on forum-14 (the reason it was dropped before: with
+#: the older encoding it proved none of the first seven instances in a full run).
+SAT_SOLVER = "cd15"
 #: RC2's options (see `solve_in_process`).
 RC2_OPTIONS: dict[str, Any] = {"adapt": True, "exhaust": True, "minz": True}
-#: Experiment switches (see the module docstring for what is kept).
-OBJECTIVE = "gaps"
 #: RC2Stratified instead of RC2 (only matters with weights other than 1).
 STRATIFIED = False
 
@@ -106,8 +110,8 @@ class Encoding:
     gaps: dict[str, list[int]]
     hard: list[list[int]] = field(default_factory=list)
     soft: list[int] = field(default_factory=list)
-    #: What the soft literals' cost counts beyond the breaks (see `_group_starts`).
-    offset: int = 0
+    #: participant -> unary count of its breaks (`_counts` of its `gap` literals).
+    counts: dict[str, list[int]] = field(default_factory=dict)
     top: int = 0
 
 
@@ -242,20 +246,11 @@ def encode(problem: Problem) -> Encoding:
         for day in slots_by_day(problem):
             if sum(1 for t in day if t in own) >= 2:
                 enc.gaps[person] += _day_gaps(enc, new, [own.get(t) for t in day])
-    enc.soft = [-g for gaps in enc.gaps.values() for g in gaps]
-    days = slots_by_day(problem)
-    if OBJECTIVE == "groups" and len(days) == 1:
-        enc.soft = []
-        for own in busy.values():
-            enc.soft += [-s for s in _group_starts(enc, new, [own.get(t) for t in days[0]])]
-            enc.offset += 1
-    if OBJECTIVE == "groupcount" and len(days) == 1:
-        enc.soft = []
-        for own in busy.values():
-            starts = _group_starts(enc, new, [own.get(t) for t in days[0]])
-            groups = _counts(enc, new, starts, len(starts))
-            enc.hard.append([groups[0]])
-            enc.soft += [-g for g in groups[1:]]
+    # The objective on each participant's count of breaks, not on its `gap` literals: a core
+    # is then "one of these participants has a break" (or a second one), where with a soft
+    # `not gap` per possible break start it was one of all their possible starts.
+    enc.counts = {p: _counts(enc, new, gaps, len(gaps)) for p, gaps in enc.gaps.items()}
+    enc.soft = [-c for count in enc.counts.values() for c in count]
     if problem.max_break_difference is not None:
         _cap_difference(enc, new, problem.max_break_difference)
     return enc
@@ -315,37 +310,19 @@ def _day_gaps(enc: Encoding, new: Any, busy: list[int | None]) -> list[int]:
     return gaps
 
 
-def _group_starts(enc: Encoding, new: Any, busy: list[int | None]) -> list[int]:
-    """Literals `start[i]` <=> busy in slot i and not in slot i - 1 (a group of consecutive
-    meetings starts at i): on a day where p has a meeting, their count is p's breaks + 1."""
-    starts = []
-    for i, here in enumerate(busy):
-        if here is None:
-            continue
-        before = busy[i - 1] if i > 0 else None
-        s = new()
-        enc.hard += [[-s, here], [s, -here, *([before] if before else [])]]
-        if before:
-            enc.hard.append([-s, -before])
-        starts.append(s)
-    return starts
-
-
 def _cap_difference(enc: Encoding, new: Any, d: int) -> None:
     """breaks_p <= fewest + d for every participant that holds a meeting (module docstring),
     on one unary count of each participant's `gap` literals (`_counts`)."""
     # Every wish is required, so the participants that hold a meeting are those with one.
-    meeting = {p for m in enc.meetings for p in m.participants}
-    gaps = {p: enc.gaps.get(p, []) for p in meeting}
-    if not gaps:
+    counts = [enc.counts.get(p, []) for p in {p for m in enc.meetings for p in m.participants}]
+    if not counts:
         return
-    most_fewest = min(len(own) for own in gaps.values())
+    most_fewest = min(len(count) for count in counts)
     # fewest[k - 1] is "fewest >= k", k = 1..most_fewest.
     fewest = [new() for _ in range(most_fewest)]
     for k in range(1, most_fewest):
         enc.hard.append([-fewest[k], fewest[k - 1]])
-    for own in gaps.values():
-        count = _counts(enc, new, own, most_fewest + d + 1)
+    for count in counts:
         for k in range(1, most_fewest + 1):
             enc.hard.append([-fewest[k - 1], count[k - 1]])  # fewest >= k -> breaks >= k
         for k in range(most_fewest + 1):
@@ -405,13 +382,12 @@ def solve_in_process(problem: Problem, verbose: int = 0) -> dict[str, Any]:
     for literal in enc.soft:
         wcnf.append([literal], weight=1)
     print(f"c encoded: {enc.top} variables, {len(enc.hard)} hard clauses", flush=True)
-    print(f"c offset: {enc.offset}", flush=True)
     from pysat.examples.rc2 import RC2Stratified
 
     kind = RC2Stratified if STRATIFIED else RC2
     with kind(wcnf, solver=SAT_SOLVER, verbose=verbose, **RC2_OPTIONS) as rc2:
         model = rc2.compute()
-        cost = rc2.cost - enc.offset
+        cost = rc2.cost
     result: dict[str, Any] = {"variables": enc.top, "clauses": len(enc.hard)}
     if model is None:
         return {**result, "status": "infeasible", "breaks": None, "meetings": []}
@@ -450,8 +426,7 @@ def solve_rc2(bundle: Path, time_limit: float) -> PeerResult:
     seconds = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    offset = int(next(iter(_OFFSET.findall(out)), 0))
-    costs = [max(int(c) - offset, 0) for c in _COST.findall(out)]
+    costs = [int(c) for c in _COST.findall(out)]
     lines = [line for line in out.splitlines() if line.startswith("{")]
     if process.returncode != 0 or not lines:
         if process.returncode not in (0, -9):
