@@ -411,11 +411,17 @@ def main() -> int:
             if args.peer and engine == (args.engines or [None])[-1] and "+" not in name:
                 runs.append(run_peer(name, document, optimum, args.time_limit, seed))
                 report(seed, name, runs[-1])
+    # Our engine's workers and path mean nothing when only the peer ran.
+    how = (
+        ""
+        if args.peer_only
+        else f"{args.workers} workers, {args.runs} runs "
+        f"({'`matchmaking solve-file`' if args.cli or args.engines else 'in process'}), "
+    )
     header = (
         f"B2B benchmark{' (variants)' if args.variants_only else ''}"
         f"{' (the peer only)' if args.peer_only else ''}, {len(jobs)} instances, "
-        f"time limit {args.time_limit:g} s, {args.workers} workers, {args.runs} runs "
-        f"({'`matchmaking solve-file`' if args.cli or args.engines else 'in process'}), {started}; "
+        f"time limit {args.time_limit:g} s, {how or f'{args.runs} runs, '}{started}; "
         f"machine: {machine()}; load average {load_before:.1f} at start, "
         f"{os.getloadavg()[0]:.1f} at end"
     )
