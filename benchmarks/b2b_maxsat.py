@@ -12,18 +12,32 @@ The encoding, from the same `Problem` our solver gets (`convert_dzn` -> bundle -
 - `x[m, t]`: meeting m is held in slot t. Every wish is required, so each meeting is held
   exactly once (an exactly-one constraint over its slots).
 - `busy[p, t]` <=> some meeting of p is held in t, and at most one meeting of p per slot.
-- Location capacity: at most as many meetings in a slot as the locations hold at once.
+- p is busy in exactly as many slots as it has meetings (implied; a totalizer).
+- Per slot, the meetings held and the participants busy are each counted in unary both ways
+  (`_counts`: "at least j" literals with both halves of a totalizer), and the counts are linked,
+  busy >= 2j - 1 <=> busy >= 2j <=> meetings >= j (implied: each meeting makes two
+  participants busy). The meetings' count carries the location capacity: at most as many
+  meetings in a slot as the locations hold at once.
 - Breaks, exactly as `solver/breaks.py` and `solver/check.py` define them: a break of p is a
   maximal run of slots without a meeting of p between two of its meetings on the same day. Per
   participant and day, with the day's slots t_1..t_n in order, `later[p, i]` <=> p meets in
   t_i or after it that day, and `gap[p, i]` <=> busy at t_(i-1), free at t_i and meeting later:
   a break begins at t_i. Each break begins exactly once, so p's breaks are the number of its
-  true `gap` literals; each is a soft clause `not gap` of weight 1, so the cost is the total.
+  true `gap` literals.
+- The objective: p's `gap` literals are counted in unary both ways (`_counts`): `breaks[p, j]`
+  <=> p has at least j breaks, j = 1..(its `gap` literals); the soft literals are every
+  `not breaks[p, j]`, weight 1, so the cost is the total of breaks. RC2's cores are then over
+  "p has a j-th break" rather than over single break starts: a soft `not gap` per possible
+  break start (this module before) proved ticf-13crafb and forum-13crafb in none of 25 s, the
+  count in 14 and 18 s (CaDiCaL 1.5.3). Counting groups of consecutive meetings instead of
+  breaks (the paper's objective; groups = breaks + 1 on a day with a meeting, every UdG
+  instance is one day) did no better: 25+ / 20.6 s on those two.
 - The fairness cap d, hard: over the participants that hold a meeting, breaks_p <= fewest + d.
-  When one of them cannot have a break (a single meeting that day, say), the fewest is 0 and the
-  cap is breaks_p <= d. Otherwise literals `fewest >= k` (k = 1..K, each implying the one
-  below) with `fewest >= k` -> breaks_p >= k and not `fewest >= k+1` -> breaks_p <= k + d for
-  every such participant: satisfiable exactly when the most breaks are at most the fewest + d.
+  With K the fewest `gap` literals of any of them, literals `fewest >= k` (k = 1..K, each
+  implying the one below) give `fewest >= k` -> breaks_p >= k and not `fewest >= k+1` ->
+  breaks_p <= k + d for every such participant: satisfiable exactly when the most breaks are
+  at most the fewest + d (K = 0: breaks_p <= d). It uses the objective's counts: no two "at
+  most" totalizers per participant and level as before (forum-14: 174,000 clauses of 683,000).
 
 Only what the benchmark's events use is encoded: every wish required and addressed to a
 person, onsite tables, no `after` rules, caps, delegations, online participants or host
@@ -61,11 +75,16 @@ from solver.problem import Meeting, Problem, slots_by_day  # noqa: E402
 _COST = re.compile(r"^c .*?cost: (\d+)", re.MULTILINE)
 
 
-#: The SAT solver under RC2: Glucose 3, RC2's default (what the issue's measurement used). Tried
-#: and not kept: CaDiCaL 1.9.5 ("cd19") was faster on tic-13 and forumt-14 (8 / 10 s against
-#: 42 / 99 s, load ~5) but found no 0-break schedule of forum-13 in 25 s, where Glucose takes
-#: 5 s, and proved none of the first seven instances in a full run (benchmarks/README.md).
-SAT_SOLVER = "g3"
+#: The SAT solver under RC2: CaDiCaL 1.5.3. With this encoding (5 Dec, single runs of 25 s) it
+#: proved tic-13crafc in 9-10 s and forum-14 in 12-16 s, where Glucose 3 (RC2's default, kept
+#: before) proved neither; Glucose 4, MapleChrono and MiniSat-GH not tic-13crafc either, and
+#: CaDiCaL 1.9.5 ("cd19") reached no bound on forum-14 (the reason it was dropped before: with
+#: the older encoding it proved none of the first seven instances in a full run).
+SAT_SOLVER = "cd15"
+#: RC2's options (see `solve_in_process`).
+RC2_OPTIONS: dict[str, Any] = {"adapt": True, "exhaust": True, "minz": True}
+#: RC2Stratified instead of RC2 (only matters with weights other than 1).
+STRATIFIED = False
 
 
 class Unsupported(ValueError):
@@ -91,6 +110,8 @@ class Encoding:
     gaps: dict[str, list[int]]
     hard: list[list[int]] = field(default_factory=list)
     soft: list[int] = field(default_factory=list)
+    #: participant -> unary count of its breaks (`_counts` of its `gap` literals).
+    counts: dict[str, list[int]] = field(default_factory=dict)
     top: int = 0
 
 
@@ -187,7 +208,7 @@ def encode(problem: Problem) -> Encoding:
                 add_card(card.clauses, card.nv)
 
     # Implied (as in the paper's encoding): p is busy in exactly as many slots as it has
-    # meetings, and a slot holds at most twice as many busy participants as tables.
+    # meetings.
     own_meetings: dict[str, int] = defaultdict(int)
     for meeting in meetings:
         for person in meeting.participants:
@@ -200,20 +221,63 @@ def encode(problem: Problem) -> Encoding:
             )
             add_card(card.clauses, card.nv)
     capacity = sum(location.capacity for location in problem.locations)
-    for literals in at_slot.values():
-        if len(literals) > capacity:
-            card = CardEnc.atmost(literals, capacity, top_id=enc.top, encoding=EncType.kmtotalizer)
-            add_card(card.clauses, card.nv)
+    # Per slot, the meetings held and the participants busy, each counted in unary both ways
+    # (`_counts`), and linked: at least 2j - 1 (so 2j) busy <=> at least j meetings. The
+    # meetings' count carries the tables' capacity. A one-way "at most" totalizer on each
+    # side alone was far weaker (tic-14crafa, optimum 0: 20.8 s against 3.5 s linked).
+    busy_at: dict[int, list[int]] = defaultdict(list)
+    for by_slot in busy.values():
+        for t, b in by_slot.items():
+            busy_at[t].append(b)
+    for t, literals in at_slot.items():
+        held = _counts(enc, new, literals, capacity + 1)
+        if len(held) > capacity:
+            enc.hard.append([-held[capacity]])
+        people = _counts(enc, new, busy_at[t], 2 * len(held) + 1)
+        for j, at_least in enumerate(people):
+            # at least j + 1 busy <=> at least j // 2 + 1 meetings
+            if j // 2 < len(held):
+                enc.hard += [[-at_least, held[j // 2]], [at_least, -held[j // 2]]]
+            else:
+                enc.hard.append([-at_least])
 
     for person, own in busy.items():
         enc.gaps[person] = []
         for day in slots_by_day(problem):
             if sum(1 for t in day if t in own) >= 2:
                 enc.gaps[person] += _day_gaps(enc, new, [own.get(t) for t in day])
-    enc.soft = [-g for gaps in enc.gaps.values() for g in gaps]
+    # The objective on each participant's count of breaks, not on its `gap` literals: a core
+    # is then "one of these participants has a break" (or a second one), where with a soft
+    # `not gap` per possible break start it was one of all their possible starts.
+    enc.counts = {p: _counts(enc, new, gaps, len(gaps)) for p, gaps in enc.gaps.items()}
+    enc.soft = [-c for count in enc.counts.values() for c in count]
     if problem.max_break_difference is not None:
         _cap_difference(enc, new, problem.max_break_difference)
     return enc
+
+
+def _counts(enc: Encoding, new: Any, literals: list[int], most: int) -> list[int]:
+    """Unary count of `literals`, both ways: `out[j]` <=> at least j + 1 of them are true, for
+    j < min(len, most) (a totalizer with its "at most" half as well as its "at least" half)."""
+    if len(literals) <= 1:
+        return list(literals)
+    half = len(literals) // 2
+    left = _counts(enc, new, literals[:half], most)
+    right = _counts(enc, new, literals[half:], most)
+    out = [new() for _ in range(min(len(left) + len(right), most))]
+    for i in range(len(left) + 1):
+        for j in range(len(right) + 1):
+            # at least i on the left and j on the right -> at least i + j
+            if 0 < i + j <= len(out):
+                up = [-left[i - 1]] if i else []
+                up += [-right[j - 1]] if j else []
+                enc.hard.append([*up, out[i + j - 1]])
+            # at most i on the left and j on the right -> at most i + j
+            if i + j < len(out):
+                down = [left[i]] if i < len(left) else []
+                down += [right[j]] if j < len(right) else []
+                enc.hard.append([*down, -out[i + j]])
+    return out
 
 
 def _day_gaps(enc: Encoding, new: Any, busy: list[int | None]) -> list[int]:
@@ -247,41 +311,25 @@ def _day_gaps(enc: Encoding, new: Any, busy: list[int | None]) -> list[int]:
 
 
 def _cap_difference(enc: Encoding, new: Any, d: int) -> None:
-    from pysat.card import CardEnc, EncType
-
+    """breaks_p <= fewest + d for every participant that holds a meeting (module docstring),
+    on one unary count of each participant's `gap` literals (`_counts`)."""
     # Every wish is required, so the participants that hold a meeting are those with one.
-    meeting = {p for m in enc.meetings for p in m.participants}
-    counts = {p: enc.gaps.get(p, []) for p in meeting}
+    counts = [enc.counts.get(p, []) for p in {p for m in enc.meetings for p in m.participants}]
     if not counts:
         return
-    most_fewest = min(len(gaps) for gaps in counts.values())
-
-    def at_most(literals: list[int], k: int, unless: int | None) -> None:
-        if len(literals) <= k:
-            return
-        card = CardEnc.atmost(literals, k, top_id=enc.top, encoding=EncType.kmtotalizer)
-        enc.top = max(enc.top, card.nv)
-        enc.hard += [clause + ([unless] if unless else []) for clause in card.clauses]
-
-    if most_fewest == 0:
-        for gaps in counts.values():
-            at_most(gaps, d, None)
-        return
+    most_fewest = min(len(count) for count in counts)
     # fewest[k - 1] is "fewest >= k", k = 1..most_fewest.
     fewest = [new() for _ in range(most_fewest)]
     for k in range(1, most_fewest):
         enc.hard.append([-fewest[k], fewest[k - 1]])
-    for gaps in counts.values():
+    for count in counts:
         for k in range(1, most_fewest + 1):
-            # "fewest >= k" -> at least k gaps, i.e. at most len - k of them false.
-            card = CardEnc.atmost(
-                [-g for g in gaps], len(gaps) - k, top_id=enc.top, encoding=EncType.kmtotalizer
-            )
-            enc.top = max(enc.top, card.nv)
-            enc.hard += [[*clause, -fewest[k - 1]] for clause in card.clauses]
+            enc.hard.append([-fewest[k - 1], count[k - 1]])  # fewest >= k -> breaks >= k
         for k in range(most_fewest + 1):
-            # fewest <= k (not "fewest >= k + 1") -> at most k + d gaps.
-            at_most(gaps, k + d, fewest[k] if k < most_fewest else None)
+            if k + d < len(count):
+                # fewest <= k (not "fewest >= k + 1") -> breaks <= k + d
+                unless = [fewest[k]] if k < most_fewest else []
+                enc.hard.append([*unless, -count[k + d]])
 
 
 def decode(enc: Encoding, model: list[int]) -> list[Meeting]:
@@ -334,8 +382,10 @@ def solve_in_process(problem: Problem, verbose: int = 0) -> dict[str, Any]:
     for literal in enc.soft:
         wcnf.append([literal], weight=1)
     print(f"c encoded: {enc.top} variables, {len(enc.hard)} hard clauses", flush=True)
-    options = {"adapt": True, "exhaust": True, "minz": True, "verbose": verbose}
-    with RC2(wcnf, solver=SAT_SOLVER, **options) as rc2:
+    from pysat.examples.rc2 import RC2Stratified
+
+    kind = RC2Stratified if STRATIFIED else RC2
+    with kind(wcnf, solver=SAT_SOLVER, verbose=verbose, **RC2_OPTIONS) as rc2:
         model = rc2.compute()
         cost = rc2.cost
     result: dict[str, Any] = {"variables": enc.top, "clauses": len(enc.hard)}

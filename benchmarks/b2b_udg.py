@@ -7,7 +7,8 @@ waits), otherwise the same functions in process (.dzn -> bundle -> validated Bun
 (`solver.check`).
 
     .venv/bin/python benchmarks/b2b_udg.py [--time-limit 25] [--workers 2] [--runs 3] [--cli]
-        [--only tic-12.original ...] [--variants] [--peer rc2] [--out benchmarks/results]
+        [--only tic-12.original ...] [--variants] [--peer rc2 [--peer-only]]
+        [--out benchmarks/results]
 
 `--runs N` solves each instance N times, run k with random seed k (the search's seeds; each
 model's search is one CP-SAT worker, so a seed fixes its path); the table gives min / median /
@@ -18,6 +19,8 @@ instances proven in every run.
 MaxSAT encoding of the same problem solved by PySAT's RC2 in one thread
 (`benchmarks/b2b_maxsat.py`, the `bench` extra), in a process of its own killed at the same time
 limit, right after ours for each instance and run; its schedules go through the same checker.
+`--peer-only` runs the peer alone (our engine not at all): for work on the peer's encoding, where
+re-running ours on every try only costs time and a core.
 
 `--variants` adds, for every instance, variants with the rules the original files leave out
 (seeded, so the same each time): `forbid` (a tenth of the participants cannot meet in one slot
@@ -374,7 +377,14 @@ def main() -> int:
         help="also a MaxSAT peer on each original instance, right after ours: our MaxSAT "
         "encoding solved by PySAT's RC2, one thread, the same time limit (needs the bench extra)",
     )
+    parser.add_argument(
+        "--peer-only",
+        action="store_true",
+        help="run only the peer, not our engine (needs --peer; originals only)",
+    )
     args = parser.parse_args()
+    if args.peer_only and (not args.peer or args.variants or args.variants_only or args.engines):
+        parser.error("--peer-only needs --peer and no --variants, --variants-only or --engines")
 
     reference = reference_optima()
     names = args.only or sorted(reference)
@@ -391,16 +401,27 @@ def main() -> int:
     # Run after run (not instance after instance), so that a change of load spreads over all.
     for seed in range(args.runs):
         for (name, document, optimum), engine in product(jobs, args.engines or [None]):
+            if args.peer_only:
+                runs.append(run_peer(name, document, optimum, args.time_limit, seed))
+                report(seed, name, runs[-1])
+                continue
             run = run_instance(name, document, optimum, args, seed, engine)
             runs.append(run)
             report(seed, name, run)
             if args.peer and engine == (args.engines or [None])[-1] and "+" not in name:
                 runs.append(run_peer(name, document, optimum, args.time_limit, seed))
                 report(seed, name, runs[-1])
+    # Our engine's workers and path mean nothing when only the peer ran.
+    how = (
+        ""
+        if args.peer_only
+        else f"{args.workers} workers, {args.runs} runs "
+        f"({'`matchmaking solve-file`' if args.cli or args.engines else 'in process'}), "
+    )
     header = (
-        f"B2B benchmark{' (variants)' if args.variants_only else ''}, {len(jobs)} instances, "
-        f"time limit {args.time_limit:g} s, {args.workers} workers, {args.runs} runs "
-        f"({'`matchmaking solve-file`' if args.cli or args.engines else 'in process'}), {started}; "
+        f"B2B benchmark{' (variants)' if args.variants_only else ''}"
+        f"{' (the peer only)' if args.peer_only else ''}, {len(jobs)} instances, "
+        f"time limit {args.time_limit:g} s, {how or f'{args.runs} runs, '}{started}; "
         f"machine: {machine()}; load average {load_before:.1f} at start, "
         f"{os.getloadavg()[0]:.1f} at end"
     )
