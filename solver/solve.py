@@ -573,18 +573,9 @@ class _LexicographicRun:
                 return False if self.cancelled and self.values is not None else None
             if not by_rival:
                 self.values = list(solver.response_proto.solution)
-            elif self.params.on_progress is not None:
+            else:
                 # The full model found nothing to report: say what the re-timing model found.
-                now = self.clock.elapsed()
-                self.params.on_progress(
-                    Progress(
-                        goal="breaks",
-                        objective=float(bound),
-                        bound=float(bound),
-                        elapsed_seconds=now,
-                        time_share=min(now / self.clock.limit, 1.0),
-                    )
-                )
+                self._report_breaks(bound, bound)
             self.bound["breaks"] = bound
             self.tm.model.add(total == bound)
             return True
@@ -676,7 +667,9 @@ class _LexicographicRun:
         self.tm.model.add(total == bound)
         return True
 
-    def _complete_slots(self, breaks: int, slots: dict[int, int]) -> bool:
+    def _complete_slots(
+        self, breaks: int, slots: dict[int, int], budget: float | None = None
+    ) -> bool:
         """Complete the re-timing model's slots (a schedule with at most `breaks` breaks)
         into the full model (`self.values`)."""
         if self.tm.breaks is None:
@@ -687,7 +680,9 @@ class _LexicographicRun:
         step.clear_hints()
         for (m, t), literal in self.tm.at.items():
             step.add_hint(literal, slots.get(m) == t)
-        completion = self._solver(1.0 + 0.05 * self.clock.limit, search_only=True)
+        if budget is None:
+            budget = 1.0 + 0.05 * self.clock.limit
+        completion = self._solver(budget, search_only=True)
         completion.parameters.fix_variables_to_their_hinted_value = True
         status = self._run(completion, step)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -720,20 +715,8 @@ class _LexicographicRun:
                 self.infeasible = True
                 self.all_proven = False
             return False
-        if not rival.slots:
+        if not rival.slots or not self._complete_slots(bound, rival.slots, max(0.1 * left, 1.0)):
             return None
-        step = self.tm.model.clone()
-        step.clear_objective()
-        step.add(self.tm.breaks.total <= bound)
-        step.clear_hints()
-        for (m, t), literal in self.tm.at.items():
-            step.add_hint(literal, rival.slots.get(m) == t)
-        completion = self._solver(max(0.1 * left, 1.0), search_only=True)
-        completion.parameters.fix_variables_to_their_hinted_value = True
-        status = self._run(completion, step)
-        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            return None
-        self.values = list(completion.response_proto.solution)
         return True
 
     def _retime_rules_allow(self, budget: float) -> bool:
