@@ -16,17 +16,16 @@ import argparse
 import json
 import time
 
+import repo_root  # noqa: F401  (puts the repository on the path)
 from ortools.sat.python import cp_model
-from repo_root import REPO
 
+from benchmarks.b2b_udg import DATA
 from matchmaking.bundle.dzn import convert_dzn
 from matchmaking.bundle.problem import bundle_to_problem
 from matchmaking.bundle.validate import parse_bundle
 from solver.candidates import build_candidates
 from solver.retime import fixed_meeting_set, retime_model
 from solver.solve import presolve_lightly, search_without_lp
-
-DATA = REPO.parent / "shared" / "data" / "b2b-udg"
 
 
 def main() -> int:
