@@ -213,8 +213,8 @@ def encode(problem: Problem) -> Encoding:
     for meeting in meetings:
         for person in meeting.participants:
             own_meetings[person] += 1
-    for person, by_slot in busy.items():
-        literals = list(by_slot.values())
+    for person, busy_by_slot in busy.items():
+        literals = list(busy_by_slot.values())
         if own_meetings[person] < len(literals):
             card = CardEnc.equals(
                 literals, own_meetings[person], top_id=enc.top, encoding=EncType.kmtotalizer
@@ -226,8 +226,8 @@ def encode(problem: Problem) -> Encoding:
     # meetings' count carries the tables' capacity. A one-way "at most" totalizer on each
     # side alone was far weaker (tic-14crafa, optimum 0: 20.8 s against 3.5 s linked).
     busy_at: dict[int, list[int]] = defaultdict(list)
-    for by_slot in busy.values():
-        for t, b in by_slot.items():
+    for busy_by_slot in busy.values():
+        for t, b in busy_by_slot.items():
             busy_at[t].append(b)
     for t, literals in at_slot.items():
         held = _counts(enc, new, literals, capacity + 1)
