@@ -40,6 +40,7 @@ import random
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model
@@ -347,44 +348,17 @@ def improve(
     rng = random.Random(seed)
     picker = _Neighbourhoods(schedule, rng, chosen)
     started = time.monotonic()
-    size = START_SIZE
     goals = _polished_goals(problem) if polish > 0 else ()
     weight_limit = time_limit * (1 - polish) if goals else time_limit
 
     def used() -> float:
         return stats.work if deterministic else time.monotonic() - started
 
-    last_gain = 0.0
-    # Sub-models of groups that share no participant are solved at the same time, one
-    # CP-SAT worker each (measured better than two workers on one sub-model).
-    parallel = 1 if deterministic else max(workers, 1)
-    while used() < weight_limit and (bound is None or stats.weight < bound):
-        if used() - last_gain > STALL_SHARE * weight_limit:
-            break  # no gain for a long while: leave the time to the goals after this one
-        subs = _disjoint_subs(schedule, picker, size, parallel)
-        if not subs:
-            stats.steps += 1
-            stats.work += MIN_STEP_WORK
-            continue
-        limit = min(STEP_LIMIT, max(weight_limit - used(), 0.01))
-        outcomes = _solve_all(subs, limit, seed + stats.steps, deterministic)
-        for sub, outcome in zip(subs, outcomes, strict=True):
-            stats.steps += 1
-            stats.group_sizes.append(len(sub.group))
-            # Tiny sub-models take no measurable deterministic time: count a floor so that
-            # the loop ends in deterministic mode too.
-            stats.work += max(outcome.work, MIN_STEP_WORK)
-            if outcome.optimal:
-                stats.optimal += 1
-            # Answers of equal weight are kept too: moving sideways opens other neighbourhoods.
-            if sub.keep(outcome) and outcome.gain > 0:
-                stats.improved += 1
-                stats.weight += outcome.gain
-                last_gain = used()
-        if all(o.optimal for o in outcomes):
-            size = min(MAX_SIZE, size + size // 8)
-        elif not any(o.optimal for o in outcomes):
-            size = max(MIN_SIZE, size - size // 4)
+    loop = _WeightLoop(schedule, picker, stats, weight_limit, bound, used)
+    if deterministic or workers < 2:
+        loop.in_turns(seed, deterministic)
+    else:
+        loop.side_by_side(workers, seed)
     log.info(
         "LNS: %d steps (%d better, %d optimal), weight %d -> %d, %.1f s",
         stats.steps,
@@ -397,6 +371,9 @@ def improve(
     polished = False
     if goals:
         left = time_limit - used()
+        # Sub-models of groups that share no participant are solved at the same time, one
+        # CP-SAT worker each (measured better than two workers on one sub-model).
+        parallel = 1 if deterministic else max(workers, 1)
         polished = _polish(schedule, goals, stats, left, parallel, seed, deterministic)
     if stats.weight <= stats.start_weight and not polished:
         return start, stats
@@ -414,6 +391,125 @@ def improve(
         # The checker has the last word; a bug here must not cost the caller its schedule.
         return start, stats
     return better, stats
+
+
+class _WeightLoop:
+    """The loop of `improve` on the weight: neighbourhoods freed and placed again until the
+    time is used, the bound reached, or nothing was gained for a while."""
+
+    def __init__(
+        self,
+        schedule: _Schedule,
+        picker: _Neighbourhoods,
+        stats: LnsStats,
+        limit: float,
+        bound: int | None,
+        used: Callable[[], float],
+    ) -> None:
+        self.schedule = schedule
+        self.picker = picker
+        self.stats = stats
+        self.limit = limit
+        self.bound = bound
+        self.used = used
+        self.size = START_SIZE
+        self.last_gain = 0.0
+
+    def going(self) -> bool:
+        if self.used() >= self.limit:
+            return False
+        if self.bound is not None and self.stats.weight >= self.bound:
+            return False
+        # No gain for a long while: leave the time to the goals after this one.
+        return self.used() - self.last_gain <= STALL_SHARE * self.limit
+
+    def record(self, sub: _Sub, outcome: _Outcome) -> None:
+        """Count the step and keep its answer when it weighs no less."""
+        stats = self.stats
+        stats.steps += 1
+        stats.group_sizes.append(len(sub.group))
+        # Tiny sub-models take no measurable deterministic time: count a floor so that the
+        # loop ends in deterministic mode too.
+        stats.work += max(outcome.work, MIN_STEP_WORK)
+        if outcome.optimal:
+            stats.optimal += 1
+        # Answers of equal weight are kept too: moving sideways opens other neighbourhoods.
+        if sub.keep(outcome) and outcome.gain > 0:
+            stats.improved += 1
+            stats.weight += outcome.gain
+            self.last_gain = self.used()
+
+    def adapt(self, outcomes: list[_Outcome]) -> None:
+        """Larger groups while sub-models are proven optimal, smaller when none is."""
+        if all(o.optimal for o in outcomes):
+            self.size = min(MAX_SIZE, self.size + self.size // 8)
+        elif not any(o.optimal for o in outcomes):
+            self.size = max(MIN_SIZE, self.size - self.size // 4)
+
+    def step_limit(self) -> float:
+        return min(STEP_LIMIT, max(self.limit - self.used(), 0.01))
+
+    def in_turns(self, seed: int, deterministic: bool) -> None:
+        """One sub-model at a time (deterministic mode, or one worker)."""
+        stats = self.stats
+        while self.going():
+            subs = _disjoint_subs(self.schedule, self.picker, self.size, 1)
+            if not subs:
+                stats.steps += 1
+                stats.work += MIN_STEP_WORK
+                continue
+            outcome = subs[0].solve(self.step_limit(), seed + stats.steps, deterministic)
+            self.record(subs[0], outcome)
+            self.adapt([outcome])
+
+    def side_by_side(self, workers: int, seed: int) -> None:
+        """`workers` threads, each building its sub-model, solving it on one CP-SAT worker
+        and keeping its answer in turn. CP-SAT releases the interpreter lock while it
+        solves, so one thread builds (in Python) while another solves: on trade-fair two
+        sub-models solved together and built one after the other kept one core busy
+        (benchmarks/README.md). A sub-model is built under the lock with the meetings of the
+        participants the others are solving left fixed, so that two answers never place a
+        meeting of the same participant; location capacity and the event cap, which they
+        share, are checked again when an answer is kept (`_Sub.keep`)."""
+        lock = threading.Lock()
+        #: thread -> participants its sub-model in flight touches.
+        solving: dict[int, set[str]] = {}
+
+        failed: list[BaseException] = []
+
+        def run(worker: int) -> None:
+            try:
+                steps(worker)
+            except BaseException as error:  # re-raised in the calling thread
+                failed.append(error)
+
+        def steps(worker: int) -> None:
+            while True:
+                with lock:
+                    if not self.going():
+                        return
+                    others = set().union(*(t for w, t in solving.items() if w != worker))
+                    group = self.picker.pick(self.size) - others
+                    sub = _build(self.schedule, group, exclude=others) if group else None
+                    if sub is None:
+                        self.stats.steps += 1
+                        continue
+                    solving[worker] = sub.touched
+                    step_seed = seed + self.stats.steps + worker
+                    limit = self.step_limit()
+                outcome = sub.solve(limit, step_seed, False)
+                with lock:
+                    solving.pop(worker, None)
+                    self.record(sub, outcome)
+                    self.adapt([outcome])
+
+        threads = [threading.Thread(target=run, args=(w,), daemon=True) for w in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failed:
+            raise failed[0]
 
 
 def _polished_goals(problem: Problem) -> tuple[str, ...]:
@@ -458,11 +554,11 @@ def _polish(
         for _ in range(3 * parallel):
             if len(subs) == parallel:
                 break
-            group = picker.pick_for_goals(size, goals)
-            if not group or group & taken:
+            group = picker.pick_for_goals(size, goals) - taken
+            if not group:
                 continue
-            sub = _build(s, group, goals)
-            if sub is not None and not sub.touched & taken:
+            sub = _build(s, group, goals, exclude=taken)
+            if sub is not None:
                 subs.append(sub)
                 taken |= sub.touched
         if not subs:
@@ -512,17 +608,19 @@ class _Outcome:
 
 
 def _disjoint_subs(s: _Schedule, picker: _Neighbourhoods, size: int, count: int) -> list[_Sub]:
-    """Up to `count` sub-models whose meetings share no participant (a few tries each)."""
+    """Up to `count` sub-models whose free meetings share no participant (a few tries each):
+    after the first, a group's meetings with a participant another sub-model touches stay
+    fixed (`_build`'s `exclude`)."""
     subs: list[_Sub] = []
     taken: set[str] = set()
     for _ in range(3 * count):
         if len(subs) == count:
             break
-        group = picker.pick(size)
-        if not group or group & taken:
+        group = picker.pick(size) - taken
+        if not group:
             continue
-        sub = _build(s, group)
-        if sub is None or sub.touched & taken:
+        sub = _build(s, group, exclude=taken)
+        if sub is None:
             continue
         subs.append(sub)
         taken |= sub.touched
@@ -604,10 +702,16 @@ class _Sub:
         if not outcome.found or outcome.gain < 0:
             return False
         s = self.schedule
+        # A move sideways on the weight alone must not add breaks: the weight loop takes
+        # hundreds of them, and each one placed the freed meetings anywhere they fit.
+        sideways = outcome.gain == 0 and self.goals_before is None
+        was = sum(s.breaks(p) for p in self.touched) if sideways else 0
         old = {m: s.remove(m) for m in self.freed}
         for m, (t, wishes) in outcome.placed.items():
             s.add(m, t, wishes)
-        if s.shared_rules_hold(outcome.placed):
+        if s.shared_rules_hold(outcome.placed) and (
+            not sideways or sum(s.breaks(p) for p in self.touched) <= was
+        ):
             return True
         for m in outcome.placed:
             s.remove(m)
@@ -616,11 +720,21 @@ class _Sub:
         return False
 
 
-def _build(s: _Schedule, group: set[str], goals: tuple[str, ...] = ()) -> _Sub | None:
+def _build(
+    s: _Schedule, group: set[str], goals: tuple[str, ...] = (), exclude: set[str] | None = None
+) -> _Sub | None:
     """Free every meeting of `group`; the sub-model places the best set of them again (with
-    `goals`, the set best for them that meets no less weight)."""
+    `goals`, the set best for them that meets no less weight). Meetings with a participant in
+    `exclude` (those another sub-model solved at the same time touches) stay fixed, so that
+    the two answers never place meetings of one participant."""
     # Pinned meetings stay fixed, held or not; every other meeting of the group is free.
-    free = {m for p in group for m in s.of_person[p] if m not in s.pinned}
+    meetings = s.candidates.meetings
+    free = {
+        m
+        for p in group
+        for m in s.of_person[p]
+        if m not in s.pinned and not (exclude and exclude.intersection(meetings[m].participants))
+    }
     if not free:
         return None
     left = _Leftover(s, free)
