@@ -20,9 +20,13 @@ Neighbourhoods (participants whose meetings are freed):
   session.
 
 The size adapts: it grows while sub-models are solved to optimality quickly and shrinks
-when they time out. Meetings of wishes with `after` rules stay where they are (the sub-model
-does not encode the order), and events with a cap on break differences are left alone: the
-breaks rule binds the whole day of a participant, which the sub-model does not see.
+when they time out. With two workers, two threads each build, solve and keep their own
+sub-models; one thread's sub-model leaves fixed the meetings of the participants the other's
+touches, so their answers never place a meeting of the same participant. An answer of equal
+weight (a move sideways) is kept only when it adds no break to the participants it touches.
+Meetings of wishes with `after` rules stay where they are (the sub-model does not encode the
+order), and events with a cap on break differences are left alone: the breaks rule binds the
+whole day of a participant, which the sub-model does not see.
 
 On the largest events the LNS schedule is the answer, so the goals after `scheduled` get a
 turn of their own at the end (`polish`): the same sub-models, with the weight they free kept
