@@ -46,6 +46,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from ortools.sat.python import cp_model
 
@@ -457,7 +458,7 @@ class _WeightLoop:
         """One sub-model at a time (deterministic mode, or one worker)."""
         stats = self.stats
         while self.going():
-            subs = _disjoint_subs(self.schedule, self.picker, self.size, 1)
+            subs = _disjoint_subs(self.schedule, partial(self.picker.pick, self.size), 1)
             if not subs:
                 stats.steps += 1
                 stats.work += MIN_STEP_WORK
@@ -469,12 +470,13 @@ class _WeightLoop:
     def side_by_side(self, workers: int, seed: int) -> None:
         """`workers` threads, each building its sub-model, solving it on one CP-SAT worker
         and keeping its answer in turn. CP-SAT releases the interpreter lock while it
-        solves, so one thread builds (in Python) while another solves: on trade-fair two
-        sub-models solved together and built one after the other kept one core busy
-        (benchmarks/README.md). A sub-model is built under the lock with the meetings of the
-        participants the others are solving left fixed, so that two answers never place a
-        meeting of the same participant; location capacity and the event cap, which they
-        share, are checked again when an answer is kept (`_Sub.keep`)."""
+        solves, so one thread builds (in Python) while another solves. Waiting for two
+        groups that share no participant kept one core busy on trade-fair: no such second
+        group was ever found (benchmarks/README.md). A sub-model is built under the lock
+        with the meetings of the participants the others are solving left fixed, so that
+        two answers never place a meeting of the same participant; location capacity and
+        the event cap, which they share, are checked again when an answer is kept
+        (`_Sub.keep`)."""
         lock = threading.Lock()
         #: thread -> participants its sub-model in flight touches.
         solving: dict[int, set[str]] = {}
@@ -553,18 +555,7 @@ def _polish(
         return idle * ("fairness" in goals) + breaks * ("breaks" in goals)
 
     while used() < time_limit and to_do() > 0:
-        subs: list[_Sub] = []
-        taken: set[str] = set()
-        for _ in range(3 * parallel):
-            if len(subs) == parallel:
-                break
-            group = picker.pick_for_goals(size, goals) - taken
-            if not group:
-                continue
-            sub = _build(s, group, goals, exclude=taken)
-            if sub is not None:
-                subs.append(sub)
-                taken |= sub.touched
+        subs = _disjoint_subs(s, partial(picker.pick_for_goals, size, goals), parallel, goals)
         if not subs:
             work += MIN_STEP_WORK
             steps += 1
@@ -611,19 +602,21 @@ class _Outcome:
     goals_gain: int = 0
 
 
-def _disjoint_subs(s: _Schedule, picker: _Neighbourhoods, size: int, count: int) -> list[_Sub]:
-    """Up to `count` sub-models whose free meetings share no participant (a few tries each):
-    after the first, a group's meetings with a participant another sub-model touches stay
-    fixed (`_build`'s `exclude`)."""
+def _disjoint_subs(
+    s: _Schedule, pick: Callable[[], set[str]], count: int, goals: tuple[str, ...] = ()
+) -> list[_Sub]:
+    """Up to `count` sub-models of groups drawn by `pick` whose free meetings share no
+    participant (a few tries each): after the first, a group's meetings with a participant
+    another sub-model touches stay fixed (`_build`'s `exclude`)."""
     subs: list[_Sub] = []
     taken: set[str] = set()
     for _ in range(3 * count):
         if len(subs) == count:
             break
-        group = picker.pick(size) - taken
+        group = pick() - taken
         if not group:
             continue
-        sub = _build(s, group, exclude=taken)
+        sub = _build(s, group, goals, exclude=taken)
         if sub is None:
             continue
         subs.append(sub)
