@@ -110,6 +110,8 @@ def test_a_mail_claimed_when_the_server_is_killed_is_delivered_once_after_restar
         api = ApiServer(db_url, log, **smtp)
         try:
             wait_for(lambda: mailbox.messages, "the mail after the restart", 30, log)
+            # The worker marks the row sent only after the server accepted the mail.
+            wait_for(lambda: row(first).status == MailStatus.sent, "the row marked sent", 20, log)
             delivered = row(first)
             assert (delivered.status, delivered.attempts) == (MailStatus.sent, 2)
             api.kill()
