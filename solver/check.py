@@ -44,6 +44,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from solver.problem import (
     Location,
@@ -136,6 +137,25 @@ class EventIndex:
 
     def is_online_pair(self, a: str, b: str) -> bool:
         return self.participants[a].online or self.participants[b].online
+
+    def any_suitable_location(self, a: str, b: str) -> bool:
+        """Whether some location of the event may hold a meeting of a and b: the same answer as
+        `suitable_location` tried on every location, without the loop (the reasons ask it for
+        every wish and partner)."""
+        if self.is_online_pair(a, b):
+            return self._online
+        hosts = {self.participants[p].host_location for p in (a, b)} - {None}
+        if not hosts:
+            return bool(self._onsite)
+        return len(hosts) == 1 and hosts <= self._onsite
+
+    @cached_property
+    def _online(self) -> bool:
+        return any(loc.kind == "online" for loc in self.problem.locations)
+
+    @cached_property
+    def _onsite(self) -> set[str]:
+        return {loc.id for loc in self.problem.locations if loc.kind != "online"}
 
     def suitable_location(self, location: Location, a: str, b: str) -> bool:
         """Whether a meeting of a and b may be held at `location` (online and host rules)."""

@@ -785,6 +785,10 @@ class _Leftover:
         self.held_by: dict[str, int] = defaultdict(int)
         for p, _ in self.busy:
             self.held_by[p] += 1
+        #: participant -> slots taken by its fixed meetings (the same pairs as `busy`).
+        self.busy_slots: dict[str, set[int]] = defaultdict(set)
+        for p, t in self.busy:
+            self.busy_slots[p].add(t)
         #: (location class, slot) -> fixed meetings held there.
         self.used = defaultdict(int, s.use)
         for m in self.freed:
@@ -792,28 +796,40 @@ class _Leftover:
             for where in s._classes(m):
                 self.used[where, t] -= 1
         self.fixed_count = len(s.placed) - len(self.freed)
+        #: location class -> slots without room left (filled on first use).
+        self._full: dict[str, set[int]] = {}
 
     def room(self, where: str, t: int) -> bool:
-        capacity = self.schedule.candidates.capacity
-        if capacity.get(where, 0) - self.used[where, t] <= 0:
-            return False
-        return not where.startswith(HOST_PREFIX) or capacity[ONSITE] - self.used[ONSITE, t] > 0
+        return t not in self.full(where)
+
+    def full(self, where: str) -> set[int]:
+        """Slots where a meeting of location class `where` finds no room."""
+        if where not in self._full:
+            capacity = self.schedule.candidates.capacity
+            slots = range(len(self.schedule.problem.slots))
+            full = {t for t in slots if capacity.get(where, 0) - self.used[where, t] <= 0}
+            if where.startswith(HOST_PREFIX):
+                full |= {t for t in slots if capacity[ONSITE] - self.used[ONSITE, t] <= 0}
+            self._full[where] = full
+        return self._full[where]
 
     def options(self, m: int) -> tuple[tuple[str, ...], list[int]]:
         """The wishes free meeting m can still meet (those a fixed meeting meets are met
         already) and the slots where it fits with the fixed meetings and suits one of them."""
         s = self.schedule
         meeting = s.candidates.meetings[m]
-        wishes = tuple(
-            w for w in meeting.direct + meeting.optional if s.met_by.get(w, m) in self.free
-        )
-        slots = [
-            t
-            for t in meeting.slots
-            if all((p, t) not in self.busy for p in meeting.participants)
-            and self.room(meeting.location_class, t)
-            and any(t in s.candidates.wish_slots[w] for w in wishes)
-        ]
+        all_wishes = meeting.direct + meeting.optional
+        wishes = tuple(w for w in all_wishes if s.met_by.get(w, m) in self.free)
+        if not wishes:
+            return wishes, []
+        blocked = set(self.full(meeting.location_class))
+        for p in meeting.participants:
+            blocked |= self.busy_slots.get(p, set())
+        slots = [t for t in meeting.slots if t not in blocked]
+        if len(wishes) < len(all_wishes):
+            # The candidate's slots suit one of all its wishes; keep those of the ones left.
+            wish_slots = s.candidates.wish_slots
+            slots = [t for t in slots if any(t in wish_slots[w] for w in wishes)]
         return wishes, slots
 
 
@@ -832,7 +848,11 @@ class _SubModel:
         self.by_person: dict[str, list[cp_model.IntVar]] = defaultdict(list)
         self.by_wish: dict[str, list[cp_model.IntVar]] = defaultdict(list)
         self.terms: list[cp_model.LinearExprT] = []
-        self.hint: list[tuple[cp_model.IntVar, int]] = []
+        #: The current schedule, as the variables' indexes that are true now and those that
+        #: are false (written into the model's hint in one go: one call per variable costs
+        #: as much as creating it).
+        self.hint_true: list[int] = []
+        self.hint_false: list[int] = []
 
     def add_meeting(self, m: int, left: _Leftover) -> bool:
         """Variables of free meeting m; False when it is held now and has nowhere to go."""
@@ -844,20 +864,24 @@ class _SubModel:
             return current is None
         h = model.new_bool_var(f"held[{m}]")
         self.held[m] = h
+        where = meeting.location_class
+        classes = (where, ONSITE) if where.startswith(HOST_PREFIX) else (where,)
+        a, b = meeting.participants
+        now = current[0] if current is not None else None
+        by_person_slot, by_class_slot = self.by_person_slot, self.by_class_slot
         slot_vars = []
         for t in slots:
             x = model.new_bool_var(f"at[{m},{t}]")
             self.at[m, t] = x
             slot_vars.append(x)
-            self.hint.append((x, int(current is not None and current[0] == t)))
-            for p in meeting.participants:
-                self.by_person_slot[p, t].append(x)
-            where = meeting.location_class
-            self.by_class_slot[where, t].append(x)
-            if where.startswith(HOST_PREFIX):
-                self.by_class_slot[ONSITE, t].append(x)
-        model.add(sum(slot_vars) == h)
-        self.hint.append((h, int(current is not None)))
+            (self.hint_true if t == now else self.hint_false).append(x.index)
+            by_person_slot[a, t].append(x)
+            by_person_slot[b, t].append(x)
+            for c in classes:
+                by_class_slot[c, t].append(x)
+        # Held in exactly one of its slots, or not held.
+        model.add_exactly_one([*slot_vars, ~h])
+        (self.hint_true if current is not None else self.hint_false).append(h.index)
         for p in meeting.participants:
             self.by_person[p].append(h)
         if len(wishes) == 1 and meeting.direct == list(wishes):
@@ -877,7 +901,8 @@ class _SubModel:
             self.by_wish[w].append(lit)
             self.terms.append(s.weight[w] * lit)
             literals.append(lit)
-            self.hint.append((lit, int(current is not None and w in current[1])))
+            met = current is not None and w in current[1]
+            (self.hint_true if met else self.hint_false).append(lit.index)
         model.add_bool_or(literals).only_enforce_if(h)
         return True
 
@@ -909,8 +934,7 @@ class _SubModel:
         objective = sum(self.terms)
         self.model.add(objective >= before)
         self.model.maximize(objective)
-        for var, value in self.hint:
-            self.model.add_hint(var, value)
+        self.add_hint()
 
     def finish_goals(self, before: int, goals: tuple[str, ...], left: _Leftover) -> tuple[int, int]:
         """Meet no less weight than `before` and improve, in the event's order, the weight and
@@ -936,9 +960,16 @@ class _SubModel:
         objective = cp_model.LinearExpr.weighted_sum([weight, *parts], [factor, *scales])
         self.model.add(objective >= factor * before + current)
         self.model.maximize(objective)
-        for var, value in self.hint:
-            self.model.add_hint(var, value)
+        self.add_hint()
         return current, factor
+
+    def add_hint(self) -> None:
+        """The current schedule as the model's hint (every variable of a meeting)."""
+        hint = self.model.proto.solution_hint
+        hint.vars.extend(self.hint_true)
+        hint.values.extend([1] * len(self.hint_true))
+        hint.vars.extend(self.hint_false)
+        hint.values.extend([0] * len(self.hint_false))
 
     def _fed(self, left: _Leftover) -> tuple[cp_model.LinearExprT, int, int]:
         """Participants of the group who hold no fixed meeting and hold a free one: the

@@ -40,8 +40,11 @@ LARGE_MODEL = 20_000
 #: Above this many (meeting, slot) variables, the restricted placement gets most of the time.
 HUGE_MODEL = 200_000
 
-#: Share of the time limit spent on the timeless bound of the scheduled goal.
+#: Share of the time limit spent on the timeless bound of the scheduled goal, and its cap in
+#: seconds: at partnering-fair size the bound and the matching stop moving after 10-15 s of
+#: the 30 s the share gave, which the LNS uses better (benchmarks/README.md, "Scale").
 HEAD_START_SHARE = 0.1
+HEAD_START_SECONDS = 15.0
 
 #: From this many (meeting, slot) pairs, the scheduled goal starts with our own LNS
 #: (solver/lns.py) around the first schedule, until this share of the time limit is used.
@@ -90,7 +93,7 @@ def solve(problem: Problem, params: SolveParameters | None = None) -> Solution:
         head = head_start(
             problem,
             candidates,
-            HEAD_START_SHARE * params.time_limit_seconds,
+            _head_start_time(params),
             params.workers,
             params.random_seed,
             params.deterministic,
@@ -191,8 +194,13 @@ def _lns_time(params: SolveParameters, clock: _Clock, share: float) -> float:
     """Time for the LNS so that it ends at `share` of the time limit. In deterministic mode
     the bound's deterministic time limit stands for the time used so far."""
     limit = params.time_limit_seconds
-    used = HEAD_START_SHARE * limit if params.deterministic else clock.elapsed()
+    used = _head_start_time(params) if params.deterministic else clock.elapsed()
     return max(share * limit - used, 0.0)
+
+
+def _head_start_time(params: SolveParameters) -> float:
+    """Time limit of the timeless bound (`solver/large.py`)."""
+    return min(HEAD_START_SHARE * params.time_limit_seconds, HEAD_START_SECONDS)
 
 
 def _lns_answer(problem: Problem, start: Solution, bound: int, clock: _Clock) -> Solution:

@@ -161,4 +161,4 @@ def static_slots(index: EventIndex, wish: Wish, partner: str) -> list[str]:
 
 
 def any_suitable_location(index: EventIndex, a: str, b: str) -> bool:
-    return any(index.suitable_location(loc, a, b) for loc in index.problem.locations)
+    return index.any_suitable_location(a, b)

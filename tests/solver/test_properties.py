@@ -311,3 +311,12 @@ def test_conflicts_are_found_exactly_when_required_wishes_cannot_all_be_met(
     # The core is sufficient: with every other wish optional, the event is still infeasible.
     relaxed = tuple(dataclasses.replace(w, required=w.id in named) for w in problem.wishes)
     assert brute_force(dataclasses.replace(problem, wishes=relaxed)).status == "infeasible"
+
+
+@FAST
+@given(problems())
+def test_any_suitable_location_answers_as_every_location_tried_in_turn(problem: Problem) -> None:
+    index = EventIndex(problem)
+    for a, b in itertools.permutations(index.participants, 2):
+        tried = any(index.suitable_location(loc, a, b) for loc in problem.locations)
+        assert index.any_suitable_location(a, b) == tried, (a, b)
