@@ -22,11 +22,14 @@ Neighbourhoods (participants whose meetings are freed):
 The size adapts: it grows while sub-models are solved to optimality quickly and shrinks
 when they time out. With two workers, two threads each build, solve and keep their own
 sub-models; one thread's sub-model leaves fixed the meetings of the participants the other's
-touches, so their answers never place a meeting of the same participant. An answer of equal
-weight (a move sideways) is kept only when it adds no break to the participants it touches.
-Meetings of wishes with `after` rules stay where they are (the sub-model does not encode the
-order), and events with a cap on break differences are left alone: the breaks rule binds the
-whole day of a participant, which the sub-model does not see.
+touches, so their answers never place a meeting of the same participant. Half of these
+sub-models (`MATCHED_ONLY`) free only the group's meetings in the relaxation's matching and
+those held now, which makes them smaller and steers them to the set that reaches the bound;
+the others free every meeting of the group. An answer of equal weight (a move sideways) is
+kept only when it adds no break to the participants it touches. Meetings of wishes with
+`after` rules stay where they are (the sub-model does not encode the order), and events with
+a cap on break differences are left alone: the breaks rule binds the whole day of a
+participant, which the sub-model does not see.
 
 On the largest events the LNS schedule is the answer, so the goals after `scheduled` get a
 turn of their own at the end (`polish`): the same sub-models, with the weight they free kept
@@ -84,6 +87,10 @@ POLISHED = ("fairness", "breaks")
 #: Groups drawn around one participant without a meeting before the polish turn gives up
 #: (each one larger than the one before).
 IDLE_TRIES = 3
+#: Share of the two-thread loop's sub-models that free only the meetings the relaxation's
+#: matching chooses and those held now: smaller sub-models, steered to the set that reaches the
+#: bound (measured on trade-fair and partnering-fair, benchmarks/README.md).
+MATCHED_ONLY = 0.5
 
 
 @dataclass
@@ -359,7 +366,7 @@ def improve(
     def used() -> float:
         return stats.work if deterministic else time.monotonic() - started
 
-    loop = _WeightLoop(schedule, picker, stats, weight_limit, bound, used)
+    loop = _WeightLoop(schedule, picker, stats, weight_limit, bound, used, chosen)
     if deterministic or workers < 2:
         loop.in_turns(seed, deterministic)
     else:
@@ -410,6 +417,7 @@ class _WeightLoop:
         limit: float,
         bound: int | None,
         used: Callable[[], float],
+        chosen: frozenset[int] = frozenset(),
     ) -> None:
         self.schedule = schedule
         self.picker = picker
@@ -417,6 +425,8 @@ class _WeightLoop:
         self.limit = limit
         self.bound = bound
         self.used = used
+        #: Candidate meetings of the relaxation's matching (see MATCHED_ONLY).
+        self.chosen = chosen
         self.size = START_SIZE
         self.last_gain = 0.0
 
@@ -496,7 +506,16 @@ class _WeightLoop:
                         return
                     others = set().union(*(t for w, t in solving.items() if w != worker))
                     group = self.picker.pick(self.size) - others
-                    sub = _build(self.schedule, group, exclude=others) if group else None
+                    within = (
+                        self.chosen
+                        if self.chosen and self.picker.rng.random() < MATCHED_ONLY
+                        else None
+                    )
+                    sub = (
+                        _build(self.schedule, group, exclude=others, within=within)
+                        if group
+                        else None
+                    )
                     if sub is None:
                         self.stats.steps += 1
                         continue
@@ -718,19 +737,26 @@ class _Sub:
 
 
 def _build(
-    s: _Schedule, group: set[str], goals: tuple[str, ...] = (), exclude: set[str] | None = None
+    s: _Schedule,
+    group: set[str],
+    goals: tuple[str, ...] = (),
+    exclude: set[str] | None = None,
+    within: frozenset[int] | None = None,
 ) -> _Sub | None:
     """Free every meeting of `group`; the sub-model places the best set of them again (with
     `goals`, the set best for them that meets no less weight). Meetings with a participant in
     `exclude` (those another sub-model solved at the same time touches) stay fixed, so that
-    the two answers never place meetings of one participant."""
+    the two answers never place meetings of one participant. With `within`, only the group's
+    meetings in it or held now are free; the others stay out of the sub-model."""
     # Pinned meetings stay fixed, held or not; every other meeting of the group is free.
     meetings = s.candidates.meetings
     free = {
         m
         for p in group
         for m in s.of_person[p]
-        if m not in s.pinned and not (exclude and exclude.intersection(meetings[m].participants))
+        if m not in s.pinned
+        and not (exclude and exclude.intersection(meetings[m].participants))
+        and (within is None or m in within or m in s.placed)
     }
     if not free:
         return None

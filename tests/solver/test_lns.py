@@ -10,6 +10,7 @@ from hypothesis import example, given, note, settings
 from ortools.sat.python import cp_model
 
 from solver import lns, solve
+from solver.bounds_scheduled import matching_bound
 from solver.brute import brute_force
 from solver.candidates import build_candidates
 from solver.check import check, evaluate
@@ -219,6 +220,73 @@ def test_lns_with_two_threads_keeps_every_rule_and_never_loses_weight(problem: P
         assert weight(better) <= weight(brute_force(problem))
     assert stats.steps > 0 or (not start.meetings and not problem.wishes)
     assert weight(better) == stats.weight
+
+
+@settings(WITH_SOLVER, max_examples=30)
+@given(problems(max_participants=6, max_wishes=10))
+@example(many_pairs_event())
+def test_a_sub_model_within_the_matching_frees_only_its_meetings_and_held_ones(
+    problem: Problem,
+) -> None:
+    """`_build(..., within=chosen)` leaves every candidate meeting outside the relaxation's
+    matching out of the sub-model unless it is held now; its answer keeps every rule and
+    the weight, and is never heavier than the one with every meeting free."""
+    problem = scheduled_only(problem)
+    note(repr(problem))
+    start = greedy(problem)
+    if start.status != "feasible":
+        return
+    candidates = build_candidates(problem)
+    chosen = matching_bound(problem, candidates, 1.0, workers=1, deterministic=True).chosen
+    schedule = lns._Schedule(problem, candidates, start)
+    group = {p.id for p in problem.participants}
+    sub = lns._build(schedule, group, within=chosen)
+    if sub is None:
+        return
+    free = {m for m, _ in sub.at}
+    assert free <= chosen | set(schedule.placed)
+    full = lns._build(schedule, group)
+    assert full is not None
+    assert free <= {m for m, _ in full.at}
+    best_full = full.solve(2.0, 0, deterministic=True)
+    before = schedule.total_weight()
+    outcome = sub.solve(2.0, 0, deterministic=True)
+    if best_full.optimal and outcome.optimal:
+        assert outcome.gain <= best_full.gain
+    sub.keep(outcome)
+    assert schedule.total_weight() >= before
+    meetings = schedule.meetings()
+    answer = dataclasses.replace(
+        start,
+        meetings=meetings,
+        objective=evaluate(problem, meetings),
+        unscheduled=list(explain_unscheduled(problem, meetings)),
+    )
+    report = check(problem, answer)
+    assert report.ok, report.violations
+
+
+@settings(WITH_SOLVER, max_examples=20)
+@given(problems(max_participants=6, max_wishes=10))
+@example(many_pairs_event())
+def test_two_threads_steered_by_the_matching_keep_every_rule_and_stay_below_its_bound(
+    problem: Problem,
+) -> None:
+    """With the relaxation's matching given, half of the two threads' sub-models free only its
+    meetings and the held ones (`MATCHED_ONLY`); the answer keeps every rule, never loses
+    weight and never passes the bound."""
+    problem = scheduled_only(problem)
+    note(repr(problem))
+    start = greedy(problem)
+    if start.status != "feasible":
+        return
+    candidates = build_candidates(problem)
+    bound = matching_bound(problem, candidates, 1.0, workers=1, deterministic=True)
+    better, stats = improve(
+        problem, candidates, start, 0.2, workers=2, seed=1, bound=bound.bound, chosen=bound.chosen
+    )
+    assert check(problem, better).ok
+    assert weight(start) <= weight(better) == stats.weight <= bound.bound
 
 
 def one_slot_replan() -> Problem:
