@@ -17,7 +17,7 @@ from solver.check import check, evaluate
 from solver.explain import explain_unscheduled
 from solver.greedy import greedy
 from solver.lns import improve
-from solver.problem import Location, Participant, Problem, Slot, SolveParameters, Wish
+from solver.problem import Location, Participant, Problem, Slot, Solution, SolveParameters, Wish
 from solver.report import objective_key
 from solver.solve import set_hint
 from tests.solver.test_properties import WITH_SOLVER, problems
@@ -32,6 +32,19 @@ def scheduled_only(problem: Problem) -> Problem:
     return dataclasses.replace(
         problem, objective=("required", "scheduled"), max_break_difference=None, published=()
     )
+
+
+def assert_keeps_every_rule(problem: Problem, start: Solution, schedule: lns._Schedule) -> None:
+    """The LNS's working schedule, made an answer like `start`, passes the checker."""
+    meetings = schedule.meetings()
+    answer = dataclasses.replace(
+        start,
+        meetings=meetings,
+        objective=evaluate(problem, meetings),
+        unscheduled=list(explain_unscheduled(problem, meetings)),
+    )
+    report = check(problem, answer)
+    assert report.ok, report.violations
 
 
 def weight(solution: object) -> float:
@@ -189,15 +202,7 @@ def test_two_sub_models_built_side_by_side_never_share_a_participant(problem: Pr
     kept = [sub.keep(outcome) for sub, outcome in zip(subs, outcomes, strict=True)]
     gained = sum(o.gain for o, k in zip(outcomes, kept, strict=True) if k)
     assert schedule.total_weight() == before + gained >= before
-    meetings = schedule.meetings()
-    answer = dataclasses.replace(
-        start,
-        meetings=meetings,
-        objective=evaluate(problem, meetings),
-        unscheduled=list(explain_unscheduled(problem, meetings)),
-    )
-    report = check(problem, answer)
-    assert report.ok, report.violations
+    assert_keeps_every_rule(problem, start, schedule)
 
 
 @settings(WITH_SOLVER, max_examples=20)
@@ -255,15 +260,7 @@ def test_a_sub_model_within_the_matching_frees_only_its_meetings_and_held_ones(
         assert outcome.gain <= best_full.gain
     sub.keep(outcome)
     assert schedule.total_weight() >= before
-    meetings = schedule.meetings()
-    answer = dataclasses.replace(
-        start,
-        meetings=meetings,
-        objective=evaluate(problem, meetings),
-        unscheduled=list(explain_unscheduled(problem, meetings)),
-    )
-    report = check(problem, answer)
-    assert report.ok, report.violations
+    assert_keeps_every_rule(problem, start, schedule)
 
 
 @settings(WITH_SOLVER, max_examples=20)

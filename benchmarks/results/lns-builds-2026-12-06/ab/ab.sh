@@ -1,6 +1,7 @@
 #!/bin/bash
+# The A/B of 6 Dec 2026, as run: `ab.sh trade-fair partnering-fair`, then `ab.sh cluster`.
 PY=/work/fc34/.venv/bin/python
-for S in trade-fair partnering-fair; do
+for S in "$@"; do
  for i in 1 2 3; do
   for side in base new within; do
    case $side in
