@@ -22,10 +22,11 @@ Neighbourhoods (participants whose meetings are freed):
 The size adapts: it grows while sub-models are solved to optimality quickly and shrinks
 when they time out. With two workers, two threads each build, solve and keep their own
 sub-models; one thread's sub-model leaves fixed the meetings of the participants the other's
-touches, so their answers never place a meeting of the same participant. Half of these
-sub-models (`MATCHED_ONLY`) free only the group's meetings in the relaxation's matching and
-those held now, which makes them smaller and steers them to the set that reaches the bound;
-the others free every meeting of the group. An answer of equal weight (a move sideways) is
+touches, so their answers never place a meeting of the same participant. A share of these
+sub-models (`MATCHED_ONLY`: half, or all of them on the largest events where the LNS schedule
+is the answer) free only the group's meetings in the relaxation's matching and those held
+now, which makes them smaller and steers them to the set that reaches the bound; the others
+free every meeting of the group. An answer of equal weight (a move sideways) is
 kept only when it adds no break to the participants it touches. Meetings of wishes with
 `after` rules stay where they are (the sub-model does not encode the order), and events with
 a cap on break differences are left alone: the breaks rule binds the whole day of a
@@ -89,8 +90,12 @@ POLISHED = ("fairness", "breaks")
 IDLE_TRIES = 3
 #: Share of the two-thread loop's sub-models that free only the meetings the relaxation's
 #: matching chooses and those held now: smaller sub-models, steered to the set that reaches the
-#: bound (measured on trade-fair and partnering-fair, benchmarks/README.md).
+#: bound (measured on trade-fair and partnering-fair, benchmarks/README.md). The caller passes
+#: `MATCHED_ONLY_ALL` on the largest events: there every sub-model within the matching met more
+#: wishes and left the polish turn more time, while on the cluster event, where the full model
+#: follows the LNS, half did better (benchmarks/README.md, "The matching steers the LNS").
 MATCHED_ONLY = 0.5
+MATCHED_ONLY_ALL = 1.0
 
 
 @dataclass
@@ -345,11 +350,13 @@ def improve(
     bound: int | None = None,
     chosen: frozenset[int] = frozenset(),
     polish: float = 0.0,
+    matched_only: float = MATCHED_ONLY,
 ) -> tuple[Solution, LnsStats]:
     """A schedule at least as heavy as `start`, found within about `time_limit` seconds (of
     deterministic time in deterministic mode). Returns `start` itself when nothing better is
     found or the event has rules the loop does not keep. `chosen` (candidate meetings of the
-    timeless relaxation's matching) steers the neighbourhoods to the wishes it meets.
+    timeless relaxation's matching) steers the neighbourhoods to the wishes it meets, and
+    `matched_only` is the share of the two-thread sub-models held within it (`MATCHED_ONLY`).
     `polish` is the share of the time kept for the goals after `scheduled` (the polish turn
     of the module docstring; it also gets what the weight leaves when it stops early)."""
     stats = LnsStats()
@@ -366,7 +373,7 @@ def improve(
     def used() -> float:
         return stats.work if deterministic else time.monotonic() - started
 
-    loop = _WeightLoop(schedule, picker, stats, weight_limit, bound, used, chosen)
+    loop = _WeightLoop(schedule, picker, stats, weight_limit, bound, used, chosen, matched_only)
     if deterministic or workers < 2:
         loop.in_turns(seed, deterministic)
     else:
@@ -418,6 +425,7 @@ class _WeightLoop:
         bound: int | None,
         used: Callable[[], float],
         chosen: frozenset[int] = frozenset(),
+        matched_only: float = MATCHED_ONLY,
     ) -> None:
         self.schedule = schedule
         self.picker = picker
@@ -425,8 +433,10 @@ class _WeightLoop:
         self.limit = limit
         self.bound = bound
         self.used = used
-        #: Candidate meetings of the relaxation's matching (see MATCHED_ONLY).
+        #: Candidate meetings of the relaxation's matching, and the share of sub-models
+        #: held within it (see MATCHED_ONLY).
         self.chosen = chosen
+        self.matched_only = matched_only
         self.size = START_SIZE
         self.last_gain = 0.0
 
@@ -508,7 +518,7 @@ class _WeightLoop:
                     group = self.picker.pick(self.size) - others
                     within = (
                         self.chosen
-                        if self.chosen and self.picker.rng.random() < MATCHED_ONLY
+                        if self.chosen and self.picker.rng.random() < self.matched_only
                         else None
                     )
                     sub = (

@@ -16,6 +16,7 @@ from ortools.sat.python import cp_model
 
 from solver.candidates import build_candidates
 from solver.large import head_start
+from solver.lns import MATCHED_ONLY, MATCHED_ONLY_ALL
 from solver.lns import improve as improve_by_lns
 from solver.model import TimetableModel, add_goal, build_model, published_candidate, wishes_of
 from solver.problem import (
@@ -120,6 +121,7 @@ def solve(problem: Problem, params: SolveParameters | None = None) -> Solution:
                 head.bound.bound,
                 head.bound.chosen,
                 polish=polish if only_lns else 0.0,
+                matched_only=MATCHED_ONLY_ALL if only_lns else MATCHED_ONLY,
             )
             lns_work = lns.work
             if only_lns:

@@ -7,6 +7,7 @@ import importlib
 
 import pytest
 from hypothesis import example, given, note, settings
+from hypothesis import strategies as st
 from ortools.sat.python import cp_model
 
 from solver import lns, solve
@@ -16,7 +17,7 @@ from solver.candidates import build_candidates
 from solver.check import check, evaluate
 from solver.explain import explain_unscheduled
 from solver.greedy import greedy
-from solver.lns import improve
+from solver.lns import MATCHED_ONLY, MATCHED_ONLY_ALL, improve
 from solver.problem import Location, Participant, Problem, Slot, Solution, SolveParameters, Wish
 from solver.report import objective_key
 from solver.solve import set_hint
@@ -264,14 +265,15 @@ def test_a_sub_model_within_the_matching_frees_only_its_meetings_and_held_ones(
 
 
 @settings(WITH_SOLVER, max_examples=20)
-@given(problems(max_participants=6, max_wishes=10))
-@example(many_pairs_event())
+@given(problems(max_participants=6, max_wishes=10), st.sampled_from([MATCHED_ONLY, 1.0]))
+@example(many_pairs_event(), MATCHED_ONLY)
+@example(many_pairs_event(), 1.0)
 def test_two_threads_steered_by_the_matching_keep_every_rule_and_stay_below_its_bound(
-    problem: Problem,
+    problem: Problem, share: float
 ) -> None:
-    """With the relaxation's matching given, half of the two threads' sub-models free only its
-    meetings and the held ones (`MATCHED_ONLY`); the answer keeps every rule, never loses
-    weight and never passes the bound."""
+    """With the relaxation's matching given, a share of the two threads' sub-models (half, or
+    all on the largest events) free only its meetings and the held ones (`MATCHED_ONLY`); the
+    answer keeps every rule, never loses weight and never passes the bound."""
     problem = scheduled_only(problem)
     note(repr(problem))
     start = greedy(problem)
@@ -280,7 +282,15 @@ def test_two_threads_steered_by_the_matching_keep_every_rule_and_stay_below_its_
     candidates = build_candidates(problem)
     bound = matching_bound(problem, candidates, 1.0, workers=1, deterministic=True)
     better, stats = improve(
-        problem, candidates, start, 0.2, workers=2, seed=1, bound=bound.bound, chosen=bound.chosen
+        problem,
+        candidates,
+        start,
+        0.2,
+        workers=2,
+        seed=1,
+        bound=bound.bound,
+        chosen=bound.chosen,
+        matched_only=share,
     )
     assert check(problem, better).ok
     assert weight(start) <= weight(better) == stats.weight <= bound.bound
@@ -332,6 +342,28 @@ def test_on_the_largest_events_the_lns_schedule_is_the_answer(
     assert found.status == "feasible"  # the later goals are measured, not optimised
     assert found.objective["scheduled_weight"] == 5
     assert found.bound == {"scheduled_weight": 5}
+
+
+@pytest.mark.parametrize(("only_lns", "share"), [(True, MATCHED_ONLY_ALL), (False, MATCHED_ONLY)])
+def test_every_sub_model_stays_within_the_matching_only_where_the_lns_schedule_is_the_answer(
+    monkeypatch: pytest.MonkeyPatch, only_lns: bool, share: float
+) -> None:
+    """The share of sub-models held within the matching is all of them on the largest events
+    and half below, where the full model follows the LNS (benchmarks/README.md)."""
+    shares: list[float] = []
+    real = solve_module.improve_by_lns
+
+    def recording(*args: object, **kwargs: object) -> object:
+        shares.append(kwargs["matched_only"])  # type: ignore[arg-type]
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(solve_module, "improve_by_lns", recording)
+    monkeypatch.setattr(solve_module, "LNS_MODEL", 0)
+    monkeypatch.setattr(solve_module, "LNS_ONLY_MODEL", 0 if only_lns else 10**9)
+    problem = dataclasses.replace(two_slot_event(), objective=("required", "scheduled", "breaks"))
+    found = solve(problem, SolveParameters(time_limit_seconds=5, deterministic=True, workers=1))
+    assert check(problem, found).ok
+    assert shares == [share]
 
 
 def test_replan_with_a_constant_goal_reaches_the_brute_force_optimum() -> None:
