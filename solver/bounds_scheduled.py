@@ -30,6 +30,8 @@ class MatchingBound:
     #: Best matching found (candidate meeting indices): a good choice of meetings to place.
     chosen: frozenset[int]
     proven_optimal: bool
+    #: Weight of the wishes that matching meets (0 without one): how close it is to the bound.
+    weight: int = 0
 
 
 def matching_bound(
@@ -92,7 +94,9 @@ def matching_bound(
     chosen = frozenset(m for m, h in held.items() if solver.boolean_value(h))
     # The objective is integral, so the bound rounds down.
     bound = int(solver.best_objective_bound + 1e-6)
-    return MatchingBound(min(bound, total), chosen, status == cp_model.OPTIMAL)
+    return MatchingBound(
+        min(bound, total), chosen, status == cp_model.OPTIMAL, round(solver.objective_value)
+    )
 
 
 def _degrees(

@@ -379,13 +379,15 @@ def improve(
     else:
         loop.side_by_side(workers, seed)
     log.info(
-        "LNS: %d steps (%d better, %d optimal), weight %d -> %d, %.1f s",
+        "LNS: %d steps (%d better, %d optimal), weight %d -> %d, %.1f s, %.0f %% of "
+        "sub-models within the matching",
         stats.steps,
         stats.improved,
         stats.optimal,
         stats.start_weight,
         stats.weight,
         time.monotonic() - started,
+        100 * matched_only if chosen and not deterministic and workers >= 2 else 0,
     )
     polished = False
     if goals:

@@ -36,6 +36,7 @@ def test_one_slot_lets_each_participant_meet_once_so_the_bound_is_the_heaviest_m
     bound = matching_bound(problem, build_candidates(problem), time_limit=10, deterministic=True)
     assert bound.proven_optimal
     assert bound.bound == 3
+    assert bound.weight == 3  # the matching that reaches it: the heaviest meeting alone
 
 
 def test_participant_cap_limits_the_bound() -> None:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from ortools.sat.python import cp_model
 
 from solver import lns, solve
-from solver.bounds_scheduled import matching_bound
+from solver.bounds_scheduled import MatchingBound, matching_bound
 from solver.brute import brute_force
 from solver.candidates import build_candidates
 from solver.check import check, evaluate
@@ -364,6 +364,23 @@ def test_every_sub_model_stays_within_the_matching_only_where_the_lns_schedule_i
     found = solve(problem, SolveParameters(time_limit_seconds=5, deterministic=True, workers=1))
     assert check(problem, found).ok
     assert shares == [share]
+
+
+@pytest.mark.parametrize(
+    ("weight", "only_lns", "share"),
+    [
+        (30_928, True, MATCHED_ONLY_ALL),  # partnering-fair on a quiet machine: 0.07 % below
+        (30_799, True, MATCHED_ONLY_ALL),  # just within 0.5 % of the bound
+        (28_761, True, MATCHED_ONLY),  # the 7 % weaker matching of a loaded machine
+        (0, True, MATCHED_ONLY),  # no matching found
+        (30_951, False, MATCHED_ONLY),  # the full model follows the LNS
+    ],
+)
+def test_every_sub_model_is_held_to_the_matching_only_when_it_is_close_to_its_bound(
+    weight: int, only_lns: bool, share: float
+) -> None:
+    bound = MatchingBound(30_951, frozenset({1, 2}), False, weight)
+    assert solve_module.matched_share(bound, only_lns) == share
 
 
 def test_replan_with_a_constant_goal_reaches_the_brute_force_optimum() -> None:
