@@ -208,13 +208,17 @@ def _wishes(
 
 
 class _PolishLine(logging.Handler):
-    """Keeps the figures of the LNS polish turn's closing log line."""
+    """Keeps the figures of the LNS polish turn's closing log line, and the share of the
+    weight loop's sub-models held within the relaxation's matching (its closing line)."""
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
         self.figures: dict[str, float] | None = None
+        self.within_matching: float | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("LNS:") and isinstance(record.args, tuple):
+            self.within_matching = float(record.args[-1])  # type: ignore[arg-type]
         if record.getMessage().startswith("LNS polish") and isinstance(record.args, tuple):
             steps, idle_before, idle_after, breaks_before, breaks_after, seconds = record.args
             self.figures = {
@@ -294,6 +298,9 @@ def run_one(
         # The LNS's turn for the goals after `scheduled` (solver/lns.py): participants who
         # could meet and hold no meeting, and breaks, when it started and when it ended.
         "polish": polish.figures,
+        # Percent of the two-thread sub-models freeing only the matching's meetings and the
+        # held ones (solver/lns.py, MATCHED_ONLY; solver/solve.py, matched_share).
+        "lns_within_matching": polish.within_matching,
         "other_bounds": {k: v for k, v in solution.bound.items() if k != "scheduled_weight"},
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "checker_violations": len(violations),
