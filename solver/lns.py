@@ -24,13 +24,14 @@ when they time out. With two workers, two threads each build, solve and keep the
 sub-models; one thread's sub-model leaves fixed the meetings of the participants the other's
 touches, so their answers never place a meeting of the same participant. A share of these
 sub-models (`MATCHED_ONLY`: half, or all of them on the largest events where the LNS schedule
-is the answer) free only the group's meetings in the relaxation's matching and those held
-now, which makes them smaller and steers them to the set that reaches the bound; the others
-free every meeting of the group. An answer of equal weight (a move sideways) is
-kept only when it adds no break to the participants it touches. Meetings of wishes with
-`after` rules stay where they are (the sub-model does not encode the order), and events with
-a cap on break differences are left alone: the breaks rule binds the whole day of a
-participant, which the sub-model does not see.
+is the answer and the matching is close to its bound, `solve.matched_share`) free only the
+group's meetings in the relaxation's matching and those held now, which makes them smaller
+and steers them to the set that reaches the bound; the others free every meeting of the
+group. An answer of equal weight (a move sideways) is kept only when it adds no break to the
+participants it touches. Meetings of wishes with `after` rules stay where they are (the
+sub-model does not encode the order), and events with a cap on break differences are left
+alone: the breaks rule binds the whole day of a participant, which the sub-model does not
+see.
 
 On the largest events the LNS schedule is the answer, so the goals after `scheduled` get a
 turn of their own at the end (`polish`): the same sub-models, with the weight they free kept
@@ -91,7 +92,8 @@ IDLE_TRIES = 3
 #: Share of the two-thread loop's sub-models that free only the meetings the relaxation's
 #: matching chooses and those held now: smaller sub-models, steered to the set that reaches the
 #: bound (measured on trade-fair and partnering-fair, benchmarks/README.md). The caller passes
-#: `MATCHED_ONLY_ALL` on the largest events: there every sub-model within the matching met more
+#: `MATCHED_ONLY_ALL` on the largest events when the matching is close to its bound
+#: (`solve.matched_share`): there every sub-model within the matching met more
 #: wishes and left the polish turn more time, while on the cluster event, where the full model
 #: follows the LNS, half did better (benchmarks/README.md, "The matching steers the LNS").
 MATCHED_ONLY = 0.5
@@ -374,10 +376,11 @@ def improve(
         return stats.work if deterministic else time.monotonic() - started
 
     loop = _WeightLoop(schedule, picker, stats, weight_limit, bound, used, chosen, matched_only)
-    if deterministic or workers < 2:
-        loop.in_turns(seed, deterministic)
-    else:
+    two_threads = not deterministic and workers >= 2
+    if two_threads:
         loop.side_by_side(workers, seed)
+    else:
+        loop.in_turns(seed, deterministic)
     log.info(
         "LNS: %d steps (%d better, %d optimal), weight %d -> %d, %.1f s, %.0f %% of "
         "sub-models within the matching",
@@ -387,7 +390,7 @@ def improve(
         stats.start_weight,
         stats.weight,
         time.monotonic() - started,
-        100 * matched_only if chosen and not deterministic and workers >= 2 else 0,
+        100 * matched_only if chosen and two_threads else 0,
     )
     polished = False
     if goals:

@@ -69,8 +69,8 @@ LNS_POLISH = 0.15
 LNS_POLISH_SECONDS = 12.0
 #: On those events every LNS sub-model stays within the relaxation's matching only when the
 #: matching meets at least this share of its bound: a weak one (on a loaded machine the 15 s
-#: gave a matching 7 % below the bound at partnering-fair size, against 0.07 % on a quiet
-#: one) would hold every sub-model to it (benchmarks/README.md, "Every sub-model within the
+#: gave a matching 7 % below the bound at partnering-fair size, against 0.07-0.11 % on a
+#: quiet one) would hold every sub-model to it (benchmarks/README.md, "Every sub-model within the
 #: matching").
 MATCHING_CLOSE = 0.995
 
