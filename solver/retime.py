@@ -10,9 +10,9 @@ does not find in the same time (benchmarks/README.md).
 
 The model is a relaxation of the full model's question "a schedule with at most B breaks?":
 it keeps every rule that decides when meetings can be held (their allowed slots, one meeting
-per participant and slot, location capacity per slot), counts breaks the same way
-(solver/breaks.py) and drops only rules that cannot matter when the set of meetings is fixed
-(meeting caps). So "no" here is a proof for the full model; "yes" gives a slot per meeting that
+per participant and slot, location capacity per slot, the order `after` rules ask), counts
+breaks the same way (solver/breaks.py) and drops only rules that cannot matter when the set of
+meetings is fixed (meeting caps). So "no" here is a proof for the full model; "yes" gives a slot per meeting that
 the full model completes (and re-checks) as its hint.
 """
 
@@ -45,9 +45,8 @@ class RetimeModel:
 def fixed_meeting_set(problem: Problem, candidates: Candidates) -> list[Candidate] | None:
     """The meetings every schedule must hold, when that set is all there is to decide, each
     with the slots that every one of its wishes allows (they are all required, so all met);
-    None when some meeting is optional or `after` rules tie meetings together."""
-    if any(w.after for w in problem.wishes):
-        return None
+    None when some meeting is optional. `after` rules are kept: with every meeting held, each
+    one binds (`retime_model` orders the meetings)."""
     required = {w.id for w in problem.wishes if w.required}
     possible = [m for m in candidates.meetings if not m.impossible]
     if any(m.optional or not any(w in required for w in m.direct) for m in possible):
@@ -143,6 +142,7 @@ def retime_model(
     # it decided forum-13crafb's "at most 6" in 10-16 s on each of seeds 0-4, where without it
     # seed 0 took 6 s, seeds 4-5 14-24 s and seeds 1-3 no answer in 30-40 s (one worker).
     add_at_most_by_totalizer(model, starts, max_breaks)
+    _keep_order(model, problem, meetings, at)
     if hint:
         for (m, t), literal in at.items():
             if m in hint:
@@ -168,3 +168,28 @@ def _one_block(
         for block in cover:
             model.add_implication(block, literal)
         model.add(sum(cover) >= literal).only_enforce_if(no_break)
+
+
+def _keep_order(
+    model: cp_model.CpModel,
+    problem: Problem,
+    meetings: list[Candidate],
+    at: dict[tuple[int, int], cp_model.IntVar],
+) -> None:
+    """`after`: every meeting is held, so a wish's meeting comes strictly after the meeting of
+    each wish in its `after` (as in the full model, solver/model.py `respect_after_rules`).
+    One clause per slot of the later meeting: held there, the earlier one is held before."""
+    meeting_of = {wish: m for m in meetings for wish in m.direct}
+    slots_of = {m.index: m.slots for m in meetings}
+    for wish in problem.wishes:
+        later = meeting_of.get(wish.id)
+        for earlier in wish.after:
+            first = meeting_of.get(earlier)
+            if later is None or first is None:
+                continue  # a wish without a possible meeting: the full model reports it
+            if later.index == first.index:
+                model.add_bool_or([])  # one meeting cannot come before itself
+                continue
+            for t in slots_of[later.index]:
+                before = [at[first.index, s] for s in slots_of[first.index] if s < t]
+                model.add_bool_or([at[later.index, t].Not(), *before])

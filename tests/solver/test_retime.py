@@ -49,22 +49,22 @@ def all_required(draw: st.DrawFn) -> Problem:
     pairs = draw(
         st.lists(st.sampled_from(list(itertools.permutations(people, 2))), min_size=2, max_size=7)
     )
-    wishes = tuple(
-        Wish(
-            f"w{i}",
-            a,
-            b,
-            required=True,
-            session=draw(st.sampled_from([None, None, "am", "pm"])),
-        )
-        for i, (a, b) in enumerate(pairs)
-    )
+    wishes: list[Wish] = []
+    for i, (a, b) in enumerate(pairs):
+        # Now and then an order: after one or two earlier wishes of one of the same people
+        # but another pair (no cycle; a pair's own order is in a test of its own below).
+        earlier = [w.id for w in wishes if len({a, b} & {w.sender, w.recipient}) == 1]
+        after = draw(st.lists(st.sampled_from(earlier), max_size=2, unique=True)) if (
+            earlier and draw(st.integers(0, 3)) == 0
+        ) else []
+        session = draw(st.sampled_from([None, None, "am", "pm"]))
+        wishes.append(Wish(f"w{i}", a, b, required=True, session=session, after=tuple(after)))
     return Problem(
         event="b2b",
         slots=slots,
         locations=(Location("t1", "table", draw(st.integers(1, 2))),),
         participants=participants,
-        wishes=wishes,
+        wishes=tuple(wishes),
         max_break_difference=draw(st.sampled_from([None, 0, 1, 2])),
         objective=("required", "breaks"),
     )
@@ -88,6 +88,8 @@ def _answer(problem: Problem, max_breaks: int) -> cp_model.CpSolverStatus:
 def test_retiming_says_no_only_where_no_schedule_has_that_few_breaks(problem: Problem) -> None:
     note(repr(problem))
     best = brute_force(problem)
+    if any(w.after for w in problem.wishes):
+        event("with an order")
     if best.status == "infeasible":
         event("no schedule")
         return
@@ -138,5 +140,34 @@ def test_the_meeting_set_is_fixed_only_when_every_meeting_is_required() -> None:
     optional = _event((*required, Wish("w3", "a", "c")))
     assert fixed_meeting_set(optional, build_candidates(optional)) is None
 
+    # An order between required wishes binds every schedule: the set stays fixed.
     chained = _event((required[0], dataclasses.replace(required[1], after=("w1",))))
-    assert fixed_meeting_set(chained, build_candidates(chained)) is None
+    assert fixed_meeting_set(chained, build_candidates(chained)) is not None
+
+
+def test_the_compact_model_keeps_the_order_of_meetings() -> None:
+    """b meets c only after meeting a. With c free only in the first slot, no order is
+    possible; with c free from the second slot on, the only schedules put a first."""
+    first, then = Wish("w1", "a", "b", required=True), Wish("w2", "b", "c", required=True)
+    ordered = _event((first, dataclasses.replace(then, after=("w1",))))
+    unordered = _event((first, then))
+    c_early = (Participant("a", "oa"), Participant("b", "ob"),
+               Participant("c", "oc", unavailable=frozenset({"s1", "s2"})))
+    assert _answer(dataclasses.replace(unordered, participants=c_early), 0) == cp_model.OPTIMAL
+    assert _answer(dataclasses.replace(ordered, participants=c_early), 5) == cp_model.INFEASIBLE
+
+    candidates = build_candidates(ordered)
+    meetings = fixed_meeting_set(ordered, candidates)
+    assert meetings is not None
+    question = retime_model(ordered, meetings, candidates.capacity, 0, None)
+    solver = cp_model.CpSolver()
+    for seed in range(4):
+        solver.parameters.random_seed = seed
+        assert solver.solve(question.model) == cp_model.OPTIMAL
+        slots = question.slots(solver)
+        of_wish = {w: slots[m.index] for m in meetings for w in m.direct}
+        assert of_wish["w1"] < of_wish["w2"]
+
+    # Two wishes of one pair share a meeting, which cannot come before itself.
+    same = _event((first, Wish("w3", "b", "a", required=True, after=("w1",))))
+    assert _answer(same, 5) == cp_model.INFEASIBLE
