@@ -12,8 +12,8 @@ The model is a relaxation of the full model's question "a schedule with at most 
 it keeps every rule that decides when meetings can be held (their allowed slots, one meeting
 per participant and slot, location capacity per slot, the order `after` rules ask), counts
 breaks the same way (solver/breaks.py) and drops only rules that cannot matter when the set of
-meetings is fixed (meeting caps). So "no" here is a proof for the full model; "yes" gives a slot per meeting that
-the full model completes (and re-checks) as its hint.
+meetings is fixed (meeting caps). So "no" here is a proof for the full model; "yes" gives a
+slot per meeting that the full model completes (and re-checks) as its hint.
 """
 
 from __future__ import annotations

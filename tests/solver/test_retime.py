@@ -54,9 +54,11 @@ def all_required(draw: st.DrawFn) -> Problem:
         # Now and then an order: after one or two earlier wishes of one of the same people
         # but another pair (no cycle; a pair's own order is in a test of its own below).
         earlier = [w.id for w in wishes if len({a, b} & {w.sender, w.recipient}) == 1]
-        after = draw(st.lists(st.sampled_from(earlier), max_size=2, unique=True)) if (
-            earlier and draw(st.integers(0, 3)) == 0
-        ) else []
+        after = (
+            draw(st.lists(st.sampled_from(earlier), max_size=2, unique=True))
+            if (earlier and draw(st.integers(0, 3)) == 0)
+            else []
+        )
         session = draw(st.sampled_from([None, None, "am", "pm"]))
         wishes.append(Wish(f"w{i}", a, b, required=True, session=session, after=tuple(after)))
     return Problem(
@@ -151,8 +153,11 @@ def test_the_compact_model_keeps_the_order_of_meetings() -> None:
     first, then = Wish("w1", "a", "b", required=True), Wish("w2", "b", "c", required=True)
     ordered = _event((first, dataclasses.replace(then, after=("w1",))))
     unordered = _event((first, then))
-    c_early = (Participant("a", "oa"), Participant("b", "ob"),
-               Participant("c", "oc", unavailable=frozenset({"s1", "s2"})))
+    c_early = (
+        Participant("a", "oa"),
+        Participant("b", "ob"),
+        Participant("c", "oc", unavailable=frozenset({"s1", "s2"})),
+    )
     assert _answer(dataclasses.replace(unordered, participants=c_early), 0) == cp_model.OPTIMAL
     assert _answer(dataclasses.replace(ordered, participants=c_early), 5) == cp_model.INFEASIBLE
 
