@@ -362,6 +362,13 @@ def main() -> int:
     parser.add_argument(
         "--variants-only", action="store_true", help="only the variants (not the originals)"
     )
+    parser.add_argument(
+        "--kinds",
+        nargs="*",
+        choices=VARIANTS,
+        default=list(VARIANTS),
+        help="which variants (default: all four)",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     parser.add_argument("--name", default="b2b_udg", help="file name of the results")
     parser.add_argument(
@@ -396,7 +403,9 @@ def main() -> int:
         if not args.variants_only:
             jobs.append((name, document, reference[name][0]))
         if args.variants or args.variants_only:
-            jobs += [(f"{name}+{k}", variant(document, k, 0), reference[name][0]) for k in VARIANTS]
+            jobs += [
+                (f"{name}+{k}", variant(document, k, 0), reference[name][0]) for k in args.kinds
+            ]
     runs: list[Run] = []
     # Run after run (not instance after instance), so that a change of load spreads over all.
     for seed in range(args.runs):
