@@ -65,7 +65,16 @@ def build_model(problem: Problem, candidates: Candidates | None = None) -> Timet
     respect_location_capacity(tm)
     respect_after_rules(tm)
     require_required_wishes(tm)
+    cap_break_differences(tm)
     return tm
+
+
+def cap_break_differences(tm: TimetableModel) -> None:
+    """`max_break_difference` is a rule of the event (docs/bundle-format.md), not part of the
+    `breaks` goal: it holds whether or not breaks are optimised. The break terms that carry it
+    serve the `breaks` goal too when the objective has it."""
+    if tm.problem.max_break_difference is not None:
+        tm.breaks = add_break_terms(tm, tm.problem.max_break_difference)
 
 
 def make_meeting_variables(tm: TimetableModel) -> None:
@@ -198,7 +207,8 @@ def add_goal(tm: TimetableModel, goal: str) -> None:
     elif goal == "fairness":
         tm.goals[goal] = (min_share_scaled(tm), 1)
     elif goal == "breaks":
-        tm.breaks = add_break_terms(tm, tm.problem.max_break_difference)
+        if tm.breaks is None:
+            tm.breaks = add_break_terms(tm, tm.problem.max_break_difference)
         tm.goals[goal] = (tm.breaks.total, -1)
     elif goal == "stability":
         tm.goals[goal] = (published_meetings_moved(tm), -1)

@@ -237,6 +237,28 @@ def test_break_difference_caps_the_unluckiest_participant() -> None:
     assert fair.objective["breaks"] == 0
 
 
+@pytest.mark.parametrize(
+    "goals", [("required", "scheduled"), ("required", "stability", "scheduled")]
+)
+def test_break_difference_holds_when_breaks_are_not_a_goal(goals: tuple[str, ...]) -> None:
+    # The cap is a rule of the event: without the breaks goal it still binds. "a" can meet b
+    # only in s1 and c only in s3, so holding both gives "a" a break and b, c none.
+    wishes = [Wish("w1", "a", "b"), Wish("w2", "a", "c")]
+    who = people(
+        "a",
+        "b",
+        "c",
+        b=Participant("b", "org-b", unavailable=frozenset({"s2", "s3"})),
+        c=Participant("c", "org-c", unavailable=frozenset({"s1", "s2"})),
+    )
+    loose = solved(event(wishes, participants=who, objective=goals))
+    fair = solved(event(wishes, participants=who, objective=goals, max_break_difference=0))
+    one = solved(event(wishes, participants=who, objective=goals, max_break_difference=1))
+    assert len(loose.meetings) == 2
+    assert len(fair.meetings) == 1
+    assert len(one.meetings) == 2
+
+
 def test_fairness_first_gives_the_least_served_participant_a_meeting() -> None:
     # z takes one meeting only: x's priority-1 wish outweighs y's priority-3 one, but y has no
     # other wish while x can still meet v.
